@@ -1,0 +1,30 @@
+// Matrix products through OpenBLAS, and the choice of its fast kernel on start-up.
+#pragma once
+
+#include <string>
+
+namespace tg::blas {
+
+// C = alpha * op(A) * op(B) + beta * C, row-major; op(X) is X or X^T. Defined for float and
+// double. Kept in its own translation unit: OpenBLAS's <cblas.h> clashes with xtensor-blas.
+template <class T>
+void gemm(bool trans_a, bool trans_b, int m, int n, int k, T alpha, const T* a, int lda,
+          const T* b, int ldb, T beta, T* c, int ldc);
+
+struct Info {
+  std::string core;         // kernel in use, e.g. "Cooperlake"
+  std::string configured;   // how it was chosen, e.g. "detected Haswell -> Cooperlake"
+  int threads = 1;
+};
+
+// Debian's OpenBLAS 0.3.21 misdetects recent AVX-512 CPUs and falls back to a slow kernel.
+// At program start tapegrad switches to the best kernel for the CPU's features (Cooperlake with
+// avx512bf16, SkylakeX with avx512f, Haswell with avx2) when OpenBLAS's choice, or an
+// OPENBLAS_CORETYPE from the environment, is weaker. TAPEGRAD_OPENBLAS_CORETYPE=<kernel> forces a
+// kernel; =keep leaves OpenBLAS's choice alone. info() says what is in use and why.
+Info info();
+std::string describe();  // one line: "OpenBLAS kernel Cooperlake (auto: ...), 2 threads"
+void set_num_threads(int threads);
+int num_threads();
+
+}  // namespace tg::blas

@@ -1,0 +1,140 @@
+// The toolkit for writing an op: dtype dispatch, argument checks, recording, gradient accumulation.
+//
+// An op is one function: check its arguments, compute the value, and if any input requires grad
+// record a closure that reads the output gradient and accumulates into the inputs:
+//
+//   Tensor tanh(const Tensor& x) {
+//     return dispatch(x.dtype(), [&](auto s) {
+//       using T = decltype(s);
+//       Tensor y(xt::xarray<T>(xt::tanh(x.value<T>())));
+//       if (any_requires_grad(x))
+//         record<T>("tanh", y, {x}, [x, y = y.impl_ptr()](const xt::xarray<T>& g) {
+//           accumulate_grad<T>(x, g * (T(1) - y->get<T>().value * y->get<T>().value));
+//         });
+//       return y;
+//     });
+//   }
+//
+// Closures capture only what backward needs. Capturing the output handle would be harmless
+// (the tape owns it anyway), but keep captures minimal so long tapes stay small.
+#pragma once
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <initializer_list>
+#include <utility>
+
+#include <xtensor/xarray.hpp>
+#include <xtensor/xmath.hpp>
+#include <xtensor/xreducer.hpp>
+
+#include "autograd/error.hpp"
+#include "autograd/tape.hpp"
+#include "autograd/tensor.hpp"
+
+namespace tg {
+
+// Calls f(float{}) or f(double{}) by the dtype, so one generic lambda serves both.
+template <class F>
+decltype(auto) dispatch(DType dtype, F&& f) {
+  if (dtype == DType::Float64) return f(double{});
+  return f(float{});
+}
+
+template <class... Ts>
+bool any_requires_grad(const Ts&... tensors) {
+  return grad_enabled() && (tensors.requires_grad() || ...);
+}
+
+bool any_requires_grad_in(const std::vector<Tensor>& tensors);
+
+// Appends a node for `out`, produced by `op` from `inputs`. `backward` is called with the
+// output's gradient (an xt::xarray<T> of out's shape) when backward() reaches the node.
+template <class T, class Backward>
+void record(const char* op, const Tensor& out, const std::vector<Tensor>& inputs,
+            Backward&& backward) {
+  TensorImpl* o = &out.impl();
+  o->requires_grad = true;
+  o->is_leaf = false;
+  Node node;
+  node.op = op;
+  node.inputs.reserve(inputs.size());
+  for (const Tensor& t : inputs) node.inputs.push_back(t.impl_ptr());
+  node.output = out.impl_ptr();
+  node.backward = [o, f = std::forward<Backward>(backward)]() mutable { f(o->get<T>().grad); };
+  Tape::current().push(std::move(node));
+}
+
+// grad(t) += g, allocating on first use. g must have t's shape exactly; gradients of broadcast
+// inputs go through accumulate_grad_reduced.
+template <class T, class E>
+void accumulate_grad(const Tensor& t, E&& g) {
+  if (!t.requires_grad()) return;
+  TensorImpl& impl = t.impl();
+  auto& arrays = impl.get<T>();
+  const auto& gshape = g.shape();
+  const auto& vshape = arrays.value.shape();
+  if (gshape.size() != vshape.size() || !std::equal(gshape.begin(), gshape.end(), vshape.begin()))
+    throw Error(fmt::format("backward: gradient of shape {} for a tensor of shape {}",
+                            shape_str(gshape), shape_str(vshape)));
+  if (impl.has_grad) {
+    arrays.grad += std::forward<E>(g);
+  } else {
+    arrays.grad = std::forward<E>(g);
+    impl.has_grad = true;
+  }
+}
+
+// For backward code that writes a gradient with BLAS (C = A*B + beta*C): the gradient buffer of
+// t, sized like its value, and in `beta` 1 to accumulate or 0 on first use (buffer not yet valid).
+template <class T>
+T* grad_for_accumulation(const Tensor& t, T& beta) {
+  TensorImpl& impl = t.impl();
+  auto& arrays = impl.get<T>();
+  if (impl.has_grad) {
+    beta = T(1);
+  } else {
+    if (arrays.grad.shape() != arrays.value.shape()) arrays.grad.resize(arrays.value.shape());
+    impl.has_grad = true;
+    beta = T(0);
+  }
+  return arrays.grad.data();
+}
+
+// Sums a gradient over the axes along which `shape` was broadcast (NumPy rules), so that it
+// matches `shape`. The one place where broadcasting is undone.
+template <class T>
+xt::xarray<T> sum_to_shape(const xt::xarray<T>& g, const Shape& shape) {
+  const std::size_t gd = g.dimension();
+  const std::size_t lead = gd - shape.size();
+  std::vector<std::size_t> axes;
+  for (std::size_t a = 0; a < gd; ++a) {
+    if (a < lead || (shape[a - lead] == 1 && g.shape()[a] != 1)) axes.push_back(a);
+  }
+  if (axes.empty()) return g;
+  xt::xarray<T> reduced = xt::sum(g, axes, xt::evaluation_strategy::immediate);
+  reduced.reshape(shape);
+  return reduced;
+}
+
+template <class T>
+void accumulate_grad_reduced(const Tensor& t, const xt::xarray<T>& g) {
+  if (!t.requires_grad()) return;
+  const auto& vshape = t.value<T>().shape();
+  if (vshape.size() == g.dimension() && std::equal(vshape.begin(), vshape.end(), g.shape().begin()))
+    accumulate_grad<T>(t, g);
+  else
+    accumulate_grad<T>(t, sum_to_shape(g, Shape(vshape.begin(), vshape.end())));
+}
+
+// NumPy's broadcast of two shapes; throws "<op>: shapes [..] and [..] cannot be broadcast".
+Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b);
+
+// Throws unless all tensors are defined and share one dtype.
+void check_same_dtype(const char* op, const std::vector<Tensor>& tensors);
+
+// Maps a possibly negative axis into [0, ndim); throws naming the op and the shape.
+std::size_t normalize_axis(const char* op, int axis, const Shape& shape);
+
+}  // namespace tg

@@ -1,0 +1,8 @@
+// All tensor ops, for code that uses many families at once.
+#pragma once
+
+#include "autograd/ops/elementwise.hpp"
+#include "autograd/ops/linalg.hpp"
+#include "autograd/ops/loss.hpp"
+#include "autograd/ops/reduction.hpp"
+#include "autograd/ops/shape.hpp"

@@ -1,0 +1,446 @@
+// Shape ops: forward and backward side by side, then their gradcheck cases.
+//
+// Values move by memcpy over contiguous blocks and gradients are added back block by block:
+// xt::concatenate is ~160x slower than a memcpy per row and an xt::keep gather ~70x (STACK_NOTES).
+#include "autograd/ops/shape.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <functional>
+#include <numeric>
+
+#include <xtensor/xoperation.hpp>
+
+#include "autograd/function.hpp"
+#include "autograd/ops/elementwise.hpp"
+#include "autograd/ops/families.hpp"
+
+namespace tg {
+
+namespace {
+
+std::size_t product(Shape::const_iterator first, Shape::const_iterator last) {
+  return std::accumulate(first, last, std::size_t{1}, std::multiplies<>());
+}
+
+template <class T>
+void copy_block(T* dst, const T* src, std::size_t n) {
+  if (n > 0) std::memcpy(dst, src, n * sizeof(T));
+}
+
+// dst = src on the gradient's first accumulation, dst += src afterwards.
+template <class T>
+void copy_or_add(T* dst, const T* src, std::size_t n, bool add) {
+  if (add) {
+    for (std::size_t i = 0; i < n; ++i) dst[i] += src[i];
+  } else {
+    copy_block(dst, src, n);
+  }
+}
+
+// t's gradient buffer ready for `+=`, zeroed on first use: for ops whose backward reaches only
+// part of their input (slices, gathers).
+template <class T>
+T* grad_buffer_for_add(const Tensor& t) {
+  T beta;
+  T* p = grad_for_accumulation<T>(t, beta);
+  if (beta == T(0)) std::fill(p, p + t.size(), T(0));
+  return p;
+}
+
+// Throws unless every index is in [0, limit); `what` says what the indices address.
+void check_indices(const char* op, const Indices& index, std::size_t limit,
+                   const std::string& what) {
+  for (std::size_t k = 0; k < index.size(); ++k) {
+    const std::int64_t i = index[k];
+    if (i < 0 || static_cast<std::size_t>(i) >= limit)
+      throw Error(fmt::format("{}: index {} (position {}) out of range for {}", op, i, k, what));
+  }
+}
+
+// out row k = table row idx[k], rows of `row` elements.
+template <class T>
+void gather_rows(const T* table, const Indices& idx, std::size_t row, T* out) {
+  for (std::size_t k = 0; k < idx.size(); ++k)
+    copy_block(out + k * row, table + static_cast<std::size_t>(idx[k]) * row, row);
+}
+
+// table row idx[k] += src row k, skipping rows equal to `skip`: repeated indices accumulate.
+template <class T>
+void scatter_add_rows(const T* src, const Indices& idx, std::size_t row, T* table,
+                      std::int64_t skip = -1) {
+  for (std::size_t k = 0; k < idx.size(); ++k) {
+    if (idx[k] == skip) continue;
+    T* d = table + static_cast<std::size_t>(idx[k]) * row;
+    const T* s = src + k * row;
+    for (std::size_t j = 0; j < row; ++j) d[j] += s[j];
+  }
+}
+
+// concat and stack: the output is `outer` repetitions of [block of input 0 | block of input 1 |
+// ...]; backward hands each input its blocks back.
+Tensor join(const char* op, const std::vector<Tensor>& inputs, const Shape& out_shape,
+            std::size_t outer, const std::vector<std::size_t>& blocks) {
+  const std::size_t width = std::accumulate(blocks.begin(), blocks.end(), std::size_t{0});
+  return dispatch(inputs.front().dtype(), [&](auto s) {
+    using T = decltype(s);
+    xt::xarray<T> out = xt::xarray<T>::from_shape(out_shape);
+    std::vector<const T*> sources;
+    sources.reserve(inputs.size());
+    for (const Tensor& t : inputs) sources.push_back(t.value<T>().data());
+    T* po = out.data();
+    for (std::size_t o = 0; o < outer; ++o)
+      for (std::size_t k = 0; k < inputs.size(); ++k) {
+        copy_block(po, sources[k] + o * blocks[k], blocks[k]);
+        po += blocks[k];
+      }
+    Tensor y(std::move(out));
+    if (any_requires_grad_in(inputs)) {
+      record<T>(op, y, inputs, [inputs, blocks, outer, width](const xt::xarray<T>& g) {
+        std::size_t offset = 0;
+        for (std::size_t k = 0; k < inputs.size(); ++k) {
+          if (inputs[k].requires_grad()) {  // an input listed twice simply accumulates twice
+            T beta;
+            T* d = grad_for_accumulation<T>(inputs[k], beta);
+            for (std::size_t o = 0; o < outer; ++o)
+              copy_or_add(d + o * blocks[k], g.data() + o * width + offset, blocks[k],
+                          beta != T(0));
+          }
+          offset += blocks[k];
+        }
+      });
+    }
+    return y;
+  });
+}
+
+// A condition or mask may come in another dtype than the values it selects.
+Tensor as_dtype(const Tensor& t, DType dtype) { return t.dtype() == dtype ? t : t.to(dtype); }
+
+bool same_shapes(const std::vector<Shape>& shapes) {
+  for (const Shape& s : shapes)
+    if (s != shapes.front()) return false;
+  return true;
+}
+
+}  // namespace
+
+Tensor reshape(const Tensor& x, const std::vector<long>& shape) {
+  check_same_dtype("reshape", {x});
+  const Shape sx = x.shape();
+  const std::size_t total = x.size();
+  auto target = [&] { return fmt::format("[{}]", fmt::join(shape, ",")); };
+  Shape out(shape.size());
+  std::size_t known = 1;
+  int inferred = -1;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == -1) {
+      if (inferred >= 0)
+        throw Error(fmt::format("reshape: more than one -1 in {} (input {})", target(),
+                                shape_str(sx)));
+      inferred = static_cast<int>(i);
+    } else if (shape[i] < 0) {
+      throw Error(fmt::format("reshape: negative extent {} in {} (input {})", shape[i], target(),
+                              shape_str(sx)));
+    } else {
+      out[i] = static_cast<std::size_t>(shape[i]);
+      known *= out[i];
+    }
+  }
+  if (inferred >= 0 && known != 0) out[static_cast<std::size_t>(inferred)] = total / known;
+  if ((inferred >= 0 && known == 0) || product(out.begin(), out.end()) != total)
+    throw Error(fmt::format("reshape: cannot reshape {} ({} elements) into {}", shape_str(sx),
+                            total, target()));
+  return dispatch(x.dtype(), [&](auto s) {
+    using T = decltype(s);
+    xt::xarray<T> value = xt::xarray<T>::from_shape(out);
+    copy_block(value.data(), x.value<T>().data(), total);
+    Tensor y(std::move(value));
+    if (any_requires_grad(x)) {
+      record<T>("reshape", y, {x}, [x, total](const xt::xarray<T>& g) {
+        T beta;
+        T* d = grad_for_accumulation<T>(x, beta);
+        copy_or_add(d, g.data(), total, beta != T(0));
+      });
+    }
+    return y;
+  });
+}
+
+Tensor concat(const std::vector<Tensor>& tensors, int axis) {
+  if (tensors.empty()) throw Error("concat: no tensors given");
+  check_same_dtype("concat", tensors);
+  const Shape first = tensors.front().shape();
+  const std::size_t a = normalize_axis("concat", axis, first);
+  Shape out_shape = first;
+  out_shape[a] = 0;
+  std::vector<std::size_t> blocks;
+  const std::size_t outer = product(first.begin(), first.begin() + a);
+  for (std::size_t k = 0; k < tensors.size(); ++k) {
+    const Shape sk = tensors[k].shape();
+    bool fits = sk.size() == first.size();
+    for (std::size_t d = 0; fits && d < sk.size(); ++d) fits = d == a || sk[d] == first[d];
+    if (!fits)
+      throw Error(fmt::format("concat: tensor {} has shape {}, tensor 0 has {}: all axes but {} "
+                              "must match",
+                              k, shape_str(sk), shape_str(first), axis));
+    out_shape[a] += sk[a];
+    blocks.push_back(product(sk.begin() + a, sk.end()));
+  }
+  return join("concat", tensors, out_shape, outer, blocks);
+}
+
+Tensor stack(const std::vector<Tensor>& tensors, int axis) {
+  if (tensors.empty()) throw Error("stack: no tensors given");
+  check_same_dtype("stack", tensors);
+  const Shape first = tensors.front().shape();
+  const int rank = static_cast<int>(first.size()) + 1;  // the new axis counts from the result
+  const int a = axis < 0 ? axis + rank : axis;
+  if (a < 0 || a >= rank)
+    throw Error(fmt::format("stack: axis {} out of range for stacking tensors of shape {}", axis,
+                            shape_str(first)));
+  for (std::size_t k = 1; k < tensors.size(); ++k)
+    if (tensors[k].shape() != first)
+      throw Error(fmt::format("stack: tensor {} has shape {}, tensor 0 has {}: all must match", k,
+                              shape_str(tensors[k].shape()), shape_str(first)));
+  Shape out_shape = first;
+  out_shape.insert(out_shape.begin() + a, tensors.size());
+  const std::size_t outer = product(first.begin(), first.begin() + a);
+  const std::size_t block = product(first.begin() + a, first.end());
+  return join("stack", tensors, out_shape, outer, std::vector<std::size_t>(tensors.size(), block));
+}
+
+Tensor slice(const Tensor& x, int axis, long start, long end) {
+  check_same_dtype("slice", {x});
+  const Shape sx = x.shape();
+  const std::size_t a = normalize_axis("slice", axis, sx);
+  const long n = static_cast<long>(sx[a]);
+  auto clamp_bound = [n](long v) { return std::clamp(v < 0 ? v + n : v, 0L, n); };
+  const long first = clamp_bound(start);
+  const long len = std::max(clamp_bound(end), first) - first;
+  const std::size_t outer = product(sx.begin(), sx.begin() + a);
+  const std::size_t inner = product(sx.begin() + a + 1, sx.end());
+  const std::size_t from = static_cast<std::size_t>(first) * inner;  // offset in each block
+  const std::size_t block = static_cast<std::size_t>(n) * inner;
+  const std::size_t piece = static_cast<std::size_t>(len) * inner;
+  Shape out_shape = sx;
+  out_shape[a] = static_cast<std::size_t>(len);
+  return dispatch(x.dtype(), [&](auto s) {
+    using T = decltype(s);
+    xt::xarray<T> out = xt::xarray<T>::from_shape(out_shape);
+    const T* px = x.value<T>().data();
+    for (std::size_t o = 0; o < outer; ++o)
+      copy_block(out.data() + o * piece, px + o * block + from, piece);
+    Tensor y(std::move(out));
+    if (any_requires_grad(x)) {
+      record<T>("slice", y, {x}, [x, outer, from, block, piece](const xt::xarray<T>& g) {
+        T* d = grad_buffer_for_add<T>(x);
+        for (std::size_t o = 0; o < outer; ++o)
+          copy_or_add(d + o * block + from, g.data() + o * piece, piece, true);
+      });
+    }
+    return y;
+  });
+}
+
+Tensor index_select(const Tensor& x, int axis, const Indices& index) {
+  check_same_dtype("index_select", {x});
+  const Shape sx = x.shape();
+  const std::size_t a = normalize_axis("index_select", axis, sx);
+  if (index.shape.size() != 1)
+    throw Error(fmt::format("index_select: index must be 1-D, got shape {}",
+                            shape_str(index.shape)));
+  check_indices("index_select", index, sx[a],
+                fmt::format("axis {} of shape {}", axis, shape_str(sx)));
+  const std::size_t outer = product(sx.begin(), sx.begin() + a);
+  const std::size_t inner = product(sx.begin() + a + 1, sx.end());
+  const std::size_t in_block = sx[a] * inner, out_block = index.size() * inner;
+  Shape out_shape = sx;
+  out_shape[a] = index.size();
+  return dispatch(x.dtype(), [&](auto s) {
+    using T = decltype(s);
+    xt::xarray<T> out = xt::xarray<T>::from_shape(out_shape);
+    const T* px = x.value<T>().data();
+    for (std::size_t o = 0; o < outer; ++o)
+      gather_rows(px + o * in_block, index, inner, out.data() + o * out_block);
+    Tensor y(std::move(out));
+    if (any_requires_grad(x)) {
+      record<T>("index_select", y, {x},
+                [x, index, outer, inner, in_block, out_block](const xt::xarray<T>& g) {
+                  T* d = grad_buffer_for_add<T>(x);
+                  for (std::size_t o = 0; o < outer; ++o)
+                    scatter_add_rows(g.data() + o * out_block, index, inner, d + o * in_block);
+                });
+    }
+    return y;
+  });
+}
+
+Tensor embedding(const Tensor& weight, const Indices& indices, long padding_idx) {
+  check_same_dtype("embedding", {weight});
+  const Shape sw = weight.shape();
+  if (sw.size() != 2)
+    throw Error(fmt::format("embedding: weight must be 2-D [V, D], got {}", shape_str(sw)));
+  const std::size_t rows = sw[0], dim = sw[1];
+  if (padding_idx >= static_cast<long>(rows))
+    throw Error(fmt::format("embedding: padding_idx {} out of range for {} rows (weight {})",
+                            padding_idx, rows, shape_str(sw)));
+  check_indices("embedding", indices, rows,
+                fmt::format("{} rows (weight {})", rows, shape_str(sw)));
+  Shape out_shape = indices.shape;
+  out_shape.push_back(dim);
+  return dispatch(weight.dtype(), [&](auto s) {
+    using T = decltype(s);
+    xt::xarray<T> out = xt::xarray<T>::from_shape(out_shape);
+    gather_rows(weight.value<T>().data(), indices, dim, out.data());
+    Tensor y(std::move(out));
+    if (any_requires_grad(weight)) {
+      // A negative padding_idx means no padding row; -1 never matches a checked index.
+      const std::int64_t skip = padding_idx < 0 ? -1 : padding_idx;
+      record<T>("embedding", y, {weight}, [weight, indices, dim, skip](const xt::xarray<T>& g) {
+        scatter_add_rows(g.data(), indices, dim, grad_buffer_for_add<T>(weight), skip);
+      });
+    }
+    return y;
+  });
+}
+
+Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
+  check_same_dtype("where", {a, b});
+  if (!condition.defined()) throw Error("where: undefined condition");
+  const Shape sc = condition.shape(), sa = a.shape(), sb = b.shape();
+  const bool same = same_shapes({sc, sa, sb});
+  if (!same) broadcast_shapes("where", sc, broadcast_shapes("where", sa, sb));
+  const Tensor cond = as_dtype(condition, a.dtype());
+  return dispatch(a.dtype(), [&](auto s) {
+    using T = decltype(s);
+    const auto& cv = cond.value<T>();
+    const auto& av = a.value<T>();
+    const auto& bv = b.value<T>();
+    xt::xarray<T> out;
+    if (same) {
+      out = xt::xarray<T>::from_shape(sa);
+      const T *pc = cv.data(), *pa = av.data(), *pb = bv.data();
+      T* po = out.data();
+      for (std::size_t i = 0; i < out.size(); ++i) po[i] = pc[i] != T(0) ? pa[i] : pb[i];
+    } else {
+      out = xt::where(xt::not_equal(cv, T(0)), av, bv);
+    }
+    Tensor y(std::move(out));
+    if (any_requires_grad(a, b)) {
+      // The condition gets no gradient, so it is not an input of the node.
+      record<T>("where", y, {a, b}, [cond, a, b](const xt::xarray<T>& g) {
+        const auto taken = xt::not_equal(cond.value<T>(), T(0));
+        if (a.requires_grad())
+          accumulate_grad_reduced<T>(a, xt::xarray<T>(xt::where(taken, g, T(0))));
+        if (b.requires_grad())
+          accumulate_grad_reduced<T>(b, xt::xarray<T>(xt::where(taken, T(0), g)));
+      });
+    }
+    return y;
+  });
+}
+
+Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
+  check_same_dtype("masked_fill", {x});
+  if (!mask.defined()) throw Error("masked_fill: undefined mask");
+  const Shape sx = x.shape(), sm = mask.shape();
+  if (sm != sx && broadcast_shapes("masked_fill", sx, sm) != sx)
+    throw Error(fmt::format("masked_fill: mask {} does not broadcast to the input's shape {}",
+                            shape_str(sm), shape_str(sx)));
+  const Tensor m = as_dtype(mask, x.dtype());
+  return dispatch(x.dtype(), [&](auto s) {
+    using T = decltype(s);
+    const T fill = static_cast<T>(value);
+    const auto& mv = m.value<T>();
+    const auto& xv = x.value<T>();
+    xt::xarray<T> out;
+    if (sm == sx) {
+      out = xt::xarray<T>::from_shape(sx);
+      const T *pm = mv.data(), *px = xv.data();
+      T* po = out.data();
+      for (std::size_t i = 0; i < out.size(); ++i) po[i] = pm[i] != T(0) ? fill : px[i];
+    } else {
+      out = xt::where(xt::not_equal(mv, T(0)), fill, xv);
+    }
+    Tensor y(std::move(out));
+    if (any_requires_grad(x)) {
+      record<T>("masked_fill", y, {x}, [x, m](const xt::xarray<T>& g) {
+        accumulate_grad<T>(x, xt::where(xt::not_equal(m.value<T>(), T(0)), T(0), g));
+      });
+    }
+    return y;
+  });
+}
+
+void add_shape_cases(std::vector<GradcheckCase>& cases) {
+  using In = const std::vector<Tensor>&;
+  auto constant = [](std::vector<double> values, Shape shape) {
+    return Tensor::from_vector(values, shape, DType::Float64);
+  };
+  cases.push_back({"reshape", "inferred axis", {{2, 3, 4}}, [](In in) { return reshape(in[0], {4, -1}); }});
+  cases.push_back({"reshape", "add size-1 axes", {{6}}, [](In in) { return reshape(in[0], {1, 2, 1, 3}); }});
+  cases.push_back({"reshape", "to a scalar", {{1, 1}}, [](In in) { return reshape(in[0], {}); }});
+  cases.push_back({"reshape", "used twice", {{2, 3}}, [](In in) {
+                     return concat({reshape(in[0], {3, 2}), reshape(in[0], {-1, 2})}, 0);
+                   }});
+
+  cases.push_back({"concat", "axis 0", {{2, 3}, {4, 3}}, [](In in) { return concat({in[0], in[1]}, 0); }});
+  cases.push_back({"concat", "negative axis, three inputs", {{2, 3}, {2, 1}, {2, 2}},
+                   [](In in) { return concat({in[0], in[1], in[2]}, -1); }});
+  cases.push_back({"concat", "middle axis of 3-D", {{2, 1, 3}, {2, 2, 3}},
+                   [](In in) { return concat({in[0], in[1]}, 1); }});
+  cases.push_back({"concat", "same tensor twice", {{2, 3}}, [](In in) { return concat({in[0], in[0]}, 1); }});
+  cases.push_back({"concat", "single input", {{3}}, [](In in) { return concat({in[0]}); }});
+
+  cases.push_back({"stack", "axis 0", {{2, 3}, {2, 3}, {2, 3}},
+                   [](In in) { return stack({in[0], in[1], in[2]}, 0); }});
+  cases.push_back({"stack", "new last axis", {{2, 3}, {2, 3}}, [](In in) { return stack({in[0], in[1]}, -1); }});
+  cases.push_back({"stack", "middle axis", {{2, 3}, {2, 3}}, [](In in) { return stack({in[0], in[1]}, 1); }});
+  cases.push_back({"stack", "scalars", {{}, {}}, [](In in) { return stack({in[0], in[1], in[0]}); }});
+
+  cases.push_back({"slice", "middle columns", {{3, 5}}, [](In in) { return slice(in[0], 1, 1, 4); }});
+  cases.push_back({"slice", "negative bounds and axis", {{2, 3, 5}}, [](In in) { return slice(in[0], -1, -3, -1); }});
+  cases.push_back({"slice", "one row, size-1 result", {{4, 3}}, [](In in) { return slice(in[0], 0, 2, 3); }});
+  cases.push_back({"slice", "end past the extent", {{2, 4, 2}}, [](In in) { return slice(in[0], 1, 1, 100); }});
+  cases.push_back({"slice", "empty result", {{3, 2}}, [](In in) { return slice(in[0], 0, 2, 1); }});
+
+  cases.push_back({"index_select", "rows, repeated", {{4, 3}}, [](In in) {
+                     return index_select(in[0], 0, Indices({2, 0, 2, 3}));
+                   }});
+  cases.push_back({"index_select", "last axis", {{3, 4}}, [](In in) { return index_select(in[0], -1, Indices({3, 1})); }});
+  cases.push_back({"index_select", "middle axis of 3-D", {{2, 3, 2}}, [](In in) {
+                     return index_select(in[0], 1, Indices({1, 1, 0}));
+                   }});
+
+  cases.push_back({"embedding", "repeated indices", {{5, 3}}, [](In in) { return embedding(in[0], Indices({1, 4, 1, 0})); }});
+  // The forward still reads the padding row (as PyTorch's does); masking those outputs makes the
+  // numeric gradient of the padding row zero, which is what the backward must give it.
+  cases.push_back({"embedding", "2-D indices with padding", {{4, 2}}, [constant](In in) {
+                     const Tensor not_padding = constant({0, 1, 1, 0, 1, 1}, {2, 3, 1});
+                     return embedding(in[0], Indices({0, 2, 3, 0, 3, 3}, {2, 3}), 0) * not_padding;
+                   }});
+  cases.push_back({"embedding", "scalar index", {{3, 4}}, [](In in) { return embedding(in[0], Indices({2}, {})); }});
+
+  cases.push_back({"where", "same shapes", {{2, 3}, {2, 3}}, [constant](In in) {
+                     return where(constant({1, 0, 0, 1, 1, 0}, {2, 3}), in[0], in[1]);
+                   }});
+  cases.push_back({"where", "all three broadcast", {{3, 1}, {4}}, [constant](In in) {
+                     return where(constant({1, 0, 0, 1, 0, 1, 1, 0, 2, 0, -1, 0}, {3, 4}), in[0], in[1]);
+                   }});
+  cases.push_back({"where", "row condition, scalar b", {{3, 4}, {}}, [constant](In in) {
+                     return where(constant({0, 1, 1, 0}, {4}), in[0], in[1]);
+                   }});
+  cases.push_back({"where", "condition computed from an input", {{3, 4}, {3, 4}, {3, 4}}, [](In in) {
+                     return where(relu(in[0]), in[1], in[2]);  // gets no gradient through cond
+                   }});
+
+  cases.push_back({"masked_fill", "same shape", {{2, 3}}, [constant](In in) {
+                     return masked_fill(in[0], constant({0, 1, 0, 0, 0, 1}, {2, 3}), -5.0);
+                   }});
+  cases.push_back({"masked_fill", "broadcast column mask", {{3, 4}}, [constant](In in) {
+                     return masked_fill(in[0], constant({1, 0, 1}, {3, 1}), 0.0);
+                   }});
+}
+
+}  // namespace tg

@@ -1,0 +1,40 @@
+// tg::Generator: the seeded random source behind initialisation, dropout and sampling.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <string>
+
+namespace tg {
+
+// mt19937_64 with our own uniform and normal transforms: std:: distributions differ between
+// standard libraries, and a checkpointed run must resume with exactly the same numbers.
+class Generator {
+ public:
+  explicit Generator(std::uint64_t seed = 5489u) { manual_seed(seed); }
+
+  void manual_seed(std::uint64_t seed);
+  std::uint64_t next_u64() { return engine_(); }
+  // Uniform in [0, 1) with 53 random bits.
+  double uniform() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }
+  double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
+  // Standard normal (Box-Muller; the second value of each pair is kept for the next call).
+  double normal();
+  // Uniform integer in [0, n).
+  std::uint64_t below(std::uint64_t n);
+
+  // The complete state as text, for checkpoints; set_state() restores it exactly.
+  std::string state() const;
+  void set_state(const std::string& state);
+
+ private:
+  std::mt19937_64 engine_;
+  bool has_spare_ = false;
+  double spare_ = 0.0;
+};
+
+// The generator used when none is passed (per thread, seeded with 5489 until manual_seed).
+Generator& default_generator();
+void manual_seed(std::uint64_t seed);
+
+}  // namespace tg

@@ -1,0 +1,218 @@
+// Tensor handle: construction, accessors, conversion and the entry points of backward.
+#include "autograd/tensor.hpp"
+
+#include <fmt/format.h>
+
+#include <xtensor/xbuilder.hpp>
+
+#include "autograd/tape.hpp"
+
+namespace tg {
+
+std::string to_string(DType dtype) { return dtype == DType::Float32 ? "float32" : "float64"; }
+
+std::string shape_str(const Shape& shape) { return fmt::format("[{}]", fmt::join(shape, ",")); }
+
+namespace {
+
+template <class T>
+std::shared_ptr<TensorImpl> make_impl(xt::xarray<T>&& value, bool requires_grad) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->arrays = TensorImpl::Arrays<T>{std::move(value), {}};
+  impl->requires_grad = requires_grad;
+  return impl;
+}
+
+template <class F>
+decltype(auto) with_dtype(DType dtype, F&& f) {
+  if (dtype == DType::Float64) return f(double{});
+  return f(float{});
+}
+
+}  // namespace
+
+Tensor::Tensor(xt::xarray<float> value, bool requires_grad)
+    : impl_(make_impl(std::move(value), requires_grad)) {}
+Tensor::Tensor(xt::xarray<double> value, bool requires_grad)
+    : impl_(make_impl(std::move(value), requires_grad)) {}
+
+Tensor Tensor::zeros(const Shape& shape, DType dtype, bool requires_grad) {
+  return full(shape, 0.0, dtype, requires_grad);
+}
+
+Tensor Tensor::ones(const Shape& shape, DType dtype, bool requires_grad) {
+  return full(shape, 1.0, dtype, requires_grad);
+}
+
+Tensor Tensor::full(const Shape& shape, double value, DType dtype, bool requires_grad) {
+  return with_dtype(dtype, [&](auto s) {
+    using T = decltype(s);
+    xt::xarray<T> a = xt::xarray<T>::from_shape(shape);
+    a.fill(static_cast<T>(value));
+    return Tensor(std::move(a), requires_grad);
+  });
+}
+
+Tensor Tensor::scalar(double value, DType dtype) { return full({}, value, dtype); }
+
+Tensor Tensor::from_vector(const std::vector<double>& values, const Shape& shape, DType dtype,
+                           bool requires_grad) {
+  Tensor t = zeros(shape, dtype, requires_grad);
+  if (values.size() != t.size())
+    throw Error(fmt::format("Tensor::from_vector: {} values for shape {} ({} elements)",
+                            values.size(), shape_str(shape), t.size()));
+  with_dtype(dtype, [&](auto s) {
+    using T = decltype(s);
+    T* p = t.value<T>().data();
+    for (std::size_t i = 0; i < values.size(); ++i) p[i] = static_cast<T>(values[i]);
+  });
+  return t;
+}
+
+Tensor Tensor::uniform(const Shape& shape, double lo, double hi, DType dtype, Generator& gen) {
+  Tensor t = zeros(shape, dtype);
+  with_dtype(dtype, [&](auto s) {
+    using T = decltype(s);
+    for (auto& x : t.value<T>()) x = static_cast<T>(gen.uniform(lo, hi));
+  });
+  return t;
+}
+
+Tensor Tensor::normal(const Shape& shape, double mean, double stddev, DType dtype,
+                      Generator& gen) {
+  Tensor t = zeros(shape, dtype);
+  with_dtype(dtype, [&](auto s) {
+    using T = decltype(s);
+    for (auto& x : t.value<T>()) x = static_cast<T>(mean + stddev * gen.normal());
+  });
+  return t;
+}
+
+TensorImpl& Tensor::impl() const {
+  if (!impl_) throw Error("tensor: use of an undefined tensor");
+  return *impl_;
+}
+
+Shape Tensor::shape() const {
+  return with_dtype(dtype(), [&](auto s) {
+    const auto& sh = value<decltype(s)>().shape();
+    return Shape(sh.begin(), sh.end());
+  });
+}
+
+std::size_t Tensor::dim() const {
+  return with_dtype(dtype(), [&](auto s) { return value<decltype(s)>().dimension(); });
+}
+
+std::size_t Tensor::size() const {
+  return with_dtype(dtype(), [&](auto s) { return value<decltype(s)>().size(); });
+}
+
+std::size_t Tensor::size(int axis) const {
+  const Shape sh = shape();
+  const int n = static_cast<int>(sh.size());
+  const int a = axis < 0 ? axis + n : axis;
+  if (a < 0 || a >= n)
+    throw Error(fmt::format("size: axis {} out of range for shape {}", axis, shape_str(sh)));
+  return sh[static_cast<std::size_t>(a)];
+}
+
+double Tensor::item() const {
+  if (size() != 1)
+    throw Error(fmt::format("item: tensor of shape {} has {} elements, not 1",
+                            shape_str(shape()), size()));
+  return with_dtype(dtype(), [&](auto s) {
+    return static_cast<double>(*value<decltype(s)>().data());
+  });
+}
+
+std::vector<double> Tensor::to_vector() const {
+  return with_dtype(dtype(), [&](auto s) {
+    const auto& v = value<decltype(s)>();
+    return std::vector<double>(v.begin(), v.end());
+  });
+}
+
+template <class T>
+xt::xarray<T>& Tensor::value() const {
+  TensorImpl& i = impl();
+  if (i.dtype() != dtype_of<T>())
+    throw Error(fmt::format("value: tensor is {}, accessed as {}", to_string(i.dtype()),
+                            to_string(dtype_of<T>())));
+  return i.get<T>().value;
+}
+
+template <class T>
+xt::xarray<T>& Tensor::grad() const {
+  TensorImpl& i = impl();
+  if (!i.has_grad) throw Error("grad: tensor has no gradient (backward not run, or zeroed)");
+  if (i.dtype() != dtype_of<T>())
+    throw Error(fmt::format("grad: tensor is {}, accessed as {}", to_string(i.dtype()),
+                            to_string(dtype_of<T>())));
+  return i.get<T>().grad;
+}
+
+template xt::xarray<float>& Tensor::value<float>() const;
+template xt::xarray<double>& Tensor::value<double>() const;
+template xt::xarray<float>& Tensor::grad<float>() const;
+template xt::xarray<double>& Tensor::grad<double>() const;
+
+Tensor Tensor::grad_tensor() const {
+  return with_dtype(dtype(), [&](auto s) { return Tensor(grad<decltype(s)>()); });
+}
+
+void Tensor::zero_grad() const {
+  if (impl_) impl_->has_grad = false;
+}
+
+const Tensor& Tensor::set_requires_grad(bool requires_grad) const {
+  if (!impl().is_leaf)
+    throw Error("set_requires_grad: only leaf tensors can change requires_grad (use detach())");
+  impl_->requires_grad = requires_grad;
+  return *this;
+}
+
+const Tensor& Tensor::set_name(std::string name) const {
+  impl().name = std::move(name);
+  return *this;
+}
+
+Tensor Tensor::detach() const {
+  return with_dtype(dtype(), [&](auto s) { return Tensor(value<decltype(s)>()); });
+}
+
+Tensor Tensor::to(DType target) const {
+  return with_dtype(dtype(), [&](auto s) {
+    const auto& v = value<decltype(s)>();
+    return with_dtype(target, [&](auto t) {
+      using T = decltype(t);
+      xt::xarray<T> converted = xt::xarray<T>::from_shape(v.shape());
+      std::copy(v.begin(), v.end(), converted.begin());
+      return Tensor(std::move(converted), requires_grad());
+    });
+  });
+}
+
+void Tensor::backward(bool retain_graph) const {
+  if (size() != 1)
+    throw Error(fmt::format("backward: output of shape {} is not a scalar; pass a seed gradient",
+                            shape_str(shape())));
+  backward(Tensor::ones(shape(), dtype()), retain_graph);
+}
+
+void Tensor::backward(const Tensor& seed, bool retain_graph) const {
+  Tape::current().backward(*this, seed, retain_graph);
+}
+
+Indices::Indices(std::vector<std::int64_t> values)
+    : data(std::move(values)), shape{data.size()} {}
+
+Indices::Indices(std::vector<std::int64_t> values, Shape s)
+    : data(std::move(values)), shape(std::move(s)) {
+  std::size_t n = 1;
+  for (auto d : shape) n *= d;
+  if (n != data.size())
+    throw Error(fmt::format("Indices: {} values for shape {}", data.size(), shape_str(shape)));
+}
+
+}  // namespace tg

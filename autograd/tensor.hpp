@@ -1,0 +1,125 @@
+// tg::Tensor: a cheap shared handle to a value array, its gradient and whether it is on the tape.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <xtensor/xarray.hpp>
+
+#include "autograd/error.hpp"
+#include "autograd/random.hpp"
+
+namespace tg {
+
+// Tensors hold float32 (training, inference) or float64 (gradcheck, where central differences
+// need the precision). Ops dispatch on the dtype at run time, so models are written once and
+// converted with Module::to(DType::Float64) for checking, as PyTorch's model.double().
+enum class DType { Float32, Float64 };
+std::string to_string(DType dtype);
+
+template <class T>
+constexpr DType dtype_of();
+template <>
+constexpr DType dtype_of<float>() { return DType::Float32; }
+template <>
+constexpr DType dtype_of<double>() { return DType::Float64; }
+
+// What a Tensor points to. Ops and optimizers reach the arrays through Tensor::value<T>() and
+// Tensor::grad<T>(); the struct is public so that new ops can be written outside the engine.
+struct TensorImpl {
+  template <class T>
+  struct Arrays {
+    xt::xarray<T> value;
+    xt::xarray<T> grad;  // meaningful only while has_grad
+  };
+  std::variant<Arrays<float>, Arrays<double>> arrays;
+  bool requires_grad = false;
+  bool has_grad = false;
+  bool is_leaf = true;
+  std::string name;  // optional, shown in DOT graphs
+
+  template <class T>
+  Arrays<T>& get() { return std::get<Arrays<T>>(arrays); }
+  DType dtype() const { return arrays.index() == 0 ? DType::Float32 : DType::Float64; }
+};
+
+class Tensor {
+ public:
+  Tensor() = default;  // an undefined tensor (defined() is false)
+  explicit Tensor(xt::xarray<float> value, bool requires_grad = false);
+  explicit Tensor(xt::xarray<double> value, bool requires_grad = false);
+
+  static Tensor zeros(const Shape& shape, DType dtype = DType::Float32, bool requires_grad = false);
+  static Tensor ones(const Shape& shape, DType dtype = DType::Float32, bool requires_grad = false);
+  static Tensor full(const Shape& shape, double value, DType dtype = DType::Float32,
+                     bool requires_grad = false);
+  static Tensor scalar(double value, DType dtype = DType::Float32);
+  // Row-major values; throws if values.size() does not match the shape.
+  static Tensor from_vector(const std::vector<double>& values, const Shape& shape,
+                            DType dtype = DType::Float32, bool requires_grad = false);
+  static Tensor uniform(const Shape& shape, double lo, double hi, DType dtype = DType::Float32,
+                        Generator& gen = default_generator());
+  static Tensor normal(const Shape& shape, double mean = 0.0, double stddev = 1.0,
+                       DType dtype = DType::Float32, Generator& gen = default_generator());
+
+  bool defined() const { return impl_ != nullptr; }
+  DType dtype() const { return impl().dtype(); }
+  Shape shape() const;
+  std::size_t dim() const;
+  std::size_t size() const;              // number of elements
+  std::size_t size(int axis) const;      // extent of one axis; negative counts from the end
+  double item() const;                   // the value of a one-element tensor
+  std::vector<double> to_vector() const;  // all values, row-major
+
+  // The value and gradient arrays. T must match dtype() (tg::Error otherwise). grad() throws
+  // when no gradient has been accumulated since the last zero_grad().
+  template <class T = float>
+  xt::xarray<T>& value() const;
+  template <class T = float>
+  xt::xarray<T>& grad() const;
+  bool has_grad() const { return impl_ && impl_->has_grad; }
+  Tensor grad_tensor() const;  // a copy of the gradient as a new leaf tensor
+  // Forget the gradient; its buffer is kept and reused by the next accumulation.
+  void zero_grad() const;
+
+  bool requires_grad() const { return impl_ && impl_->requires_grad; }
+  const Tensor& set_requires_grad(bool requires_grad = true) const;
+  bool is_leaf() const { return impl().is_leaf; }
+  const Tensor& set_name(std::string name) const;
+  const std::string& name() const { return impl().name; }
+
+  // A new leaf sharing nothing with the tape (its value is copied): cuts BPTT.
+  Tensor detach() const;
+  // A leaf copy converted to another dtype (not recorded on the tape).
+  Tensor to(DType dtype) const;
+  Tensor clone() const { return to(dtype()); }
+
+  // Back-propagate from this tensor through the current thread's tape. Without a seed the
+  // tensor must have one element; with one, the seed is the gradient of this tensor.
+  void backward(bool retain_graph = false) const;
+  void backward(const Tensor& seed, bool retain_graph = false) const;
+
+  const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
+  TensorImpl& impl() const;
+  bool same(const Tensor& other) const { return impl_ == other.impl_; }
+
+ private:
+  std::shared_ptr<TensorImpl> impl_;
+};
+
+// Integer indices with a shape: class targets, token ids, gather positions.
+struct Indices {
+  std::vector<std::int64_t> data;
+  Shape shape;
+
+  Indices() = default;
+  Indices(std::vector<std::int64_t> values);  // 1-D
+  Indices(std::vector<std::int64_t> values, Shape shape);
+  std::size_t size() const { return data.size(); }
+  std::int64_t operator[](std::size_t i) const { return data[i]; }
+};
+
+}  // namespace tg

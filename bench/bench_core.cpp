@@ -1,0 +1,75 @@
+// Core benchmark: matmul GFLOP/s through tapegrad, and the framework overhead per recorded op.
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <xtensor/xarray.hpp>
+
+#include "autograd/blas.hpp"
+#include "autograd/ops.hpp"
+#include "autograd/tape.hpp"
+#include "bench_util.hpp"
+
+using namespace tg;
+
+namespace {
+
+double matmul_gflops(std::size_t n, int repeats) {
+  const Tensor a = Tensor::uniform({n, n}, -1, 1);
+  const Tensor b = Tensor::uniform({n, n}, -1, 1);
+  // Enough products per sample for ~25 ms at 100 GFLOP/s, so timer noise does not matter.
+  const int iters = std::max(1, static_cast<int>(2.5e9 / (2.0 * n * n * n)));
+  matmul(a, b);  // warm-up: thread pool, caches
+  const double t = bench::median_seconds(repeats, [&] {
+    for (int i = 0; i < iters; ++i) matmul(a, b);
+  });
+  return 2.0 * n * n * n * iters / t / 1e9;
+}
+
+// Microseconds per element-wise op on [32,128], forward + backward: a recorded chain of `ops`
+// multiplications replayed by backward, against the same arithmetic as raw xtensor expressions.
+std::pair<double, double> op_overhead(int ops, int repeats) {
+  const Tensor w = Tensor::uniform({32, 128}, 0.9, 1.1).set_requires_grad();
+  const Tensor x = Tensor::uniform({32, 128}, -1, 1);
+  const Tensor seed = Tensor::ones({32, 128});
+  const double framework = bench::median_seconds(repeats, [&] {
+    Tensor h = x;
+    for (int i = 0; i < ops; ++i) h = h * w;
+    w.zero_grad();
+    h.backward(seed);
+  });
+  const auto& wv = w.value();
+  const double raw = bench::median_seconds(repeats, [&] {
+    std::vector<xt::xarray<float>> hs{x.value()};
+    for (int i = 0; i < ops; ++i) hs.push_back(hs.back() * wv);
+    xt::xarray<float> g = seed.value();
+    xt::xarray<float> gw = xt::zeros<float>({32, 128});
+    for (int i = ops; i-- > 0;) {
+      gw += g * hs[i];
+      g = g * wv;
+    }
+  });
+  return {framework / ops * 1e6, raw / ops * 1e6};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int repeats = argc > 1 ? std::atoi(argv[1]) : 7;
+  fmt::print("tapegrad core benchmark (median of {} repeats)\n", repeats);
+  fmt::print("{}\n\n", blas::describe());
+  fmt::print("{:>6} {:>10} {:>10}\n", "n", "1 thread", "2 threads");
+  const int threads = blas::num_threads();
+  for (std::size_t n : {128, 512, 1024}) {
+    blas::set_num_threads(1);
+    const double one = matmul_gflops(n, repeats);
+    blas::set_num_threads(2);
+    const double two = matmul_gflops(n, repeats);
+    fmt::print("{:>6} {:>8.1f}GF {:>8.1f}GF\n", n, one, two);
+  }
+  blas::set_num_threads(threads);
+  const auto [framework, raw] = op_overhead(200, repeats);
+  fmt::print("\nelement-wise mul on [32,128], forward + backward, per op:\n");
+  fmt::print("  tapegrad {:.2f} us, raw xtensor {:.2f} us, framework overhead {:.2f} us "
+             "(target <= 2 us)\n",
+             framework, raw, framework - raw);
+}

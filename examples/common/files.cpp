@@ -1,0 +1,219 @@
+// Files of an example run: atomic writes, the metrics CSV, run folders and line reading.
+#include "common/files.hpp"
+
+#include <autograd/error.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace tg::examples {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string quoted(const fs::path& path) { return "'" + path.string() + "'"; }
+
+[[noreturn]] void throw_errno(const char* function, const std::string& what, const fs::path& path,
+                              int err) {
+  throw Error(std::string(function) + ": cannot " + what + " " + quoted(path) + ": " +
+              std::strerror(err));
+}
+
+// Closes a descriptor on every path out, keeping errno of the failure being reported.
+struct FdGuard {
+  int fd;
+  ~FdGuard() {
+    if (fd >= 0) {
+      const int saved = errno;
+      ::close(fd);
+      errno = saved;
+    }
+  }
+};
+
+bool write_all(int fd, const char* data, std::size_t size) {
+  while (size > 0) {
+    const ssize_t n = ::write(fd, data, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+// Makes the rename itself durable; a failure here is not worth failing the write over (some
+// file systems refuse fsync on directories), the data is already safe in the file.
+void sync_directory(const fs::path& dir) {
+  const int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+}  // namespace
+
+void write_file_atomic(const fs::path& path, const std::string& contents) {
+  static std::atomic<unsigned> counter{0};
+  const fs::path dir = path.parent_path();
+  // Same directory, so the rename stays on one file system; a dot name keeps it out of `ls`;
+  // pid + counter + O_EXCL keep concurrent writers (threads or processes) apart.
+  fs::path tmp;
+  int fd = -1;
+  for (int attempt = 0; fd < 0; ++attempt) {
+    tmp = dir / ("." + path.filename().string() + ".tmp." + std::to_string(::getpid()) + "." +
+                 std::to_string(counter++));
+    // 0666 minus the umask: the permissions an ordinary new file would get.
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0 && (errno != EEXIST || attempt > 100))
+      throw_errno("write_file_atomic", "create a temporary file for", path, errno);
+  }
+  FdGuard guard{fd};
+  const auto fail = [&](const char* what) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    throw_errno("write_file_atomic", what, path, err);
+  };
+  if (!write_all(fd, contents.data(), contents.size())) fail("write");
+  if (::fsync(fd) != 0) fail("sync");
+  guard.fd = -1;
+  if (::close(fd) != 0) fail("write");
+  if (::rename(tmp.c_str(), path.c_str()) != 0) fail("replace");
+  sync_directory(dir);
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw_errno("read_file", "open", path, errno);
+  std::ostringstream out;
+  out << in.rdbuf();
+  if (in.bad()) throw_errno("read_file", "read", path, errno);
+  return out.str();
+}
+
+std::vector<std::string> read_lines(const fs::path& path) {
+  // A directory opens fine as an ifstream on Linux and then reads nothing: say so instead.
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) throw Error("read_lines: " + quoted(path) + " is a directory");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw_errno("read_lines", "open", path, errno);
+  std::vector<std::string> lines;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (lines.empty() && line.compare(0, 3, "\xEF\xBB\xBF") == 0) line.erase(0, 3);
+    lines.push_back(std::move(line));
+  }
+  if (in.bad()) throw_errno("read_lines", "read", path, errno);
+  return lines;
+}
+
+CsvField::CsvField(double value) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.7g", value);
+  text_ = buf;
+}
+
+std::string csv_line(const std::vector<std::string>& cells) {
+  std::string out;
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    if (i) out += ',';
+    const std::string& c = cells[i];
+    if (c.find_first_of(",\"\r\n") == std::string::npos) {
+      out += c;
+      continue;
+    }
+    out += '"';
+    for (char ch : c) {
+      if (ch == '"') out += '"';
+      out += ch;
+    }
+    out += '"';
+  }
+  return out;
+}
+
+CsvWriter::CsvWriter(const fs::path& path, std::vector<std::string> header)
+    : path_(path), header_(std::move(header)) {
+  const std::string header_line = csv_line(header_);
+  std::error_code ec;
+  const bool append = fs::exists(path_, ec) && fs::file_size(path_, ec) > 0 && !ec;
+  if (append) {
+    const std::vector<std::string> existing = read_lines(path_);
+    if (existing.empty() || existing.front() != header_line)
+      throw Error("CsvWriter: " + quoted(path_) + " has the header '" +
+                  (existing.empty() ? std::string() : existing.front()) + "', expected '" +
+                  header_line + "'; move it away or use another run folder");
+  }
+  file_ = std::fopen(path_.c_str(), append ? "ab" : "wb");
+  if (!file_) throw_errno("CsvWriter", "open", path_, errno);
+  if (!append) write_row(std::vector<CsvField>(header_.begin(), header_.end()));
+}
+
+CsvWriter::~CsvWriter() {
+  if (file_) std::fclose(file_);
+}
+
+void CsvWriter::write_row(std::initializer_list<CsvField> row) {
+  write_row(std::vector<CsvField>(row));
+}
+
+void CsvWriter::write_row(const std::vector<CsvField>& row) {
+  if (row.size() != header_.size())
+    throw Error("CsvWriter: row of " + std::to_string(row.size()) + " values for " +
+                std::to_string(header_.size()) + " columns (" + csv_line(header_) + ") in " +
+                quoted(path_));
+  std::vector<std::string> cells;
+  cells.reserve(row.size());
+  for (const CsvField& f : row) cells.push_back(f.text());
+  const std::string line = csv_line(cells) + "\n";
+  // fflush hands the row to the kernel: it survives the process dying (crash, Ctrl-C, OOM
+  // kill). An fsync per row would also survive power loss, at a cost metrics do not need.
+  if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fflush(file_) != 0)
+    throw_errno("CsvWriter", "write to", path_, errno);
+}
+
+fs::path make_run_dir(const fs::path& base, std::time_t now) {
+  std::error_code ec;
+  fs::create_directories(base, ec);
+  if (ec) throw Error("make_run_dir: cannot create " + quoted(base) + ": " + ec.message());
+  std::tm local{};
+  localtime_r(&now, &local);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &local);
+  // create_directory reports whether it made the folder, so two processes racing for the same
+  // name cannot both get it.
+  for (int n = 1; n < 1000; ++n) {
+    const fs::path dir = base / (n == 1 ? std::string(stamp) : stamp + ("-" + std::to_string(n)));
+    if (fs::create_directory(dir, ec)) return dir;
+    if (ec) throw Error("make_run_dir: cannot create " + quoted(dir) + ": " + ec.message());
+  }
+  throw Error("make_run_dir: too many runs named " + quoted(base / stamp));
+}
+
+fs::path use_run_dir(const fs::path& dir, bool overwrite) {
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
+    throw Error("run folder " + quoted(dir) + " exists and is not a folder");
+  fs::create_directories(dir, ec);
+  if (ec) throw Error("run folder " + quoted(dir) + " cannot be created: " + ec.message());
+  if (overwrite) return dir;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.path().extension() == ".npz")
+      throw Error("run folder " + quoted(dir) + " already holds a checkpoint (" +
+                  entry.path().filename().string() +
+                  "); choose another folder, or pass --overwrite to replace it");
+  }
+  if (ec) throw Error("run folder " + quoted(dir) + " cannot be listed: " + ec.message());
+  return dir;
+}
+
+}  // namespace tg::examples

@@ -1,0 +1,76 @@
+// Files of an example run: atomic writes, the metrics CSV, run folders and line reading.
+#pragma once
+
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <initializer_list>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace tg::examples {
+
+// Replaces `path` with `contents` so that readers see the old file or the new one, never half
+// of either (a run killed while writing its loss curve must not leave a truncated file): a
+// temporary in the same directory, fsync, rename. Throws tg::Error naming the path.
+void write_file_atomic(const std::filesystem::path& path, const std::string& contents);
+
+// The whole file as bytes; tg::Error naming the path if it cannot be read.
+std::string read_file(const std::filesystem::path& path);
+
+// The lines of a text file without their "\n" / "\r\n" (Windows-edited data files) and without
+// a leading UTF-8 byte-order mark. A missing file is a tg::Error naming the path.
+std::vector<std::string> read_lines(const std::filesystem::path& path);
+
+// One CSV cell, converted on construction so that a row can mix text and numbers.
+class CsvField {
+ public:
+  CsvField(std::string text) : text_(std::move(text)) {}
+  CsvField(const char* text) : text_(text) {}
+  template <class T, std::enable_if_t<std::is_integral_v<T>, int> = 0>
+  CsvField(T value) : text_(std::to_string(value)) {}
+  // Seven significant digits: all a float32 loss carries, and short enough to read.
+  CsvField(double value);
+  const std::string& text() const { return text_; }
+
+ private:
+  std::string text_;
+};
+
+// Metrics as CSV: the header once, then one row per call, each flushed to the OS at once so a
+// crashed or killed run keeps every row it reported. Opening a file that already has the same
+// header appends (a resumed run continues its metrics); a different header is a tg::Error
+// rather than a file with two layouts.
+class CsvWriter {
+ public:
+  CsvWriter(const std::filesystem::path& path, std::vector<std::string> header);
+  ~CsvWriter();
+  CsvWriter(const CsvWriter&) = delete;
+  CsvWriter& operator=(const CsvWriter&) = delete;
+
+  // Throws tg::Error if the row's length differs from the header's.
+  void write_row(std::initializer_list<CsvField> row);
+  void write_row(const std::vector<CsvField>& row);
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+  std::vector<std::string> header_;
+  std::FILE* file_ = nullptr;
+};
+
+// One CSV line (no newline) with RFC 4180 quoting where a cell needs it.
+std::string csv_line(const std::vector<std::string>& cells);
+
+// Creates and returns base/<YYYYmmdd-HHMMSS> in local time, or base/<stamp>-2, -3, ... when
+// that exists (two runs started in the same second). base is created if missing.
+std::filesystem::path make_run_dir(const std::filesystem::path& base,
+                                   std::time_t now = std::time(nullptr));
+
+// An explicit run folder chosen by the user: created if missing. A folder that already holds a
+// checkpoint (a *.npz file) is refused with a tg::Error unless `overwrite`, so that a typo in
+// --run-dir cannot silently destroy an earlier model. The message suggests --overwrite.
+std::filesystem::path use_run_dir(const std::filesystem::path& dir, bool overwrite);
+
+}  // namespace tg::examples

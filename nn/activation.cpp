@@ -1,0 +1,13 @@
+// Element-wise activation modules: each binds its tg:: op.
+#include "nn/activation.hpp"
+
+#include "autograd/ops/elementwise.hpp"
+
+namespace tg::nn {
+
+// The casts pick the one-argument overloads.
+Tanh::Tanh() : Activation("Tanh", static_cast<Function>(&tg::tanh)) {}
+ReLU::ReLU() : Activation("ReLU", static_cast<Function>(&tg::relu)) {}
+Sigmoid::Sigmoid() : Activation("Sigmoid", static_cast<Function>(&tg::sigmoid)) {}
+
+}  // namespace tg::nn

@@ -1,0 +1,33 @@
+// nn::Linear: y = x W^T + b, with PyTorch's parameter names, layout and default initialisation.
+#pragma once
+
+#include "autograd/random.hpp"
+#include "nn/module.hpp"
+
+namespace tg::nn {
+
+class Linear : public Module {
+ public:
+  // weight [out, in] and bias [out] drawn from U(-1/sqrt(in), 1/sqrt(in)): PyTorch's
+  // kaiming_uniform_(a=sqrt(5)) and its bias rule, which reduce to the same bound.
+  Linear(std::size_t in_features, std::size_t out_features, bool bias = true,
+         Generator& gen = default_generator());
+
+  std::string type_name() const override { return "Linear"; }
+  // x [..., in] -> [..., out]
+  Tensor forward(const Tensor& input) override;
+  Shape output_shape(const Shape& input_shape) const override;
+
+  std::size_t in_features() const { return in_features_; }
+  std::size_t out_features() const { return out_features_; }
+  const Tensor& weight() const { return weight_; }
+  const Tensor& bias() const { return bias_; }  // undefined without bias
+
+ private:
+  std::size_t in_features_;
+  std::size_t out_features_;
+  Tensor weight_;
+  Tensor bias_;
+};
+
+}  // namespace tg::nn

@@ -1,0 +1,12 @@
+// tg::nn: modules, layers and losses (include this for the whole nn API).
+#pragma once
+
+#include "nn/activation.hpp"
+#include "nn/dropout.hpp"
+#include "nn/embedding.hpp"
+#include "nn/linear.hpp"
+#include "nn/loss.hpp"
+#include "nn/module.hpp"
+#include "nn/sequential.hpp"
+
+// Recurrent layers:

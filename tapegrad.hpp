@@ -1,0 +1,9 @@
+// tapegrad: include this to get the whole public API.
+#pragma once
+
+#include "autograd/blas.hpp"
+#include "autograd/gradcheck.hpp"
+#include "autograd/ops.hpp"
+#include "autograd/random.hpp"
+#include "autograd/tape.hpp"
+#include "autograd/tensor.hpp"
