@@ -7,3 +7,6 @@
 #include "autograd/random.hpp"
 #include "autograd/tape.hpp"
 #include "autograd/tensor.hpp"
+#include "nn/nn.hpp"
+#include "nn/npz.hpp"
+#include "optim/optim.hpp"

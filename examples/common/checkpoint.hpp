@@ -1,0 +1,39 @@
+// Training checkpoints of the examples: model, optimizer, RNG and metadata in one .npz.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "autograd/random.hpp"
+#include "nn/module.hpp"
+#include "nn/npz.hpp"
+#include "optim/optimizer.hpp"
+
+namespace tg::examples {
+
+// What a checkpoint holds beside the weights: which example wrote it ("name_language" or
+// "baby_lm"), and free-form text entries (vocabulary, labels, hyper-parameters, epoch, ...).
+struct CheckpointMeta {
+  std::string example;
+  std::map<std::string, std::string> text;
+};
+
+// Keys: the model's state_dict names as they are ("lstm.weight_ih_l0"), "optim.*" for the
+// optimizer, "meta.example", "meta.<key>" for metadata and "rng.state" for the generator, so
+// `numpy.load` shows PyTorch-style parameter names. Written atomically (nn::save_npz).
+void save_checkpoint(const std::string& path, const nn::Module& model,
+                     const optim::Optimizer* optimizer, const Generator* generator,
+                     const CheckpointMeta& meta);
+
+// Reads only the metadata, so a program can rebuild the model (sizes, vocabulary) before
+// loading the weights. Throws tg::Error naming the file when it is not a checkpoint of
+// `expected_example` (another example's, or no tapegrad checkpoint at all).
+CheckpointMeta read_checkpoint_meta(const nn::Archive& archive, const std::string& path,
+                                    const std::string& expected_example);
+
+// Loads weights (strictly: names and shapes must match), and the optimizer and generator state
+// when given and present.
+void load_checkpoint_state(const nn::Archive& archive, const std::string& path, nn::Module& model,
+                           optim::Optimizer* optimizer, Generator* generator);
+
+}  // namespace tg::examples
