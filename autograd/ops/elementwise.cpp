@@ -28,8 +28,17 @@ Tensor binary(const char* op, const Tensor& a, const Tensor& b, Forward forward,
       record<T>(op, out, {a, b}, [a, b, grad_a, grad_b](const xt::xarray<T>& g) {
         const auto& av = a.value<T>();
         const auto& bv = b.value<T>();
-        if (a.requires_grad()) accumulate_grad_reduced<T>(a, xt::xarray<T>(grad_a(g, av, bv)));
-        if (b.requires_grad()) accumulate_grad_reduced<T>(b, xt::xarray<T>(grad_b(g, av, bv)));
+        // Same-shape inputs (the common case) take the gradient expression straight into their
+        // gradient buffer; broadcast ones evaluate it first and reduce it.
+        auto accumulate = [&g](const Tensor& t, auto&& expr) {
+          if (!t.requires_grad()) return;
+          if (t.value<T>().shape() == g.shape())
+            accumulate_grad<T>(t, expr);
+          else
+            accumulate_grad_reduced<T>(t, xt::xarray<T>(expr));
+        };
+        accumulate(a, grad_a(g, av, bv));
+        accumulate(b, grad_b(g, av, bv));
       });
     }
     return out;

@@ -1,4 +1,4 @@
-// Quickstart: a two-layer network learns XOR-like quadrants; the README shows this program.
+// Quickstart: a two-layer network learns a non-linear boundary; the README shows this program.
 #include <tapegrad.hpp>
 
 #include <cstdio>
@@ -6,22 +6,23 @@
 int main() {
   using namespace tg;
   manual_seed(0);
-  // 256 points in [-1,1]^2; the label is 1 where x*y > 0 (two opposite quadrants).
-  const Tensor x = Tensor::uniform({256, 2}, -1, 1);
+  // 512 points in [-1,1]^2, labelled 1 where x*y > 0 (opposite quadrants): not linearly separable.
+  const Tensor x = Tensor::uniform({512, 2}, -1, 1);
   std::vector<std::int64_t> labels;
-  for (std::size_t i = 0; i < 256; ++i) labels.push_back(x.value()(i, 0) * x.value()(i, 1) > 0);
+  for (std::size_t i = 0; i < 512; ++i) labels.push_back(x.value()(i, 0) * x.value()(i, 1) > 0);
   const Indices y(labels);
 
-  const Tensor w1 = Tensor::uniform({16, 2}, -0.7, 0.7).set_requires_grad();
-  const Tensor b1 = Tensor::zeros({16}, DType::Float32, true);
-  const Tensor w2 = Tensor::uniform({2, 16}, -0.25, 0.25).set_requires_grad();
-  const Tensor b2 = Tensor::zeros({2}, DType::Float32, true);
+  nn::Sequential model({std::make_shared<nn::Linear>(2, 16), std::make_shared<nn::Tanh>(),
+                        std::make_shared<nn::Linear>(16, 2)});
+  optim::AdamOptions options;
+  options.lr = 0.05;
+  optim::Adam optimizer(model.named_parameters(), options);
 
-  for (int step = 0; step <= 500; ++step) {
-    const Tensor loss = cross_entropy(linear(tanh(linear(x, w1, b1)), w2, b2), y);
-    for (const Tensor& p : {w1, b1, w2, b2}) p.zero_grad();
-    loss.backward();
-    for (const Tensor& p : {w1, b1, w2, b2}) p.value() -= 0.5f * p.grad();  // plain SGD
-    if (step % 100 == 0) std::printf("step %3d  loss %.4f\n", step, loss.item());
+  for (int step = 0; step <= 300; ++step) {
+    const Tensor loss = cross_entropy(model(x), y);
+    optimizer.zero_grad();
+    loss.backward();  // replays the tape in reverse
+    optimizer.step();
+    if (step % 50 == 0) std::printf("step %3d  loss %.4f\n", step, loss.item());
   }
 }
