@@ -10,3 +10,4 @@
 #include "nn/sequential.hpp"
 
 // Recurrent layers:
+#include "nn/recurrent.hpp"

@@ -1,0 +1,123 @@
+// RNN, LSTM and GRU layers: stacked, optionally bidirectional, variable-length, over one driver.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "autograd/gradcheck.hpp"
+#include "autograd/random.hpp"
+#include "nn/module.hpp"
+#include "nn/rnn_cells.hpp"
+#include "nn/rnn_kernels.hpp"
+
+namespace tg::nn {
+
+class Workspace;
+
+struct RecurrentOptions {
+  std::size_t input_size = 0;
+  std::size_t hidden_size = 0;
+  std::size_t num_layers = 1;
+  bool bias = true;
+  bool batch_first = false;  // input and output [B, T, F] instead of [T, B, F]
+  bool bidirectional = false;
+  double dropout = 0.0;  // on the outputs of every layer but the last, in training mode only
+  // What forward(const Tensor&) returns: the outputs of all steps, or only `last` (Keras'
+  // return_sequences), e.g. to put the layer in a Sequential before a classifier.
+  bool return_sequences = true;
+};
+
+// Initial or final state: h [L*D, B, H] and, for the LSTM only, c [L*D, B, H]; row l*D + d is
+// layer l, direction d (0 forward, 1 reverse), as PyTorch's h_n. Undefined means zeros.
+struct RecurrentState {
+  Tensor h;
+  Tensor c;
+};
+
+struct RecurrentOutput {
+  Tensor output;  // [T, B, D*H] (batch_first: [B, T, D*H]); zero at padded steps
+  // [B, D*H]: each direction's final h of the last layer, side by side. Forward: the state at
+  // the sequence's own last step (= output at step length-1); reverse: after reading back to step
+  // 0. For one direction, the output of each sequence's last step.
+  Tensor last;
+  RecurrentState state;  // final h (and c), the state at each sequence's own last step
+};
+
+// The shared implementation of RNN, LSTM and GRU. Parameters, per layer l and direction, are
+// named as PyTorch's: weight_ih_l{l} [G*H, in], weight_hh_l{l} [G*H, H], bias_ih_l{l},
+// bias_hh_l{l} [G*H], then the same with the suffix _reverse; all drawn from
+// U(-1/sqrt(H), 1/sqrt(H)) in that order. The input of layers above the first has D*H features.
+class RecurrentLayer : public Module {
+ public:
+  // x [T, B, in] (batch_first: [B, T, in]). `lengths` (empty: all T) gives each sequence's
+  // length, 1..T: steps past it are padding, which produce zero output, leave the state unchanged
+  // and get no gradient; the reverse direction starts at each sequence's own last step.
+  // One node per layer, direction and step (named as the cell) carries BPTT; the input-to-hidden
+  // products of all steps are one node per layer and direction, before the steps.
+  RecurrentOutput forward(const Tensor& x, const RecurrentState& state,
+                          const std::vector<std::size_t>& lengths = {});
+  // return_sequences ? output : last, from a zero state.
+  Tensor forward(const Tensor& x) override;
+  using Module::operator();
+  RecurrentOutput operator()(const Tensor& x, const RecurrentState& state,
+                             const std::vector<std::size_t>& lengths = {}) {
+    return forward(x, state, lengths);
+  }
+  Shape output_shape(const Shape& input_shape) const override;
+
+  const RecurrentOptions& options() const { return options_; }
+  CellKind kind() const { return kind_; }
+  std::size_t num_directions() const { return options_.bidirectional ? 2 : 1; }
+  const Tensor& weight_ih(std::size_t layer, bool reverse = false) const;
+  const Tensor& weight_hh(std::size_t layer, bool reverse = false) const;
+  const Tensor& bias_ih(std::size_t layer, bool reverse = false) const;  // undefined: no bias
+  const Tensor& bias_hh(std::size_t layer, bool reverse = false) const;
+  // The dropout between layers draws from the layer's own generator, seeded at construction from
+  // the initialisation generator; reseed it to repeat masks.
+  void manual_seed(std::uint64_t seed) { dropout_gen_.manual_seed(seed); }
+  Generator& dropout_generator() { return dropout_gen_; }
+
+ protected:
+  RecurrentLayer(CellKind kind, const RecurrentOptions& options, Generator& gen);
+
+ private:
+  struct Weights {
+    Tensor w_ih, w_hh, b_ih, b_hh;
+  };
+  const Weights& weights(std::size_t layer, bool reverse) const;
+
+  CellKind kind_;
+  RecurrentOptions options_;
+  std::vector<Weights> weights_;  // index layer * D + direction
+  Generator dropout_gen_;
+  std::shared_ptr<Workspace> workspace_;  // buffers recycled from one forward to the next
+};
+
+class RNN : public RecurrentLayer {
+ public:
+  explicit RNN(const RecurrentOptions& options, Nonlinearity nonlinearity = Nonlinearity::Tanh,
+               Generator& gen = default_generator());
+  RNN(const RecurrentOptions& options, Generator& gen) : RNN(options, Nonlinearity::Tanh, gen) {}
+  std::string type_name() const override { return "RNN"; }
+  Nonlinearity nonlinearity() const;
+};
+
+class LSTM : public RecurrentLayer {
+ public:
+  explicit LSTM(const RecurrentOptions& options, Generator& gen = default_generator());
+  std::string type_name() const override { return "LSTM"; }
+};
+
+class GRU : public RecurrentLayer {
+ public:
+  explicit GRU(const RecurrentOptions& options, Generator& gen = default_generator());
+  std::string type_name() const override { return "GRU"; }
+};
+
+// Gradcheck cases (float64) of every op the recurrent cells and layers record: "rnn_cell",
+// "lstm_cell", "gru_cell" (standalone and as layer steps), "rnn_input_projection", "rnn_gather",
+// and whole layers (labelled by the cell op they exercise).
+std::vector<GradcheckCase> recurrent_gradcheck_cases();
+
+}  // namespace tg::nn

@@ -1,0 +1,131 @@
+// Internal helpers shared by the recurrent ops (not part of the public API).
+#pragma once
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <initializer_list>
+#include <vector>
+
+#include "autograd/blas.hpp"
+#include "autograd/function.hpp"
+#include "nn/rnn_kernels.hpp"
+
+namespace tg::nn::detail {
+
+inline int as_int(std::size_t n) { return static_cast<int>(n); }
+
+// t's gradient buffer, zero-filled on its first use in this backward pass so that every
+// contribution can simply be added.
+template <class T>
+T* zeroed_grad(const Tensor& t) {
+  TensorImpl& impl = t.impl();
+  auto& a = impl.get<T>();
+  if (!impl.has_grad) {
+    if (a.grad.shape() != a.value.shape()) a.grad.resize(a.value.shape());
+    std::fill(a.grad.begin(), a.grad.end(), T(0));
+    impl.has_grad = true;
+  }
+  return a.grad.data();
+}
+
+// c[m, n] = a[m, k] w[n, k]^T + beta c, with a matrix-vector kernel for a single row.
+template <class T>
+void times_transposed(std::size_t m, std::size_t n, std::size_t k, const T* a, std::size_t lda,
+                      const T* w, T beta, T* c, std::size_t ldc) {
+  if (m == 1) {
+    row_times_transposed(a, w, n, k, c, beta != T(0));
+    return;
+  }
+  blas::gemm<T>(false, true, as_int(m), as_int(n), as_int(k), T(1), a, as_int(lda), w, as_int(k),
+                beta, c, as_int(ldc));
+}
+
+// grad(w) += a[rows, :]^T b[rows, :], the weight gradient of a product.
+template <class T>
+void add_weight_grad(const Tensor& w, std::size_t m, std::size_t n, std::size_t rows, const T* a,
+                     std::size_t lda, const T* b, std::size_t ldb, std::size_t w_offset = 0) {
+  T beta;
+  T* dw = grad_for_accumulation<T>(w, beta);
+  blas::gemm<T>(true, false, as_int(m), as_int(n), as_int(rows), T(1), a, as_int(lda), b,
+                as_int(ldb), beta, dw + w_offset, as_int(n));
+}
+
+// grad(bias)[first + j] += sum over rows of g[r, first + j] for j < cols.
+template <class T>
+void add_column_sums(const Tensor& bias, const T* g, std::size_t rows, std::size_t ld,
+                     std::size_t first, std::size_t cols) {
+  T* d = zeroed_grad<T>(bias) + first;
+  for (std::size_t r = 0; r < rows; ++r) {
+    const T* row = g + r * ld + first;
+    for (std::size_t j = 0; j < cols; ++j) d[j] += row[j];
+  }
+}
+
+// Every bias row of the gates: b_ih + b_hh, except the GRU's n part of b_hh, which goes inside
+// r * (W_hn h + b_hn) in the cell.
+template <class T>
+bool fill_gate_bias(CellKind kind, const Tensor& b_ih, const Tensor& b_hh, std::size_t rows,
+                    std::size_t hidden, T* gates) {
+  const std::size_t gh = gate_count(kind) * hidden;
+  const std::size_t hh_cols = kind == CellKind::Gru ? 2 * hidden : gh;
+  if (!b_ih.defined() && !b_hh.defined()) return false;
+  std::vector<T> row(gh, T(0));
+  if (b_ih.defined()) std::copy_n(b_ih.value<T>().data(), gh, row.begin());
+  if (b_hh.defined()) {
+    const T* p = b_hh.value<T>().data();
+    for (std::size_t j = 0; j < hh_cols; ++j) row[j] += p[j];
+  }
+  for (std::size_t r = 0; r < rows; ++r) std::copy(row.begin(), row.end(), gates + r * gh);
+  return true;
+}
+
+// Gradients of both biases given the input-side gate gradient dg and, for the GRU, the
+// hidden-side one dhh (its n part differs: r * dn).
+template <class T>
+void add_bias_grads(CellKind kind, const Tensor& b_ih, const Tensor& b_hh, const T* dg,
+                    const T* dhh, std::size_t rows, std::size_t hidden) {
+  const std::size_t gh = gate_count(kind) * hidden;
+  if (b_ih.defined() && b_ih.requires_grad()) add_column_sums(b_ih, dg, rows, gh, 0, gh);
+  if (b_hh.defined() && b_hh.requires_grad()) {
+    if (kind == CellKind::Gru) {
+      add_column_sums(b_hh, dg, rows, gh, 0, 2 * hidden);
+      add_column_sums(b_hh, dhh, rows, gh, 2 * hidden, hidden);
+    } else {
+      add_column_sums(b_hh, dg, rows, gh, 0, gh);
+    }
+  }
+}
+
+// Shapes of a cell's weights: weight_ih [G*H, in], weight_hh [G*H, H], biases [G*H].
+struct Dims {
+  std::size_t in = 0, hidden = 0, gh = 0;
+};
+
+inline Dims check_weights(const char* op, CellKind kind, const Tensor& w_ih,
+                          const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh) {
+  const Shape si = w_ih.shape(), sh = w_hh.shape();
+  const std::size_t g = gate_count(kind);
+  if (sh.size() != 2 || sh[0] != g * sh[1])
+    throw Error(fmt::format("{}: weight_hh {} is not [{}*H, H]", op, shape_str(sh), g));
+  Dims d{0, sh[1], sh[0]};
+  if (si.size() != 2 || si[0] != d.gh)
+    throw Error(fmt::format("{}: weight_ih {} does not match weight_hh {} (expected [{}, in])", op,
+                            shape_str(si), shape_str(sh), d.gh));
+  d.in = si[1];
+  for (const Tensor* b : {&b_ih, &b_hh})
+    if (b->defined() && b->shape() != Shape{d.gh})
+      throw Error(fmt::format("{}: bias {} does not match weight_hh {} (expected [{}])", op,
+                              shape_str(b->shape()), shape_str(sh), d.gh));
+  return d;
+}
+
+inline std::vector<Tensor> defined_of(std::initializer_list<Tensor> tensors) {
+  std::vector<Tensor> out;
+  for (const Tensor& t : tensors)
+    if (t.defined()) out.push_back(t);
+  return out;
+}
+
+
+}  // namespace tg::nn::detail

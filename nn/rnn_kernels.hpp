@@ -1,0 +1,78 @@
+// Fused element-wise gate kernels of the recurrent cells (forward and backward) over raw rows.
+//
+// The recorded ops (nn/rnn_ops.cpp) do the matrix products with BLAS and hand one block of rows
+// (a batch at one time step) to these kernels, which apply every gate non-linearity and the state
+// update in one vectorized pass (xsimd), forward and backward. Layouts and gate orders are
+// PyTorch's: RNN h; LSTM i, f, g, o; GRU r, z, n with n = tanh(W_in x + b_in + r * (W_hn h + b_hn)).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace tg::nn {
+
+enum class CellKind { RnnTanh, RnnRelu, Lstm, Gru };
+
+std::size_t gate_count(CellKind kind);  // G: 1, 1, 4, 3
+// The op name of the cell on the tape: "rnn_cell", "lstm_cell" or "gru_cell".
+const char* cell_op_name(CellKind kind);
+// Width of the recurrent state tensor a cell produces: H, or 2H for the LSTM (h then c per row).
+std::size_t state_width(CellKind kind, std::size_t hidden);
+
+// One block of rows through a cell's element-wise part. Pointers are row-major with the given
+// leading dimensions; the gate blocks have leading dimension G*H.
+template <class T>
+struct CellRows {
+  CellKind kind = CellKind::Lstm;
+  std::size_t rows = 0;
+  std::size_t hidden = 0;
+  // In: pre-activations (input side + hidden side, biases included, except the GRU's n gate,
+  // whose hidden part comes in hh). Out: the activated gates, which backward reads.
+  T* gates = nullptr;
+  const T* hh = nullptr;    // GRU: [rows, 3H] h_prev W_hh^T without bias; null means zero
+  const T* b_hn = nullptr;  // GRU: the n part of b_hh; null means no bias
+  T* hn = nullptr;          // GRU: [rows, H] W_hn h_prev + b_hn, saved for backward
+  const T* h_prev = nullptr;  // null: zero state
+  std::size_t ld_h_prev = 0;
+  const T* c_prev = nullptr;  // LSTM; null: zero state
+  std::size_t ld_c_prev = 0;
+  T* h = nullptr;  // new state
+  T* c = nullptr;  // LSTM
+  std::size_t ld_out = 0;
+  // Null: every row steps. Otherwise rows whose flag is 0 are padding: they keep their state
+  // (h = h_prev, c = c_prev) and their gates are left unused.
+  const std::uint8_t* active = nullptr;
+};
+
+template <class T>
+void cell_forward(const CellRows<T>& r);
+
+// Gradients for cell_backward; `fwd` is the CellRows of the forward pass (gates now hold the
+// activations, h and c the new state).
+template <class T>
+struct CellGrads {
+  const T* dh = nullptr;  // gradient of the new h
+  const T* dc = nullptr;  // LSTM: gradient of the new c
+  std::size_t ld_dout = 0;
+  T* dgates = nullptr;  // [rows, G*H] written: gradient of the input-side pre-activations
+  T* dhh = nullptr;     // GRU: [rows, 3H] written: gradient of the hidden-side pre-activations
+  // Accumulated (+=), may be null when not wanted: the direct paths of the state that bypass the
+  // W_hh product (GRU z * dh, LSTM f * dc, padding rows passing their gradient through).
+  T* dh_prev = nullptr;
+  std::size_t ld_dh_prev = 0;
+  T* dc_prev = nullptr;
+  std::size_t ld_dc_prev = 0;
+};
+
+// For RNN and LSTM the hidden-side pre-activation gradient equals dgates (gates are one sum), so
+// dhh is only written for the GRU. Padding rows get zero gate gradients.
+template <class T>
+void cell_backward(const CellRows<T>& fwd, const CellGrads<T>& g);
+
+// y[j] = dot(w[j, :], x) for w [n, k] row-major (accumulate: y[j] +=): the x W^T product of a
+// single row, where BLAS's gemm is slow (generation at batch 1).
+template <class T>
+void row_times_transposed(const T* x, const T* w, std::size_t n, std::size_t k, T* y,
+                          bool accumulate);
+
+}  // namespace tg::nn
