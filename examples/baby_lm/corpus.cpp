@@ -1,0 +1,172 @@
+// baby_lm's data: corpus loading, the vocabulary, windows and contiguous streams.
+#include "baby_lm/corpus.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "common/files.hpp"
+#include "common/text.hpp"
+
+namespace tg::baby_lm {
+
+namespace fs = std::filesystem;
+
+std::string describe_char(char32_t c) {
+  const bool visible = c > 0x20 && c != 0x7F && !(c >= 0x80 && c < 0xA0);
+  if (visible) return "'" + examples::encode_utf8(c) + "'";
+  return fmt::format("U+{:04X}{}", static_cast<std::uint32_t>(c),
+                     c == U' ' ? " (space)" : c == U'\n' ? " (newline)" : c == U'\t' ? " (tab)" : "");
+}
+
+Vocabulary::Vocabulary(std::u32string chars) : chars_(std::move(chars)) {
+  for (std::size_t i = 1; i < chars_.size(); ++i)
+    if (!(chars_[i - 1] < chars_[i]))
+      throw Error(fmt::format("vocabulary: characters must be sorted and distinct ({} before {})",
+                              describe_char(chars_[i - 1]), describe_char(chars_[i])));
+}
+
+Vocabulary Vocabulary::of_text(std::u32string_view text) {
+  std::u32string chars(text);
+  std::sort(chars.begin(), chars.end());
+  chars.erase(std::unique(chars.begin(), chars.end()), chars.end());
+  return Vocabulary(std::move(chars));
+}
+
+std::int64_t Vocabulary::find(char32_t c) const {
+  const auto it = std::lower_bound(chars_.begin(), chars_.end(), c);
+  return it != chars_.end() && *it == c ? it - chars_.begin() : -1;
+}
+
+std::vector<std::int64_t> Vocabulary::encode(std::u32string_view text,
+                                             const std::string& what) const {
+  std::vector<std::int64_t> ids;
+  ids.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const std::int64_t id = find(text[i]);
+    if (id < 0)
+      throw Error(fmt::format("{}: character {} (position {}) is not in the model's vocabulary "
+                              "of {} characters",
+                              what, describe_char(text[i]), i + 1, size()));
+    ids.push_back(id);
+  }
+  return ids;
+}
+
+std::string Vocabulary::decode(const std::vector<std::int64_t>& ids) const {
+  std::u32string text;
+  text.reserve(ids.size());
+  for (std::int64_t id : ids) text.push_back(chars_.at(static_cast<std::size_t>(id)));
+  return examples::encode_utf8(text);
+}
+
+std::string Vocabulary::utf8() const { return examples::encode_utf8(chars_); }
+
+namespace {
+
+// The files a corpus path stands for.
+std::vector<fs::path> corpus_files(const fs::path& path) {
+  std::error_code ec;
+  if (fs::is_regular_file(path, ec)) return {path};
+  if (!fs::is_directory(path, ec)) throw Error(path.string() + ": corpus not found");
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(path))
+    if (entry.is_regular_file() && entry.path().extension() == ".txt") files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  if (files.empty()) throw Error(path.string() + ": no .txt corpus file in this folder");
+  return files;
+}
+
+}  // namespace
+
+Corpus load_corpus(const fs::path& path) {
+  Corpus corpus;
+  corpus.path = path;
+  for (const fs::path& file : corpus_files(path)) {
+    std::size_t number = 0;
+    for (const std::string& line : examples::read_lines(file)) {
+      ++number;
+      if (corpus.lines++) corpus.text.push_back(U'\n');
+      corpus.text += examples::decode_utf8(line, {file.string(), number});
+    }
+  }
+  if (corpus.text.find_first_not_of(U'\n') == std::u32string::npos)
+    throw Error(path.string() + ": empty corpus (no characters)");
+  corpus.vocab = Vocabulary::of_text(corpus.text);
+  corpus.ids = corpus.vocab.encode(corpus.text, path.string());
+  return corpus;
+}
+
+std::vector<std::string> corpus_words(std::u32string_view text) {
+  std::set<std::string> words;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= text.size(); ++i) {
+    if (i == text.size() || text[i] == U' ' || text[i] == U'\n') {
+      if (i > start) words.insert(examples::encode_utf8(text.substr(start, i - start)));
+      start = i + 1;
+    }
+  }
+  return {words.begin(), words.end()};
+}
+
+std::size_t window_count(std::size_t tokens, std::size_t window, const std::string& what) {
+  if (window == 0) throw Error(what + ": the window must hold at least one character");
+  if (tokens <= window)
+    throw Error(fmt::format("{}: {} characters are too few for windows of {} (at least {} needed)",
+                            what, tokens, window, window + 1));
+  return tokens - window;
+}
+
+void fill_windows(const std::vector<std::int64_t>& ids, std::size_t window,
+                  const std::size_t* starts, std::size_t n, Indices& inputs, Indices& targets) {
+  inputs.data.resize(n * window);
+  inputs.shape = {n, window};
+  targets.data.resize(n);
+  targets.shape = {n};
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t s = starts[i];
+    if (s + window >= ids.size())
+      throw Error(fmt::format("fill_windows: window {} needs token {} of {}", s, s + window,
+                              ids.size()));
+    std::copy(ids.begin() + s, ids.begin() + s + window, inputs.data.begin() + i * window);
+    targets.data[i] = ids[s + window];
+  }
+}
+
+std::vector<std::size_t> shuffled_order(std::size_t n, Generator& gen) {
+  std::vector<std::size_t> order(n);
+  for (std::size_t i = 0; i < n; ++i) order[i] = i;
+  for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[gen.below(i)]);
+  return order;
+}
+
+StreamBatches::StreamBatches(const std::vector<std::int64_t>& ids, std::size_t streams,
+                             std::size_t bptt, const std::string& what)
+    : ids_(&ids), streams_(streams), bptt_(bptt), length_(0) {
+  if (streams == 0 || bptt == 0) throw Error(what + ": streams and bptt must be positive");
+  // Each stream needs one token beyond its inputs: its last target.
+  if (ids.size() < streams + 1)
+    throw Error(fmt::format("{}: {} characters cannot be cut into {} streams", what, ids.size(),
+                            streams));
+  length_ = (ids.size() - 1) / streams;
+}
+
+std::size_t StreamBatches::steps(std::size_t k) const {
+  if (k >= batches()) throw Error(fmt::format("StreamBatches: no batch {} of {}", k, batches()));
+  return std::min(bptt_, length_ - k * bptt_);
+}
+
+void StreamBatches::batch(std::size_t k, Indices& inputs, Indices& targets) const {
+  const std::size_t T = steps(k), begin = k * bptt_;
+  inputs.data.resize(streams_ * T);
+  targets.data.resize(streams_ * T);
+  inputs.shape = targets.shape = {streams_, T};
+  for (std::size_t b = 0; b < streams_; ++b) {
+    const auto from = ids_->begin() + static_cast<std::ptrdiff_t>(b * length_ + begin);
+    std::copy(from, from + T, inputs.data.begin() + b * T);
+    std::copy(from + 1, from + T + 1, targets.data.begin() + b * T);
+  }
+}
+
+}  // namespace tg::baby_lm

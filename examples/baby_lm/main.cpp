@@ -1,0 +1,180 @@
+// baby_lm: a character-level LSTM language model of toddler talk (train / generate / eval).
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include <autograd/blas.hpp>
+
+#include "baby_lm/commands.hpp"
+#include "baby_lm/train.hpp"
+#include "common/cli.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace tg::baby_lm;
+using tg::examples::positive;
+
+const char* const kDefaultCorpus = "data/baby";
+
+// The default corpus from the repository root, or, run from anywhere else (a build folder), the
+// copy in the source tree this program was built from.
+fs::path resolve_corpus(const fs::path& given, bool explicit_flag) {
+  std::error_code ec;
+  if (explicit_flag || fs::exists(given, ec)) return given;
+#ifdef BABY_LM_SOURCE_DATA
+  const fs::path built = fs::path(BABY_LM_SOURCE_DATA);
+  if (fs::exists(built, ec)) return built;
+#endif
+  return given;
+}
+
+CLI::Option* probability(CLI::Option* option, bool one_allowed) {
+  return option->check(CLI::Validator(
+      [one_allowed](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        if (text.empty() || *end != '\0') return "expected a number, got '" + text + "'";
+        if (one_allowed ? !(v > 0 && v <= 1) : !(v >= 0 && v < 1))
+          return std::string("must be in ") + (one_allowed ? "(0, 1]" : "[0, 1)") + ", got " + text;
+        return "";
+      },
+      one_allowed ? "(0,1]" : "[0,1)"));
+}
+
+void add_sampling_options(CLI::App& cmd, GenerateOptions& g, const char* prompt_help) {
+  cmd.add_option("--checkpoint", g.checkpoint,
+                 "model.npz written by `baby_lm train` (it holds the vocabulary and sizes)")
+      ->required();
+  cmd.add_option("--prompt", g.prompt, prompt_help)->capture_default_str();
+  cmd.add_option("--temperature", g.sampling.temperature,
+                 "sampling temperature: 0 = always the most likely character (greedy), 1 = the "
+                 "model's distribution, above 1 = more surprising")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e6));
+  cmd.add_option("--length", g.length, "characters generated after the prompt")
+      ->capture_default_str();
+  cmd.add_option("--top-k", g.sampling.top_k,
+                 "draw only among the K most likely characters (0 = no limit)")
+      ->capture_default_str();
+  probability(cmd.add_option("--top-p", g.sampling.top_p,
+                             "nucleus sampling: draw only among the smallest set of most likely "
+                             "characters whose probability reaches P (1 = no limit)"),
+              true)
+      ->capture_default_str();
+  positive(cmd.add_option("--num-samples", g.num_samples, "how many texts to generate"))
+      ->capture_default_str();
+  cmd.add_option("--seed", g.seed,
+                 "random seed; the same checkpoint and seed give the same text (default: a "
+                 "random seed, printed on stderr)");
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"baby_lm: a character-level LSTM language model, trained on toddler phrases "
+               "(Embedding -> LSTM -> Dropout -> LSTM -> Dropout -> Linear, as the Keras seed)."};
+  app.require_subcommand(1);
+  int threads = 0;
+  tg::examples::add_threads_option(app, threads);
+
+  TrainOptions t;
+  std::string corpus = kDefaultCorpus;
+  CLI::App* train = app.add_subcommand(
+      "train",
+      "Train a model and write RUN/model.npz, RUN/metrics.csv and RUN/loss.svg. Window mode "
+      "(default) reads windows of characters, each predicting the next one, shuffled each epoch, "
+      "with early stopping on the training loss; --stateful reads the corpus as contiguous "
+      "streams with the hidden state carried across batches (truncated BPTT), for long texts.");
+  CLI::Option* corpus_opt =
+      train
+          ->add_option("--corpus", corpus,
+                       "text file whose lines (joined with newlines) are the corpus, or a folder "
+                       "of .txt files; the vocabulary is its sorted distinct characters")
+          ->capture_default_str();
+  train->add_option("--out", t.out, "run folder (default: runs/baby_lm/<date-time>)");
+  train->add_flag("--overwrite", t.overwrite, "reuse an --out folder that holds a checkpoint");
+  positive(train->add_option("--epochs", t.epochs, "maximum epochs"))->capture_default_str();
+  positive(train->add_option("--batch", t.batch,
+                             "windows per batch (stateful: the number of parallel streams)"))
+      ->capture_default_str();
+  positive(train->add_option("--lr", t.lr, "Adam learning rate"))->capture_default_str();
+  positive(train->add_option("--window", t.window, "characters read per prediction (window mode)"))
+      ->capture_default_str();
+  positive(train->add_option("--embed", t.model.embed, "embedding size"))->capture_default_str();
+  positive(train->add_option("--units", t.model.units, "LSTM units per layer"))
+      ->capture_default_str();
+  positive(train->add_option("--layers", t.model.layers, "stacked LSTM layers, each + Dropout"))
+      ->capture_default_str();
+  probability(train->add_option("--dropout", t.model.dropout, "dropout after each LSTM layer"),
+              false)
+      ->capture_default_str();
+  train->add_option("--patience", t.patience,
+                    "early stopping: stop after this many epochs without a better loss (window "
+                    "mode: training loss; stateful: held-out loss per validation) and restore "
+                    "the best weights; 0 = never stop early")
+      ->capture_default_str();
+  train->add_option("--clip", t.clip,
+                    "clip the gradient norm at this value; 0 = no clipping (default: none in "
+                    "window mode, 5 in stateful mode)")
+      ->check(CLI::Range(0.0, 1e30));
+  train->add_option("--seed", t.seed, "random seed (initialisation, shuffling, dropout)")
+      ->capture_default_str();
+  train->add_flag("--stateful", t.stateful,
+                  "stateful mode: the corpus is cut into --batch contiguous streams read --bptt "
+                  "characters at a time, the hidden state carried (and detached) across batches");
+  positive(train->add_option("--bptt", t.bptt, "stateful: steps per batch (truncated BPTT length)"))
+      ->capture_default_str();
+  probability(train->add_option("--val-fraction", t.val_fraction,
+                                "stateful: the tail of the corpus held out for validation"),
+              false)
+      ->capture_default_str();
+  train->add_option("--val-every", t.val_every,
+                    "stateful: validate every N batches too (0 = at the end of each epoch only)")
+      ->capture_default_str();
+  train->add_option("--sample-prompt", t.sample_prompt,
+                    "stateful: prompt of the sample printed at each validation (empty = the "
+                    "start of a line)");
+  train->add_option("--sample-length", t.sample_length, "characters of each printed sample")
+      ->capture_default_str();
+  train->add_option("--target-loss", t.target_loss,
+                    "report the first epoch whose training loss falls below this (nats)")
+      ->capture_default_str();
+
+  GenerateOptions g;
+  CLI::App* gen = app.add_subcommand(
+      "generate",
+      "Generate text from a checkpoint: the prompt is read, then characters are drawn one at a "
+      "time, each fed back with the LSTM state carried.");
+  add_sampling_options(*gen, g, "text to continue (empty = start a new line)");
+
+  EvalOptions e;
+  e.generate.prompt = "me want";
+  e.generate.sampling.temperature = 0.5;
+  e.generate.num_samples = 100;
+  CLI::App* eval = app.add_subcommand(
+      "eval",
+      "Score a checkpoint: its loss on a corpus, and the share of the words it generates that "
+      "are words of that corpus.");
+  add_sampling_options(*eval, e.generate, "text the samples continue");
+  eval->add_option("--corpus", e.corpus,
+                   "corpus to score against (default: the one the checkpoint was trained on)");
+
+  tg::examples::parse_args(app, argc, argv);
+
+  if (train->parsed()) {
+    tg::examples::apply_threads(threads, stdout);
+    t.corpus = resolve_corpus(corpus, corpus_opt->count() > 0);
+    return tg::baby_lm::train(t);
+  }
+  // Generation runs at batch 1, where BLAS is not what matters: no BLAS line on the output.
+  if (threads > 0) tg::blas::set_num_threads(threads);
+  if (gen->parsed()) return run_generate(g);
+  return run_eval(e);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return tg::examples::run_main(argc, argv, [&] { return run(argc, argv); });
+}

@@ -1,0 +1,118 @@
+// baby_lm's training: options, the two modes (windows as the seed, stateful truncated BPTT) and
+// what they share (run folder, early stopping, reports).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <optim/optim.hpp>
+
+#include "baby_lm/corpus.hpp"
+#include "baby_lm/model.hpp"
+#include "baby_lm/sample.hpp"
+#include "common/files.hpp"
+#include "common/progress.hpp"
+
+namespace tg::baby_lm {
+
+struct TrainOptions {
+  std::filesystem::path corpus;
+  std::filesystem::path out;  // empty: runs/baby_lm/<timestamp>
+  bool overwrite = false;
+  ModelConfig model;          // vocab is set from the corpus
+  std::size_t window = 15;    // window mode
+  std::size_t batch = 32;     // windows per batch, or streams in stateful mode
+  std::size_t epochs = 100;
+  std::size_t patience = 10;  // early stopping; 0: off
+  double lr = 1e-3;
+  double clip = -1;           // max gradient norm; 0: none; negative: the mode's default
+  std::uint64_t seed = 0;
+  bool stateful = false;
+  std::size_t bptt = 64;
+  double val_fraction = 0.05;  // stateful: the held-out tail
+  std::size_t val_every = 0;   // stateful: also validate every N batches (0: at epoch ends only)
+  std::string sample_prompt;   // stateful: prompt of the samples printed at validations
+  std::size_t sample_length = 60;
+  double target_loss = 0.5;    // the first epoch whose loss falls below it is reported
+};
+
+// Trains as `options` say, printing to stdout; returns the exit code.
+int train(const TrainOptions& options);
+
+// ---- shared by the two modes ---------------------------------------------------------------
+
+// Keras' EarlyStopping(monitor=loss, patience, restore_best_weights=True): keeps a copy of the
+// best weights, and says when `patience` epochs in a row have not improved on the best.
+class EarlyStopping {
+ public:
+  explicit EarlyStopping(std::size_t patience) : patience_(patience) {}
+  // Returns true when `loss` is a new best (its weights are kept).
+  bool update(double loss, std::size_t epoch, const nn::Module& model);
+  bool should_stop() const { return patience_ > 0 && waited_ >= patience_; }
+  // Loads the best weights back (nothing when there were none).
+  void restore(nn::Module& model) const;
+  double best() const { return best_; }
+  std::size_t best_epoch() const { return best_epoch_; }
+
+ private:
+  std::size_t patience_;
+  std::size_t waited_ = 0;
+  double best_ = 1e300;
+  std::size_t best_epoch_ = 0;
+  std::map<std::string, Tensor> best_state_;
+};
+
+// What both modes set up before their loop.
+struct Session {
+  TrainOptions options;
+  Corpus corpus;
+  std::filesystem::path run_dir;
+  Generator gen;  // initialisation, then shuffling
+  std::unique_ptr<BabyLM> model;
+  std::unique_ptr<optim::Adam> optimizer;
+  RunInfo info;
+};
+
+// Loads the corpus, creates the run folder, builds the model and optimizer, prints the summary.
+Session start_session(const TrainOptions& options);
+
+// Saves the checkpoint as <run>/model.npz.
+void save_session(Session& s);
+
+// Samples from `prompts` at temperatures 0.5, 1.0 and 1.5, one line each, as the seed prints
+// them after training. Prompts with characters outside the vocabulary are skipped.
+void print_samples(Session& s, const std::vector<std::string>& prompts, std::size_t length);
+
+double nats_to_bits(double nats);
+double seconds_since(std::chrono::steady_clock::time_point start);
+
+// A progress line labelled `label` counting `unit`s; without a terminal (a log) it prints only
+// the epoch's final line, unless `log_percent` asks for lines along the way.
+examples::ProgressOptions epoch_progress(const std::string& label, const std::string& unit,
+                                         int log_percent = 100);
+
+// How many rows of logits [N, V] have their maximum at the target.
+std::size_t count_correct(const Tensor& logits, const Indices& targets);
+
+// Evaluation without recording, in evaluation mode. Windows: mean cross-entropy (nats) and
+// accuracy over every window of `ids`, in batches of `batch`. Streams: mean cross-entropy over
+// every target, the state carried across batches.
+struct WindowScore {
+  double loss = 0;
+  double accuracy = 0;
+  std::size_t windows = 0;
+};
+WindowScore evaluate_windows(BabyLM& model, const std::vector<std::int64_t>& ids,
+                             std::size_t window, std::size_t batch, const std::string& what);
+double evaluate_streams(BabyLM& model, const StreamBatches& batches);
+
+int train_windows(Session& s);
+int train_stateful(Session& s);
+
+}  // namespace tg::baby_lm

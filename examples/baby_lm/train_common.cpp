@@ -1,0 +1,130 @@
+// baby_lm's training, the parts both modes share: set-up, early stopping, checkpoints, samples.
+#include "baby_lm/train.hpp"
+
+#include <cmath>
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "common/text.hpp"
+
+namespace tg::baby_lm {
+
+namespace fs = std::filesystem;
+
+int train(const TrainOptions& options) {
+  Session s = start_session(options);
+  return options.stateful ? train_stateful(s) : train_windows(s);
+}
+
+bool EarlyStopping::update(double loss, std::size_t epoch, const nn::Module& model) {
+  if (loss < best_) {
+    best_ = loss;
+    best_epoch_ = epoch;
+    best_state_ = model.state_dict();  // copies
+    waited_ = 0;
+    return true;
+  }
+  ++waited_;
+  return false;
+}
+
+void EarlyStopping::restore(nn::Module& model) const {
+  if (!best_state_.empty()) model.load_state_dict(best_state_);
+}
+
+Session start_session(const TrainOptions& options) {
+  Session s;
+  s.options = options;
+  s.corpus = load_corpus(options.corpus);
+  s.gen.manual_seed(options.seed);
+  s.options.model.vocab = s.corpus.vocab.size();
+  s.options.model.all_steps = options.stateful;
+
+  s.info.model = s.options.model;
+  s.info.vocab = s.corpus.vocab;
+  s.info.mode = options.stateful ? "stateful" : "window";
+  s.info.window = options.window;
+  s.info.bptt = options.bptt;
+  s.info.corpus = options.corpus.string();
+  s.info.extra["seed"] = std::to_string(options.seed);
+  s.info.extra["batch"] = std::to_string(options.batch);
+  s.info.extra["lr"] = fmt::format("{}", options.lr);
+
+  // Checks that need the corpus come before anything is created on disk.
+  if (!options.stateful) window_count(s.corpus.ids.size(), options.window, options.corpus.string());
+
+  s.model = std::make_unique<BabyLM>(s.options.model, s.gen);
+  optim::AdamOptions adam;
+  adam.lr = options.lr;
+  s.optimizer = std::make_unique<optim::Adam>(s.model->named_parameters(), adam);
+  s.run_dir = options.out.empty() ? examples::make_run_dir("runs/baby_lm")
+                                  : examples::use_run_dir(options.out, options.overwrite);
+
+  std::printf("corpus: %s (%zu lines, %zu characters, vocabulary of %zu: %s)\n",
+              options.corpus.string().c_str(), s.corpus.lines, s.corpus.text.size(),
+              s.corpus.vocab.size(), one_line(s.corpus.vocab.utf8()).c_str());
+  std::printf("run folder: %s\n", s.run_dir.string().c_str());
+  const Shape input = options.stateful ? Shape{options.batch, options.bptt}
+                                       : Shape{options.batch, options.window};
+  std::printf("%s", s.model->summary(input).c_str());
+  std::fflush(stdout);
+  return s;
+}
+
+void save_session(Session& s) {
+  save_model((s.run_dir / "model.npz").string(), *s.model, s.optimizer.get(), &s.gen, s.info);
+}
+
+void print_samples(Session& s, const std::vector<std::string>& prompts, std::size_t length) {
+  // A generator of its own: printing samples must not change the training's random stream.
+  Generator gen(s.options.seed + 1);
+  for (const std::string& prompt : prompts) {
+    bool known = true;
+    for (char32_t c : examples::decode_utf8(prompt)) known = known && s.corpus.vocab.contains(c);
+    if (!known) {
+      std::printf("(prompt \"%s\" skipped: it has characters outside the vocabulary)\n",
+                  one_line(prompt).c_str());
+      continue;
+    }
+    for (double temperature : {0.5, 1.0, 1.5}) {
+      SamplingOptions o;
+      o.temperature = temperature;
+      const std::string text = generate(*s.model, s.corpus.vocab, prompt, length, o, gen);
+      std::printf("  T=%.1f  %s\n", temperature, one_line(prompt + text).c_str());
+    }
+  }
+  std::fflush(stdout);
+}
+
+double nats_to_bits(double nats) { return nats / std::log(2.0); }
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+examples::ProgressOptions epoch_progress(const std::string& label, const std::string& unit,
+                                         int log_percent) {
+  examples::ProgressOptions p;
+  p.label = label;
+  p.unit = unit;
+  p.log_every_percent = log_percent;
+  return p;
+}
+
+std::size_t count_correct(const Tensor& logits, const Indices& targets) {
+  const Shape shape = logits.shape();
+  const std::size_t n = shape[0], v = shape[1];
+  const float* p = logits.value<float>().data();
+  std::size_t correct = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const float* row = p + i * v;
+    std::size_t best = 0;
+    for (std::size_t j = 1; j < v; ++j)
+      if (row[j] > row[best]) best = j;
+    correct += static_cast<std::int64_t>(best) == targets.data[i];
+  }
+  return correct;
+}
+
+}  // namespace tg::baby_lm

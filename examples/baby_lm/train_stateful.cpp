@@ -1,0 +1,178 @@
+// baby_lm's stateful mode for long texts: contiguous streams, truncated BPTT, held-out bits/char.
+#include "baby_lm/train.hpp"
+
+#include <cmath>
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include <autograd/ops/loss.hpp>
+#include <autograd/tape.hpp>
+
+#include "common/svg.hpp"
+#include "common/text.hpp"
+
+namespace tg::baby_lm {
+
+namespace {
+
+struct Split {
+  std::vector<std::int64_t> train, val;
+};
+
+// The last `fraction` of the tokens held out; each part must have room for its streams.
+Split split_tail(const std::vector<std::int64_t>& ids, double fraction, std::size_t streams,
+                 const std::string& what) {
+  if (!(fraction > 0.0 && fraction < 1.0))
+    throw Error(fmt::format("--val-fraction: must be in (0, 1), got {}", fraction));
+  const auto held = static_cast<std::size_t>(std::llround(fraction * double(ids.size())));
+  if (held < 2 || ids.size() - held < streams + 1)
+    throw Error(fmt::format("{}: {} characters are too few to hold out {:.0f}% and cut the rest "
+                            "into {} streams",
+                            what, ids.size(), fraction * 100, streams));
+  Split split;
+  split.train.assign(ids.begin(), ids.end() - static_cast<std::ptrdiff_t>(held));
+  split.val.assign(ids.end() - static_cast<std::ptrdiff_t>(held), ids.end());
+  return split;
+}
+
+}  // namespace
+
+double evaluate_streams(BabyLM& model, const StreamBatches& batches) {
+  NoGradGuard no_grad;
+  EvalMode eval(model);
+  CrossEntropyOptions sum;
+  sum.reduction = Reduction::Sum;
+  LmState state;
+  Indices inputs, targets;
+  double total = 0;
+  std::size_t count = 0;
+  for (std::size_t k = 0; k < batches.batches(); ++k) {
+    batches.batch(k, inputs, targets);
+    const LmOutput out = model.forward(inputs, state, true);
+    total += cross_entropy(out.logits, Indices(targets.data), sum).item();
+    count += targets.size();
+    state = out.state;
+  }
+  return total / double(count);
+}
+
+int train_stateful(Session& s) {
+  const TrainOptions& o = s.options;
+  BabyLM& model = *s.model;
+  const std::string what = o.corpus.string();
+  // Checked before any training: a bad prompt would otherwise fail at the first validation.
+  s.corpus.vocab.encode(examples::decode_utf8(o.sample_prompt, {"--sample-prompt", 0}),
+                        "--sample-prompt");
+  const Split split = split_tail(s.corpus.ids, o.val_fraction, o.batch, what);
+  const StreamBatches train_batches(split.train, o.batch, o.bptt, what);
+  const StreamBatches val_batches(split.val, std::min(o.batch, split.val.size() - 1), o.bptt,
+                                  "held-out tail");
+  const std::size_t batches = train_batches.batches();
+  const double clip = o.clip < 0 ? 5.0 : o.clip;
+  const nn::NamedTensors params = model.named_parameters();
+  std::printf("stateful mode: %zu training characters as %zu streams of %zu, %zu batches of "
+              "%zu x %zu per epoch; %zu held-out characters; gradient norm clipped at %g\n",
+              split.train.size(), o.batch, train_batches.stream_length(), batches, o.batch,
+              o.bptt, split.val.size(), clip);
+
+  examples::CsvWriter csv(s.run_dir / "metrics.csv",
+                          {"epoch", "step", "train_chars", "train_loss", "train_bpc", "val_loss",
+                           "val_bpc", "chars_per_s", "train_seconds"});
+  examples::LineChart chart;
+  chart.title = "baby_lm stateful training";
+  chart.x_label = "batches";
+  chart.y_label = "bits per character";
+  chart.series.push_back({"training", {}, false});
+  chart.series.push_back({"validation (held-out tail)", {}, true});
+  chart.y_min = 0.0;
+  EarlyStopping stopping(o.patience);
+  Generator sample_gen(o.seed + 1);
+  SamplingOptions sampling;
+  sampling.temperature = 0.8;
+
+  double train_seconds = 0, interval_seconds = 0, interval_loss = 0;
+  std::size_t step = 0, train_chars = 0, interval_chars = 0, validations = 0;
+  // Validation, report row, chart and sample; returns whether early stopping says stop.
+  auto validate = [&](std::size_t epoch, examples::Progress* progress) {
+    const double val = evaluate_streams(model, val_batches);
+    const double train_loss = interval_loss / double(interval_chars);
+    const double rate = interval_chars / interval_seconds;
+    const bool improved = stopping.update(val, ++validations, model);
+    const std::string sample = generate(model, s.corpus.vocab, o.sample_prompt, o.sample_length,
+                                        sampling, sample_gen, "--sample-prompt");
+    const std::string report = fmt::format(
+        "validation at batch {}: {:.4f} bits/char held out (training {:.4f}), {:.0f} chars/s{}\n"
+        "  sample: {}",
+        step, nats_to_bits(val), nats_to_bits(train_loss), rate, improved ? "  (best)" : "",
+        one_line(o.sample_prompt + sample));
+    if (progress)
+      progress->message(report);
+    else
+      std::printf("%s\n", report.c_str());
+    csv.write_row({epoch, step, train_chars, train_loss, nats_to_bits(train_loss), val,
+                   nats_to_bits(val), rate, train_seconds});
+    chart.series[0].points.push_back({double(step), nats_to_bits(train_loss)});
+    chart.series[1].points.push_back({double(step), nats_to_bits(val)});
+    examples::write_line_chart(s.run_dir / "loss.svg", chart);
+    s.info.extra["epochs"] = std::to_string(epoch);
+    if (improved) {
+      s.info.extra["best_val_bpc"] = fmt::format("{:.6f}", nats_to_bits(val));
+      save_session(s);
+    }
+    interval_loss = interval_seconds = 0;
+    interval_chars = 0;
+    return stopping.should_stop();
+  };
+
+  model.train();
+  bool stop = false;
+  Indices inputs, targets;
+  for (std::size_t epoch = 1; epoch <= o.epochs && !stop; ++epoch) {
+    LmState state;  // each epoch reads the streams from their start
+    examples::Progress progress(batches,
+                                epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs),
+                                               "chars", 10));
+    for (std::size_t k = 0; k < batches && !stop; ++k) {
+      const auto start = std::chrono::steady_clock::now();
+      train_batches.batch(k, inputs, targets);
+      const LmOutput out = model.forward(inputs, state, true);
+      const Tensor loss = cross_entropy(out.logits, Indices(targets.data));
+      s.optimizer->zero_grad();
+      loss.backward();
+      if (clip > 0) optim::clip_grad_norm(params, clip);
+      s.optimizer->step();
+      // Truncated BPTT: the next batch starts from this state but does not backpropagate into it.
+      state = detach(out.state);
+      const double seconds = seconds_since(start), value = loss.item();
+      train_seconds += seconds;
+      interval_seconds += seconds;
+      interval_loss += value * double(targets.size());
+      interval_chars += targets.size();
+      train_chars += targets.size();
+      ++step;
+      progress.set_note(fmt::format("{:.3f} bits/char", nats_to_bits(value)));
+      progress.step(value, targets.size());
+      if (o.val_every && step % o.val_every == 0 && k + 1 < batches)
+        stop = validate(epoch, &progress);
+    }
+    progress.finish(fmt::format("train {:.1f}s", train_seconds));
+    if (!stop && interval_chars) stop = validate(epoch, nullptr);
+  }
+  if (stop)
+    std::printf("early stopping: held-out loss has not improved for %zu validations\n",
+                o.patience);
+  stopping.restore(model);
+  save_session(s);
+  std::printf("best held-out %.4f bits/char (validation %zu, weights restored); %.1f s of "
+              "training, %.0f chars/s on average\n",
+              nats_to_bits(stopping.best()), stopping.best_epoch(), train_seconds,
+              train_chars / train_seconds);
+  std::printf("saved %s, %s, %s\nsamples:\n", (s.run_dir / "model.npz").string().c_str(),
+              (s.run_dir / "metrics.csv").string().c_str(),
+              (s.run_dir / "loss.svg").string().c_str());
+  print_samples(s, {o.sample_prompt}, o.sample_length);
+  return 0;
+}
+
+}  // namespace tg::baby_lm

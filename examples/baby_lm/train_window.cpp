@@ -1,0 +1,128 @@
+// baby_lm's window mode, as the seed: shuffled windows of characters, each predicting the next one.
+#include "baby_lm/train.hpp"
+
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include <autograd/ops/loss.hpp>
+#include <autograd/tape.hpp>
+
+#include "common/svg.hpp"
+
+namespace tg::baby_lm {
+
+WindowScore evaluate_windows(BabyLM& model, const std::vector<std::int64_t>& ids,
+                             std::size_t window, std::size_t batch, const std::string& what) {
+  NoGradGuard no_grad;
+  EvalMode eval(model);
+  CrossEntropyOptions sum;
+  sum.reduction = Reduction::Sum;
+  WindowScore score;
+  score.windows = window_count(ids.size(), window, what);
+  std::vector<std::size_t> starts(score.windows);
+  for (std::size_t i = 0; i < starts.size(); ++i) starts[i] = i;
+  Indices inputs, targets;
+  double total = 0;
+  std::size_t correct = 0;
+  for (std::size_t first = 0; first < score.windows; first += batch) {
+    const std::size_t n = std::min(batch, score.windows - first);
+    fill_windows(ids, window, starts.data() + first, n, inputs, targets);
+    const LmOutput out = model.forward(inputs, {}, false);
+    total += cross_entropy(out.logits, targets, sum).item();
+    correct += count_correct(out.logits, targets);
+  }
+  score.loss = total / double(score.windows);
+  score.accuracy = double(correct) / double(score.windows);
+  return score;
+}
+
+int train_windows(Session& s) {
+  const TrainOptions& o = s.options;
+  BabyLM& model = *s.model;
+  const std::vector<std::int64_t>& ids = s.corpus.ids;
+  const std::size_t windows = window_count(ids.size(), o.window, o.corpus.string());
+  const std::size_t batches = (windows + o.batch - 1) / o.batch;
+  const double clip = o.clip < 0 ? 0.0 : o.clip;
+  const nn::NamedTensors params = model.named_parameters();
+  std::printf("window mode: %zu windows of %zu characters, %zu batches of %zu per epoch\n",
+              windows, o.window, batches, o.batch);
+
+  examples::CsvWriter csv(s.run_dir / "metrics.csv",
+                          {"epoch", "loss", "accuracy", "windows_per_s", "epoch_seconds",
+                           "train_seconds"});
+  examples::LineChart chart;
+  chart.title = "baby_lm training loss";
+  chart.x_label = "epoch";
+  chart.y_label = "loss (nats per character)";
+  chart.series.push_back({"training loss", {}, false});
+  chart.y_min = 0.0;
+  EarlyStopping stopping(o.patience);
+  double train_seconds = 0;
+  std::size_t target_epoch = 0;
+  double target_seconds = 0;
+  Indices inputs, targets;
+
+  model.train();
+  for (std::size_t epoch = 1; epoch <= o.epochs; ++epoch) {
+    const auto start = std::chrono::steady_clock::now();
+    const std::vector<std::size_t> order = shuffled_order(windows, s.gen);
+    examples::Progress progress(batches, epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs),
+                                                        "windows"));
+    std::size_t correct = 0;
+    for (std::size_t b = 0; b < batches; ++b) {
+      const std::size_t first = b * o.batch, n = std::min(o.batch, windows - first);
+      fill_windows(ids, o.window, order.data() + first, n, inputs, targets);
+      const LmOutput out = model.forward(inputs, {}, false);
+      const Tensor loss = cross_entropy(out.logits, targets);
+      s.optimizer->zero_grad();
+      loss.backward();
+      if (clip > 0) optim::clip_grad_norm(params, clip);
+      s.optimizer->step();
+      correct += count_correct(out.logits, targets);
+      progress.set_note(fmt::format("acc {:.1f}%", 100.0 * correct / (first + n)));
+      progress.step(loss.item(), n);
+    }
+    const double epoch_seconds = seconds_since(start);
+    train_seconds += epoch_seconds;
+    const double loss = progress.mean_loss(), accuracy = double(correct) / windows;
+    const bool improved = stopping.update(loss, epoch, model);
+    if (!target_epoch && loss < o.target_loss) {
+      target_epoch = epoch;
+      target_seconds = train_seconds;
+    }
+    progress.finish(fmt::format("train {:.1f}s{}", train_seconds, improved ? "  (best)" : ""));
+
+    csv.write_row({epoch, loss, accuracy, windows / epoch_seconds, epoch_seconds, train_seconds});
+    chart.series[0].points.push_back({double(epoch), loss});
+    examples::write_line_chart(s.run_dir / "loss.svg", chart);
+    s.info.extra["epochs"] = std::to_string(epoch);
+    if (improved) {
+      s.info.extra["best_epoch"] = std::to_string(epoch);
+      s.info.extra["best_loss"] = fmt::format("{:.6f}", loss);
+      save_session(s);
+    }
+    if (stopping.should_stop()) {
+      std::printf("early stopping: no improvement on %.4f (epoch %zu) for %zu epochs\n",
+                  stopping.best(), stopping.best_epoch(), o.patience);
+      break;
+    }
+  }
+  stopping.restore(model);
+  save_session(s);
+  std::printf("best loss %.4f at epoch %zu (weights restored); %.1f s of training\n",
+              stopping.best(), stopping.best_epoch(), train_seconds);
+  if (target_epoch)
+    std::printf("loss first below %g at epoch %zu, after %.1f s of training\n", o.target_loss,
+                target_epoch, target_seconds);
+  else
+    std::printf("loss never fell below %g\n", o.target_loss);
+  std::printf("saved %s, %s, %s\n", (s.run_dir / "model.npz").string().c_str(),
+              (s.run_dir / "metrics.csv").string().c_str(),
+              (s.run_dir / "loss.svg").string().c_str());
+  std::printf("samples:\n");
+  print_samples(s, {"me want", "me love", "me see"}, o.sample_length);
+  return 0;
+}
+
+}  // namespace tg::baby_lm

@@ -1,0 +1,121 @@
+// name_language command line: the train / eval / predict subcommands and every flag's help.
+#include <CLI/CLI.hpp>
+
+#include <fmt/format.h>
+
+#include "common/cli.hpp"
+#include "name_language/commands.hpp"
+
+namespace tg::examples::names {
+
+namespace {
+
+void add_train_options(CLI::App& cmd, TrainArgs& a) {
+  TrainOptions& t = a.train;
+  cmd.add_option("--data", a.data,
+                 "Folder of <Language>.txt files, UTF-8, one name per line; the file names are "
+                 "the labels (default: data/names)");
+  cmd.add_option("--charset", a.charset,
+                 "ascii: fold to ASCII letters and \" .,;'\" (NFD, accents dropped); unicode: "
+                 "keep code points")
+      ->check(CLI::IsMember({"ascii", "unicode"}));
+  cmd.add_option("--model", a.model, "Recurrent layer: rnn (plain tanh RNN), lstm or gru")
+      ->check(CLI::IsMember({"rnn", "lstm", "gru"}));
+  positive(cmd.add_option("--hidden", a.hidden, "Hidden units of the recurrent layer"));
+  positive(cmd.add_option("--layers", a.layers, "Stacked recurrent layers"));
+  cmd.add_option("--embedding", a.embedding,
+                 "Character embedding size; 0 = one-hot characters (the from-scratch RNN's input)")
+      ->check(CLI::Range(0, 4096));
+  cmd.add_option("--dropout", a.dropout,
+                 "Dropout on the final hidden state (and between stacked layers), in [0, 1)")
+      ->check(CLI::Range(0.0, 0.99));
+  cmd.add_option("--optimizer", t.optimizer,
+                 "sgd (with --momentum), adam (AdamW when --weight-decay > 0) or rmsprop")
+      ->check(CLI::IsMember({"sgd", "adam", "rmsprop"}));
+  positive(cmd.add_option("--lr", a.lr,
+                          "Learning rate (default: 0.002 for adam, 0.001 for rmsprop, 0.05 for "
+                          "sgd)"));
+  positive(cmd.add_option("--lr-decay", t.lr_decay,
+                          "Multiply the learning rate by this after every epoch (1 = constant)"));
+  cmd.add_option("--momentum", t.momentum, "Momentum of sgd")->check(CLI::Range(0.0, 0.999));
+  cmd.add_option("--weight-decay", t.weight_decay, "Weight decay (regularisation)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd.add_option("--clip", t.clip, "Clip the gradient's total norm to this; 0 = no clipping")
+      ->check(CLI::Range(0.0, 1e9));
+  cmd.add_option("--class-weights", a.class_weights,
+                 "Loss weight per language: none, sqrt (1/sqrt(count)) or inverse (1/count); "
+                 "raises the small languages' recall (macro accuracy)")
+      ->check(CLI::IsMember({"none", "sqrt", "inverse"}));
+  cmd.add_option("--sampling", a.sampling,
+                 "How an epoch draws names: natural (each once), sqrt (languages drawn ~ "
+                 "sqrt(count)) or balanced (every language equally often)")
+      ->check(CLI::IsMember({"natural", "sqrt", "balanced"}));
+  positive(cmd.add_option("--epochs", t.epochs, "Maximum number of epochs"));
+  positive(cmd.add_option("--batch", t.batch, "Names per mini-batch"));
+  cmd.add_option("--patience", t.patience,
+                 "Early stopping: stop after this many epochs without a better validation "
+                 "accuracy; 0 = off (the best epoch's weights are kept either way)");
+  cmd.add_option("--time-limit", t.time_limit,
+                 "Stop training after this many seconds (validation excluded); 0 = no limit")
+      ->check(CLI::Range(0.0, 1e9));
+  cmd.add_option("--seed", a.seed, "Seed of the split, the initialisation, shuffling and dropout");
+  add_threads_option(cmd, a.threads);
+  cmd.add_option("--out", a.out,
+                 "Run folder for the checkpoint, metrics.csv, pictures and split (default: "
+                 "runs/name_language/<timestamp>)");
+  cmd.add_flag("--overwrite", a.overwrite, "Allow --out to name a folder that holds a checkpoint");
+}
+
+}  // namespace
+
+int name_language_main(int argc, char** argv) {
+  return run_main(argc, argv, [&]() -> int {
+    CLI::App app{
+        "Classifies surnames by language of origin with a character-level recurrent network "
+        "(tapegrad example).",
+        "name_language"};
+    app.require_subcommand(1);
+    app.option_defaults()->always_capture_default();
+    app.footer(
+        "Examples:\n"
+        "  name_language train --data data/names --model gru\n"
+        "  name_language eval --checkpoint runs/name_language/<run>/model.npz\n"
+        "  name_language predict --checkpoint runs/name_language/<run>/model.npz Rodrigo Nguyen");
+
+    TrainArgs train;
+    CLI::App* train_cmd = app.add_subcommand(
+        "train", "Train a classifier; writes a run folder with the checkpoint, metrics and "
+                 "pictures, and prints the test results");
+    train_cmd->option_defaults()->always_capture_default();
+    add_train_options(*train_cmd, train);
+
+    EvalArgs eval;
+    CLI::App* eval_cmd = app.add_subcommand(
+        "eval", "Evaluate a checkpoint on its test split (recomputed from the data and the seed "
+                "recorded in it)");
+    eval_cmd->option_defaults()->always_capture_default();
+    eval_cmd->add_option("--checkpoint", eval.checkpoint, "model.npz written by train")->required();
+    eval_cmd->add_option("--data", eval.data,
+                         "Data folder (default: the folder the model was trained on)");
+    eval_cmd->add_option("--part", eval.part, "Which part: test, validation, train or all")
+        ->check(CLI::IsMember({"test", "validation", "train", "all"}));
+    add_threads_option(*eval_cmd, eval.threads);
+
+    PredictArgs predict;
+    CLI::App* predict_cmd = app.add_subcommand(
+        "predict", "Print the most likely languages of each name, with probabilities");
+    predict_cmd->option_defaults()->always_capture_default();
+    predict_cmd->add_option("--checkpoint", predict.checkpoint, "model.npz written by train")
+        ->required();
+    positive(predict_cmd->add_option("--top", predict.top, "Languages shown per name"));
+    add_threads_option(*predict_cmd, predict.threads);
+    predict_cmd->add_option("names", predict.names, "Names to classify")->required();
+
+    parse_args(app, argc, argv);
+    if (train_cmd->parsed()) return run_train(train);
+    if (eval_cmd->parsed()) return run_eval(eval);
+    return run_predict(predict);
+  });
+}
+
+}  // namespace tg::examples::names

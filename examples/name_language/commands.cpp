@@ -1,0 +1,295 @@
+// name_language subcommands: what train, eval and predict do once their arguments are parsed.
+#include "name_language/commands.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstdio>
+#include <filesystem>
+#include <numeric>
+
+#include "autograd/blas.hpp"
+#include "autograd/random.hpp"
+#include "common/cli.hpp"
+#include "common/files.hpp"
+#include "common/progress.hpp"
+#include "common/text.hpp"
+#include "name_language/evaluate.hpp"
+#include "name_language/report.hpp"
+#include "nn/npz.hpp"
+
+namespace tg::examples::names {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr double kValidationFraction = 0.1;
+constexpr double kTestFraction = 0.1;
+
+std::string pct(double v) { return fmt::format("{:.1f}%", 100 * v); }
+
+void print_data_summary(const std::string& dir, const Dataset& data, const Split& split) {
+  const LoadStats& s = data.stats;
+  std::printf("data: %s: %zu languages, %zu names read, %zu (name, language) pairs after "
+              "removing %zu duplicates%s%s\n",
+              dir.c_str(), data.labels.size(), s.lines, data.examples.size(), s.duplicates,
+              s.emptied ? fmt::format(" and {} names left empty by folding", s.emptied).c_str() : "",
+              s.multi_label ? fmt::format("; {} names belong to several languages", s.multi_label).c_str()
+                            : "");
+  const std::vector<std::size_t> counts = data.class_counts();
+  const std::size_t largest = std::max_element(counts.begin(), counts.end()) - counts.begin();
+  std::printf("split: %zu train / %zu validation / %zu test (stratified); largest class %s "
+              "(%s of the pairs)\n",
+              split.train.size(), split.validation.size(), split.test.size(),
+              data.labels[largest].c_str(),
+              pct(static_cast<double>(counts[largest]) / static_cast<double>(data.examples.size()))
+                  .c_str());
+}
+
+std::vector<std::string> names_of(const Dataset& data, const std::vector<std::size_t>& part) {
+  std::vector<std::string> out;
+  for (std::size_t i : part) out.push_back(data.examples[i].name);
+  return out;
+}
+
+std::map<std::string, std::string> train_meta(const TrainArgs& a, const std::string& data_dir,
+                                              const TrainOptions& o) {
+  std::error_code ec;
+  const fs::path absolute = fs::absolute(data_dir, ec);
+  return {{"data", ec ? data_dir : absolute.lexically_normal().string()},
+          {"seed", std::to_string(a.seed)},
+          {"validation_fraction", fmt::format("{}", kValidationFraction)},
+          {"test_fraction", fmt::format("{}", kTestFraction)},
+          {"epochs", std::to_string(o.epochs)},
+          {"batch", std::to_string(o.batch)},
+          {"optimizer", o.optimizer},
+          {"lr", fmt::format("{}", o.lr)},
+          {"lr_decay", fmt::format("{}", o.lr_decay)},
+          {"weight_decay", fmt::format("{}", o.weight_decay)},
+          {"clip", fmt::format("{}", o.clip)},
+          {"class_weights", to_string(o.weights)},
+          {"sampling", to_string(o.sampling)}};
+}
+
+CheckpointMeta make_meta(const ModelConfig& config, const std::map<std::string, std::string>& extra) {
+  CheckpointMeta meta{kExampleName, to_meta(config)};
+  for (const auto& [k, v] : extra) meta.text[k] = v;
+  return meta;
+}
+
+}  // namespace
+
+double default_lr(const std::string& optimizer) {
+  if (optimizer == "sgd") return 0.05;
+  if (optimizer == "rmsprop") return 1e-3;
+  return 2e-3;
+}
+
+std::string resolve_data_dir(const std::string& given) {
+  if (!given.empty()) return given;
+  std::error_code ec;
+  if (fs::is_directory("data/names", ec)) return "data/names";
+#ifdef NAME_LANGUAGE_SOURCE_DATA
+  if (fs::is_directory(NAME_LANGUAGE_SOURCE_DATA, ec)) return NAME_LANGUAGE_SOURCE_DATA;
+#endif
+  return "data/names";  // reported as missing by the loader
+}
+
+LoadedModel load_model(const std::string& path) {
+  const nn::Archive archive = nn::load_npz(path);
+  LoadedModel loaded;
+  loaded.meta = read_checkpoint_meta(archive, path, kExampleName);
+  ModelConfig config = config_from_meta(loaded.meta.text, path);
+  Generator gen(0);  // the weights are overwritten: any initialisation will do
+  try {
+    loaded.model = std::make_unique<NameClassifier>(std::move(config), gen);
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: {}", path, e.what()));
+  }
+  load_checkpoint_state(archive, path, *loaded.model, nullptr, nullptr);
+  loaded.model->eval();
+  return loaded;
+}
+
+int run_train(const TrainArgs& a) {
+  apply_threads(a.threads);
+  TrainOptions o = a.train;
+  o.lr = a.lr > 0 ? a.lr : default_lr(o.optimizer);
+  o.weights = parse_class_weights(a.class_weights);
+  o.sampling = parse_sampling(a.sampling);
+  const Charset charset = parse_charset(a.charset);
+
+  // Everything that can fail on the user's input fails before the run folder exists.
+  const std::string data_dir = resolve_data_dir(a.data);
+  const Dataset data = load_names(data_dir, charset);
+  const Split split = stratified_split(data, a.seed, kValidationFraction, kTestFraction);
+  print_data_summary(data_dir, data, split);
+  if (split.validation.empty() || split.test.empty())
+    throw Error(data_dir + ": too few names for a validation and a test part (a language needs at "
+                           "least 3 names)");
+
+  ModelConfig config;
+  config.cell = a.model;
+  config.hidden = a.hidden;
+  config.layers = a.layers;
+  config.embedding = a.embedding;
+  config.dropout = a.dropout;
+  config.charset = charset;
+  config.labels = data.labels;
+  config.vocabulary = Vocabulary::for_charset(charset, names_of(data, split.train));
+  manual_seed(a.seed);  // the default generator seeds the dropout layers
+  Generator gen(a.seed);
+  NameClassifier model(config, gen);
+  // Validate the optimizer settings before anything is written.
+  make_optimizer(o.optimizer, model.named_parameters(), o);
+
+  const fs::path run = a.out.empty() ? make_run_dir("runs/name_language") : use_run_dir(a.out, a.overwrite);
+  const fs::path checkpoint = run / "model.npz";
+  std::printf("model: %s, %zu parameters\n", describe(config).c_str(), model.parameter_count());
+  std::printf("training: %s lr %g (decay %g per epoch), batch %zu, up to %zu epochs%s, class "
+              "weights %s, sampling %s, dropout %g, weight decay %g, clip %g\n",
+              o.optimizer.c_str(), o.lr, o.lr_decay, o.batch, o.epochs,
+              o.time_limit > 0 ? fmt::format(" or {}", format_duration(o.time_limit)).c_str() : "",
+              to_string(o.weights).c_str(), to_string(o.sampling).c_str(), config.dropout,
+              o.weight_decay, o.clip);
+  std::printf("run folder: %s\n", run.string().c_str());
+  std::fflush(stdout);
+  write_split(run / "split.csv", data, split);
+
+  const EncodedSet train = encode_examples(data, split.train, config.vocabulary);
+  const EncodedSet validation = encode_examples(data, split.validation, config.vocabulary);
+  const EncodedSet test = encode_examples(data, split.test, config.vocabulary);
+  std::map<std::string, std::string> extra = train_meta(a, data_dir, o);
+
+  CsvWriter metrics(run / "metrics.csv", metrics_header());
+  std::vector<EpochRecord> history;
+  TrainHooks hooks;
+  hooks.on_epoch = [&](const EpochRecord& r) {
+    metrics.write_row(metrics_row(r));
+    history.push_back(r);
+    write_curves_svg(run / "curves.svg", history);
+  };
+  hooks.on_best = [&](const EpochRecord& r) {
+    extra["epoch"] = std::to_string(r.epoch);
+    extra["val_accuracy"] = fmt::format("{:.6f}", r.val_accuracy);
+    extra["val_macro_accuracy"] = fmt::format("{:.6f}", r.val_macro_accuracy);
+    save_checkpoint(checkpoint.string(), model, nullptr, nullptr, make_meta(config, extra));
+  };
+  const TrainResult result = train_model(model, train, validation, o, gen, hooks);
+  const EpochRecord& best = result.history.at(result.best_epoch - 1);
+  std::size_t seen = 0;
+  for (const EpochRecord& r : result.history) seen += static_cast<std::size_t>(r.names_per_second * r.seconds + 0.5);
+  std::printf("\ntraining: %s (%s), stopped by %s; best validation accuracy %s (macro %s) at "
+              "epoch %zu\n",
+              format_duration(result.train_seconds).c_str(),
+              format_rate(static_cast<double>(seen) / std::max(result.train_seconds, 1e-9), "names").c_str(),
+              result.stop_reason.c_str(), pct(best.val_accuracy).c_str(),
+              pct(best.val_macro_accuracy).c_str(), result.best_epoch);
+
+  const Evaluation e = evaluate(model, test);
+  const std::string report = evaluation_report("test", e, config.labels);
+  std::printf("\n%s", report.c_str());
+  extra["test_accuracy"] = fmt::format("{:.6f}", e.accuracy());
+  extra["test_macro_accuracy"] = fmt::format("{:.6f}", e.macro_accuracy());
+  extra["train_seconds"] = fmt::format("{:.1f}", result.train_seconds);
+  save_checkpoint(checkpoint.string(), model, nullptr, nullptr, make_meta(config, extra));
+  write_file_atomic(run / "report.txt", report);
+  write_confusion_picture(run / "confusion.svg", e, config.labels,
+                          fmt::format("Test confusion, % of each true language (accuracy {}, macro {})",
+                                      pct(e.accuracy()), pct(e.macro_accuracy())));
+  std::printf("\nwrote %s (checkpoint), metrics.csv, curves.svg, confusion.svg, report.txt, "
+              "split.csv\n",
+              checkpoint.string().c_str());
+  return 0;
+}
+
+int run_eval(const EvalArgs& a) {
+  apply_threads(a.threads);
+  LoadedModel loaded = load_model(a.checkpoint);
+  const ModelConfig& config = loaded.model->config();
+  const auto meta = [&](const std::string& key) {
+    const auto it = loaded.meta.text.find(key);
+    if (it == loaded.meta.text.end())
+      throw Error(fmt::format("{}: the checkpoint has no meta.{} entry", a.checkpoint, key));
+    return it->second;
+  };
+  const auto number = [&](const std::string& key) {
+    const std::string text = meta(key);
+    char* end = nullptr;
+    const double v = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0' || !(v >= 0))
+      throw Error(fmt::format("{}: meta.{} is '{}', not a number", a.checkpoint, key, text));
+    return v;
+  };
+  const std::string data_dir = a.data.empty() ? meta("data") : a.data;
+  const Dataset data = load_names(data_dir, config.charset);
+  if (data.labels != config.labels)
+    throw Error(fmt::format("{}: its languages ({}) differ from the checkpoint's ({}); pass the "
+                            "--data folder the model was trained on",
+                            data_dir, data.labels.size(), config.labels.size()));
+  const std::string seed = meta("seed");
+  if (seed.empty() || seed.size() > 20 || seed.find_first_not_of("0123456789") != std::string::npos)
+    throw Error(fmt::format("{}: meta.seed is '{}', not a seed", a.checkpoint, seed));
+  const Split split =
+      stratified_split(data, std::strtoull(seed.c_str(), nullptr, 10),
+                       number("validation_fraction"), number("test_fraction"));
+  std::vector<std::size_t> part;
+  if (a.part == "test") part = split.test;
+  else if (a.part == "validation") part = split.validation;
+  else if (a.part == "train") part = split.train;
+  else {
+    part.resize(data.examples.size());
+    std::iota(part.begin(), part.end(), 0);
+  }
+  std::printf("model: %s\ndata: %s, %s part: %zu names\n", describe(config).c_str(),
+              data_dir.c_str(), a.part.c_str(), part.size());
+  if (part.empty()) throw Error(data_dir + ": the " + a.part + " part is empty");
+  const EncodedSet set = encode_examples(data, part, config.vocabulary);
+  std::size_t unknown = 0;
+  for (const auto& ids : set.ids) unknown += std::count(ids.begin(), ids.end(), Vocabulary::kUnknown);
+  if (unknown)
+    print_warning(fmt::format("{} characters of the {} part are not in the model's vocabulary; "
+                              "they read as unknown",
+                              unknown, a.part));
+  const Evaluation e = evaluate(*loaded.model, set);
+  std::printf("\n%s", evaluation_report(a.part, e, config.labels).c_str());
+  return 0;
+}
+
+int run_predict(const PredictArgs& a) {
+  // stdout holds only the predictions, stderr only warnings and errors: the kernel line is left
+  // out, as a few names take microseconds whatever the kernel.
+  if (a.threads > 0) tg::blas::set_num_threads(a.threads);
+  LoadedModel loaded = load_model(a.checkpoint);
+  const ModelConfig& config = loaded.model->config();
+  std::vector<std::string> shown;
+  std::vector<std::vector<std::int64_t>> ids;
+  for (const std::string& name : a.names) {
+    const Encoded enc = encode_for_prediction(name, config.charset, config.vocabulary);
+    if (enc.ids.empty()) {
+      print_warning("'" + name + "' has no characters left; skipped");
+      continue;
+    }
+    if (!enc.unknown.empty())
+      print_warning(fmt::format("'{}': '{}' not in the model's alphabet; read as unknown", name,
+                                encode_utf8(enc.unknown)));
+    shown.push_back(name);
+    ids.push_back(enc.ids);
+  }
+  if (ids.empty()) throw Error("predict: no names to classify");
+  const auto probs = predict_probabilities(*loaded.model, ids);
+  const std::size_t k = std::min(a.top, config.labels.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    std::vector<std::size_t> order(config.labels.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
+                      [&](std::size_t x, std::size_t y) { return probs[i][x] > probs[i][y]; });
+    std::printf("%s\n", shown[i].c_str());
+    for (std::size_t j = 0; j < k; ++j)
+      std::printf("  %6.1f%%  %s\n", 100.0 * probs[i][order[j]], config.labels[order[j]].c_str());
+  }
+  return 0;
+}
+
+}  // namespace tg::examples::names

@@ -1,0 +1,70 @@
+// name_language subcommands: train, eval and predict, as functions of their parsed arguments.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/checkpoint.hpp"
+#include "name_language/model.hpp"
+#include "name_language/train.hpp"
+
+namespace tg::examples::names {
+
+inline constexpr const char* kExampleName = "name_language";
+
+struct TrainArgs {
+  std::string data;  // empty: data/names, or the source tree's copy when run from elsewhere
+  std::string charset = "ascii";
+  std::string model = "gru";
+  std::size_t hidden = 128;
+  std::size_t layers = 1;
+  std::size_t embedding = 64;
+  double dropout = 0.1;
+  std::string class_weights = "sqrt";
+  std::string sampling = "natural";
+  double lr = 0;  // 0: the optimizer's default (default_lr)
+  TrainOptions train;
+  std::uint64_t seed = 1;
+  int threads = 0;
+  std::string out;  // empty: runs/name_language/<timestamp>
+  bool overwrite = false;
+};
+
+struct EvalArgs {
+  std::string checkpoint;
+  std::string data;  // empty: the folder recorded in the checkpoint
+  std::string part = "test";
+  int threads = 0;
+};
+
+struct PredictArgs {
+  std::string checkpoint;
+  std::vector<std::string> names;
+  std::size_t top = 3;
+  int threads = 0;
+};
+
+double default_lr(const std::string& optimizer);  // adam 2e-3, rmsprop 1e-3, sgd 0.05
+
+// The data folder to use: `given`, or data/names, or (run from a build folder) the source
+// tree's data/names.
+std::string resolve_data_dir(const std::string& given);
+
+// A checkpoint of this example, rebuilt from its metadata and loaded.
+struct LoadedModel {
+  CheckpointMeta meta;
+  std::unique_ptr<NameClassifier> model;
+};
+LoadedModel load_model(const std::string& path);
+
+int run_train(const TrainArgs& args);
+int run_eval(const EvalArgs& args);
+int run_predict(const PredictArgs& args);
+
+// The whole program: parses argv (CLI11), runs one subcommand, turns errors into one line on
+// stderr and exit code 2.
+int name_language_main(int argc, char** argv);
+
+}  // namespace tg::examples::names

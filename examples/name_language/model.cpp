@@ -1,0 +1,150 @@
+// name_language model: the classifier's layers, its forward pass and its checkpoint metadata.
+#include "name_language/model.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+namespace tg::examples::names {
+
+namespace {
+
+bool is_cell(const std::string& cell) { return cell == "rnn" || cell == "lstm" || cell == "gru"; }
+
+std::string join_lines(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& s : items) out += (out.empty() ? "" : "\n") + s;
+  return out;
+}
+
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t end = std::min(text.find('\n', start), text.size());
+    out.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::map<std::string, std::string> to_meta(const ModelConfig& c) {
+  return {{"model", c.cell},
+          {"hidden", std::to_string(c.hidden)},
+          {"layers", std::to_string(c.layers)},
+          {"embedding", std::to_string(c.embedding)},
+          {"dropout", fmt::format("{}", c.dropout)},
+          {"charset", to_string(c.charset)},
+          {"vocabulary", c.vocabulary.to_text()},
+          {"labels", join_lines(c.labels)}};
+}
+
+ModelConfig config_from_meta(const std::map<std::string, std::string>& meta,
+                             const std::string& path) {
+  auto get = [&](const std::string& key) -> const std::string& {
+    const auto it = meta.find(key);
+    if (it == meta.end())
+      throw Error(fmt::format("{}: the checkpoint has no meta.{} entry", path, key));
+    return it->second;
+  };
+  auto size = [&](const std::string& key, std::size_t min) {
+    const std::string& text = get(key);
+    char* end = nullptr;
+    const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0' || text[0] == '-' || v < min || v > (1u << 20))
+      throw Error(fmt::format("{}: meta.{} is '{}', not a size", path, key, text));
+    return static_cast<std::size_t>(v);
+  };
+  ModelConfig c;
+  c.cell = get("model");
+  if (!is_cell(c.cell))
+    throw Error(fmt::format("{}: meta.model is '{}' (expected rnn, lstm or gru)", path, c.cell));
+  c.hidden = size("hidden", 1);
+  c.layers = size("layers", 1);
+  c.embedding = size("embedding", 0);
+  {
+    const std::string& text = get("dropout");
+    char* end = nullptr;
+    c.dropout = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0' || !(c.dropout >= 0 && c.dropout < 1))
+      throw Error(fmt::format("{}: meta.dropout is '{}'", path, text));
+  }
+  try {
+    c.charset = parse_charset(get("charset"));
+    c.vocabulary = Vocabulary::from_text(get("vocabulary"));
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: {}", path, e.what()));
+  }
+  c.labels = split_lines(get("labels"));
+  if (c.labels.size() < 2 || std::find(c.labels.begin(), c.labels.end(), "") != c.labels.end())
+    throw Error(fmt::format("{}: meta.labels holds {} language names (expected two or more)", path,
+                            c.labels.size()));
+  return c;
+}
+
+std::string describe(const ModelConfig& c) {
+  std::string cell = c.cell == "rnn" ? "RNN (tanh)" : c.cell == "lstm" ? "LSTM" : "GRU";
+  return fmt::format("{}, {} layer{} x {}, {} ({} characters, {}), {} languages", cell, c.layers,
+                     c.layers == 1 ? "" : "s", c.hidden,
+                     c.embedding ? fmt::format("embedding {}", c.embedding) : "one-hot input",
+                     c.vocabulary.size(), to_string(c.charset), c.labels.size());
+}
+
+NameClassifier::NameClassifier(ModelConfig config, Generator& gen) : config_(std::move(config)) {
+  const ModelConfig& c = config_;
+  if (!is_cell(c.cell))
+    throw Error("NameClassifier: unknown model '" + c.cell + "' (expected rnn, lstm or gru)");
+  if (c.labels.size() < 2) throw Error("NameClassifier: needs at least two languages");
+  const std::size_t vocab = c.vocabulary.size();
+  if (c.embedding > 0)
+    // Id 0 (unknown characters and padding) is a zero vector that never learns, as the one-hot
+    // input's all-zero column.
+    embedding_ = register_module(
+        "embedding", std::make_shared<nn::Embedding>(vocab, c.embedding, Vocabulary::kUnknown, gen));
+  nn::RecurrentOptions o;
+  o.input_size = c.embedding > 0 ? c.embedding : vocab;
+  o.hidden_size = c.hidden;
+  o.num_layers = c.layers;
+  o.dropout = c.layers > 1 ? c.dropout : 0.0;
+  o.return_sequences = false;
+  if (c.cell == "rnn")
+    rnn_ = register_module("rnn", std::make_shared<nn::RNN>(o, nn::Nonlinearity::Tanh, gen));
+  else if (c.cell == "lstm")
+    rnn_ = register_module("rnn", std::make_shared<nn::LSTM>(o, gen));
+  else
+    rnn_ = register_module("rnn", std::make_shared<nn::GRU>(o, gen));
+  dropout_ = register_module("dropout", std::make_shared<nn::Dropout>(c.dropout, gen));
+  fc_ = register_module("fc", std::make_shared<nn::Linear>(c.hidden, c.labels.size(), true, gen));
+}
+
+Tensor NameClassifier::inputs(const Batch& batch) {
+  if (embedding_) return embedding_->forward(batch.ids);
+  const std::size_t T = batch.ids.shape.at(0), B = batch.ids.shape.at(1);
+  const std::size_t V = config_.vocabulary.size();
+  auto onehot = xt::xarray<float>::from_shape({T, B, V});
+  std::fill(onehot.begin(), onehot.end(), 0.0f);
+  float* out = onehot.data();
+  for (std::size_t i = 0; i < T * B; ++i) {
+    const std::int64_t id = batch.ids.data[i];
+    if (id < 0 || static_cast<std::size_t>(id) >= V)
+      throw Error(fmt::format("NameClassifier: character id {} outside the vocabulary of {}", id, V));
+    if (id != Vocabulary::kUnknown) out[i * V + static_cast<std::size_t>(id)] = 1.0f;
+  }
+  return Tensor(std::move(onehot));
+}
+
+Tensor NameClassifier::forward(const Batch& batch) {
+  const Tensor x = inputs(batch);
+  const nn::RecurrentOutput out = rnn_->forward(x, nn::RecurrentState{}, batch.lengths);
+  return fc_->forward(dropout_->forward(out.last));
+}
+
+Tensor NameClassifier::forward(const Tensor& input) {
+  throw Error(fmt::format("NameClassifier: forward reads a padded Batch, not a Tensor{}",
+                          input.defined() ? " of shape " + shape_str(input.shape()) : ""));
+}
+
+}  // namespace tg::examples::names

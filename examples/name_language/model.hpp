@@ -1,0 +1,59 @@
+// name_language model: characters -> (embedding or one-hot) -> RNN / LSTM / GRU -> language logits,
+// and the checkpoint metadata it is rebuilt from.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "autograd/random.hpp"
+#include "name_language/data.hpp"
+#include "nn/nn.hpp"
+
+namespace tg::examples::names {
+
+// Everything needed to rebuild the model and read names the way it was trained.
+struct ModelConfig {
+  std::string cell = "gru";  // "rnn" (tanh), "lstm" or "gru"
+  std::size_t hidden = 128;
+  std::size_t layers = 1;
+  std::size_t embedding = 0;  // 0: one-hot characters
+  double dropout = 0.0;       // on the final hidden state and between stacked layers
+  Charset charset = Charset::Ascii;
+  Vocabulary vocabulary;
+  std::vector<std::string> labels;
+};
+
+// Metadata entries of the checkpoint ("model", "hidden", ..., "vocabulary", "labels") and back.
+// from_meta throws tg::Error "<path>: ..." naming a missing or invalid entry.
+std::map<std::string, std::string> to_meta(const ModelConfig& config);
+ModelConfig config_from_meta(const std::map<std::string, std::string>& meta,
+                             const std::string& path);
+// "GRU, 1 layer x 128, one-hot input (58 characters), 18 languages"
+std::string describe(const ModelConfig& config);
+
+class NameClassifier : public nn::Module {
+ public:
+  NameClassifier(ModelConfig config, Generator& gen);
+  std::string type_name() const override { return "NameClassifier"; }
+
+  // Logits [B, classes] for a padded batch: each name is read up to its own length and
+  // classified from the final hidden state of the top layer.
+  Tensor forward(const Batch& batch);
+  Tensor forward(const Tensor& input) override;  // throws: the model reads a Batch
+
+  const ModelConfig& config() const { return config_; }
+
+ private:
+  Tensor inputs(const Batch& batch);  // [T, B, features]
+
+  ModelConfig config_;
+  std::shared_ptr<nn::Embedding> embedding_;  // null for one-hot input
+  std::shared_ptr<nn::RecurrentLayer> rnn_;
+  std::shared_ptr<nn::Dropout> dropout_;
+  std::shared_ptr<nn::Linear> fc_;
+};
+
+}  // namespace tg::examples::names

@@ -1,0 +1,190 @@
+// name_language training loop: epochs of padded mini-batches, validation and early stopping.
+#include "name_language/train.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "autograd/ops.hpp"
+#include "common/progress.hpp"
+#include "name_language/evaluate.hpp"
+
+namespace tg::examples::names {
+
+namespace {
+
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Copies of the parameter values: the best epoch's weights, restored at the end.
+std::map<std::string, Tensor> snapshot(const nn::Module& model) {
+  std::map<std::string, Tensor> state;
+  for (const auto& [name, tensor] : model.state_dict()) state.emplace(name, tensor.clone());
+  return state;
+}
+
+}  // namespace
+
+std::string to_string(ClassWeights weights) {
+  switch (weights) {
+    case ClassWeights::Sqrt: return "sqrt";
+    case ClassWeights::Inverse: return "inverse";
+    default: return "none";
+  }
+}
+
+ClassWeights parse_class_weights(const std::string& text) {
+  if (text == "none") return ClassWeights::None;
+  if (text == "sqrt") return ClassWeights::Sqrt;
+  if (text == "inverse") return ClassWeights::Inverse;
+  throw Error("unknown class weights '" + text + "' (expected none, sqrt or inverse)");
+}
+
+std::vector<double> class_weights(const std::vector<std::size_t>& counts, ClassWeights kind) {
+  if (kind == ClassWeights::None) return {};
+  std::vector<double> w(counts.size(), 0.0);
+  double weighted = 0, total = 0;
+  for (std::size_t c = 0; c < counts.size(); ++c) {
+    const double n = static_cast<double>(counts[c]);
+    // A class absent from training never appears as a target: any finite weight will do.
+    w[c] = n == 0 ? 1.0 : kind == ClassWeights::Sqrt ? 1.0 / std::sqrt(n) : 1.0 / n;
+    weighted += w[c] * n;
+    total += n;
+  }
+  if (weighted > 0)
+    for (double& v : w) v *= total / weighted;
+  return w;
+}
+
+std::unique_ptr<optim::Optimizer> make_optimizer(const std::string& name, nn::NamedTensors params,
+                                                 const TrainOptions& o) {
+  if (name == "adam") {
+    // Decoupled decay (AdamW): with Adam's L2 the decay of rarely-updated weights is rescaled by
+    // their tiny second moments, which is rarely what "weight decay" is meant to do.
+    if (o.weight_decay > 0) {
+      optim::AdamWOptions a;
+      a.lr = o.lr;
+      a.weight_decay = o.weight_decay;
+      return std::make_unique<optim::AdamW>(std::move(params), a);
+    }
+    optim::AdamOptions a;
+    a.lr = o.lr;
+    return std::make_unique<optim::Adam>(std::move(params), a);
+  }
+  if (name == "rmsprop") {
+    optim::RMSpropOptions r;
+    r.lr = o.lr;
+    r.weight_decay = o.weight_decay;
+    return std::make_unique<optim::RMSprop>(std::move(params), r);
+  }
+  if (name == "sgd") {
+    optim::SGDOptions s;
+    s.lr = o.lr;
+    s.momentum = o.momentum;
+    s.weight_decay = o.weight_decay;
+    return std::make_unique<optim::SGD>(std::move(params), s);
+  }
+  throw Error("unknown optimizer '" + name + "' (expected sgd, adam or rmsprop)");
+}
+
+TrainResult train_model(NameClassifier& model, const EncodedSet& train, const EncodedSet& validation,
+                        const TrainOptions& o, Generator& gen, const TrainHooks& hooks,
+                        std::FILE* out) {
+  if (train.size() == 0) throw Error("train: no training examples");
+  if (validation.size() == 0) throw Error("train: no validation examples");
+  const std::size_t C = model.config().labels.size();
+  std::vector<std::size_t> counts(C, 0);
+  for (std::int64_t l : train.labels) ++counts.at(static_cast<std::size_t>(l));
+  CrossEntropyOptions loss_options;
+  const std::vector<double> weights = class_weights(counts, o.weights);
+  if (!weights.empty()) loss_options.weight = Tensor::from_vector(weights, {C});
+
+  const nn::NamedTensors params = model.named_parameters();
+  std::unique_ptr<optim::Optimizer> optimizer = make_optimizer(o.optimizer, params, o);
+  optim::ExponentialLR schedule(*optimizer, o.lr_decay);
+
+  TrainResult result;
+  result.stop_reason = "epochs";
+  std::map<std::string, Tensor> best_state;
+  std::size_t epochs_since_best = 0;
+  std::size_t steps = 0;
+  bool out_of_time = false;
+  model.train();
+  for (std::size_t epoch = 1; epoch <= o.epochs && !out_of_time; ++epoch) {
+    const auto batches = epoch_batches(train, o.batch, C, o.sampling, gen);
+    ProgressOptions po;
+    po.label = fmt::format("epoch {}/{}", epoch, o.epochs);
+    po.unit = "names";
+    Progress progress(batches.size(), po, out);
+    EpochRecord r;
+    r.epoch = epoch;
+    r.lr = optimizer->lr();
+    std::size_t correct = 0, seen = 0;
+    const double start = now_seconds();
+    for (const auto& positions : batches) {
+      const Batch batch = gather_batch(train, positions);
+      const Tensor logits = model.forward(batch);
+      const Tensor loss = cross_entropy(logits, Indices(batch.labels), loss_options);
+      optimizer->zero_grad();
+      loss.backward();
+      if (o.clip > 0) optim::clip_grad_norm(params, o.clip);
+      optimizer->step();
+      ++steps;
+      const float* l = logits.value<float>().data();
+      for (std::size_t b = 0; b < batch.size(); ++b)
+        correct += static_cast<std::int64_t>(std::max_element(l + b * C, l + (b + 1) * C) -
+                                             (l + b * C)) == batch.labels[b];
+      seen += batch.size();
+      progress.set_note(fmt::format("acc {:.1f}%", 100.0 * static_cast<double>(correct) /
+                                                       static_cast<double>(seen)));
+      progress.step(loss.item(), batch.size());
+      if (o.time_limit > 0 && result.train_seconds + (now_seconds() - start) >= o.time_limit) {
+        out_of_time = true;
+        r.partial = seen < train.size();
+        break;
+      }
+    }
+    r.seconds = now_seconds() - start;
+    result.train_seconds += r.seconds;
+    r.elapsed = result.train_seconds;
+    r.steps = steps;
+    r.train_loss = progress.mean_loss();
+    r.train_accuracy = static_cast<double>(correct) / static_cast<double>(std::max<std::size_t>(seen, 1));
+    r.names_per_second = static_cast<double>(seen) / std::max(r.seconds, 1e-9);
+
+    const Evaluation val = evaluate(model, validation);
+    r.val_loss = val.loss;
+    r.val_accuracy = val.accuracy();
+    r.val_macro_accuracy = val.macro_accuracy();
+    r.best = result.history.empty() || r.val_accuracy > result.best_val_accuracy;
+    progress.finish(fmt::format("  train loss {:.4f}  val acc {:.1f}%  val macro {:.1f}%  {}{}{}",
+                                r.train_loss, 100 * r.val_accuracy, 100 * r.val_macro_accuracy,
+                                format_duration(r.seconds), r.partial ? " (time limit)" : "",
+                                r.best ? "  *" : ""));
+    result.history.push_back(r);
+    if (r.best) {
+      result.best_epoch = epoch;
+      result.best_val_accuracy = r.val_accuracy;
+      best_state = snapshot(model);
+      epochs_since_best = 0;
+      if (hooks.on_best) hooks.on_best(r);
+    } else {
+      ++epochs_since_best;
+    }
+    if (hooks.on_epoch) hooks.on_epoch(r);
+    if (out_of_time) result.stop_reason = "time limit";
+    if (o.patience > 0 && epochs_since_best >= o.patience && epoch < o.epochs) {
+      result.stop_reason = "early stopping";
+      break;
+    }
+    schedule.step();
+  }
+  model.load_state_dict(best_state);
+  model.eval();
+  return result;
+}
+
+}  // namespace tg::examples::names

@@ -1,0 +1,507 @@
+// name_language example: loader, split, vocabulary, batching, model, metrics, CLI errors, end to end.
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <numeric>
+#include <set>
+#include <sstream>
+
+#include "autograd/ops.hpp"
+#include "autograd/tape.hpp"
+#include "nn/linear.hpp"
+#include "common/checkpoint.hpp"
+#include "common/files.hpp"
+#include "common/text.hpp"
+#include "name_language/commands.hpp"
+#include "name_language/data.hpp"
+#include "name_language/evaluate.hpp"
+#include "name_language/model.hpp"
+#include "name_language/train.hpp"
+
+namespace fs = std::filesystem;
+using namespace tg::examples;
+using namespace tg::examples::names;
+
+namespace {
+
+const fs::path kShippedNames = fs::path(TAPEGRAD_SOURCE_DIR) / "data" / "names";
+// The full public set lives beside the repository; tests that need it skip when it is absent.
+const fs::path kFullNames = fs::path(TAPEGRAD_SOURCE_DIR) / ".." / "shared" / "data" / "names";
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char name[] = "/tmp/tg_namelang_XXXXXX";
+    path = ::mkdtemp(name);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+void write(const fs::path& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A shell-safe single-quoted argument.
+std::string sh(const std::string& arg) {
+  std::string out = "'";
+  for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+struct RunResult {
+  int code = -1;
+  std::string out, err;
+};
+
+// Runs the name_language program with `args` in `cwd`, capturing both streams.
+RunResult run_program(const std::vector<std::string>& args, const fs::path& cwd) {
+  TempDir capture;
+  std::string cmd = "cd " + sh(cwd.string()) + " && " + sh(NAME_LANGUAGE_BIN);
+  for (const std::string& a : args) cmd += " " + sh(a);
+  cmd += " >" + sh((capture.path / "out").string()) + " 2>" + sh((capture.path / "err").string());
+  const int status = std::system(cmd.c_str());
+  RunResult r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = slurp(capture.path / "out");
+  r.err = slurp(capture.path / "err");
+  return r;
+}
+
+bool one_line(const std::string& s) {
+  return !s.empty() && s.back() == '\n' && std::count(s.begin(), s.end(), '\n') == 1;
+}
+
+bool contains(const std::string& s, const std::string& what) { return s.find(what) != std::string::npos; }
+
+std::vector<std::string> labels_of(const Dataset& d, const std::vector<Example>& examples) {
+  std::vector<std::string> out;
+  for (const Example& e : examples) out.push_back(e.name + "/" + d.labels[e.label]);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("loader trims, skips blanks, removes duplicate pairs, keeps multi-language names",
+          "[name_language][data]") {
+  TempDir dir;
+  write(dir.path / "English.txt", "Smith\n\n  Smith \r\nJones\n   \nBrown\n");
+  write(dir.path / "Scottish.txt", "Smith\nMacLeod\n");
+  write(dir.path / "notes.md", "not a language\n");
+  const Dataset d = load_names(dir.path, Charset::Ascii);
+  CHECK(d.labels == std::vector<std::string>{"English", "Scottish"});
+  CHECK(labels_of(d, d.examples) == std::vector<std::string>{"Smith/English", "Jones/English",
+                                                             "Brown/English", "Smith/Scottish",
+                                                             "MacLeod/Scottish"});
+  CHECK(d.stats.duplicates == 1);
+  CHECK(d.stats.blank == 2);
+  CHECK(d.stats.multi_label == 1);
+  CHECK(d.class_counts() == std::vector<std::size_t>{3, 2});
+}
+
+TEST_CASE("loader folds to ASCII by default and keeps code points (NFC) with unicode",
+          "[name_language][data]") {
+  TempDir dir;
+  // "Müller" precomposed, then decomposed (u + U+0308), then "Dvořák" and "Łódź".
+  write(dir.path / "German.txt", "M\xC3\xBCller\nMu\xCC\x88ller\nMuller\n");
+  write(dir.path / "Czech.txt", "Dvo\xC5\x99\xC3\xA1k\n\xC5\x81\xC3\xB3\x64\xC5\xBA\n");
+  const Dataset ascii = load_names(dir.path, Charset::Ascii);
+  CHECK(labels_of(ascii, ascii.examples) ==
+        std::vector<std::string>{"Dvorak/Czech", "odz/Czech", "Muller/German"});
+  CHECK(ascii.stats.duplicates == 2);  // all three spellings fold to "Muller"
+
+  const Dataset uni = load_names(dir.path, Charset::Unicode);
+  CHECK(labels_of(uni, uni.examples) ==
+        std::vector<std::string>{"Dvo\xC5\x99\xC3\xA1k/Czech", "\xC5\x81\xC3\xB3\x64\xC5\xBA/Czech",
+                                 "M\xC3\xBCller/German", "Muller/German"});
+  CHECK(uni.stats.duplicates == 1);  // NFC makes the two spellings of Müller one
+}
+
+TEST_CASE("loader refuses bad folders with a message naming the problem", "[name_language][data]") {
+  TempDir dir;
+  auto fails_with = [](const fs::path& p, const std::string& what) {
+    try {
+      load_names(p, Charset::Ascii);
+      FAIL("no error for " << p);
+    } catch (const tg::Error& e) {
+      INFO(e.what());
+      CHECK(contains(e.what(), what));
+      CHECK(contains(e.what(), p.filename().string()));
+    }
+  };
+  fails_with(dir.path / "missing", "does not exist");
+  fails_with(dir.path, "holds no <Language>.txt files");
+  write(dir.path / "Only.txt", "Name\n");
+  fails_with(dir.path, "only one language");
+  write(dir.path / "Latin1.txt", "Good\nM\xFCller\n");
+  try {
+    load_names(dir.path, Charset::Ascii);
+    FAIL("invalid UTF-8 accepted");
+  } catch (const tg::Error& e) {
+    CHECK(contains(e.what(), "Latin1.txt:2"));
+    CHECK(contains(e.what(), "invalid UTF-8"));
+  }
+  write(dir.path / "Latin1.txt", "\n\n");
+  try {
+    load_names(dir.path, Charset::Ascii);
+    FAIL("a file without names accepted");
+  } catch (const tg::Error& e) {
+    CHECK(contains(e.what(), "Latin1.txt: no names"));
+  }
+}
+
+TEST_CASE("stratified split: disjoint, complete, proportional and reproducible",
+          "[name_language][data]") {
+  const Dataset d = load_names(kShippedNames, Charset::Ascii);
+  const Split s = stratified_split(d, 7);
+  std::vector<std::size_t> all;
+  for (const auto* part : {&s.train, &s.validation, &s.test}) all.insert(all.end(), part->begin(), part->end());
+  std::sort(all.begin(), all.end());
+  std::vector<std::size_t> expected(d.examples.size());
+  std::iota(expected.begin(), expected.end(), 0);
+  CHECK(all == expected);  // each example in exactly one part
+  // No (name, language) pair in two parts (pairs are unique, so this follows, but check it).
+  std::set<std::pair<std::string, std::size_t>> train_pairs;
+  for (std::size_t i : s.train) train_pairs.emplace(d.examples[i].name, d.examples[i].label);
+  for (const auto* part : {&s.validation, &s.test})
+    for (std::size_t i : *part) CHECK(train_pairs.count({d.examples[i].name, d.examples[i].label}) == 0);
+  // Every language is in every part, in about its share.
+  const auto counts = d.class_counts();
+  for (std::size_t c = 0; c < d.labels.size(); ++c) {
+    std::size_t val = 0, test = 0;
+    for (std::size_t i : s.validation) val += d.examples[i].label == c;
+    for (std::size_t i : s.test) test += d.examples[i].label == c;
+    CHECK(val == static_cast<std::size_t>(std::lround(0.1 * counts[c])));
+    CHECK(test == val);
+  }
+  const Split again = stratified_split(d, 7);
+  CHECK(again.test == s.test);
+  CHECK(stratified_split(d, 8).test != s.test);
+}
+
+TEST_CASE("full public set: 17,994 folded pairs, split 80/10/10 per language", "[name_language][data]") {
+  if (!fs::is_directory(kFullNames)) {
+    WARN("skipped: " << kFullNames << " is absent");
+    return;
+  }
+  const Dataset raw = load_names(kFullNames, Charset::Unicode);
+  CHECK(raw.stats.lines == 20074);
+  CHECK(raw.examples.size() == 18015);
+  const Dataset d = load_names(kFullNames, Charset::Ascii);
+  // 21 more pairs meet once folded ("Krüger" / "Kruger").
+  CHECK(d.examples.size() == 17994);
+  const Split s = stratified_split(d, 1);
+  CHECK(s.validation.size() == s.test.size());
+  CHECK(std::abs(static_cast<double>(s.test.size()) / d.examples.size() - 0.1) < 0.002);
+}
+
+TEST_CASE("split.csv lists every example with its part", "[name_language][data]") {
+  TempDir dir;
+  const Dataset d = load_names(kShippedNames, Charset::Unicode);
+  const Split s = stratified_split(d, 1);
+  write_split(dir.path / "split.csv", d, s);
+  const auto lines = read_lines(dir.path / "split.csv");
+  REQUIRE(lines.size() == d.examples.size() + 1);
+  CHECK(lines[0] == "name,language,part");
+  CHECK(std::count_if(lines.begin(), lines.end(), [](const std::string& l) {
+          return l.size() > 5 && l.compare(l.size() - 5, 5, ",test") == 0;
+        }) == static_cast<long>(s.test.size()));
+}
+
+TEST_CASE("vocabulary: ids, unknown characters, text round trip", "[name_language][data]") {
+  const Vocabulary ascii = Vocabulary::for_charset(Charset::Ascii, {});
+  CHECK(ascii.size() == 58);  // 57 characters + unknown
+  CHECK(ascii.id(U'a') == 1);
+  CHECK(ascii.id(U'\'') == 57);
+  CHECK(ascii.id(U'1') == Vocabulary::kUnknown);
+  CHECK(ascii.id(U'\u00F8') == Vocabulary::kUnknown);
+  CHECK(Vocabulary::from_text(ascii.to_text()).alphabet() == ascii.alphabet());
+
+  const Vocabulary uni = Vocabulary::for_charset(Charset::Unicode, {"Zo\xC3\xAB", "Ab"});
+  CHECK(uni.alphabet() == U"AZbo\u00EB");
+  CHECK(uni.id(U'\u00EB') == 5);
+  CHECK(uni.id(U'x') == Vocabulary::kUnknown);
+  CHECK_THROWS_AS(Vocabulary(U"aa"), tg::Error);
+
+  // Predict-time reading: accents dropped as in training, other characters reported.
+  const Encoded dvorak = encode_for_prediction("Dvo\xC5\x99\xC3\xA1k", Charset::Ascii, ascii);
+  CHECK(dvorak.ids.size() == 6);
+  CHECK(dvorak.unknown.empty());
+  const Encoded oster = encode_for_prediction("\xC3\x98ster", Charset::Ascii, ascii);  // Øster
+  CHECK(oster.ids.size() == 5);
+  CHECK(oster.ids[0] == Vocabulary::kUnknown);
+  CHECK(oster.unknown == U"\u00D8");
+  CHECK(strip_marks("Nguy\xE1\xBB\x85n") == "Nguyen");
+  CHECK(to_nfc("Mu\xCC\x88ller") == "M\xC3\xBCller");
+}
+
+TEST_CASE("batches: padded time-major ids, lengths, every name once per natural epoch",
+          "[name_language][data]") {
+  const Batch b = make_batch({{1, 2, 3}, {4}}, {0, 1});
+  CHECK(b.ids.shape == tg::Shape{3, 2});
+  CHECK(b.ids.data == std::vector<std::int64_t>{1, 4, 2, 0, 3, 0});
+  CHECK(b.lengths == std::vector<std::size_t>{3, 1});
+  CHECK_THROWS_AS(make_batch({{}}, {0}), tg::Error);
+
+  EncodedSet set;
+  for (std::size_t i = 0; i < 1000; ++i) {
+    set.ids.push_back(std::vector<std::int64_t>(1 + i % 13, 1));
+    set.labels.push_back(i < 900 ? 0 : 1);
+  }
+  tg::Generator gen(3);
+  const auto batches = epoch_batches(set, 64, 2, Sampling::Natural, gen);
+  std::vector<std::size_t> seen;
+  for (const auto& batch : batches) {
+    CHECK(batch.size() <= 64);
+    seen.insert(seen.end(), batch.begin(), batch.end());
+  }
+  std::sort(seen.begin(), seen.end());
+  std::vector<std::size_t> all(1000);
+  std::iota(all.begin(), all.end(), 0);
+  CHECK(seen == all);
+
+  std::size_t minority = 0;
+  for (const auto& batch : epoch_batches(set, 64, 2, Sampling::Balanced, gen))
+    for (std::size_t p : batch) minority += set.labels[p] == 1;
+  CHECK(minority > 420);  // about half of 1000 draws, instead of 100
+  CHECK(minority < 580);
+}
+
+TEST_CASE("class weights: 1/sqrt(n) or 1/n, mean weight 1 over the examples", "[name_language][train]") {
+  CHECK(class_weights({100, 25}, ClassWeights::None).empty());
+  const auto s = class_weights({100, 25}, ClassWeights::Sqrt);
+  CHECK(s[1] / s[0] == Approx(2.0));
+  CHECK((100 * s[0] + 25 * s[1]) / 125 == Approx(1.0));
+  const auto inv = class_weights({100, 25}, ClassWeights::Inverse);
+  CHECK(inv[1] / inv[0] == Approx(4.0));
+  CHECK((100 * inv[0] + 25 * inv[1]) / 125 == Approx(1.0));
+}
+
+TEST_CASE("evaluation: accuracy, macro accuracy, precision and recall", "[name_language][eval]") {
+  Evaluation e(3);
+  // 8 of class 0 (6 right), 2 of class 1 (1 right), none of class 2.
+  for (int i = 0; i < 6; ++i) e.add(0, 0);
+  e.add(0, 1);
+  e.add(0, 2);
+  e.add(1, 1);
+  e.add(1, 0);
+  CHECK(e.accuracy() == Approx(0.7));
+  CHECK(e.recall(0) == Approx(0.75));
+  CHECK(e.recall(1) == Approx(0.5));
+  CHECK(std::isnan(e.recall(2)));
+  CHECK(e.macro_accuracy() == Approx(0.625));  // classes without support are left out
+  CHECK(e.precision(0) == Approx(6.0 / 7));
+  CHECK(e.precision(2) == Approx(0.0));
+  const std::vector<std::string> labels{"Aa", "Bb", "Cc"};
+  const std::string confusions = top_confusions(e, labels);
+  INFO(confusions);
+  CHECK(contains(confusions, "Aa   -> Bb        1  (12.5% of Aa)"));
+  const std::string table = confusion_table(e, labels);
+  INFO(table);
+  // Header cells line up with the counts under them.
+  CHECK(contains(table, "true \\ predicted   Aa  Bb  Cc\n"));
+  CHECK(contains(table, "\nAa                  6   1   1\n"));
+  CHECK(contains(per_class_table(e, labels), "Bb              2      50.0%   50.0%"));
+}
+
+TEST_CASE("model: logits per name, padding does not change a name's result, metadata round trip",
+          "[name_language][model]") {
+  for (const std::string cell : {"rnn", "lstm", "gru"}) {
+    for (std::size_t embedding : {0, 8}) {
+      ModelConfig c;
+      c.cell = cell;
+      c.hidden = 16;
+      c.layers = 2;
+      c.embedding = embedding;
+      c.vocabulary = Vocabulary::for_charset(Charset::Ascii, {});
+      c.labels = {"A", "B", "C"};
+      tg::Generator gen(1);
+      NameClassifier model(c, gen);
+      model.eval();
+      tg::NoGradGuard no_grad;
+      const tg::Tensor both = model.forward(make_batch({{5, 6, 7, 8, 9}, {3, 4}}, {0, 1}));
+      CHECK(both.shape() == tg::Shape{2, 3});
+      const tg::Tensor alone = model.forward(make_batch({{3, 4}}, {1}));
+      for (std::size_t k = 0; k < 3; ++k)
+        CHECK(both.value()(1, k) == Approx(alone.value()(0, k)).margin(1e-5));
+
+      // Rebuilt from its metadata alone, the model has the same parameter names and shapes.
+      const ModelConfig back = config_from_meta(to_meta(c), "x.npz");
+      tg::Generator other(2);
+      NameClassifier rebuilt(back, other);
+      rebuilt.load_state_dict(model.state_dict());
+      rebuilt.eval();
+      const tg::Tensor again = rebuilt.forward(make_batch({{3, 4}}, {1}));
+      CHECK(again.to_vector() == alone.to_vector());
+    }
+  }
+  auto meta = to_meta(ModelConfig{"gru", 8, 1, 0, 0.0, Charset::Ascii,
+                                  Vocabulary::for_charset(Charset::Ascii, {}), {"A", "B"}});
+  meta.erase("hidden");
+  CHECK_THROWS_WITH(config_from_meta(meta, "m.npz"), Catch::Contains("m.npz") && Catch::Contains("meta.hidden"));
+  meta["hidden"] = "-3";
+  CHECK_THROWS_WITH(config_from_meta(meta, "m.npz"), Catch::Contains("not a size"));
+  meta["hidden"] = "8";
+  meta["model"] = "transformer";
+  CHECK_THROWS_WITH(config_from_meta(meta, "m.npz"), Catch::Contains("transformer"));
+}
+
+TEST_CASE("training a few epochs on data/ lowers the loss and beats the majority class",
+          "[name_language][train]") {
+  const Dataset d = load_names(kShippedNames, Charset::Ascii);
+  const Split s = stratified_split(d, 1);
+  ModelConfig c;
+  c.embedding = 16;
+  c.hidden = 32;
+  c.vocabulary = Vocabulary::for_charset(Charset::Ascii, {});
+  c.labels = d.labels;
+  tg::Generator gen(1);
+  NameClassifier model(c, gen);
+  TrainOptions o;
+  o.epochs = 6;
+  o.batch = 32;
+  o.lr = 0.01;
+  std::FILE* sink = std::tmpfile();
+  const TrainResult r = train_model(model, encode_examples(d, s.train, c.vocabulary),
+                                    encode_examples(d, s.validation, c.vocabulary), o, gen, {}, sink);
+  std::fclose(sink);
+  REQUIRE(r.history.size() == 6);
+  CHECK(r.history.back().train_loss < 0.8 * r.history.front().train_loss);
+  CHECK(r.best_val_accuracy > 0.2);  // 18 balanced languages: the majority class is ~6%
+  CHECK(!model.is_training());
+}
+
+TEST_CASE("CLI: bad input is one line on stderr, exit code 2, nothing overwritten",
+          "[name_language][cli]") {
+  TempDir dir;
+  auto expect_error = [&](const std::vector<std::string>& args, const std::string& what) {
+    const RunResult r = run_program(args, dir.path);
+    INFO("stderr: " << r.err);
+    CHECK(r.code == 2);
+    CHECK(one_line(r.err));
+    CHECK(contains(r.err, "name_language: error: "));
+    CHECK(contains(r.err, what));
+  };
+  fs::create_directories(dir.path / "empty");
+  fs::create_directories(dir.path / "one");
+  write(dir.path / "one" / "Solo.txt", "Name\n");
+  fs::create_directories(dir.path / "bad");
+  write(dir.path / "bad" / "Good.txt", "Name\n");
+  write(dir.path / "bad" / "Broken.txt", "Ok\nAlso ok\nM\xFCller\n");
+  expect_error({"train", "--data", "nowhere"}, "'nowhere' does not exist");
+  expect_error({"train", "--data", "empty"}, "holds no <Language>.txt files");
+  expect_error({"train", "--data", "one"}, "only one language (Solo.txt)");
+  expect_error({"train", "--data", "bad"}, "Broken.txt:3: invalid UTF-8");
+  expect_error({"train", "--model", "transformer"}, "--model");
+  expect_error({"train", "--epochs", "-3"}, "--epochs");
+  expect_error({"train", "--bogus"}, "--bogus");
+  expect_error({}, "subcommand");
+  CHECK(!fs::exists(dir.path / "runs"));  // no failed run left a folder behind
+
+  write(dir.path / "corrupt.npz", "PK\x03\x04 this is not really a zip archive");
+  expect_error({"eval", "--checkpoint", "corrupt.npz"}, "corrupt.npz");
+  expect_error({"predict", "--checkpoint", "missing.npz", "Smith"}, "missing.npz");
+  {
+    // A checkpoint of the other example.
+    tg::nn::Linear layer(2, 2);
+    save_checkpoint((dir.path / "baby.npz").string(), layer, nullptr, nullptr, {"baby_lm", {}});
+  }
+  expect_error({"predict", "--checkpoint", "baby.npz", "Smith"}, "baby_lm checkpoint, not a name_language");
+  expect_error({"eval", "--checkpoint", "baby.npz"}, "baby.npz");
+
+  // An existing run is not overwritten.
+  fs::create_directories(dir.path / "run");
+  write(dir.path / "run" / "model.npz", "precious");
+  expect_error({"train", "--data", kShippedNames.string(), "--out", "run", "--epochs", "1"},
+               "already holds a checkpoint");
+  CHECK(slurp(dir.path / "run" / "model.npz") == "precious");
+}
+
+TEST_CASE("CLI: --help documents every flag", "[name_language][cli]") {
+  TempDir dir;
+  const RunResult top = run_program({"--help"}, dir.path);
+  CHECK(top.code == 0);
+  for (const char* sub : {"train", "eval", "predict"}) CHECK(contains(top.out, sub));
+  const RunResult train = run_program({"train", "--help"}, dir.path);
+  CHECK(train.code == 0);
+  for (const char* flag :
+       {"--data", "--charset", "--model", "--hidden", "--layers", "--embedding", "--dropout",
+        "--optimizer", "--lr ", "--lr-decay", "--momentum", "--weight-decay", "--clip",
+        "--class-weights", "--sampling", "--epochs", "--batch", "--patience", "--time-limit",
+        "--seed", "--threads", "--out", "--overwrite"})
+    CHECK(contains(train.out, flag));
+  const RunResult predict = run_program({"predict", "--help"}, dir.path);
+  for (const char* flag : {"--checkpoint", "--top", "names"}) CHECK(contains(predict.out, flag));
+  const RunResult eval = run_program({"eval", "--help"}, dir.path);
+  for (const char* flag : {"--checkpoint", "--data", "--part"}) CHECK(contains(eval.out, flag));
+}
+
+TEST_CASE("end to end: train on data/, the loss falls, eval and predict from the checkpoint",
+          "[name_language][e2e]") {
+  TempDir dir;
+  const RunResult train = run_program({"train", "--data", kShippedNames.string(), "--epochs", "3",
+                                       "--hidden", "32", "--out", "run", "--seed", "5"},
+                                      dir.path);
+  INFO(train.out << train.err);
+  REQUIRE(train.code == 0);
+  const fs::path run = dir.path / "run";
+  for (const char* file : {"model.npz", "metrics.csv", "curves.svg", "confusion.svg", "split.csv",
+                           "report.txt"})
+    CHECK(fs::exists(run / file));
+  CHECK(contains(train.out, "test: accuracy"));
+  CHECK(contains(train.out, "macro accuracy"));
+  CHECK(contains(train.out, "most common confusions"));
+
+  // metrics.csv: one row per epoch; the training loss fell.
+  const auto rows = read_lines(run / "metrics.csv");
+  REQUIRE(rows.size() == 4);
+  auto cell = [&](std::size_t row, std::size_t column) {
+    std::stringstream ss(rows.at(row));
+    std::string item;
+    for (std::size_t i = 0; i <= column; ++i) std::getline(ss, item, ',');
+    return item;
+  };
+  REQUIRE(cell(0, 3) == "train_loss");
+  CHECK(std::stod(cell(3, 3)) < std::stod(cell(1, 3)));
+
+  // The checkpoint holds everything eval and predict need.
+  const tg::nn::Archive archive = tg::nn::load_npz((run / "model.npz").string());
+  const CheckpointMeta meta = read_checkpoint_meta(archive, "model.npz", "name_language");
+  for (const char* key : {"model", "hidden", "layers", "embedding", "vocabulary", "labels", "charset",
+                          "seed", "data", "test_accuracy"})
+    CHECK(meta.text.count(key) == 1);
+
+  const RunResult eval = run_program({"eval", "--checkpoint", "run/model.npz"}, dir.path);
+  INFO(eval.err);
+  CHECK(eval.code == 0);
+  // Same split, same weights: eval reproduces the test accuracy train printed.
+  const std::string line = train.out.substr(train.out.find("test: accuracy"));
+  CHECK(contains(eval.out, line.substr(6, line.find('\n') - 6)));
+
+  const RunResult predict = run_program(
+      {"predict", "--checkpoint", "run/model.npz", "Rodrigo", "Nguyen", "Schmidt", "\xC3\x98ster"},
+      dir.path);
+  INFO(predict.err);
+  CHECK(predict.code == 0);
+  CHECK(std::count(predict.out.begin(), predict.out.end(), '%') == 12);  // 4 names x top 3
+  CHECK(contains(predict.out, "Rodrigo\n"));
+  CHECK(contains(predict.err, "warning"));  // Ø is outside the ASCII alphabet
+  CHECK(contains(predict.err, "\xC3\x98"));
+}
