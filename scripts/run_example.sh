@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# The first command: installs what is missing, builds, and runs the main example on data/.
+# The first command: installs what is missing, builds, and runs the main example on data/:
+# name_language trains on the surnames shipped in data/names, then predicts a few names.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh
-./build/examples/quickstart
+run=runs/name_language/readme
+./build/examples/name_language train --data data/names --out "$run" --overwrite
+./build/examples/name_language predict --checkpoint "$run/model.npz" Rodrigo Nguyen Schmidt Dvorak

@@ -284,7 +284,7 @@ TEST_CASE("batches: padded time-major ids, lengths, every name once per natural 
   CHECK(minority < 580);
 }
 
-TEST_CASE("class weights: 1/sqrt(n) or 1/n, mean weight 1 over the examples", "[name_language][train]") {
+TEST_CASE("class weights: 1/n^power, mean weight 1 over the examples", "[name_language][train]") {
   CHECK(class_weights({100, 25}, ClassWeights::None).empty());
   const auto s = class_weights({100, 25}, ClassWeights::Sqrt);
   CHECK(s[1] / s[0] == Approx(2.0));
@@ -292,6 +292,13 @@ TEST_CASE("class weights: 1/sqrt(n) or 1/n, mean weight 1 over the examples", "[
   const auto inv = class_weights({100, 25}, ClassWeights::Inverse);
   CHECK(inv[1] / inv[0] == Approx(4.0));
   CHECK((100 * inv[0] + 25 * inv[1]) / 125 == Approx(1.0));
+  const auto quarter = class_weights({160, 10}, parse_class_weights("0.25"));
+  CHECK(quarter[1] / quarter[0] == Approx(2.0));
+  CHECK(parse_class_weights("sqrt") == ClassWeights::Sqrt);
+  CHECK(to_string(parse_class_weights("0.25")) == "0.25");
+  CHECK(to_string(ClassWeights::Inverse) == "inverse");
+  CHECK_THROWS_WITH(parse_class_weights("1.5"), Catch::Contains("between 0 and 1"));
+  CHECK_THROWS_WITH(parse_class_weights("balanced"), Catch::Contains("'balanced'"));
 }
 
 TEST_CASE("evaluation: accuracy, macro accuracy, precision and recall", "[name_language][eval]") {
@@ -327,6 +334,7 @@ TEST_CASE("model: logits per name, padding does not change a name's result, meta
     for (std::size_t embedding : {0, 8}) {
       ModelConfig c;
       c.cell = cell;
+      c.bidirectional = embedding > 0;  // the reverse direction starts at each name's own end
       c.hidden = 16;
       c.layers = 2;
       c.embedding = embedding;
@@ -352,7 +360,7 @@ TEST_CASE("model: logits per name, padding does not change a name's result, meta
       CHECK(again.to_vector() == alone.to_vector());
     }
   }
-  auto meta = to_meta(ModelConfig{"gru", 8, 1, 0, 0.0, Charset::Ascii,
+  auto meta = to_meta(ModelConfig{"gru", 8, 1, false, 0, 0.0, Charset::Ascii,
                                   Vocabulary::for_charset(Charset::Ascii, {}), {"A", "B"}});
   meta.erase("hidden");
   CHECK_THROWS_WITH(config_from_meta(meta, "m.npz"), Catch::Contains("m.npz") && Catch::Contains("meta.hidden"));
@@ -445,7 +453,7 @@ TEST_CASE("CLI: --help documents every flag", "[name_language][cli]") {
        {"--data", "--charset", "--model", "--hidden", "--layers", "--embedding", "--dropout",
         "--optimizer", "--lr ", "--lr-decay", "--momentum", "--weight-decay", "--clip",
         "--class-weights", "--sampling", "--epochs", "--batch", "--patience", "--time-limit",
-        "--seed", "--threads", "--out", "--overwrite"})
+        "--seed", "--threads", "--out", "--overwrite", "--bidirectional", "--average"})
     CHECK(contains(train.out, flag));
   const RunResult predict = run_program({"predict", "--help"}, dir.path);
   for (const char* flag : {"--checkpoint", "--top", "names"}) CHECK(contains(predict.out, flag));

@@ -23,6 +23,8 @@ void add_train_options(CLI::App& cmd, TrainArgs& a) {
       ->check(CLI::IsMember({"rnn", "lstm", "gru"}));
   positive(cmd.add_option("--hidden", a.hidden, "Hidden units of the recurrent layer"));
   positive(cmd.add_option("--layers", a.layers, "Stacked recurrent layers"));
+  cmd.add_flag("--bidirectional,!--no-bidirectional", a.bidirectional,
+               "Read each name in both directions and classify from both final states");
   cmd.add_option("--embedding", a.embedding,
                  "Character embedding size; 0 = one-hot characters (the from-scratch RNN's input)")
       ->check(CLI::Range(0, 4096));
@@ -43,9 +45,17 @@ void add_train_options(CLI::App& cmd, TrainArgs& a) {
   cmd.add_option("--clip", t.clip, "Clip the gradient's total norm to this; 0 = no clipping")
       ->check(CLI::Range(0.0, 1e9));
   cmd.add_option("--class-weights", a.class_weights,
-                 "Loss weight per language: none, sqrt (1/sqrt(count)) or inverse (1/count); "
-                 "raises the small languages' recall (macro accuracy)")
-      ->check(CLI::IsMember({"none", "sqrt", "inverse"}));
+                 "Loss weight per language: none, sqrt (1/sqrt(count)), inverse (1/count) or a "
+                 "power P in [0, 1] (1/count^P); raises the small languages' recall (macro "
+                 "accuracy) at some cost in overall accuracy")
+      ->check([](const std::string& text) -> std::string {
+        try {
+          parse_class_weights(text);
+          return "";
+        } catch (const Error& e) {
+          return e.what();
+        }
+      });
   cmd.add_option("--sampling", a.sampling,
                  "How an epoch draws names: natural (each once), sqrt (languages drawn ~ "
                  "sqrt(count)) or balanced (every language equally often)")
@@ -58,6 +68,10 @@ void add_train_options(CLI::App& cmd, TrainArgs& a) {
   cmd.add_option("--time-limit", t.time_limit,
                  "Stop training after this many seconds (validation excluded); 0 = no limit")
       ->check(CLI::Range(0.0, 1e9));
+  cmd.add_option("--average", t.average,
+                 "Validate and keep an exponential moving average of the weights with this decay "
+                 "per step (e.g. 0.99); 0 = the raw weights")
+      ->check(CLI::Range(0.0, 0.99999));
   cmd.add_option("--seed", a.seed, "Seed of the split, the initialisation, shuffling and dropout");
   add_threads_option(cmd, a.threads);
   cmd.add_option("--out", a.out,

@@ -133,6 +133,7 @@ int run_train(const TrainArgs& a) {
   config.cell = a.model;
   config.hidden = a.hidden;
   config.layers = a.layers;
+  config.bidirectional = a.bidirectional;
   config.embedding = a.embedding;
   config.dropout = a.dropout;
   config.charset = charset;

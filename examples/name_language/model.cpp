@@ -35,6 +35,7 @@ std::map<std::string, std::string> to_meta(const ModelConfig& c) {
   return {{"model", c.cell},
           {"hidden", std::to_string(c.hidden)},
           {"layers", std::to_string(c.layers)},
+          {"bidirectional", c.bidirectional ? "1" : "0"},
           {"embedding", std::to_string(c.embedding)},
           {"dropout", fmt::format("{}", c.dropout)},
           {"charset", to_string(c.charset)},
@@ -65,6 +66,13 @@ ModelConfig config_from_meta(const std::map<std::string, std::string>& meta,
   c.hidden = size("hidden", 1);
   c.layers = size("layers", 1);
   c.embedding = size("embedding", 0);
+  // Checkpoints written before the option existed are one-directional.
+  if (meta.count("bidirectional")) {
+    const std::string& text = meta.at("bidirectional");
+    if (text != "0" && text != "1")
+      throw Error(fmt::format("{}: meta.bidirectional is '{}' (expected 0 or 1)", path, text));
+    c.bidirectional = text == "1";
+  }
   {
     const std::string& text = get("dropout");
     char* end = nullptr;
@@ -87,7 +95,8 @@ ModelConfig config_from_meta(const std::map<std::string, std::string>& meta,
 
 std::string describe(const ModelConfig& c) {
   std::string cell = c.cell == "rnn" ? "RNN (tanh)" : c.cell == "lstm" ? "LSTM" : "GRU";
-  return fmt::format("{}, {} layer{} x {}, {} ({} characters, {}), {} languages", cell, c.layers,
+  return fmt::format("{}{}, {} layer{} x {}, {} ({} characters, {}), {} languages",
+                     c.bidirectional ? "bidirectional " : "", cell, c.layers,
                      c.layers == 1 ? "" : "s", c.hidden,
                      c.embedding ? fmt::format("embedding {}", c.embedding) : "one-hot input",
                      c.vocabulary.size(), to_string(c.charset), c.labels.size());
@@ -108,6 +117,7 @@ NameClassifier::NameClassifier(ModelConfig config, Generator& gen) : config_(std
   o.input_size = c.embedding > 0 ? c.embedding : vocab;
   o.hidden_size = c.hidden;
   o.num_layers = c.layers;
+  o.bidirectional = c.bidirectional;
   o.dropout = c.layers > 1 ? c.dropout : 0.0;
   o.return_sequences = false;
   if (c.cell == "rnn")
@@ -117,7 +127,8 @@ NameClassifier::NameClassifier(ModelConfig config, Generator& gen) : config_(std
   else
     rnn_ = register_module("rnn", std::make_shared<nn::GRU>(o, gen));
   dropout_ = register_module("dropout", std::make_shared<nn::Dropout>(c.dropout, gen));
-  fc_ = register_module("fc", std::make_shared<nn::Linear>(c.hidden, c.labels.size(), true, gen));
+  fc_ = register_module("fc", std::make_shared<nn::Linear>(
+                                   c.hidden * (c.bidirectional ? 2 : 1), c.labels.size(), true, gen));
 }
 
 Tensor NameClassifier::inputs(const Batch& batch) {

@@ -19,6 +19,7 @@ struct ModelConfig {
   std::string cell = "gru";  // "rnn" (tanh), "lstm" or "gru"
   std::size_t hidden = 128;
   std::size_t layers = 1;
+  bool bidirectional = false;  // the classifier reads both directions' final states
   std::size_t embedding = 0;  // 0: one-hot characters
   double dropout = 0.0;       // on the final hidden state and between stacked layers
   Charset charset = Charset::Ascii;

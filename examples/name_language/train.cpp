@@ -26,21 +26,63 @@ std::map<std::string, Tensor> snapshot(const nn::Module& model) {
   return state;
 }
 
+// An exponential moving average of the parameters, swapped in for validation: it smooths the
+// step-to-step noise of Adam's late epochs, which on small noisy classes is worth more than the
+// last step's weights.
+class WeightAverage {
+ public:
+  WeightAverage(const nn::NamedTensors& params, double decay) : decay_(decay) {
+    if (decay_ <= 0) return;
+    for (const auto& [name, p] : params) {
+      params_.push_back(p);
+      average_.push_back(p.clone());
+    }
+  }
+  void update() {
+    if (decay_ <= 0) return;
+    // Early on the average would be dominated by the initial weights: warm up as 1 - 1/(n+1).
+    ++updates_;
+    const float d = static_cast<float>(std::min(decay_, 1.0 - 1.0 / static_cast<double>(updates_ + 1)));
+    for (std::size_t i = 0; i < params_.size(); ++i) {
+      const auto& p = params_[i].value<float>();
+      auto& a = average_[i].value<float>();
+      const float* src = p.data();
+      float* dst = a.data();
+      for (std::size_t k = 0, n = p.size(); k < n; ++k) dst[k] += (1.0f - d) * (src[k] - dst[k]);
+    }
+  }
+  // Exchanges the live weights and the average (twice restores them).
+  void swap() {
+    if (decay_ <= 0) return;
+    for (std::size_t i = 0; i < params_.size(); ++i)
+      std::swap(params_[i].value<float>(), average_[i].value<float>());
+  }
+
+ private:
+  double decay_;
+  std::size_t updates_ = 0;
+  std::vector<Tensor> params_;
+  std::vector<Tensor> average_;
+};
+
 }  // namespace
 
 std::string to_string(ClassWeights weights) {
-  switch (weights) {
-    case ClassWeights::Sqrt: return "sqrt";
-    case ClassWeights::Inverse: return "inverse";
-    default: return "none";
-  }
+  if (weights == ClassWeights::None) return "none";
+  if (weights == ClassWeights::Sqrt) return "sqrt";
+  if (weights == ClassWeights::Inverse) return "inverse";
+  return fmt::format("{}", weights.power);
 }
 
 ClassWeights parse_class_weights(const std::string& text) {
   if (text == "none") return ClassWeights::None;
   if (text == "sqrt") return ClassWeights::Sqrt;
   if (text == "inverse") return ClassWeights::Inverse;
-  throw Error("unknown class weights '" + text + "' (expected none, sqrt or inverse)");
+  char* end = nullptr;
+  const double power = std::strtod(text.c_str(), &end);
+  if (!text.empty() && *end == '\0' && power >= 0 && power <= 1) return ClassWeights{power};
+  throw Error("unknown class weights '" + text +
+              "' (expected none, sqrt, inverse or a power between 0 and 1)");
 }
 
 std::vector<double> class_weights(const std::vector<std::size_t>& counts, ClassWeights kind) {
@@ -50,7 +92,7 @@ std::vector<double> class_weights(const std::vector<std::size_t>& counts, ClassW
   for (std::size_t c = 0; c < counts.size(); ++c) {
     const double n = static_cast<double>(counts[c]);
     // A class absent from training never appears as a target: any finite weight will do.
-    w[c] = n == 0 ? 1.0 : kind == ClassWeights::Sqrt ? 1.0 / std::sqrt(n) : 1.0 / n;
+    w[c] = n == 0 ? 1.0 : std::pow(n, -kind.power);
     weighted += w[c] * n;
     total += n;
   }
@@ -105,6 +147,7 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
   const nn::NamedTensors params = model.named_parameters();
   std::unique_ptr<optim::Optimizer> optimizer = make_optimizer(o.optimizer, params, o);
   optim::ExponentialLR schedule(*optimizer, o.lr_decay);
+  WeightAverage average(params, o.average);
 
   TrainResult result;
   result.stop_reason = "epochs";
@@ -132,6 +175,7 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
       loss.backward();
       if (o.clip > 0) optim::clip_grad_norm(params, o.clip);
       optimizer->step();
+      average.update();
       ++steps;
       const float* l = logits.value<float>().data();
       for (std::size_t b = 0; b < batch.size(); ++b)
@@ -155,6 +199,7 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
     r.train_accuracy = static_cast<double>(correct) / static_cast<double>(std::max<std::size_t>(seen, 1));
     r.names_per_second = static_cast<double>(seen) / std::max(r.seconds, 1e-9);
 
+    average.swap();  // validate (and keep as best) the averaged weights
     const Evaluation val = evaluate(model, validation);
     r.val_loss = val.loss;
     r.val_accuracy = val.accuracy();
@@ -174,6 +219,7 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
     } else {
       ++epochs_since_best;
     }
+    average.swap();
     if (hooks.on_epoch) hooks.on_epoch(r);
     if (out_of_time) result.stop_reason = "time limit";
     if (o.patience > 0 && epochs_since_best >= o.patience && epoch < o.epochs) {

@@ -17,20 +17,30 @@
 
 namespace tg::examples::names {
 
-enum class ClassWeights { None, Sqrt, Inverse };
-std::string to_string(ClassWeights weights);
+// Loss weight of a class with n training examples: 1/n^power. None (0), Sqrt (0.5) and Inverse
+// (1) are the usual choices; powers in between trade overall accuracy for the small classes'.
+struct ClassWeights {
+  double power = 0;
+  static const ClassWeights None, Sqrt, Inverse;
+  bool operator==(const ClassWeights& other) const { return power == other.power; }
+};
+inline constexpr ClassWeights ClassWeights::None{0.0};
+inline constexpr ClassWeights ClassWeights::Sqrt{0.5};
+inline constexpr ClassWeights ClassWeights::Inverse{1.0};
+std::string to_string(ClassWeights weights);  // "none", "sqrt", "inverse" or the power
+// "none", "sqrt", "inverse" or a power in [0, 1].
 ClassWeights parse_class_weights(const std::string& text);
 
-// Loss weight per class from the training counts: 1, 1/sqrt(n) or 1/n, scaled so that the mean
-// weight over the training examples is 1 (the loss keeps its usual size). Empty for None.
+// Loss weight per class from the training counts, 1/n^power, scaled so that the mean weight over
+// the training examples is 1 (the loss keeps its usual size). Empty for None.
 std::vector<double> class_weights(const std::vector<std::size_t>& counts, ClassWeights kind);
 
 struct TrainOptions {
-  std::size_t epochs = 20;
+  std::size_t epochs = 30;
   std::size_t batch = 64;
   std::string optimizer = "adam";  // adam (AdamW when weight_decay > 0), sgd, rmsprop
   double lr = 2e-3;
-  double lr_decay = 1.0;     // lr multiplied by this after every epoch
+  double lr_decay = 0.92;    // lr multiplied by this after every epoch
   double momentum = 0.9;     // sgd only
   double weight_decay = 0;
   double clip = 5.0;         // max gradient norm; 0: off
@@ -38,6 +48,9 @@ struct TrainOptions {
   Sampling sampling = Sampling::Natural;
   std::size_t patience = 0;  // epochs without a better validation accuracy before stopping; 0: off
   double time_limit = 0;     // seconds of training; 0: none
+  // Weight averaging: validation and the saved model use an exponential moving average of the
+  // weights over the steps (Polyak averaging), decay per step; 0: the raw weights.
+  double average = 0.99;
 };
 
 // One row of metrics.csv.
