@@ -213,7 +213,7 @@ TEST_CASE("index_select gathers and scatter-adds along an axis", "[ops][shape]")
                     "index_select: index must be 1-D, got shape [1,2]");
 }
 
-TEST_CASE("embedding gathers rows; repeated indices accumulate, padding gets none", "[ops][shape]") {
+TEST_CASE("embedding gathers rows: repeated indices accumulate, padding gets none", "[ops][shape]") {
   const Tensor w = leaf({0, 0, 1, 10, 2, 20, 3, 30}, {4, 2});
   const Tensor e = embedding(w, Indices({1, 3, 1, 0, 1, 0}, {2, 3}), 0);
   CHECK(e.shape() == Shape{2, 3, 2});

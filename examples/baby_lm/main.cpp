@@ -75,6 +75,8 @@ int run(int argc, char** argv) {
   CLI::App app{"baby_lm: a character-level LSTM language model, trained on toddler phrases "
                "(Embedding -> LSTM -> Dropout -> LSTM -> Dropout -> Linear, as the Keras seed)."};
   app.require_subcommand(1);
+  // --threads belongs to every command: accepted before or after the subcommand's name.
+  app.fallthrough();
   int threads = 0;
   tg::examples::add_threads_option(app, threads);
 
