@@ -102,4 +102,18 @@ class Module {
   bool training_ = true;
 };
 
+// Evaluation mode (no dropout) for a scope, as PyTorch's `with torch.no_grad()` pattern for
+// modes: the previous mode comes back when the scope ends, even through an exception.
+class EvalModeGuard {
+ public:
+  explicit EvalModeGuard(Module& m) : module_(m), was_training_(m.is_training()) { m.eval(); }
+  ~EvalModeGuard() { module_.train(was_training_); }
+  EvalModeGuard(const EvalModeGuard&) = delete;
+  EvalModeGuard& operator=(const EvalModeGuard&) = delete;
+
+ private:
+  Module& module_;
+  bool was_training_;
+};
+
 }  // namespace tg::nn

@@ -19,28 +19,14 @@
 #include "baby_lm/train.hpp"
 #include "common/checkpoint.hpp"
 #include "common/text.hpp"
+#include "test_support.hpp"
 
 namespace fs = std::filesystem;
 using namespace tg;
 using namespace tg::baby_lm;
+using namespace tg::testing;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char name[] = "/tmp/tg_baby_lm_XXXXXX";
-    path = ::mkdtemp(name);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary) << text;
-}
 
 std::vector<std::int64_t> iota_ids(std::size_t n) {
   std::vector<std::int64_t> ids(n);
@@ -457,28 +443,11 @@ TEST_CASE("bad checkpoints are refused naming the file and the problem", "[baby_
 
 namespace {
 
-struct Run {
-  int code = -1;
-  std::string out;  // stdout and stderr
-  std::string err;  // stderr alone
-};
-
-Run run_baby_lm(const std::string& args, const fs::path& dir) {
-  const fs::path err_file = dir / "stderr.txt";
-  const std::string command = std::string("cd '") + dir.string() + "' && '" + BABY_LM_EXE + "' " +
-                              args + " 2>'" + err_file.string() + "'";
-  Run r;
-  std::FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe);
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, pipe)) r.out.append(buf, n);
-  const int status = ::pclose(pipe);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.err = examples::read_file(err_file);
-  return r;
+RunResult run_baby_lm(const std::string& args, const fs::path& dir) {
+  return run_shell(shell_quote(BABY_LM_EXE) + " " + args, dir);
 }
 
-void check_one_line_error(const Run& r, const std::string& needle) {
+void check_one_line_error(const RunResult& r, const std::string& needle) {
   INFO(r.err);
   CHECK(r.code == 2);
   CHECK_THAT(r.err, Catch::StartsWith("baby_lm: error: ") && Catch::Contains(needle) &&
@@ -491,7 +460,7 @@ void check_one_line_error(const Run& r, const std::string& needle) {
 TEST_CASE("end to end: train briefly, generate twice with the same seed", "[baby_lm][e2e]") {
   TempDir dir;
   const std::string corpus = (fs::path(TAPEGRAD_SOURCE_DIR) / "data/baby").string();
-  Run train = run_baby_lm("--threads 1 train --corpus '" + corpus + "' --epochs 2 --out run", dir.path);
+  RunResult train = run_baby_lm("--threads 1 train --corpus '" + corpus + "' --epochs 2 --out run", dir.path);
   INFO(train.out << train.err);
   REQUIRE(train.code == 0);
   CHECK_THAT(train.out, Catch::Contains("Total params: 219,548") &&
@@ -504,18 +473,18 @@ TEST_CASE("end to end: train briefly, generate twice with the same seed", "[baby
   const std::string gen =
       "generate --checkpoint run/model.npz --prompt 'me want' --temperature 0.8 --length 60 "
       "--num-samples 2 --top-k 10 --top-p 0.95 --seed 7";
-  const Run a = run_baby_lm(gen, dir.path), b = run_baby_lm(gen, dir.path);
+  const RunResult a = run_baby_lm(gen, dir.path), b = run_baby_lm(gen, dir.path);
   REQUIRE(a.code == 0);
   CHECK(a.err.empty());
   CHECK_THAT(a.out, Catch::StartsWith("me want"));
   CHECK(a.out.size() == 2 * (7 + 60 + 1) + 1);
   CHECK(a.out == b.out);
-  const Run c = run_baby_lm("generate --checkpoint run/model.npz --prompt 'me' --seed 8", dir.path);
+  const RunResult c = run_baby_lm("generate --checkpoint run/model.npz --prompt 'me' --seed 8", dir.path);
   CHECK(c.out != a.out);
-  const Run random = run_baby_lm("generate --checkpoint run/model.npz --length 5", dir.path);
+  const RunResult random = run_baby_lm("generate --checkpoint run/model.npz --length 5", dir.path);
   CHECK(random.code == 0);
   CHECK_THAT(random.err, Catch::StartsWith("seed ") && Catch::Contains("--seed"));
-  const Run eval = run_baby_lm("eval --checkpoint run/model.npz --num-samples 3 --seed 1", dir.path);
+  const RunResult eval = run_baby_lm("eval --checkpoint run/model.npz --num-samples 3 --seed 1", dir.path);
   CHECK(eval.code == 0);
   CHECK_THAT(eval.out, Catch::Contains("are words of the corpus") && Catch::Contains("accuracy"));
 
@@ -543,7 +512,7 @@ TEST_CASE("end to end: train briefly, generate twice with the same seed", "[baby
 
 TEST_CASE("--help documents every flag", "[baby_lm][e2e]") {
   TempDir dir;
-  const Run train = run_baby_lm("train --help", dir.path);
+  const RunResult train = run_baby_lm("train --help", dir.path);
   CHECK(train.code == 0);
   for (const char* flag : {"--corpus", "--out", "--overwrite", "--epochs", "--batch", "--lr",
                            "--window", "--embed", "--units", "--layers", "--dropout",
@@ -551,12 +520,12 @@ TEST_CASE("--help documents every flag", "[baby_lm][e2e]") {
                            "--val-fraction", "--val-every", "--sample-prompt", "--sample-length",
                            "--target-loss"})
     CHECK_THAT(train.out, Catch::Contains(flag));
-  const Run gen = run_baby_lm("generate --help", dir.path);
+  const RunResult gen = run_baby_lm("generate --help", dir.path);
   CHECK(gen.code == 0);
   for (const char* flag : {"--checkpoint", "--prompt", "--temperature", "--length", "--top-k",
                            "--top-p", "--num-samples", "--seed"})
     CHECK_THAT(gen.out, Catch::Contains(flag));
-  const Run top = run_baby_lm("--help", dir.path);
+  const RunResult top = run_baby_lm("--help", dir.path);
   CHECK_THAT(top.out, Catch::Contains("train") && Catch::Contains("generate") &&
                           Catch::Contains("--threads"));
 }

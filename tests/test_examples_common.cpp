@@ -19,24 +19,14 @@
 #include "common/progress.hpp"
 #include "common/svg.hpp"
 #include "common/text.hpp"
+#include "test_support.hpp"
 
 namespace fs = std::filesystem;
 using namespace tg::examples;
+using namespace tg::testing;
 
 namespace {
 
-// A fresh empty folder per test, removed afterwards.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char name[] = "/tmp/tg_excommon_XXXXXX";
-    path = ::mkdtemp(name);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 std::vector<std::string> names_in(const fs::path& dir) {
   std::vector<std::string> names;

@@ -25,10 +25,12 @@
 #include "name_language/evaluate.hpp"
 #include "name_language/model.hpp"
 #include "name_language/train.hpp"
+#include "test_support.hpp"
 
 namespace fs = std::filesystem;
 using namespace tg::examples;
 using namespace tg::examples::names;
+using namespace tg::testing;
 
 namespace {
 
@@ -36,53 +38,11 @@ const fs::path kShippedNames = fs::path(TAPEGRAD_SOURCE_DIR) / "data" / "names";
 // The full public set lives beside the repository; tests that need it skip when it is absent.
 const fs::path kFullNames = fs::path(TAPEGRAD_SOURCE_DIR) / ".." / "shared" / "data" / "names";
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char name[] = "/tmp/tg_namelang_XXXXXX";
-    path = ::mkdtemp(name);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-void write(const fs::path& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary) << text;
-}
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// A shell-safe single-quoted argument.
-std::string sh(const std::string& arg) {
-  std::string out = "'";
-  for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-struct RunResult {
-  int code = -1;
-  std::string out, err;
-};
-
 // Runs the name_language program with `args` in `cwd`, capturing both streams.
 RunResult run_program(const std::vector<std::string>& args, const fs::path& cwd) {
-  TempDir capture;
-  std::string cmd = "cd " + sh(cwd.string()) + " && " + sh(NAME_LANGUAGE_BIN);
-  for (const std::string& a : args) cmd += " " + sh(a);
-  cmd += " >" + sh((capture.path / "out").string()) + " 2>" + sh((capture.path / "err").string());
-  const int status = std::system(cmd.c_str());
-  RunResult r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(capture.path / "out");
-  r.err = slurp(capture.path / "err");
-  return r;
+  std::string command = shell_quote(NAME_LANGUAGE_BIN);
+  for (const std::string& a : args) command += " " + shell_quote(a);
+  return run_shell(command, cwd);
 }
 
 bool one_line(const std::string& s) {
@@ -102,9 +62,9 @@ std::vector<std::string> labels_of(const Dataset& d, const std::vector<Example>&
 TEST_CASE("loader trims, skips blanks, removes duplicate pairs, keeps multi-language names",
           "[name_language][data]") {
   TempDir dir;
-  write(dir.path / "English.txt", "Smith\n\n  Smith \r\nJones\n   \nBrown\n");
-  write(dir.path / "Scottish.txt", "Smith\nMacLeod\n");
-  write(dir.path / "notes.md", "not a language\n");
+  write_text(dir.path / "English.txt", "Smith\n\n  Smith \r\nJones\n   \nBrown\n");
+  write_text(dir.path / "Scottish.txt", "Smith\nMacLeod\n");
+  write_text(dir.path / "notes.md", "not a language\n");
   const Dataset d = load_names(dir.path, Charset::Ascii);
   CHECK(d.labels == std::vector<std::string>{"English", "Scottish"});
   CHECK(labels_of(d, d.examples) == std::vector<std::string>{"Smith/English", "Jones/English",
@@ -120,8 +80,8 @@ TEST_CASE("loader folds to ASCII by default and keeps code points (NFC) with uni
           "[name_language][data]") {
   TempDir dir;
   // "Müller" precomposed, then decomposed (u + U+0308), then "Dvořák" and "Łódź".
-  write(dir.path / "German.txt", "M\xC3\xBCller\nMu\xCC\x88ller\nMuller\n");
-  write(dir.path / "Czech.txt", "Dvo\xC5\x99\xC3\xA1k\n\xC5\x81\xC3\xB3\x64\xC5\xBA\n");
+  write_text(dir.path / "German.txt", "M\xC3\xBCller\nMu\xCC\x88ller\nMuller\n");
+  write_text(dir.path / "Czech.txt", "Dvo\xC5\x99\xC3\xA1k\n\xC5\x81\xC3\xB3\x64\xC5\xBA\n");
   const Dataset ascii = load_names(dir.path, Charset::Ascii);
   CHECK(labels_of(ascii, ascii.examples) ==
         std::vector<std::string>{"Dvorak/Czech", "odz/Czech", "Muller/German"});
@@ -148,9 +108,9 @@ TEST_CASE("loader refuses bad folders with a message naming the problem", "[name
   };
   fails_with(dir.path / "missing", "does not exist");
   fails_with(dir.path, "holds no <Language>.txt files");
-  write(dir.path / "Only.txt", "Name\n");
+  write_text(dir.path / "Only.txt", "Name\n");
   fails_with(dir.path, "only one language");
-  write(dir.path / "Latin1.txt", "Good\nM\xFCller\n");
+  write_text(dir.path / "Latin1.txt", "Good\nM\xFCller\n");
   try {
     load_names(dir.path, Charset::Ascii);
     FAIL("invalid UTF-8 accepted");
@@ -158,7 +118,7 @@ TEST_CASE("loader refuses bad folders with a message naming the problem", "[name
     CHECK(contains(e.what(), "Latin1.txt:2"));
     CHECK(contains(e.what(), "invalid UTF-8"));
   }
-  write(dir.path / "Latin1.txt", "\n\n");
+  write_text(dir.path / "Latin1.txt", "\n\n");
   try {
     load_names(dir.path, Charset::Ascii);
     FAIL("a file without names accepted");
@@ -409,10 +369,10 @@ TEST_CASE("CLI: bad input is one line on stderr, exit code 2, nothing overwritte
   };
   fs::create_directories(dir.path / "empty");
   fs::create_directories(dir.path / "one");
-  write(dir.path / "one" / "Solo.txt", "Name\n");
+  write_text(dir.path / "one" / "Solo.txt", "Name\n");
   fs::create_directories(dir.path / "bad");
-  write(dir.path / "bad" / "Good.txt", "Name\n");
-  write(dir.path / "bad" / "Broken.txt", "Ok\nAlso ok\nM\xFCller\n");
+  write_text(dir.path / "bad" / "Good.txt", "Name\n");
+  write_text(dir.path / "bad" / "Broken.txt", "Ok\nAlso ok\nM\xFCller\n");
   expect_error({"train", "--data", "nowhere"}, "'nowhere' does not exist");
   expect_error({"train", "--data", "empty"}, "holds no <Language>.txt files");
   expect_error({"train", "--data", "one"}, "only one language (Solo.txt)");
@@ -423,7 +383,7 @@ TEST_CASE("CLI: bad input is one line on stderr, exit code 2, nothing overwritte
   expect_error({}, "subcommand");
   CHECK(!fs::exists(dir.path / "runs"));  // no failed run left a folder behind
 
-  write(dir.path / "corrupt.npz", "PK\x03\x04 this is not really a zip archive");
+  write_text(dir.path / "corrupt.npz", "PK\x03\x04 this is not really a zip archive");
   expect_error({"eval", "--checkpoint", "corrupt.npz"}, "corrupt.npz");
   expect_error({"predict", "--checkpoint", "missing.npz", "Smith"}, "missing.npz");
   {
@@ -436,10 +396,10 @@ TEST_CASE("CLI: bad input is one line on stderr, exit code 2, nothing overwritte
 
   // An existing run is not overwritten.
   fs::create_directories(dir.path / "run");
-  write(dir.path / "run" / "model.npz", "precious");
+  write_text(dir.path / "run" / "model.npz", "precious");
   expect_error({"train", "--data", kShippedNames.string(), "--out", "run", "--epochs", "1"},
                "already holds a checkpoint");
-  CHECK(slurp(dir.path / "run" / "model.npz") == "precious");
+  CHECK(read_text(dir.path / "run" / "model.npz") == "precious");
 }
 
 TEST_CASE("CLI: --help documents every flag", "[name_language][cli]") {

@@ -61,18 +61,6 @@ class BabyLM : public nn::Module {
   std::shared_ptr<nn::Linear> fc_;
 };
 
-// Evaluation mode (no dropout) for a scope; the previous mode is restored after.
-class EvalMode {
- public:
-  explicit EvalMode(nn::Module& m) : m_(m), was_training_(m.is_training()) { m.eval(); }
-  ~EvalMode() { m_.train(was_training_); }
-  EvalMode(const EvalMode&) = delete;
-  EvalMode& operator=(const EvalMode&) = delete;
-
- private:
-  nn::Module& m_;
-  bool was_training_;
-};
 
 // Everything `generate` needs beside the weights, stored as checkpoint text entries.
 struct RunInfo {

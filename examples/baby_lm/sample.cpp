@@ -85,7 +85,7 @@ std::string generate(BabyLM& model, const Vocabulary& vocab, const std::string& 
   }
   if (length == 0) return "";
   NoGradGuard no_grad;
-  EvalMode eval(model);
+  nn::EvalModeGuard eval(model);
   const std::size_t V = vocab.size();
   LmOutput out = model.forward(Indices(ids, {1, ids.size()}), {}, false);
   std::vector<std::int64_t> drawn;

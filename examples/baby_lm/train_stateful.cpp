@@ -40,7 +40,7 @@ Split split_tail(const std::vector<std::int64_t>& ids, double fraction, std::siz
 
 double evaluate_streams(BabyLM& model, const StreamBatches& batches) {
   NoGradGuard no_grad;
-  EvalMode eval(model);
+  nn::EvalModeGuard eval(model);
   CrossEntropyOptions sum;
   sum.reduction = Reduction::Sum;
   LmState state;

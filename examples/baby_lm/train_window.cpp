@@ -15,7 +15,7 @@ namespace tg::baby_lm {
 WindowScore evaluate_windows(BabyLM& model, const std::vector<std::int64_t>& ids,
                              std::size_t window, std::size_t batch, const std::string& what) {
   NoGradGuard no_grad;
-  EvalMode eval(model);
+  nn::EvalModeGuard eval(model);
   CrossEntropyOptions sum;
   sum.reduction = Reduction::Sum;
   WindowScore score;

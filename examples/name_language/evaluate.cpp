@@ -41,19 +41,6 @@ std::size_t label_width(const std::vector<std::string>& labels, std::size_t min)
   return w;
 }
 
-// Eval mode for a scope; the previous mode comes back even when an exception passes.
-class EvalMode {
- public:
-  explicit EvalMode(nn::Module& m) : m_(m), was_training_(m.is_training()) { m.eval(); }
-  ~EvalMode() { m_.train(was_training_); }
-  EvalMode(const EvalMode&) = delete;
-  EvalMode& operator=(const EvalMode&) = delete;
-
- private:
-  nn::Module& m_;
-  bool was_training_;
-};
-
 }  // namespace
 
 Evaluation::Evaluation(std::size_t classes) : classes_(classes), matrix_(classes * classes, 0) {}
@@ -104,7 +91,7 @@ std::vector<std::vector<float>> predict_probabilities(
     NameClassifier& model, const std::vector<std::vector<std::int64_t>>& ids,
     std::size_t batch_size) {
   NoGradGuard no_grad;
-  EvalMode mode(model);
+  nn::EvalModeGuard mode(model);
   std::vector<std::vector<float>> out;
   for (const auto& positions : sequential_batches(ids.size(), batch_size)) {
     std::vector<std::vector<std::int64_t>> names;
@@ -120,7 +107,7 @@ std::vector<std::vector<float>> predict_probabilities(
 
 Evaluation evaluate(NameClassifier& model, const EncodedSet& set, std::size_t batch_size) {
   NoGradGuard no_grad;
-  EvalMode mode(model);
+  nn::EvalModeGuard mode(model);
   const std::size_t C = model.config().labels.size();
   Evaluation e(C);
   double loss_sum = 0;
