@@ -46,7 +46,7 @@ struct TrainOptions {
   double clip = 5.0;         // max gradient norm; 0: off
   ClassWeights weights = ClassWeights::None;
   Sampling sampling = Sampling::Natural;
-  std::size_t patience = 0;  // epochs without a better validation accuracy before stopping; 0: off
+  std::size_t patience = 10;  // epochs without a better validation accuracy before stopping; 0: off
   double time_limit = 0;     // seconds of training; 0: none
   // Weight averaging: validation and the saved model use an exponential moving average of the
   // weights over the steps (Polyak averaging), decay per step; 0: the raw weights.
