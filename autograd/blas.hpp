@@ -24,7 +24,11 @@ struct Info {
 // kernel; =keep leaves OpenBLAS's choice alone. info() says what is in use and why.
 Info info();
 std::string describe();  // one line: "OpenBLAS kernel Cooperlake (auto: ...), 2 threads"
+// Threads for the products large enough to gain from them: products of fewer than 2^24
+// multiply-adds (a recurrent step's, at small batch) always run on one thread, which is faster
+// in a training loop and robust to a busy machine. TAPEGRAD_BLAS_SERIAL_BELOW=<multiply-adds>
+// moves that bound (0: leave every split to OpenBLAS).
 void set_num_threads(int threads);
-int num_threads();
+int num_threads();  // as set (or OpenBLAS's default), not the count of the current product
 
 }  // namespace tg::blas

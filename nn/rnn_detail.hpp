@@ -41,6 +41,19 @@ void times_transposed(std::size_t m, std::size_t n, std::size_t k, const T* a, s
                 beta, c, as_int(ldc));
 }
 
+// c[m, n] = a[m, k] w[k, n] + beta c (beta 0 or 1), with a vector-matrix kernel for a single
+// row (BLAS packs all of w for one row).
+template <class T>
+void times(std::size_t m, std::size_t n, std::size_t k, const T* a, std::size_t lda, const T* w,
+           T beta, T* c, std::size_t ldc) {
+  if (m == 1) {
+    row_times(a, w, k, n, n, c, beta != T(0));
+    return;
+  }
+  blas::gemm<T>(false, false, as_int(m), as_int(n), as_int(k), T(1), a, as_int(lda), w, as_int(n),
+                beta, c, as_int(ldc));
+}
+
 // grad(w) += a[rows, :]^T b[rows, :], the weight gradient of a product.
 template <class T>
 void add_weight_grad(const Tensor& w, std::size_t m, std::size_t n, std::size_t rows, const T* a,

@@ -293,6 +293,49 @@ void row_times_transposed(const T* x, const T* w, std::size_t n, std::size_t k, 
   }
 }
 
+template <class T>
+void row_times(const T* x, const T* w, std::size_t k, std::size_t n, std::size_t ldw, T* y,
+               bool accumulate) {
+  using B = xsimd::batch<T>;
+  constexpr std::size_t S = B::size;
+  // Column blocks of four vectors held in registers over all of x: W is read once, row segments
+  // at a constant stride, and y is written once per block.
+  std::size_t j = 0;
+  for (; j + 4 * S <= n; j += 4 * S) {
+    B a0(T(0)), a1(T(0)), a2(T(0)), a3(T(0));
+    for (std::size_t q = 0; q < k; ++q) {
+      const B xv(x[q]);
+      const T* wr = w + q * ldw + j;
+      a0 = xsimd::fma(B::load_unaligned(wr), xv, a0);
+      a1 = xsimd::fma(B::load_unaligned(wr + S), xv, a1);
+      a2 = xsimd::fma(B::load_unaligned(wr + 2 * S), xv, a2);
+      a3 = xsimd::fma(B::load_unaligned(wr + 3 * S), xv, a3);
+    }
+    if (accumulate) {
+      a0 += B::load_unaligned(y + j);
+      a1 += B::load_unaligned(y + j + S);
+      a2 += B::load_unaligned(y + j + 2 * S);
+      a3 += B::load_unaligned(y + j + 3 * S);
+    }
+    a0.store_unaligned(y + j);
+    a1.store_unaligned(y + j + S);
+    a2.store_unaligned(y + j + 2 * S);
+    a3.store_unaligned(y + j + 3 * S);
+  }
+  for (; j + S <= n; j += S) {
+    B a(T(0));
+    for (std::size_t q = 0; q < k; ++q)
+      a = xsimd::fma(B::load_unaligned(w + q * ldw + j), B(x[q]), a);
+    if (accumulate) a += B::load_unaligned(y + j);
+    a.store_unaligned(y + j);
+  }
+  for (; j < n; ++j) {
+    T s(0);
+    for (std::size_t q = 0; q < k; ++q) s += x[q] * w[q * ldw + j];
+    y[j] = accumulate ? y[j] + s : s;
+  }
+}
+
 template void cell_forward<float>(const CellRows<float>&);
 template void cell_forward<double>(const CellRows<double>&);
 template void cell_backward<float>(const CellRows<float>&, const CellGrads<float>&);
@@ -301,5 +344,9 @@ template void row_times_transposed<float>(const float*, const float*, std::size_
                                           float*, bool);
 template void row_times_transposed<double>(const double*, const double*, std::size_t,
                                            std::size_t, double*, bool);
+template void row_times<float>(const float*, const float*, std::size_t, std::size_t, std::size_t,
+                               float*, bool);
+template void row_times<double>(const double*, const double*, std::size_t, std::size_t,
+                                std::size_t, double*, bool);
 
 }  // namespace tg::nn

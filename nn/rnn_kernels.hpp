@@ -75,4 +75,10 @@ template <class T>
 void row_times_transposed(const T* x, const T* w, std::size_t n, std::size_t k, T* y,
                           bool accumulate);
 
+// y[j] (+)= sum_q x[q] w[q, j] for w [k, n] with leading dimension ldw: the x W product of a
+// single row (the state gradient of a batch-1 step), where BLAS's gemm packs all of W first.
+template <class T>
+void row_times(const T* x, const T* w, std::size_t k, std::size_t n, std::size_t ldw, T* y,
+               bool accumulate);
+
 }  // namespace tg::nn

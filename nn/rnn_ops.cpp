@@ -223,12 +223,10 @@ Projection input_projection(CellKind kind, const Tensor& x, bool batch_first,
       if (x.requires_grad() && !s.batch_first) {
         T beta;
         T* dx = grad_for_accumulation<T>(x, beta);
-        blas::gemm<T>(false, false, as_int(rows), as_int(in), as_int(gh), T(1), dg, as_int(gh),
-                      wv, as_int(in), beta, dx, as_int(in));
+        times<T>(rows, in, gh, dg, gh, wv, beta, dx, in);
       } else if (x.requires_grad()) {  // time-major product, added back batch-first
         xt::xarray<T> tmp = xt::xarray<T>::from_shape({steps, batch, in});
-        blas::gemm<T>(false, false, as_int(rows), as_int(in), as_int(gh), T(1), dg, as_int(gh),
-                      wv, as_int(in), T(0), tmp.data(), as_int(in));
+        times<T>(rows, in, gh, dg, gh, wv, T(0), tmp.data(), in);
         T* dx = zeroed_grad<T>(x);
         for (std::size_t t = 0; t < steps; ++t)
           for (std::size_t b = 0; b < batch; ++b) {
@@ -290,9 +288,7 @@ void step_backward(const Projection& p, std::size_t t, const Tensor& prev,
   grads.dc_prev = dprev && s.kind == CellKind::Lstm ? dprev + H : nullptr;
   grads.ld_dc_prev = width;
   cell_backward(rows, grads);
-  if (dprev)
-    blas::gemm<T>(false, false, as_int(batch), as_int(H), as_int(gh), T(1), dhh, as_int(gh),
-                  w_hh.value<T>().data(), as_int(H), T(1), dprev, as_int(width));
+  if (dprev) times<T>(batch, H, gh, dhh, gh, w_hh.value<T>().data(), T(1), dprev, width);
   if (p.gates.requires_grad() && !direct) {
     T* slice = p.gates.impl().get<T>().grad.data() + t * batch * gh;
     for (std::size_t j = 0; j < batch * gh; ++j) slice[j] += dg[j];
