@@ -16,43 +16,15 @@ namespace tg::bench {
 
 // ---- baby_lm seed model ---------------------------------------------------------------------
 
-namespace {
-
-nn::RecurrentOptions lstm_options(std::size_t in, std::size_t hidden) {
-  nn::RecurrentOptions o;
-  o.input_size = in;
-  o.hidden_size = hidden;
-  o.batch_first = true;
-  return o;
-}
-
-}  // namespace
-
-BabyModel::BabyModel(Generator& gen) {
-  emb_ = register_module("emb", std::make_shared<nn::Embedding>(kBabyVocab, kBabyEmbed, -1, gen));
-  lstm1_ = register_module("lstm1",
-                           std::make_shared<nn::LSTM>(lstm_options(kBabyEmbed, kBabyUnits), gen));
-  drop1_ = register_module("drop1", std::make_shared<nn::Dropout>(0.2));
-  lstm2_ = register_module("lstm2",
-                           std::make_shared<nn::LSTM>(lstm_options(kBabyUnits, kBabyUnits), gen));
-  drop2_ = register_module("drop2", std::make_shared<nn::Dropout>(0.2));
-  fc_ = register_module("fc", std::make_shared<nn::Linear>(kBabyUnits, kBabyVocab, true, gen));
-}
-
-BabyModel::Output BabyModel::forward(const Indices& ids, const nn::RecurrentState& state1,
-                                     const nn::RecurrentState& state2) {
-  Output out;
-  nn::RecurrentOutput r1 = lstm1_->forward(emb_->forward(ids), state1);
-  nn::RecurrentOutput r2 = lstm2_->forward(drop1_->forward(r1.output), state2);
-  out.logits = fc_->forward(drop2_->forward(r2.last));
-  out.state1 = r1.state;
-  out.state2 = r2.state;
-  return out;
+baby_lm::ModelConfig baby_config() {
+  baby_lm::ModelConfig c;
+  c.vocab = kBabyVocab;
+  return c;
 }
 
 std::function<void()> baby_lm_trainer() {
   Generator init(0);
-  auto model = std::make_shared<BabyModel>(init);
+  auto model = std::make_shared<baby_lm::BabyLM>(baby_config(), init);
   model->train();
   auto opt = std::make_shared<optim::Adam>(model->named_parameters(), optim::AdamOptions{1e-3});
   // A pool of 16 fixed pseudo-random batches: token values do not change the cost.
@@ -68,7 +40,7 @@ std::function<void()> baby_lm_trainer() {
   return [model, opt, pool, counter] {
     const auto& [x, y] = (*pool)[(*counter)++ % pool->size()];
     opt->zero_grad();
-    const Tensor loss = cross_entropy(model->forward(x).logits, y);
+    const Tensor loss = cross_entropy(model->forward(x, {}, false).logits, y);
     loss.backward();
     opt->step();
   };

@@ -158,7 +158,7 @@ std::int64_t sample(const Tensor& logits, Generator& gen) {
 
 void run_d(const Options& o) {
   Generator init(0);
-  BabyModel model(init);
+  baby_lm::BabyLM model(baby_config(), init);
   model.eval();
   Generator gen(2);
   std::vector<std::int64_t> prompt_ids;
@@ -168,13 +168,13 @@ void run_d(const Options& o) {
   std::string text;
   auto generate = [&] {
     NoGradGuard no_grad;
-    BabyModel::Output out = model.forward(prompt);
+    baby_lm::LmOutput out = model.forward(prompt, {}, false);
     text.clear();
     const double t0 = now_seconds();
     for (std::size_t i = 0; i < kGenChars; ++i) {
       const std::int64_t token = sample(out.logits, gen);
       text += kBabyChars[token];
-      out = model.forward(Indices({token}, {1, 1}), out.state1, out.state2);
+      out = model.forward(Indices({token}, {1, 1}), out.state, false);
     }
     return now_seconds() - t0;
   };

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "autograd/tensor.hpp"
+#include "baby_lm/model.hpp"
 #include "nn/nn.hpp"
 #include "optim/optim.hpp"
 
@@ -68,29 +69,13 @@ double max_rss_mib();
 
 // ---- workload (a) / (d): the baby_lm seed model ---------------------------------------------
 
-constexpr std::size_t kBabyVocab = 28, kBabyEmbed = 32, kBabyUnits = 128;
+constexpr std::size_t kBabyVocab = 28;
 constexpr std::size_t kBabyBatch = 32, kBabyWindow = 15;
 
-// Embedding(28, 32) -> LSTM(32->128, every step) -> Dropout(0.2) -> LSTM(128->128, last step)
-// -> Dropout(0.2) -> Linear(128->28), batch-first token ids.
-class BabyModel : public nn::Module {
- public:
-  explicit BabyModel(Generator& gen);
-  std::string type_name() const override { return "BabyModel"; }
-  struct Output {
-    Tensor logits;  // [B, 28] from the last step
-    nn::RecurrentState state1, state2;
-  };
-  Output forward(const Indices& ids, const nn::RecurrentState& state1 = {},
-                 const nn::RecurrentState& state2 = {});
-  using nn::Module::forward;
-
- private:
-  std::shared_ptr<nn::Embedding> emb_;
-  std::shared_ptr<nn::LSTM> lstm1_, lstm2_;
-  std::shared_ptr<nn::Dropout> drop1_, drop2_;
-  std::shared_ptr<nn::Linear> fc_;
-};
+// The model is the example's own baby_lm::BabyLM with its default configuration for 28
+// characters: Embedding(28, 32) -> LSTM(32->128, every step) -> Dropout(0.2) -> LSTM(128->128,
+// last step) -> Dropout(0.2) -> Linear(128->28), so the bench measures what users run.
+baby_lm::ModelConfig baby_config();
 
 // One training step of workload (a) per call: zero grads, forward, loss, backward, Adam.
 std::function<void()> baby_lm_trainer();
