@@ -384,7 +384,8 @@ TEST_CASE("read_lines strips line ends and a BOM, and names a missing file", "[e
   CHECK_THROWS_WITH(read_lines(dir.path), Catch::Contains("is a directory"));
 }
 
-TEST_CASE("metrics CSV writes a header, flushes rows and appends on resume", "[examples][files]") {
+TEST_CASE("metrics CSV writes a header, flushes rows and starts afresh when reopened",
+          "[examples][files]") {
   TempDir dir;
   const fs::path path = dir.path / "metrics.csv";
   {
@@ -396,12 +397,14 @@ TEST_CASE("metrics CSV writes a header, flushes rows and appends on resume", "[e
     CHECK_THROWS_WITH(csv.write_row({2, 0.5}), Catch::Contains("2 values for 3 columns"));
   }
   {
-    CsvWriter csv(path, {"epoch", "train_loss", "note"});
-    csv.write_row({2, 0.25, "a, \"quoted\" note"});
+    // A run folder reused with --overwrite: the old run's rows (and layout) are gone.
+    CsvWriter csv(path, {"epoch", "loss"});
+    csv.write_row({1, "a, \"quoted\" note"});
   }
-  CHECK(read_lines(path) == std::vector<std::string>{"epoch,train_loss,note", "1,0.1234568,plain",
-                                                     "2,0.25,\"a, \"\"quoted\"\" note\""});
-  CHECK_THROWS_WITH(CsvWriter(path, {"step", "loss"}), Catch::Contains("header"));
+  CHECK(read_lines(path) ==
+        std::vector<std::string>{"epoch,loss", "1,\"a, \"\"quoted\"\" note\""});
+  CHECK_THROWS_WITH(CsvWriter(dir.path / "missing" / "m.csv", {"epoch"}),
+                    Catch::Contains("m.csv"));
 }
 
 TEST_CASE("run folders are named by time and never reused by accident", "[examples][files]") {

@@ -143,19 +143,9 @@ std::string csv_line(const std::vector<std::string>& cells) {
 
 CsvWriter::CsvWriter(const fs::path& path, std::vector<std::string> header)
     : path_(path), header_(std::move(header)) {
-  const std::string header_line = csv_line(header_);
-  std::error_code ec;
-  const bool append = fs::exists(path_, ec) && fs::file_size(path_, ec) > 0 && !ec;
-  if (append) {
-    const std::vector<std::string> existing = read_lines(path_);
-    if (existing.empty() || existing.front() != header_line)
-      throw Error("CsvWriter: " + quoted(path_) + " has the header '" +
-                  (existing.empty() ? std::string() : existing.front()) + "', expected '" +
-                  header_line + "'; move it away or use another run folder");
-  }
-  file_ = std::fopen(path_.c_str(), append ? "ab" : "wb");
+  file_ = std::fopen(path_.c_str(), "wb");
   if (!file_) throw_errno("CsvWriter", "open", path_, errno);
-  if (!append) write_row(std::vector<CsvField>(header_.begin(), header_.end()));
+  write_row(std::vector<CsvField>(header_.begin(), header_.end()));
 }
 
 CsvWriter::~CsvWriter() {

@@ -39,9 +39,8 @@ class CsvField {
 };
 
 // Metrics as CSV: the header once, then one row per call, each flushed to the OS at once so a
-// crashed or killed run keeps every row it reported. Opening a file that already has the same
-// header appends (a resumed run continues its metrics); a different header is a tg::Error
-// rather than a file with two layouts.
+// crashed or killed run keeps every row it reported. Opening replaces what the file held: a run
+// folder reused with --overwrite must not mix two runs' rows (no example resumes a run).
 class CsvWriter {
  public:
   CsvWriter(const std::filesystem::path& path, std::vector<std::string> header);
