@@ -1,4 +1,4 @@
-// .npz checkpoints: .npy headers, UTF-8 <-> UTF-32 text, the libzip container and atomic saves.
+// .npz checkpoints: the libzip container of .npy entries, reading with checks, atomic saves.
 #include "nn/npz.hpp"
 
 #include <fcntl.h>
@@ -21,6 +21,8 @@
 
 #include <fmt/format.h>
 
+#include "nn/npy_format.hpp"
+
 namespace tg::nn {
 
 bool Archive::contains(const std::string& key) const {
@@ -33,239 +35,7 @@ namespace {
 // little-endian ("<" descriptors) and so is every host tapegrad targets.
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "npz.cpp assumes a little-endian host");
 
-// What went wrong, without the "load_npz: 'file':" prefix that the entry points add, so that the
-// helpers need not carry the file name around.
-struct Problem : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-constexpr char kMagic[] = "\x93NUMPY";  // 6 bytes, then major and minor version bytes
-constexpr std::size_t kMagicLen = 6;
-constexpr std::size_t kArrayAlign = 64;
-// NumPy >= 1.24 pads the header so the first axis can grow to this many digits in place; doing
-// the same makes our entries byte-identical to np.save's.
-constexpr std::size_t kGrowthAxisMaxDigits = 21;
-
-// --- UTF-8 <-> UTF-32 ---------------------------------------------------------------------------
-
-// Appends the code points of `in` to `out`; returns the byte offset of the first invalid
-// sequence (overlong, surrogate, beyond U+10FFFF, truncated, stray continuation) or npos.
-std::size_t utf8_to_utf32(const std::string& in, std::u32string& out) {
-  const auto* s = reinterpret_cast<const unsigned char*>(in.data());
-  const std::size_t n = in.size();
-  std::size_t i = 0;
-  while (i < n) {
-    const unsigned b = s[i];
-    std::size_t len;
-    char32_t cp, min;
-    if (b < 0x80) { len = 1; cp = b; min = 0; }
-    else if (b >= 0xC2 && b <= 0xDF) { len = 2; cp = b & 0x1F; min = 0x80; }
-    else if (b >= 0xE0 && b <= 0xEF) { len = 3; cp = b & 0x0F; min = 0x800; }
-    else if (b >= 0xF0 && b <= 0xF4) { len = 4; cp = b & 0x07; min = 0x10000; }
-    else return i;
-    if (n - i < len) return i;
-    for (std::size_t k = 1; k < len; ++k) {
-      if ((s[i + k] & 0xC0) != 0x80) return i;
-      cp = (cp << 6) | (s[i + k] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
-    out.push_back(cp);
-    i += len;
-  }
-  return std::string::npos;
-}
-
-// Appends the UTF-8 encoding of `cps`; false if one is not a Unicode scalar value (NumPy stores
-// whatever a Python str holds, lone surrogates included).
-bool utf32_to_utf8(const std::u32string& cps, std::string& out) {
-  for (const char32_t cp : cps) {
-    if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    if (cp < 0x80) {
-      out.push_back(static_cast<char>(cp));
-      continue;
-    }
-    const int extra = cp < 0x800 ? 1 : cp < 0x10000 ? 2 : 3;  // continuation bytes
-    out.push_back(static_cast<char>(((0xFF << (7 - extra)) & 0xFF) | (cp >> (6 * extra))));
-    for (int k = extra - 1; k >= 0; --k)
-      out.push_back(static_cast<char>(0x80 | ((cp >> (6 * k)) & 0x3F)));
-  }
-  return true;
-}
-
-// --- .npy dtypes and headers --------------------------------------------------------------------
-
-enum class Kind { Float32, Float64, Int64, Int32, Unicode };
-
-struct Dtype {
-  Kind kind = Kind::Float32;
-  std::size_t itemsize = 0;  // bytes per element; 4 per character for Unicode
-};
-
-Dtype parse_descr(const std::string& descr) {
-  const auto unsupported = [&](const char* why) {
-    return Problem(fmt::format("unsupported dtype '{}'{}", descr, why));
-  };
-  if (descr.size() < 2) throw unsupported("");
-  const char order = descr[0];
-  const char kind = descr[1];
-  const std::string size = descr.substr(2);
-  if (kind == 'O') throw unsupported(" (object arrays are not supported)");
-  if (order == '>') throw unsupported(" (big-endian data is not supported)");
-  if (order != '<' && order != '=' && order != '|') throw unsupported("");
-  const std::string type = std::string(1, kind) + size;
-  if (type == "f4") return {Kind::Float32, 4};
-  if (type == "f8") return {Kind::Float64, 8};
-  if (type == "i8") return {Kind::Int64, 8};
-  if (type == "i4") return {Kind::Int32, 4};
-  if (kind == 'U' && !size.empty() && size.size() <= 9 &&
-      std::all_of(size.begin(), size.end(), [](char c) { return c >= '0' && c <= '9'; }))
-    return {Kind::Unicode, 4 * std::stoul(size)};
-  throw unsupported(" (expected <f4, <f8, <i8, <i4 or <U)");
-}
-
-struct NpyHeader {
-  std::string descr;
-  bool fortran_order = false;
-  Shape shape;
-};
-
-// The header is a Python dict literal; NumPy evaluates it with ast.literal_eval. This accepts
-// the subset NumPy writes (keys in any order, either quote style, optional trailing commas) and
-// refuses anything else rather than guessing.
-class HeaderParser {
- public:
-  explicit HeaderParser(const std::string& text) : s_(text) {}
-
-  NpyHeader parse() {
-    NpyHeader h;
-    std::set<std::string> seen;
-    skip_space();
-    expect('{');
-    while (true) {
-      skip_space();
-      if (peek() == '}') break;
-      const std::string key = parse_string();
-      skip_space();
-      expect(':');
-      skip_space();
-      if (!seen.insert(key).second) fail(fmt::format("repeated key '{}'", key));
-      if (key == "descr") {
-        if (peek() == '[') throw Problem("unsupported dtype (structured arrays are not supported)");
-        h.descr = parse_string();
-      } else if (key == "fortran_order") {
-        h.fortran_order = parse_bool();
-      } else if (key == "shape") {
-        h.shape = parse_shape();
-      } else {
-        fail(fmt::format("unexpected key '{}'", key));
-      }
-      skip_space();
-      if (peek() == ',') ++pos_;
-      else if (peek() != '}') fail("expected ',' or '}'");
-    }
-    ++pos_;
-    skip_space();
-    if (pos_ != s_.size()) fail("unexpected text after '}'");
-    if (seen.size() != 3) fail("missing one of 'descr', 'fortran_order', 'shape'");
-    return h;
-  }
-
- private:
-  [[noreturn]] void fail(const std::string& what) const {
-    throw Problem(fmt::format("bad .npy header: {} at offset {}", what, pos_));
-  }
-  char peek() const { return pos_ < s_.size() ? s_[pos_] : '\0'; }
-  void skip_space() {
-    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n')) ++pos_;
-  }
-  void expect(char c) {
-    if (peek() != c) fail(fmt::format("expected '{}'", c));
-    ++pos_;
-  }
-  std::string parse_string() {
-    const char quote = peek();
-    if (quote != '\'' && quote != '"') fail("expected a quoted string");
-    const std::size_t end = s_.find(quote, pos_ + 1);
-    if (end == std::string::npos) fail("unterminated string");
-    std::string out = s_.substr(pos_ + 1, end - pos_ - 1);
-    if (out.find('\\') != std::string::npos) fail("escape sequences are not supported");
-    pos_ = end + 1;
-    return out;
-  }
-  bool parse_bool() {
-    if (s_.compare(pos_, 4, "True") == 0) { pos_ += 4; return true; }
-    if (s_.compare(pos_, 5, "False") == 0) { pos_ += 5; return false; }
-    fail("expected True or False");
-  }
-  std::size_t parse_dim() {
-    if (peek() < '0' || peek() > '9') fail("expected a non-negative integer");
-    std::size_t v = 0;
-    while (peek() >= '0' && peek() <= '9') {
-      if (v > (std::numeric_limits<std::size_t>::max() >> 4)) fail("dimension too large");
-      v = v * 10 + static_cast<std::size_t>(peek() - '0');
-      ++pos_;
-    }
-    if (peek() == 'L') ++pos_;  // Python 2 longs, as old NumPy wrote them
-    return v;
-  }
-  // "()", "(5,)", "(2, 3)", "(2, 3,)"; "(5)" is an int in Python, not a shape, so it is refused.
-  Shape parse_shape() {
-    Shape shape;
-    expect('(');
-    skip_space();
-    bool trailing_comma = false;
-    while (peek() != ')') {
-      shape.push_back(parse_dim());
-      skip_space();
-      trailing_comma = peek() == ',';
-      if (trailing_comma) ++pos_;
-      else if (peek() != ')') fail("expected ',' or ')' in shape");
-      skip_space();
-    }
-    if (shape.size() == 1 && !trailing_comma) fail("a one-element shape needs a trailing comma");
-    ++pos_;
-    return shape;
-  }
-
-  const std::string& s_;
-  std::size_t pos_ = 0;
-};
-
-std::string shape_tuple(const Shape& shape) {  // Python's repr of the shape tuple
-  if (shape.size() == 1) return fmt::format("({},)", shape[0]);
-  return fmt::format("({})", fmt::join(shape, ", "));
-}
-
-// Magic, version 1.0, little-endian uint16 header length, then the dict padded with spaces and a
-// final '\n' so that the data starts at a multiple of 64 bytes: exactly what np.save writes.
-std::string npy_header(const std::string& descr, const Shape& shape) {
-  std::string dict = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}",
-                                 descr, shape_tuple(shape));
-  if (!shape.empty()) {
-    const std::size_t digits = std::to_string(shape[0]).size();
-    dict.append(kGrowthAxisMaxDigits - std::min(digits, kGrowthAxisMaxDigits), ' ');
-  }
-  const std::size_t prefix = kMagicLen + 2 + 2;
-  const std::size_t padding = kArrayAlign - (prefix + dict.size() + 1) % kArrayAlign;
-  const std::size_t header_len = dict.size() + padding + 1;
-  if (header_len > 0xFFFF) throw Problem(fmt::format("shape {} is too long", shape_str(shape)));
-  const char version_and_length[4] = {1, 0, static_cast<char>(header_len & 0xFF),
-                                      static_cast<char>(header_len >> 8)};
-  return std::string(kMagic, kMagicLen) + std::string(version_and_length, 4) + dict +
-         std::string(padding, ' ') + '\n';
-}
-
-std::size_t checked_mul(std::size_t a, std::size_t b) {
-  if (b != 0 && a > std::numeric_limits<std::size_t>::max() / b)
-    throw Problem("array size overflows");
-  return a * b;
-}
-
-std::size_t element_count(const Shape& shape) {
-  std::size_t n = 1;
-  for (const auto d : shape) n = checked_mul(n, d);
-  return n;
-}
+using namespace npy;
 
 // --- Reading ------------------------------------------------------------------------------------
 
@@ -363,7 +133,7 @@ NpyLayout read_npy_header(zip_file_t* f, std::uint64_t entry_size) {
   std::string header_text(header_len, '\0');
   read_exact(f, header_text.data(), header_len);
 
-  NpyLayout layout{HeaderParser(header_text).parse(), {}, 0, 0};
+  NpyLayout layout{parse_header(header_text), {}, 0, 0};
   const NpyHeader& header = layout.header;
   if (header.fortran_order)
     throw Problem("fortran_order True is not supported (save a C-contiguous array)");
