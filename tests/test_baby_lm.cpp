@@ -1,15 +1,9 @@
-// baby_lm: vocabulary and windows, stateful streams, sampling, the model, checkpoints, the program.
+// baby_lm's pieces: vocabulary and windows, stateful streams, sampling, the model, checkpoints.
 #include <catch2/catch.hpp>
-
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <map>
 #include <set>
 
 #include "autograd/tape.hpp"
@@ -129,6 +123,44 @@ TEST_CASE("window i reads tokens i..i+w-1 and predicts token i+w", "[baby_lm][co
     for (std::size_t t = 0; t < 15; ++t) CHECK(in.data[r * 15 + t] == std::int64_t(starts[r] + t));
   const std::size_t bad[] = {5};
   CHECK_THROWS_AS(fill_windows(ids, 15, bad, 1, in, target), Error);
+}
+
+TEST_CASE("with every step scored, step t of window i predicts token i+t+1", "[baby_lm][corpus]") {
+  const std::vector<std::int64_t> ids = iota_ids(20);
+  const std::size_t starts[] = {4, 0};
+  Indices in, target;
+  fill_windows(ids, 15, starts, 2, in, target, true);
+  CHECK(in.shape == Shape{2, 15});
+  REQUIRE(target.shape == Shape{30});
+  for (std::size_t r = 0; r < 2; ++r)
+    for (std::size_t t = 0; t < 15; ++t) {
+      CHECK(in.data[r * 15 + t] == std::int64_t(starts[r] + t));
+      CHECK(target.data[r * 15 + t] == std::int64_t(starts[r] + t + 1));
+    }
+  const std::size_t bad[] = {5};
+  CHECK_THROWS_AS(fill_windows(ids, 15, bad, 1, in, target, true), Error);
+}
+
+TEST_CASE("the last-step score picks each window's last row: its cross-entropy and accuracy",
+          "[baby_lm][train]") {
+  // Two windows of three steps over four classes; rows 2 and 5 are the windows' last steps.
+  const std::vector<double> values = {9, 0, 0, 0,  0, 9, 0, 0,  1, 2, 3, 4,
+                                      0, 0, 9, 0,  0, 0, 0, 9,  2, 0, 0, 1};
+  const Tensor logits = Tensor::from_vector(values, {6, 4});
+  const Indices targets({0, 1, 3, 2, 3, 3}, {6});
+  const LastStepScore score = score_last_steps(logits, targets, 3);
+  CHECK(score.count == 2);
+  CHECK(score.correct == 1);  // row 2: argmax 3 = target; row 5: argmax 0, target 3
+  const auto nll = [](std::vector<double> row, std::size_t target) {
+    double sum = 0;
+    for (double v : row) sum += std::exp(v);
+    return std::log(sum) - row[target];
+  };
+  CHECK(score.loss_sum == Approx(nll({1, 2, 3, 4}, 3) + nll({2, 0, 0, 1}, 3)).epsilon(1e-6));
+  const LastStepScore all = score_last_steps(logits, targets, 1);
+  CHECK(all.count == 6);
+  CHECK(all.correct == 5);
+  CHECK_THROWS_WITH(score_last_steps(logits, targets, 4), Catch::Contains("4 steps"));
 }
 
 TEST_CASE("each epoch's shuffle is a permutation, reproducible from the seed", "[baby_lm][corpus]") {
@@ -437,95 +469,4 @@ TEST_CASE("bad checkpoints are refused naming the file and the problem", "[baby_
   nn::save_npz((dir.path / "nan.npz").string(), archive);
   CHECK_THROWS_WITH(load_model((dir.path / "nan.npz").string()),
                     Catch::Contains("meta.units is 'many'"));
-}
-
-// ---- the program ----------------------------------------------------------------------------
-
-namespace {
-
-RunResult run_baby_lm(const std::string& args, const fs::path& dir) {
-  return run_shell(shell_quote(BABY_LM_EXE) + " " + args, dir);
-}
-
-void check_one_line_error(const RunResult& r, const std::string& needle) {
-  INFO(r.err);
-  CHECK(r.code == 2);
-  CHECK_THAT(r.err, Catch::StartsWith("baby_lm: error: ") && Catch::Contains(needle) &&
-                        Catch::EndsWith("\n"));
-  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
-}
-
-}  // namespace
-
-TEST_CASE("end to end: train briefly, generate twice with the same seed", "[baby_lm][e2e]") {
-  TempDir dir;
-  const std::string corpus = (fs::path(TAPEGRAD_SOURCE_DIR) / "data/baby").string();
-  RunResult train = run_baby_lm("--threads 1 train --corpus '" + corpus + "' --epochs 2 --out run", dir.path);
-  INFO(train.out << train.err);
-  REQUIRE(train.code == 0);
-  CHECK_THAT(train.out, Catch::Contains("Total params: 219,548") &&
-                            Catch::Contains("epoch 2/2") && Catch::Contains("windows/s") &&
-                            Catch::Contains("T=1.5  me see"));
-  for (const char* file : {"model.npz", "metrics.csv", "loss.svg"})
-    CHECK(fs::exists(dir.path / "run" / file));
-  CHECK(examples::read_lines(dir.path / "run" / "metrics.csv").size() == 3);
-
-  const std::string gen =
-      "generate --checkpoint run/model.npz --prompt 'me want' --temperature 0.8 --length 60 "
-      "--num-samples 2 --top-k 10 --top-p 0.95 --seed 7";
-  const RunResult a = run_baby_lm(gen, dir.path), b = run_baby_lm(gen, dir.path);
-  REQUIRE(a.code == 0);
-  CHECK(a.err.empty());
-  CHECK_THAT(a.out, Catch::StartsWith("me want"));
-  CHECK(a.out.size() == 2 * (7 + 60 + 1) + 1);
-  CHECK(a.out == b.out);
-  const RunResult c = run_baby_lm("generate --checkpoint run/model.npz --prompt 'me' --seed 8", dir.path);
-  CHECK(c.out != a.out);
-  const RunResult random = run_baby_lm("generate --checkpoint run/model.npz --length 5", dir.path);
-  CHECK(random.code == 0);
-  CHECK_THAT(random.err, Catch::StartsWith("seed ") && Catch::Contains("--seed"));
-  const RunResult eval = run_baby_lm("eval --checkpoint run/model.npz --num-samples 3 --seed 1", dir.path);
-  CHECK(eval.code == 0);
-  CHECK_THAT(eval.out, Catch::Contains("are words of the corpus") && Catch::Contains("accuracy"));
-
-  // Bad input: one line naming the file or character, exit code 2.
-  check_one_line_error(run_baby_lm("generate --checkpoint run/model.npz --prompt 'me want Pizza'",
-                                   dir.path),
-                       "'P'");
-  check_one_line_error(run_baby_lm("train --corpus nowhere.txt", dir.path), "nowhere.txt");
-  write_text(dir.path / "empty.txt", "");
-  check_one_line_error(run_baby_lm("train --corpus empty.txt", dir.path), "empty.txt: empty corpus");
-  const std::string bytes = examples::read_file(dir.path / "run" / "model.npz");
-  write_text(dir.path / "cut.npz", bytes.substr(0, bytes.size() - 1000));
-  check_one_line_error(run_baby_lm("generate --checkpoint cut.npz", dir.path), "cut.npz");
-  {
-    Generator g(0);
-    BabyLM m(small_config(3), g);
-    examples::save_checkpoint((dir.path / "names.npz").string(), m, nullptr, nullptr,
-                              {"name_language", {}});
-  }
-  check_one_line_error(run_baby_lm("generate --checkpoint names.npz", dir.path),
-                       "names.npz: this is a name_language checkpoint");
-  check_one_line_error(run_baby_lm("generate", dir.path), "--checkpoint");
-  check_one_line_error(run_baby_lm("train --out run --epochs 1", dir.path), "--overwrite");
-}
-
-TEST_CASE("--help documents every flag", "[baby_lm][e2e]") {
-  TempDir dir;
-  const RunResult train = run_baby_lm("train --help", dir.path);
-  CHECK(train.code == 0);
-  for (const char* flag : {"--corpus", "--out", "--overwrite", "--epochs", "--batch", "--lr",
-                           "--window", "--embed", "--units", "--layers", "--dropout",
-                           "--patience", "--clip", "--seed", "--stateful", "--bptt",
-                           "--val-fraction", "--val-every", "--sample-prompt", "--sample-length",
-                           "--target-loss"})
-    CHECK_THAT(train.out, Catch::Contains(flag));
-  const RunResult gen = run_baby_lm("generate --help", dir.path);
-  CHECK(gen.code == 0);
-  for (const char* flag : {"--checkpoint", "--prompt", "--temperature", "--length", "--top-k",
-                           "--top-p", "--num-samples", "--seed"})
-    CHECK_THAT(gen.out, Catch::Contains(flag));
-  const RunResult top = run_baby_lm("--help", dir.path);
-  CHECK_THAT(top.out, Catch::Contains("train") && Catch::Contains("generate") &&
-                          Catch::Contains("--threads"));
 }

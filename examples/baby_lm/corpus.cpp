@@ -119,18 +119,21 @@ std::size_t window_count(std::size_t tokens, std::size_t window, const std::stri
 }
 
 void fill_windows(const std::vector<std::int64_t>& ids, std::size_t window,
-                  const std::size_t* starts, std::size_t n, Indices& inputs, Indices& targets) {
+                  const std::size_t* starts, std::size_t n, Indices& inputs, Indices& targets,
+                  bool every_step) {
+  const std::size_t per_window = every_step ? window : 1;
   inputs.data.resize(n * window);
   inputs.shape = {n, window};
-  targets.data.resize(n);
-  targets.shape = {n};
+  targets.data.resize(n * per_window);
+  targets.shape = {n * per_window};
   for (std::size_t i = 0; i < n; ++i) {
     const std::size_t s = starts[i];
     if (s + window >= ids.size())
       throw Error(fmt::format("fill_windows: window {} needs token {} of {}", s, s + window,
                               ids.size()));
     std::copy(ids.begin() + s, ids.begin() + s + window, inputs.data.begin() + i * window);
-    targets.data[i] = ids[s + window];
+    std::copy(ids.begin() + s + window + 1 - per_window, ids.begin() + s + window + 1,
+              targets.data.begin() + i * per_window);
   }
 }
 

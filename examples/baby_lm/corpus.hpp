@@ -62,8 +62,10 @@ std::vector<std::string> corpus_words(std::u32string_view text);
 std::size_t window_count(std::size_t tokens, std::size_t window, const std::string& what);
 
 // inputs [n, window] and targets [n] for the windows starting at starts[0..n).
+// With `every_step`, targets are [n * window]: row i * window + t is token starts[i] + t + 1.
 void fill_windows(const std::vector<std::int64_t>& ids, std::size_t window,
-                  const std::size_t* starts, std::size_t n, Indices& inputs, Indices& targets);
+                  const std::size_t* starts, std::size_t n, Indices& inputs, Indices& targets,
+                  bool every_step = false);
 
 // 0..n-1 in the order of a Fisher-Yates shuffle drawn from gen.
 std::vector<std::size_t> shuffled_order(std::size_t n, Generator& gen);

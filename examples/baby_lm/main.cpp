@@ -85,8 +85,9 @@ int run(int argc, char** argv) {
   CLI::App* train = app.add_subcommand(
       "train",
       "Train a model and write RUN/model.npz, RUN/metrics.csv and RUN/loss.svg. Window mode "
-      "(default) reads windows of characters, each predicting the next one, shuffled each epoch, "
-      "with early stopping on the training loss; --stateful reads the corpus as contiguous "
+      "(default) reads windows of characters, each predicting the next one (and, unless "
+      "--last-step-only, each prefix of a window its next one too), shuffled each epoch, with "
+      "early stopping on the training loss; --stateful reads the corpus as contiguous "
       "streams with the hidden state carried across batches (truncated BPTT), for long texts.");
   CLI::Option* corpus_opt =
       train
@@ -122,6 +123,11 @@ int run(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1e30));
   train->add_option("--seed", t.seed, "random seed (initialisation, shuffling, dropout)")
       ->capture_default_str();
+  train->add_flag("--last-step-only", t.last_step_only,
+                  "window mode: train only the prediction after the whole window, exactly as the "
+                  "seed (Keras return_sequences=False); by default the prediction after every "
+                  "prefix of a window is trained too, which generation (state carried, one "
+                  "character at a time) needs");
   train->add_flag("--stateful", t.stateful,
                   "stateful mode: the corpus is cut into --batch contiguous streams read --bptt "
                   "characters at a time, the hidden state carried (and detached) across batches");

@@ -21,8 +21,9 @@ struct ModelConfig {
   std::size_t units = 128;
   std::size_t layers = 2;  // LSTM layers, each followed by a Dropout
   double dropout = 0.2;
-  // Stateful mode reads the top LSTM at every step; the seed's window mode only at the last one.
-  // (Only the summary's shapes depend on it: forward() is told what to return.)
+  // Whether training reads the top LSTM at every step (stateful mode, and window mode by default)
+  // or only at the last one (the seed's window mode, --last-step-only). Only the summary's
+  // shapes depend on it: forward() is told what to return.
   bool all_steps = false;
 };
 

@@ -27,6 +27,9 @@ struct TrainOptions {
   bool overwrite = false;
   ModelConfig model;          // vocab is set from the corpus
   std::size_t window = 15;    // window mode
+  // Window mode: score only the prediction after the whole window, as the seed does, instead
+  // of the prediction after every prefix of it (see train_window.cpp for why that is the default).
+  bool last_step_only = false;
   std::size_t batch = 32;     // windows per batch, or streams in stateful mode
   std::size_t epochs = 100;
   std::size_t patience = 10;  // early stopping; 0: off
@@ -97,8 +100,15 @@ double seconds_since(std::chrono::steady_clock::time_point start);
 examples::ProgressOptions epoch_progress(const std::string& label, const std::string& unit,
                                          int log_percent = 100);
 
-// How many rows of logits [N, V] have their maximum at the target.
-std::size_t count_correct(const Tensor& logits, const Indices& targets);
+// The predictions after whole windows among logits [n * steps, V] (row i * steps + t, t < steps;
+// steps = 1 when only the last step was computed) and their targets: summed cross-entropy
+// (nats) and how many have their maximum at the target.
+struct LastStepScore {
+  double loss_sum = 0;
+  std::size_t correct = 0;
+  std::size_t count = 0;
+};
+LastStepScore score_last_steps(const Tensor& logits, const Indices& targets, std::size_t steps);
 
 // Evaluation without recording, in evaluation mode. Windows: mean cross-entropy (nats) and
 // accuracy over every window of `ids`, in batches of `batch`. Streams: mean cross-entropy over

@@ -39,7 +39,7 @@ Session start_session(const TrainOptions& options) {
   s.corpus = load_corpus(options.corpus);
   s.gen.manual_seed(options.seed);
   s.options.model.vocab = s.corpus.vocab.size();
-  s.options.model.all_steps = options.stateful;
+  s.options.model.all_steps = options.stateful || !options.last_step_only;
 
   s.info.model = s.options.model;
   s.info.vocab = s.corpus.vocab;
@@ -50,6 +50,8 @@ Session start_session(const TrainOptions& options) {
   s.info.extra["seed"] = std::to_string(options.seed);
   s.info.extra["batch"] = std::to_string(options.batch);
   s.info.extra["lr"] = fmt::format("{}", options.lr);
+  if (!options.stateful)
+    s.info.extra["targets"] = options.last_step_only ? "last step" : "every step";
 
   // Checks that need the corpus come before anything is created on disk.
   if (!options.stateful) window_count(s.corpus.ids.size(), options.window, options.corpus.string());
@@ -112,19 +114,28 @@ examples::ProgressOptions epoch_progress(const std::string& label, const std::st
   return p;
 }
 
-std::size_t count_correct(const Tensor& logits, const Indices& targets) {
+LastStepScore score_last_steps(const Tensor& logits, const Indices& targets, std::size_t steps) {
   const Shape shape = logits.shape();
-  const std::size_t n = shape[0], v = shape[1];
+  const std::size_t rows = shape[0], v = shape[1];
+  if (steps == 0 || rows % steps != 0 || targets.data.size() != rows)
+    throw Error(fmt::format("score_last_steps: logits {} and {} targets for {} steps per window",
+                            shape_str(shape), targets.data.size(), steps));
   const float* p = logits.value<float>().data();
-  std::size_t correct = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const float* row = p + i * v;
+  LastStepScore score;
+  for (std::size_t r = steps - 1; r < rows; r += steps) {
+    const float* row = p + r * v;
     std::size_t best = 0;
     for (std::size_t j = 1; j < v; ++j)
       if (row[j] > row[best]) best = j;
-    correct += static_cast<std::int64_t>(best) == targets.data[i];
+    double sum = 0;
+    for (std::size_t j = 0; j < v; ++j) sum += std::exp(double(row[j]) - row[best]);
+    const auto target = static_cast<std::size_t>(targets.data[r]);
+    if (target >= v) throw Error(fmt::format("score_last_steps: target {} of {} classes", target, v));
+    score.loss_sum += std::log(sum) - (double(row[target]) - row[best]);
+    score.correct += best == target;
+    ++score.count;
   }
-  return correct;
+  return score;
 }
 
 }  // namespace tg::baby_lm

@@ -1,0 +1,149 @@
+// baby_lm the program: training, generation and evaluation run end to end, bad input, --help,
+// and the quality bar on the seed's phrases.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <regex>
+
+#include "baby_lm/model.hpp"
+#include "common/checkpoint.hpp"
+#include "common/files.hpp"
+#include "test_support.hpp"
+
+namespace fs = std::filesystem;
+using namespace tg;
+using namespace tg::baby_lm;
+using namespace tg::testing;
+
+namespace {
+
+const fs::path kSeedCorpus = fs::path(TAPEGRAD_SOURCE_DIR) / "../shared/data/baby/phrases.txt";
+
+RunResult run_baby_lm(const std::string& args, const fs::path& dir) {
+  return run_shell(shell_quote(BABY_LM_EXE) + " " + args, dir);
+}
+
+void check_one_line_error(const RunResult& r, const std::string& needle) {
+  INFO(r.err);
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Catch::StartsWith("baby_lm: error: ") && Catch::Contains(needle) &&
+                        Catch::EndsWith("\n"));
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+}
+
+}  // namespace
+
+TEST_CASE("end to end: train briefly, generate twice with the same seed", "[baby_lm][e2e]") {
+  TempDir dir;
+  const std::string corpus = (fs::path(TAPEGRAD_SOURCE_DIR) / "data/baby").string();
+  RunResult train = run_baby_lm("--threads 1 train --corpus '" + corpus + "' --epochs 2 --out run", dir.path);
+  INFO(train.out << train.err);
+  REQUIRE(train.code == 0);
+  CHECK_THAT(train.out, Catch::Contains("Total params: 219,548") &&
+                            Catch::Contains("epoch 2/2") && Catch::Contains("windows/s") &&
+                            Catch::Contains("T=1.5  me see"));
+  for (const char* file : {"model.npz", "metrics.csv", "loss.svg"})
+    CHECK(fs::exists(dir.path / "run" / file));
+  CHECK(examples::read_lines(dir.path / "run" / "metrics.csv").size() == 3);
+  // By default every step of a window is trained: the top LSTM returns all steps.
+  CHECK_THAT(train.out, Catch::Contains("lstm2 (LSTM)      [32,15,128]") &&
+                            Catch::Contains("last step "));
+
+  // The seed's literal training; run twice into one folder, --overwrite starts metrics afresh.
+  for (int i = 0; i < 2; ++i) {
+    const RunResult seed = run_baby_lm("--threads 1 train --corpus '" + corpus +
+                                           "' --epochs 1 --last-step-only --overwrite --out seed",
+                                       dir.path);
+    INFO(seed.out << seed.err);
+    REQUIRE(seed.code == 0);
+    CHECK_THAT(seed.out, Catch::Contains("lstm2 (LSTM)      [32,128]") &&
+                             Catch::Contains("only the prediction after the whole window"));
+  }
+  CHECK(examples::read_lines(dir.path / "seed" / "metrics.csv").size() == 2);
+
+  const std::string gen =
+      "generate --checkpoint run/model.npz --prompt 'me want' --temperature 0.8 --length 60 "
+      "--num-samples 2 --top-k 10 --top-p 0.95 --seed 7";
+  const RunResult a = run_baby_lm(gen, dir.path), b = run_baby_lm(gen, dir.path);
+  REQUIRE(a.code == 0);
+  CHECK(a.err.empty());
+  CHECK_THAT(a.out, Catch::StartsWith("me want"));
+  CHECK(a.out.size() == 2 * (7 + 60 + 1) + 1);
+  CHECK(a.out == b.out);
+  const RunResult c = run_baby_lm("generate --checkpoint run/model.npz --prompt 'me' --seed 8", dir.path);
+  CHECK(c.out != a.out);
+  const RunResult random = run_baby_lm("generate --checkpoint run/model.npz --length 5", dir.path);
+  CHECK(random.code == 0);
+  CHECK_THAT(random.err, Catch::StartsWith("seed ") && Catch::Contains("--seed"));
+  const RunResult eval = run_baby_lm("eval --checkpoint run/model.npz --num-samples 3 --seed 1", dir.path);
+  CHECK(eval.code == 0);
+  CHECK_THAT(eval.out, Catch::Contains("are words of the corpus") && Catch::Contains("accuracy"));
+
+  // Bad input: one line naming the file or character, exit code 2.
+  check_one_line_error(run_baby_lm("generate --checkpoint run/model.npz --prompt 'me want Pizza'",
+                                   dir.path),
+                       "'P'");
+  check_one_line_error(run_baby_lm("train --corpus nowhere.txt", dir.path), "nowhere.txt");
+  write_text(dir.path / "empty.txt", "");
+  check_one_line_error(run_baby_lm("train --corpus empty.txt", dir.path), "empty.txt: empty corpus");
+  const std::string bytes = examples::read_file(dir.path / "run" / "model.npz");
+  write_text(dir.path / "cut.npz", bytes.substr(0, bytes.size() - 1000));
+  check_one_line_error(run_baby_lm("generate --checkpoint cut.npz", dir.path), "cut.npz");
+  {
+    Generator g(0);
+    ModelConfig tiny;
+    tiny.vocab = tiny.embed = tiny.units = 3;
+    BabyLM m(tiny, g);
+    examples::save_checkpoint((dir.path / "names.npz").string(), m, nullptr, nullptr,
+                              {"name_language", {}});
+  }
+  check_one_line_error(run_baby_lm("generate --checkpoint names.npz", dir.path),
+                       "names.npz: this is a name_language checkpoint");
+  check_one_line_error(run_baby_lm("generate", dir.path), "--checkpoint");
+  check_one_line_error(run_baby_lm("train --out run --epochs 1", dir.path), "--overwrite");
+}
+
+TEST_CASE("--help documents every flag", "[baby_lm][e2e]") {
+  TempDir dir;
+  const RunResult train = run_baby_lm("train --help", dir.path);
+  CHECK(train.code == 0);
+  for (const char* flag : {"--corpus", "--out", "--overwrite", "--epochs", "--batch", "--lr",
+                           "--window", "--embed", "--units", "--layers", "--dropout",
+                           "--patience", "--clip", "--seed", "--stateful", "--bptt",
+                           "--val-fraction", "--val-every", "--sample-prompt", "--sample-length",
+                           "--target-loss", "--last-step-only"})
+    CHECK_THAT(train.out, Catch::Contains(flag));
+  const RunResult gen = run_baby_lm("generate --help", dir.path);
+  CHECK(gen.code == 0);
+  for (const char* flag : {"--checkpoint", "--prompt", "--temperature", "--length", "--top-k",
+                           "--top-p", "--num-samples", "--seed"})
+    CHECK_THAT(gen.out, Catch::Contains(flag));
+  const RunResult top = run_baby_lm("--help", dir.path);
+  CHECK_THAT(top.out, Catch::Contains("train") && Catch::Contains("generate") &&
+                          Catch::Contains("--threads"));
+}
+
+TEST_CASE("trained on the seed's 130 phrases, it answers \"me want\" with corpus words",
+          "[baby_lm][quality]") {
+  if (!fs::exists(kSeedCorpus)) {
+    WARN("seed corpus absent (" << kSeedCorpus << "): skipped");
+    return;
+  }
+  // The issue's bar: at temperature 0.5, >= 90% of the words generated from "me want" (state
+  // carried, 100 samples of 60 characters) are corpus words. 20 epochs (about 6 s at one thread)
+  // give 99.6% here; the full default run 100%.
+  TempDir dir;
+  const RunResult train = run_baby_lm(
+      "--threads 1 train --corpus " + shell_quote(kSeedCorpus.string()) + " --epochs 20 --out run",
+      dir.path);
+  INFO(train.out << train.err);
+  REQUIRE(train.code == 0);
+  const RunResult eval =
+      run_baby_lm("eval --checkpoint run/model.npz --temperature 0.5 --seed 1", dir.path);
+  INFO(eval.out << eval.err);
+  REQUIRE(eval.code == 0);
+  std::smatch share;
+  REQUIRE(std::regex_search(eval.out, share, std::regex(R"(\(([0-9.]+)%\) are words of the corpus)")));
+  CHECK(std::stod(share[1]) >= 90.0);
+}
