@@ -178,25 +178,25 @@ def sgemm_peak_gflops(samples):
 
 # ---- models -------------------------------------------------------------------------------
 
-def make_baby_lm():
+def make_baby_lm(vocab=len(BABY_VOCAB), seed=0):
     nn = torch.nn
 
     class BabyLM(nn.Module):
         def __init__(self):
             super().__init__()
-            self.emb = nn.Embedding(len(BABY_VOCAB), 32)
+            self.emb = nn.Embedding(vocab, 32)
             self.lstm1 = nn.LSTM(32, 128, batch_first=True)
             self.drop1 = nn.Dropout(0.2)
             self.lstm2 = nn.LSTM(128, 128, batch_first=True)
             self.drop2 = nn.Dropout(0.2)
-            self.fc = nn.Linear(128, len(BABY_VOCAB))
+            self.fc = nn.Linear(128, vocab)
 
-        def forward(self, tokens, state1=None, state2=None):
+        def forward(self, tokens, state1=None, state2=None, all_steps=False):
             seq, state1 = self.lstm1(self.emb(tokens), state1)
             seq, state2 = self.lstm2(self.drop1(seq), state2)
-            return self.fc(self.drop2(seq[:, -1])), state1, state2
+            return self.fc(self.drop2(seq if all_steps else seq[:, -1])), state1, state2
 
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     return BabyLM()
 
 
