@@ -50,9 +50,11 @@ int run_eval(const EvalOptions& o) {
   const Corpus corpus = load_corpus(corpus_path);
   const std::string what = corpus_path.string();
   const std::vector<std::int64_t> ids = info.vocab.encode(corpus.text, what);
-  std::printf("checkpoint %s: %s mode, vocabulary of %zu; corpus %s (%zu characters)\n",
-              g.checkpoint.c_str(), info.mode.c_str(), info.vocab.size(), what.c_str(),
-              ids.size());
+  const auto targets = info.extra.find("targets");  // absent in stateful checkpoints
+  std::printf("checkpoint %s: %s mode%s, vocabulary of %zu; corpus %s (%zu characters)\n",
+              g.checkpoint.c_str(), info.mode.c_str(),
+              targets == info.extra.end() ? "" : (" (" + targets->second + " scored)").c_str(),
+              info.vocab.size(), what.c_str(), ids.size());
   if (info.mode == "window") {
     const WindowScore score = evaluate_windows(model, ids, info.window, 256, what);
     std::printf("windows of %zu: loss %.4f nats (%.4f bits/char), accuracy %.2f%% over %zu "
