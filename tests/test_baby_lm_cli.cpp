@@ -102,6 +102,12 @@ TEST_CASE("end to end: train briefly, generate twice with the same seed", "[baby
                        "names.npz: this is a name_language checkpoint");
   check_one_line_error(run_baby_lm("generate", dir.path), "--checkpoint");
   check_one_line_error(run_baby_lm("train --out run --epochs 1", dir.path), "--overwrite");
+  // A flag of the other training mode is refused, not ignored.
+  check_one_line_error(run_baby_lm("train --stateful --window 10", dir.path),
+                       "--window excludes --stateful");
+  check_one_line_error(run_baby_lm("train --stateful --last-step-only", dir.path),
+                       "--last-step-only excludes --stateful");
+  check_one_line_error(run_baby_lm("train --bptt 32", dir.path), "--bptt requires --stateful");
 }
 
 TEST_CASE("--help documents every flag", "[baby_lm][e2e]") {

@@ -102,8 +102,9 @@ int run(int argc, char** argv) {
                              "windows per batch (stateful: the number of parallel streams)"))
       ->capture_default_str();
   positive(train->add_option("--lr", t.lr, "Adam learning rate"))->capture_default_str();
-  positive(train->add_option("--window", t.window, "characters read per prediction (window mode)"))
-      ->capture_default_str();
+  CLI::Option* window =
+      positive(train->add_option("--window", t.window, "characters read per prediction (window mode)"))
+          ->capture_default_str();
   positive(train->add_option("--embed", t.model.embed, "embedding size"))->capture_default_str();
   positive(train->add_option("--units", t.model.units, "LSTM units per layer"))
       ->capture_default_str();
@@ -123,26 +124,34 @@ int run(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1e30));
   train->add_option("--seed", t.seed, "random seed (initialisation, shuffling, dropout)")
       ->capture_default_str();
-  train->add_flag("--last-step-only", t.last_step_only,
+  CLI::Option* last_step_only = train->add_flag("--last-step-only", t.last_step_only,
                   "window mode: train only the prediction after the whole window, exactly as the "
                   "seed (Keras return_sequences=False); by default the prediction after every "
                   "prefix of a window is trained too, which generation (state carried, one "
                   "character at a time) needs");
-  train->add_flag("--stateful", t.stateful,
-                  "stateful mode: the corpus is cut into --batch contiguous streams read --bptt "
-                  "characters at a time, the hidden state carried (and detached) across batches");
+  CLI::Option* stateful = train->add_flag(
+      "--stateful", t.stateful,
+      "stateful mode: the corpus is cut into --batch contiguous streams read --bptt characters "
+      "at a time, the hidden state carried (and detached) across batches");
+  // A flag of the other mode is refused rather than silently ignored.
+  window->excludes(stateful);
+  last_step_only->excludes(stateful);
   positive(train->add_option("--bptt", t.bptt, "stateful: steps per batch (truncated BPTT length)"))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->needs(stateful);
   probability(train->add_option("--val-fraction", t.val_fraction,
                                 "stateful: the tail of the corpus held out for validation"),
               false)
-      ->capture_default_str();
+      ->capture_default_str()
+      ->needs(stateful);
   train->add_option("--val-every", t.val_every,
                     "stateful: validate every N batches too (0 = at the end of each epoch only)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->needs(stateful);
   train->add_option("--sample-prompt", t.sample_prompt,
                     "stateful: prompt of the sample printed at each validation (empty = the "
-                    "start of a line)");
+                    "start of a line)")
+      ->needs(stateful);
   train->add_option("--sample-length", t.sample_length, "characters of each printed sample")
       ->capture_default_str();
   train->add_option("--target-loss", t.target_loss,
