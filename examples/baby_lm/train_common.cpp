@@ -1,6 +1,7 @@
 // baby_lm's training, the parts both modes share: set-up, early stopping, checkpoints, samples.
 #include "baby_lm/train.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -124,10 +125,8 @@ LastStepScore score_last_steps(const Tensor& logits, const Indices& targets, std
   LastStepScore score;
   for (std::size_t r = steps - 1; r < rows; r += steps) {
     const float* row = p + r * v;
-    std::size_t best = 0;
-    for (std::size_t j = 1; j < v; ++j)
-      if (row[j] > row[best]) best = j;
-    double sum = 0;
+    const auto best = static_cast<std::size_t>(std::max_element(row, row + v) - row);
+    double sum = 0;  // of exp(logit - max): the log-sum-exp without overflow
     for (std::size_t j = 0; j < v; ++j) sum += std::exp(double(row[j]) - row[best]);
     const auto target = static_cast<std::size_t>(targets.data[r]);
     if (target >= v) throw Error(fmt::format("score_last_steps: target {} of {} classes", target, v));

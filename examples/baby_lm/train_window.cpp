@@ -24,8 +24,6 @@ WindowScore evaluate_windows(BabyLM& model, const std::vector<std::int64_t>& ids
                              std::size_t window, std::size_t batch, const std::string& what) {
   NoGradGuard no_grad;
   nn::EvalModeGuard eval(model);
-  CrossEntropyOptions sum;
-  sum.reduction = Reduction::Sum;
   WindowScore score;
   score.windows = window_count(ids.size(), window, what);
   std::vector<std::size_t> starts(score.windows);
