@@ -64,7 +64,7 @@ def pytorch_child(args):
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
     gen = torch.Generator().manual_seed(args.seed)
-    seconds, losses = 0.0, []
+    seconds, epoch_loss = 0.0, float("inf")
     for epoch in range(1, args.max_epochs + 1):
         t0 = time.perf_counter()
         order = torch.randperm(n, generator=gen)
@@ -78,12 +78,12 @@ def pytorch_child(args):
             opt.step()
             total += loss.item() * len(rows)
         seconds += time.perf_counter() - t0
-        losses.append(total / n)
-        if losses[-1] < args.target:
+        epoch_loss = total / n
+        if epoch_loss < args.target:
             break
-    reached = losses[-1] < args.target
+    reached = epoch_loss < args.target
     print(json.dumps({"epoch": epoch if reached else None, "seconds": seconds if reached else None,
-                      "epoch_s": seconds / epoch, "losses": losses}), flush=True)
+                      "epoch_s": seconds / epoch}), flush=True)
 
 
 def run_pytorch(args, mode, seed):
@@ -100,7 +100,7 @@ def run_tapegrad(args, mode, seed):
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [args.baby_lm, "train", "--corpus", args.corpus, "--seed", str(seed), "--threads",
                str(args.threads), "--epochs", str(args.max_epochs), "--patience", "0",
-               "--out", os.path.join(tmp, "run"), "--target-loss", str(args.target)]
+               "--out", os.path.join(tmp, "run")]
         if mode == "last":
             cmd.append("--last-step-only")
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
@@ -182,7 +182,7 @@ def main():
                     f"(other work: {busy:.1f} cores)")
                 if args.json:
                     with open(args.json, "a") as f:
-                        f.write(json.dumps({k: v for k, v in r.items() if k != "losses"}) + "\n")
+                        f.write(json.dumps(r) + "\n")
     table = render(args, results, modes)
     print(table, end="")
     if args.markdown:

@@ -2,16 +2,12 @@
 // lines, timing, the sgemm peak and the fresh-process memory workload).
 #include <fmt/format.h>
 #include <sys/resource.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <iostream>
 #include <stdexcept>
 #include <sstream>
 #include <string>
@@ -88,12 +84,15 @@ void emit_metric(const std::string& workload, const Fields& config, const std::s
   emit(record);
 }
 
-// ---- timing ---------------------------------------------------------------------------------
-
-double now_seconds() {
-  using clock = std::chrono::steady_clock;
-  return std::chrono::duration<double>(clock::now().time_since_epoch()).count();
+void emit_names_skipped(const std::string& workload, const std::string& names_dir) {
+  const std::string reason = fmt::format(
+      "names data folder {} absent or empty: workload {} skipped", names_dir, workload);
+  log(reason);
+  emit({{"framework", json_string("tapegrad")}, {"workload", json_string(workload)},
+        {"skipped", json_string(reason)}});
 }
+
+// ---- timing ---------------------------------------------------------------------------------
 
 Timing per_step_seconds(const std::function<void()>& step, int repeats, double min_time,
                         double warmup_time) {
@@ -201,11 +200,7 @@ void run_e(const Options& o) {
   const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
   for (const char* of : {"a", "b"}) {
     if (std::string(of) == "b" && load_names(o.names_dir).pairs.empty()) {
-      const std::string reason = fmt::format(
-          "names data folder {} absent or empty: workload e skipped", o.names_dir);
-      log(reason);
-      emit({{"framework", json_string("tapegrad")}, {"workload", json_string("e")},
-            {"skipped", json_string(reason)}});
+      emit_names_skipped("e", o.names_dir);
       continue;
     }
     const std::string command = fmt::format(

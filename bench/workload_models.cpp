@@ -1,7 +1,5 @@
 // bench_recurrent's models and data: the baby_lm seed model (a, d) and the name classifier with
 // its data pipeline (b), defined as in bench/pytorch_workloads.py.
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +17,10 @@ namespace tg::bench {
 baby_lm::ModelConfig baby_config() {
   baby_lm::ModelConfig c;
   c.vocab = kBabyVocab;
+  c.embed = 32;
+  c.units = 128;
+  c.layers = 2;
+  c.dropout = 0.2;
   return c;
 }
 
@@ -47,9 +49,6 @@ std::function<void()> baby_lm_trainer() {
 }
 
 // ---- name_language --------------------------------------------------------------------------
-
-const char* const kNameAlphabet =
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ .,;'";
 
 namespace {
 
@@ -106,7 +105,7 @@ NameBatch names_batch(const std::vector<NamePair>& pairs, std::size_t begin, std
   std::stable_sort(chunk.begin(), chunk.end(), [](const NamePair& a, const NamePair& b) {
     return a.name.size() > b.name.size();
   });
-  const std::string alphabet = kNameAlphabet;
+  const std::string& alphabet = examples::ascii_letters_vocabulary();
   const std::size_t steps = chunk.front().name.size(), batch = chunk.size(), k = alphabet.size();
   NameBatch out;
   out.x = Tensor::zeros({steps, batch, k});
@@ -126,7 +125,7 @@ NameBatch names_batch(const std::vector<NamePair>& pairs, std::size_t begin, std
 NameClassifier::NameClassifier(std::size_t labels) {
   Generator init(0);
   nn::RecurrentOptions o;
-  o.input_size = std::char_traits<char>::length(kNameAlphabet);
+  o.input_size = examples::ascii_letters_vocabulary().size();
   o.hidden_size = 128;
   lstm_ = std::make_shared<nn::LSTM>(o, init);
   fc_ = std::make_shared<nn::Linear>(128, labels, true, init);

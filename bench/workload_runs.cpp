@@ -3,10 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cmath>
 
 #include "autograd/ops.hpp"
 #include "autograd/tape.hpp"
+#include "baby_lm/sample.hpp"
 #include "workloads.hpp"
 
 namespace tg::bench {
@@ -39,11 +39,7 @@ void run_a(const Options& o) {
 void run_b(const Options& o) {
   const NameData data = load_names(o.names_dir);
   if (data.pairs.empty()) {
-    const std::string reason =
-        fmt::format("names data folder {} absent or empty: workload b skipped", o.names_dir);
-    log(reason);
-    emit({{"framework", json_string("tapegrad")}, {"workload", json_string("b")},
-          {"skipped", json_string(reason)}});
+    emit_names_skipped("b", o.names_dir);
     return;
   }
   const std::size_t n = data.pairs.size();
@@ -70,6 +66,14 @@ void run_b(const Options& o) {
 }
 
 namespace {
+
+// Workload c's grid: every combination, batch outermost and layers innermost, as
+// pytorch_workloads.py's GRID and QUICK_GRID.
+struct Grid {
+  std::vector<std::size_t> batches, hiddens, seqs, layer_counts;
+};
+const Grid kGrid{{1, 32, 256}, {128, 512}, {15, 64}, {1, 2}};
+const Grid kQuickGrid{{1, 32}, {128, 512}, {15}, {1}};
 
 double lstm_step_flops(std::size_t batch, std::size_t hidden, std::size_t seq,
                        std::size_t layers) {
@@ -99,23 +103,16 @@ std::function<void()> grid_trainer(std::size_t batch, std::size_t hidden, std::s
 void run_c(const Options& o) {
   const auto peaks = sgemm_gflops(std::max(5, o.repeats));
   const double peak = *std::max_element(peaks.begin(), peaks.end());
-  const auto& gp = o.grid_point;
-  const std::vector<std::size_t> batches = !gp.empty() ? std::vector<std::size_t>{gp[0]}
-                                         : o.quick ? std::vector<std::size_t>{1, 32}
-                                                   : std::vector<std::size_t>{1, 32, 256};
-  const std::vector<std::size_t> hiddens = !gp.empty() ? std::vector<std::size_t>{gp[1]}
-                                                       : std::vector<std::size_t>{128, 512};
-  const std::vector<std::size_t> seqs = !gp.empty() ? std::vector<std::size_t>{gp[2]}
-                                      : o.quick ? std::vector<std::size_t>{15}
-                                                : std::vector<std::size_t>{15, 64};
-  const std::vector<std::size_t> layer_counts = !gp.empty() ? std::vector<std::size_t>{gp[3]}
-                                              : o.quick ? std::vector<std::size_t>{1}
-                                                        : std::vector<std::size_t>{1, 2};
+  Grid grid = o.quick ? kQuickGrid : kGrid;
+  if (!o.grid_point.empty()) {
+    const auto& gp = o.grid_point;  // parse() checked it holds 4 values
+    grid = Grid{{gp[0]}, {gp[1]}, {gp[2]}, {gp[3]}};
+  }
   Generator gen(0);
-  for (std::size_t batch : batches)
-    for (std::size_t hidden : hiddens)
-      for (std::size_t seq : seqs)
-        for (std::size_t layers : layer_counts) {
+  for (std::size_t batch : grid.batches)
+    for (std::size_t hidden : grid.hiddens)
+      for (std::size_t seq : grid.seqs)
+        for (std::size_t layers : grid.layer_counts) {
           const Timing t = per_step_seconds(grid_trainer(batch, hidden, seq, layers, gen),
                                             o.repeats, o.min_time / 2, o.warmup_time / 2);
           const double flops = lstm_step_flops(batch, hidden, seq, layers);
@@ -140,19 +137,8 @@ namespace {
 constexpr const char* kBabyChars = "\n abcdefghijklmnopqrstuvwxyz";
 constexpr const char* kPrompt = "me want ";
 constexpr std::size_t kGenChars = 200;
-
-// softmax(logits) sampled with one uniform draw.
-std::int64_t sample(const Tensor& logits, Generator& gen) {
-  const float* z = logits.value().data();
-  const std::size_t n = logits.size();
-  const float top = *std::max_element(z, z + n);
-  double p[kBabyVocab], total = 0;
-  for (std::size_t j = 0; j < n; ++j) total += p[j] = std::exp(static_cast<double>(z[j] - top));
-  double u = gen.uniform() * total;
-  for (std::size_t j = 0; j < n; ++j)
-    if ((u -= p[j]) < 0) return static_cast<std::int64_t>(j);
-  return static_cast<std::int64_t>(n - 1);
-}
+// Plain softmax sampling (temperature 1, no top-k / top-p), as PyTorch's torch.multinomial side.
+const baby_lm::SamplingOptions kSampling{1.0, 0, 1.0};
 
 }  // namespace
 
@@ -172,7 +158,8 @@ void run_d(const Options& o) {
     text.clear();
     const double t0 = now_seconds();
     for (std::size_t i = 0; i < kGenChars; ++i) {
-      const std::int64_t token = sample(out.logits, gen);
+      const auto token = static_cast<std::int64_t>(baby_lm::sample_token(
+          out.logits.value().data(), out.logits.size(), kSampling, gen));
       text += kBabyChars[token];
       out = model.forward(Indices({token}, {1, 1}), out.state, false);
     }

@@ -14,6 +14,7 @@
 
 #include "autograd/tensor.hpp"
 #include "baby_lm/model.hpp"
+#include "bench_util.hpp"  // now_seconds
 #include "nn/nn.hpp"
 #include "optim/optim.hpp"
 
@@ -48,9 +49,10 @@ void emit_metric(const std::string& workload, const Fields& config, const std::s
                  const std::vector<double>& samples, const std::string& unit,
                  const std::string& stat = "median", const Fields& extra = {});
 
-// ---- timing ---------------------------------------------------------------------------------
+// The line (and stderr message) of workload b or e skipped for want of the names data folder.
+void emit_names_skipped(const std::string& workload, const std::string& names_dir);
 
-double now_seconds();
+// ---- timing ---------------------------------------------------------------------------------
 
 // Seconds per call of step() in each of `repeats` repeats, after a warm-up of at least
 // warmup_time (and 2 calls); each repeat runs the same number of calls, enough to last min_time.
@@ -72,9 +74,11 @@ double max_rss_mib();
 constexpr std::size_t kBabyVocab = 28;
 constexpr std::size_t kBabyBatch = 32, kBabyWindow = 15;
 
-// The model is the example's own baby_lm::BabyLM with its default configuration for 28
+// The model is the example's own baby_lm::BabyLM, so the bench measures what users run, for 28
 // characters: Embedding(28, 32) -> LSTM(32->128, every step) -> Dropout(0.2) -> LSTM(128->128,
-// last step) -> Dropout(0.2) -> Linear(128->28), so the bench measures what users run.
+// last step) -> Dropout(0.2) -> Linear(128->28). The sizes are set explicitly, not taken from
+// the example's defaults: PyTorch's side hard-codes them, and a new default must not silently
+// change the workload.
 baby_lm::ModelConfig baby_config();
 
 // One training step of workload (a) per call: zero grads, forward, loss, backward, Adam.
@@ -83,7 +87,6 @@ std::function<void()> baby_lm_trainer();
 // ---- workload (b): name_language ------------------------------------------------------------
 
 constexpr std::size_t kNamesBatch = 64;
-extern const char* const kNameAlphabet;  // string.ascii_letters + " .,;'" (57)
 
 struct NamePair {
   std::string name;  // ASCII-folded
@@ -96,6 +99,7 @@ struct NameData {
 // Empty pairs when the folder is absent or holds no .txt file.
 NameData load_names(const std::string& folder);
 
+// One-hot over examples::ascii_letters_vocabulary(): string.ascii_letters + " .,;'" (57).
 struct NameBatch {
   Tensor x;  // [T_max, B, 57] one-hot, zero past each name's length
   std::vector<std::size_t> lengths;  // longest first
