@@ -8,13 +8,13 @@
 #include <limits>
 #include <set>
 
+#include "optim/state_io.hpp"
+
 namespace tg::optim {
 
 namespace {
 
 const double kPi = std::acos(-1.0);  // Python's math.pi
-
-Tensor scalar64(double value) { return Tensor::scalar(value, DType::Float64); }
 
 Tensor vector64(const std::vector<double>& values) {
   return Tensor::from_vector(values, {values.size()}, DType::Float64);
@@ -23,6 +23,13 @@ Tensor vector64(const std::vector<double>& values) {
 std::vector<double> group_lrs(const Optimizer& optimizer) {
   std::vector<double> lrs;
   for (const ParamGroup& g : optimizer.param_groups()) lrs.push_back(g.lr);
+  return lrs;
+}
+
+// The groups' current lrs times `factor`, as `lr * factor` (the order PyTorch multiplies in).
+std::vector<double> scaled(const Optimizer& optimizer, double factor) {
+  std::vector<double> lrs = group_lrs(optimizer);
+  for (double& lr : lrs) lr = lr * factor;
   return lrs;
 }
 
@@ -35,26 +42,26 @@ std::vector<std::vector<double>> read_state(const std::string& who,
                                             const std::vector<std::size_t>& sizes) {
   const std::set<std::string> known(names.begin(), names.end());
   for (const auto& entry : state)
-    if (entry.first.compare(0, prefix.size(), prefix) == 0 &&
-        !known.count(entry.first.substr(prefix.size())))
-      throw Error(fmt::format("{}::load_state_dict: {}: unknown key", who, entry.first));
+    if (detail::starts_with(entry.first, prefix) && !known.count(entry.first.substr(prefix.size())))
+      throw detail::load_error(who, entry.first, "unknown key");
   std::vector<std::vector<double>> out;
   for (std::size_t i = 0; i < names.size(); ++i) {
     const std::string key = prefix + names[i];
     const auto it = state.find(key);
-    if (it == state.end()) throw Error(fmt::format("{}::load_state_dict: {}: missing", who, key));
+    if (it == state.end()) throw detail::load_error(who, key, "missing");
     if (!it->second.defined() || it->second.size() != sizes[i])
-      throw Error(fmt::format("{}::load_state_dict: {}: expected {} values, got shape {}", who,
-                              key, sizes[i],
-                              it->second.defined() ? shape_str(it->second.shape()) : "undefined"));
+      throw detail::load_error(
+          who, key,
+          fmt::format("expected {} values, got shape {}", sizes[i],
+                      it->second.defined() ? shape_str(it->second.shape()) : "undefined"));
     out.push_back(it->second.to_vector());
   }
   return out;
 }
 
 std::int64_t as_count(const std::string& who, const std::string& key, double v) {
-  if (v != std::floor(v) || std::abs(v) > 9e15)
-    throw Error(fmt::format("{}::load_state_dict: {}: expected an integer, got {}", who, key, v));
+  if (!detail::is_exact_integer(v))
+    throw detail::load_error(who, key, fmt::format("expected an integer, got {}", v));
   return static_cast<std::int64_t>(v);
 }
 
@@ -83,7 +90,7 @@ void LRScheduler::step() {
 }
 
 std::map<std::string, Tensor> LRScheduler::state_dict(const std::string& prefix) const {
-  return {{prefix + "last_epoch", scalar64(static_cast<double>(last_epoch_))},
+  return {{prefix + "last_epoch", detail::scalar64(static_cast<double>(last_epoch_))},
           {prefix + "base_lrs", vector64(base_lrs_)},
           {prefix + "last_lr", vector64(last_lr_)}};
 }
@@ -107,10 +114,8 @@ StepLR::StepLR(Optimizer& optimizer, std::int64_t step_size, double gamma)
 }
 
 std::vector<double> StepLR::get_lr() const {
-  std::vector<double> lrs = group_lrs(optimizer_);
-  if (last_epoch_ == 0 || last_epoch_ % step_size_ != 0) return lrs;
-  for (double& lr : lrs) lr = lr * gamma_;
-  return lrs;
+  if (last_epoch_ == 0 || last_epoch_ % step_size_ != 0) return group_lrs(optimizer_);
+  return scaled(optimizer_, gamma_);
 }
 
 // ---- ExponentialLR ------------------------------------------------------------------------
@@ -121,10 +126,8 @@ ExponentialLR::ExponentialLR(Optimizer& optimizer, double gamma)
 }
 
 std::vector<double> ExponentialLR::get_lr() const {
-  std::vector<double> lrs = group_lrs(optimizer_);
-  if (last_epoch_ == 0) return lrs;
-  for (double& lr : lrs) lr = lr * gamma_;
-  return lrs;
+  if (last_epoch_ == 0) return group_lrs(optimizer_);
+  return scaled(optimizer_, gamma_);
 }
 
 // ---- CosineAnnealingLR --------------------------------------------------------------------
@@ -170,18 +173,13 @@ LinearLR::LinearLR(Optimizer& optimizer, double start_factor, double end_factor,
 }
 
 std::vector<double> LinearLR::get_lr() const {
-  std::vector<double> lrs = group_lrs(optimizer_);
-  if (last_epoch_ == 0) {
-    for (double& lr : lrs) lr = lr * start_factor_;
-    return lrs;
-  }
-  if (last_epoch_ > total_iters_) return lrs;
+  if (last_epoch_ == 0) return scaled(optimizer_, start_factor_);
+  if (last_epoch_ > total_iters_) return group_lrs(optimizer_);
   const double span = end_factor_ - start_factor_;
   const double factor =
       1. + span / (static_cast<double>(total_iters_) * start_factor_ +
                    static_cast<double>(last_epoch_ - 1) * span);
-  for (double& lr : lrs) lr = lr * factor;
-  return lrs;
+  return scaled(optimizer_, factor);
 }
 
 // ---- ReduceLROnPlateau --------------------------------------------------------------------
@@ -238,10 +236,10 @@ void ReduceLROnPlateau::step(double metric) {
 }
 
 std::map<std::string, Tensor> ReduceLROnPlateau::state_dict(const std::string& prefix) const {
-  return {{prefix + "last_epoch", scalar64(static_cast<double>(last_epoch_))},
-          {prefix + "best", scalar64(best_)},
-          {prefix + "num_bad_epochs", scalar64(static_cast<double>(num_bad_epochs_))},
-          {prefix + "cooldown_counter", scalar64(static_cast<double>(cooldown_counter_))},
+  return {{prefix + "last_epoch", detail::scalar64(static_cast<double>(last_epoch_))},
+          {prefix + "best", detail::scalar64(best_)},
+          {prefix + "num_bad_epochs", detail::scalar64(static_cast<double>(num_bad_epochs_))},
+          {prefix + "cooldown_counter", detail::scalar64(static_cast<double>(cooldown_counter_))},
           {prefix + "last_lr", vector64(last_lr_)}};
 }
 

@@ -3,20 +3,14 @@
 
 #include <fmt/format.h>
 
-#include <cmath>
 #include <set>
 
 #include "autograd/tape.hpp"
+#include "optim/state_io.hpp"
 
 namespace tg::optim {
 
 namespace {
-
-Tensor scalar64(double value) { return Tensor::scalar(value, DType::Float64); }
-
-bool starts_with(const std::string& s, const std::string& prefix) {
-  return s.compare(0, prefix.size(), prefix) == 0;
-}
 
 // Parses "<digits>.<rest>" (after "group"); false if it is not of that form.
 bool parse_group_key(const std::string& s, std::size_t& index, std::string& field) {
@@ -91,7 +85,7 @@ void Optimizer::step() {
                          grad_size, shape_str(param.shape())));
       ParamState& state = states_[g][i];
       if (state.step == 0) {
-        state.buffers.clear();
+        state.buffers.clear();  // partly filled if an allocation below threw on an earlier call
         for (std::size_t b = 0; b < buffer_names_.size(); ++b)
           state.buffers.push_back(
               Tensor::full(param.shape(), initial_buffer_value(b), param.dtype()));
@@ -109,15 +103,18 @@ void Optimizer::step() {
   ++step_count_;
 }
 
-double Optimizer::lr(std::size_t group) const {
+void Optimizer::check_group(const char* op, std::size_t group) const {
   if (group >= groups_.size())
-    fail(fmt::format("lr: no group {} ({} groups)", group, groups_.size()));
+    fail(fmt::format("{}: no group {} ({} groups)", op, group, groups_.size()));
+}
+
+double Optimizer::lr(std::size_t group) const {
+  check_group("lr", group);
   return groups_[group].lr;
 }
 
 void Optimizer::set_lr(std::size_t group, double lr) {
-  if (group >= groups_.size())
-    fail(fmt::format("set_lr: no group {} ({} groups)", group, groups_.size()));
+  check_group("set_lr", group);
   if (!(lr >= 0.0)) fail(fmt::format("set_lr: invalid learning rate: {}", lr));
   groups_[group].lr = lr;
 }
@@ -127,16 +124,14 @@ void Optimizer::set_lr(double lr) {
 }
 
 void Optimizer::set_weight_decay(std::size_t group, double weight_decay) {
-  if (group >= groups_.size())
-    fail(fmt::format("set_weight_decay: no group {} ({} groups)", group, groups_.size()));
+  check_group("set_weight_decay", group);
   if (!(weight_decay >= 0.0))
     fail(fmt::format("set_weight_decay: invalid weight_decay value: {}", weight_decay));
   groups_[group].weight_decay = weight_decay;
 }
 
 void Optimizer::set_initial_lr(std::size_t group, double initial_lr) {
-  if (group >= groups_.size())
-    fail(fmt::format("set_initial_lr: no group {} ({} groups)", group, groups_.size()));
+  check_group("set_initial_lr", group);
   groups_[group].initial_lr = initial_lr;
 }
 
@@ -149,20 +144,20 @@ const ParamState& Optimizer::state(const std::string& param) const {
 
 std::map<std::string, Tensor> Optimizer::state_dict(const std::string& prefix) const {
   std::map<std::string, Tensor> out;
-  out[prefix + "step"] = scalar64(static_cast<double>(step_count_));
-  out[prefix + "groups"] = scalar64(static_cast<double>(groups_.size()));
+  out[prefix + "step"] = detail::scalar64(static_cast<double>(step_count_));
+  out[prefix + "groups"] = detail::scalar64(static_cast<double>(groups_.size()));
   for (std::size_t g = 0; g < groups_.size(); ++g) {
     const ParamGroup& group = groups_[g];
     const std::string key = fmt::format("{}group{}.", prefix, g);
-    out[key + "params"] = scalar64(static_cast<double>(group.params.size()));
-    out[key + "lr"] = scalar64(group.lr);
-    out[key + "weight_decay"] = scalar64(group.weight_decay);
-    out[key + "initial_lr"] = scalar64(group.initial_lr);
+    out[key + "params"] = detail::scalar64(static_cast<double>(group.params.size()));
+    out[key + "lr"] = detail::scalar64(group.lr);
+    out[key + "weight_decay"] = detail::scalar64(group.weight_decay);
+    out[key + "initial_lr"] = detail::scalar64(group.initial_lr);
     for (std::size_t i = 0; i < group.params.size(); ++i) {
       const ParamState& state = states_[g][i];
       if (state.step == 0) continue;
       const std::string skey = prefix + "state." + group.params[i].first + ".";
-      out[skey + "step"] = scalar64(static_cast<double>(state.step));
+      out[skey + "step"] = detail::scalar64(static_cast<double>(state.step));
       for (std::size_t b = 0; b < buffer_names_.size(); ++b)
         out[skey + buffer_names_[b]] = state.buffers[b].clone();
     }
@@ -172,9 +167,8 @@ std::map<std::string, Tensor> Optimizer::state_dict(const std::string& prefix) c
 
 void Optimizer::load_state_dict(const std::map<std::string, Tensor>& state,
                                 const std::string& prefix) {
-  const std::string where = type_name_ + "::load_state_dict: ";
   auto error = [&](const std::string& key, const std::string& what) {
-    return Error(where + key + ": " + what);
+    return detail::load_error(type_name_, key, what);
   };
   auto scalar = [&](const std::string& key, const Tensor& t) {
     if (!t.defined() || t.size() != 1)
@@ -184,7 +178,7 @@ void Optimizer::load_state_dict(const std::map<std::string, Tensor>& state,
   };
   auto count = [&](const std::string& key, const Tensor& t) {
     const double v = scalar(key, t);
-    if (!(v >= 0) || v != std::floor(v) || v > 9e15)
+    if (!(v >= 0) || !detail::is_exact_integer(v))
       throw error(key, fmt::format("expected a non-negative integer, got {}", v));
     return static_cast<std::int64_t>(v);
   };
@@ -201,17 +195,16 @@ void Optimizer::load_state_dict(const std::map<std::string, Tensor>& state,
   std::vector<std::map<std::string, double>> group_fields(groups_.size());
   std::vector<std::vector<ParamState>> states(groups_.size());
   for (std::size_t g = 0; g < groups_.size(); ++g) states[g].resize(groups_[g].params.size());
-  std::vector<std::vector<std::vector<bool>>> seen(groups_.size());  // [g][i][buffer]
 
   const std::string state_prefix = prefix + "state.";
   for (const auto& [key, tensor] : state) {
-    if (!starts_with(key, prefix)) continue;
+    if (!detail::starts_with(key, prefix)) continue;
     const std::string rest = key.substr(prefix.size());
     if (rest == "step") {
       step_count = count(key, tensor);
     } else if (rest == "groups") {
       group_count = count(key, tensor);
-    } else if (starts_with(rest, "group")) {
+    } else if (detail::starts_with(rest, "group")) {
       std::size_t g = 0;
       std::string field;
       if (!parse_group_key(rest.substr(5), g, field) ||
@@ -220,7 +213,7 @@ void Optimizer::load_state_dict(const std::map<std::string, Tensor>& state,
       if (g >= groups_.size())
         throw error(key, fmt::format("no group {}: the optimizer has {} groups", g, groups_.size()));
       group_fields[g][field] = scalar(key, tensor);
-    } else if (starts_with(key, state_prefix)) {
+    } else if (detail::starts_with(key, state_prefix)) {
       const std::size_t dot = key.rfind('.');
       if (dot <= state_prefix.size()) throw error(key, "expected state.<parameter>.<buffer>");
       const std::string name = key.substr(state_prefix.size(), dot - state_prefix.size());
@@ -231,11 +224,8 @@ void Optimizer::load_state_dict(const std::map<std::string, Tensor>& state,
       const auto [g, i] = where_param->second;
       const Tensor& param = groups_[g].params[i].second;
       ParamState& ps = states[g][i];
-      if (seen[g].empty()) seen[g].assign(groups_[g].params.size(), {});
-      if (seen[g][i].empty()) {
-        seen[g][i].assign(buffer_names_.size(), false);
-        ps.buffers.resize(buffer_names_.size());
-      }
+      // Undefined until their key is read: the checks below find the missing buffers by that.
+      ps.buffers.resize(buffer_names_.size());
       if (buffer == "step") {
         ps.step = count(key, tensor);
         if (ps.step == 0) throw error(key, "expected a step count >= 1");
@@ -254,7 +244,6 @@ void Optimizer::load_state_dict(const std::map<std::string, Tensor>& state,
                                      tensor.defined() ? shape_str(tensor.shape()) : "undefined",
                                      name, shape_str(param.shape())));
       ps.buffers[b] = tensor.to(param.dtype());  // a copy: the caller's map stays untouched
-      seen[g][i][b] = true;
     } else {
       throw error(key, "unknown key");
     }
@@ -276,11 +265,12 @@ void Optimizer::load_state_dict(const std::map<std::string, Tensor>& state,
       throw error(gkey + "lr", fmt::format("invalid lr {} or weight_decay {}",
                                            group_fields[g]["lr"], group_fields[g]["weight_decay"]));
     for (std::size_t i = 0; i < groups_[g].params.size(); ++i) {
-      if (seen[g].empty() || seen[g][i].empty()) continue;  // no state: not yet updated
+      const ParamState& ps = states[g][i];
+      if (ps.step == 0 && ps.buffers.empty()) continue;  // no state: not yet updated
       const std::string skey = state_prefix + groups_[g].params[i].first + ".";
-      if (states[g][i].step == 0) throw error(skey + "step", "missing");
+      if (ps.step == 0) throw error(skey + "step", "missing");
       for (std::size_t b = 0; b < buffer_names_.size(); ++b)
-        if (!seen[g][i][b]) throw error(skey + buffer_names_[b], "missing");
+        if (!ps.buffers[b].defined()) throw error(skey + buffer_names_[b], "missing");
     }
   }
 

@@ -107,6 +107,9 @@ class Optimizer {
   [[noreturn]] void fail(const std::string& what) const;
 
  private:
+  // Fails "<op>: no group <group> (<n> groups)" unless the group exists.
+  void check_group(const char* op, std::size_t group) const;
+
   std::string type_name_;
   std::vector<ParamGroup> groups_;
   std::vector<std::vector<ParamState>> states_;  // [group][parameter], aligned with groups_

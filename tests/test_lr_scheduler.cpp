@@ -58,7 +58,6 @@ std::vector<ScheduleCase> load_schedule_cases() {
   return cases;
 }
 
-// An SGD with one parameter per group at the given learning rates, for driving schedules.
 ReduceLROnPlateauOptions plateau_options(const ScheduleCase& c) {
   ReduceLROnPlateauOptions o;
   o.mode = c.options.at("mode") == "max" ? ReduceLROnPlateauOptions::Mode::Max

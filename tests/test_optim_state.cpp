@@ -2,12 +2,12 @@
 // and through an .npz checkpoint).
 #include <catch2/catch.hpp>
 
-#include <cstdio>
 #include <functional>
 #include <memory>
 
 #include "nn/npz.hpp"
 #include "optim_test_util.hpp"
+#include "test_support.hpp"
 
 using namespace tg;
 using namespace tg::optim;
@@ -138,7 +138,8 @@ TEST_CASE("a resumed run continues bit for bit", "[optim][resume]") {
 
 TEST_CASE("a resumed run continues bit for bit through an .npz checkpoint", "[optim][resume]") {
   const auto setups = resume_setups();
-  const std::string path = "test_optim_checkpoint.npz";
+  tg::testing::TempDir dir;
+  const std::string path = (dir.path / "ckpt.npz").string();
   for (const auto& [name, setup] : {setups[1], setups[3]}) {  // Adam and RMSprop + plateau
     INFO(name);
     Trainer reference(0.1);
@@ -157,7 +158,6 @@ TEST_CASE("a resumed run continues bit for bit through an .npz checkpoint", "[op
       CHECK(reference.params()[i].second.to_vector() == resumed.params()[i].second.to_vector());
     check_same_state(resumed.checkpoint(), reference.checkpoint());
   }
-  std::remove(path.c_str());
 }
 
 TEST_CASE("the state dict names every entry as documented", "[optim][state]") {
