@@ -60,8 +60,10 @@ V load_or_zero(const T* p, std::size_t j) {
   return p ? load<V>(p + j) : V(T(0));
 }
 
+// Not named `store`: argument-dependent lookup would then pick xsimd::store for a batch, an
+// aligned store, which faults on rows that do not start at a multiple of the vector size.
 template <class T, class V>
-void store(T* p, const V& v) {
+void store_lane(T* p, const V& v) {
   if constexpr (std::is_same_v<V, T>)
     *p = v;
   else
@@ -95,7 +97,7 @@ void rnn_forward_row(std::size_t H, bool is_relu, const T* pre, T* h) {
   lanes<T>(H, [&](std::size_t j, auto lane) {
     using V = typename decltype(lane)::type;
     const V x = load<V>(pre + j);
-    store(h + j, is_relu ? relu<T>(x) : V(xsimd::tanh(x)));
+    store_lane(h + j, is_relu ? relu<T>(x) : V(xsimd::tanh(x)));
   });
 }
 
@@ -104,7 +106,7 @@ void rnn_backward_row(std::size_t H, bool is_relu, const T* h, const T* dh, T* d
   lanes<T>(H, [&](std::size_t j, auto lane) {
     using V = typename decltype(lane)::type;
     const V y = load<V>(h + j), g = load<V>(dh + j);
-    store(dpre + j, is_relu ? relu_grad<T>(y, g) : V(g * (T(1) - y * y)));
+    store_lane(dpre + j, is_relu ? relu_grad<T>(y, g) : V(g * (T(1) - y * y)));
   });
 }
 
@@ -117,12 +119,12 @@ void lstm_forward_row(std::size_t H, T* gates, const T* c_prev, T* h, T* c) {
     const V g = xsimd::tanh(load<V>(gates + 2 * H + j));
     const V o = sigmoid<T>(load<V>(gates + 3 * H + j));
     const V cn = f * load_or_zero<V>(c_prev, j) + i * g;
-    store(gates + j, i);
-    store(gates + H + j, f);
-    store(gates + 2 * H + j, g);
-    store(gates + 3 * H + j, o);
-    store(c + j, cn);
-    store(h + j, V(o * xsimd::tanh(cn)));
+    store_lane(gates + j, i);
+    store_lane(gates + H + j, f);
+    store_lane(gates + 2 * H + j, g);
+    store_lane(gates + 3 * H + j, o);
+    store_lane(c + j, cn);
+    store_lane(h + j, V(o * xsimd::tanh(cn)));
   });
 }
 
@@ -136,11 +138,11 @@ void lstm_backward_row(std::size_t H, const T* act, const T* c_prev, const T* c,
     const V th = xsimd::tanh(load<V>(c + j));
     const V dhv = load<V>(dh + j);
     const V dcv = load<V>(dc + j) + dhv * o * (T(1) - th * th);
-    store(dgates + j, V(dcv * g * i * (T(1) - i)));
-    store(dgates + H + j, V(dcv * load_or_zero<V>(c_prev, j) * f * (T(1) - f)));
-    store(dgates + 2 * H + j, V(dcv * i * (T(1) - g * g)));
-    store(dgates + 3 * H + j, V(dhv * th * o * (T(1) - o)));
-    if (dc_prev) store(dc_prev + j, V(load<V>(dc_prev + j) + dcv * f));
+    store_lane(dgates + j, V(dcv * g * i * (T(1) - i)));
+    store_lane(dgates + H + j, V(dcv * load_or_zero<V>(c_prev, j) * f * (T(1) - f)));
+    store_lane(dgates + 2 * H + j, V(dcv * i * (T(1) - g * g)));
+    store_lane(dgates + 3 * H + j, V(dhv * th * o * (T(1) - o)));
+    if (dc_prev) store_lane(dc_prev + j, V(load<V>(dc_prev + j) + dcv * f));
   });
 }
 
@@ -154,11 +156,11 @@ void gru_forward_row(std::size_t H, T* gates, const T* hh, const T* b_hn, const 
     const V hn = load_or_zero<V>(hh, 2 * H + j) + load_or_zero<V>(b_hn, j);
     const V n = xsimd::tanh(load<V>(gates + 2 * H + j) + r * hn);
     const V hp = load_or_zero<V>(h_prev, j);
-    store(gates + j, r);
-    store(gates + H + j, z);
-    store(gates + 2 * H + j, n);
-    store(hn_out + j, hn);
-    store(h + j, V(n + z * (hp - n)));
+    store_lane(gates + j, r);
+    store_lane(gates + H + j, z);
+    store_lane(gates + 2 * H + j, n);
+    store_lane(hn_out + j, hn);
+    store_lane(h + j, V(n + z * (hp - n)));
   });
 }
 
@@ -172,13 +174,13 @@ void gru_backward_row(std::size_t H, const T* act, const T* hn, const T* h_prev,
     const V dn_pre = dhv * (T(1) - z) * (T(1) - n * n);
     const V dr_pre = dn_pre * load<V>(hn + j) * r * (T(1) - r);
     const V dz_pre = dhv * (load_or_zero<V>(h_prev, j) - n) * z * (T(1) - z);
-    store(dgates + j, dr_pre);
-    store(dgates + H + j, dz_pre);
-    store(dgates + 2 * H + j, dn_pre);
-    store(dhh + j, dr_pre);
-    store(dhh + H + j, dz_pre);
-    store(dhh + 2 * H + j, V(dn_pre * r));
-    if (dh_prev) store(dh_prev + j, V(load<V>(dh_prev + j) + dhv * z));
+    store_lane(dgates + j, dr_pre);
+    store_lane(dgates + H + j, dz_pre);
+    store_lane(dgates + 2 * H + j, dn_pre);
+    store_lane(dhh + j, dr_pre);
+    store_lane(dhh + H + j, dz_pre);
+    store_lane(dhh + 2 * H + j, V(dn_pre * r));
+    if (dh_prev) store_lane(dh_prev + j, V(load<V>(dh_prev + j) + dhv * z));
   });
 }
 

@@ -197,6 +197,10 @@ TEST_CASE("layers: gradients against finite differences", "[recurrent]") {
       check_layer_gradients(kind, padded);
       LayerCase no_bias{{2, 3, 1, false}, 3, 2, {3, 2}, false};
       check_layer_gradients(kind, no_bias);
+      // A hidden size whose gate rows do not start on a vector boundary (20 doubles = 160
+      // bytes): the row kernels must not use aligned stores there (they once crashed).
+      LayerCase unaligned{{2, 20}, 2, 2, {}, true};
+      check_layer_gradients(kind, unaligned);
     }
   }
   SECTION("dropout between layers, in evaluation and in training (masks reseeded)") {
