@@ -102,6 +102,16 @@ T* grad_for_accumulation(const Tensor& t, T& beta) {
   return arrays.grad.data();
 }
 
+// For backward code that adds into only part of a gradient, or adds several contributions
+// (slices, gathers, column sums): t's gradient buffer ready for `+=`, zero-filled on first use.
+template <class T>
+T* grad_buffer_for_add(const Tensor& t) {
+  T beta;
+  T* p = grad_for_accumulation<T>(t, beta);
+  if (beta == T(0)) std::fill(p, p + t.size(), T(0));
+  return p;
+}
+
 // Sums a gradient over the axes along which `shape` was broadcast (NumPy rules), so that it
 // matches `shape`. The one place where broadcasting is undone.
 template <class T>
@@ -118,14 +128,18 @@ xt::xarray<T> sum_to_shape(const xt::xarray<T>& g, const Shape& shape) {
   return reduced;
 }
 
-template <class T>
-void accumulate_grad_reduced(const Tensor& t, const xt::xarray<T>& g) {
+// grad(t) += g for g of t's shape or broadcast from it (then reduced with sum_to_shape). g may be
+// an xtensor expression: one of t's shape goes straight into the gradient buffer, a broadcast
+// one is evaluated first.
+template <class T, class E>
+void accumulate_grad_reduced(const Tensor& t, E&& g) {
   if (!t.requires_grad()) return;
   const auto& vshape = t.value<T>().shape();
-  if (vshape.size() == g.dimension() && std::equal(vshape.begin(), vshape.end(), g.shape().begin()))
-    accumulate_grad<T>(t, g);
+  const auto& gshape = g.shape();
+  if (vshape.size() == gshape.size() && std::equal(vshape.begin(), vshape.end(), gshape.begin()))
+    accumulate_grad<T>(t, std::forward<E>(g));
   else
-    accumulate_grad<T>(t, sum_to_shape(g, Shape(vshape.begin(), vshape.end())));
+    accumulate_grad<T>(t, sum_to_shape<T>(std::forward<E>(g), Shape(vshape.begin(), vshape.end())));
 }
 
 // NumPy's broadcast of two shapes; throws "<op>: shapes [..] and [..] cannot be broadcast".

@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "autograd/tensor.hpp"
+#include "autograd/error.hpp"
 
 namespace tg::nn::npy {
 

@@ -12,11 +12,8 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <limits>
 #include <memory>
 #include <new>
-#include <set>
-#include <stdexcept>
 #include <vector>
 
 #include <fmt/format.h>

@@ -21,17 +21,15 @@ const char* layer_name(CellKind kind) {
   }
 }
 
-using Flags = std::shared_ptr<const std::vector<std::uint8_t>>;
-
 // Which rows step at each time step (null: all of them), and how many steps any sequence takes.
 struct Padding {
-  std::vector<Flags> active;
+  std::vector<RowFlags> active;
   std::size_t steps = 0;
 };
 
 Padding padding_of(const std::string& name, const std::vector<std::size_t>& lengths,
                    std::size_t steps, std::size_t batch) {
-  Padding p{std::vector<Flags>(steps), steps};
+  Padding p{std::vector<RowFlags>(steps), steps};
   if (lengths.empty()) return p;
   if (lengths.size() != batch)
     throw Error(fmt::format("{}: {} lengths for a batch of {}", name, lengths.size(), batch));
@@ -199,8 +197,7 @@ Shape RecurrentLayer::output_shape(const Shape& input_shape) const {
 }
 
 RNN::RNN(const RecurrentOptions& options, Nonlinearity nonlinearity, Generator& gen)
-    : RecurrentLayer(nonlinearity == Nonlinearity::Relu ? CellKind::RnnRelu : CellKind::RnnTanh,
-                     options, gen) {}
+    : RecurrentLayer(rnn_kind(nonlinearity), options, gen) {}
 
 Nonlinearity RNN::nonlinearity() const {
   return kind() == CellKind::RnnRelu ? Nonlinearity::Relu : Nonlinearity::Tanh;

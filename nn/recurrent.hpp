@@ -115,9 +115,9 @@ class GRU : public RecurrentLayer {
   std::string type_name() const override { return "GRU"; }
 };
 
-// Gradcheck cases (float64) of every op the recurrent cells and layers record: "rnn_cell",
-// "lstm_cell", "gru_cell" (standalone and as layer steps), "rnn_input_projection", "rnn_gather",
-// and whole layers (labelled by the cell op they exercise).
+// Gradcheck cases (float64) of the recurrent ops: "rnn_cell", "lstm_cell", "gru_cell" (a cell
+// alone, and steps over a sequence as the layer driver runs them), "rnn_input_projection" and
+// "rnn_gather". Whole layers are not among them (tests/test_recurrent.cpp gradchecks those).
 std::vector<GradcheckCase> recurrent_gradcheck_cases();
 
 }  // namespace tg::nn

@@ -80,7 +80,7 @@ Tensor cell(CellKind kind, const Tensor& x, const Tensor& h, const Tensor& c,
                 xt::xarray<T> dg = xt::xarray<T>::from_shape({batch, gh});
                 xt::xarray<T> dhh;
                 if (kind == CellKind::Gru) dhh = xt::xarray<T>::from_shape({batch, gh});
-                T* dh_prev = h.defined() && h.requires_grad() ? zeroed_grad<T>(h) : nullptr;
+                T* dh_prev = h.requires_grad() ? grad_buffer_for_add<T>(h) : nullptr;
                 CellGrads<T> grads;
                 grads.dh = g.data();
                 grads.dc = kind == CellKind::Lstm ? g.data() + H : nullptr;
@@ -89,20 +89,16 @@ Tensor cell(CellKind kind, const Tensor& x, const Tensor& h, const Tensor& c,
                 grads.dhh = kind == CellKind::Gru ? dhh.data() : nullptr;
                 grads.dh_prev = dh_prev;
                 grads.ld_dh_prev = H;
-                grads.dc_prev = c.defined() && c.requires_grad() ? zeroed_grad<T>(c) : nullptr;
+                grads.dc_prev = c.requires_grad() ? grad_buffer_for_add<T>(c) : nullptr;
                 grads.ld_dc_prev = H;
                 cell_backward(rows, grads);
                 const T* dhidden = kind == CellKind::Gru ? dhh.data() : dg.data();
                 if (dh_prev)
-                  blas::gemm<T>(false, false, as_int(batch), as_int(H), as_int(gh), T(1), dhidden,
-                                as_int(gh), w_hh.value<T>().data(), as_int(H), T(1), dh_prev,
-                                as_int(H));
+                  times<T>(batch, H, gh, dhidden, gh, w_hh.value<T>().data(), T(1), dh_prev, H);
                 if (x.requires_grad()) {
                   T beta;
                   T* dx = grad_for_accumulation<T>(x, beta);
-                  blas::gemm<T>(false, false, as_int(batch), as_int(d.in), as_int(gh), T(1),
-                                dg.data(), as_int(gh), w_ih.value<T>().data(), as_int(d.in), beta,
-                                dx, as_int(d.in));
+                  times<T>(batch, d.in, gh, dg.data(), gh, w_ih.value<T>().data(), beta, dx, d.in);
                 }
                 if (w_ih.requires_grad())
                   add_weight_grad<T>(w_ih, gh, d.in, batch, dg.data(), gh, x.value<T>().data(),
@@ -115,13 +111,9 @@ Tensor cell(CellKind kind, const Tensor& x, const Tensor& h, const Tensor& c,
   });
 }
 
-namespace {
-
 CellKind rnn_kind(Nonlinearity nonlinearity) {
   return nonlinearity == Nonlinearity::Relu ? CellKind::RnnRelu : CellKind::RnnTanh;
 }
-
-}  // namespace
 
 Tensor recurrent_init(const Shape& shape, std::size_t hidden_size, Generator& gen) {
   const double bound = 1.0 / std::sqrt(static_cast<double>(hidden_size));

@@ -11,10 +11,13 @@ namespace tg::nn {
 
 enum class Nonlinearity { Tanh, Relu };
 
+// The cell kind of a plain RNN (RNNCell, RNN) with this non-linearity.
+CellKind rnn_kind(Nonlinearity nonlinearity);
+
 // Functional cells: x [B, in], states [B, H] (undefined: zero), weight_ih [G*H, in],
 // weight_hh [G*H, H], biases [G*H] (undefined: none). Each records one fused node ("rnn_cell",
 // "lstm_cell", "gru_cell"); the LSTM's h' and c' are then read out of its [B, 2H] result by two
-// "rnn_gather" nodes.
+// "slice" nodes.
 Tensor rnn_cell(const Tensor& x, const Tensor& h, const Tensor& weight_ih,
                 const Tensor& weight_hh, const Tensor& bias_ih = Tensor(),
                 const Tensor& bias_hh = Tensor(), Nonlinearity nonlinearity = Nonlinearity::Tanh);

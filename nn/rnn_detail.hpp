@@ -15,20 +15,6 @@ namespace tg::nn::detail {
 
 inline int as_int(std::size_t n) { return static_cast<int>(n); }
 
-// t's gradient buffer, zero-filled on its first use in this backward pass so that every
-// contribution can simply be added.
-template <class T>
-T* zeroed_grad(const Tensor& t) {
-  TensorImpl& impl = t.impl();
-  auto& a = impl.get<T>();
-  if (!impl.has_grad) {
-    if (a.grad.shape() != a.value.shape()) a.grad.resize(a.value.shape());
-    std::fill(a.grad.begin(), a.grad.end(), T(0));
-    impl.has_grad = true;
-  }
-  return a.grad.data();
-}
-
 // c[m, n] = a[m, k] w[n, k]^T + beta c, with a matrix-vector kernel for a single row.
 template <class T>
 void times_transposed(std::size_t m, std::size_t n, std::size_t k, const T* a, std::size_t lda,
@@ -57,18 +43,18 @@ void times(std::size_t m, std::size_t n, std::size_t k, const T* a, std::size_t 
 // grad(w) += a[rows, :]^T b[rows, :], the weight gradient of a product.
 template <class T>
 void add_weight_grad(const Tensor& w, std::size_t m, std::size_t n, std::size_t rows, const T* a,
-                     std::size_t lda, const T* b, std::size_t ldb, std::size_t w_offset = 0) {
+                     std::size_t lda, const T* b, std::size_t ldb) {
   T beta;
   T* dw = grad_for_accumulation<T>(w, beta);
   blas::gemm<T>(true, false, as_int(m), as_int(n), as_int(rows), T(1), a, as_int(lda), b,
-                as_int(ldb), beta, dw + w_offset, as_int(n));
+                as_int(ldb), beta, dw, as_int(n));
 }
 
 // grad(bias)[first + j] += sum over rows of g[r, first + j] for j < cols.
 template <class T>
 void add_column_sums(const Tensor& bias, const T* g, std::size_t rows, std::size_t ld,
                      std::size_t first, std::size_t cols) {
-  T* d = zeroed_grad<T>(bias) + first;
+  T* d = grad_buffer_for_add<T>(bias) + first;
   for (std::size_t r = 0; r < rows; ++r) {
     const T* row = g + r * ld + first;
     for (std::size_t j = 0; j < cols; ++j) d[j] += row[j];
@@ -99,8 +85,8 @@ template <class T>
 void add_bias_grads(CellKind kind, const Tensor& b_ih, const Tensor& b_hh, const T* dg,
                     const T* dhh, std::size_t rows, std::size_t hidden) {
   const std::size_t gh = gate_count(kind) * hidden;
-  if (b_ih.defined() && b_ih.requires_grad()) add_column_sums(b_ih, dg, rows, gh, 0, gh);
-  if (b_hh.defined() && b_hh.requires_grad()) {
+  if (b_ih.requires_grad()) add_column_sums(b_ih, dg, rows, gh, 0, gh);
+  if (b_hh.requires_grad()) {
     if (kind == CellKind::Gru) {
       add_column_sums(b_hh, dg, rows, gh, 0, 2 * hidden);
       add_column_sums(b_hh, dhh, rows, gh, 2 * hidden, hidden);

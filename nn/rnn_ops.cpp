@@ -9,6 +9,7 @@
 #include <numeric>
 #include <variant>
 
+#include "autograd/ops/shape.hpp"
 #include "nn/rnn_detail.hpp"
 
 namespace tg::nn {
@@ -51,7 +52,11 @@ struct Sequence {
   // Whether a step allocated the gates' gradient in this backward pass: then the steps own it and
   // write their slices directly, and the projection zeroes the slices of steps that did not run.
   bool owns_grad = false;
-  std::vector<std::uint8_t> written;
+  // cell_steps ran steps [0, steps_run), in either direction. Their nodes share one output and
+  // are recorded one after another, so in a backward pass they run all or none: `stepped` says
+  // they did, i.e. that slices [0, steps_run) of the gate gradients are written.
+  std::size_t steps_run = 0;
+  bool stepped = false;
   Workspace* workspace = nullptr;  // only while the forward runs
   std::variant<SequenceBuffers<float>, SequenceBuffers<double>> buffers;
 
@@ -178,7 +183,6 @@ Projection input_projection(CellKind kind, const Tensor& x, bool batch_first,
   s.gh = d.gh;
   s.in = d.in;
   s.batch_first = batch_first;
-  s.written.assign(s.steps, 0);
   s.workspace = ws;
   if (ws) ws->keep(seq);
   const std::size_t steps = s.steps, batch = s.batch, rows = steps * batch;
@@ -210,12 +214,11 @@ Projection input_projection(CellKind kind, const Tensor& x, bool batch_first,
       const std::size_t steps = s.steps, batch = s.batch, H = s.hidden, gh = s.gh, in = s.in;
       const std::size_t rows = steps * batch, slice = batch * gh;
       T* dg = const_cast<T*>(g.data());  // this node's own output gradient, finished with after
-      for (std::size_t t = 0; t < steps; ++t) {
-        if (s.written[t]) continue;
+      for (std::size_t t = s.stepped ? s.steps_run : 0; t < steps; ++t) {  // slices not written
         if (s.owns_grad) std::fill_n(dg + t * slice, slice, T(0));
         if (s.kind == CellKind::Gru) std::fill_n(bf.dhh.data() + t * slice, slice, T(0));
       }
-      std::fill(s.written.begin(), s.written.end(), 0);
+      s.stepped = false;
       s.owns_grad = false;
 
       const T* xv = s.batch_first ? bf.x_time_major.data() : x.value<T>().data();
@@ -227,7 +230,7 @@ Projection input_projection(CellKind kind, const Tensor& x, bool batch_first,
       } else if (x.requires_grad()) {  // time-major product, added back batch-first
         xt::xarray<T> tmp = xt::xarray<T>::from_shape({steps, batch, in});
         times<T>(rows, in, gh, dg, gh, wv, T(0), tmp.data(), in);
-        T* dx = zeroed_grad<T>(x);
+        T* dx = grad_buffer_for_add<T>(x);
         for (std::size_t t = 0; t < steps; ++t)
           for (std::size_t b = 0; b < batch; ++b) {
             const T* src = tmp.data() + (t * batch + b) * in;
@@ -259,24 +262,19 @@ void step_backward(const Projection& p, std::size_t t, const Tensor& prev,
   const std::size_t batch = s.batch, H = s.hidden, gh = s.gh, width = state_width(s.kind, H);
   // The gate gradient goes straight into slice t of the projection's gradient when the steps
   // own it; else (no projection node, or a gradient from elsewhere) through scratch.
-  T* dg = nullptr;
+  T* gates_grad = nullptr;  // slice t of the projection's gradient, if the gates require grad
   bool direct = false;
   if (p.gates.requires_grad()) {
-    TensorImpl& gi = p.gates.impl();
-    auto& ga = gi.get<T>();
-    if (!gi.has_grad) {
-      if (ga.grad.shape() != ga.value.shape()) ga.grad.resize(ga.value.shape());
-      gi.has_grad = true;
-      s.owns_grad = true;
-    }
+    T beta;
+    gates_grad = grad_for_accumulation<T>(p.gates, beta) + t * batch * gh;
+    if (beta == T(0)) s.owns_grad = true;  // this step allocated it
     direct = s.owns_grad;
-    if (direct) dg = ga.grad.data() + t * batch * gh;
   }
-  if (!direct) dg = s.sized(bf.scratch, {batch, gh});
+  T* dg = direct ? gates_grad : s.sized(bf.scratch, {batch, gh});
   T* dhh = dg;
   if (s.kind == CellKind::Gru)
     dhh = s.recorded ? bf.dhh.data() + t * batch * gh : s.sized(bf.scratch_dhh, {batch, gh});
-  T* dprev = prev.defined() && prev.requires_grad() ? zeroed_grad<T>(prev) + prev_offset : nullptr;
+  T* dprev = prev.requires_grad() ? grad_buffer_for_add<T>(prev) + prev_offset : nullptr;
   CellGrads<T> grads;
   grads.dh = g;
   grads.dc = s.kind == CellKind::Lstm ? g + H : nullptr;
@@ -289,11 +287,9 @@ void step_backward(const Projection& p, std::size_t t, const Tensor& prev,
   grads.ld_dc_prev = width;
   cell_backward(rows, grads);
   if (dprev) times<T>(batch, H, gh, dhh, gh, w_hh.value<T>().data(), T(1), dprev, width);
-  if (p.gates.requires_grad() && !direct) {
-    T* slice = p.gates.impl().get<T>().grad.data() + t * batch * gh;
-    for (std::size_t j = 0; j < batch * gh; ++j) slice[j] += dg[j];
-  }
-  s.written[t] = 1;
+  if (gates_grad && !direct)
+    for (std::size_t j = 0; j < batch * gh; ++j) gates_grad[j] += dg[j];
+  s.stepped = true;
 }
 
 }  // namespace
@@ -319,8 +315,7 @@ Tensor cell_steps(const Projection& p, const Tensor& initial, const Tensor& w_hh
   for (const RowFlags& f : active)
     if (f && f->size() != batch)
       throw Error(fmt::format("{}: {} padding flags for a batch of {}", op, f->size(), batch));
-  const bool record_steps =
-      any_requires_grad(p.gates, w_hh) || (initial.defined() && any_requires_grad(initial));
+  const bool record_steps = any_requires_grad(p.gates, w_hh, initial);
 
   return dispatch(p.gates.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -330,6 +325,7 @@ Tensor cell_steps(const Projection& p, const Tensor& initial, const Tensor& w_hh
     const std::size_t slice = batch * width;
     // Slices [steps, T) are not run (padding past every sequence's end), in either direction.
     std::fill(sv + steps * slice, sv + s.steps * slice, T(0));
+    s.steps_run = steps;
     const T* whh = w_hh.value<T>().data();
     const T* bhn = s.kind == CellKind::Gru && b_hh.defined() ? b_hh.value<T>().data() + 2 * H
                                                               : nullptr;
@@ -424,7 +420,7 @@ Tensor gather_rows(const Shape& shape, const std::vector<GatherPiece>& pieces, W
       record<T>(op, result, sources, [pieces](const xt::xarray<T>& g) {
         for (const GatherPiece& pc : pieces) {
           if (!pc.source.requires_grad()) continue;
-          T* dsrc = zeroed_grad<T>(pc.source) + pc.source_offset;
+          T* dsrc = grad_buffer_for_add<T>(pc.source) + pc.source_offset;
           const T* dout = g.data() + pc.offset;
           for (std::size_t r = 0; r < pc.rows; ++r) {
             if (pc.active && !(*pc.active)[r]) continue;
@@ -443,7 +439,7 @@ Tensor state_part(const Tensor& state, std::size_t begin, std::size_t width) {
   if (s.size() != 2 || begin + width > s[1])
     throw Error(fmt::format("state_part: columns [{}, {}) of state {}", begin, begin + width,
                             shape_str(s)));
-  return gather_rows({s[0], width}, {{state, begin, s[1], 0, width, s[0], width, nullptr}});
+  return slice(state, 1, static_cast<long>(begin), static_cast<long>(begin + width));
 }
 
 }  // namespace tg::nn

@@ -30,7 +30,8 @@ Tensor cell(CellKind kind, const Tensor& x, const Tensor& h, const Tensor& c,
             const Tensor& bias_hh);
 
 // State shared by one sequence's projection node and its step nodes (buffers of h_{t-1} for
-// dW_hh, the GRU's hidden-side gate gradients, and which step slices backward has written).
+// dW_hh, the GRU's hidden-side gate gradients, and whether the steps' backward has written their
+// slices).
 struct Sequence;
 
 class Workspace;
@@ -83,7 +84,8 @@ struct GatherPiece {
 Tensor gather_rows(const Shape& shape, const std::vector<GatherPiece>& pieces,
                    Workspace* workspace = nullptr);
 
-// Columns [begin, begin + width) of a [B, W] state: the h or c half of an LSTM state.
+// Columns [begin, begin + width) of a [B, W] state: the h or c half of an LSTM state. One node
+// "slice".
 Tensor state_part(const Tensor& state, std::size_t begin, std::size_t width);
 
 // Buffers that one layer reuses from one forward to the next. Allocating the same large arrays

@@ -30,15 +30,8 @@ Tensor binary(const char* op, const Tensor& a, const Tensor& b, Forward forward,
         const auto& bv = b.value<T>();
         // Same-shape inputs (the common case) take the gradient expression straight into their
         // gradient buffer; broadcast ones evaluate it first and reduce it.
-        auto accumulate = [&g](const Tensor& t, auto&& expr) {
-          if (!t.requires_grad()) return;
-          if (t.value<T>().shape() == g.shape())
-            accumulate_grad<T>(t, expr);
-          else
-            accumulate_grad_reduced<T>(t, xt::xarray<T>(expr));
-        };
-        accumulate(a, grad_a(g, av, bv));
-        accumulate(b, grad_b(g, av, bv));
+        if (a.requires_grad()) accumulate_grad_reduced<T>(a, grad_a(g, av, bv));
+        if (b.requires_grad()) accumulate_grad_reduced<T>(b, grad_b(g, av, bv));
       });
     }
     return out;
@@ -68,14 +61,14 @@ Tensor constant_like(const Tensor& t, double value) { return Tensor::scalar(valu
 Tensor add(const Tensor& a, const Tensor& b) {
   return binary(
       "add", a, b, [](const auto& x, const auto& y) { return x + y; },
-      [](const auto& g, const auto&, const auto&) { return g; },
-      [](const auto& g, const auto&, const auto&) { return g; });
+      [](const auto& g, const auto&, const auto&) -> const auto& { return g; },
+      [](const auto& g, const auto&, const auto&) -> const auto& { return g; });
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
   return binary(
       "sub", a, b, [](const auto& x, const auto& y) { return x - y; },
-      [](const auto& g, const auto&, const auto&) { return g; },
+      [](const auto& g, const auto&, const auto&) -> const auto& { return g; },
       [](const auto& g, const auto&, const auto&) { return -g; });
 }
 

@@ -137,9 +137,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
                                   T(1), pg, as_int(out_features), x.value<T>().data(),
                                   as_int(in), beta, dw, as_int(in));
                   }
-                  if (bias.defined() && bias.requires_grad()) {  // db = column sums of G
-                    T* db = grad_for_accumulation<T>(bias, beta);
-                    if (beta == T(0)) std::fill(db, db + out_features, T(0));
+                  if (bias.requires_grad()) {  // db = column sums of G
+                    T* db = grad_buffer_for_add<T>(bias);
                     for (std::size_t r = 0; r < rows; ++r)
                       for (std::size_t j = 0; j < out_features; ++j) db[j] += pg[r * out_features + j];
                   }

@@ -38,16 +38,6 @@ void copy_or_add(T* dst, const T* src, std::size_t n, bool add) {
   }
 }
 
-// t's gradient buffer ready for `+=`, zeroed on first use: for ops whose backward reaches only
-// part of their input (slices, gathers).
-template <class T>
-T* grad_buffer_for_add(const Tensor& t) {
-  T beta;
-  T* p = grad_for_accumulation<T>(t, beta);
-  if (beta == T(0)) std::fill(p, p + t.size(), T(0));
-  return p;
-}
-
 // Throws unless every index is in [0, limit); `what` says what the indices address.
 void check_indices(const char* op, const Indices& index, std::size_t limit,
                    const std::string& what) {
