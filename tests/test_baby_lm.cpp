@@ -12,6 +12,7 @@
 #include "baby_lm/sample.hpp"
 #include "baby_lm/train.hpp"
 #include "common/checkpoint.hpp"
+#include "common/early_stopping.hpp"
 #include "common/text.hpp"
 #include "test_support.hpp"
 
@@ -367,7 +368,7 @@ TEST_CASE("early stopping keeps the best weights and stops after patience epochs
   Generator gen(2);
   BabyLM model(small_config(5), gen);
   const Tensor w = model.named_parameters().back().second;  // fc.bias
-  EarlyStopping stop(2);
+  examples::EarlyStopping stop(2);
   w.value<float>().fill(1.0f);
   CHECK(stop.update(1.0, 1, model));
   w.value<float>().fill(2.0f);

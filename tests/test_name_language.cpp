@@ -1,14 +1,9 @@
 // name_language example: loader, split, vocabulary, batching, model, metrics, CLI errors, end to end.
 #include <catch2/catch.hpp>
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <numeric>
 #include <set>

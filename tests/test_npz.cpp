@@ -1,14 +1,10 @@
 // .npz checkpoints: round trips, NumPy-written fixtures, refusal of broken files, atomic saves.
 #include <catch2/catch.hpp>
 
-#include <unistd.h>
-
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <limits>
 #include <random>
 #include <set>
@@ -16,9 +12,13 @@
 #include <vector>
 
 #include "nn/npz.hpp"
+#include "test_support.hpp"
 
 using namespace tg;
 using nn::Archive;
+using tg::testing::read_text;
+using tg::testing::TempDir;
+using tg::testing::write_text;
 namespace fs = std::filesystem;
 
 namespace {
@@ -27,35 +27,11 @@ const std::string kFixtures = std::string(TAPEGRAD_FIXTURES_DIR) + "/npz/";
 // Mirrors TEXT in tests/fixtures/make_npz_fixture.py: 2-, 3- and 4-byte UTF-8 sequences.
 const std::string kText = u8"h\u00e9llo w\u00f6rld \u2014 \u65e5\u672c\u8a9e \U0001F389\nline 2";
 
-// A fresh directory per test, removed afterwards.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("tapegrad_test_npz_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-  std::set<std::string> listing() const {
-    std::set<std::string> names;
-    for (const auto& e : fs::directory_iterator(path)) names.insert(e.path().filename().string());
-    return names;
-  }
-};
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+// The names of the files in `dir`: a save must leave no temporary behind.
+std::set<std::string> listing(const TempDir& dir) {
+  std::set<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir.path)) names.insert(e.path().filename().string());
+  return names;
 }
 
 Archive sample_archive() {
@@ -149,7 +125,7 @@ TEST_CASE("npz saves are byte-for-byte reproducible", "[npz]") {
   TempDir dir;
   nn::save_npz(dir.file("a.npz"), sample_archive());
   nn::save_npz(dir.file("b.npz"), sample_archive());
-  CHECK(read_bytes(dir.file("a.npz")) == read_bytes(dir.file("b.npz")));
+  CHECK(read_text(dir.file("a.npz")) == read_text(dir.file("b.npz")));
 }
 
 TEST_CASE("an empty npz archive round-trips", "[npz]") {
@@ -221,18 +197,18 @@ TEST_CASE("missing, garbage, empty and truncated npz files are refused", "[npz]"
   std::mt19937 rng(1);
   std::string garbage(4096, '\0');
   for (auto& c : garbage) c = static_cast<char>(rng());
-  write_bytes(dir.file("garbage.npz"), garbage);
+  write_text(dir.file("garbage.npz"), garbage);
   check_refused(dir.file("garbage.npz"), "not a zip archive");
-  write_bytes(dir.file("zero.npz"), "");
+  write_text(dir.file("zero.npz"), "");
   check_refused(dir.file("zero.npz"), "empty file");
 
   nn::save_npz(dir.file("good.npz"), sample_archive());
-  const std::string good = read_bytes(dir.file("good.npz"));
-  write_bytes(dir.file("half.npz"), good.substr(0, good.size() / 2));
+  const std::string good = read_text(dir.file("good.npz"));
+  write_text(dir.file("half.npz"), good.substr(0, good.size() / 2));
   check_refused(dir.file("half.npz"), "truncated");
   // Cut anywhere, a checkpoint is refused with a tg::Error, never a crash or another exception.
   for (std::size_t cut = 1; cut < good.size(); cut += 7) {
-    write_bytes(dir.file("cut.npz"), good.substr(0, cut));
+    write_text(dir.file("cut.npz"), good.substr(0, cut));
     INFO("cut at " << cut);
     CHECK_THROWS_AS(nn::load_npz(dir.file("cut.npz")), Error);
   }
@@ -245,12 +221,12 @@ TEST_CASE("npz: a flipped bit in the array data is caught by the CRC", "[npz]") 
   for (std::size_t i = 0; i < values.size(); ++i) values[i] = 1000.0 + static_cast<double>(i);
   a.tensors["w"] = Tensor::from_vector(values, {64}, DType::Float64);
   nn::save_npz(dir.file("w.npz"), a);
-  std::string bytes = read_bytes(dir.file("w.npz"));
+  std::string bytes = read_text(dir.file("w.npz"));
   const double needle = 1010.0;
   const std::size_t at = bytes.find(std::string(reinterpret_cast<const char*>(&needle), 8));
   REQUIRE(at != std::string::npos);
   bytes[at + 3] ^= 0x10;
-  write_bytes(dir.file("w.npz"), bytes);
+  write_text(dir.file("w.npz"), bytes);
   check_refused(dir.file("w.npz"), "key 'w': read failed: CRC error");
 }
 
@@ -261,11 +237,11 @@ TEST_CASE("npz: any single corrupted byte gives a value or a tg::Error, never a 
   a.integers["n"] = Indices({5}, {});
   a.strings["s"] = u8"\u00e9t\u00e9";
   nn::save_npz(dir.file("a.npz"), a);
-  const std::string good = read_bytes(dir.file("a.npz"));
+  const std::string good = read_text(dir.file("a.npz"));
   for (std::size_t i = 0; i < good.size(); ++i) {
     std::string bad = good;
     bad[i] = static_cast<char>(bad[i] ^ 0xFF);
-    write_bytes(dir.file("bad.npz"), bad);
+    write_text(dir.file("bad.npz"), bad);
     INFO("byte " << i);
     try {
       nn::load_npz(dir.file("bad.npz"));
@@ -278,13 +254,13 @@ TEST_CASE("save_npz writes atomically and leaves no temporary files", "[npz]") {
   TempDir dir;
   const std::string path = dir.file("ckpt.npz");
   nn::save_npz(path, sample_archive());
-  CHECK(dir.listing() == std::set<std::string>{"ckpt.npz"});
+  CHECK(listing(dir) == std::set<std::string>{"ckpt.npz"});
 
   // Overwriting replaces the content in one step.
   Archive small;
   small.integers["step"] = Indices({7}, {});
   nn::save_npz(path, small);
-  CHECK(dir.listing() == std::set<std::string>{"ckpt.npz"});
+  CHECK(listing(dir) == std::set<std::string>{"ckpt.npz"});
   CHECK(nn::load_npz(path).integers.at("step").data == std::vector<std::int64_t>{7});
 
   // A save that is refused leaves the previous checkpoint untouched.
@@ -293,7 +269,7 @@ TEST_CASE("save_npz writes atomically and leaves no temporary files", "[npz]") {
   CHECK_THROWS_WITH(nn::save_npz(path, invalid),
                     Catch::StartsWith("save_npz: '" + path + "'") &&
                         Catch::Contains("key 'meta/bad'") && Catch::Contains("not valid UTF-8"));
-  CHECK(dir.listing() == std::set<std::string>{"ckpt.npz"});
+  CHECK(listing(dir) == std::set<std::string>{"ckpt.npz"});
   CHECK(nn::load_npz(path).integers.at("step").data == std::vector<std::int64_t>{7});
 
   // A save into a directory that does not exist fails clearly and creates nothing.
@@ -301,13 +277,13 @@ TEST_CASE("save_npz writes atomically and leaves no temporary files", "[npz]") {
   CHECK_THROWS_WITH(nn::save_npz(nowhere, small),
                     Catch::StartsWith("save_npz: '" + nowhere + "'") &&
                         Catch::Contains("does not exist"));
-  CHECK(dir.listing() == std::set<std::string>{"ckpt.npz"});
+  CHECK(listing(dir) == std::set<std::string>{"ckpt.npz"});
 
   // Failing at the rename (the target is a directory) cleans up the temporary file too.
   fs::create_directory(dir.path / "taken.npz");
   fs::create_directory(dir.path / "taken.npz" / "inside");
   CHECK_THROWS_WITH(nn::save_npz(dir.file("taken.npz"), small), Catch::Contains("cannot rename"));
-  CHECK(dir.listing() == std::set<std::string>{"ckpt.npz", "taken.npz"});
+  CHECK(listing(dir) == std::set<std::string>{"ckpt.npz", "taken.npz"});
 }
 
 TEST_CASE("save_npz refuses archives it cannot write faithfully", "[npz]") {
@@ -334,7 +310,7 @@ TEST_CASE("save_npz refuses archives it cannot write faithfully", "[npz]") {
   Archive empty_key;
   empty_key.integers[""] = Indices({1});
   CHECK_THROWS_WITH(nn::save_npz(path, empty_key), Catch::Contains("empty key"));
-  CHECK(dir.listing().empty());
+  CHECK(listing(dir).empty());
 }
 
 // The point of the format: numpy.load opens tapegrad checkpoints. Skipped when this machine's
@@ -388,7 +364,7 @@ with zipfile.ZipFile(path) as z:
             assert raw == buf.getvalue(), (info.filename, raw[:128], buf.getvalue()[:128])
 print("ok")
 )PY";
-  write_bytes(dir.file("check.py"), script);
+  write_text(dir.file("check.py"), script);
   const std::string command =
       "/usr/bin/python3 " + dir.file("check.py") + " " + dir.file("ckpt.npz") + " 2>&1";
   FILE* pipe = ::popen(command.c_str(), "r");

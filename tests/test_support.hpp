@@ -27,6 +27,8 @@ struct TempDir {
   }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
+  // The path of `name` inside the folder, as the string most APIs under test take.
+  std::string file(const std::string& name) const { return (path / name).string(); }
 };
 
 inline void write_text(const std::filesystem::path& path, const std::string& text) {

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "common/files.hpp"
+#include "common/shuffle.hpp"
 #include "common/text.hpp"
 
 namespace tg::baby_lm {
@@ -140,7 +141,7 @@ void fill_windows(const std::vector<std::int64_t>& ids, std::size_t window,
 std::vector<std::size_t> shuffled_order(std::size_t n, Generator& gen) {
   std::vector<std::size_t> order(n);
   for (std::size_t i = 0; i < n; ++i) order[i] = i;
-  for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[gen.below(i)]);
+  examples::shuffle_in_place(order, gen);
   return order;
 }
 

@@ -5,8 +5,6 @@
 
 #include <CLI/CLI.hpp>
 
-#include <autograd/blas.hpp>
-
 #include "baby_lm/commands.hpp"
 #include "baby_lm/train.hpp"
 #include "common/cli.hpp"
@@ -185,7 +183,7 @@ int run(int argc, char** argv) {
     return tg::baby_lm::train(t);
   }
   // Generation runs at batch 1, where BLAS is not what matters: no BLAS line on the output.
-  if (threads > 0) tg::blas::set_num_threads(threads);
+  tg::examples::apply_threads(threads, nullptr);
   if (gen->parsed()) return run_generate(g);
   return run_eval(e);
 }

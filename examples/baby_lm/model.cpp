@@ -2,9 +2,7 @@
 #include "baby_lm/model.hpp"
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
-#include <cstdlib>
 
 #include <fmt/format.h>
 
@@ -81,36 +79,16 @@ const char* const kStructural[] = {"vocab", "embed", "units", "layers", "dropout
 
 std::string number_text(double value) { return fmt::format("{}", value); }
 
-const std::string& entry(const std::map<std::string, std::string>& meta, const std::string& key,
-                         const std::string& path) {
-  const auto it = meta.find(key);
-  if (it == meta.end())
-    throw Error(fmt::format("{}: checkpoint has no meta.{} entry; was it written by an older or "
-                            "damaged baby_lm?",
-                            path, key));
-  return it->second;
+// Typed reads of the metadata, with baby_lm's wording of a missing entry.
+examples::MetaReader meta_reader(const std::map<std::string, std::string>& meta,
+                                 const std::string& path) {
+  return examples::MetaReader(meta, path,
+                              "checkpoint has no meta.{} entry; was it written by an older or "
+                              "damaged baby_lm?");
 }
 
-std::size_t positive_entry(const std::map<std::string, std::string>& meta, const std::string& key,
-                           const std::string& path) {
-  const std::string& text = entry(meta, key, path);
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
-  if (text.empty() || *end != '\0' || errno != 0 || v == 0 || text[0] == '-' || v > (1ull << 32))
-    throw Error(fmt::format("{}: meta.{} is '{}', not a positive integer", path, key, text));
-  return static_cast<std::size_t>(v);
-}
-
-double probability_entry(const std::map<std::string, std::string>& meta, const std::string& key,
-                         const std::string& path) {
-  const std::string& text = entry(meta, key, path);
-  char* end = nullptr;
-  const double v = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end != '\0' || !(v >= 0.0 && v < 1.0))
-    throw Error(fmt::format("{}: meta.{} is '{}', not a number in [0, 1)", path, key, text));
-  return v;
-}
+// Far beyond any model this example trains: a larger value is a damaged entry.
+constexpr std::size_t kMaxSize = std::size_t{1} << 32;
 
 }  // namespace
 
@@ -135,7 +113,8 @@ LoadedModel load_model(const std::string& path) {
   const examples::CheckpointMeta meta = examples::read_checkpoint_meta(archive, path, kExampleName);
   LoadedModel loaded;
   RunInfo& info = loaded.info;
-  const std::string& vocab_text = entry(meta.text, "vocab", path);
+  const examples::MetaReader read = meta_reader(meta.text, path);
+  const std::string& vocab_text = read.text("vocab");
   try {
     info.vocab = Vocabulary(examples::decode_utf8(vocab_text));
   } catch (const Error& e) {
@@ -143,17 +122,17 @@ LoadedModel load_model(const std::string& path) {
   }
   if (info.vocab.size() == 0) throw Error(path + ": meta.vocab is empty");
   info.model.vocab = info.vocab.size();
-  info.model.embed = positive_entry(meta.text, "embed", path);
-  info.model.units = positive_entry(meta.text, "units", path);
-  info.model.layers = positive_entry(meta.text, "layers", path);
-  info.model.dropout = probability_entry(meta.text, "dropout", path);
-  info.mode = entry(meta.text, "mode", path);
+  info.model.embed = read.size("embed", 1, kMaxSize, "a positive integer");
+  info.model.units = read.size("units", 1, kMaxSize, "a positive integer");
+  info.model.layers = read.size("layers", 1, kMaxSize, "a positive integer");
+  info.model.dropout = read.number("dropout", 0, 1, "a number in [0, 1)");
+  info.mode = read.text("mode");
   if (info.mode != "window" && info.mode != "stateful")
     throw Error(fmt::format("{}: meta.mode is '{}', not 'window' or 'stateful'", path, info.mode));
   info.model.all_steps = info.mode == "stateful";
-  info.window = positive_entry(meta.text, "window", path);
-  info.bptt = positive_entry(meta.text, "bptt", path);
-  info.corpus = entry(meta.text, "corpus", path);
+  info.window = read.size("window", 1, kMaxSize, "a positive integer");
+  info.bptt = read.size("bptt", 1, kMaxSize, "a positive integer");
+  info.corpus = read.text("corpus");
   for (const auto& [key, value] : meta.text)
     if (std::find(std::begin(kStructural), std::end(kStructural), key) == std::end(kStructural))
       info.extra[key] = value;

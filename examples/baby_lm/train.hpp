@@ -1,5 +1,5 @@
 // baby_lm's training: options, the two modes (windows as the seed, stateful truncated BPTT) and
-// what they share (run folder, early stopping, reports).
+// what they share (run folder, checkpoints, reports).
 #pragma once
 
 #include <chrono>
@@ -50,27 +50,6 @@ int train(const TrainOptions& options);
 
 // ---- shared by the two modes ---------------------------------------------------------------
 
-// Keras' EarlyStopping(monitor=loss, patience, restore_best_weights=True): keeps a copy of the
-// best weights, and says when `patience` epochs in a row have not improved on the best.
-class EarlyStopping {
- public:
-  explicit EarlyStopping(std::size_t patience) : patience_(patience) {}
-  // Returns true when `loss` is a new best (its weights are kept).
-  bool update(double loss, std::size_t epoch, const nn::Module& model);
-  bool should_stop() const { return patience_ > 0 && waited_ >= patience_; }
-  // Loads the best weights back (nothing when there were none).
-  void restore(nn::Module& model) const;
-  double best() const { return best_; }
-  std::size_t best_epoch() const { return best_epoch_; }
-
- private:
-  std::size_t patience_;
-  std::size_t waited_ = 0;
-  double best_ = 1e300;
-  std::size_t best_epoch_ = 0;
-  std::map<std::string, Tensor> best_state_;
-};
-
 // What both modes set up before their loop.
 struct Session {
   TrainOptions options;
@@ -94,11 +73,6 @@ void print_samples(Session& s, const std::vector<std::string>& prompts, std::siz
 
 double nats_to_bits(double nats);
 double seconds_since(std::chrono::steady_clock::time_point start);
-
-// A progress line labelled `label` counting `unit`s; without a terminal (a log) it prints only
-// the epoch's final line, unless `log_percent` asks for lines along the way.
-examples::ProgressOptions epoch_progress(const std::string& label, const std::string& unit,
-                                         int log_percent = 100);
 
 // The predictions after whole windows among logits [n * steps, V] (row i * steps + t, t < steps;
 // steps = 1 when only the last step was computed) and their targets: summed cross-entropy

@@ -1,4 +1,4 @@
-// baby_lm's training, the parts both modes share: set-up, early stopping, checkpoints, samples.
+// baby_lm's training, the parts both modes share: set-up, checkpoints, samples, scores.
 #include "baby_lm/train.hpp"
 
 #include <algorithm>
@@ -16,22 +16,6 @@ namespace fs = std::filesystem;
 int train(const TrainOptions& options) {
   Session s = start_session(options);
   return options.stateful ? train_stateful(s) : train_windows(s);
-}
-
-bool EarlyStopping::update(double loss, std::size_t epoch, const nn::Module& model) {
-  if (loss < best_) {
-    best_ = loss;
-    best_epoch_ = epoch;
-    best_state_ = model.state_dict();  // copies
-    waited_ = 0;
-    return true;
-  }
-  ++waited_;
-  return false;
-}
-
-void EarlyStopping::restore(nn::Module& model) const {
-  if (!best_state_.empty()) model.load_state_dict(best_state_);
 }
 
 Session start_session(const TrainOptions& options) {
@@ -104,15 +88,6 @@ double nats_to_bits(double nats) { return nats / std::log(2.0); }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-examples::ProgressOptions epoch_progress(const std::string& label, const std::string& unit,
-                                         int log_percent) {
-  examples::ProgressOptions p;
-  p.label = label;
-  p.unit = unit;
-  p.log_every_percent = log_percent;
-  return p;
 }
 
 LastStepScore score_last_steps(const Tensor& logits, const Indices& targets, std::size_t steps) {

@@ -9,6 +9,7 @@
 #include <autograd/ops/loss.hpp>
 #include <autograd/tape.hpp>
 
+#include "common/early_stopping.hpp"
 #include "common/svg.hpp"
 #include "common/text.hpp"
 
@@ -86,7 +87,7 @@ int train_stateful(Session& s) {
   chart.series.push_back({"training", {}, false});
   chart.series.push_back({"validation (held-out tail)", {}, true});
   chart.y_min = 0.0;
-  EarlyStopping stopping(o.patience);
+  examples::EarlyStopping stopping(o.patience);
   Generator sample_gen(o.seed + 1);
   SamplingOptions sampling;
   sampling.temperature = 0.8;
@@ -130,9 +131,9 @@ int train_stateful(Session& s) {
   Indices inputs, targets;
   for (std::size_t epoch = 1; epoch <= o.epochs && !stop; ++epoch) {
     LmState state;  // each epoch reads the streams from their start
-    examples::Progress progress(batches,
-                                epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs),
-                                               "chars", 10));
+    examples::Progress progress(
+        batches,
+        examples::epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs), "chars", 10));
     for (std::size_t k = 0; k < batches && !stop; ++k) {
       const auto start = std::chrono::steady_clock::now();
       train_batches.batch(k, inputs, targets);

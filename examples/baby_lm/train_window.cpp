@@ -16,6 +16,7 @@
 #include <autograd/ops/loss.hpp>
 #include <autograd/tape.hpp>
 
+#include "common/early_stopping.hpp"
 #include "common/svg.hpp"
 
 namespace tg::baby_lm {
@@ -69,7 +70,7 @@ int train_windows(Session& s) {
   chart.series.push_back({every_step ? "training loss (every step)" : "training loss", {}, false});
   if (every_step) chart.series.push_back({"after the whole window", {}, true});
   chart.y_min = 0.0;
-  EarlyStopping stopping(o.patience);
+  examples::EarlyStopping stopping(o.patience);
   double train_seconds = 0;
   std::size_t target_epoch = 0;
   double target_seconds = 0;
@@ -79,8 +80,8 @@ int train_windows(Session& s) {
   for (std::size_t epoch = 1; epoch <= o.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
     const std::vector<std::size_t> order = shuffled_order(windows, s.gen);
-    examples::Progress progress(batches, epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs),
-                                                        "windows"));
+    examples::Progress progress(
+        batches, examples::epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs), "windows"));
     LastStepScore last;
     for (std::size_t b = 0; b < batches; ++b) {
       const std::size_t first = b * o.batch, n = std::min(o.batch, windows - first);

@@ -3,6 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
+#include <cstdlib>
+
 namespace tg::examples {
 
 namespace {
@@ -40,6 +43,46 @@ CheckpointMeta read_checkpoint_meta(const nn::Archive& archive, const std::strin
   for (const auto& [key, value] : archive.strings)
     if (starts_with(key, kMeta) && key != kMeta + "example") meta.text[key.substr(kMeta.size())] = value;
   return meta;
+}
+
+MetaReader::MetaReader(const std::map<std::string, std::string>& text, std::string path,
+                       std::string missing)
+    : text_(text), path_(std::move(path)), missing_(std::move(missing)) {}
+
+const std::string& MetaReader::text(const std::string& key) const {
+  const auto it = text_.find(key);
+  if (it == text_.end())
+    throw Error(fmt::format("{}: {}", path_, fmt::format(fmt::runtime(missing_), key)));
+  return it->second;
+}
+
+std::size_t MetaReader::size(const std::string& key, std::size_t min, std::size_t max,
+                             const std::string& what) const {
+  const std::string& text = this->text(key);
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
+  // strtoull accepts "-5" as a huge value: the sign is refused before the range is looked at.
+  if (text.empty() || *end != '\0' || errno != 0 || text[0] == '-' || v < min || v > max)
+    reject(key, text, what);
+  return static_cast<std::size_t>(v);
+}
+
+double MetaReader::number(const std::string& key, double min, std::optional<double> below,
+                          const std::string& what) const {
+  const std::string& text = this->text(key);
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  // Written so that NaN fails every bound.
+  if (text.empty() || *end != '\0' || !(v >= min && (!below || v < *below)))
+    reject(key, text, what);
+  return v;
+}
+
+void MetaReader::reject(const std::string& key, const std::string& text,
+                        const std::string& what) const {
+  throw Error(fmt::format("{}: meta.{} is '{}'{}", path_, key, text,
+                          what.empty() ? "" : ", not " + what));
 }
 
 void load_checkpoint_state(const nn::Archive& archive, const std::string& path, nn::Module& model,

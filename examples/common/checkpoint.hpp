@@ -1,7 +1,9 @@
 // Training checkpoints of the examples: model, optimizer, RNG and metadata in one .npz.
 #pragma once
 
+#include <cstddef>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "autograd/random.hpp"
@@ -30,6 +32,34 @@ void save_checkpoint(const std::string& path, const nn::Module& model,
 // `expected_example` (another example's, or no tapegrad checkpoint at all).
 CheckpointMeta read_checkpoint_meta(const nn::Archive& archive, const std::string& path,
                                     const std::string& expected_example);
+
+// Typed reads of CheckpointMeta::text, so that every example rejects a damaged entry the same
+// way. Each failure is a tg::Error starting with the checkpoint's path; a bad value reads
+// "<path>: meta.<key> is '<text>', not <what>" (without ", not <what>" when `what` is empty).
+// The reader refers to `text`, which must outlive it.
+class MetaReader {
+ public:
+  // `missing` words the error for an absent entry (after "<path>: "), {} standing for the key:
+  // the examples phrase it differently, and their messages are kept as users know them.
+  MetaReader(const std::map<std::string, std::string>& text, std::string path,
+             std::string missing);
+
+  const std::string& text(const std::string& key) const;
+  // A decimal integer in [min, max] (no sign, nothing after the digits).
+  std::size_t size(const std::string& key, std::size_t min, std::size_t max,
+                   const std::string& what) const;
+  // A number v >= min, and v < below when `below` is given.
+  double number(const std::string& key, double min, std::optional<double> below,
+                const std::string& what) const;
+
+ private:
+  [[noreturn]] void reject(const std::string& key, const std::string& text,
+                           const std::string& what) const;
+
+  const std::map<std::string, std::string>& text_;
+  std::string path_;
+  std::string missing_;
+};
 
 // Loads weights (strictly: names and shapes must match), and the optimizer and generator state
 // when given and present.

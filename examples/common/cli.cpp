@@ -99,7 +99,7 @@ CLI::Option* add_threads_option(CLI::App& app, int& threads) {
 void apply_threads(int threads, std::FILE* out) {
   if (threads > 0) tg::blas::set_num_threads(threads);
   static bool printed = false;
-  if (printed) return;
+  if (!out || printed) return;
   printed = true;
   std::fprintf(out, "%s\n", tg::blas::describe().c_str());
   std::fflush(out);

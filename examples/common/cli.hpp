@@ -54,6 +54,8 @@ CLI::Option* add_threads_option(CLI::App& app, int& threads);
 
 // Sets the BLAS thread count when threads > 0, then prints tg::blas::describe() to `out`
 // (kernel and threads: the first thing to know when comparing speeds), once per process.
+// A null `out` prints nothing: for commands whose stdout is only their result, or that run at
+// batch sizes where BLAS is not what matters.
 void apply_threads(int threads, std::FILE* out = stdout);
 
 }  // namespace tg::examples

@@ -15,9 +15,9 @@
 namespace tg::examples {
 namespace fs = std::filesystem;
 
-namespace {
-
 std::string quoted(const fs::path& path) { return "'" + path.string() + "'"; }
+
+namespace {
 
 [[noreturn]] void throw_errno(const char* function, const std::string& what, const fs::path& path,
                               int err) {

@@ -11,6 +11,9 @@
 
 namespace tg::examples {
 
+// 'path' in single quotes, as error messages name files and folders.
+std::string quoted(const std::filesystem::path& path);
+
 // Replaces `path` with `contents` so that readers see the old file or the new one, never half
 // of either (a run killed while writing its loss curve must not leave a truncated file): a
 // temporary in the same directory, fsync, rename. Throws tg::Error naming the path.

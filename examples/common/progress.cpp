@@ -8,20 +8,14 @@
 #include <cmath>
 #include <limits>
 
+#include "common/text.hpp"
+
 namespace tg::examples {
 namespace {
 
 double steady_seconds() {
   using namespace std::chrono;
   return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
-
-// Columns a string takes, counting UTF-8 continuation bytes as nothing (labels may hold
-// non-ASCII text; wide CJK characters are rare enough here to ignore).
-std::size_t display_width(const std::string& s) {
-  std::size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
 }
 
 // The longest prefix of `s` that fits `columns`, cut on a character boundary.
@@ -47,6 +41,14 @@ std::string printf_string(const char* format, double value) {
 }
 
 }  // namespace
+
+ProgressOptions epoch_progress(const std::string& label, const std::string& unit, int log_percent) {
+  ProgressOptions p;
+  p.label = label;
+  p.unit = unit;
+  p.log_every_percent = log_percent;
+  return p;
+}
 
 std::string format_duration(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "--";

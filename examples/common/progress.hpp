@@ -23,6 +23,12 @@ struct ProgressOptions {
   std::function<double()> clock;  // seconds from any origin; default: steady_clock (tests fake it)
 };
 
+// Options of an epoch's progress line labelled `label` (e.g. "epoch 3/10") counting `unit`s;
+// without a terminal (a log) it prints a line every `log_percent` percent, 100 being only the
+// epoch's final line.
+ProgressOptions epoch_progress(const std::string& label, const std::string& unit,
+                               int log_percent = 100);
+
 // On a terminal the line is redrawn in place with '\r', throttled in time; when the stream is a
 // pipe or a file (CI logs, `| tee`) it prints a plain line every few percent instead, because
 // hundreds of '\r' redraws make a log unreadable. finish() ends the line; the destructor ends a

@@ -22,9 +22,7 @@ constexpr double kCharEm = 0.62;
 constexpr const char* kFonts = "DejaVu Sans, Helvetica, Arial, sans-serif";
 
 double text_width(const std::string& s, double font_size) {
-  std::size_t chars = 0;
-  for (unsigned char c : s) chars += (c & 0xC0) != 0x80;
-  return static_cast<double>(chars) * kCharEm * font_size;
+  return static_cast<double>(display_width(s)) * kCharEm * font_size;
 }
 
 // Coordinates with at most two decimals keep the files small and diffable.

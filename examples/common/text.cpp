@@ -1,4 +1,4 @@
-// UTF-8 decoding / encoding with validation, and the ASCII folding of the char-RNN tutorial.
+// UTF-8 decoding / encoding with validation, display width, and the char-RNN ASCII folding.
 #include "common/text.hpp"
 
 #include <autograd/error.hpp>
@@ -57,6 +57,12 @@ std::u32string decode_utf8(std::string_view text, const TextOrigin& origin) {
     pos += static_cast<std::size_t>(n);
   }
   return out;
+}
+
+std::size_t display_width(std::string_view text) {
+  std::size_t n = 0;
+  for (unsigned char c : text) n += (c & 0xC0) != 0x80;
+  return n;
 }
 
 bool is_valid_utf8(std::string_view text) {

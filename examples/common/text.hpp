@@ -1,4 +1,4 @@
-// UTF-8 decoding / encoding with validation, and the ASCII folding of the char-RNN tutorial.
+// UTF-8 decoding / encoding with validation, display width, and the char-RNN ASCII folding.
 #pragma once
 
 #include <cstddef>
@@ -21,6 +21,12 @@ std::u32string decode_utf8(std::string_view text, const TextOrigin& origin = {})
 
 // True when `text` is well-formed UTF-8.
 bool is_valid_utf8(std::string_view text);
+
+// Columns `text` takes on a terminal or in a table: its code points, UTF-8 continuation bytes
+// counting nothing. Wide (CJK) characters count one: rare enough in these labels to ignore, and
+// no width table is needed. Malformed input is not rejected: every byte that is not a
+// continuation byte counts one.
+std::size_t display_width(std::string_view text);
 
 // UTF-8 bytes of one code point / of a sequence. Throws tg::Error for a surrogate or a value
 // above U+10FFFF (they have no valid encoding).

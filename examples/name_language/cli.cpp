@@ -89,6 +89,8 @@ int name_language_main(int argc, char** argv) {
         "(tapegrad example).",
         "name_language"};
     app.require_subcommand(1);
+    // Subcommands copy the option defaults when they are created (CLI11's App constructor), so
+    // this shows every option's default in each subcommand's --help.
     app.option_defaults()->always_capture_default();
     app.footer(
         "Examples:\n"
@@ -100,14 +102,12 @@ int name_language_main(int argc, char** argv) {
     CLI::App* train_cmd = app.add_subcommand(
         "train", "Train a classifier; writes a run folder with the checkpoint, metrics and "
                  "pictures, and prints the test results");
-    train_cmd->option_defaults()->always_capture_default();
     add_train_options(*train_cmd, train);
 
     EvalArgs eval;
     CLI::App* eval_cmd = app.add_subcommand(
         "eval", "Evaluate a checkpoint on its test split (recomputed from the data and the seed "
                 "recorded in it)");
-    eval_cmd->option_defaults()->always_capture_default();
     eval_cmd->add_option("--checkpoint", eval.checkpoint, "model.npz written by train")->required();
     eval_cmd->add_option("--data", eval.data,
                          "Data folder (default: the folder the model was trained on)");
@@ -118,7 +118,6 @@ int name_language_main(int argc, char** argv) {
     PredictArgs predict;
     CLI::App* predict_cmd = app.add_subcommand(
         "predict", "Print the most likely languages of each name, with probabilities");
-    predict_cmd->option_defaults()->always_capture_default();
     predict_cmd->add_option("--checkpoint", predict.checkpoint, "model.npz written by train")
         ->required();
     positive(predict_cmd->add_option("--top", predict.top, "Languages shown per name"));

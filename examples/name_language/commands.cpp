@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <numeric>
 
-#include "autograd/blas.hpp"
 #include "autograd/random.hpp"
 #include "common/cli.hpp"
 #include "common/files.hpp"
@@ -27,8 +26,6 @@ namespace {
 constexpr double kValidationFraction = 0.1;
 constexpr double kTestFraction = 0.1;
 
-std::string pct(double v) { return fmt::format("{:.1f}%", 100 * v); }
-
 void print_data_summary(const std::string& dir, const Dataset& data, const Split& split) {
   const LoadStats& s = data.stats;
   std::printf("data: %s: %zu languages, %zu names read, %zu (name, language) pairs after "
@@ -39,12 +36,12 @@ void print_data_summary(const std::string& dir, const Dataset& data, const Split
                             : "");
   const std::vector<std::size_t> counts = data.class_counts();
   const std::size_t largest = std::max_element(counts.begin(), counts.end()) - counts.begin();
+  const double share =
+      static_cast<double>(counts[largest]) / static_cast<double>(data.examples.size());
   std::printf("split: %zu train / %zu validation / %zu test (stratified); largest class %s "
               "(%s of the pairs)\n",
               split.train.size(), split.validation.size(), split.test.size(),
-              data.labels[largest].c_str(),
-              pct(static_cast<double>(counts[largest]) / static_cast<double>(data.examples.size()))
-                  .c_str());
+              data.labels[largest].c_str(), percent(share).c_str());
 }
 
 std::vector<std::string> names_of(const Dataset& data, const std::vector<std::size_t>& part) {
@@ -185,8 +182,8 @@ int run_train(const TrainArgs& a) {
               "epoch %zu\n",
               format_duration(result.train_seconds).c_str(),
               format_rate(static_cast<double>(seen) / std::max(result.train_seconds, 1e-9), "names").c_str(),
-              result.stop_reason.c_str(), pct(best.val_accuracy).c_str(),
-              pct(best.val_macro_accuracy).c_str(), result.best_epoch);
+              result.stop_reason.c_str(), percent(best.val_accuracy).c_str(),
+              percent(best.val_macro_accuracy).c_str(), result.best_epoch);
 
   const Evaluation e = evaluate(model, test);
   const std::string report = evaluation_report("test", e, config.labels);
@@ -198,7 +195,7 @@ int run_train(const TrainArgs& a) {
   write_file_atomic(run / "report.txt", report);
   write_confusion_picture(run / "confusion.svg", e, config.labels,
                           fmt::format("Test confusion, % of each true language (accuracy {}, macro {})",
-                                      pct(e.accuracy()), pct(e.macro_accuracy())));
+                                      percent(e.accuracy()), percent(e.macro_accuracy())));
   std::printf("\nwrote %s (checkpoint), metrics.csv, curves.svg, confusion.svg, report.txt, "
               "split.csv\n",
               checkpoint.string().c_str());
@@ -209,32 +206,20 @@ int run_eval(const EvalArgs& a) {
   apply_threads(a.threads);
   LoadedModel loaded = load_model(a.checkpoint);
   const ModelConfig& config = loaded.model->config();
-  const auto meta = [&](const std::string& key) {
-    const auto it = loaded.meta.text.find(key);
-    if (it == loaded.meta.text.end())
-      throw Error(fmt::format("{}: the checkpoint has no meta.{} entry", a.checkpoint, key));
-    return it->second;
-  };
-  const auto number = [&](const std::string& key) {
-    const std::string text = meta(key);
-    char* end = nullptr;
-    const double v = std::strtod(text.c_str(), &end);
-    if (text.empty() || *end != '\0' || !(v >= 0))
-      throw Error(fmt::format("{}: meta.{} is '{}', not a number", a.checkpoint, key, text));
-    return v;
-  };
-  const std::string data_dir = a.data.empty() ? meta("data") : a.data;
+  const MetaReader meta = meta_reader(loaded.meta.text, a.checkpoint);
+  const std::string data_dir = a.data.empty() ? meta.text("data") : a.data;
   const Dataset data = load_names(data_dir, config.charset);
   if (data.labels != config.labels)
     throw Error(fmt::format("{}: its languages ({}) differ from the checkpoint's ({}); pass the "
                             "--data folder the model was trained on",
                             data_dir, data.labels.size(), config.labels.size()));
-  const std::string seed = meta("seed");
+  const std::string& seed = meta.text("seed");
   if (seed.empty() || seed.size() > 20 || seed.find_first_not_of("0123456789") != std::string::npos)
     throw Error(fmt::format("{}: meta.seed is '{}', not a seed", a.checkpoint, seed));
   const Split split =
       stratified_split(data, std::strtoull(seed.c_str(), nullptr, 10),
-                       number("validation_fraction"), number("test_fraction"));
+                       meta.number("validation_fraction", 0, std::nullopt, "a number"),
+                       meta.number("test_fraction", 0, std::nullopt, "a number"));
   std::vector<std::size_t> part;
   if (a.part == "test") part = split.test;
   else if (a.part == "validation") part = split.validation;
@@ -261,7 +246,7 @@ int run_eval(const EvalArgs& a) {
 int run_predict(const PredictArgs& a) {
   // stdout holds only the predictions, stderr only warnings and errors: the kernel line is left
   // out, as a few names take microseconds whatever the kernel.
-  if (a.threads > 0) tg::blas::set_num_threads(a.threads);
+  apply_threads(a.threads, nullptr);
   LoadedModel loaded = load_model(a.checkpoint);
   const ModelConfig& config = loaded.model->config();
   std::vector<std::string> shown;

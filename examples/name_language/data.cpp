@@ -10,6 +10,7 @@
 #include <set>
 
 #include "common/files.hpp"
+#include "common/shuffle.hpp"
 #include "common/text.hpp"
 
 namespace tg::examples::names {
@@ -40,8 +41,6 @@ std::string trim(std::string_view s) {
 std::string map_charset(const std::string& name, Charset charset, const TextOrigin& origin) {
   return trim(charset == Charset::Ascii ? fold_to_ascii(name, origin) : to_nfc(name, origin));
 }
-
-std::string quoted(const fs::path& p) { return "'" + p.string() + "'"; }
 
 }  // namespace
 
@@ -128,8 +127,7 @@ Split stratified_split(const Dataset& data, std::uint64_t seed, double validatio
   Generator gen(seed);
   Split split;
   for (std::vector<std::size_t>& members : by_class) {
-    for (std::size_t i = members.size(); i > 1; --i)
-      std::swap(members[i - 1], members[gen.below(i)]);
+    shuffle_in_place(members, gen);
     const std::size_t n = members.size();
     auto share = [&](double fraction) {
       const auto k = static_cast<std::size_t>(std::lround(fraction * static_cast<double>(n)));
@@ -259,7 +257,7 @@ std::vector<std::vector<std::size_t>> epoch_batches(const EncodedSet& set, std::
   std::vector<std::size_t> order(n);
   if (sampling == Sampling::Natural) {
     std::iota(order.begin(), order.end(), 0);
-    for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[gen.below(i)]);
+    shuffle_in_place(order, gen);
   } else {
     std::vector<std::vector<std::size_t>> members(num_classes);
     for (std::size_t i = 0; i < n; ++i) members.at(set.labels[i]).push_back(i);
@@ -292,7 +290,7 @@ std::vector<std::vector<std::size_t>> epoch_batches(const EncodedSet& set, std::
   for (std::size_t start = 0; start < n; start += batch_size)
     batches.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(start),
                          order.begin() + static_cast<std::ptrdiff_t>(std::min(n, start + batch_size)));
-  for (std::size_t i = batches.size(); i > 1; --i) std::swap(batches[i - 1], batches[gen.below(i)]);
+  shuffle_in_place(batches, gen);
   return batches;
 }
 

@@ -22,26 +22,19 @@ double ratio(std::size_t a, std::size_t b) {
   return b == 0 ? kNaN : static_cast<double>(a) / static_cast<double>(b);
 }
 
-std::string percent(double v) { return std::isnan(v) ? "-" : fmt::format("{:.1f}%", 100 * v); }
-
-// Display width of a UTF-8 label (code points), for padding table columns.
-std::size_t width_of(const std::string& s) {
-  std::size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
-}
-
 std::string pad_right(const std::string& s, std::size_t width) {
-  return s + std::string(width > width_of(s) ? width - width_of(s) : 0, ' ');
+  return s + std::string(width > display_width(s) ? width - display_width(s) : 0, ' ');
 }
 
 std::size_t label_width(const std::vector<std::string>& labels, std::size_t min) {
   std::size_t w = min;
-  for (const std::string& l : labels) w = std::max(w, width_of(l));
+  for (const std::string& l : labels) w = std::max(w, display_width(l));
   return w;
 }
 
 }  // namespace
+
+std::string percent(double v) { return std::isnan(v) ? "-" : fmt::format("{:.1f}%", 100 * v); }
 
 Evaluation::Evaluation(std::size_t classes) : classes_(classes), matrix_(classes * classes, 0) {}
 
@@ -177,7 +170,7 @@ std::string confusion_table(const Evaluation& e, const std::vector<std::string>&
   for (const std::string& l : labels) {
     const std::u32string cps = decode_utf8(sanitize_utf8(l));
     const std::string abbreviation = encode_utf8(cps.substr(0, std::min<std::size_t>(3, cell - 1)));
-    out += std::string(cell - width_of(abbreviation), ' ') + abbreviation;
+    out += std::string(cell - display_width(abbreviation), ' ') + abbreviation;
   }
   out += "\n";
   for (std::size_t t = 0; t < e.classes(); ++t) {

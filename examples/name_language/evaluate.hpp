@@ -46,6 +46,9 @@ std::vector<std::vector<float>> predict_probabilities(NameClassifier& model,
 // One pass over a set in eval mode and under NoGradGuard; restores the model's mode.
 Evaluation evaluate(NameClassifier& model, const EncodedSet& set, std::size_t batch_size = 512);
 
+// "82.4%", one decimal; "-" for NaN (a ratio without data, e.g. a class never predicted).
+std::string percent(double fraction);
+
 // Text reports (each ends with a newline).
 // "language  support  precision  recall  f1" per class, then the totals.
 std::string per_class_table(const Evaluation& e, const std::vector<std::string>& labels);

@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cstdlib>
 
 namespace tg::examples::names {
 
@@ -43,29 +42,21 @@ std::map<std::string, std::string> to_meta(const ModelConfig& c) {
           {"labels", join_lines(c.labels)}};
 }
 
+MetaReader meta_reader(const std::map<std::string, std::string>& meta, const std::string& path) {
+  return MetaReader(meta, path, "the checkpoint has no meta.{} entry");
+}
+
 ModelConfig config_from_meta(const std::map<std::string, std::string>& meta,
                              const std::string& path) {
-  auto get = [&](const std::string& key) -> const std::string& {
-    const auto it = meta.find(key);
-    if (it == meta.end())
-      throw Error(fmt::format("{}: the checkpoint has no meta.{} entry", path, key));
-    return it->second;
-  };
-  auto size = [&](const std::string& key, std::size_t min) {
-    const std::string& text = get(key);
-    char* end = nullptr;
-    const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
-    if (text.empty() || *end != '\0' || text[0] == '-' || v < min || v > (1u << 20))
-      throw Error(fmt::format("{}: meta.{} is '{}', not a size", path, key, text));
-    return static_cast<std::size_t>(v);
-  };
+  const MetaReader read = meta_reader(meta, path);
+  constexpr std::size_t kMaxSize = 1u << 20;  // far beyond any sensible model: a damaged entry
   ModelConfig c;
-  c.cell = get("model");
+  c.cell = read.text("model");
   if (!is_cell(c.cell))
     throw Error(fmt::format("{}: meta.model is '{}' (expected rnn, lstm or gru)", path, c.cell));
-  c.hidden = size("hidden", 1);
-  c.layers = size("layers", 1);
-  c.embedding = size("embedding", 0);
+  c.hidden = read.size("hidden", 1, kMaxSize, "a size");
+  c.layers = read.size("layers", 1, kMaxSize, "a size");
+  c.embedding = read.size("embedding", 0, kMaxSize, "a size");
   // Checkpoints written before the option existed are one-directional.
   if (meta.count("bidirectional")) {
     const std::string& text = meta.at("bidirectional");
@@ -73,20 +64,14 @@ ModelConfig config_from_meta(const std::map<std::string, std::string>& meta,
       throw Error(fmt::format("{}: meta.bidirectional is '{}' (expected 0 or 1)", path, text));
     c.bidirectional = text == "1";
   }
-  {
-    const std::string& text = get("dropout");
-    char* end = nullptr;
-    c.dropout = std::strtod(text.c_str(), &end);
-    if (text.empty() || *end != '\0' || !(c.dropout >= 0 && c.dropout < 1))
-      throw Error(fmt::format("{}: meta.dropout is '{}'", path, text));
-  }
+  c.dropout = read.number("dropout", 0, 1, "");
   try {
-    c.charset = parse_charset(get("charset"));
-    c.vocabulary = Vocabulary::from_text(get("vocabulary"));
+    c.charset = parse_charset(read.text("charset"));
+    c.vocabulary = Vocabulary::from_text(read.text("vocabulary"));
   } catch (const Error& e) {
     throw Error(fmt::format("{}: {}", path, e.what()));
   }
-  c.labels = split_lines(get("labels"));
+  c.labels = split_lines(read.text("labels"));
   if (c.labels.size() < 2 || std::find(c.labels.begin(), c.labels.end(), "") != c.labels.end())
     throw Error(fmt::format("{}: meta.labels holds {} language names (expected two or more)", path,
                             c.labels.size()));
@@ -151,11 +136,6 @@ Tensor NameClassifier::forward(const Batch& batch) {
   const Tensor x = inputs(batch);
   const nn::RecurrentOutput out = rnn_->forward(x, nn::RecurrentState{}, batch.lengths);
   return fc_->forward(dropout_->forward(out.last));
-}
-
-Tensor NameClassifier::forward(const Tensor& input) {
-  throw Error(fmt::format("NameClassifier: forward reads a padded Batch, not a Tensor{}",
-                          input.defined() ? " of shape " + shape_str(input.shape()) : ""));
 }
 
 }  // namespace tg::examples::names

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "autograd/random.hpp"
+#include "common/checkpoint.hpp"
 #include "name_language/data.hpp"
 #include "nn/nn.hpp"
 
@@ -32,6 +33,9 @@ struct ModelConfig {
 std::map<std::string, std::string> to_meta(const ModelConfig& config);
 ModelConfig config_from_meta(const std::map<std::string, std::string>& meta,
                              const std::string& path);
+// Typed reads of a name_language checkpoint's metadata ("<path>: the checkpoint has no meta.<key>
+// entry" when one is missing); `meta` must outlive the reader.
+MetaReader meta_reader(const std::map<std::string, std::string>& meta, const std::string& path);
 // "GRU, 1 layer x 128, one-hot input (58 characters), 18 languages"
 std::string describe(const ModelConfig& config);
 
@@ -43,7 +47,7 @@ class NameClassifier : public nn::Module {
   // Logits [B, classes] for a padded batch: each name is read up to its own length and
   // classified from the final hidden state of the top layer.
   Tensor forward(const Batch& batch);
-  Tensor forward(const Tensor& input) override;  // throws: the model reads a Batch
+  using Module::forward;  // a plain Tensor is refused: the model reads a Batch
 
   const ModelConfig& config() const { return config_; }
 

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "autograd/ops.hpp"
+#include "common/early_stopping.hpp"
 #include "common/progress.hpp"
 #include "name_language/evaluate.hpp"
 
@@ -17,13 +18,6 @@ namespace {
 
 double now_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-// Copies of the parameter values: the best epoch's weights, restored at the end.
-std::map<std::string, Tensor> snapshot(const nn::Module& model) {
-  std::map<std::string, Tensor> state;
-  for (const auto& [name, tensor] : model.state_dict()) state.emplace(name, tensor.clone());
-  return state;
 }
 
 // An exponential moving average of the parameters, swapped in for validation: it smooths the
@@ -151,16 +145,15 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
 
   TrainResult result;
   result.stop_reason = "epochs";
-  std::map<std::string, Tensor> best_state;
-  std::size_t epochs_since_best = 0;
+  // On the averaged weights' validation accuracy; their copy is what training ends with.
+  EarlyStopping stopping(o.patience, EarlyStopping::Goal::Maximize);
   std::size_t steps = 0;
   bool out_of_time = false;
   model.train();
   for (std::size_t epoch = 1; epoch <= o.epochs && !out_of_time; ++epoch) {
     const auto batches = epoch_batches(train, o.batch, C, o.sampling, gen);
-    ProgressOptions po;
-    po.label = fmt::format("epoch {}/{}", epoch, o.epochs);
-    po.unit = "names";
+    const ProgressOptions po =
+        epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs), "names", 10);
     Progress progress(batches.size(), po, out);
     EpochRecord r;
     r.epoch = epoch;
@@ -204,7 +197,7 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
     r.val_loss = val.loss;
     r.val_accuracy = val.accuracy();
     r.val_macro_accuracy = val.macro_accuracy();
-    r.best = result.history.empty() || r.val_accuracy > result.best_val_accuracy;
+    r.best = stopping.update(r.val_accuracy, epoch, model);
     progress.finish(fmt::format("  train loss {:.4f}  val acc {:.1f}%  val macro {:.1f}%  {}{}{}",
                                 r.train_loss, 100 * r.val_accuracy, 100 * r.val_macro_accuracy,
                                 format_duration(r.seconds), r.partial ? " (time limit)" : "",
@@ -213,22 +206,18 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
     if (r.best) {
       result.best_epoch = epoch;
       result.best_val_accuracy = r.val_accuracy;
-      best_state = snapshot(model);
-      epochs_since_best = 0;
       if (hooks.on_best) hooks.on_best(r);
-    } else {
-      ++epochs_since_best;
     }
     average.swap();
     if (hooks.on_epoch) hooks.on_epoch(r);
     if (out_of_time) result.stop_reason = "time limit";
-    if (o.patience > 0 && epochs_since_best >= o.patience && epoch < o.epochs) {
+    if (stopping.should_stop() && epoch < o.epochs) {
       result.stop_reason = "early stopping";
       break;
     }
     schedule.step();
   }
-  model.load_state_dict(best_state);
+  stopping.restore(model);
   model.eval();
   return result;
 }

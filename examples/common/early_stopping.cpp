@@ -1,0 +1,26 @@
+// Early stopping for the examples' training loops: the best weights kept, patience counted.
+#include "common/early_stopping.hpp"
+
+namespace tg::examples {
+
+EarlyStopping::EarlyStopping(std::size_t patience, Goal goal)
+    : patience_(patience), goal_(goal), best_(goal == Goal::Minimize ? 1e300 : -1e300) {}
+
+bool EarlyStopping::update(double value, std::size_t epoch, const nn::Module& model) {
+  // Strict comparisons: a tie, and NaN, are no improvement.
+  if (goal_ == Goal::Minimize ? value < best_ : value > best_) {
+    best_ = value;
+    best_epoch_ = epoch;
+    best_state_ = model.state_dict();  // copies
+    waited_ = 0;
+    return true;
+  }
+  ++waited_;
+  return false;
+}
+
+void EarlyStopping::restore(nn::Module& model) const {
+  if (!best_state_.empty()) model.load_state_dict(best_state_);
+}
+
+}  // namespace tg::examples
