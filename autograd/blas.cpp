@@ -14,6 +14,7 @@
 extern "C" {
 void gotoblas_dynamic_init(void) __attribute__((weak));
 void gotoblas_dynamic_quit(void) __attribute__((weak));
+int blas_thread_shutdown_(void) __attribute__((weak));
 }
 
 namespace tg::blas {
@@ -69,6 +70,11 @@ void select_kernel() {
   const int threads = openblas_get_num_threads();
   const std::string saved = from_env ? from_env : "";
   setenv("OPENBLAS_CORETYPE", best, 1);
+  // OpenBLAS starts its worker threads when it loads, and a worker still starting up reads the
+  // kernel table that quit() empties: about one start in 4,500 crashed in gotoblas_dynamic_init
+  // (core dump, measured). Stop the pool first (OpenBLAS's own fork handler); the next threaded
+  // product starts it again.
+  if (blas_thread_shutdown_) blas_thread_shutdown_();
   gotoblas_dynamic_quit();
   gotoblas_dynamic_init();
   // Child processes see the environment they were given.
