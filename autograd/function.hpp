@@ -8,21 +8,24 @@
 //       using T = decltype(s);
 //       Tensor y(xt::xarray<T>(xt::tanh(x.value<T>())));
 //       if (any_requires_grad(x))
-//         record<T>("tanh", y, {x}, [x, y = y.impl_ptr()](const xt::xarray<T>& g) {
-//           accumulate_grad<T>(x, g * (T(1) - y->get<T>().value * y->get<T>().value));
+//         record<T>("tanh", y, {x}, [x](const xt::xarray<T>& g, const Tensor& y) {
+//           const auto& yv = y.value<T>();
+//           accumulate_grad<T>(x, g * (T(1) - yv * yv));
 //         });
 //       return y;
 //     });
 //   }
 //
-// Closures capture only what backward needs. Capturing the output handle would be harmless
-// (the tape owns it anyway), but keep captures minimal so long tapes stay small.
+// Closures capture only what backward needs (tanh keeps its result, not its input), and never
+// the output: the output owns its node, so capturing it would keep both alive forever. A closure
+// that needs the output takes it as a second parameter, as tanh's does.
 #pragma once
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <initializer_list>
+#include <type_traits>
 #include <utility>
 
 #include <xtensor/xarray.hpp>
@@ -49,21 +52,24 @@ bool any_requires_grad(const Ts&... tensors) {
 
 bool any_requires_grad_in(const std::vector<Tensor>& tensors);
 
-// Appends a node for `out`, produced by `op` from `inputs`. `backward` is called with the
-// output's gradient (an xt::xarray<T> of out's shape) when backward() reaches the node.
+// Records a node for `out`, produced by `op` from `inputs`. When backward() reaches the node,
+// `backward` is called with the output's gradient (an xt::xarray<T> of out's shape), and, if it
+// takes a second argument, with the output tensor itself (for ops whose derivative is written
+// with their result, like tanh). The closure must not capture `out`: the output owns the node,
+// so that would be a cycle that never frees (see autograd/tape.hpp).
 template <class T, class Backward>
 void record(const char* op, const Tensor& out, const std::vector<Tensor>& inputs,
             Backward&& backward) {
-  TensorImpl* o = &out.impl();
-  o->requires_grad = true;
-  o->is_leaf = false;
-  Node node;
-  node.op = op;
-  node.inputs.reserve(inputs.size());
-  for (const Tensor& t : inputs) node.inputs.push_back(t.impl_ptr());
-  node.output = out.impl_ptr();
-  node.backward = [o, f = std::forward<Backward>(backward)]() mutable { f(o->get<T>().grad); };
-  Tape::current().push(std::move(node));
+  using F = std::decay_t<Backward>;
+  auto node = std::make_shared<Node>();
+  node->op = op;
+  node->backward = [f = F(std::forward<Backward>(backward))](TensorImpl& output) mutable {
+    if constexpr (std::is_invocable_v<F&, const xt::xarray<T>&, const Tensor&>)
+      f(output.get<T>().grad, Tensor(output.shared_from_this()));
+    else
+      f(output.get<T>().grad);
+  };
+  detail::attach_node(node, out.impl(), inputs);
 }
 
 // grad(t) += g, allocating on first use. g must have t's shape exactly; gradients of broadcast

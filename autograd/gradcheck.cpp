@@ -31,7 +31,6 @@ GradcheckReport gradcheck(const std::function<Tensor()>& f, const std::vector<Te
 
   // Analytic: one backward with seed R, i.e. the gradient of L = sum(f() * R).
   for (const Tensor& t : wrt) t.zero_grad();
-  Tape::current().clear();
   const Tensor out = f();
   if (out.dtype() != DType::Float64) throw Error("gradcheck: f must return a float64 tensor");
   Generator gen(options.seed);

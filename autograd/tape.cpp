@@ -1,70 +1,394 @@
-// Tape: recording, the reverse replay, grad mode and the DOT writer.
+// The graph's engine: recording, iterative teardown, backward, tg::grad, hooks, the DOT writer.
 #include "autograd/tape.hpp"
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <atomic>
 #include <ostream>
 #include <unordered_map>
+#include <unordered_set>
+
+#include "autograd/function.hpp"
 
 namespace tg {
 
 namespace {
+
 thread_local bool g_grad_enabled = true;
-}
+std::atomic<std::uint64_t> g_sequence{0};
+std::atomic<std::uint64_t> g_traversal{0};
+std::atomic<std::size_t> g_live_nodes{0};
+
+// Edges of dying nodes wait here while the outermost ~Node drains them (see tape.hpp). A plain
+// pointer: a thread_local with a destructor could be gone before the last tensor of the thread.
+struct Teardown {
+  std::vector<std::shared_ptr<Node>> nodes;
+  std::vector<std::shared_ptr<TensorImpl>> tensors;
+};
+thread_local Teardown* t_teardown = nullptr;
+
+}  // namespace
 
 bool grad_enabled() { return g_grad_enabled; }
 void set_grad_enabled(bool enabled) { g_grad_enabled = enabled; }
+std::size_t live_node_count() { return g_live_nodes.load(std::memory_order_relaxed); }
 
-Tape& Tape::current() {
-  thread_local Tape tape;
-  return tape;
+Node::Node() { g_live_nodes.fetch_add(1, std::memory_order_relaxed); }
+
+Node::~Node() {
+  g_live_nodes.fetch_sub(1, std::memory_order_relaxed);
+  const bool outermost = t_teardown == nullptr;
+  Teardown local;
+  Teardown& work = outermost ? local : *t_teardown;
+  // The edges go onto the work list before the closure dies, so the closure's copies of the same
+  // inputs are never the last owners: nothing below is destroyed recursively from here.
+  for (auto& n : next)
+    if (n) work.nodes.push_back(std::move(n));
+  for (auto& t : inputs)
+    if (t) work.tensors.push_back(std::move(t));
+  backward = nullptr;
+  if (!outermost) return;
+  t_teardown = &local;
+  while (!work.nodes.empty() || !work.tensors.empty()) {
+    if (!work.tensors.empty()) {
+      std::shared_ptr<TensorImpl> t = std::move(work.tensors.back());
+      work.tensors.pop_back();
+      if (t.use_count() == 1 && t->grad_fn) work.nodes.push_back(std::move(t->grad_fn));
+    } else {
+      std::shared_ptr<Node> n = std::move(work.nodes.back());
+      work.nodes.pop_back();  // if it was the last owner, ~Node runs here, one level deep
+    }
+  }
+  t_teardown = nullptr;
 }
 
-void Tape::backward(const Tensor& root, const Tensor& seed, bool retain_graph) {
-  if (!root.requires_grad())
-    throw Error("backward: tensor does not require grad (no input requires grad, or it was "
-                "computed under NoGradGuard)");
-  if (seed.dtype() != root.dtype() || seed.shape() != root.shape())
-    throw Error(fmt::format("backward: seed {} {} does not match tensor {} {}",
-                            to_string(seed.dtype()), shape_str(seed.shape()),
-                            to_string(root.dtype()), shape_str(root.shape())));
-  // Intermediate gradients belong to one backward pass; leaves keep accumulating.
-  for (Node& node : nodes_) node.output->has_grad = false;
+namespace detail {
 
-  TensorImpl& r = root.impl();
-  if (root.dtype() == DType::Float64) {
-    r.get<double>().grad = seed.value<double>();
-  } else {
-    r.get<float>().grad = seed.value<float>();
+void attach_node(const std::shared_ptr<Node>& node, TensorImpl& output,
+                 const std::vector<Tensor>& inputs) {
+  node->sequence = g_sequence.fetch_add(1, std::memory_order_relaxed) + 1;
+  node->inputs.reserve(inputs.size());
+  node->next.reserve(inputs.size());
+  for (const Tensor& t : inputs) {
+    TensorImpl* impl = t.impl_ptr().get();
+    if (impl == &output) {  // the op reads what it writes: link the previous producer only
+      node->inputs.push_back(nullptr);
+      node->next.push_back(output.grad_fn);
+    } else {
+      node->inputs.push_back(t.impl_ptr());
+      node->next.push_back(t.requires_grad() ? impl->grad_fn : nullptr);
+    }
   }
-  r.has_grad = true;
-
-  for (auto it = nodes_.rbegin(); it != nodes_.rend(); ++it) {
-    if (it->output->has_grad) it->backward();
-  }
-  if (!retain_graph) clear();
+  node->output = &output;
+  output.requires_grad = true;
+  output.grad_fn = node;
 }
 
-void Tape::write_dot(std::ostream& out) const {
+}  // namespace detail
+
+namespace {
+
+// The nodes reachable from the roots, by decreasing sequence number (the order backward runs
+// them). With check_released, a released node among them is an error.
+std::vector<std::shared_ptr<Node>> reachable(const std::vector<Tensor>& roots,
+                                             const char* caller, bool check_released) {
+  std::unordered_set<const Node*> seen;
+  std::vector<std::shared_ptr<Node>> found, stack;
+  for (const Tensor& r : roots)
+    if (r.defined() && r.impl().grad_fn && seen.insert(r.impl().grad_fn.get()).second)
+      stack.push_back(r.impl().grad_fn);
+  while (!stack.empty()) {
+    std::shared_ptr<Node> node = std::move(stack.back());
+    stack.pop_back();
+    if (check_released && node->released)
+      throw Error(fmt::format(
+          "{}: trying to back-propagate through a part of the graph (op '{}') that an earlier "
+          "backward already ran and freed; pass retain_graph = true to that earlier backward to "
+          "back-propagate through the graph again",
+          caller, node->op));
+    for (const auto& n : node->next)
+      if (n && seen.insert(n.get()).second) stack.push_back(n);
+    found.push_back(std::move(node));
+  }
+  std::sort(found.begin(), found.end(),
+            [](const auto& a, const auto& b) { return a->sequence > b->sequence; });
+  return found;
+}
+
+template <class T>
+void add_into(TensorImpl& impl, const xt::xarray<T>& g) {
+  accumulate_grad<T>(Tensor(impl.shared_from_this()), g);
+}
+
+// Hands a gradient array to user code as a Tensor without copying, then takes it back.
+template <class T>
+void call_with_gradient(xt::xarray<T>& gradient, const std::vector<Tensor::GradHook>& hooks) {
+  const std::vector<std::size_t> shape(gradient.shape().begin(), gradient.shape().end());
+  Tensor lent(std::move(gradient));
+  try {
+    for (const auto& hook : hooks) hook(lent);
+  } catch (...) {
+    gradient = std::move(lent.value<T>());
+    throw;
+  }
+  if (lent.dtype() != dtype_of<T>() || lent.shape() != shape)
+    throw Error("hook: a gradient hook replaced the gradient with one of another shape or dtype");
+  gradient = std::move(lent.value<T>());
+}
+
+// A non-leaf's gradient of this pass is complete: its hooks, then retain_grad's copy.
+void finish_non_leaf_gradient(TensorImpl& impl, bool keep_retained) {
+  GradHooks& h = *impl.hooks;
+  dispatch(impl.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    xt::xarray<T>& g = impl.get<T>().grad;
+    if (!h.hooks.empty()) call_with_gradient<T>(g, h.hooks);
+    if (!keep_retained || !h.retains_grad) return;
+    if (h.retained.defined())
+      h.retained.value<T>() += g;
+    else
+      h.retained = Tensor(xt::xarray<T>(g));
+  });
+}
+
+void call_leaf_hooks(TensorImpl& leaf) {
+  if (!leaf.has_grad) return;
+  dispatch(leaf.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    call_with_gradient<T>(leaf.get<T>().grad, leaf.hooks->hooks);
+  });
+}
+
+bool has_leaf_hooks(const TensorImpl* impl) {
+  return impl && impl->is_leaf() && impl->hooks && !impl->hooks->hooks.empty();
+}
+
+void check_roots(const char* caller, const std::vector<Tensor>& roots,
+                 const std::vector<Tensor>& seeds) {
+  if (roots.empty()) throw Error(fmt::format("{}: no tensors to back-propagate from", caller));
+  if (!seeds.empty() && seeds.size() != roots.size())
+    throw Error(fmt::format("{}: {} seed gradients for {} tensors", caller, seeds.size(),
+                            roots.size()));
+  for (std::size_t i = 0; i < roots.size(); ++i) {
+    const Tensor& r = roots[i];
+    if (!r.defined()) throw Error(fmt::format("{}: tensor {} is undefined", caller, i));
+    if (!r.requires_grad())
+      throw Error(fmt::format("{}: tensor does not require grad (no input requires grad, or it "
+                              "was computed under NoGradGuard)",
+                              caller));
+    if (seeds.empty()) {
+      if (r.size() != 1)
+        throw Error(fmt::format("{}: output of shape {} is not a scalar; pass a seed gradient",
+                                caller, shape_str(r.shape())));
+      continue;
+    }
+    const Tensor& s = seeds[i];
+    if (!s.defined() || s.dtype() != r.dtype() || s.shape() != r.shape())
+      throw Error(fmt::format("{}: seed {} {} does not match tensor {} {}", caller,
+                              s.defined() ? to_string(s.dtype()) : "undefined",
+                              s.defined() ? shape_str(s.shape()) : "", to_string(r.dtype()),
+                              shape_str(r.shape())));
+  }
+}
+
+// A copy of the gradient in impl's buffer (a leaf's .grad, or a non-leaf's working gradient).
+Tensor copy_of_gradient(TensorImpl& impl) {
+  return dispatch(impl.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    return Tensor(xt::xarray<T>(impl.get<T>().grad));
+  });
+}
+
+// A non-leaf tensor whose gradient tg::grad returns: copied when complete, before its op runs.
+struct Capture {
+  TensorImpl* impl;
+  Tensor* result;
+};
+
+// One backward pass over the nodes reachable from `roots`. `captures` (tg::grad) take copies of
+// requested non-leaf gradients; `leaf_mode` false means leaf .grad is being redirected, so
+// leaf hooks and retain_grad copies are skipped.
+void run_pass(const char* caller, const std::vector<Tensor>& roots,
+              const std::vector<Tensor>& seeds, bool retain_graph,
+              const std::vector<std::shared_ptr<Node>>& order, std::vector<Capture>& captures,
+              bool leaf_mode) {
+  NoGradGuard no_grad;  // backward code must not record
+  // Own the outputs for the pass: a hook dropping the last handle must not free them under us.
+  std::vector<std::shared_ptr<TensorImpl>> outputs;
+  outputs.reserve(order.size());
+  for (const auto& node : order) {
+    outputs.push_back(node->output->shared_from_this());
+    node->output->has_grad = false;  // intermediate gradients belong to one pass
+  }
+  // Leaves with hooks fire after the last node that adds into them (-1: a root, no node).
+  std::vector<std::pair<TensorImpl*, std::ptrdiff_t>> leaf_hooks;
+  if (leaf_mode) {
+    auto note = [&](TensorImpl* leaf, std::ptrdiff_t index) {
+      for (auto& [impl, last] : leaf_hooks)
+        if (impl == leaf) {
+          last = std::max(last, index);
+          return;
+        }
+      leaf_hooks.emplace_back(leaf, index);
+    };
+    for (const Tensor& r : roots)
+      if (has_leaf_hooks(r.impl_ptr().get())) note(r.impl_ptr().get(), -1);
+    for (std::size_t i = 0; i < order.size(); ++i)
+      for (const auto& input : order[i]->inputs)
+        if (has_leaf_hooks(input.get())) note(input.get(), static_cast<std::ptrdiff_t>(i));
+  }
+  auto fire_leaf_hooks = [&](std::ptrdiff_t index) {
+    for (auto& [impl, last] : leaf_hooks)
+      if (last == index) call_leaf_hooks(*impl);
+  };
+
+  for (std::size_t i = 0; i < roots.size(); ++i) {
+    TensorImpl& r = roots[i].impl();
+    dispatch(r.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      if (seeds.empty())
+        add_into<T>(r, xt::xarray<T>(xt::ones<T>(r.get<T>().value.shape())));
+      else
+        add_into<T>(r, seeds[i].value<T>());
+    });
+  }
+  fire_leaf_hooks(-1);
+
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    Node& node = *order[i];
+    TensorImpl& out = *node.output;
+    if (out.has_grad && out.grad_fn.get() == &node) {  // out's gradient is complete now
+      for (Capture& c : captures)
+        if (c.impl == &out) *c.result = copy_of_gradient(out);
+      if (out.hooks) finish_non_leaf_gradient(out, leaf_mode);
+    }
+    if (out.has_grad) node.backward(out);
+    if (!leaf_hooks.empty()) fire_leaf_hooks(static_cast<std::ptrdiff_t>(i));
+  }
+
+  // A non-leaf keeps no gradient after the pass (retain_grad keeps a copy, made above).
+  for (const auto& node : order) node->output->has_grad = false;
+  if (!retain_graph)
+    for (const auto& node : order) {
+      node->released = true;
+      node->backward = nullptr;
+      node->inputs.clear();
+      node->next.clear();
+    }
+  (void)caller;
+}
+
+}  // namespace
+
+void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& seeds,
+              bool retain_graph) {
+  check_roots("backward", roots, seeds);
+  const auto order = reachable(roots, "backward", true);
+  std::vector<Capture> none;
+  run_pass("backward", roots, seeds, retain_graph, order, none, true);
+}
+
+std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+                         const std::vector<Tensor>& seeds, bool retain_graph, bool allow_unused) {
+  check_roots("grad", outputs, seeds);
+  const auto order = reachable(outputs, "grad", true);
+  std::unordered_set<const TensorImpl*> leaves_used, nodes_reached;
+  for (const auto& node : order) {
+    nodes_reached.insert(node->output);
+    for (const auto& input : node->inputs)
+      if (input && input->is_leaf() && input->requires_grad) leaves_used.insert(input.get());
+  }
+  for (const Tensor& o : outputs)
+    if (o.is_leaf()) leaves_used.insert(o.impl_ptr().get());
+
+  std::vector<Tensor> result(inputs.size());
+  std::vector<Capture> captures;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& in = inputs[i];
+    if (!in.defined() || !in.requires_grad())
+      throw Error(fmt::format("grad: input {} does not require grad", i));
+    const bool used = in.is_leaf() ? leaves_used.count(in.impl_ptr().get()) > 0
+                                   : nodes_reached.count(in.impl_ptr().get()) > 0;
+    if (!used && !allow_unused)
+      throw Error(fmt::format("grad: input {} ({}) is not used in the graph of the outputs; pass "
+                              "allow_unused = true to get an undefined tensor for it",
+                              i, shape_str(in.shape())));
+    if (used && !in.is_leaf()) captures.push_back({in.impl_ptr().get(), &result[i]});
+  }
+
+  // Leaves' .grad stay as they are: their buffers step aside for the pass and come back after.
+  struct Saved {
+    std::shared_ptr<TensorImpl> impl;
+    bool had_grad;
+    std::variant<xt::xarray<float>, xt::xarray<double>> grad;
+  };
+  std::vector<Saved> saved;
+  for (const TensorImpl* leaf : leaves_used) {
+    TensorImpl& impl = *const_cast<TensorImpl*>(leaf);
+    Saved s{impl.shared_from_this(), impl.has_grad, {}};
+    dispatch(impl.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      s.grad = std::move(impl.get<T>().grad);
+    });
+    impl.has_grad = false;
+    saved.push_back(std::move(s));
+  }
+  auto restore = [&] {
+    for (Saved& s : saved) {
+      dispatch(s.impl->dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        s.impl->get<T>().grad = std::move(std::get<xt::xarray<T>>(s.grad));
+      });
+      s.impl->has_grad = s.had_grad;
+    }
+  };
+  try {
+    run_pass("grad", outputs, seeds, retain_graph, order, captures, false);
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      const Tensor& in = inputs[i];
+      if (in.is_leaf() && leaves_used.count(in.impl_ptr().get()))
+        result[i] = in.impl().has_grad ? copy_of_gradient(in.impl())
+                                       : Tensor::zeros(in.shape(), in.dtype());
+      else if (!in.is_leaf() && !result[i].defined() && nodes_reached.count(in.impl_ptr().get()))
+        result[i] = Tensor::zeros(in.shape(), in.dtype());
+    }
+  } catch (...) {
+    restore();
+    throw;
+  }
+  restore();
+  return result;
+}
+
+std::vector<std::shared_ptr<const Node>> graph_nodes(const std::vector<Tensor>& roots) {
+  auto order = reachable(roots, "graph_nodes", false);
+  return {order.rbegin(), order.rend()};
+}
+
+void write_dot(std::ostream& out, const std::vector<Tensor>& roots) {
   std::unordered_map<const TensorImpl*, std::string> ids;
-  auto tensor_id = [&](const std::shared_ptr<TensorImpl>& t) {
-    auto found = ids.find(t.get());
+  auto tensor_id = [&](const TensorImpl* t) {
+    auto found = ids.find(t);
     if (found != ids.end()) return found->second;
     std::string id = fmt::format("t{}", ids.size());
-    ids.emplace(t.get(), id);
-    const std::string shape = std::visit(
-        [](auto& a) { return shape_str(a.value.shape()); }, t->arrays);
+    ids.emplace(t, id);
+    const std::string shape =
+        std::visit([](auto& a) { return shape_str(a.value.shape()); }, t->arrays);
     const std::string label = t->name.empty() ? shape : t->name + "\\n" + shape;
     out << fmt::format("  {} [shape=ellipse, label=\"{}\"{}];\n", id, label,
-                       t->is_leaf ? ", style=filled, fillcolor=lightblue" : "");
+                       t->is_leaf() ? ", style=filled, fillcolor=lightblue" : "");
     return id;
   };
   out << "digraph tape {\n  rankdir=LR;\n";
-  for (std::size_t i = 0; i < nodes_.size(); ++i) {
-    const Node& node = nodes_[i];
+  const auto nodes = graph_nodes(roots);
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    const Node& node = *nodes[i];
     const std::string op_id = fmt::format("op{}", i);
-    out << fmt::format("  {} [shape=box, label=\"{}\"];\n", op_id, node.op);
-    for (const auto& input : node.inputs) out << "  " << tensor_id(input) << " -> " << op_id << ";\n";
+    out << fmt::format("  {} [shape=box, label=\"{}{}\"];\n", op_id, node.op,
+                       node.released ? " (freed)" : "");
+    for (const auto& input : node.inputs)
+      out << "  " << tensor_id(input ? input.get() : node.output) << " -> " << op_id << ";\n";
     out << "  " << op_id << " -> " << tensor_id(node.output) << ";\n";
   }
   out << "}\n";

@@ -48,6 +48,9 @@ decltype(auto) with_dtype(DType dtype, F&& f) {
 
 }  // namespace
 
+TensorImpl::TensorImpl() = default;
+TensorImpl::~TensorImpl() = default;
+
 Tensor::Tensor(xt::xarray<float> value, bool requires_grad)
     : impl_(make_impl(std::move(value), requires_grad)) {}
 Tensor::Tensor(xt::xarray<double> value, bool requires_grad)
@@ -151,7 +154,7 @@ std::vector<double> Tensor::to_vector() const {
 }
 
 template <class T>
-xt::xarray<T>& Tensor::value() const {
+xt::xarray<T>& Tensor::value() const& {
   TensorImpl& i = impl();
   if (i.dtype() != dtype_of<T>())
     throw Error(fmt::format("value: tensor is {}, accessed as {}", to_string(i.dtype()),
@@ -160,30 +163,69 @@ xt::xarray<T>& Tensor::value() const {
 }
 
 template <class T>
-xt::xarray<T>& Tensor::grad() const {
+xt::xarray<T>& Tensor::grad() const& {
   TensorImpl& i = impl();
-  if (!i.has_grad) throw Error("grad: tensor has no gradient (backward not run, or zeroed)");
   if (i.dtype() != dtype_of<T>())
     throw Error(fmt::format("grad: tensor is {}, accessed as {}", to_string(i.dtype()),
                             to_string(dtype_of<T>())));
+  if (!i.is_leaf()) {
+    if (!i.hooks || !i.hooks->retains_grad)
+      throw Error("grad: the gradient of a non-leaf tensor is not kept; call retain_grad() on "
+                  "it before backward");
+    if (!i.hooks->retained.defined())
+      throw Error("grad: tensor has no gradient (backward not run, or zeroed)");
+    return i.hooks->retained.value<T>();
+  }
+  if (!i.has_grad) throw Error("grad: tensor has no gradient (backward not run, or zeroed)");
   return i.get<T>().grad;
 }
 
-template xt::xarray<float>& Tensor::value<float>() const;
-template xt::xarray<double>& Tensor::value<double>() const;
-template xt::xarray<float>& Tensor::grad<float>() const;
-template xt::xarray<double>& Tensor::grad<double>() const;
+template xt::xarray<float>& Tensor::value<float>() const&;
+template xt::xarray<double>& Tensor::value<double>() const&;
+template xt::xarray<float>& Tensor::grad<float>() const&;
+template xt::xarray<double>& Tensor::grad<double>() const&;
+
+bool Tensor::has_grad() const {
+  if (!impl_) return false;
+  if (impl_->is_leaf()) return impl_->has_grad;
+  return impl_->hooks && impl_->hooks->retained.defined();
+}
+
+const Tensor& Tensor::retain_grad() const {
+  if (!requires_grad())
+    throw Error("retain_grad: tensor does not require grad, so it will never have a gradient");
+  TensorImpl& i = impl();
+  if (!i.hooks) i.hooks = std::make_unique<GradHooks>();
+  i.hooks->retains_grad = true;
+  return *this;
+}
+
+bool Tensor::retains_grad() const {
+  return impl_ && !impl_->is_leaf() && impl_->hooks && impl_->hooks->retains_grad;
+}
+
+const Tensor& Tensor::register_hook(GradHook hook) const {
+  if (!requires_grad())
+    throw Error("register_hook: tensor does not require grad, so no gradient will reach it");
+  if (!hook) throw Error("register_hook: empty hook");
+  TensorImpl& i = impl();
+  if (!i.hooks) i.hooks = std::make_unique<GradHooks>();
+  i.hooks->hooks.push_back(std::move(hook));
+  return *this;
+}
 
 Tensor Tensor::grad_tensor() const {
   return with_dtype(dtype(), [&](auto s) { return Tensor(grad<decltype(s)>()); });
 }
 
 void Tensor::zero_grad() const {
-  if (impl_) impl_->has_grad = false;
+  if (!impl_) return;
+  impl_->has_grad = false;
+  if (impl_->hooks) impl_->hooks->retained = Tensor();
 }
 
 const Tensor& Tensor::set_requires_grad(bool requires_grad) const {
-  if (!impl().is_leaf)
+  if (!impl().is_leaf())
     throw Error("set_requires_grad: only leaf tensors can change requires_grad (use detach())");
   impl_->requires_grad = requires_grad;
   return *this;
@@ -218,7 +260,7 @@ void Tensor::backward(bool retain_graph) const {
 }
 
 void Tensor::backward(const Tensor& seed, bool retain_graph) const {
-  Tape::current().backward(*this, seed, retain_graph);
+  tg::backward({*this}, {seed}, retain_graph);
 }
 
 Indices::Indices(std::vector<std::int64_t> values)

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <variant>
@@ -27,23 +28,33 @@ constexpr DType dtype_of<float>() { return DType::Float32; }
 template <>
 constexpr DType dtype_of<double>() { return DType::Float64; }
 
+struct Node;
+struct GradHooks;
+class Tensor;
+
 // What a Tensor points to. Ops and optimizers reach the arrays through Tensor::value<T>() and
 // Tensor::grad<T>(); the struct is public so that new ops can be written outside the engine.
-struct TensorImpl {
+struct TensorImpl : std::enable_shared_from_this<TensorImpl> {
   template <class T>
   struct Arrays {
     xt::xarray<T> value;
-    xt::xarray<T> grad;  // meaningful only while has_grad
+    // A leaf's accumulated gradient; for a non-leaf, the working gradient of the backward pass
+    // in progress. Meaningful only while has_grad.
+    xt::xarray<T> grad;
   };
   std::variant<Arrays<float>, Arrays<double>> arrays;
   bool requires_grad = false;
   bool has_grad = false;
-  bool is_leaf = true;
-  std::string name;  // optional, shown in DOT graphs
+  std::shared_ptr<Node> grad_fn;     // the node that produced this tensor; null for a leaf
+  std::unique_ptr<GradHooks> hooks;  // register_hook / retain_grad, rarely used
+  std::string name;                  // optional, shown in DOT graphs
 
+  TensorImpl();
+  ~TensorImpl();
   template <class T>
   Arrays<T>& get() { return std::get<Arrays<T>>(arrays); }
   DType dtype() const { return arrays.index() == 0 ? DType::Float32 : DType::Float64; }
+  bool is_leaf() const { return !grad_fn; }
 };
 
 class Tensor {
@@ -75,19 +86,39 @@ class Tensor {
   std::vector<double> to_vector() const;  // all values, row-major
 
   // The value and gradient arrays. T must match dtype() (tg::Error otherwise). grad() throws
-  // when no gradient has been accumulated since the last zero_grad().
+  // when no gradient has been accumulated since the last zero_grad(), and for a non-leaf
+  // tensor unless retain_grad() was called before backward (PyTorch keeps only leaves' .grad).
+  // Both return references into the tensor, so they cannot be called on a temporary Tensor
+  // (`model(x).value()` would dangle): name the tensor first.
   template <class T = float>
-  xt::xarray<T>& value() const;
+  xt::xarray<T>& value() const&;
   template <class T = float>
-  xt::xarray<T>& grad() const;
-  bool has_grad() const { return impl_ && impl_->has_grad; }
+  xt::xarray<T>& value() && = delete;
+  template <class T = float>
+  xt::xarray<T>& grad() const&;
+  template <class T = float>
+  xt::xarray<T>& grad() && = delete;
+  bool has_grad() const;
   Tensor grad_tensor() const;  // a copy of the gradient as a new leaf tensor
   // Forget the gradient; its buffer is kept and reused by the next accumulation.
   void zero_grad() const;
 
+  // Keep this non-leaf tensor's gradient in grad() after backward, accumulating across calls
+  // like a leaf's (a leaf keeps its gradient anyway).
+  const Tensor& retain_grad() const;
+  bool retains_grad() const;
+  // Calls `hook(grad)` in every backward that reaches this tensor, once its gradient for that
+  // pass is complete. For a non-leaf, `grad` is the gradient flowing into the op that produced
+  // it, before it flows on: changing it in place changes what flows on. For a leaf, `grad` is
+  // its .grad after the pass has added into it (PyTorch's post-accumulate-grad hook), which is
+  // where a data-parallel trainer starts averaging a parameter while backward goes on. `grad`
+  // is valid during the call only (clone() it to keep it).
+  using GradHook = std::function<void(Tensor& grad)>;
+  const Tensor& register_hook(GradHook hook) const;
+
   bool requires_grad() const { return impl_ && impl_->requires_grad; }
   const Tensor& set_requires_grad(bool requires_grad = true) const;
-  bool is_leaf() const { return impl().is_leaf; }
+  bool is_leaf() const { return impl().is_leaf(); }
   const Tensor& set_name(std::string name) const;
   const std::string& name() const { return impl().name; }
 
@@ -97,17 +128,27 @@ class Tensor {
   Tensor to(DType dtype) const;
   Tensor clone() const { return to(dtype()); }
 
-  // Back-propagate from this tensor through the current thread's tape. Without a seed the
-  // tensor must have one element; with one, the seed is the gradient of this tensor.
+  // Back-propagate from this tensor (tg::backward({*this}, ...)). Without a seed the tensor must
+  // have one element; with one, the seed is the gradient of this tensor. Without retain_graph
+  // the graph it ran is released, and a second backward through it throws.
   void backward(bool retain_graph = false) const;
   void backward(const Tensor& seed, bool retain_graph = false) const;
 
+  // A handle on an existing TensorImpl (for engine code that holds the impl).
+  explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
   const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
   TensorImpl& impl() const;
   bool same(const Tensor& other) const { return impl_ == other.impl_; }
 
  private:
   std::shared_ptr<TensorImpl> impl_;
+};
+
+// What register_hook and retain_grad attach to a tensor.
+struct GradHooks {
+  std::vector<Tensor::GradHook> hooks;
+  bool retains_grad = false;
+  Tensor retained;  // a non-leaf's kept gradient (retain_grad), as a leaf tensor
 };
 
 // Integer indices with a shape: class targets, token ids, gather positions.

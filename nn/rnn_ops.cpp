@@ -96,14 +96,18 @@ void Workspace::recycle() {
     give_back(std::move(arrays.value));
     give_back(std::move(arrays.grad));
   };
+  // Newest first: a tensor's node owns the tensors it was made from, so dropping the newest
+  // handles first frees the older ones for this same pass.
   std::vector<Tensor> still_used;
-  for (Tensor& t : tensors_) {
-    if (t.impl_ptr().use_count() > 1) {
-      still_used.push_back(std::move(t));  // e.g. a state the caller carries to the next call
+  for (auto t = tensors_.rbegin(); t != tensors_.rend(); ++t) {
+    if (t->impl_ptr().use_count() > 1) {
+      still_used.push_back(std::move(*t));  // e.g. a state the caller carries to the next call
       continue;
     }
-    std::visit(take_back, t.impl().arrays);
+    std::visit(take_back, t->impl().arrays);
+    *t = Tensor();  // frees its node, and with it the node's hold on older tensors
   }
+  std::reverse(still_used.begin(), still_used.end());
   tensors_ = std::move(still_used);
   std::vector<std::shared_ptr<Sequence>> live;
   for (auto& s : sequences_) {
@@ -372,10 +376,13 @@ Tensor cell_steps(const Projection& p, const Tensor& initial, const Tensor& w_hh
       cell_forward(rows);
       if (!record_steps) continue;
       rows.hh = nullptr;  // scratch, not needed by backward
-      // Captured: the tensors whose buffers `rows` points into (p, prev, states, flags).
+      // Captured: the tensors whose buffers `rows` points into (p, initial, flags); a later step
+      // reads the states it writes, which reach the closure as its output, never as a capture.
       record<T>(op, states, defined_of({p.gates, prev, w_hh}),
-                [p, t, prev, prev_offset, w_hh, rows, flags, slice](const xt::xarray<T>& g) {
-                  step_backward<T>(p, t, prev, prev_offset, w_hh, rows, g.data() + t * slice);
+                [p, t, first = i == 0, initial = i == 0 ? initial : Tensor(), prev_offset,
+                 w_hh, rows, flags, slice](const xt::xarray<T>& g, const Tensor& states) {
+                  step_backward<T>(p, t, first ? initial : states, prev_offset, w_hh, rows,
+                                   g.data() + t * slice);
                 });
     }
     s.workspace = nullptr;  // the forward is over; the workspace may go before the tape does

@@ -46,8 +46,8 @@ Tensor unary(const char* op, const Tensor& x, Forward forward, Grad grad) {
     using T = decltype(s);
     Tensor y(xt::xarray<T>(forward(x.value<T>())));
     if (any_requires_grad(x)) {
-      record<T>(op, y, {x}, [x, y = y.impl_ptr(), grad](const xt::xarray<T>& g) {
-        accumulate_grad<T>(x, grad(g, x.value<T>(), y->get<T>().value));
+      record<T>(op, y, {x}, [x, grad](const xt::xarray<T>& g, const Tensor& out) {
+        accumulate_grad<T>(x, grad(g, x.value<T>(), out.value<T>()));
       });
     }
     return y;

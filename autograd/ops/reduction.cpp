@@ -255,9 +255,9 @@ Tensor max(const Tensor& x, const std::vector<int>& axes, bool keepdims) {
     Tensor y(std::move(out));
     if (any_requires_grad(x)) {
       // Tied maxima share the gradient equally (torch.amax): count them, then spread g / count.
-      record<T>("max", y, {x}, [x, y = y.impl_ptr(), plan = std::move(plan)](const xt::xarray<T>& g) {
+      record<T>("max", y, {x}, [x, plan = std::move(plan)](const xt::xarray<T>& g, const Tensor& out) {
         const T* pxv = x.value<T>().data();
-        const T* py = y->get<T>().value.data();
+        const T* py = out.value<T>().data();
         std::vector<T> share(plan.out_size, T(0));
         walk_elements(plan, [&](std::size_t i, std::size_t o) {
           if (pxv[i] == py[o]) share[o] += T(1);
@@ -300,9 +300,9 @@ Tensor logsumexp(const Tensor& x, const std::vector<int>& axes, bool keepdims) {
     Tensor y(std::move(out));
     if (any_requires_grad(x)) {
       // d lse / d x = exp(x - lse): the softmax over the reduced axes, from the saved output.
-      record<T>("logsumexp", y, {x}, [x, y = y.impl_ptr(), plan = std::move(plan)](const xt::xarray<T>& g) {
+      record<T>("logsumexp", y, {x}, [x, plan = std::move(plan)](const xt::xarray<T>& g, const Tensor& out) {
         const T* pxv = x.value<T>().data();
-        const T* py = y->get<T>().value.data();
+        const T* py = out.value<T>().data();
         const T* pgo = g.data();
         xt::xarray<T> gx = array_of_shape<T>(x.shape());
         T* pg = gx.data();
@@ -330,8 +330,8 @@ Tensor softmax(const Tensor& x, int axis) {
     Tensor y(std::move(out));
     if (any_requires_grad(x)) {
       // dx = y * (g - sum(g * y)) along the axis.
-      record<T>("softmax", y, {x}, [x, y = y.impl_ptr(), l](const xt::xarray<T>& g) {
-        const T* py = y->get<T>().value.data();
+      record<T>("softmax", y, {x}, [x, l](const xt::xarray<T>& g, const Tensor& out) {
+        const T* py = out.value<T>().data();
         const T* pgo = g.data();
         xt::xarray<T> gx = array_of_shape<T>(x.shape());
         T* pg = gx.data();
@@ -367,9 +367,9 @@ Tensor log_softmax(const Tensor& x, int axis) {
     Tensor y(std::move(out));
     if (any_requires_grad(x)) {
       // dx = g - exp(y) * sum(g) along the axis.
-      record<T>("log_softmax", y, {x}, [x, y = y.impl_ptr(), l](const xt::xarray<T>& g) {
+      record<T>("log_softmax", y, {x}, [x, l](const xt::xarray<T>& g, const Tensor& out) {
         const T* pgo = g.data();
-        xt::xarray<T> gx = xt::exp(y->get<T>().value);
+        xt::xarray<T> gx = xt::exp(out.value<T>());
         T* pg = gx.data();
         for_each_lane(l, [&](std::size_t, std::size_t b, auto st) {
           const T total = lane_sum(pgo + b, l.n, st);
