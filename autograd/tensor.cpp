@@ -49,7 +49,10 @@ decltype(auto) with_dtype(DType dtype, F&& f) {
 }  // namespace
 
 TensorImpl::TensorImpl() = default;
-TensorImpl::~TensorImpl() = default;
+TensorImpl::~TensorImpl() {
+  if (recycler.expired()) return;
+  if (auto r = recycler.lock()) r->take(*this);
+}
 
 Tensor::Tensor(xt::xarray<float> value, bool requires_grad)
     : impl_(make_impl(std::move(value), requires_grad)) {}

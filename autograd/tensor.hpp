@@ -30,7 +30,16 @@ constexpr DType dtype_of<double>() { return DType::Float64; }
 
 struct Node;
 struct GradHooks;
+struct TensorImpl;
 class Tensor;
+
+// Takes the arrays of a dying tensor for reuse: the recurrent layers' buffer pools, which would
+// otherwise allocate (and page-fault) the same large arrays afresh on every training step.
+class ArrayRecycler {
+ public:
+  virtual ~ArrayRecycler() = default;
+  virtual void take(TensorImpl& dying) = 0;
+};
 
 // What a Tensor points to. Ops and optimizers reach the arrays through Tensor::value<T>() and
 // Tensor::grad<T>(); the struct is public so that new ops can be written outside the engine.
@@ -47,6 +56,7 @@ struct TensorImpl : std::enable_shared_from_this<TensorImpl> {
   bool has_grad = false;
   std::shared_ptr<Node> grad_fn;     // the node that produced this tensor; null for a leaf
   std::unique_ptr<GradHooks> hooks;  // register_hook / retain_grad, rarely used
+  std::weak_ptr<ArrayRecycler> recycler;  // gets the arrays back when this tensor dies
   std::string name;                  // optional, shown in DOT graphs
 
   TensorImpl();

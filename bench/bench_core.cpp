@@ -1,6 +1,7 @@
 // Core benchmark: matmul GFLOP/s through tapegrad, and the framework overhead per recorded op.
 #include <fmt/format.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <xtensor/xarray.hpp>
 
@@ -8,6 +9,7 @@
 #include "autograd/ops.hpp"
 #include "autograd/tape.hpp"
 #include "bench_util.hpp"
+#include "nn/recurrent.hpp"
 
 using namespace tg;
 
@@ -51,6 +53,37 @@ std::pair<double, double> op_overhead(int ops, int repeats) {
   return {framework / ops * 1e6, raw / ops * 1e6};
 }
 
+// Resident memory of this process in MiB (/proc/self/statm: pages).
+double resident_mib() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (!f) return -1;
+  long size = 0, resident = 0;
+  const int read = std::fscanf(f, "%ld %ld", &size, &resident);
+  std::fclose(f);
+  return read == 2 ? resident * 4096.0 / (1 << 20) : -1;
+}
+
+// Forwards of a small LSTM that record (no NoGradGuard) and never call backward: the graph of
+// each must go with its result, so nodes and resident memory stay flat.
+void unguarded_forwards() {
+  Generator gen(0);
+  nn::RecurrentOptions o;
+  o.input_size = 32;
+  o.hidden_size = 128;
+  nn::LSTM lstm(o, gen);
+  const Tensor x = Tensor::uniform({15, 8, 32}, -1, 1, DType::Float32, gen);
+  fmt::print("\nforwards of LSTM(32, 128) on [15, 8, 32] without NoGradGuard, no backward:\n");
+  int done = 0;
+  for (int until : {10, 100, 1000, 10000}) {
+    for (; done < until; ++done) {
+      const Tensor h = lstm.forward(x, {}).last;
+      if (!h.requires_grad()) std::abort();  // the point is that these record
+    }
+    fmt::print("  after {:>6}: live nodes {}, resident memory {:.1f} MiB\n", done,
+               live_node_count(), resident_mib());
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -72,4 +105,5 @@ int main(int argc, char** argv) {
   fmt::print("  tapegrad {:.2f} us, raw xtensor {:.2f} us, framework overhead {:.2f} us "
              "(target <= 2 us)\n",
              framework, raw, framework - raw);
+  unguarded_forwards();
 }

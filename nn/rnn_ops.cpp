@@ -58,7 +58,17 @@ struct Sequence {
   std::size_t steps_run = 0;
   bool stepped = false;
   Workspace* workspace = nullptr;  // only while the forward runs
+  std::weak_ptr<Workspace> pool;   // gets the buffers back when the sequence's nodes are gone
   std::variant<SequenceBuffers<float>, SequenceBuffers<double>> buffers;
+
+  Sequence() = default;
+  Sequence(const Sequence&) = delete;
+  Sequence& operator=(const Sequence&) = delete;
+  ~Sequence() {
+    if (auto ws = pool.lock())
+      std::visit([&](auto& bf) { bf.for_each([&](auto& a) { ws->give_back(std::move(a)); }); },
+                 buffers);
+  }
 
   template <class T>
   SequenceBuffers<T>& get() { return std::get<SequenceBuffers<T>>(buffers); }
@@ -75,7 +85,7 @@ struct Sequence {
 // ---- workspace ---------------------------------------------------------------------------
 
 template <class T>
-std::multimap<std::size_t, xt::xarray<T>>& Workspace::spare() {
+Workspace::Pool<T>& Workspace::spare() {
   if constexpr (std::is_same_v<T, float>)
     return spare_float_;
   else
@@ -84,41 +94,29 @@ std::multimap<std::size_t, xt::xarray<T>>& Workspace::spare() {
 
 template <class T>
 void Workspace::give_back(xt::xarray<T>&& a) {
-  if (a.size() > 0) spare<T>().emplace(a.size(), std::move(a));
+  if (a.size() > 0) spare<T>().emplace(a.size(), std::make_pair(generation_, std::move(a)));
+}
+
+template void Workspace::give_back<float>(xt::xarray<float>&&);
+template void Workspace::give_back<double>(xt::xarray<double>&&);
+
+void Workspace::take(TensorImpl& dying) {
+  std::visit(
+      [this](auto& arrays) {
+        give_back(std::move(arrays.value));
+        give_back(std::move(arrays.grad));
+      },
+      dying.arrays);
 }
 
 void Workspace::recycle() {
-  // Spares the previous forward did not take are dropped, so the workspace never holds more than
-  // one forward's worth of arrays (shapes that vary from call to call simply miss).
-  spare_float_.clear();
-  spare_double_.clear();
-  auto take_back = [this](auto& arrays) {
-    give_back(std::move(arrays.value));
-    give_back(std::move(arrays.grad));
+  auto drop_stale = [this](auto& pool) {
+    for (auto it = pool.begin(); it != pool.end();)
+      it = it->second.first < generation_ ? pool.erase(it) : std::next(it);
   };
-  // Newest first: a tensor's node owns the tensors it was made from, so dropping the newest
-  // handles first frees the older ones for this same pass.
-  std::vector<Tensor> still_used;
-  for (auto t = tensors_.rbegin(); t != tensors_.rend(); ++t) {
-    if (t->impl_ptr().use_count() > 1) {
-      still_used.push_back(std::move(*t));  // e.g. a state the caller carries to the next call
-      continue;
-    }
-    std::visit(take_back, t->impl().arrays);
-    *t = Tensor();  // frees its node, and with it the node's hold on older tensors
-  }
-  std::reverse(still_used.begin(), still_used.end());
-  tensors_ = std::move(still_used);
-  std::vector<std::shared_ptr<Sequence>> live;
-  for (auto& s : sequences_) {
-    if (s.use_count() > 1) {
-      live.push_back(std::move(s));  // still on a tape
-      continue;
-    }
-    std::visit([this](auto& bf) { bf.for_each([this](auto& a) { give_back(std::move(a)); }); },
-               s->buffers);
-  }
-  sequences_ = std::move(live);
+  drop_stale(spare_float_);
+  drop_stale(spare_double_);
+  ++generation_;
 }
 
 template <class T>
@@ -126,7 +124,7 @@ xt::xarray<T> Workspace::array(const Shape& shape) {
   auto& pool = spare<T>();
   auto found = pool.find(element_count(shape));
   if (found == pool.end()) return xt::xarray<T>::from_shape(shape);
-  xt::xarray<T> a = std::move(found->second);
+  xt::xarray<T> a = std::move(found->second.second);
   pool.erase(found);
   a.reshape(shape);
   return a;
@@ -144,11 +142,11 @@ Tensor Workspace::tensor(const Shape& shape, DType dtype) {
     auto found = pool.find(element_count(shape));
     if (found != pool.end()) {
       xt::xarray<T>& g = t.impl().template get<T>().grad;
-      g = std::move(found->second);
+      g = std::move(found->second.second);
       pool.erase(found);
       g.reshape(shape);
     }
-    tensors_.push_back(t);
+    t.impl().recycler = weak_from_this();
     return t;
   });
 }
@@ -188,7 +186,7 @@ Projection input_projection(CellKind kind, const Tensor& x, bool batch_first,
   s.in = d.in;
   s.batch_first = batch_first;
   s.workspace = ws;
-  if (ws) ws->keep(seq);
+  if (ws) s.pool = ws->weak_from_this();
   const std::size_t steps = s.steps, batch = s.batch, rows = steps * batch;
 
   return dispatch(x.dtype(), [&](auto tag) {

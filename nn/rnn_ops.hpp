@@ -89,32 +89,36 @@ Tensor gather_rows(const Shape& shape, const std::vector<GatherPiece>& pieces,
 Tensor state_part(const Tensor& state, std::size_t begin, std::size_t width);
 
 // Buffers that one layer reuses from one forward to the next. Allocating the same large arrays
-// afresh on every training step costs more than the arithmetic on them: the allocator returns
-// the freed memory to the system, and touching it again page-faults. A layer's forward starts
-// with recycle(), which takes back the buffers (values and gradients) of the tensors and
-// sequences the previous forward made that nothing refers to any more; the ops then draw their
-// new arrays from those of the same size. Not thread-safe: one workspace per layer and thread.
-class Workspace {
+// afresh on every training step costs more than the arithmetic on them (freshly allocated memory
+// page-faults on first touch). The tensors and sequences this workspace makes give their arrays
+// back to it when they die (after backward, or when an unguarded forward's results are dropped);
+// the next forward draws its arrays from those of the same size. The workspace holds no tensor,
+// so it never keeps a graph alive. Not thread-safe: one workspace per layer and thread.
+class Workspace : public ArrayRecycler, public std::enable_shared_from_this<Workspace> {
  public:
+  // At the start of a forward: drops the spares that the previous forward did not take, so the
+  // workspace never holds more than one forward's worth (shapes that vary simply miss).
   void recycle();
   // A tensor of `shape` with an uninitialised value and a spare gradient buffer (has_grad false),
-  // both recycled when possible; kept for the next recycle().
+  // both recycled when possible; its arrays come back here when it dies.
   Tensor tensor(const Shape& shape, DType dtype);
   // A recycled array of `shape` (uninitialised), or a new one.
   template <class T>
   xt::xarray<T> array(const Shape& shape);
-  void keep(const std::shared_ptr<Sequence>& sequence) { sequences_.push_back(sequence); }
-
- private:
-  template <class T>
-  std::multimap<std::size_t, xt::xarray<T>>& spare();
   template <class T>
   void give_back(xt::xarray<T>&& a);
+  void take(TensorImpl& dying) override;
 
-  std::vector<Tensor> tensors_;
-  std::vector<std::shared_ptr<Sequence>> sequences_;
-  std::multimap<std::size_t, xt::xarray<float>> spare_float_;
-  std::multimap<std::size_t, xt::xarray<double>> spare_double_;
+ private:
+  // Spares by element count, with the generation (forward) in which they came back.
+  template <class T>
+  using Pool = std::multimap<std::size_t, std::pair<std::uint64_t, xt::xarray<T>>>;
+  template <class T>
+  Pool<T>& spare();
+
+  std::uint64_t generation_ = 0;
+  Pool<float> spare_float_;
+  Pool<double> spare_double_;
 };
 
 // Gradcheck cases of the ops above (cells, projection, steps, gather), in float64.
