@@ -94,7 +94,8 @@ Workspace::Pool<T>& Workspace::spare() {
 
 template <class T>
 void Workspace::give_back(xt::xarray<T>&& a) {
-  if (a.size() > 0) spare<T>().emplace(a.size(), std::make_pair(generation_, std::move(a)));
+  const std::size_t size = a.size();  // before the move below: argument order is unspecified
+  if (size > 0) spare<T>().emplace(size, std::make_pair(generation_, std::move(a)));
 }
 
 template void Workspace::give_back<float>(xt::xarray<float>&&);

@@ -533,3 +533,23 @@ TEST_CASE("a whole model gradchecks: Embedding -> LSTM -> Linear -> cross_entrop
   CHECK(report.ok);
   CHECK(report.elements_checked == 6 * 3 + lstm.parameter_count() + 4 * 6 + 6);
 }
+
+TEST_CASE("the layers' workspace takes back a dead tensor's arrays for the next forward",
+          "[recurrent]") {
+  auto ws = std::make_shared<nn::Workspace>();
+  ws->recycle();
+  const float* value = nullptr;
+  {
+    const Tensor t = ws->tensor({4, 5}, DType::Float32);
+    value = t.value().data();
+  }  // its arrays go back to the workspace, which holds no tensor
+  ws->recycle();  // the next forward starts
+  const Tensor again = ws->tensor({4, 5}, DType::Float32);
+  CHECK(again.value().data() == value);
+  const Tensor other = ws->tensor({4, 5}, DType::Float32);  // none left of that size: a new one
+  CHECK(other.value().data() != value);
+  ws->recycle();
+  ws->recycle();  // spares that a whole forward did not take are dropped
+  const Tensor fresh = ws->tensor({3, 3}, DType::Float64);
+  CHECK(fresh.value<double>().size() == 9);
+}
