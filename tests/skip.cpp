@@ -1,5 +1,5 @@
 // The skip mechanism of skip.hpp: a Catch2 listener learns whether the run failed, and an exit
-// handler turns a clean run that skipped something into kSkipExitCode. Compiled once and linked
+// handler turns a clean run that skipped something into exit code TAPEGRAD_SKIP_EXIT_CODE. Compiled once and linked
 // into every test program (an object library: a listener in a static library would be dropped
 // by the linker, nothing referring to it).
 #include "skip.hpp"
@@ -20,19 +20,32 @@ namespace tg::testing {
 namespace {
 
 bool g_skipped = false;
-bool g_run_failed = true;  // until the listener has seen a run end without failures
+bool g_run_ended = false;   // the listener saw the run end (not a listing, not a crash)
+bool g_run_failed = false;
 
-void exit_as_skipped() {
-  if (!g_skipped || g_run_failed) return;  // failures keep Catch's own exit code
-  std::cout << "tapegrad: a test was skipped (exit code " << TAPEGRAD_SKIP_EXIT_CODE << ")"
-            << std::endl;
+// Runs after main has returned Catch's exit code (the count of failed assertions, at most 255)
+// and replaces it: a failed run exits 1, so that exactly 77 failures cannot pass for a skip; a
+// clean run that skipped exits 77; anything else (a pass, or 2 for "no test matched") stands.
+void fix_exit_code() {
+  if (!g_run_ended) return;
+  if (!g_run_failed && !g_skipped) return;
+  if (!g_run_failed)
+    std::cout << "tapegrad: a test was skipped (exit code " << TAPEGRAD_SKIP_EXIT_CODE << ")"
+              << std::endl;
+  std::cout.flush();
   std::fflush(nullptr);
-  std::_Exit(TAPEGRAD_SKIP_EXIT_CODE);
+  std::_Exit(g_run_failed ? 1 : TAPEGRAD_SKIP_EXIT_CODE);
 }
 
 struct SkipListener : Catch::TestEventListenerBase {
   using TestEventListenerBase::TestEventListenerBase;
+  void testRunStarting(const Catch::TestRunInfo& info) override {
+    TestEventListenerBase::testRunStarting(info);
+    std::atexit(fix_exit_code);
+  }
   void testRunEnded(const Catch::TestRunStats& stats) override {
+    TestEventListenerBase::testRunEnded(stats);
+    g_run_ended = true;
     g_run_failed = stats.totals.assertions.failed > 0 || stats.totals.testCases.failed > 0 ||
                    stats.aborting;
   }
@@ -55,7 +68,6 @@ void skip(const std::string& requirement, const std::string& reason) {
   if (required(requirement))
     FAIL("required by TAPEGRAD_REQUIRE (" << requirement << ") but missing: " << reason);
   WARN("SKIPPED: " << reason);
-  if (!g_skipped) std::atexit(exit_as_skipped);
   g_skipped = true;
 }
 

@@ -3,11 +3,14 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <vector>
 
 #include "compare.hpp"
 #include "optim_test_util.hpp"
+#include "skip.hpp"
+#include "test_support.hpp"
 
 using tg::testing::kWorstError;
 
@@ -95,4 +98,44 @@ TEST_CASE("LeastSquares::distance: NaN parameters are infinitely far", "[test_he
   problem.w = tg::Tensor::from_vector(nan_w, {2, 3}, tg::DType::Float64);
   CHECK(problem.distance() == kWorstError);
   CHECK_FALSE(problem.distance() < 1e-4);
+}
+
+// ---- the skip mechanism (tests/skip.hpp) ----------------------------------------------------
+// Hidden probes ([.] : not discovered by CTest, not run by default), run below as child
+// processes of this very program, so that their exit codes can be checked.
+
+TEST_CASE("probe: a test that skips", "[.skip_probe]") {
+  TG_SKIP("probe", "the probe's requirement is never met");
+}
+
+TEST_CASE("probe: a test with exactly 77 failed assertions", "[.fail77_probe]") {
+  for (int i = 0; i < 77; ++i) CHECK(i < 0);
+}
+
+namespace {
+int run_self(const std::string& env, const std::string& tag) {
+  const std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
+  tg::testing::TempDir dir;
+  // --warn NoTests: a spec that matches nothing exits 2 instead of passing.
+  return tg::testing::run_shell(env + " " + tg::testing::shell_quote(exe) + " --warn NoTests " +
+                                    tg::testing::shell_quote(tag),
+                                dir.path)
+      .code;
+}
+}  // namespace
+
+TEST_CASE("a skip exits 77 (CTest's SKIP_RETURN_CODE), a failure never does",
+          "[test_helpers][skip]") {
+  CHECK(run_self("", "[.skip_probe]") == 77);
+  // Where CI requires the missing thing, the skip is a failure.
+  CHECK(run_self("TAPEGRAD_REQUIRE=probe", "[.skip_probe]") == 1);
+  CHECK(run_self("TAPEGRAD_REQUIRE=all", "[.skip_probe]") == 1);
+  CHECK(run_self("TAPEGRAD_REQUIRE=numpy,shared", "[.skip_probe]") == 77);
+  // Catch returns the number of failed assertions: 77 of them must not read as a skip.
+  CHECK(run_self("", "[.fail77_probe]") == 1);
+  // A skip next to a failure is a failure.
+  CHECK(run_self("", "[.skip_probe],[.fail77_probe]") == 1);
+  // And a plain pass stays 0.
+  CHECK(run_self("", "raise_to keeps the largest error and makes NaN the worst") == 0);
+  CHECK(run_self("", "[.no_such_probe]") == 2);
 }
