@@ -22,6 +22,7 @@ namespace {
 bool g_skipped = false;
 bool g_run_ended = false;   // the listener saw the run end (not a listing, not a crash)
 bool g_run_failed = false;
+bool g_empty_test = false;  // a test case ran no assertion
 
 // Runs after main has returned Catch's exit code (the count of failed assertions, at most 255)
 // and replaces it: a failed run exits 1, so that exactly 77 failures cannot pass for a skip; a
@@ -43,11 +44,22 @@ struct SkipListener : Catch::TestEventListenerBase {
     TestEventListenerBase::testRunStarting(info);
     std::atexit(fix_exit_code);
   }
+  // A test case that checked nothing fails the run: it would otherwise pass having proven
+  // nothing (Catch's --warn NoAssertions does this, but v2 accepts only one --warn and the
+  // discovered tests already use it for NoTests).
+  void testCaseEnded(const Catch::TestCaseStats& stats) override {
+    TestEventListenerBase::testCaseEnded(stats);
+    if (stats.totals.assertions.total() == 0) {
+      std::cout << "tapegrad: FAILED: test case '" << stats.testInfo.name
+                << "' checked nothing (no assertion ran)" << std::endl;
+      g_empty_test = true;
+    }
+  }
   void testRunEnded(const Catch::TestRunStats& stats) override {
     TestEventListenerBase::testRunEnded(stats);
     g_run_ended = true;
     g_run_failed = stats.totals.assertions.failed > 0 || stats.totals.testCases.failed > 0 ||
-                   stats.aborting;
+                   stats.aborting || g_empty_test;
   }
 };
 
@@ -68,6 +80,9 @@ void skip(const std::string& requirement, const std::string& reason) {
   if (required(requirement))
     FAIL("required by TAPEGRAD_REQUIRE (" << requirement << ") but missing: " << reason);
   WARN("SKIPPED: " << reason);
+  // Counted as an assertion so that the empty-test rule below does not turn the skip into a
+  // failure; the exit code 77 is what reports it.
+  SUCCEED("skip recorded");
   g_skipped = true;
 }
 

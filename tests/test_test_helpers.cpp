@@ -112,6 +112,8 @@ TEST_CASE("probe: a test with exactly 77 failed assertions", "[.fail77_probe]") 
   for (int i = 0; i < 77; ++i) CHECK(i < 0);
 }
 
+TEST_CASE("probe: a test that checks nothing", "[.empty_probe]") {}
+
 namespace {
 int run_self(const std::string& env, const std::string& tag) {
   const std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
@@ -138,4 +140,6 @@ TEST_CASE("a skip exits 77 (CTest's SKIP_RETURN_CODE), a failure never does",
   // And a plain pass stays 0.
   CHECK(run_self("", "raise_to keeps the largest error and makes NaN the worst") == 0);
   CHECK(run_self("", "[.no_such_probe]") == 2);
+  // A test case that runs no assertion fails.
+  CHECK(run_self("", "[.empty_probe]") == 1);
 }
