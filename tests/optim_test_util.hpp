@@ -14,6 +14,7 @@
 #include "autograd/function.hpp"
 #include "autograd/ops.hpp"
 #include "optim/optim.hpp"
+#include "compare.hpp"
 
 namespace optim_test {
 
@@ -58,12 +59,10 @@ struct LeastSquares {
     loss.backward();
     return loss.item();
   }
+  // Largest distance to the optimum; +inf if a parameter went NaN or infinite.
   double distance() const {
-    double d = 0;
-    const auto wv = w.to_vector(), bv = b.to_vector();
-    for (std::size_t i = 0; i < wv.size(); ++i) d = std::max(d, std::abs(wv[i] - w_star[i]));
-    for (std::size_t i = 0; i < bv.size(); ++i) d = std::max(d, std::abs(bv[i] - b_star[i]));
-    return d;
+    return std::max(tg::testing::max_abs_diff(w.to_vector(), w_star),
+                    tg::testing::max_abs_diff(b.to_vector(), b_star));
   }
 };
 

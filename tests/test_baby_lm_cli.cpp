@@ -9,6 +9,7 @@
 #include "baby_lm/model.hpp"
 #include "common/checkpoint.hpp"
 #include "common/files.hpp"
+#include "skip.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -19,6 +20,7 @@ using namespace tg::testing;
 namespace {
 
 const fs::path kSeedCorpus = fs::path(TAPEGRAD_SOURCE_DIR) / "../shared/data/baby/phrases.txt";
+const fs::path kShippedCorpus = fs::path(TAPEGRAD_SOURCE_DIR) / "data/baby/phrases.txt";
 
 RunResult run_baby_lm(const std::string& args, const fs::path& dir) {
   return run_shell(shell_quote(BABY_LM_EXE) + " " + args, dir);
@@ -130,19 +132,15 @@ TEST_CASE("--help documents every flag", "[baby_lm][e2e]") {
                           Catch::Contains("--threads"));
 }
 
-TEST_CASE("trained on the seed's 130 phrases, it answers \"me want\" with corpus words",
-          "[baby_lm][quality]") {
-  if (!fs::exists(kSeedCorpus)) {
-    WARN("seed corpus absent (" << kSeedCorpus << "): skipped");
-    return;
-  }
-  // The issue's bar: at temperature 0.5, >= 90% of the words generated from "me want" (state
-  // carried, 100 samples of 60 characters) are corpus words. 20 epochs (about 6 s at one thread)
-  // give 99.6% here; the full default run 100%.
+namespace {
+
+// The issue's bar: at temperature 0.5, >= 90% of the words generated from "me want" (state
+// carried, 100 samples of 60 characters) are corpus words, after `epochs` epochs at one thread.
+void check_quality(const fs::path& corpus, int epochs) {
   TempDir dir;
-  const RunResult train = run_baby_lm(
-      "--threads 1 train --corpus " + shell_quote(kSeedCorpus.string()) + " --epochs 20 --out run",
-      dir.path);
+  const RunResult train = run_baby_lm("--threads 1 train --corpus " + shell_quote(corpus.string()) +
+                                          " --epochs " + std::to_string(epochs) + " --out run",
+                                      dir.path);
   INFO(train.out << train.err);
   REQUIRE(train.code == 0);
   const RunResult eval =
@@ -152,4 +150,22 @@ TEST_CASE("trained on the seed's 130 phrases, it answers \"me want\" with corpus
   std::smatch share;
   REQUIRE(std::regex_search(eval.out, share, std::regex(R"(\(([0-9.]+)%\) are words of the corpus)")));
   CHECK(std::stod(share[1]) >= 90.0);
+}
+
+}  // namespace
+
+// The quality gate that runs everywhere: the shipped corpus (380 phrases, 50 of them "me want
+// ..."). 6 epochs (about 10 s) give 95.3% here; 4 epochs gave 91.2%, too near the bar.
+TEST_CASE("trained on the shipped phrases, it answers \"me want\" with corpus words",
+          "[baby_lm][quality]") {
+  check_quality(kShippedCorpus, 6);
+}
+
+// The same bar on the shared seed corpus (../shared), the issue's original data: 20 epochs (about
+// 6 s at one thread) give 99.6% here; the full default run 100%. Skipped without ../shared.
+TEST_CASE("trained on the seed's 130 phrases, it answers \"me want\" with corpus words",
+          "[baby_lm][quality][shared]") {
+  if (!fs::exists(kSeedCorpus))
+    TG_SKIP(tg::testing::kNeedsShared, "seed corpus absent (" + kSeedCorpus.string() + ")");
+  check_quality(kSeedCorpus, 20);
 }

@@ -84,4 +84,15 @@ TEST_CASE("gradcheck fails on a backward that is 1% off", "[gradcheck]") {
 TEST_CASE("gradcheck refuses float32 inputs and non-leaves", "[gradcheck]") {
   const Tensor f = Tensor::ones({2}, DType::Float32, true);
   CHECK_THROWS_WITH(gradcheck([&] { return f; }, {f}), Catch::Contains("float64"));
+  // A non-leaf: perturbing it would not change what f recomputes from the leaf.
+  const Tensor leaf = Tensor::ones({2}, DType::Float64, true);
+  const Tensor non_leaf = leaf * 2.0;
+  CHECK_THROWS_WITH(gradcheck([&] { return non_leaf * non_leaf; }, {non_leaf}),
+                    Catch::Contains("input 0") && Catch::Contains("leaf"));
+  // Nor a leaf that does not require grad (it would have no analytic gradient to compare).
+  const Tensor constant = Tensor::ones({2}, DType::Float64, false);
+  CHECK_THROWS_WITH(gradcheck([&] { return constant * 2.0; }, {constant}),
+                    Catch::Contains("leaf that requires grad"));
+  // The refusals are about the inputs: the same function on the leaf is checked and passes.
+  CHECK(gradcheck([&] { return (leaf * 2.0) * (leaf * 2.0); }, {leaf}).ok);
 }

@@ -126,14 +126,9 @@ std::unique_ptr<Optimizer> make_optimizer(const std::string& kind, const Options
   return nullptr;
 }
 
-// Largest |a - b| / |b| over the elements (b from PyTorch, never 0 in these fixtures).
-double max_rel_error(const std::vector<double>& a, const std::vector<double>& b) {
-  REQUIRE(a.size() == b.size());
-  double worst = 0;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    worst = std::max(worst, std::abs(a[i] - b[i]) / std::abs(b[i]));
-  return worst;
-}
+// Largest |a - b| / |b| over the elements (b from PyTorch, never 0 in these fixtures); +inf if
+// any value is NaN or infinite (tests/compare.hpp), so an optimizer that produces NaN fails.
+using tg::testing::max_rel_error;
 
 }  // namespace
 
@@ -174,8 +169,7 @@ TEST_CASE("five steps of every optimizer and option match PyTorch 1.13", "[optim
         const double err = max_rel_error(t.to_vector(), c.after.at({step, name}));
         exact = exact && err == 0;
         CHECK(err <= 1e-6);
-        (c.dtype == DType::Float64 ? worst64 : worst32) = std::max(
-            c.dtype == DType::Float64 ? worst64 : worst32, err);
+        tg::testing::raise_to(c.dtype == DType::Float64 ? worst64 : worst32, err);
       }
     }
     // "frozen" never had a gradient: no state. "b" missed one step: one update fewer.

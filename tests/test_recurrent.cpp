@@ -10,6 +10,7 @@
 #include "autograd/tape.hpp"
 #include "nn/nn.hpp"
 #include "nn/rnn_ops.hpp"
+#include "compare.hpp"
 
 using namespace tg;
 using nn::CellKind;
@@ -65,12 +66,8 @@ std::vector<double> grad_of(const Tensor& t) {
   return t.has_grad() ? Tensor(t.grad<double>()).to_vector() : std::vector<double>(t.size(), 0.0);
 }
 
-double max_abs_diff(const std::vector<double>& a, const std::vector<double>& b) {
-  REQUIRE(a.size() == b.size());
-  double m = 0.0;
-  for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]));
-  return m;
-}
+// +inf when any difference is NaN or infinite (tests/compare.hpp): a NaN never passes `< tol`.
+using tg::testing::max_abs_diff;
 
 struct LayerCase {
   nn::RecurrentOptions options;
