@@ -122,7 +122,8 @@ class Tensor {
   // it, before it flows on: changing it in place changes what flows on. For a leaf, `grad` is
   // its .grad after the pass has added into it (PyTorch's post-accumulate-grad hook), which is
   // where a data-parallel trainer starts averaging a parameter while backward goes on. `grad`
-  // is valid during the call only (clone() it to keep it).
+  // is valid during the call only (clone() it to keep it); it is lent, not copied, so during the
+  // call the tensor's own grad() is empty: read the argument.
   using GradHook = std::function<void(Tensor& grad)>;
   const Tensor& register_hook(GradHook hook) const;
 

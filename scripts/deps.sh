@@ -2,7 +2,8 @@
 # Installs tapegrad's build dependencies from Debian 12's packages, only those still missing.
 set -euo pipefail
 packages=(pkg-config ccache libxtensor-dev libxtensor-blas-dev libxsimd-dev xtl-dev
-          libopenblas-pthread-dev libfmt-dev catch2 libcli11-dev libutf8proc-dev libzip-dev python3-numpy)
+          libopenblas-pthread-dev libfmt-dev catch2 libcli11-dev libutf8proc-dev libzip-dev python3-numpy
+          libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
