@@ -43,10 +43,10 @@ Node::~Node() {
   Teardown& work = outermost ? local : *t_teardown;
   // The edges go onto the work list before the closure dies, so the closure's copies of the same
   // inputs are never the last owners: nothing below is destroyed recursively from here.
-  for (auto& n : next)
-    if (n) work.nodes.push_back(std::move(n));
-  for (auto& t : inputs)
-    if (t) work.tensors.push_back(std::move(t));
+  for (Edge& e : edges) {
+    if (e.producer) work.nodes.push_back(std::move(e.producer));
+    if (e.input) work.tensors.push_back(std::move(e.input));
+  }
   backward = nullptr;
   if (!outermost) return;
   t_teardown = &local;
@@ -68,17 +68,13 @@ namespace detail {
 void attach_node(const std::shared_ptr<Node>& node, TensorImpl& output,
                  const std::vector<Tensor>& inputs) {
   node->sequence = g_sequence.fetch_add(1, std::memory_order_relaxed) + 1;
-  node->inputs.reserve(inputs.size());
-  node->next.reserve(inputs.size());
+  node->edges.reserve(inputs.size());
   for (const Tensor& t : inputs) {
     TensorImpl* impl = t.impl_ptr().get();
-    if (impl == &output) {  // the op reads what it writes: link the previous producer only
-      node->inputs.push_back(nullptr);
-      node->next.push_back(output.grad_fn);
-    } else {
-      node->inputs.push_back(t.impl_ptr());
-      node->next.push_back(t.requires_grad() ? impl->grad_fn : nullptr);
-    }
+    if (impl == &output)  // the op reads what it writes: link the previous producer only
+      node->edges.push_back({nullptr, output.grad_fn});
+    else
+      node->edges.push_back({t.impl_ptr(), t.requires_grad() ? impl->grad_fn : nullptr});
   }
   node->output = &output;
   output.requires_grad = true;
@@ -107,8 +103,8 @@ std::vector<std::shared_ptr<Node>> reachable(const std::vector<Tensor>& roots,
           "backward already ran and freed; pass retain_graph = true to that earlier backward to "
           "back-propagate through the graph again",
           caller, node->op));
-    for (const auto& n : node->next)
-      if (n && seen.insert(n.get()).second) stack.push_back(n);
+    for (const Node::Edge& e : node->edges)
+      if (e.producer && seen.insert(e.producer.get()).second) stack.push_back(e.producer);
     found.push_back(std::move(node));
   }
   std::sort(found.begin(), found.end(),
@@ -235,8 +231,8 @@ void run_pass(const char* caller, const std::vector<Tensor>& roots,
     for (const Tensor& r : roots)
       if (has_leaf_hooks(r.impl_ptr().get())) note(r.impl_ptr().get(), -1);
     for (std::size_t i = 0; i < order.size(); ++i)
-      for (const auto& input : order[i]->inputs)
-        if (has_leaf_hooks(input.get())) note(input.get(), static_cast<std::ptrdiff_t>(i));
+      for (const Node::Edge& e : order[i]->edges)
+        if (has_leaf_hooks(e.input.get())) note(e.input.get(), static_cast<std::ptrdiff_t>(i));
   }
   auto fire_leaf_hooks = [&](std::ptrdiff_t index) {
     for (auto& [impl, last] : leaf_hooks)
@@ -273,8 +269,7 @@ void run_pass(const char* caller, const std::vector<Tensor>& roots,
     for (const auto& node : order) {
       node->released = true;
       node->backward = nullptr;
-      node->inputs.clear();
-      node->next.clear();
+      node->edges.clear();
     }
   (void)caller;
 }
@@ -296,8 +291,8 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
   std::unordered_set<const TensorImpl*> leaves_used, nodes_reached;
   for (const auto& node : order) {
     nodes_reached.insert(node->output);
-    for (const auto& input : node->inputs)
-      if (input && input->is_leaf() && input->requires_grad) leaves_used.insert(input.get());
+    for (const Node::Edge& e : node->edges)
+      if (e.input && e.input->is_leaf() && e.input->requires_grad) leaves_used.insert(e.input.get());
   }
   for (const Tensor& o : outputs)
     if (o.is_leaf()) leaves_used.insert(o.impl_ptr().get());
@@ -387,8 +382,8 @@ void write_dot(std::ostream& out, const std::vector<Tensor>& roots) {
     const std::string op_id = fmt::format("op{}", i);
     out << fmt::format("  {} [shape=box, label=\"{}{}\"];\n", op_id, node.op,
                        node.released ? " (freed)" : "");
-    for (const auto& input : node.inputs)
-      out << "  " << tensor_id(input ? input.get() : node.output) << " -> " << op_id << ";\n";
+    for (const Node::Edge& e : node.edges)
+      out << "  " << tensor_id(e.input ? e.input.get() : node.output) << " -> " << op_id << ";\n";
     out << "  " << op_id << " -> " << tensor_id(node.output) << ";\n";
   }
   out << "}\n";

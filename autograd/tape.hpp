@@ -3,7 +3,7 @@
 // How it works, in the order a reader needs it:
 // - Ownership. Each op whose output requires grad records one Node. The output tensor owns its
 //   node (TensorImpl::grad_fn), and a node owns its inputs and the nodes that produced them
-//   (`next`), as in PyTorch and Flashlight. So a node lives exactly as long as a tensor that
+//   (`edges`), as in PyTorch and Flashlight. So a node lives exactly as long as a tensor that
 //   requires grad can still reach it: when the last tensor of a graph dies, its nodes and the
 //   arrays their closures saved go at once. Nothing global holds nodes; forwards that never call
 //   backward (inference without NoGradGuard) free themselves.
@@ -34,11 +34,15 @@ namespace tg {
 struct Node {
   const char* op = "";
   std::uint64_t sequence = 0;  // execution order; inputs' nodes have smaller numbers
-  // The inputs, and the node that produced each at recording time (null for a leaf or a tensor
-  // that needs no gradient). An input that is the node's own output (an op that writes the
-  // tensor it reads, like the recurrent steps) is kept as null: owning it would be a cycle.
-  std::vector<std::shared_ptr<TensorImpl>> inputs;
-  std::vector<std::shared_ptr<Node>> next;
+  // One per input: the input, and the node that produced it at recording time (null for a leaf
+  // or a tensor that needs no gradient). An input that is the node's own output (an op that
+  // writes the tensor it reads, like the recurrent steps) is kept as null: owning it would be a
+  // cycle.
+  struct Edge {
+    std::shared_ptr<TensorImpl> input;
+    std::shared_ptr<Node> producer;
+  };
+  std::vector<Edge> edges;
   TensorImpl* output = nullptr;  // not owned: the output owns the node, or a later node owns both
   std::function<void(TensorImpl& output)> backward;
   bool released = false;  // backward ran without retain_graph: closure and edges are gone
