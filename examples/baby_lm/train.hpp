@@ -96,6 +96,10 @@ WindowScore evaluate_windows(BabyLM& model, const std::vector<std::int64_t>& ids
                              std::size_t window, std::size_t batch, const std::string& what);
 double evaluate_streams(BabyLM& model, const StreamBatches& batches);
 
+// Everything stateful training checks on the corpus and the options (sample prompt, held-out
+// split, streams), so that start_session refuses them before the run folder exists.
+void check_stateful(const TrainOptions& options, const Corpus& corpus);
+
 int train_windows(Session& s);
 int train_stateful(Session& s);
 

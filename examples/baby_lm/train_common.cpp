@@ -40,6 +40,7 @@ Session start_session(const TrainOptions& options) {
 
   // Checks that need the corpus come before anything is created on disk.
   if (!options.stateful) window_count(s.corpus.ids.size(), options.window, options.corpus.string());
+  else check_stateful(s.options, s.corpus);
 
   s.model = std::make_unique<BabyLM>(s.options.model, s.gen);
   optim::AdamOptions adam;

@@ -9,6 +9,7 @@
 #include <autograd/ops/loss.hpp>
 #include <autograd/tape.hpp>
 
+#include "common/checkpoint.hpp"
 #include "common/early_stopping.hpp"
 #include "common/svg.hpp"
 #include "common/text.hpp"
@@ -39,6 +40,20 @@ Split split_tail(const std::vector<std::int64_t>& ids, double fraction, std::siz
 
 }  // namespace
 
+void check_stateful(const TrainOptions& o, const Corpus& corpus) {
+  const std::string what = o.corpus.string();
+  corpus.vocab.encode(examples::decode_utf8(o.sample_prompt, {"--sample-prompt", 0}),
+                      "--sample-prompt");
+  // The default prompt starts a line: without a newline in the corpus the first validation
+  // would fail after a whole epoch of training.
+  if (o.sample_prompt.empty() && !corpus.vocab.contains(U'\n'))
+    throw Error(what + ": the corpus has no newline, so samples cannot start a line; pass "
+                       "--sample-prompt TEXT");
+  const Split split = split_tail(corpus.ids, o.val_fraction, o.batch, what);
+  (void)StreamBatches(split.train, o.batch, o.bptt, what);
+  (void)StreamBatches(split.val, std::min(o.batch, split.val.size() - 1), o.bptt, "held-out tail");
+}
+
 double evaluate_streams(BabyLM& model, const StreamBatches& batches) {
   NoGradGuard no_grad;
   nn::EvalModeGuard eval(model);
@@ -62,9 +77,6 @@ int train_stateful(Session& s) {
   const TrainOptions& o = s.options;
   BabyLM& model = *s.model;
   const std::string what = o.corpus.string();
-  // Checked before any training: a bad prompt would otherwise fail at the first validation.
-  s.corpus.vocab.encode(examples::decode_utf8(o.sample_prompt, {"--sample-prompt", 0}),
-                        "--sample-prompt");
   const Split split = split_tail(s.corpus.ids, o.val_fraction, o.batch, what);
   const StreamBatches train_batches(split.train, o.batch, o.bptt, what);
   const StreamBatches val_batches(split.val, std::min(o.batch, split.val.size() - 1), o.bptt,
@@ -139,6 +151,7 @@ int train_stateful(Session& s) {
       train_batches.batch(k, inputs, targets);
       const LmOutput out = model.forward(inputs, state, true);
       const Tensor loss = cross_entropy(out.logits, Indices(targets.data));
+      examples::check_loss_finite(loss.item(), epoch, step + 1);
       s.optimizer->zero_grad();
       loss.backward();
       if (clip > 0) optim::clip_grad_norm(params, clip);

@@ -16,6 +16,7 @@
 #include <autograd/ops/loss.hpp>
 #include <autograd/tape.hpp>
 
+#include "common/checkpoint.hpp"
 #include "common/early_stopping.hpp"
 #include "common/svg.hpp"
 
@@ -88,6 +89,7 @@ int train_windows(Session& s) {
       fill_windows(ids, o.window, order.data() + first, n, inputs, targets, every_step);
       const LmOutput out = model.forward(inputs, {}, every_step);
       const Tensor loss = cross_entropy(out.logits, targets);
+      examples::check_loss_finite(loss.item(), epoch, b + 1);
       s.optimizer->zero_grad();
       loss.backward();
       if (clip > 0) optim::clip_grad_norm(params, clip);

