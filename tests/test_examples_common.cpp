@@ -425,15 +425,20 @@ TEST_CASE("run folders are named by time and never reused by accident", "[exampl
   CHECK(fs::is_directory(base / "20240309-140507-3"));
 
   const fs::path mine = dir.path / "mine";
-  CHECK(use_run_dir(mine, false) == mine);
+  CHECK(claim_run_dir(mine, RunDirUse::New).path == mine);
+  CHECK_NOTHROW(claim_run_dir(mine, RunDirUse::New));  // only its lock file: still empty
   write_file_atomic(mine / "metrics.csv", "x\n");
-  CHECK_NOTHROW(use_run_dir(mine, false));  // no checkpoint yet
+  // Files without a checkpoint are refused too: they may be another program's.
+  CHECK_THROWS_WITH(claim_run_dir(mine, RunDirUse::New),
+                    Catch::Contains("not empty (metrics.csv)") && Catch::Contains("--overwrite"));
   write_file_atomic(mine / "checkpoint.npz", "PK");
-  CHECK_THROWS_WITH(use_run_dir(mine, false), Catch::Contains("checkpoint.npz") &&
-                                                  Catch::Contains("--overwrite") &&
-                                                  Catch::Contains("mine"));
-  CHECK_NOTHROW(use_run_dir(mine, true));
-  CHECK_THROWS_WITH(use_run_dir(mine / "metrics.csv", false), Catch::Contains("not a folder"));
+  CHECK_THROWS_WITH(claim_run_dir(mine, RunDirUse::New),
+                    Catch::Contains("checkpoint.npz") && Catch::Contains("--overwrite") &&
+                        Catch::Contains("mine"));
+  CHECK_NOTHROW(claim_run_dir(mine, RunDirUse::Overwrite));
+  CHECK_NOTHROW(claim_run_dir(mine, RunDirUse::Resume));
+  CHECK_THROWS_WITH(claim_run_dir(mine / "metrics.csv", RunDirUse::New),
+                    Catch::Contains("not a folder"));
 }
 
 TEST_CASE("UTF-8 decodes, encodes and reports invalid input with its origin", "[examples][text]") {

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "common/checkpoint.hpp"
+#include "common/files.hpp"
 #include "nn/linear.hpp"
 #include "optim/clip.hpp"
 #include "test_support.hpp"
@@ -44,4 +45,41 @@ TEST_CASE("a diverged loss stops training, and NaN weights are never saved", "[r
                     Catch::Contains("not saved: weight holds NaN or infinity"));
   CHECK(read_text(path) == good);
   CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);
+}
+
+TEST_CASE("a run folder is claimed by one run at a time", "[reliability][examples]") {
+  TempDir dir;
+  const fs::path run = dir.path / "run";
+  {
+    examples::RunFolder first = examples::claim_run_dir(run, examples::RunDirUse::New);
+    REQUIRE(first.lock.held());
+    // flock is per open file: a second claim conflicts even from this process.
+    CHECK_THROWS_WITH(examples::claim_run_dir(run, examples::RunDirUse::Overwrite),
+                      Catch::Contains("is in use by another run (pid ") &&
+                          Catch::Contains("choose another --out"));
+    CHECK_THROWS_WITH(examples::claim_run_dir(run, examples::RunDirUse::Resume),
+                      Catch::Contains("in use"));
+  }
+  // Released with its holder.
+  CHECK(examples::claim_run_dir(run, examples::RunDirUse::New).lock.held());
+}
+
+TEST_CASE("temporary files of killed saves are removed when the folder is next used",
+          "[reliability][examples]") {
+  TempDir dir;
+  const fs::path run = dir.path / "run";
+  fs::create_directory(run);
+  write_text(run / "model.npz", "PK");
+  write_text(run / "model.npz.tmp-4242-0", "half a checkpoint");
+  write_text(run / ".loss.svg.tmp.4242.3", "half a picture");
+  write_text(run / "metrics.csv", "epoch\n");
+  CHECK(examples::is_temporary_file("model.npz.tmp-1-2"));
+  CHECK_FALSE(examples::is_temporary_file("model.npz"));
+  CHECK_FALSE(examples::is_temporary_file("tmp.txt"));
+  const examples::RunFolder folder = examples::claim_run_dir(run, examples::RunDirUse::Resume);
+  CHECK(folder.stale_removed == 2);
+  CHECK_FALSE(fs::exists(run / "model.npz.tmp-4242-0"));
+  CHECK_FALSE(fs::exists(run / ".loss.svg.tmp.4242.3"));
+  CHECK(read_text(run / "model.npz") == "PK");
+  CHECK(read_text(run / "metrics.csv") == "epoch\n");
 }

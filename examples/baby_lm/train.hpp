@@ -54,6 +54,7 @@ int train(const TrainOptions& options);
 struct Session {
   TrainOptions options;
   Corpus corpus;
+  examples::RunFolder folder;  // locked for the session
   std::filesystem::path run_dir;
   Generator gen;  // initialisation, then shuffling
   std::unique_ptr<BabyLM> model;

@@ -46,8 +46,11 @@ Session start_session(const TrainOptions& options) {
   optim::AdamOptions adam;
   adam.lr = options.lr;
   s.optimizer = std::make_unique<optim::Adam>(s.model->named_parameters(), adam);
-  s.run_dir = options.out.empty() ? examples::make_run_dir("runs/baby_lm")
-                                  : examples::use_run_dir(options.out, options.overwrite);
+  s.folder = examples::claim_run_dir(
+      options.out.empty() ? examples::make_run_dir("runs/baby_lm") : options.out,
+      options.overwrite ? examples::RunDirUse::Overwrite : examples::RunDirUse::New);
+  s.run_dir = s.folder.path;
+  examples::report_stale(s.folder);
 
   std::printf("corpus: %s (%zu lines, %zu characters, vocabulary of %zu: %s)\n",
               options.corpus.string().c_str(), s.corpus.lines, s.corpus.text.size(),

@@ -3,7 +3,10 @@
 
 #include <autograd/error.hpp>
 
+#include "common/cli.hpp"
+
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -189,21 +192,80 @@ fs::path make_run_dir(const fs::path& base, std::time_t now) {
   throw Error("make_run_dir: too many runs named " + quoted(base / stamp));
 }
 
-fs::path use_run_dir(const fs::path& dir, bool overwrite) {
+RunLock::RunLock(const fs::path& dir) {
+  const fs::path file = dir / ".lock";
+  fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  if (fd_ < 0) throw_errno("run folder", "create the lock file", file, errno);
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    char pid[32] = {};
+    const ssize_t n = ::pread(fd_, pid, sizeof pid - 1, 0);
+    ::close(fd_);
+    fd_ = -1;
+    if (err == EWOULDBLOCK)
+      throw Error("run folder " + quoted(dir) + " is in use by another run" +
+                  (n > 0 ? " (pid " + std::string(pid, static_cast<std::size_t>(n)) + ")" : "") +
+                  "; wait for it to finish or choose another --out");
+    throw_errno("run folder", "lock", file, err);
+  }
+  // The holder's pid, for the message another run shows.
+  const std::string pid = std::to_string(::getpid());
+  if (::ftruncate(fd_, 0) == 0) write_all(fd_, pid.data(), pid.size());
+}
+
+RunLock& RunLock::operator=(RunLock&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = other.fd_;
+    other.fd_ = -1;
+  }
+  return *this;
+}
+
+RunLock::~RunLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing the last descriptor releases the flock
+}
+
+void report_stale(const RunFolder& folder) {
+  if (folder.stale_removed)
+    print_warning(std::to_string(folder.stale_removed) + " temporary file(s) left in " +
+                  quoted(folder.path) + " by an interrupted save were removed");
+}
+
+bool is_temporary_file(const std::string& name) {
+  return name.find(".tmp-") != std::string::npos ||
+         (!name.empty() && name[0] == '.' && name.find(".tmp.") != std::string::npos);
+}
+
+RunFolder claim_run_dir(const fs::path& dir, RunDirUse use) {
   std::error_code ec;
   if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
     throw Error("run folder " + quoted(dir) + " exists and is not a folder");
   fs::create_directories(dir, ec);
   if (ec) throw Error("run folder " + quoted(dir) + " cannot be created: " + ec.message());
-  if (overwrite) return dir;
+  RunFolder folder{dir, RunLock(dir)};
+  // Checked with the lock held: two runs started together cannot both find the folder empty.
+  std::vector<fs::path> stale;
+  std::string checkpoint, other;
   for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
-    if (entry.path().extension() == ".npz")
-      throw Error("run folder " + quoted(dir) + " already holds a checkpoint (" +
-                  entry.path().filename().string() +
-                  "); choose another folder, or pass --overwrite to replace it");
+    const std::string name = entry.path().filename().string();
+    if (name == ".lock") continue;
+    if (is_temporary_file(name)) stale.push_back(entry.path());
+    else if (entry.path().extension() == ".npz") checkpoint = name;
+    else other = name;
   }
   if (ec) throw Error("run folder " + quoted(dir) + " cannot be listed: " + ec.message());
-  return dir;
+  if (use == RunDirUse::New && !checkpoint.empty())
+    throw Error("run folder " + quoted(dir) + " already holds a checkpoint (" + checkpoint +
+                "); choose another folder, pass --resume to continue it, or --overwrite to "
+                "replace it");
+  if (use == RunDirUse::New && !other.empty())
+    throw Error("run folder " + quoted(dir) + " is not empty (" + other +
+                ") and holds no checkpoint; choose another folder, or pass --overwrite to "
+                "replace what it holds");
+  for (const fs::path& path : stale)
+    if (fs::remove(path, ec)) ++folder.stale_removed;
+  return folder;
 }
 
 }  // namespace tg::examples

@@ -8,6 +8,7 @@
 #include <string>
 #include <type_traits>
 #include <vector>
+#include <cstddef>
 
 namespace tg::examples {
 
@@ -70,9 +71,51 @@ std::string csv_line(const std::vector<std::string>& cells);
 std::filesystem::path make_run_dir(const std::filesystem::path& base,
                                    std::time_t now = std::time(nullptr));
 
-// An explicit run folder chosen by the user: created if missing. A folder that already holds a
-// checkpoint (a *.npz file) is refused with a tg::Error unless `overwrite`, so that a typo in
-// --run-dir cannot silently destroy an earlier model. The message suggests --overwrite.
-std::filesystem::path use_run_dir(const std::filesystem::path& dir, bool overwrite);
+// An exclusive lock on a run folder (flock on <dir>/.lock), held while the object lives. The
+// kernel releases it when the process ends, however it ends, so a killed run never leaves a
+// folder locked. Move-only.
+class RunLock {
+ public:
+  RunLock() = default;
+  // Throws tg::Error "run folder '<dir>' is in use by another run (pid N)" when held elsewhere.
+  explicit RunLock(const std::filesystem::path& dir);
+  RunLock(RunLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  RunLock& operator=(RunLock&& other) noexcept;
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+  ~RunLock();
+  bool held() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+// How a run is about to use its folder.
+enum class RunDirUse {
+  New,        // must hold no checkpoint (*.npz) and no other file: a typo in --out must not
+              // destroy or mix with earlier work
+  Overwrite,  // --overwrite: whatever it holds is replaced
+  Resume,     // --resume: continues what is there
+};
+
+// A run folder claimed by this process: locked, and free of temporary files left by a killed
+// save (nn::save_npz's "<file>.tmp-*", write_file_atomic's ".<file>.tmp.*"): with the lock held no
+// other process can be writing them. Created if missing.
+struct RunFolder {
+  std::filesystem::path path;
+  RunLock lock;
+  std::size_t stale_removed = 0;  // temporary files of killed runs that were removed
+};
+
+// Claims `dir` for a run used as `use` says. Every refusal is a one-line tg::Error naming the
+// folder and what to pass instead (--overwrite, --resume, another folder), thrown before any
+// file in it is changed.
+RunFolder claim_run_dir(const std::filesystem::path& dir, RunDirUse use);
+
+// A warning on stderr when claim_run_dir removed temporary files of a killed run.
+void report_stale(const RunFolder& folder);
+
+// Whether `name` is a temporary file of a save (see RunFolder).
+bool is_temporary_file(const std::string& name);
 
 }  // namespace tg::examples

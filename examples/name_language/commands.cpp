@@ -142,7 +142,11 @@ int run_train(const TrainArgs& a) {
   // Validate the optimizer settings before anything is written.
   make_optimizer(o.optimizer, model.named_parameters(), o);
 
-  const fs::path run = a.out.empty() ? make_run_dir("runs/name_language") : use_run_dir(a.out, a.overwrite);
+  const RunFolder folder =
+      claim_run_dir(a.out.empty() ? make_run_dir("runs/name_language") : fs::path(a.out),
+                    a.overwrite ? RunDirUse::Overwrite : RunDirUse::New);
+  const fs::path& run = folder.path;
+  report_stale(folder);
   const fs::path checkpoint = run / "model.npz";
   std::printf("model: %s, %zu parameters\n", describe(config).c_str(), model.parameter_count());
   std::printf("training: %s lr %g (decay %g per epoch), batch %zu, up to %zu epochs%s, class "
