@@ -15,7 +15,35 @@ namespace fs = std::filesystem;
 
 int train(const TrainOptions& options) {
   Session s = start_session(options);
+  const examples::StopSignals signals;  // Ctrl-C stops at a batch boundary, state saved
   return options.stateful ? train_stateful(s) : train_windows(s);
+}
+
+examples::ResumeState resume_state(const Session& s) {
+  examples::ResumeState state;
+  state.set_run(kExampleName, s.options.started_args);
+  state.put("model.", *s.model);
+  state.put("optim.", *s.optimizer);
+  state.put("rng.shuffle", s.gen);
+  state.put("rng.dropout", const_cast<BabyLM&>(*s.model).dropout_generator());
+  for (const auto& [key, value] : s.info.extra) state.put("extra." + key, value);
+  return state;
+}
+
+void resume_session(Session& s, const examples::ResumeState& state) {
+  state.get("model.", *s.model);
+  state.get("optim.", *s.optimizer);
+  state.get("rng.shuffle", s.gen);
+  state.get("rng.dropout", s.model->dropout_generator());
+  for (auto& [key, value] : s.info.extra)
+    if (key != "seed" && key != "batch" && key != "lr" && key != "targets") value.clear();
+  for (const char* key : {"epochs", "best_epoch", "best_loss", "best_val_bpc"}) {
+    try {
+      s.info.extra[key] = state.text(std::string("extra.") + key);
+    } catch (const Error&) {
+      s.info.extra.erase(key);  // not reached yet when the state was saved
+    }
+  }
 }
 
 Session start_session(const TrainOptions& options) {
@@ -47,8 +75,12 @@ Session start_session(const TrainOptions& options) {
   adam.lr = options.lr;
   s.optimizer = std::make_unique<optim::Adam>(s.model->named_parameters(), adam);
   s.folder = examples::claim_run_dir(
-      options.out.empty() ? examples::make_run_dir("runs/baby_lm") : options.out,
-      options.overwrite ? examples::RunDirUse::Overwrite : examples::RunDirUse::New);
+      !options.resume.empty() ? options.resume
+      : options.out.empty()   ? examples::make_run_dir("runs/baby_lm")
+                              : options.out,
+      !options.resume.empty() ? examples::RunDirUse::Resume
+      : options.overwrite     ? examples::RunDirUse::Overwrite
+                              : examples::RunDirUse::New);
   s.run_dir = s.folder.path;
   examples::report_stale(s.folder);
 

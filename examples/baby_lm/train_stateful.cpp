@@ -11,6 +11,7 @@
 
 #include "common/checkpoint.hpp"
 #include "common/early_stopping.hpp"
+#include "common/resume.hpp"
 #include "common/svg.hpp"
 #include "common/text.hpp"
 
@@ -75,6 +76,9 @@ double evaluate_streams(BabyLM& model, const StreamBatches& batches) {
 
 int train_stateful(Session& s) {
   const TrainOptions& o = s.options;
+  if (!o.resume.empty())
+    throw Error("--resume: " + examples::quoted(s.run_dir) +
+                " is a stateful run; only window-mode runs can be resumed");
   BabyLM& model = *s.model;
   const std::string what = o.corpus.string();
   const Split split = split_tail(s.corpus.ids, o.val_fraction, o.batch, what);
@@ -147,6 +151,14 @@ int train_stateful(Session& s) {
         batches,
         examples::epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs), "chars", 10));
     for (std::size_t k = 0; k < batches && !stop; ++k) {
+      // Stateful runs do not save a resume point (not implemented yet): a signal stops the run,
+      // keeping the best model.npz saved at a validation.
+      if (const int signal = examples::StopSignals::received())
+        throw examples::Interrupted(
+            signal, fmt::format("{} at batch {} of epoch {}; stateful runs cannot be resumed; "
+                                "the best model so far is {}",
+                                signal == SIGINT ? "SIGINT" : "SIGTERM", k + 1, epoch,
+                                examples::quoted(s.run_dir / "model.npz")));
       const auto start = std::chrono::steady_clock::now();
       train_batches.batch(k, inputs, targets);
       const LmOutput out = model.forward(inputs, state, true);

@@ -60,6 +60,9 @@ int run_main(int argc, char** argv, const std::function<int()>& fn) {
     return fn();
   } catch (const ExitRequest& e) {
     return e.code;
+  } catch (const Interrupted& e) {
+    print_line("interrupted", e.what());
+    return 128 + e.signal();
   } catch (const std::exception& e) {  // tg::Error, UsageError, std::bad_alloc, ...
     print_error(e.what());
   } catch (...) {

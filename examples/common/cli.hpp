@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <exception>
 #include <string>
 
 // CLI11 stays out of this header: it is large, and only the files that build an App need it.
@@ -26,6 +27,19 @@ class UsageError : public Error {
 // Not a std::exception, so that no `catch (const std::exception&)` on the way swallows it.
 struct ExitRequest {
   int code = 0;
+};
+
+// Training stopped by a signal. run_main prints "<program>: interrupted: <message>" and exits with
+// 128 + signal, as a shell reports a program killed by it.
+class Interrupted : public std::exception {
+ public:
+  Interrupted(int signal, std::string message) : signal_(signal), message_(std::move(message)) {}
+  const char* what() const noexcept override { return message_.c_str(); }
+  int signal() const { return signal_; }
+
+ private:
+  int signal_;
+  std::string message_;
 };
 
 // Runs fn and returns its exit code. Anything it throws becomes one line on stderr,

@@ -151,6 +151,30 @@ CsvWriter::CsvWriter(const fs::path& path, std::vector<std::string> header)
   write_row(std::vector<CsvField>(header_.begin(), header_.end()));
 }
 
+CsvWriter::CsvWriter(const fs::path& path, std::vector<std::string> header, std::size_t keep_rows)
+    : path_(path), header_(std::move(header)) {
+  const std::vector<std::string> lines = read_lines(path_);
+  if (lines.empty() || lines[0] != csv_line(header_))
+    throw Error("CsvWriter: " + quoted(path_) + " does not start with the header " +
+                csv_line(header_));
+  if (lines.size() - 1 < keep_rows)
+    throw Error("CsvWriter: " + quoted(path_) + " holds " + std::to_string(lines.size() - 1) +
+                " rows, fewer than the " + std::to_string(keep_rows) + " the run had written");
+  std::string kept = lines[0] + "\n";
+  for (std::size_t i = 1; i <= keep_rows; ++i) {
+    kept += lines[i] + "\n";
+    std::vector<std::string> cells;
+    std::size_t start = 0;
+    for (std::size_t comma; (comma = lines[i].find(',', start)) != std::string::npos; start = comma + 1)
+      cells.push_back(lines[i].substr(start, comma - start));
+    cells.push_back(lines[i].substr(start));
+    kept_.push_back(std::move(cells));
+  }
+  write_file_atomic(path_, kept);
+  file_ = std::fopen(path_.c_str(), "ab");
+  if (!file_) throw_errno("CsvWriter", "open", path_, errno);
+}
+
 CsvWriter::~CsvWriter() {
   if (file_) std::fclose(file_);
 }

@@ -43,11 +43,18 @@ class CsvField {
 };
 
 // Metrics as CSV: the header once, then one row per call, each flushed to the OS at once so a
-// crashed or killed run keeps every row it reported. Opening replaces what the file held: a run
-// folder reused with --overwrite must not mix two runs' rows (no example resumes a run).
+// crashed or killed run keeps every row it reported. Opening a new run replaces what the file held:
+// a run folder reused with --overwrite must not mix two runs' rows.
 class CsvWriter {
  public:
   CsvWriter(const std::filesystem::path& path, std::vector<std::string> header);
+  // A resumed run: keeps the header and the first `keep_rows` rows the file holds (later ones
+  // were written after the state being resumed was saved) and appends after them. Throws
+  // tg::Error when the file is missing, its header differs or it holds fewer rows.
+  CsvWriter(const std::filesystem::path& path, std::vector<std::string> header,
+            std::size_t keep_rows);
+  // The rows kept by the resuming constructor, split into cells (no quoting: numbers only).
+  const std::vector<std::vector<std::string>>& kept() const { return kept_; }
   ~CsvWriter();
   CsvWriter(const CsvWriter&) = delete;
   CsvWriter& operator=(const CsvWriter&) = delete;
@@ -60,6 +67,7 @@ class CsvWriter {
  private:
   std::filesystem::path path_;
   std::vector<std::string> header_;
+  std::vector<std::vector<std::string>> kept_;
   std::FILE* file_ = nullptr;
 };
 

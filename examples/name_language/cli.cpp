@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "common/cli.hpp"
+#include "common/resume.hpp"
 #include "name_language/commands.hpp"
 
 namespace tg::examples::names {
@@ -87,6 +88,10 @@ void add_train_options(CLI::App& cmd, TrainArgs& a) {
                  "Run folder for the checkpoint, metrics.csv, pictures and split (default: "
                  "runs/name_language/<timestamp>)");
   cmd.add_flag("--overwrite", a.overwrite, "Allow --out to name a folder that holds a checkpoint");
+  cmd.add_option("--resume", a.resume,
+                 "Continue the run in this folder where it stopped (Ctrl-C, kill, crash): "
+                 "`name_language train --resume RUN` alone, the flags are the run's; the result "
+                 "is the same, bit for bit, as a run never interrupted");
 }
 
 }  // namespace
@@ -133,7 +138,10 @@ int name_language_main(int argc, char** argv) {
     add_threads_option(*predict_cmd, predict.threads);
     predict_cmd->add_option("names", predict.names, "Names to classify")->required();
 
-    parse_args(app, argc, argv);
+    std::vector<std::string> args = resume_command_line(argc, argv, kExampleName, train.started_args);
+    std::vector<char*> args_argv;
+    for (std::string& arg : args) args_argv.push_back(arg.data());
+    parse_args(app, static_cast<int>(args_argv.size()), args_argv.data());
     if (train_cmd->parsed()) return run_train(train);
     if (eval_cmd->parsed()) return run_eval(eval);
     return run_predict(predict);

@@ -8,11 +8,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <numeric>
+#include <optional>
 
 #include "autograd/random.hpp"
 #include "common/cli.hpp"
 #include "common/files.hpp"
 #include "common/progress.hpp"
+#include "common/resume.hpp"
 #include "common/text.hpp"
 #include "name_language/evaluate.hpp"
 #include "name_language/report.hpp"
@@ -142,9 +144,13 @@ int run_train(const TrainArgs& a) {
   // Validate the optimizer settings before anything is written.
   make_optimizer(o.optimizer, model.named_parameters(), o);
 
-  const RunFolder folder =
-      claim_run_dir(a.out.empty() ? make_run_dir("runs/name_language") : fs::path(a.out),
-                    a.overwrite ? RunDirUse::Overwrite : RunDirUse::New);
+  const bool resuming = !a.resume.empty();
+  const RunFolder folder = claim_run_dir(
+      resuming ? fs::path(a.resume)
+      : a.out.empty() ? make_run_dir("runs/name_language") : fs::path(a.out),
+      resuming ? RunDirUse::Resume : a.overwrite ? RunDirUse::Overwrite : RunDirUse::New);
+  std::optional<ResumeState> resumed;
+  if (resuming) resumed = ResumeState::load(folder.path, kExampleName);
   const fs::path& run = folder.path;
   report_stale(folder);
   const fs::path checkpoint = run / "model.npz";
@@ -164,9 +170,22 @@ int run_train(const TrainArgs& a) {
   const EncodedSet test = encode_examples(data, split.test, config.vocabulary);
   std::map<std::string, std::string> extra = train_meta(a, data_dir, o);
 
-  CsvWriter metrics(run / "metrics.csv", metrics_header());
   std::vector<EpochRecord> history;
+  if (resumed) {
+    history = history_from_text(resumed->text("history"));
+    for (const auto& [key, value] : resumed->texts("extra.")) extra[key] = value;
+  }
+  CsvWriter metrics = resumed ? CsvWriter(run / "metrics.csv", metrics_header(), history.size())
+                              : CsvWriter(run / "metrics.csv", metrics_header());
+  const StopSignals signals;  // Ctrl-C stops at a batch boundary, the last epoch's state saved
   TrainHooks hooks;
+  hooks.resume = resumed ? &*resumed : nullptr;
+  hooks.on_batch = [&](std::size_t epoch) { stop_if_signalled(run, epoch, epoch - 1); };
+  hooks.on_resume_point = [&](ResumeState& state) {
+    state.set_run(kExampleName, a.started_args);
+    for (const auto& [key, value] : extra) state.put("extra." + key, value);
+    state.save(run);
+  };
   hooks.on_epoch = [&](const EpochRecord& r) {
     metrics.write_row(metrics_row(r));
     history.push_back(r);

@@ -50,6 +50,8 @@ class NameClassifier : public nn::Module {
   using Module::forward;  // a plain Tensor is refused: the model reads a Batch
 
   const ModelConfig& config() const { return config_; }
+  // The recurrent layer, whose own generator draws the dropout between stacked layers.
+  nn::RecurrentLayer& rnn() { return *rnn_; }
 
  private:
   Tensor inputs(const Batch& batch);  // [T, B, features]
