@@ -5,8 +5,11 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <chrono>
 #include <map>
+#include <tuple>
 
+#include "nn/npz.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -100,3 +103,69 @@ REFUSED("baby_lm", "train --stateful --corpus no_newline.txt --batch 2 --bptt 4"
         "the corpus has no newline")
 REFUSED("baby_lm", "train --stateful --corpus short.txt", "too few")
 REFUSED("baby_lm", "train --corpus short.txt", "short.txt")
+
+// Memory estimates: sizes inside the flags' ranges can still need more memory than there is.
+REFUSED("baby_lm", "train --units 4096 --layers 16", "needs about")
+REFUSED("name_language", "train --hidden 4096 --layers 16", "needs about")
+
+// One huge line in a names file would make training allocate gigabytes.
+TEST_CASE("name_language train refuses a names file with a 1 MB line", "[refusals][name_language]") {
+  TempDir dir;
+  fs::create_directories(dir.path / "names");
+  write_text(dir.path / "names" / "English.txt", "Smith\nJones\nBrown\n" + std::string(1000000, 'a') + "\n");
+  write_text(dir.path / "names" / "French.txt", "Martin\nBernard\nDubois\n");
+  const RunResult r = run_shell(shell_quote(NAME_LANGUAGE_BIN) + " train --data names --out run", dir.path);
+  INFO(r.err);
+  CHECK(r.code == 2);
+  CHECK(r.err == "name_language: error: names/English.txt:4: a name of 1000000 bytes; names are at "
+                 "most 100 (is this a names file?)\n");
+  CHECK_FALSE(fs::exists(dir.path / "run"));
+}
+
+TEST_CASE("baby_lm train refuses a corpus line longer than 1 MiB", "[refusals][baby_lm]") {
+  TempDir dir;
+  write_text(dir.path / "c.txt", "me want\n" + std::string(2 << 20, 'a') + "\n");
+  const RunResult r = run_shell(shell_quote(BABY_LM_EXE) + " train --corpus c.txt --out run", dir.path);
+  CHECK(r.code == 2);
+  CHECK(r.err == "baby_lm: error: c.txt:2: a line longer than 1048576 bytes (is this a text file?)\n");
+  CHECK_FALSE(fs::exists(dir.path / "run"));
+}
+
+// A checkpoint whose metadata asks for 20000 layers is refused before any layer is built, in one
+// short line (it took 134 s and printed a 300 kB line).
+TEST_CASE("a checkpoint whose meta.layers was edited is refused at once", "[refusals]") {
+  TempDir dir;
+  RunResult r = run_shell(shell_quote(NAME_LANGUAGE_BIN) + " train --threads 1 --data " +
+                              shell_quote(std::string(TAPEGRAD_SOURCE_DIR) + "/data/names") +
+                              " --epochs 1 --hidden 8 --embedding 4 --out run",
+                          dir.path);
+  REQUIRE(r.code == 0);
+  r = run_shell(shell_quote(BABY_LM_EXE) + " train --threads 1 --corpus " +
+                    shell_quote(std::string(TAPEGRAD_SOURCE_DIR) + "/data/baby") +
+                    " --epochs 1 --units 8 --embed 4 --out lm",
+                dir.path);
+  REQUIRE(r.code == 0);
+  for (const std::string layers : {"2000", "20000"}) {
+    for (const auto& [program, file, command] :
+         {std::tuple<std::string, std::string, std::string>{NAME_LANGUAGE_BIN, "run/model.npz", "predict --checkpoint run/model.npz Smith"},
+          {BABY_LM_EXE, "lm/model.npz", "generate --checkpoint lm/model.npz --seed 1"}}) {
+      tg::nn::Archive a = tg::nn::load_npz((dir.path / file).string());
+      a.strings["meta.layers"] = layers;
+      tg::nn::save_npz((dir.path / ("bad_" + layers + ".npz")).string(), a);
+      const std::string bad_command = command.substr(0, command.find("--checkpoint")) +
+                                      "--checkpoint bad_" + layers + ".npz" +
+                                      command.substr(command.find(".npz") + 4);
+      const auto start = std::chrono::steady_clock::now();
+      r = run_shell(shell_quote(program) + " " + bad_command, dir.path);
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      INFO(bad_command << ": " << r.err);
+      CHECK(r.code == 2);
+      CHECK_THAT(r.err, Catch::Contains("its metadata describes a model of") &&
+                            Catch::Contains("damaged or edited"));
+      CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+      CHECK(r.err.size() < 300);
+      CHECK(seconds < 5);
+    }
+  }
+}

@@ -9,6 +9,7 @@
 #include "common/checkpoint.hpp"
 #include "common/files.hpp"
 #include "nn/linear.hpp"
+#include "nn/npz.hpp"
 #include "optim/clip.hpp"
 #include "test_support.hpp"
 
@@ -82,4 +83,52 @@ TEST_CASE("temporary files of killed saves are removed when the folder is next u
   CHECK_FALSE(fs::exists(run / ".loss.svg.tmp.4242.3"));
   CHECK(read_text(run / "model.npz") == "PK");
   CHECK(read_text(run / "metrics.csv") == "epoch\n");
+}
+
+TEST_CASE("shapes whose element count overflows, or cannot be allocated, are tg::Error",
+          "[reliability][tensor]") {
+  const std::size_t big = std::size_t{1} << 33;
+  CHECK_THROWS_WITH(Tensor::zeros({big, big}), Catch::Contains("Tensor::full: shape [") &&
+                                                   Catch::Contains("more elements than fit"));
+  CHECK_THROWS_WITH(Indices(std::vector<std::int64_t>(4, 0), {big, big, 4}),
+                    Catch::Contains("Indices: shape [") && Catch::Contains("more elements"));
+  // 2^40 floats (4 TB): no overflow, but no machine here has the memory. (AddressSanitizer's
+  // allocator aborts on such a request instead of throwing std::bad_alloc.)
+#ifndef __SANITIZE_ADDRESS__
+  CHECK_THROWS_WITH(Tensor::zeros({std::size_t{1} << 40}),
+                    Catch::Contains("Tensor::full: cannot allocate 4.398e+12 bytes for shape [1099511627776]"));
+#endif
+  // Zero elements stay fine whatever the other sizes.
+  CHECK(Tensor::zeros({0, big, big}).size() == 0);
+  CHECK(Indices(std::vector<std::int64_t>{}, {big, 0}).data.empty());
+}
+
+namespace {
+
+// Overwrites a little-endian uint32 at `offset`.
+void put_u32(std::string& bytes, std::size_t offset, std::uint32_t v) {
+  for (int k = 0; k < 4; ++k) bytes[offset + k] = static_cast<char>((v >> (8 * k)) & 0xFF);
+}
+
+}  // namespace
+
+TEST_CASE("a checkpoint entry declaring more bytes than the file holds is refused before "
+          "allocating", "[reliability][npz]") {
+  TempDir dir;
+  nn::Archive archive;
+  archive.tensors["w"] = Tensor::from_vector({1, 2, 3}, {3});
+  nn::save_npz(dir.file("small.npz"), archive);
+  std::string bytes = read_text(dir.path / "small.npz");
+  // The entry's uncompressed size, in its local header (offset 22) and in the central directory
+  // (offset 24 of the PK\1\2 record), both set to ~4 GB as a hostile file would.
+  const std::size_t central = bytes.find("PK\x01\x02");
+  REQUIRE(bytes.compare(0, 4, "PK\x03\x04") == 0);
+  REQUIRE(central != std::string::npos);
+  put_u32(bytes, 22, 0xF0000000u);
+  put_u32(bytes, central + 24, 0xF0000000u);
+  write_text(dir.path / "hostile.npz", bytes);
+  CHECK_THROWS_WITH(nn::load_npz(dir.file("hostile.npz")),
+                    Catch::Contains("key 'w'") &&
+                        Catch::Contains("declares 4026531840 bytes, more than its"));
+  CHECK_NOTHROW(nn::load_npz(dir.file("small.npz")));
 }

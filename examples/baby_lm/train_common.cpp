@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "common/limits.hpp"
 #include "common/text.hpp"
 
 namespace tg::baby_lm {
@@ -70,6 +71,16 @@ Session start_session(const TrainOptions& options) {
   if (!options.stateful) window_count(s.corpus.ids.size(), options.window, options.corpus.string());
   else check_stateful(s.options, s.corpus);
 
+  // Refused before anything is allocated: per batch the tape keeps about 6 floats per unit, layer
+  // and step, and the logits twice.
+  const double steps = double(options.stateful ? options.bptt : options.window);
+  examples::check_training_memory(
+      fmt::format("--units {} --layers {} --embed {}", options.model.units, options.model.layers,
+                  options.model.embed),
+      parameter_estimate(s.options.model),
+      double(options.batch) * steps *
+          (6.0 * double(options.model.units) * double(options.model.layers) +
+           2.0 * double(s.options.model.vocab) + double(options.model.embed)));
   s.model = std::make_unique<BabyLM>(s.options.model, s.gen);
   optim::AdamOptions adam;
   adam.lr = options.lr;

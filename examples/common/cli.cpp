@@ -35,11 +35,25 @@ std::string one_line(const std::string& text) {
   return out;
 }
 
+// One line, and a short one: an error listing thousands of keys (a damaged checkpoint's) is no
+// more useful than its first ones.
+std::string short_line(const std::string& text) {
+  constexpr std::size_t kMax = 400, kKeep = 300;
+  std::string line = one_line(text);
+  if (line.size() > kMax) {
+    std::size_t cut = kKeep;
+    while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;  // UTF-8
+    line = line.substr(0, cut) + "... (" + std::to_string(line.size() - cut) +
+           " more characters)";
+  }
+  return line;
+}
+
 void print_line(const char* kind, const std::string& message) {
   // Whatever stdout holds goes first, so a log that merges both streams keeps the order.
   std::cout.flush();
   std::fflush(stdout);
-  std::fprintf(stderr, "%s: %s: %s\n", program_name().c_str(), kind, one_line(message).c_str());
+  std::fprintf(stderr, "%s: %s: %s\n", program_name().c_str(), kind, short_line(message).c_str());
   std::fflush(stderr);
 }
 

@@ -51,7 +51,8 @@ int run_main(int argc, char** argv, const std::function<int()>& fn);
 // The program name run_main saw ("tapegrad" before that).
 const std::string& program_name();
 
-// "<program>: error: <message>" / "<program>: warning: <message>" on stderr, on one line.
+// "<program>: error: <message>" / "<program>: warning: <message>" on stderr, on one line of at
+// most ~400 characters (the rest is cut, with a count of what was cut).
 void print_error(const std::string& message);
 void print_warning(const std::string& message);
 

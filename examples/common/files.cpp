@@ -2,6 +2,7 @@
 #include "common/files.hpp"
 
 #include <autograd/error.hpp>
+#include <fmt/format.h>
 
 #include "common/cli.hpp"
 
@@ -102,7 +103,7 @@ std::string read_file(const fs::path& path) {
   return out.str();
 }
 
-std::vector<std::string> read_lines(const fs::path& path) {
+std::vector<std::string> read_lines(const fs::path& path, std::size_t max_line_bytes) {
   // A directory opens fine as an ifstream on Linux and then reads nothing: say so instead.
   std::error_code ec;
   if (fs::is_directory(path, ec)) throw Error("read_lines: " + quoted(path) + " is a directory");
@@ -110,8 +111,24 @@ std::vector<std::string> read_lines(const fs::path& path) {
   if (!in) throw_errno("read_lines", "open", path, errno);
   std::vector<std::string> lines;
   std::string line;
-  while (std::getline(in, line)) {
+  // getline with a bound: "\r\n" counts its "\r" until it is removed.
+  const auto get_line = [&](std::string& out) -> bool {
+    out.clear();
+    std::streambuf* buf = in.rdbuf();
+    for (int c; (c = buf->sbumpc()) != std::char_traits<char>::eof();) {
+      if (c == '\n') return true;
+      if (out.size() > max_line_bytes)
+        throw Error(fmt::format("{}:{}: a line longer than {} bytes (is this a text file?)",
+                                path.string(), lines.size() + 1, max_line_bytes));
+      out.push_back(static_cast<char>(c));
+    }
+    return !out.empty();
+  };
+  while (get_line(line)) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.size() > max_line_bytes)
+      throw Error(fmt::format("{}:{}: a line longer than {} bytes (is this a text file?)",
+                              path.string(), lines.size() + 1, max_line_bytes));
     if (lines.empty() && line.compare(0, 3, "\xEF\xBB\xBF") == 0) line.erase(0, 3);
     lines.push_back(std::move(line));
   }

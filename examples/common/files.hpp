@@ -24,8 +24,11 @@ void write_file_atomic(const std::filesystem::path& path, const std::string& con
 std::string read_file(const std::filesystem::path& path);
 
 // The lines of a text file without their "\n" / "\r\n" (Windows-edited data files) and without
-// a leading UTF-8 byte-order mark. A missing file is a tg::Error naming the path.
-std::vector<std::string> read_lines(const std::filesystem::path& path);
+// a leading UTF-8 byte-order mark. A missing file is a tg::Error naming the path, and so is a
+// line longer than `max_line_bytes` ("<path>:<line>: longer than N bytes"), refused while it is
+// read (a binary file or a text without newlines must not be pulled into memory as one line).
+std::vector<std::string> read_lines(const std::filesystem::path& path,
+                                    std::size_t max_line_bytes = std::size_t{1} << 20);
 
 // One CSV cell, converted on construction so that a row can mix text and numbers.
 class CsvField {

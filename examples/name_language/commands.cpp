@@ -13,6 +13,7 @@
 #include "autograd/random.hpp"
 #include "common/cli.hpp"
 #include "common/files.hpp"
+#include "common/limits.hpp"
 #include "common/progress.hpp"
 #include "common/resume.hpp"
 #include "common/text.hpp"
@@ -100,6 +101,7 @@ LoadedModel load_model(const std::string& path) {
   LoadedModel loaded;
   loaded.meta = read_checkpoint_meta(archive, path, kExampleName);
   ModelConfig config = config_from_meta(loaded.meta.text, path);
+  check_parameter_count(archive, path, parameter_estimate(config));
   Generator gen(0);  // the weights are overwritten: any initialisation will do
   try {
     loaded.model = std::make_unique<NameClassifier>(std::move(config), gen);
@@ -138,6 +140,16 @@ int run_train(const TrainArgs& a) {
   config.charset = charset;
   config.labels = data.labels;
   config.vocabulary = Vocabulary::for_charset(charset, names_of(data, split.train));
+  // Refused before anything is allocated: the tape keeps, per batch, about (gates + 2) floats per
+  // hidden unit, layer, direction and character (names are at most kMaxNameBytes long).
+  const double gates = a.model == "lstm" ? 4 : a.model == "gru" ? 3 : 1;
+  check_training_memory(
+      fmt::format("--hidden {} --layers {}{}", a.hidden, a.layers,
+                  a.bidirectional ? " --bidirectional" : ""),
+      parameter_estimate(config),
+      double(o.batch) * double(kMaxNameBytes) *
+          (double(a.layers) * (a.bidirectional ? 2 : 1) * double(a.hidden) * (gates + 2) +
+           double(a.embedding ? a.embedding : config.vocabulary.size())));
   manual_seed(a.seed);  // the default generator seeds the dropout layers
   Generator gen(a.seed);
   NameClassifier model(config, gen);
