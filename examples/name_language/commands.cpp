@@ -189,7 +189,9 @@ int run_train(const TrainArgs& a) {
   }
   CsvWriter metrics = resumed ? CsvWriter(run / "metrics.csv", metrics_header(), history.size())
                               : CsvWriter(run / "metrics.csv", metrics_header());
-  const StopSignals signals;  // Ctrl-C stops at a batch boundary, the last epoch's state saved
+  // While training, Ctrl-C stops at a batch boundary with the last epoch's state saved; after it,
+  // Ctrl-C ends the program as usual.
+  std::optional<StopSignals> signals(std::in_place);
   TrainHooks hooks;
   hooks.resume = resumed ? &*resumed : nullptr;
   hooks.on_batch = [&](std::size_t epoch) { stop_if_signalled(run, epoch, epoch - 1); };
@@ -210,6 +212,7 @@ int run_train(const TrainArgs& a) {
     save_checkpoint(checkpoint.string(), model, nullptr, nullptr, make_meta(config, extra));
   };
   const TrainResult result = train_model(model, train, validation, o, gen, hooks);
+  signals.reset();
   const EpochRecord& best = result.history.at(result.best_epoch - 1);
   std::size_t seen = 0;
   for (const EpochRecord& r : result.history) seen += static_cast<std::size_t>(r.names_per_second * r.seconds + 0.5);
