@@ -132,3 +132,22 @@ TEST_CASE("a checkpoint entry declaring more bytes than the file holds is refuse
                         Catch::Contains("declares 4026531840 bytes, more than its"));
   CHECK_NOTHROW(nn::load_npz(dir.file("small.npz")));
 }
+
+TEST_CASE("the fuzz seeds are what their names say: valid_* load, the others are refused",
+          "[reliability][npz]") {
+  const fs::path corpus = fs::path(TAPEGRAD_SOURCE_DIR) / "tests/fuzz/corpus/npz";
+  std::size_t valid = 0, broken = 0;
+  for (const auto& entry : fs::directory_iterator(corpus)) {
+    const std::string name = entry.path().filename().string();
+    INFO(name);
+    if (name.rfind("valid_", 0) == 0) {
+      CHECK_NOTHROW(nn::load_npz(entry.path().string()));
+      ++valid;
+    } else {
+      CHECK_THROWS_AS(nn::load_npz(entry.path().string()), Error);
+      ++broken;
+    }
+  }
+  CHECK(valid >= 3);
+  CHECK(broken >= 5);
+}

@@ -183,6 +183,15 @@ TEST_CASE("baby_lm: killed outright, --resume ends bit for bit as an uninterrupt
   check_resume("baby_lm", BABY_LM_EXE, kBabyArgs, 4, SIGKILL, 4);
 }
 
+TEST_CASE("baby_lm --stateful: SIGINT saves, --resume ends bit for bit as an uninterrupted run",
+          "[resume][baby_lm]") {
+  check_resume("baby_lm", BABY_LM_EXE,
+               "--threads 1 train --corpus " + std::string(TAPEGRAD_SOURCE_DIR) +
+                   "/data/baby --stateful --epochs 10 --units 16 --embed 8 --batch 8 --bptt 16 "
+                   "--seed 4 --patience 0 --sample-length 10",
+               3, SIGINT, 7);
+}
+
 TEST_CASE("name_language: SIGTERM saves, --resume ends bit for bit as an uninterrupted run",
           "[resume][name_language]") {
   check_resume("name_language", NAME_LANGUAGE_BIN, kNamesArgs, 5, SIGTERM, 8);
