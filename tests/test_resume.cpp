@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
+#include <functional>
 #include <cstring>
 #include <filesystem>
 #include <thread>
@@ -51,7 +53,8 @@ struct Interrupted {
 // Starts `exe args` in `dir` (no shell, so the signal reaches the program), waits until
 // <dir>/<run>/metrics.csv holds `rows` data rows, sends `signal`, and waits for the end.
 Interrupted run_and_signal(const std::string& exe, const std::string& args, const fs::path& dir,
-                           const std::string& run, std::size_t rows, int signal) {
+                           const std::string& run, std::size_t rows, int signal,
+                           const std::function<void()>& while_running) {
   const pid_t pid = ::fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
@@ -80,6 +83,7 @@ Interrupted run_and_signal(const std::string& exe, const std::string& args, cons
   }
   INFO(read_text(dir / "err.txt"));
   REQUIRE_FALSE(exited);  // the run must still be going: make it longer if this fails
+  while_running();
   ::kill(pid, signal);
   REQUIRE(::waitpid(pid, &r.status, 0) == pid);
   r.out = read_text(dir / "out.txt");
@@ -120,7 +124,14 @@ void check_resume(const std::string& program, const std::string& exe, const std:
   const RunResult whole = run_shell(shell_quote(exe) + " " + args + " --out u", dir.path);
   INFO(whole.err);
   REQUIRE(whole.code == 0);
-  const Interrupted stopped = run_and_signal(exe, args + " --out i", dir.path, "i", rows, signal);
+  // While it runs, a second run into the same folder is refused, even with --overwrite.
+  const auto second_run = [&] {
+    const RunResult r = run_shell(shell_quote(exe) + " " + args + " --out i --overwrite", dir.path);
+    CHECK(r.code == 2);
+    CHECK_THAT(r.err, Catch::Contains("run folder 'i' is in use by another run (pid "));
+  };
+  const Interrupted stopped =
+      run_and_signal(exe, args + " --out i", dir.path, "i", rows, signal, second_run);
   INFO(stopped.err);
   if (signal == SIGKILL) {
     CHECK(WIFSIGNALED(stopped.status));
@@ -137,6 +148,29 @@ void check_resume(const std::string& program, const std::string& exe, const std:
       CHECK_FALSE(examples::is_temporary_file(e.path().filename().string()));
   }
   CHECK(fs::exists(dir.path / "i" / "resume.npz"));
+
+  if (signal == SIGKILL) {
+    // A copy whose saved weights turned NaN: the resumed run stops at its first batch with a
+    // clear message and exit 2, and the good model.npz it had is not replaced.
+    fs::copy(dir.path / "i", dir.path / "nan", fs::copy_options::recursive);
+    fs::remove(dir.path / "nan" / ".lock");
+    nn::Archive state = nn::load_npz((dir.path / "nan" / "resume.npz").string());
+    for (auto& [key, tensor] : state.tensors)
+      if (key.rfind("model.", 0) == 0 && tensor.dtype() == DType::Float32)
+        tensor.value<float>().data()[0] = std::nanf("");
+    nn::save_npz((dir.path / "nan" / "resume.npz").string(), state);
+    const bool had_model = fs::exists(dir.path / "nan" / "model.npz");
+    const std::string model = had_model ? read_text(dir.path / "nan" / "model.npz") : "";
+    const RunResult diverged = run_shell(shell_quote(exe) + " train --resume nan", dir.path);
+    INFO(diverged.out << diverged.err);
+    CHECK(diverged.code == 2);
+    // (A warning may come first: the kill can catch a save half-way, whose temporary is removed.)
+    CHECK_THAT(diverged.err, Catch::EndsWith("try a smaller --lr or --clip\n") &&
+                                 Catch::Contains(program + ": error: training diverged: the loss is nan") &&
+                                 Catch::Contains("the last good checkpoint is kept"));
+    CHECK(fs::exists(dir.path / "nan" / "model.npz") == had_model);
+    if (had_model) CHECK(read_text(dir.path / "nan" / "model.npz") == model);
+  }
   CHECK(line_count(dir.path / "i" / "metrics.csv") < line_count(dir.path / "u" / "metrics.csv"));
 
   const RunResult resumed = run_shell(shell_quote(exe) + " train --resume i", dir.path);
