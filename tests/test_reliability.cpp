@@ -150,4 +150,8 @@ TEST_CASE("the fuzz seeds are what their names say: valid_* load, the others are
   }
   CHECK(valid >= 3);
   CHECK(broken >= 5);
+  // A header np.save would never write: 70 kB of padding, deflated to a few hundred bytes.
+  CHECK_THROWS_WITH(nn::load_npz((corpus / "header_70kb.npz").string()),
+                    Catch::Contains("key 'w': header length 70") &&
+                        Catch::Contains("is above the 65536 accepted"));
 }

@@ -65,6 +65,12 @@ def main():
         "not_npy_name.npz": archive([("w.bin", f4)]),
         "big_endian.npz": archive([("w.npy", npy(">f4", (1,), b"\0\0\0\0"))]),
     }
+    # A legal but absurd header (70 kB of padding, deflated to little): refused by its length.
+    long_header = npy("<f4", (1,), b"\0\0\0\0", version=2)
+    d_end = long_header.index(b"}") + 1
+    padded = long_header[12:d_end] + b" " * 70000 + b"\n"
+    long_header = b"\x93NUMPY\x02\x00" + struct.pack("<I", len(padded)) + padded + b"\0\0\0\0"
+    seeds["header_70kb.npz"] = archive([("w.npy", long_header)], zipfile.ZIP_DEFLATED)
     # A stored entry whose declared size (local and central headers) says ~4 GB.
     hostile = bytearray(archive([("w.npy", f4)]))
     central = hostile.find(b"PK\x01\x02")
