@@ -34,7 +34,9 @@ void save_checkpoint(const std::string& path, const nn::Module& model,
   if (generator) archive.strings[kRng] = generator->state();
   // A diverged run must not replace a good checkpoint with NaN weights: refuse before writing.
   // Only the weights: optimizer entries may hold NaN on purpose (e.g. an unset initial_lr).
-  for (const auto& [key, tensor] : model.state_dict()) {
+  for (const auto& entry : model.state_dict()) {
+    const std::string& key = entry.first;
+    const Tensor& tensor = entry.second;  // named: C++17 lambdas cannot capture a binding
     const bool finite = dispatch(tensor.dtype(), [&](auto scalar) {
       using T = decltype(scalar);
       const auto& v = tensor.value<T>();
