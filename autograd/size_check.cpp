@@ -3,26 +3,27 @@
 
 #include <fmt/format.h>
 
+#include <cstddef>
 #include <limits>
 
 namespace tg {
 
 std::size_t checked_numel(const Shape& shape, std::size_t element_bytes, const char* what) {
-  constexpr std::size_t kMax = std::numeric_limits<std::size_t>::max();
+  // xtensor keeps strides as signed ptrdiff_t, computed from every dimension but zeros: their
+  // product must fit even when a zero dimension makes the count 0 (UBSan: signed overflow).
+  constexpr std::size_t kMax = static_cast<std::size_t>(std::numeric_limits<std::ptrdiff_t>::max());
   std::size_t n = 1;
   bool zero = false;
   bool overflow = false;
   for (std::size_t d : shape) {
-    // A zero anywhere makes the count 0, whatever the other sizes.
     if (d == 0) zero = true;
     else if (n > kMax / d) overflow = true;
     else n *= d;
   }
-  if (zero) return 0;
   if (overflow || (element_bytes && n > kMax / element_bytes))
     throw Error(fmt::format("{}: shape {} has more elements than fit in memory", what,
                             shape_str(shape)));
-  return n;
+  return zero ? 0 : n;
 }
 
 void throw_allocation_failure(const Shape& shape, std::size_t element_bytes, const char* what) {

@@ -10,7 +10,8 @@
 namespace tg {
 
 // The number of elements of `shape`, or tg::Error "<what>: shape [..] has more elements than
-// fit in memory" when the count, times `element_bytes`, does not fit in size_t.
+// fit in memory" when the product of its non-zero sizes, times `element_bytes`, does not fit in
+// ptrdiff_t (the type of xtensor's strides).
 std::size_t checked_numel(const Shape& shape, std::size_t element_bytes, const char* what);
 
 // tg::Error "<what>: cannot allocate <bytes> for shape [..]": for a std::bad_alloc caught while
