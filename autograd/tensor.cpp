@@ -1,6 +1,8 @@
 // Tensor handle: construction, accessors, conversion and the entry points of backward.
 #include "autograd/tensor.hpp"
 
+#include "autograd/size_check.hpp"
+
 #include <fmt/format.h>
 
 #include <malloc.h>
@@ -70,9 +72,16 @@ Tensor Tensor::ones(const Shape& shape, DType dtype, bool requires_grad) {
 Tensor Tensor::full(const Shape& shape, double value, DType dtype, bool requires_grad) {
   return with_dtype(dtype, [&](auto s) {
     using T = decltype(s);
-    xt::xarray<T> a = xt::xarray<T>::from_shape(shape);
-    a.fill(static_cast<T>(value));
-    return Tensor(std::move(a), requires_grad);
+    // An overflowing count would allocate a wrapped, small buffer; a failed allocation names
+    // the shape instead of surfacing as a bare std::bad_alloc.
+    checked_numel(shape, sizeof(T), "Tensor::full");
+    try {
+      xt::xarray<T> a = xt::xarray<T>::from_shape(shape);
+      a.fill(static_cast<T>(value));
+      return Tensor(std::move(a), requires_grad);
+    } catch (const std::bad_alloc&) {
+      throw_allocation_failure(shape, sizeof(T), "Tensor::full");
+    }
   });
 }
 
@@ -271,8 +280,8 @@ Indices::Indices(std::vector<std::int64_t> values)
 
 Indices::Indices(std::vector<std::int64_t> values, Shape s)
     : data(std::move(values)), shape(std::move(s)) {
-  std::size_t n = 1;
-  for (auto d : shape) n *= d;
+  // Checked: a wrapped product could equal data.size() for a shape that is far larger.
+  const std::size_t n = checked_numel(shape, sizeof(std::int64_t), "Indices");
   if (n != data.size())
     throw Error(fmt::format("Indices: {} values for shape {}", data.size(), shape_str(shape)));
 }

@@ -107,6 +107,28 @@ struct NpyLayout {
   std::size_t bytes = 0;  // of data after the header
 };
 
+constexpr std::uint64_t kMaxHeaderLen = 1 << 16;
+// deflate cannot expand data more than ~1032 times; an entry declaring more than that is lying.
+constexpr std::uint64_t kMaxDeflateRatio = 1032;
+
+// Refuses an entry whose declared size its compressed bytes cannot hold, or that does not fit in
+// the file at all, before anything is allocated for it.
+void check_declared_size(const zip_stat_t& st, std::uint64_t file_size) {
+  if (!(st.valid & ZIP_STAT_COMP_SIZE) || !(st.valid & ZIP_STAT_COMP_METHOD))
+    throw Problem("no compressed size or method recorded");
+  if (st.comp_size > file_size)
+    throw Problem(fmt::format("declares {} compressed bytes in a file of {}", st.comp_size,
+                              file_size));
+  std::uint64_t most = 0;
+  if (st.comp_method == ZIP_CM_STORE) most = st.comp_size;
+  else if (st.comp_method == ZIP_CM_DEFLATE) most = st.comp_size * kMaxDeflateRatio + 1024;
+  else throw Problem(fmt::format("compression method {} is not supported (stored or deflate)",
+                                 st.comp_method));
+  if (st.size > most)
+    throw Problem(fmt::format("declares {} bytes, more than its {} bytes in the file can hold",
+                              st.size, st.comp_size));
+}
+
 NpyLayout read_npy_header(zip_file_t* f, std::uint64_t entry_size) {
   char prefix[kMagicLen + 2];
   if (entry_size < sizeof prefix) throw Problem("too short to be a .npy array");
@@ -123,6 +145,9 @@ NpyLayout read_npy_header(zip_file_t* f, std::uint64_t entry_size) {
   read_exact(f, len_raw, len_bytes);
   std::uint64_t header_len = 0;
   for (std::size_t k = len_bytes; k-- > 0;) header_len = (header_len << 8) | len_raw[k];
+  // np.save writes headers of a few hundred bytes; a hostile one could declare 4 GB.
+  if (header_len > kMaxHeaderLen)
+    throw Problem(fmt::format("header length {} is above the {} accepted", header_len, kMaxHeaderLen));
   const std::uint64_t data_offset = sizeof prefix + len_bytes + header_len;
   if (data_offset > entry_size)
     throw Problem(
@@ -220,6 +245,7 @@ Archive load_archive(const std::string& path) {
     const std::string key = name.substr(0, name.size() - 4);
     if (out.contains(key)) throw Problem(fmt::format("key '{}' appears twice", key));
     try {
+      check_declared_size(st, static_cast<std::uint64_t>(file_stat.st_size));
       read_entry(za.get(), static_cast<zip_uint64_t>(i), st, key, out);
     } catch (const Problem& p) {
       throw Problem(fmt::format("key '{}': {}", key, p.what()));

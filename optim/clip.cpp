@@ -52,6 +52,9 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, double
                       bool error_if_nonfinite) {
   if (!(norm_type > 0))
     throw Error(fmt::format("clip_grad_norm: norm_type must be > 0 or inf, got {}", norm_type));
+  // NaN would pass every comparison below and scale every gradient to NaN.
+  if (!(max_norm >= 0))
+    throw Error(fmt::format("clip_grad_norm: max_norm must be >= 0, got {}", max_norm));
   const bool max_abs = std::isinf(norm_type);
   double total = 0;
   for_each_grad(params, [&](auto* g, std::size_t n) {

@@ -4,6 +4,8 @@ set -euo pipefail
 packages=(pkg-config ccache libxtensor-dev libxtensor-blas-dev libxsimd-dev xtl-dev
           libopenblas-pthread-dev libfmt-dev catch2 libcli11-dev libutf8proc-dev libzip-dev python3-numpy
           libopenmpi-dev openmpi-bin)
+# --fuzz: also clang and libFuzzer's runtime, for scripts/fuzz_npz.sh.
+if [ "${1:-}" = "--fuzz" ]; then packages+=(clang-14 libclang-rt-14-dev); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

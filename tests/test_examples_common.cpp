@@ -425,15 +425,20 @@ TEST_CASE("run folders are named by time and never reused by accident", "[exampl
   CHECK(fs::is_directory(base / "20240309-140507-3"));
 
   const fs::path mine = dir.path / "mine";
-  CHECK(use_run_dir(mine, false) == mine);
+  CHECK(claim_run_dir(mine, RunDirUse::New).path == mine);
+  CHECK_NOTHROW(claim_run_dir(mine, RunDirUse::New));  // only its lock file: still empty
   write_file_atomic(mine / "metrics.csv", "x\n");
-  CHECK_NOTHROW(use_run_dir(mine, false));  // no checkpoint yet
+  // Files without a checkpoint are refused too: they may be another program's.
+  CHECK_THROWS_WITH(claim_run_dir(mine, RunDirUse::New),
+                    Catch::Contains("not empty (metrics.csv)") && Catch::Contains("--overwrite"));
   write_file_atomic(mine / "checkpoint.npz", "PK");
-  CHECK_THROWS_WITH(use_run_dir(mine, false), Catch::Contains("checkpoint.npz") &&
-                                                  Catch::Contains("--overwrite") &&
-                                                  Catch::Contains("mine"));
-  CHECK_NOTHROW(use_run_dir(mine, true));
-  CHECK_THROWS_WITH(use_run_dir(mine / "metrics.csv", false), Catch::Contains("not a folder"));
+  CHECK_THROWS_WITH(claim_run_dir(mine, RunDirUse::New),
+                    Catch::Contains("checkpoint.npz") && Catch::Contains("--overwrite") &&
+                        Catch::Contains("mine"));
+  CHECK_NOTHROW(claim_run_dir(mine, RunDirUse::Overwrite));
+  CHECK_NOTHROW(claim_run_dir(mine, RunDirUse::Resume));
+  CHECK_THROWS_WITH(claim_run_dir(mine / "metrics.csv", RunDirUse::New),
+                    Catch::Contains("not a folder"));
 }
 
 TEST_CASE("UTF-8 decodes, encodes and reports invalid input with its origin", "[examples][text]") {
@@ -504,8 +509,11 @@ TEST_CASE("parse_args: bad flags are usage errors, --help exits 0", "[examples][
       for (auto& a : args) argv.push_back(a.data());
       code = run_main(static_cast<int>(argv.size()), argv.data(), [&] {
         CLI::App app{"Classifies surnames by language."};
-        int epochs = 10, threads = 0;
-        positive(app.add_option("--epochs", epochs, "training epochs"));
+        int threads = 0;
+        std::size_t epochs = 10;
+        double lr = 0.5;
+        integer_in(app.add_option("--epochs", epochs, "training epochs"), 1, 1000);
+        number_in(app.add_option("--lr", lr, "learning rate"), 0, 10, true);
         add_threads_option(app, threads);
         parse_args(app, static_cast<int>(argv.size()), argv.data());
         return epochs == 3 ? 0 : 1;
@@ -522,9 +530,26 @@ TEST_CASE("parse_args: bad flags are usage errors, --help exits 0", "[examples][
   CHECK(count(err, "\n") == 1);
   err = capture_fd(2, [&] { out = run({"name_language", "--epochs", "-3"}, code); });
   CHECK(code == 2);
-  CHECK(err == "name_language: error: --epochs: must be above 0, got -3 (see --help)\n");
+  CHECK(err ==
+        "name_language: error: --epochs: must be an integer in [1, 1000], got '-3' (see --help)\n");
   err = capture_fd(2, [&] { out = run({"name_language", "--epochs", "many"}, code); });
-  CHECK_THAT(err, Catch::Contains("expected a number, got 'many'"));
+  CHECK_THAT(err, Catch::Contains("must be an integer in [1, 1000], got 'many'"));
+  // An unsigned flag must not wrap -1 to 2^64-1, nor take 1e3, nor more digits than fit.
+  for (const char* bad : {"--epochs=-1", "--epochs=1e3", "--epochs=18446744073709551617"}) {
+    err = capture_fd(2, [&] { out = run({"name_language", bad}, code); });
+    CHECK(code == 2);
+    CHECK_THAT(err, Catch::Contains("--epochs: must be an integer in [1, 1000]"));
+  }
+  // NaN passes CLI::Range; infinities and the open end are refused too.
+  for (const char* bad : {"nan", "inf", "-inf", "0", "1e400", "11"}) {
+    err = capture_fd(2, [&] { out = run({"name_language", "--lr", bad, "--epochs", "3"}, code); });
+    INFO(bad);
+    CHECK(code == 2);
+    CHECK(err == std::string("name_language: error: --lr: must be a number in (0, 10], got '") +
+                     bad + "' (see --help)\n");
+  }
+  err = capture_fd(2, [&] { out = run({"name_language", "--lr", "10", "--epochs", "3"}, code); });
+  CHECK(code == 0);
   err = capture_fd(2, [&] { out = run({"name_language", "--threads", "0"}, code); });
   CHECK(code == 2);
   CHECK_THAT(err, Catch::Contains("--threads"));
@@ -532,6 +557,24 @@ TEST_CASE("parse_args: bad flags are usage errors, --help exits 0", "[examples][
   CHECK(code == 0);
   CHECK(err.empty());
   CHECK_THAT(out, Catch::Contains("Classifies surnames") && Catch::Contains("--threads"));
+}
+
+TEST_CASE("parse_args refuses to run an app with a numeric flag that has no range",
+          "[examples][cli]") {
+  CLI::App app{"test"};
+  double unchecked = 0;
+  std::size_t checked = 1;
+  std::string text;
+  integer_in(app.add_option("--checked", checked, ""), 1, 2);
+  app.add_option("--text", text, "");  // text needs no range
+  CLI::App* sub = app.add_subcommand("sub");
+  sub->add_option("--rate", unchecked, "");
+  char name[] = "prog";
+  char* argv[] = {name};
+  CHECK_THROWS_WITH(parse_args(app, 1, argv), Catch::Contains("--rate") &&
+                                                  Catch::Contains("numeric flag without"));
+  number_in(sub->get_option("--rate"), 0, 1);
+  CHECK_NOTHROW(parse_args(app, 1, argv));
 }
 
 TEST_CASE("apply_threads sets BLAS threads and describes BLAS once", "[examples][cli]") {

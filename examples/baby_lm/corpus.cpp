@@ -84,9 +84,20 @@ std::vector<fs::path> corpus_files(const fs::path& path) {
 Corpus load_corpus(const fs::path& path) {
   Corpus corpus;
   corpus.path = path;
-  for (const fs::path& file : corpus_files(path)) {
+  const std::vector<fs::path> files = corpus_files(path);
+  std::uintmax_t bytes = 0;
+  for (const fs::path& file : files) {
+    std::error_code ec;
+    bytes += fs::file_size(file, ec);
+  }
+  // Each character is held as UTF-32 text and as an int64 id (12 bytes), windows and batches
+  // come on top: a corpus this large wants streaming, which this example does not do.
+  if (bytes > kMaxCorpusBytes)
+    throw Error(fmt::format("{}: the corpus is {} bytes; at most {} are accepted", path.string(),
+                            bytes, kMaxCorpusBytes));
+  for (const fs::path& file : files) {
     std::size_t number = 0;
-    for (const std::string& line : examples::read_lines(file)) {
+    for (const std::string& line : examples::read_lines(file, kMaxLineBytes)) {
       ++number;
       if (corpus.lines++) corpus.text.push_back(U'\n');
       corpus.text += examples::decode_utf8(line, {file.string(), number});

@@ -13,6 +13,12 @@
 
 namespace tg::baby_lm {
 
+// Input bounds: the whole corpus, and any one line (a longer one is refused with its file and
+// line: it is more likely a binary file than text).
+inline constexpr std::uintmax_t kMaxCorpusBytes = std::uintmax_t{64} << 20;
+inline constexpr std::size_t kMaxLineBytes = std::size_t{1} << 20;
+
+
 // A character in messages: 'a', or U+000A for characters that would not show.
 std::string describe_char(char32_t c);
 

@@ -8,14 +8,18 @@
 #include "baby_lm/commands.hpp"
 #include "baby_lm/train.hpp"
 #include "common/cli.hpp"
+#include "common/resume.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using namespace tg::baby_lm;
-using tg::examples::positive;
+using tg::examples::integer_in;
+using tg::examples::number_in;
 
 const char* const kDefaultCorpus = "data/baby";
+// Longest text generate, eval and the training samples produce per sample (characters).
+constexpr std::uint64_t kMaxGenerated = 1000000;
 
 // The default corpus from the repository root, or, run from anywhere else (a build folder), the
 // copy in the source tree this program was built from.
@@ -29,44 +33,36 @@ fs::path resolve_corpus(const fs::path& given, bool explicit_flag) {
   return given;
 }
 
-CLI::Option* probability(CLI::Option* option, bool one_allowed) {
-  return option->check(CLI::Validator(
-      [one_allowed](std::string& text) -> std::string {
-        char* end = nullptr;
-        const double v = std::strtod(text.c_str(), &end);
-        if (text.empty() || *end != '\0') return "expected a number, got '" + text + "'";
-        if (one_allowed ? !(v > 0 && v <= 1) : !(v >= 0 && v < 1))
-          return std::string("must be in ") + (one_allowed ? "(0, 1]" : "[0, 1)") + ", got " + text;
-        return "";
-      },
-      one_allowed ? "(0,1]" : "[0,1)"));
-}
-
 void add_sampling_options(CLI::App& cmd, GenerateOptions& g, const char* prompt_help) {
   cmd.add_option("--checkpoint", g.checkpoint,
                  "model.npz written by `baby_lm train` (it holds the vocabulary and sizes)")
       ->required();
   cmd.add_option("--prompt", g.prompt, prompt_help)->capture_default_str();
-  cmd.add_option("--temperature", g.sampling.temperature,
-                 "sampling temperature: 0 = always the most likely character (greedy), 1 = the "
-                 "model's distribution, above 1 = more surprising")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 1e6));
-  cmd.add_option("--length", g.length, "characters generated after the prompt")
+  number_in(cmd.add_option("--temperature", g.sampling.temperature,
+                           "sampling temperature: 0 = always the most likely character (greedy), "
+                           "1 = the model's distribution, above 1 = more surprising"),
+            0.0, 1e6)
       ->capture_default_str();
-  cmd.add_option("--top-k", g.sampling.top_k,
-                 "draw only among the K most likely characters (0 = no limit)")
+  // Generation keeps the whole text in memory: a million characters is far beyond any use.
+  integer_in(cmd.add_option("--length", g.length, "characters generated after the prompt"), 0,
+             kMaxGenerated)
       ->capture_default_str();
-  probability(cmd.add_option("--top-p", g.sampling.top_p,
-                             "nucleus sampling: draw only among the smallest set of most likely "
-                             "characters whose probability reaches P (1 = no limit)"),
-              true)
+  integer_in(cmd.add_option("--top-k", g.sampling.top_k,
+                            "draw only among the K most likely characters (0 = no limit)"),
+             0, 1000000)
       ->capture_default_str();
-  positive(cmd.add_option("--num-samples", g.num_samples, "how many texts to generate"))
+  number_in(cmd.add_option("--top-p", g.sampling.top_p,
+                           "nucleus sampling: draw only among the smallest set of most likely "
+                           "characters whose probability reaches P (1 = no limit)"),
+            0, 1, true)
       ->capture_default_str();
-  cmd.add_option("--seed", g.seed,
-                 "random seed; the same checkpoint and seed give the same text (default: a "
-                 "random seed, printed on stderr)");
+  integer_in(cmd.add_option("--num-samples", g.num_samples, "how many texts to generate"), 1,
+             100000)
+      ->capture_default_str();
+  integer_in(cmd.add_option("--seed", g.seed,
+                            "random seed; the same checkpoint and seed give the same text "
+                            "(default: a random seed, printed on stderr)"),
+             0, UINT64_MAX);
 }
 
 int run(int argc, char** argv) {
@@ -95,32 +91,45 @@ int run(int argc, char** argv) {
           ->capture_default_str();
   train->add_option("--out", t.out, "run folder (default: runs/baby_lm/<date-time>)");
   train->add_flag("--overwrite", t.overwrite, "reuse an --out folder that holds a checkpoint");
-  positive(train->add_option("--epochs", t.epochs, "maximum epochs"))->capture_default_str();
-  positive(train->add_option("--batch", t.batch,
-                             "windows per batch (stateful: the number of parallel streams)"))
+  train->add_option("--resume", t.resume,
+                    "continue the run in this folder where it stopped (Ctrl-C, kill, crash): "
+                    "`baby_lm train --resume RUN` alone, the flags are the run's; the result is "
+                    "the same, bit for bit, as a run never interrupted");
+  integer_in(train->add_option("--epochs", t.epochs, "maximum epochs"), 1, 100000)
       ->capture_default_str();
-  positive(train->add_option("--lr", t.lr, "Adam learning rate"))->capture_default_str();
+  integer_in(train->add_option("--batch", t.batch,
+                               "windows per batch (stateful: the number of parallel streams)"),
+             1, 65536)
+      ->capture_default_str();
+  number_in(train->add_option("--lr", t.lr, "Adam learning rate"), 0, 10, true)
+      ->capture_default_str();
   CLI::Option* window =
-      positive(train->add_option("--window", t.window, "characters read per prediction (window mode)"))
+      integer_in(train->add_option("--window", t.window,
+                                   "characters read per prediction (window mode)"),
+                 1, 10000)
           ->capture_default_str();
-  positive(train->add_option("--embed", t.model.embed, "embedding size"))->capture_default_str();
-  positive(train->add_option("--units", t.model.units, "LSTM units per layer"))
+  integer_in(train->add_option("--embed", t.model.embed, "embedding size"), 1, 4096)
       ->capture_default_str();
-  positive(train->add_option("--layers", t.model.layers, "stacked LSTM layers, each + Dropout"))
+  integer_in(train->add_option("--units", t.model.units, "LSTM units per layer"), 1, 4096)
       ->capture_default_str();
-  probability(train->add_option("--dropout", t.model.dropout, "dropout after each LSTM layer"),
-              false)
+  integer_in(train->add_option("--layers", t.model.layers, "stacked LSTM layers, each + Dropout"),
+             1, 16)
       ->capture_default_str();
-  train->add_option("--patience", t.patience,
-                    "early stopping: stop after this many epochs without a better loss (window "
-                    "mode: training loss; stateful: held-out loss per validation) and restore "
-                    "the best weights; 0 = never stop early")
+  number_in(train->add_option("--dropout", t.model.dropout, "dropout after each LSTM layer"), 0, 1,
+            false, true)
       ->capture_default_str();
-  train->add_option("--clip", t.clip,
-                    "clip the gradient norm at this value; 0 = no clipping (default: none in "
-                    "window mode, 5 in stateful mode)")
-      ->check(CLI::Range(0.0, 1e30));
-  train->add_option("--seed", t.seed, "random seed (initialisation, shuffling, dropout)")
+  integer_in(train->add_option("--patience", t.patience,
+                               "early stopping: stop after this many epochs without a better "
+                               "loss (window mode: training loss; stateful: held-out loss per "
+                               "validation) and restore the best weights; 0 = never stop early"),
+             0, 100000)
+      ->capture_default_str();
+  number_in(train->add_option("--clip", t.clip,
+                              "clip the gradient norm at this value; 0 = no clipping (default: "
+                              "none in window mode, 5 in stateful mode)"),
+            0.0, 1e9);
+  integer_in(train->add_option("--seed", t.seed, "random seed (initialisation, shuffling, dropout)"),
+             0, UINT64_MAX)
       ->capture_default_str();
   CLI::Option* last_step_only = train->add_flag("--last-step-only", t.last_step_only,
                   "window mode: train only the prediction after the whole window, exactly as the "
@@ -134,26 +143,32 @@ int run(int argc, char** argv) {
   // A flag of the other mode is refused rather than silently ignored.
   window->excludes(stateful);
   last_step_only->excludes(stateful);
-  positive(train->add_option("--bptt", t.bptt, "stateful: steps per batch (truncated BPTT length)"))
+  integer_in(train->add_option("--bptt", t.bptt, "stateful: steps per batch (truncated BPTT length)"),
+             1, 10000)
       ->capture_default_str()
       ->needs(stateful);
-  probability(train->add_option("--val-fraction", t.val_fraction,
-                                "stateful: the tail of the corpus held out for validation"),
-              false)
+  number_in(train->add_option("--val-fraction", t.val_fraction,
+                              "stateful: the tail of the corpus held out for validation"),
+            0, 1, true, true)
       ->capture_default_str()
       ->needs(stateful);
-  train->add_option("--val-every", t.val_every,
-                    "stateful: validate every N batches too (0 = at the end of each epoch only)")
+  integer_in(train->add_option("--val-every", t.val_every,
+                               "stateful: validate every N batches too (0 = at the end of each "
+                               "epoch only)"),
+             0, 1000000000)
       ->capture_default_str()
       ->needs(stateful);
   train->add_option("--sample-prompt", t.sample_prompt,
                     "stateful: prompt of the sample printed at each validation (empty = the "
                     "start of a line)")
       ->needs(stateful);
-  train->add_option("--sample-length", t.sample_length, "characters of each printed sample")
+  integer_in(train->add_option("--sample-length", t.sample_length,
+                               "characters of each printed sample"),
+             0, kMaxGenerated)
       ->capture_default_str();
-  train->add_option("--target-loss", t.target_loss,
-                    "report the first epoch whose training loss falls below this (nats)")
+  number_in(train->add_option("--target-loss", t.target_loss,
+                              "report the first epoch whose training loss falls below this (nats)"),
+            0, 1e6)
       ->capture_default_str();
 
   GenerateOptions g;
@@ -175,7 +190,11 @@ int run(int argc, char** argv) {
   eval->add_option("--corpus", e.corpus,
                    "corpus to score against (default: the one the checkpoint was trained on)");
 
-  tg::examples::parse_args(app, argc, argv);
+  std::vector<std::string> args =
+      tg::examples::resume_command_line(argc, argv, kExampleName, t.started_args);
+  std::vector<char*> args_argv;
+  for (std::string& a : args) args_argv.push_back(a.data());
+  tg::examples::parse_args(app, static_cast<int>(args_argv.size()), args_argv.data());
 
   if (train->parsed()) {
     tg::examples::apply_threads(threads, stdout);

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "common/limits.hpp"
+
 #include <autograd/ops/shape.hpp>
 
 #include "common/checkpoint.hpp"
@@ -108,6 +110,12 @@ void save_model(const std::string& path, const BabyLM& model, const optim::Optim
   examples::save_checkpoint(path, model, optimizer, generator, meta);
 }
 
+double parameter_estimate(const ModelConfig& c) {
+  const double vocab = double(c.vocab);
+  return vocab * double(c.embed) + examples::recurrent_parameters(4, c.embed, c.units, c.layers, false) +
+         (double(c.units) + 1) * vocab;
+}
+
 LoadedModel load_model(const std::string& path) {
   const nn::Archive archive = nn::load_npz(path);
   const examples::CheckpointMeta meta = examples::read_checkpoint_meta(archive, path, kExampleName);
@@ -136,6 +144,7 @@ LoadedModel load_model(const std::string& path) {
   for (const auto& [key, value] : meta.text)
     if (std::find(std::begin(kStructural), std::end(kStructural), key) == std::end(kStructural))
       info.extra[key] = value;
+  examples::check_parameter_count(archive, path, parameter_estimate(info.model));
   // The weights overwrite this initialisation; the generator only has to exist.
   Generator gen(0);
   loaded.model = std::make_unique<BabyLM>(info.model, gen);

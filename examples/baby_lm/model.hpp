@@ -89,4 +89,7 @@ struct LoadedModel {
 // tg::Error naming the file and the problem.
 LoadedModel load_model(const std::string& path);
 
+// The parameter count of BabyLM(config), computed without building it (in double).
+double parameter_estimate(const ModelConfig& config);
+
 }  // namespace tg::baby_lm

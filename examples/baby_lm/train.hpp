@@ -17,6 +17,7 @@
 #include "baby_lm/model.hpp"
 #include "baby_lm/sample.hpp"
 #include "common/files.hpp"
+#include "common/resume.hpp"
 #include "common/progress.hpp"
 
 namespace tg::baby_lm {
@@ -43,6 +44,9 @@ struct TrainOptions {
   std::string sample_prompt;   // stateful: prompt of the samples printed at validations
   std::size_t sample_length = 60;
   double target_loss = 0.5;    // the first epoch whose loss falls below it is reported
+  // --resume: the run folder to continue (its resume.npz); `out` is then that folder.
+  std::filesystem::path resume;
+  std::string started_args;    // the command line the run was started with (encode_args)
 };
 
 // Trains as `options` say, printing to stdout; returns the exit code.
@@ -54,6 +58,7 @@ int train(const TrainOptions& options);
 struct Session {
   TrainOptions options;
   Corpus corpus;
+  examples::RunFolder folder;  // locked for the session
   std::filesystem::path run_dir;
   Generator gen;  // initialisation, then shuffling
   std::unique_ptr<BabyLM> model;
@@ -66,6 +71,12 @@ Session start_session(const TrainOptions& options);
 
 // Saves the checkpoint as <run>/model.npz.
 void save_session(Session& s);
+
+// The resume checkpoint's common part: model, optimizer, both generators, the run's metadata.
+// A mode adds its loop's state, then saves it with ResumeState::save.
+examples::ResumeState resume_state(const Session& s);
+// Loads that common part into the session (the model and optimizer are already built).
+void resume_session(Session& s, const examples::ResumeState& state);
 
 // Samples from `prompts` at temperatures 0.5, 1.0 and 1.5, one line each, as the seed prints
 // them after training. Prompts with characters outside the vocabulary are skipped.
@@ -95,6 +106,10 @@ struct WindowScore {
 WindowScore evaluate_windows(BabyLM& model, const std::vector<std::int64_t>& ids,
                              std::size_t window, std::size_t batch, const std::string& what);
 double evaluate_streams(BabyLM& model, const StreamBatches& batches);
+
+// Everything stateful training checks on the corpus and the options (sample prompt, held-out
+// split, streams), so that start_session refuses them before the run folder exists.
+void check_stateful(const TrainOptions& options, const Corpus& corpus);
 
 int train_windows(Session& s);
 int train_stateful(Session& s);

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "common/limits.hpp"
 #include "common/text.hpp"
 
 namespace tg::baby_lm {
@@ -15,7 +16,35 @@ namespace fs = std::filesystem;
 
 int train(const TrainOptions& options) {
   Session s = start_session(options);
+  const examples::StopSignals signals;  // Ctrl-C stops at a batch boundary, state saved
   return options.stateful ? train_stateful(s) : train_windows(s);
+}
+
+examples::ResumeState resume_state(const Session& s) {
+  examples::ResumeState state;
+  state.set_run(kExampleName, s.options.started_args);
+  state.put("model.", *s.model);
+  state.put("optim.", *s.optimizer);
+  state.put("rng.shuffle", s.gen);
+  state.put("rng.dropout", const_cast<BabyLM&>(*s.model).dropout_generator());
+  for (const auto& [key, value] : s.info.extra) state.put("extra." + key, value);
+  return state;
+}
+
+void resume_session(Session& s, const examples::ResumeState& state) {
+  state.get("model.", *s.model);
+  state.get("optim.", *s.optimizer);
+  state.get("rng.shuffle", s.gen);
+  state.get("rng.dropout", s.model->dropout_generator());
+  for (auto& [key, value] : s.info.extra)
+    if (key != "seed" && key != "batch" && key != "lr" && key != "targets") value.clear();
+  for (const char* key : {"epochs", "best_epoch", "best_loss", "best_val_bpc"}) {
+    try {
+      s.info.extra[key] = state.text(std::string("extra.") + key);
+    } catch (const Error&) {
+      s.info.extra.erase(key);  // not reached yet when the state was saved
+    }
+  }
 }
 
 Session start_session(const TrainOptions& options) {
@@ -40,13 +69,31 @@ Session start_session(const TrainOptions& options) {
 
   // Checks that need the corpus come before anything is created on disk.
   if (!options.stateful) window_count(s.corpus.ids.size(), options.window, options.corpus.string());
+  else check_stateful(s.options, s.corpus);
 
+  // Refused before anything is allocated: per batch the tape keeps about 6 floats per unit, layer
+  // and step, and the logits twice.
+  const double steps = double(options.stateful ? options.bptt : options.window);
+  examples::check_training_memory(
+      fmt::format("--units {} --layers {} --embed {}", options.model.units, options.model.layers,
+                  options.model.embed),
+      parameter_estimate(s.options.model),
+      double(options.batch) * steps *
+          (6.0 * double(options.model.units) * double(options.model.layers) +
+           2.0 * double(s.options.model.vocab) + double(options.model.embed)));
   s.model = std::make_unique<BabyLM>(s.options.model, s.gen);
   optim::AdamOptions adam;
   adam.lr = options.lr;
   s.optimizer = std::make_unique<optim::Adam>(s.model->named_parameters(), adam);
-  s.run_dir = options.out.empty() ? examples::make_run_dir("runs/baby_lm")
-                                  : examples::use_run_dir(options.out, options.overwrite);
+  s.folder = examples::claim_run_dir(
+      !options.resume.empty() ? options.resume
+      : options.out.empty()   ? examples::make_run_dir("runs/baby_lm")
+                              : options.out,
+      !options.resume.empty() ? examples::RunDirUse::Resume
+      : options.overwrite     ? examples::RunDirUse::Overwrite
+                              : examples::RunDirUse::New);
+  s.run_dir = s.folder.path;
+  examples::report_stale(s.folder);
 
   std::printf("corpus: %s (%zu lines, %zu characters, vocabulary of %zu: %s)\n",
               options.corpus.string().c_str(), s.corpus.lines, s.corpus.text.size(),

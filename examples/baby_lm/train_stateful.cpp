@@ -3,13 +3,16 @@
 
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include <autograd/ops/loss.hpp>
 #include <autograd/tape.hpp>
 
+#include "common/checkpoint.hpp"
 #include "common/early_stopping.hpp"
+#include "common/resume.hpp"
 #include "common/svg.hpp"
 #include "common/text.hpp"
 
@@ -39,6 +42,20 @@ Split split_tail(const std::vector<std::int64_t>& ids, double fraction, std::siz
 
 }  // namespace
 
+void check_stateful(const TrainOptions& o, const Corpus& corpus) {
+  const std::string what = o.corpus.string();
+  corpus.vocab.encode(examples::decode_utf8(o.sample_prompt, {"--sample-prompt", 0}),
+                      "--sample-prompt");
+  // The default prompt starts a line: without a newline in the corpus the first validation
+  // would fail after a whole epoch of training.
+  if (o.sample_prompt.empty() && !corpus.vocab.contains(U'\n'))
+    throw Error(what + ": the corpus has no newline, so samples cannot start a line; pass "
+                       "--sample-prompt TEXT");
+  const Split split = split_tail(corpus.ids, o.val_fraction, o.batch, what);
+  (void)StreamBatches(split.train, o.batch, o.bptt, what);
+  (void)StreamBatches(split.val, std::min(o.batch, split.val.size() - 1), o.bptt, "held-out tail");
+}
+
 double evaluate_streams(BabyLM& model, const StreamBatches& batches) {
   NoGradGuard no_grad;
   nn::EvalModeGuard eval(model);
@@ -62,9 +79,6 @@ int train_stateful(Session& s) {
   const TrainOptions& o = s.options;
   BabyLM& model = *s.model;
   const std::string what = o.corpus.string();
-  // Checked before any training: a bad prompt would otherwise fail at the first validation.
-  s.corpus.vocab.encode(examples::decode_utf8(o.sample_prompt, {"--sample-prompt", 0}),
-                        "--sample-prompt");
   const Split split = split_tail(s.corpus.ids, o.val_fraction, o.batch, what);
   const StreamBatches train_batches(split.train, o.batch, o.bptt, what);
   const StreamBatches val_batches(split.val, std::min(o.batch, split.val.size() - 1), o.bptt,
@@ -77,9 +91,18 @@ int train_stateful(Session& s) {
               split.train.size(), o.batch, train_batches.stream_length(), batches, o.batch,
               o.bptt, split.val.size(), clip);
 
-  examples::CsvWriter csv(s.run_dir / "metrics.csv",
-                          {"epoch", "step", "train_chars", "train_loss", "train_bpc", "val_loss",
-                           "val_bpc", "chars_per_s", "train_seconds"});
+  const std::vector<std::string> columns{"epoch",    "step",    "train_chars",
+                                         "train_loss", "train_bpc", "val_loss",
+                                         "val_bpc",  "chars_per_s", "train_seconds"};
+  // The resume point is the end of an epoch (after its validation), as in window mode; one
+  // metrics row per validation.
+  std::optional<examples::ResumeState> resumed;
+  if (!o.resume.empty()) resumed = examples::ResumeState::load(s.run_dir, kExampleName);
+  if (resumed && resumed->size("finished"))
+    throw Error("--resume: " + examples::quoted(s.run_dir) + " has finished; nothing to resume");
+  examples::CsvWriter csv =
+      resumed ? examples::CsvWriter(s.run_dir / "metrics.csv", columns, resumed->size("validations"))
+              : examples::CsvWriter(s.run_dir / "metrics.csv", columns);
   examples::LineChart chart;
   chart.title = "baby_lm stateful training";
   chart.x_label = "batches";
@@ -126,19 +149,51 @@ int train_stateful(Session& s) {
     return stopping.should_stop();
   };
 
+  std::size_t first_epoch = 1;
+  if (resumed) {
+    resume_session(s, *resumed);
+    resumed->get("stopping.", stopping);
+    resumed->get("rng.sample", sample_gen);
+    first_epoch = resumed->size("epoch") + 1;
+    step = resumed->size("step");
+    train_chars = resumed->size("train_chars");
+    validations = resumed->size("validations");
+    train_seconds = resumed->number("train_seconds");
+    for (const auto& row : csv.kept()) {
+      chart.series[0].points.push_back({std::stod(row.at(1)), std::stod(row.at(4))});
+      chart.series[1].points.push_back({std::stod(row.at(1)), std::stod(row.at(6))});
+    }
+    std::printf("resuming after epoch %zu\n", first_epoch - 1);
+  }
+  const auto save_resume_point = [&](std::size_t epoch, bool finished) {
+    examples::ResumeState state = resume_state(s);
+    state.put("stopping.", stopping);
+    state.put("rng.sample", sample_gen);
+    state.put_size("epoch", epoch);
+    state.put_size("finished", finished);
+    state.put_size("step", step);
+    state.put_size("train_chars", train_chars);
+    state.put_size("validations", validations);
+    state.put_number("train_seconds", train_seconds);
+    state.save(s.run_dir);
+  };
+  if (!resumed) save_resume_point(0, false);
+
   model.train();
   bool stop = false;
   Indices inputs, targets;
-  for (std::size_t epoch = 1; epoch <= o.epochs && !stop; ++epoch) {
+  for (std::size_t epoch = first_epoch; epoch <= o.epochs && !stop; ++epoch) {
     LmState state;  // each epoch reads the streams from their start
     examples::Progress progress(
         batches,
         examples::epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs), "chars", 10));
     for (std::size_t k = 0; k < batches && !stop; ++k) {
+      examples::stop_if_signalled(s.run_dir, epoch, epoch - 1);
       const auto start = std::chrono::steady_clock::now();
       train_batches.batch(k, inputs, targets);
       const LmOutput out = model.forward(inputs, state, true);
       const Tensor loss = cross_entropy(out.logits, Indices(targets.data));
+      examples::check_loss_finite(loss.item(), epoch, step + 1);
       s.optimizer->zero_grad();
       loss.backward();
       if (clip > 0) optim::clip_grad_norm(params, clip);
@@ -159,6 +214,7 @@ int train_stateful(Session& s) {
     }
     progress.finish(fmt::format("train {:.1f}s", train_seconds));
     if (!stop && interval_chars) stop = validate(epoch, nullptr);
+    save_resume_point(epoch, stop || epoch == o.epochs);
   }
   if (stop)
     std::printf("early stopping: held-out loss has not improved for %zu validations\n",

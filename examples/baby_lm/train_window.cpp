@@ -10,12 +10,14 @@
 #include "baby_lm/train.hpp"
 
 #include <cstdio>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include <autograd/ops/loss.hpp>
 #include <autograd/tape.hpp>
 
+#include "common/checkpoint.hpp"
 #include "common/early_stopping.hpp"
 #include "common/svg.hpp"
 
@@ -60,9 +62,21 @@ int train_windows(Session& s) {
                            "last-step loss: after the whole window)"
                          : "only the prediction after the whole window");
 
-  examples::CsvWriter csv(s.run_dir / "metrics.csv",
-                          {"epoch", "loss", "last_step_loss", "accuracy", "windows_per_s",
-                           "epoch_seconds", "train_seconds"});
+  const std::vector<std::string> columns{"epoch", "loss", "last_step_loss", "accuracy",
+                                         "windows_per_s", "epoch_seconds", "train_seconds"};
+  // The loop's state at the end of an epoch is the resume point: with it saved, an interrupted
+  // run resumed is the same run.
+  std::optional<examples::ResumeState> resumed;
+  if (!o.resume.empty()) resumed = examples::ResumeState::load(s.run_dir, kExampleName);
+  std::size_t first_epoch = 1;
+  if (resumed) {
+    if (resumed->size("finished"))
+      throw Error("--resume: " + examples::quoted(s.run_dir) + " has finished; nothing to resume");
+    first_epoch = resumed->size("epoch") + 1;
+  }
+  examples::CsvWriter csv = resumed ? examples::CsvWriter(s.run_dir / "metrics.csv", columns,
+                                                          first_epoch - 1)
+                                    : examples::CsvWriter(s.run_dir / "metrics.csv", columns);
   examples::LineChart chart;
   chart.title = "baby_lm training loss";
   chart.x_label = "epoch";
@@ -75,19 +89,45 @@ int train_windows(Session& s) {
   std::size_t target_epoch = 0;
   double target_seconds = 0;
   Indices inputs, targets;
+  if (resumed) {
+    resume_session(s, *resumed);
+    resumed->get("stopping.", stopping);
+    train_seconds = resumed->number("train_seconds");
+    target_epoch = resumed->size("target_epoch");
+    target_seconds = resumed->number("target_seconds");
+    for (const auto& row : csv.kept()) {
+      chart.series[0].points.push_back({std::stod(row.at(0)), std::stod(row.at(1))});
+      if (every_step) chart.series[1].points.push_back({std::stod(row.at(0)), std::stod(row.at(2))});
+    }
+    std::printf("resuming after epoch %zu\n", first_epoch - 1);
+  }
+  const auto save_resume_point = [&](std::size_t epoch, bool finished) {
+    examples::ResumeState state = resume_state(s);
+    state.put("stopping.", stopping);
+    state.put_size("epoch", epoch);
+    state.put_size("finished", finished);
+    state.put_number("train_seconds", train_seconds);
+    state.put_size("target_epoch", target_epoch);
+    state.put_number("target_seconds", target_seconds);
+    state.save(s.run_dir);
+  };
+  if (!resumed) save_resume_point(0, false);
 
   model.train();
-  for (std::size_t epoch = 1; epoch <= o.epochs; ++epoch) {
+  std::size_t epoch = first_epoch;
+  for (; epoch <= o.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
     const std::vector<std::size_t> order = shuffled_order(windows, s.gen);
     examples::Progress progress(
         batches, examples::epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs), "windows"));
     LastStepScore last;
     for (std::size_t b = 0; b < batches; ++b) {
+      examples::stop_if_signalled(s.run_dir, epoch, epoch - 1);
       const std::size_t first = b * o.batch, n = std::min(o.batch, windows - first);
       fill_windows(ids, o.window, order.data() + first, n, inputs, targets, every_step);
       const LmOutput out = model.forward(inputs, {}, every_step);
       const Tensor loss = cross_entropy(out.logits, targets);
+      examples::check_loss_finite(loss.item(), epoch, b + 1);
       s.optimizer->zero_grad();
       loss.backward();
       if (clip > 0) optim::clip_grad_norm(params, clip);
@@ -124,7 +164,9 @@ int train_windows(Session& s) {
       s.info.extra["best_loss"] = fmt::format("{:.6f}", loss);
       save_session(s);
     }
-    if (stopping.should_stop()) {
+    const bool stop = stopping.should_stop();
+    save_resume_point(epoch, stop || epoch == o.epochs);
+    if (stop) {
       std::printf("early stopping: no improvement on %.4f (epoch %zu) for %zu epochs\n",
                   stopping.best(), stopping.best_epoch(), o.patience);
       break;

@@ -3,7 +3,11 @@
 
 #include <fmt/format.h>
 
+#include "autograd/function.hpp"
+
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 
 namespace tg::examples {
@@ -28,7 +32,30 @@ void save_checkpoint(const std::string& path, const nn::Module& model,
   archive.strings[kMeta + "example"] = meta.example;
   for (const auto& [key, value] : meta.text) archive.strings[kMeta + key] = value;
   if (generator) archive.strings[kRng] = generator->state();
+  // A diverged run must not replace a good checkpoint with NaN weights: refuse before writing.
+  // Only the weights: optimizer entries may hold NaN on purpose (e.g. an unset initial_lr).
+  for (const auto& entry : model.state_dict()) {
+    const std::string& key = entry.first;
+    const Tensor& tensor = entry.second;  // named: C++17 lambdas cannot capture a binding
+    const bool finite = dispatch(tensor.dtype(), [&](auto scalar) {
+      using T = decltype(scalar);
+      const auto& v = tensor.value<T>();
+      return std::all_of(v.data(), v.data() + v.size(), [](T x) { return std::isfinite(x); });
+    });
+    if (!finite)
+      throw Error(fmt::format("{}: not saved: {} holds NaN or infinity (training diverged; the "
+                              "previous checkpoint, if any, is kept)",
+                              path, key));
+  }
   nn::save_npz(path, archive);
+}
+
+void check_loss_finite(double loss, std::size_t epoch, std::size_t step) {
+  if (std::isfinite(loss)) return;
+  throw Error(fmt::format("training diverged: the loss is {} at epoch {}, step {}; stopped "
+                          "without saving (the last good checkpoint is kept); try a smaller --lr "
+                          "or --clip",
+                          loss, epoch, step));
 }
 
 CheckpointMeta read_checkpoint_meta(const nn::Archive& archive, const std::string& path,

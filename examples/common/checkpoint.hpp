@@ -22,10 +22,16 @@ struct CheckpointMeta {
 
 // Keys: the model's state_dict names as they are ("lstm.weight_ih_l0"), "optim.*" for the
 // optimizer, "meta.example", "meta.<key>" for metadata and "rng.state" for the generator, so
-// `numpy.load` shows PyTorch-style parameter names. Written atomically (nn::save_npz).
+// `numpy.load` shows PyTorch-style parameter names. Written atomically (nn::save_npz). Refused
+// (tg::Error, nothing written) when a weight is NaN or infinite.
 void save_checkpoint(const std::string& path, const nn::Module& model,
                      const optim::Optimizer* optimizer, const Generator* generator,
                      const CheckpointMeta& meta);
+
+// Training has diverged when the loss is NaN or infinite: continuing would only produce (and
+// save) garbage. Throws tg::Error saying where, that the last good checkpoint is kept, and what
+// to try; the example exits with code 2.
+void check_loss_finite(double loss, std::size_t epoch, std::size_t step);
 
 // Reads only the metadata, so a program can rebuild the model (sizes, vocabulary) before
 // loading the weights. Throws tg::Error naming the file when it is not a checkpoint of

@@ -5,7 +5,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cerrno>
+#include <cmath>
 #include <cstdlib>
+#include <stdexcept>
 #include <iostream>
 
 namespace tg::examples {
@@ -32,11 +35,25 @@ std::string one_line(const std::string& text) {
   return out;
 }
 
+// One line, and a short one: an error listing thousands of keys (a damaged checkpoint's) is no
+// more useful than its first ones.
+std::string short_line(const std::string& text) {
+  constexpr std::size_t kMax = 400, kKeep = 300;
+  std::string line = one_line(text);
+  if (line.size() > kMax) {
+    std::size_t cut = kKeep;
+    while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;  // UTF-8
+    line = line.substr(0, cut) + "... (" + std::to_string(line.size() - cut) +
+           " more characters)";
+  }
+  return line;
+}
+
 void print_line(const char* kind, const std::string& message) {
   // Whatever stdout holds goes first, so a log that merges both streams keeps the order.
   std::cout.flush();
   std::fflush(stdout);
-  std::fprintf(stderr, "%s: %s: %s\n", program_name().c_str(), kind, one_line(message).c_str());
+  std::fprintf(stderr, "%s: %s: %s\n", program_name().c_str(), kind, short_line(message).c_str());
   std::fflush(stderr);
 }
 
@@ -57,6 +74,9 @@ int run_main(int argc, char** argv, const std::function<int()>& fn) {
     return fn();
   } catch (const ExitRequest& e) {
     return e.code;
+  } catch (const Interrupted& e) {
+    print_line("interrupted", e.what());
+    return 128 + e.signal();
   } catch (const std::exception& e) {  // tg::Error, UsageError, std::bad_alloc, ...
     print_error(e.what());
   } catch (...) {
@@ -66,6 +86,7 @@ int run_main(int argc, char** argv, const std::function<int()>& fn) {
 }
 
 void parse_args(CLI::App& app, int argc, char** argv) {
+  require_range_checks(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -76,24 +97,71 @@ void parse_args(CLI::App& app, int argc, char** argv) {
   }
 }
 
-CLI::Option* positive(CLI::Option* option) {
+namespace {
+
+constexpr const char* kRangeCheck = "tg-range";
+
+std::string format_bound(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+}  // namespace
+
+CLI::Option* integer_in(CLI::Option* option, std::uint64_t min, std::uint64_t max) {
+  const std::string range = "[" + std::to_string(min) + ", " + std::to_string(max) + "]";
   return option->check(CLI::Validator(
-      [](std::string& text) -> std::string {
-        char* end = nullptr;
-        const double value = std::strtod(text.c_str(), &end);
-        if (text.empty() || *end != '\0') return "expected a number, got '" + text + "'";
-        if (!(value > 0)) return "must be above 0, got " + text;
+      [min, max, range](std::string& text) -> std::string {
+        const std::string refused = "must be an integer in " + range + ", got '" + text + "'";
+        // Digits only: no sign (strtoull would wrap "-1"), no exponent, no spaces.
+        if (text.empty() || text.size() > 20 ||
+            text.find_first_not_of("0123456789") != std::string::npos)
+          return refused;
+        errno = 0;
+        const unsigned long long v = std::strtoull(text.c_str(), nullptr, 10);
+        if (errno == ERANGE || v < min || v > max) return refused;
         return "";
       },
-      "POSITIVE"));
+      range, kRangeCheck));
+}
+
+CLI::Option* number_in(CLI::Option* option, double min, double max, bool min_open, bool max_open) {
+  const std::string range = std::string(min_open ? "(" : "[") + format_bound(min) + ", " +
+                            format_bound(max) + (max_open ? ")" : "]");
+  return option->check(CLI::Validator(
+      [=](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        // !(a <= b) rather than a > b: NaN fails every comparison and must be refused.
+        const bool ok = !text.empty() && *end == '\0' && std::isfinite(v) &&
+                        (min_open ? v > min : v >= min) && (max_open ? v < max : v <= max);
+        return ok ? "" : "must be a number in " + range + ", got '" + text + "'";
+      },
+      range, kRangeCheck));
+}
+
+void require_range_checks(const CLI::App& app) {
+  for (const CLI::Option* option : app.get_options()) {
+    const std::string type = option->get_type_name();
+    const std::string base = type.substr(0, type.find(':'));
+    if (base != "INT" && base != "UINT" && base != "FLOAT") continue;
+    try {
+      const_cast<CLI::Option*>(option)->get_validator(kRangeCheck);
+    } catch (const CLI::OptionNotFound&) {
+      throw std::logic_error(app.get_name() + " " + option->get_name() +
+                             ": numeric flag without integer_in / number_in");
+    }
+  }
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+    require_range_checks(*sub);
 }
 
 CLI::Option* add_threads_option(CLI::App& app, int& threads) {
-  return app
-      .add_option("--threads", threads,
-                  "BLAS threads for matrix products (default: OPENBLAS_NUM_THREADS or "
-                  "all cores)")
-      ->check(CLI::Range(1, 1024));
+  return integer_in(app.add_option("--threads", threads,
+                                   "BLAS threads for matrix products (default: "
+                                   "OPENBLAS_NUM_THREADS or all cores)"),
+                    1, 1024);
 }
 
 void apply_threads(int threads, std::FILE* out) {

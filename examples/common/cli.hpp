@@ -3,8 +3,10 @@
 
 #include <autograd/error.hpp>
 
+#include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <exception>
 #include <string>
 
 // CLI11 stays out of this header: it is large, and only the files that build an App need it.
@@ -27,6 +29,19 @@ struct ExitRequest {
   int code = 0;
 };
 
+// Training stopped by a signal. run_main prints "<program>: interrupted: <message>" and exits with
+// 128 + signal, as a shell reports a program killed by it.
+class Interrupted : public std::exception {
+ public:
+  Interrupted(int signal, std::string message) : signal_(signal), message_(std::move(message)) {}
+  const char* what() const noexcept override { return message_.c_str(); }
+  int signal() const { return signal_; }
+
+ private:
+  int signal_;
+  std::string message_;
+};
+
 // Runs fn and returns its exit code. Anything it throws becomes one line on stderr,
 // "<program>: error: <message>", and exit code 2: new users see what went wrong, not
 // "terminate called after throwing an instance of ...", an abort and a core dump.
@@ -36,7 +51,8 @@ int run_main(int argc, char** argv, const std::function<int()>& fn);
 // The program name run_main saw ("tapegrad" before that).
 const std::string& program_name();
 
-// "<program>: error: <message>" / "<program>: warning: <message>" on stderr, on one line.
+// "<program>: error: <message>" / "<program>: warning: <message>" on stderr, on one line of at
+// most ~400 characters (the rest is cut, with a count of what was cut).
 void print_error(const std::string& message);
 void print_warning(const std::string& message);
 
@@ -45,9 +61,20 @@ void print_warning(const std::string& message);
 // becomes a UsageError. Errors thrown by option callbacks pass through unchanged.
 void parse_args(CLI::App& app, int argc, char** argv);
 
-// Requires a numeric option to be > 0 with a readable message ("--epochs: must be above 0,
-// got -3"); CLI11's PositiveNumber prints the largest double instead. Returns `option`.
-CLI::Option* positive(CLI::Option* option);
+// Every numeric flag of the examples goes through one of these two checks, so that NaN,
+// infinities, negative numbers given to unsigned flags (CLI11 would wrap "-1" to 2^64-1) and
+// absurd sizes are refused while parsing, before any work, with one line naming the flag and
+// the accepted range ("--epochs: must be an integer in [1, 100000], got -3"). The range also
+// shows in --help. CLI::Range is not used: it lets NaN through. Both return `option`.
+CLI::Option* integer_in(CLI::Option* option, std::uint64_t min, std::uint64_t max);
+// A finite number in [min, max]; `min_open` / `max_open` exclude that end ("(0, 10]").
+CLI::Option* number_in(CLI::Option* option, double min, double max, bool min_open = false,
+                       bool max_open = false);
+
+// Throws std::logic_error naming the first numeric option of `app` (or its subcommands) that
+// has neither check: a flag added without a range is a programming error, caught by every run
+// (and by the tests that run --help), not left for a user to find with "nan".
+void require_range_checks(const CLI::App& app);
 
 // Adds --threads N to app (default 0: OpenBLAS's own choice, OPENBLAS_NUM_THREADS or all cores).
 CLI::Option* add_threads_option(CLI::App& app, int& threads);

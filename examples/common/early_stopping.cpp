@@ -19,6 +19,14 @@ bool EarlyStopping::update(double value, std::size_t epoch, const nn::Module& mo
   return false;
 }
 
+void EarlyStopping::resume(double best, std::size_t best_epoch, std::size_t waited,
+                           std::map<std::string, Tensor> best_state) {
+  best_ = best;
+  best_epoch_ = best_epoch;
+  waited_ = waited;
+  best_state_ = std::move(best_state);
+}
+
 void EarlyStopping::restore(nn::Module& model) const {
   if (!best_state_.empty()) model.load_state_dict(best_state_);
 }

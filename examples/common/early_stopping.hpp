@@ -26,6 +26,12 @@ class EarlyStopping {
   void restore(nn::Module& model) const;
   double best() const { return best_; }
   std::size_t best_epoch() const { return best_epoch_; }
+  // Updates without improvement since the best.
+  std::size_t waited() const { return waited_; }
+  const std::map<std::string, Tensor>& best_state() const { return best_state_; }
+  // Continues a resumed run from what these accessors returned.
+  void resume(double best, std::size_t best_epoch, std::size_t waited,
+              std::map<std::string, Tensor> best_state);
 
  private:
   std::size_t patience_;

@@ -2,8 +2,12 @@
 #include "common/files.hpp"
 
 #include <autograd/error.hpp>
+#include <fmt/format.h>
+
+#include "common/cli.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -99,7 +103,7 @@ std::string read_file(const fs::path& path) {
   return out.str();
 }
 
-std::vector<std::string> read_lines(const fs::path& path) {
+std::vector<std::string> read_lines(const fs::path& path, std::size_t max_line_bytes) {
   // A directory opens fine as an ifstream on Linux and then reads nothing: say so instead.
   std::error_code ec;
   if (fs::is_directory(path, ec)) throw Error("read_lines: " + quoted(path) + " is a directory");
@@ -107,8 +111,24 @@ std::vector<std::string> read_lines(const fs::path& path) {
   if (!in) throw_errno("read_lines", "open", path, errno);
   std::vector<std::string> lines;
   std::string line;
-  while (std::getline(in, line)) {
+  // getline with a bound: "\r\n" counts its "\r" until it is removed.
+  const auto get_line = [&](std::string& out) -> bool {
+    out.clear();
+    std::streambuf* buf = in.rdbuf();
+    for (int c; (c = buf->sbumpc()) != std::char_traits<char>::eof();) {
+      if (c == '\n') return true;
+      if (out.size() > max_line_bytes)
+        throw Error(fmt::format("{}:{}: a line longer than {} bytes (is this a text file?)",
+                                path.string(), lines.size() + 1, max_line_bytes));
+      out.push_back(static_cast<char>(c));
+    }
+    return !out.empty();
+  };
+  while (get_line(line)) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.size() > max_line_bytes)
+      throw Error(fmt::format("{}:{}: a line longer than {} bytes (is this a text file?)",
+                              path.string(), lines.size() + 1, max_line_bytes));
     if (lines.empty() && line.compare(0, 3, "\xEF\xBB\xBF") == 0) line.erase(0, 3);
     lines.push_back(std::move(line));
   }
@@ -146,6 +166,30 @@ CsvWriter::CsvWriter(const fs::path& path, std::vector<std::string> header)
   file_ = std::fopen(path_.c_str(), "wb");
   if (!file_) throw_errno("CsvWriter", "open", path_, errno);
   write_row(std::vector<CsvField>(header_.begin(), header_.end()));
+}
+
+CsvWriter::CsvWriter(const fs::path& path, std::vector<std::string> header, std::size_t keep_rows)
+    : path_(path), header_(std::move(header)) {
+  const std::vector<std::string> lines = read_lines(path_);
+  if (lines.empty() || lines[0] != csv_line(header_))
+    throw Error("CsvWriter: " + quoted(path_) + " does not start with the header " +
+                csv_line(header_));
+  if (lines.size() - 1 < keep_rows)
+    throw Error("CsvWriter: " + quoted(path_) + " holds " + std::to_string(lines.size() - 1) +
+                " rows, fewer than the " + std::to_string(keep_rows) + " the run had written");
+  std::string kept = lines[0] + "\n";
+  for (std::size_t i = 1; i <= keep_rows; ++i) {
+    kept += lines[i] + "\n";
+    std::vector<std::string> cells;
+    std::size_t start = 0;
+    for (std::size_t comma; (comma = lines[i].find(',', start)) != std::string::npos; start = comma + 1)
+      cells.push_back(lines[i].substr(start, comma - start));
+    cells.push_back(lines[i].substr(start));
+    kept_.push_back(std::move(cells));
+  }
+  write_file_atomic(path_, kept);
+  file_ = std::fopen(path_.c_str(), "ab");
+  if (!file_) throw_errno("CsvWriter", "open", path_, errno);
 }
 
 CsvWriter::~CsvWriter() {
@@ -189,21 +233,80 @@ fs::path make_run_dir(const fs::path& base, std::time_t now) {
   throw Error("make_run_dir: too many runs named " + quoted(base / stamp));
 }
 
-fs::path use_run_dir(const fs::path& dir, bool overwrite) {
+RunLock::RunLock(const fs::path& dir) {
+  const fs::path file = dir / ".lock";
+  fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  if (fd_ < 0) throw_errno("run folder", "create the lock file", file, errno);
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    char pid[32] = {};
+    const ssize_t n = ::pread(fd_, pid, sizeof pid - 1, 0);
+    ::close(fd_);
+    fd_ = -1;
+    if (err == EWOULDBLOCK)
+      throw Error("run folder " + quoted(dir) + " is in use by another run" +
+                  (n > 0 ? " (pid " + std::string(pid, static_cast<std::size_t>(n)) + ")" : "") +
+                  "; wait for it to finish or choose another --out");
+    throw_errno("run folder", "lock", file, err);
+  }
+  // The holder's pid, for the message another run shows.
+  const std::string pid = std::to_string(::getpid());
+  if (::ftruncate(fd_, 0) == 0) write_all(fd_, pid.data(), pid.size());
+}
+
+RunLock& RunLock::operator=(RunLock&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = other.fd_;
+    other.fd_ = -1;
+  }
+  return *this;
+}
+
+RunLock::~RunLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing the last descriptor releases the flock
+}
+
+void report_stale(const RunFolder& folder) {
+  if (folder.stale_removed)
+    print_warning(std::to_string(folder.stale_removed) + " temporary file(s) left in " +
+                  quoted(folder.path) + " by an interrupted save were removed");
+}
+
+bool is_temporary_file(const std::string& name) {
+  return name.find(".tmp-") != std::string::npos ||
+         (!name.empty() && name[0] == '.' && name.find(".tmp.") != std::string::npos);
+}
+
+RunFolder claim_run_dir(const fs::path& dir, RunDirUse use) {
   std::error_code ec;
   if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
     throw Error("run folder " + quoted(dir) + " exists and is not a folder");
   fs::create_directories(dir, ec);
   if (ec) throw Error("run folder " + quoted(dir) + " cannot be created: " + ec.message());
-  if (overwrite) return dir;
+  RunFolder folder{dir, RunLock(dir)};
+  // Checked with the lock held: two runs started together cannot both find the folder empty.
+  std::vector<fs::path> stale;
+  std::string checkpoint, other;
   for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
-    if (entry.path().extension() == ".npz")
-      throw Error("run folder " + quoted(dir) + " already holds a checkpoint (" +
-                  entry.path().filename().string() +
-                  "); choose another folder, or pass --overwrite to replace it");
+    const std::string name = entry.path().filename().string();
+    if (name == ".lock") continue;
+    if (is_temporary_file(name)) stale.push_back(entry.path());
+    else if (entry.path().extension() == ".npz") checkpoint = name;
+    else other = name;
   }
   if (ec) throw Error("run folder " + quoted(dir) + " cannot be listed: " + ec.message());
-  return dir;
+  if (use == RunDirUse::New && !checkpoint.empty())
+    throw Error("run folder " + quoted(dir) + " already holds a checkpoint (" + checkpoint +
+                "); choose another folder, pass --resume to continue it, or --overwrite to "
+                "replace it");
+  if (use == RunDirUse::New && !other.empty())
+    throw Error("run folder " + quoted(dir) + " is not empty (" + other +
+                ") and holds no checkpoint; choose another folder, or pass --overwrite to "
+                "replace what it holds");
+  for (const fs::path& path : stale)
+    if (fs::remove(path, ec)) ++folder.stale_removed;
+  return folder;
 }
 
 }  // namespace tg::examples

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "common/cli.hpp"
+#include "common/resume.hpp"
 #include "name_language/commands.hpp"
 
 namespace tg::examples::names {
@@ -21,29 +22,33 @@ void add_train_options(CLI::App& cmd, TrainArgs& a) {
       ->check(CLI::IsMember({"ascii", "unicode"}));
   cmd.add_option("--model", a.model, "Recurrent layer: rnn (plain tanh RNN), lstm or gru")
       ->check(CLI::IsMember({"rnn", "lstm", "gru"}));
-  positive(cmd.add_option("--hidden", a.hidden, "Hidden units of the recurrent layer"));
-  positive(cmd.add_option("--layers", a.layers, "Stacked recurrent layers"));
+  integer_in(cmd.add_option("--hidden", a.hidden, "Hidden units of the recurrent layer"), 1, 4096);
+  integer_in(cmd.add_option("--layers", a.layers, "Stacked recurrent layers"), 1, 16);
   cmd.add_flag("--bidirectional,!--no-bidirectional", a.bidirectional,
                "Read each name in both directions and classify from both final states");
-  cmd.add_option("--embedding", a.embedding,
-                 "Character embedding size; 0 = one-hot characters (the from-scratch RNN's input)")
-      ->check(CLI::Range(0, 4096));
-  cmd.add_option("--dropout", a.dropout,
-                 "Dropout on the final hidden state (and between stacked layers), in [0, 1)")
-      ->check(CLI::Range(0.0, 0.99));
+  integer_in(cmd.add_option("--embedding", a.embedding,
+                            "Character embedding size; 0 = one-hot characters (the from-scratch "
+                            "RNN's input)"),
+             0, 4096);
+  number_in(cmd.add_option("--dropout", a.dropout,
+                           "Dropout on the final hidden state (and between stacked layers)"),
+            0.0, 0.99);
   cmd.add_option("--optimizer", t.optimizer,
                  "sgd (with --momentum), adam (AdamW when --weight-decay > 0) or rmsprop")
       ->check(CLI::IsMember({"sgd", "adam", "rmsprop"}));
-  positive(cmd.add_option("--lr", a.lr,
-                          "Learning rate (default: 0.002 for adam, 0.001 for rmsprop, 0.05 for "
-                          "sgd)"));
-  positive(cmd.add_option("--lr-decay", t.lr_decay,
-                          "Multiply the learning rate by this after every epoch (1 = constant)"));
-  cmd.add_option("--momentum", t.momentum, "Momentum of sgd")->check(CLI::Range(0.0, 0.999));
-  cmd.add_option("--weight-decay", t.weight_decay, "Weight decay (regularisation)")
-      ->check(CLI::Range(0.0, 1.0));
-  cmd.add_option("--clip", t.clip, "Clip the gradient's total norm to this; 0 = no clipping")
-      ->check(CLI::Range(0.0, 1e9));
+  number_in(cmd.add_option("--lr", a.lr,
+                           "Learning rate (default: 0.002 for adam, 0.001 for rmsprop, 0.05 for "
+                           "sgd)"),
+            0, 10, true);
+  number_in(cmd.add_option("--lr-decay", t.lr_decay,
+                           "Multiply the learning rate by this after every epoch (1 = constant)"),
+            0, 1, true);
+  number_in(cmd.add_option("--momentum", t.momentum, "Momentum of sgd"), 0.0, 0.999);
+  number_in(cmd.add_option("--weight-decay", t.weight_decay, "Weight decay (regularisation)"),
+            0.0, 1.0);
+  number_in(cmd.add_option("--clip", t.clip,
+                           "Clip the gradient's total norm to this; 0 = no clipping"),
+            0.0, 1e9);
   cmd.add_option("--class-weights", a.class_weights,
                  "Loss weight per language: none, sqrt (1/sqrt(count)), inverse (1/count) or a "
                  "power P in [0, 1] (1/count^P); raises the small languages' recall (macro "
@@ -60,24 +65,33 @@ void add_train_options(CLI::App& cmd, TrainArgs& a) {
                  "How an epoch draws names: natural (each once), sqrt (languages drawn ~ "
                  "sqrt(count)) or balanced (every language equally often)")
       ->check(CLI::IsMember({"natural", "sqrt", "balanced"}));
-  positive(cmd.add_option("--epochs", t.epochs, "Maximum number of epochs"));
-  positive(cmd.add_option("--batch", t.batch, "Names per mini-batch"));
-  cmd.add_option("--patience", t.patience,
-                 "Early stopping: stop after this many epochs without a better validation "
-                 "accuracy; 0 = off (the best epoch's weights are kept either way)");
-  cmd.add_option("--time-limit", t.time_limit,
-                 "Stop training after this many seconds (validation excluded); 0 = no limit")
-      ->check(CLI::Range(0.0, 1e9));
-  cmd.add_option("--average", t.average,
-                 "Validate and keep an exponential moving average of the weights with this decay "
-                 "per step (e.g. 0.99); 0 = the raw weights")
-      ->check(CLI::Range(0.0, 0.99999));
-  cmd.add_option("--seed", a.seed, "Seed of the split, the initialisation, shuffling and dropout");
+  integer_in(cmd.add_option("--epochs", t.epochs, "Maximum number of epochs"), 1, 100000);
+  integer_in(cmd.add_option("--batch", t.batch, "Names per mini-batch"), 1, 65536);
+  integer_in(cmd.add_option("--patience", t.patience,
+                            "Early stopping: stop after this many epochs without a better "
+                            "validation accuracy; 0 = off (the best epoch's weights are kept "
+                            "either way)"),
+             0, 100000);
+  number_in(cmd.add_option("--time-limit", t.time_limit,
+                           "Stop training after this many seconds (validation excluded); 0 = no "
+                           "limit"),
+            0.0, 1e9);
+  number_in(cmd.add_option("--average", t.average,
+                           "Validate and keep an exponential moving average of the weights with "
+                           "this decay per step (e.g. 0.99); 0 = the raw weights"),
+            0.0, 0.99999);
+  integer_in(cmd.add_option("--seed", a.seed,
+                            "Seed of the split, the initialisation, shuffling and dropout"),
+             0, UINT64_MAX);
   add_threads_option(cmd, a.threads);
   cmd.add_option("--out", a.out,
                  "Run folder for the checkpoint, metrics.csv, pictures and split (default: "
                  "runs/name_language/<timestamp>)");
   cmd.add_flag("--overwrite", a.overwrite, "Allow --out to name a folder that holds a checkpoint");
+  cmd.add_option("--resume", a.resume,
+                 "Continue the run in this folder where it stopped (Ctrl-C, kill, crash): "
+                 "`name_language train --resume RUN` alone, the flags are the run's; the result "
+                 "is the same, bit for bit, as a run never interrupted");
 }
 
 }  // namespace
@@ -120,11 +134,14 @@ int name_language_main(int argc, char** argv) {
         "predict", "Print the most likely languages of each name, with probabilities");
     predict_cmd->add_option("--checkpoint", predict.checkpoint, "model.npz written by train")
         ->required();
-    positive(predict_cmd->add_option("--top", predict.top, "Languages shown per name"));
+    integer_in(predict_cmd->add_option("--top", predict.top, "Languages shown per name"), 1, 1000);
     add_threads_option(*predict_cmd, predict.threads);
     predict_cmd->add_option("names", predict.names, "Names to classify")->required();
 
-    parse_args(app, argc, argv);
+    std::vector<std::string> args = resume_command_line(argc, argv, kExampleName, train.started_args);
+    std::vector<char*> args_argv;
+    for (std::string& arg : args) args_argv.push_back(arg.data());
+    parse_args(app, static_cast<int>(args_argv.size()), args_argv.data());
     if (train_cmd->parsed()) return run_train(train);
     if (eval_cmd->parsed()) return run_eval(eval);
     return run_predict(predict);

@@ -8,11 +8,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <numeric>
+#include <optional>
 
 #include "autograd/random.hpp"
 #include "common/cli.hpp"
 #include "common/files.hpp"
+#include "common/limits.hpp"
 #include "common/progress.hpp"
+#include "common/resume.hpp"
 #include "common/text.hpp"
 #include "name_language/evaluate.hpp"
 #include "name_language/report.hpp"
@@ -98,6 +101,7 @@ LoadedModel load_model(const std::string& path) {
   LoadedModel loaded;
   loaded.meta = read_checkpoint_meta(archive, path, kExampleName);
   ModelConfig config = config_from_meta(loaded.meta.text, path);
+  check_parameter_count(archive, path, parameter_estimate(config));
   Generator gen(0);  // the weights are overwritten: any initialisation will do
   try {
     loaded.model = std::make_unique<NameClassifier>(std::move(config), gen);
@@ -136,13 +140,31 @@ int run_train(const TrainArgs& a) {
   config.charset = charset;
   config.labels = data.labels;
   config.vocabulary = Vocabulary::for_charset(charset, names_of(data, split.train));
+  // Refused before anything is allocated: the tape keeps, per batch, about (gates + 2) floats per
+  // hidden unit, layer, direction and character (names are at most kMaxNameBytes long).
+  const double gates = a.model == "lstm" ? 4 : a.model == "gru" ? 3 : 1;
+  check_training_memory(
+      fmt::format("--hidden {} --layers {}{}", a.hidden, a.layers,
+                  a.bidirectional ? " --bidirectional" : ""),
+      parameter_estimate(config),
+      double(o.batch) * double(kMaxNameBytes) *
+          (double(a.layers) * (a.bidirectional ? 2 : 1) * double(a.hidden) * (gates + 2) +
+           double(a.embedding ? a.embedding : config.vocabulary.size())));
   manual_seed(a.seed);  // the default generator seeds the dropout layers
   Generator gen(a.seed);
   NameClassifier model(config, gen);
   // Validate the optimizer settings before anything is written.
   make_optimizer(o.optimizer, model.named_parameters(), o);
 
-  const fs::path run = a.out.empty() ? make_run_dir("runs/name_language") : use_run_dir(a.out, a.overwrite);
+  const bool resuming = !a.resume.empty();
+  const RunFolder folder = claim_run_dir(
+      resuming ? fs::path(a.resume)
+      : a.out.empty() ? make_run_dir("runs/name_language") : fs::path(a.out),
+      resuming ? RunDirUse::Resume : a.overwrite ? RunDirUse::Overwrite : RunDirUse::New);
+  std::optional<ResumeState> resumed;
+  if (resuming) resumed = ResumeState::load(folder.path, kExampleName);
+  const fs::path& run = folder.path;
+  report_stale(folder);
   const fs::path checkpoint = run / "model.npz";
   std::printf("model: %s, %zu parameters\n", describe(config).c_str(), model.parameter_count());
   std::printf("training: %s lr %g (decay %g per epoch), batch %zu, up to %zu epochs%s, class "
@@ -160,9 +182,24 @@ int run_train(const TrainArgs& a) {
   const EncodedSet test = encode_examples(data, split.test, config.vocabulary);
   std::map<std::string, std::string> extra = train_meta(a, data_dir, o);
 
-  CsvWriter metrics(run / "metrics.csv", metrics_header());
   std::vector<EpochRecord> history;
+  if (resumed) {
+    history = history_from_text(resumed->text("history"));
+    for (const auto& [key, value] : resumed->texts("extra.")) extra[key] = value;
+  }
+  CsvWriter metrics = resumed ? CsvWriter(run / "metrics.csv", metrics_header(), history.size())
+                              : CsvWriter(run / "metrics.csv", metrics_header());
+  // While training, Ctrl-C stops at a batch boundary with the last epoch's state saved; after it,
+  // Ctrl-C ends the program as usual.
+  std::optional<StopSignals> signals(std::in_place);
   TrainHooks hooks;
+  hooks.resume = resumed ? &*resumed : nullptr;
+  hooks.on_batch = [&](std::size_t epoch) { stop_if_signalled(run, epoch, epoch - 1); };
+  hooks.on_resume_point = [&](ResumeState& state) {
+    state.set_run(kExampleName, a.started_args);
+    for (const auto& [key, value] : extra) state.put("extra." + key, value);
+    state.save(run);
+  };
   hooks.on_epoch = [&](const EpochRecord& r) {
     metrics.write_row(metrics_row(r));
     history.push_back(r);
@@ -175,6 +212,7 @@ int run_train(const TrainArgs& a) {
     save_checkpoint(checkpoint.string(), model, nullptr, nullptr, make_meta(config, extra));
   };
   const TrainResult result = train_model(model, train, validation, o, gen, hooks);
+  signals.reset();
   const EpochRecord& best = result.history.at(result.best_epoch - 1);
   std::size_t seen = 0;
   for (const EpochRecord& r : result.history) seen += static_cast<std::size_t>(r.names_per_second * r.seconds + 0.5);

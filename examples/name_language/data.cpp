@@ -91,6 +91,10 @@ Dataset load_names(const fs::path& dir, Charset charset) {
         continue;
       }
       ++data.stats.lines;
+      if (raw.size() > kMaxNameBytes)
+        throw Error(fmt::format("{}:{}: a name of {} bytes; names are at most {} (is this a names "
+                                "file?)",
+                                file.string(), i + 1, raw.size(), kMaxNameBytes));
       const std::string name = map_charset(raw, charset, origin);
       if (name.empty()) {
         ++data.stats.emptied;
@@ -190,6 +194,9 @@ std::string Vocabulary::to_text() const { return encode_utf8(alphabet_); }
 Vocabulary Vocabulary::from_text(const std::string& text) { return Vocabulary(decode_utf8(text)); }
 
 Encoded encode_for_prediction(const std::string& name, Charset charset, const Vocabulary& vocab) {
+  if (name.size() > kMaxNameBytes)
+    throw Error(fmt::format("a name of {} bytes ('{}...'); names are at most {}", name.size(),
+                            name.substr(0, 20), kMaxNameBytes));
   // As the loader, but without the ASCII filter: what it would drop is reported instead.
   const std::string mapped = trim(charset == Charset::Ascii ? strip_marks(name) : to_nfc(name));
   Encoded out;

@@ -13,6 +13,12 @@
 
 namespace tg::examples::names {
 
+// Longest name accepted, in bytes of UTF-8 (the public set's longest is 20). A longer line in a
+// names file is refused with its file and line, and a longer name given to predict is refused:
+// it is not a name, and one 1 MB "name" would make every padded batch of its epoch 1 MB long.
+inline constexpr std::size_t kMaxNameBytes = 100;
+
+
 // How names become characters. Ascii: the char-RNN tutorial's folding (NFD, combining marks
 // dropped, only ASCII letters and " .,;'" kept). Unicode: the code points as written (NFC).
 enum class Charset { Ascii, Unicode };

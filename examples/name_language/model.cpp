@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include "common/limits.hpp"
+
 #include <algorithm>
 
 namespace tg::examples::names {
@@ -85,6 +87,15 @@ std::string describe(const ModelConfig& c) {
                      c.layers == 1 ? "" : "s", c.hidden,
                      c.embedding ? fmt::format("embedding {}", c.embedding) : "one-hot input",
                      c.vocabulary.size(), to_string(c.charset), c.labels.size());
+}
+
+double parameter_estimate(const ModelConfig& c) {
+  const double vocab = double(c.vocabulary.size()), labels = double(c.labels.size());
+  const std::size_t gates = c.cell == "lstm" ? 4 : c.cell == "gru" ? 3 : 1;
+  const std::size_t input = c.embedding > 0 ? c.embedding : c.vocabulary.size();
+  return vocab * double(c.embedding) +
+         examples::recurrent_parameters(gates, input, c.hidden, c.layers, c.bidirectional) +
+         (double(c.hidden) * (c.bidirectional ? 2 : 1) + 1) * labels;
 }
 
 NameClassifier::NameClassifier(ModelConfig config, Generator& gen) : config_(std::move(config)) {

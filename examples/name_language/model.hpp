@@ -39,6 +39,10 @@ MetaReader meta_reader(const std::map<std::string, std::string>& meta, const std
 // "GRU, 1 layer x 128, one-hot input (58 characters), 18 languages"
 std::string describe(const ModelConfig& config);
 
+// The parameter count of NameClassifier(config), computed without building it (in double: a
+// damaged checkpoint's sizes must not overflow).
+double parameter_estimate(const ModelConfig& config);
+
 class NameClassifier : public nn::Module {
  public:
   NameClassifier(ModelConfig config, Generator& gen);
@@ -50,6 +54,8 @@ class NameClassifier : public nn::Module {
   using Module::forward;  // a plain Tensor is refused: the model reads a Batch
 
   const ModelConfig& config() const { return config_; }
+  // The recurrent layer, whose own generator draws the dropout between stacked layers.
+  nn::RecurrentLayer& rnn() { return *rnn_; }
 
  private:
   Tensor inputs(const Batch& batch);  // [T, B, features]

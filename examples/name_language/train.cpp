@@ -6,8 +6,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <sstream>
 
 #include "autograd/ops.hpp"
+#include "common/checkpoint.hpp"
 #include "common/early_stopping.hpp"
 #include "common/progress.hpp"
 #include "name_language/evaluate.hpp"
@@ -45,6 +47,10 @@ class WeightAverage {
       for (std::size_t k = 0, n = p.size(); k < n; ++k) dst[k] += (1.0f - d) * (src[k] - dst[k]);
     }
   }
+  // The average as module-like state for a resume checkpoint.
+  std::size_t updates() const { return updates_; }
+  std::vector<Tensor>& average() { return average_; }
+  void set_updates(std::size_t n) { updates_ = n; }
   // Exchanges the live weights and the average (twice restores them).
   void swap() {
     if (decay_ <= 0) return;
@@ -60,6 +66,36 @@ class WeightAverage {
 };
 
 }  // namespace
+
+// The history as text lines of exact numbers, for the resume checkpoint.
+std::string history_text(const std::vector<EpochRecord>& history) {
+  std::string out;
+  for (const EpochRecord& r : history)
+    out += fmt::format("{} {} {} {} {} {} {} {} {} {} {} {} {}\n", r.epoch, r.steps, r.lr,
+                       r.train_loss, r.train_accuracy, r.val_loss, r.val_accuracy,
+                       r.val_macro_accuracy, r.seconds, r.names_per_second, r.elapsed, int(r.best),
+                       int(r.partial));
+  return out;
+}
+
+std::vector<EpochRecord> history_from_text(const std::string& text) {
+  std::vector<EpochRecord> history;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    EpochRecord r;
+    int best = 0, partial = 0;
+    fields >> r.epoch >> r.steps >> r.lr >> r.train_loss >> r.train_accuracy >> r.val_loss >>
+        r.val_accuracy >> r.val_macro_accuracy >> r.seconds >> r.names_per_second >> r.elapsed >>
+        best >> partial;
+    if (!fields) throw Error("--resume: the saved history is damaged");
+    r.best = best;
+    r.partial = partial;
+    history.push_back(r);
+  }
+  return history;
+}
 
 std::string to_string(ClassWeights weights) {
   if (weights == ClassWeights::None) return "none";
@@ -147,10 +183,56 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
   result.stop_reason = "epochs";
   // On the averaged weights' validation accuracy; their copy is what training ends with.
   EarlyStopping stopping(o.patience, EarlyStopping::Goal::Maximize);
-  std::size_t steps = 0;
+  std::size_t steps = 0, first_epoch = 1;
   bool out_of_time = false;
+  // Everything random or stateful the loop touches, so that a resumed run is the same run.
+  const auto save_point = [&](std::size_t epoch, bool finished) {
+    if (!hooks.on_resume_point) return;
+    examples::ResumeState state;
+    state.put("model.", model);
+    state.put("optim.", *optimizer);
+    state.put("sched.", schedule);
+    state.put("rng.gen", gen);
+    state.put("rng.rnn_dropout", model.rnn().dropout_generator());
+    state.put("rng.default", default_generator());
+    state.put("stopping.", stopping);
+    state.put_size("average.updates", average.updates());
+    for (std::size_t i = 0; i < average.average().size(); ++i)
+      state.put_tensor(fmt::format("average.{}", i), average.average()[i]);
+    state.put_size("epoch", epoch);
+    state.put_size("finished", finished);
+    state.put_size("steps", steps);
+    state.put_number("train_seconds", result.train_seconds);
+    state.put_size("best_epoch", result.best_epoch);
+    state.put_number("best_val_accuracy", result.best_val_accuracy);
+    state.put("history", history_text(result.history));
+    hooks.on_resume_point(state);
+  };
+  if (const examples::ResumeState* r = hooks.resume) {
+    if (r->size("finished")) throw Error("--resume: that run has finished; nothing to resume");
+    r->get("model.", model);
+    r->get("optim.", *optimizer);
+    r->get("sched.", schedule);
+    r->get("rng.gen", gen);
+    r->get("rng.rnn_dropout", model.rnn().dropout_generator());
+    r->get("rng.default", default_generator());
+    r->get("stopping.", stopping);
+    average.set_updates(r->size("average.updates"));
+    for (std::size_t i = 0; i < average.average().size(); ++i)
+      average.average()[i] = r->tensor(fmt::format("average.{}", i), average.average()[i].shape());
+    first_epoch = r->size("epoch") + 1;
+    steps = r->size("steps");
+    result.train_seconds = r->number("train_seconds");
+    result.best_epoch = r->size("best_epoch");
+    result.best_val_accuracy = r->number("best_val_accuracy");
+    result.history = history_from_text(r->text("history"));
+    if (result.history.size() != first_epoch - 1)
+      throw Error("--resume: the saved history does not match the saved epoch");
+  } else {
+    save_point(0, false);
+  }
   model.train();
-  for (std::size_t epoch = 1; epoch <= o.epochs && !out_of_time; ++epoch) {
+  for (std::size_t epoch = first_epoch; epoch <= o.epochs && !out_of_time; ++epoch) {
     const auto batches = epoch_batches(train, o.batch, C, o.sampling, gen);
     const ProgressOptions po =
         epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs), "names", 10);
@@ -161,9 +243,11 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
     std::size_t correct = 0, seen = 0;
     const double start = now_seconds();
     for (const auto& positions : batches) {
+      if (hooks.on_batch) hooks.on_batch(epoch);
       const Batch batch = gather_batch(train, positions);
       const Tensor logits = model.forward(batch);
       const Tensor loss = cross_entropy(logits, Indices(batch.labels), loss_options);
+      check_loss_finite(loss.item(), epoch, steps + 1);
       optimizer->zero_grad();
       loss.backward();
       if (o.clip > 0) optim::clip_grad_norm(params, o.clip);
@@ -213,9 +297,11 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
     if (out_of_time) result.stop_reason = "time limit";
     if (stopping.should_stop() && epoch < o.epochs) {
       result.stop_reason = "early stopping";
+      save_point(epoch, true);
       break;
     }
     schedule.step();
+    save_point(epoch, out_of_time || epoch == o.epochs);
   }
   stopping.restore(model);
   model.eval();

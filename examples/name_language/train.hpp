@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "autograd/random.hpp"
+#include "common/resume.hpp"
 #include "name_language/data.hpp"
 #include "name_language/model.hpp"
 #include "optim/optim.hpp"
@@ -73,6 +74,13 @@ struct EpochRecord {
 struct TrainHooks {
   std::function<void(const EpochRecord&)> on_epoch;  // after validation, every epoch
   std::function<void(const EpochRecord&)> on_best;   // a new best model is in `model`
+  // Before every batch (the place to stop for a signal).
+  std::function<void(std::size_t epoch)> on_batch;
+  // Before the first epoch and after each one: `state` holds everything the loop needs to
+  // continue from there (the caller adds its own entries and saves it).
+  std::function<void(examples::ResumeState& state)> on_resume_point;
+  // Continue from such a state instead of starting afresh.
+  const examples::ResumeState* resume = nullptr;
 };
 
 struct TrainResult {
@@ -82,6 +90,10 @@ struct TrainResult {
   double train_seconds = 0;  // without validation
   std::string stop_reason;   // "epochs", "early stopping", "time limit"
 };
+
+// EpochRecords as exact text and back, for the resume checkpoint.
+std::string history_text(const std::vector<EpochRecord>& history);
+std::vector<EpochRecord> history_from_text(const std::string& text);
 
 std::unique_ptr<optim::Optimizer> make_optimizer(const std::string& name, nn::NamedTensors params,
                                                  const TrainOptions& options);

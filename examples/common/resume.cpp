@@ -1,0 +1,262 @@
+// Resumable training: the resume checkpoint, the recorded command line, and stop signals.
+#include "common/resume.hpp"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "common/files.hpp"
+
+namespace tg::examples {
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kArgsKey = "run.args";
+const std::string kExampleKey = "run.example";
+
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+std::map<std::string, Tensor> with_prefix(const std::string& prefix,
+                                          const std::map<std::string, Tensor>& state) {
+  std::map<std::string, Tensor> out;
+  for (const auto& [key, tensor] : state) out.emplace(prefix + key, tensor);
+  return out;
+}
+
+volatile std::sig_atomic_t g_signal = 0;
+
+extern "C" void on_stop_signal(int signal) {
+  g_signal = signal;
+  // The next one ends the program: a user pressing Ctrl-C twice means it.
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+}
+
+}  // namespace
+
+void ResumeState::set_run(const std::string& example, const std::string& args) {
+  put(kExampleKey, example);
+  put(kArgsKey, args);
+}
+
+void ResumeState::put(const std::string& key, const std::string& text) {
+  archive_.strings[key] = text;
+}
+void ResumeState::put_number(const std::string& key, double value) {
+  put(key, fmt::format("{}", value));  // shortest text that reads back to the same double
+}
+void ResumeState::put_size(const std::string& key, std::size_t value) {
+  put(key, std::to_string(value));
+}
+void ResumeState::put(const std::string& prefix, const nn::Module& module) {
+  for (auto& [key, tensor] : with_prefix(prefix, module.state_dict()))
+    archive_.tensors[key] = tensor.clone();
+}
+void ResumeState::put(const std::string& prefix, const optim::Optimizer& optimizer) {
+  for (auto& [key, tensor] : optimizer.state_dict(prefix)) archive_.tensors[key] = tensor;
+}
+void ResumeState::put(const std::string& prefix, const optim::LRScheduler& schedule) {
+  for (auto& [key, tensor] : schedule.state_dict(prefix)) archive_.tensors[key] = tensor;
+}
+void ResumeState::put(const std::string& key, const Generator& generator) {
+  put(key, generator.state());
+}
+void ResumeState::put(const std::string& prefix, const EarlyStopping& stopping) {
+  put_number(prefix + "best", stopping.best());
+  put_size(prefix + "best_epoch", stopping.best_epoch());
+  put_size(prefix + "waited", stopping.waited());
+  for (const auto& [key, tensor] : stopping.best_state())
+    archive_.tensors[prefix + "state." + key] = tensor;
+}
+
+void ResumeState::put_tensor(const std::string& key, const Tensor& tensor) {
+  archive_.tensors[key] = tensor.clone();
+}
+
+Tensor ResumeState::tensor(const std::string& key, const Shape& shape) const {
+  const auto it = archive_.tensors.find(key);
+  if (it == archive_.tensors.end()) throw Error(fmt::format("{}: no {} entry", path_, key));
+  if (it->second.shape() != shape)
+    throw Error(fmt::format("{}: {} has shape {}, not {}", path_, key, shape_str(it->second.shape()),
+                            shape_str(shape)));
+  return it->second;
+}
+
+const std::string& ResumeState::text(const std::string& key) const {
+  const auto it = archive_.strings.find(key);
+  if (it == archive_.strings.end()) throw Error(fmt::format("{}: no {} entry", path_, key));
+  return it->second;
+}
+std::map<std::string, std::string> ResumeState::texts(const std::string& prefix) const {
+  std::map<std::string, std::string> out;
+  for (const auto& [key, value] : archive_.strings)
+    if (starts_with(key, prefix)) out.emplace(key.substr(prefix.size()), value);
+  return out;
+}
+
+double ResumeState::number(const std::string& key) const {
+  const std::string& t = text(key);
+  char* end = nullptr;
+  const double v = std::strtod(t.c_str(), &end);
+  if (t.empty() || *end != '\0') throw Error(fmt::format("{}: {} is not a number", path_, key));
+  return v;
+}
+std::size_t ResumeState::size(const std::string& key) const {
+  const std::string& t = text(key);
+  errno = 0;
+  char* end = nullptr;
+  const unsigned long long v = std::strtoull(t.c_str(), &end, 10);
+  if (t.empty() || t[0] == '-' || *end != '\0' || errno)
+    throw Error(fmt::format("{}: {} is not a count", path_, key));
+  return static_cast<std::size_t>(v);
+}
+std::map<std::string, Tensor> ResumeState::prefixed(const std::string& prefix) const {
+  std::map<std::string, Tensor> out;
+  for (const auto& [key, tensor] : archive_.tensors)
+    if (starts_with(key, prefix)) out.emplace(key.substr(prefix.size()), tensor);
+  return out;
+}
+void ResumeState::get(const std::string& prefix, nn::Module& module) const {
+  try {
+    module.load_state_dict(prefixed(prefix));
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: {}", path_, e.what()));
+  }
+}
+void ResumeState::get(const std::string& prefix, optim::Optimizer& optimizer) const {
+  try {
+    optimizer.load_state_dict(archive_.tensors, prefix);
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: {}", path_, e.what()));
+  }
+}
+void ResumeState::get(const std::string& prefix, optim::LRScheduler& schedule) const {
+  try {
+    schedule.load_state_dict(archive_.tensors, prefix);
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: {}", path_, e.what()));
+  }
+}
+void ResumeState::get(const std::string& key, Generator& generator) const {
+  try {
+    generator.set_state(text(key));
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: {}: {}", path_, key, e.what()));
+  }
+}
+void ResumeState::get(const std::string& prefix, EarlyStopping& stopping) const {
+  stopping.resume(number(prefix + "best"), size(prefix + "best_epoch"), size(prefix + "waited"),
+                  prefixed(prefix + "state."));
+}
+
+void ResumeState::save(const fs::path& run) const {
+  nn::save_npz((run / kResumeFile).string(), archive_);
+}
+
+ResumeState ResumeState::load(const fs::path& run, const std::string& example) {
+  const fs::path path = run / kResumeFile;
+  std::error_code ec;
+  if (!fs::is_directory(run, ec))
+    throw Error("--resume: " + quoted(run) + " is not a run folder");
+  if (!fs::exists(path, ec))
+    throw Error("--resume: " + quoted(run) + " holds no " + kResumeFile +
+                " (not a run of this version, or it finished before saving one)");
+  ResumeState state;
+  state.path_ = path.string();
+  state.archive_ = nn::load_npz(path.string());
+  const std::string& written_by = state.text(kExampleKey);
+  if (written_by != example)
+    throw Error(fmt::format("--resume: {} is a {} run, not a {} one", quoted(run), written_by,
+                            example));
+  return state;
+}
+
+std::string encode_args(const std::vector<std::string>& args) {
+  // Length-prefixed: arguments may hold any character, newlines and quotes included.
+  std::string out;
+  for (const std::string& a : args) out += std::to_string(a.size()) + ":" + a;
+  return out;
+}
+
+std::vector<std::string> decode_args(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const std::size_t colon = text.find(':', i);
+    if (colon == std::string::npos || colon == i || colon - i > 9 ||
+        text.find_first_not_of("0123456789", i) != colon)
+      throw Error("the recorded command line is damaged");
+    const std::size_t n = std::stoul(text.substr(i, colon - i));
+    if (n > text.size() - colon - 1) throw Error("the recorded command line is damaged");
+    out.push_back(text.substr(colon + 1, n));
+    i = colon + 1 + n;
+  }
+  return out;
+}
+
+std::vector<std::string> resume_command_line(int argc, char** argv, const std::string& example,
+                                             std::string& started) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::string run;
+  std::size_t at = args.size();
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--resume" && i + 1 < args.size()) {
+      run = args[i + 1];
+      at = i;
+    } else if (starts_with(args[i], "--resume=")) {
+      run = args[i].substr(9);
+      at = i;
+    }
+  }
+  if (at == args.size()) {
+    started = encode_args(args);
+    return {argv, argv + argc};
+  }
+  const std::size_t used = args[at] == "--resume" ? 2 : 1;
+  if (args.size() != used + 1 || args[0] != "train")
+    throw UsageError("--resume: give only `train --resume RUN`; the other flags are the run's "
+                     "own (see --help)");
+  const ResumeState state = ResumeState::load(run, example);
+  std::vector<std::string> out{argv[0]};
+  try {
+    for (std::string& a : decode_args(state.text(kArgsKey))) out.push_back(std::move(a));
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: {}", (fs::path(run) / kResumeFile).string(), e.what()));
+  }
+  started = state.text(kArgsKey);
+  out.push_back("--resume");
+  out.push_back(run);
+  return out;
+}
+
+StopSignals::StopSignals() {
+  g_signal = 0;
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+}
+
+StopSignals::~StopSignals() {
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+}
+
+int StopSignals::received() { return g_signal; }
+
+void stop_if_signalled(const fs::path& run, std::size_t epoch, std::size_t saved) {
+  const int signal = StopSignals::received();
+  if (!signal) return;
+  throw Interrupted(
+      signal, fmt::format("{} during epoch {}; the run is saved as it was {}; resume with: {} "
+                          "train --resume {}",
+                          signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal",
+                          epoch,
+                          saved ? fmt::format("after epoch {}", saved) : std::string("at its start"),
+                          program_name(), quoted(run)));
+}
+
+}  // namespace tg::examples

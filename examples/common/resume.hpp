@@ -1,0 +1,96 @@
+// Resumable training: the resume checkpoint of a run folder, the command line it was started
+// with, and Ctrl-C / SIGTERM turned into a clean stop.
+#pragma once
+
+#include <csignal>
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "autograd/random.hpp"
+#include "common/cli.hpp"
+#include "common/early_stopping.hpp"
+#include "nn/module.hpp"
+#include "nn/npz.hpp"
+#include "optim/lr_scheduler.hpp"
+#include "optim/optimizer.hpp"
+
+namespace tg::examples {
+
+// <run>/resume.npz: the state at the end of the last completed epoch (and before the first), beside
+// model.npz (the best weights). A separate file, so that the best model is never replaced by a
+// later, worse state, and a resumed run starts from exactly where the loop was.
+inline constexpr const char* kResumeFile = "resume.npz";
+
+// A resume checkpoint being written or read: typed entries with exact round trips (doubles as
+// shortest round-trip text, generators as their full state, tensors bit for bit). Every failed
+// read is a tg::Error naming the file and the key.
+class ResumeState {
+ public:
+  void put(const std::string& key, const std::string& text);
+  void put_number(const std::string& key, double value);
+  void put_size(const std::string& key, std::size_t value);
+  void put(const std::string& prefix, const nn::Module& module);
+  void put(const std::string& prefix, const optim::Optimizer& optimizer);
+  void put(const std::string& prefix, const optim::LRScheduler& schedule);
+  void put(const std::string& key, const Generator& generator);
+  void put(const std::string& prefix, const EarlyStopping& stopping);
+  void put_tensor(const std::string& key, const Tensor& tensor);
+
+  const std::string& text(const std::string& key) const;
+  // Every text entry under `prefix`, keyed without it.
+  std::map<std::string, std::string> texts(const std::string& prefix) const;
+  double number(const std::string& key) const;
+  std::size_t size(const std::string& key) const;
+  void get(const std::string& prefix, nn::Module& module) const;
+  void get(const std::string& prefix, optim::Optimizer& optimizer) const;
+  void get(const std::string& prefix, optim::LRScheduler& schedule) const;
+  void get(const std::string& key, Generator& generator) const;
+  void get(const std::string& prefix, EarlyStopping& stopping) const;
+  // A tensor of the given shape.
+  Tensor tensor(const std::string& key, const Shape& shape) const;
+
+  // Which example wrote it and the arguments its run was started with (encode_args).
+  void set_run(const std::string& example, const std::string& args);
+
+  // Writes <run>/resume.npz atomically.
+  void save(const std::filesystem::path& run) const;
+  // Reads <run>/resume.npz; refuses a folder without one, or one of another example.
+  static ResumeState load(const std::filesystem::path& run, const std::string& example);
+
+ private:
+  std::map<std::string, Tensor> prefixed(const std::string& prefix) const;
+  nn::Archive archive_;
+  std::string path_ = kResumeFile;
+};
+
+// The arguments after the program name, one string, so a run can record how it was started.
+std::string encode_args(const std::vector<std::string>& args);
+std::vector<std::string> decode_args(const std::string& text);
+
+// The command line to parse. Without --resume: argv as it is. With `train --resume RUN` (nothing
+// else is accepted beside it: the flags are the run's), the arguments RUN was started with,
+// followed by --resume RUN. `started` receives the arguments to record in the run (never
+// holding --resume).
+std::vector<std::string> resume_command_line(int argc, char** argv, const std::string& example,
+                                             std::string& started);
+
+// SIGINT and SIGTERM while a guard lives: the first one only sets a flag that the training loops
+// poll between batches, so that a save in progress completes; the default handlers are back after
+// it, so a second Ctrl-C ends the program at once.
+class StopSignals {
+ public:
+  StopSignals();
+  ~StopSignals();
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+  // The signal received (0: none).
+  static int received();
+};
+
+// Throws Interrupted when a signal arrived: "<signal> during epoch <epoch>; resume with:
+// <program> train --resume '<run>' (continues after epoch <saved>)".
+void stop_if_signalled(const std::filesystem::path& run, std::size_t epoch, std::size_t saved);
+
+}  // namespace tg::examples

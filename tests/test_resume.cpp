@@ -1,0 +1,237 @@
+// Resumable training, both examples end to end: a run stopped by SIGINT or killed outright,
+// then resumed, ends with the same checkpoint as a run never interrupted, bit for bit.
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <functional>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+#include <vector>
+
+#include "common/files.hpp"
+#include "nn/npz.hpp"
+#include "test_support.hpp"
+
+namespace fs = std::filesystem;
+using namespace tg;
+using namespace tg::testing;
+
+namespace {
+
+// Splits a command line on spaces (the tests' arguments hold none).
+std::vector<std::string> words(const std::string& line) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < line.size()) {
+    const std::size_t space = line.find(' ', start);
+    const std::size_t end = space == std::string::npos ? line.size() : space;
+    if (end > start) out.push_back(line.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+std::size_t line_count(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return 0;
+  const std::string text = read_text(path);
+  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+struct Interrupted {
+  int status = 0;
+  std::string out, err;
+};
+
+// Starts `exe args` in `dir` (no shell, so the signal reaches the program), waits until
+// <dir>/<run>/metrics.csv holds `rows` data rows, sends `signal`, and waits for the end.
+Interrupted run_and_signal(const std::string& exe, const std::string& args, const fs::path& dir,
+                           const std::string& run, std::size_t rows, int signal,
+                           const std::function<void()>& while_running) {
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    if (::chdir(dir.c_str()) != 0) ::_exit(127);
+    const int out = ::open("out.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int err = ::open("err.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(out, 1);
+    ::dup2(err, 2);
+    std::vector<std::string> w = words(args);
+    std::vector<char*> argv{const_cast<char*>(exe.c_str())};
+    for (std::string& a : w) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(exe.c_str(), argv.data());
+    ::_exit(127);
+  }
+  Interrupted r;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  bool exited = false;
+  while (line_count(dir / run / "metrics.csv") < rows + 1) {
+    if (::waitpid(pid, &r.status, WNOHANG) == pid) {
+      exited = true;
+      break;
+    }
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  INFO(read_text(dir / "err.txt"));
+  REQUIRE_FALSE(exited);  // the run must still be going: make it longer if this fails
+  while_running();
+  ::kill(pid, signal);
+  REQUIRE(::waitpid(pid, &r.status, 0) == pid);
+  r.out = read_text(dir / "out.txt");
+  r.err = read_text(dir / "err.txt");
+  return r;
+}
+
+// Every array and text entry of two checkpoints, bit for bit, but the training time.
+void check_same_checkpoint(const fs::path& a_path, const fs::path& b_path) {
+  const nn::Archive a = nn::load_npz(a_path.string()), b = nn::load_npz(b_path.string());
+  REQUIRE(a.tensors.size() == b.tensors.size());
+  for (const auto& [key, tensor] : a.tensors) {
+    INFO(key);
+    REQUIRE(b.tensors.count(key));
+    const Tensor& other = b.tensors.at(key);
+    REQUIRE(tensor.shape() == other.shape());
+    REQUIRE(tensor.dtype() == other.dtype());
+    if (tensor.dtype() == DType::Float64) {  // optimizer counters and scalars
+      const auto& x = tensor.value<double>();
+      CHECK(std::memcmp(x.data(), other.value<double>().data(), x.size() * sizeof(double)) == 0);
+    } else {
+      const auto& x = tensor.value<float>();
+      CHECK(std::memcmp(x.data(), other.value<float>().data(), x.size() * sizeof(float)) == 0);
+    }
+  }
+  CHECK(a.integers.size() == b.integers.size());
+  for (const auto& [key, text] : a.strings) {
+    INFO(key);
+    if (key != "meta.train_seconds") CHECK(b.strings.at(key) == text);
+  }
+}
+
+// Uninterrupted run into u/, the same run into i/ stopped by `signal` after `rows` epochs and
+// resumed: the same model.npz and metrics (the measured times aside).
+void check_resume(const std::string& program, const std::string& exe, const std::string& args,
+                  std::size_t rows, int signal, std::size_t exact_columns) {
+  TempDir dir;
+  const RunResult whole = run_shell(shell_quote(exe) + " " + args + " --out u", dir.path);
+  INFO(whole.err);
+  REQUIRE(whole.code == 0);
+  // While it runs, a second run into the same folder is refused, even with --overwrite.
+  const auto second_run = [&] {
+    const RunResult r = run_shell(shell_quote(exe) + " " + args + " --out i --overwrite", dir.path);
+    CHECK(r.code == 2);
+    CHECK_THAT(r.err, Catch::Contains("run folder 'i' is in use by another run (pid "));
+  };
+  const Interrupted stopped =
+      run_and_signal(exe, args + " --out i", dir.path, "i", rows, signal, second_run);
+  INFO(stopped.err);
+  if (signal == SIGKILL) {
+    CHECK(WIFSIGNALED(stopped.status));
+  } else {
+    // One line, the state saved, the command to continue.
+    REQUIRE(WIFEXITED(stopped.status));
+    CHECK(WEXITSTATUS(stopped.status) == 128 + signal);
+    CHECK_THAT(stopped.err,
+               Catch::StartsWith(program + ": interrupted: SIG") &&
+                   Catch::Contains("the run is saved as it was after epoch") &&
+                   Catch::EndsWith("resume with: " + program + " train --resume 'i'\n"));
+    CHECK(std::count(stopped.err.begin(), stopped.err.end(), '\n') == 1);
+    for (const auto& e : fs::directory_iterator(dir.path / "i"))
+      CHECK_FALSE(examples::is_temporary_file(e.path().filename().string()));
+  }
+  CHECK(fs::exists(dir.path / "i" / "resume.npz"));
+
+  if (signal == SIGKILL) {
+    // A copy whose saved weights turned NaN: the resumed run stops at its first batch with a
+    // clear message and exit 2, and the good model.npz it had is not replaced.
+    fs::copy(dir.path / "i", dir.path / "nan", fs::copy_options::recursive);
+    fs::remove(dir.path / "nan" / ".lock");
+    nn::Archive state = nn::load_npz((dir.path / "nan" / "resume.npz").string());
+    for (auto& [key, tensor] : state.tensors)
+      if (key.rfind("model.", 0) == 0 && tensor.dtype() == DType::Float32)
+        tensor.value<float>().data()[0] = std::nanf("");
+    nn::save_npz((dir.path / "nan" / "resume.npz").string(), state);
+    const bool had_model = fs::exists(dir.path / "nan" / "model.npz");
+    const std::string model = had_model ? read_text(dir.path / "nan" / "model.npz") : "";
+    const RunResult diverged = run_shell(shell_quote(exe) + " train --resume nan", dir.path);
+    INFO(diverged.out << diverged.err);
+    CHECK(diverged.code == 2);
+    // (A warning may come first: the kill can catch a save half-way, whose temporary is removed.)
+    CHECK_THAT(diverged.err, Catch::EndsWith("try a smaller --lr or --clip\n") &&
+                                 Catch::Contains(program + ": error: training diverged: the loss is nan") &&
+                                 Catch::Contains("the last good checkpoint is kept"));
+    CHECK(fs::exists(dir.path / "nan" / "model.npz") == had_model);
+    if (had_model) CHECK(read_text(dir.path / "nan" / "model.npz") == model);
+  }
+  CHECK(line_count(dir.path / "i" / "metrics.csv") < line_count(dir.path / "u" / "metrics.csv"));
+
+  const RunResult resumed = run_shell(shell_quote(exe) + " train --resume i", dir.path);
+  INFO(resumed.out << resumed.err);
+  REQUIRE(resumed.code == 0);
+  check_same_checkpoint(dir.path / "u" / "model.npz", dir.path / "i" / "model.npz");
+  // metrics.csv continued, not restarted: the same rows; the columns before the timings exact.
+  const auto u = examples::read_lines(dir.path / "u" / "metrics.csv");
+  const auto i = examples::read_lines(dir.path / "i" / "metrics.csv");
+  REQUIRE(u.size() == i.size());
+  const auto leading = [&](const std::string& line) {
+    std::size_t end = 0;
+    for (std::size_t c = 0; c < exact_columns && end != std::string::npos; ++c)
+      end = line.find(',', end + (c ? 1 : 0));
+    return line.substr(0, end);
+  };
+  for (std::size_t k = 0; k < u.size(); ++k) CHECK(leading(u[k]) == leading(i[k]));
+
+  // A finished run is not resumed again; --resume takes no other flag.
+  const RunResult again = run_shell(shell_quote(exe) + " train --resume i", dir.path);
+  CHECK(again.code == 2);
+  CHECK_THAT(again.err, Catch::Contains("has finished"));
+  const RunResult extra = run_shell(shell_quote(exe) + " train --resume i --epochs 3", dir.path);
+  CHECK(extra.code == 2);
+  CHECK_THAT(extra.err, Catch::Contains("give only `train --resume RUN`"));
+}
+
+const std::string kBabyArgs =
+    "--threads 1 train --corpus " + std::string(TAPEGRAD_SOURCE_DIR) +
+    "/data/baby --epochs 12 --units 16 --embed 8 --batch 64 --seed 3 --patience 0";
+const std::string kNamesArgs = "train --threads 1 --data " + std::string(TAPEGRAD_SOURCE_DIR) +
+                               "/data/names --epochs 40 --hidden 16 --embedding 8 --layers 2 "
+                               "--patience 0 --seed 2 --optimizer sgd";
+
+}  // namespace
+
+TEST_CASE("baby_lm: SIGINT saves, --resume ends bit for bit as an uninterrupted run",
+          "[resume][baby_lm]") {
+  check_resume("baby_lm", BABY_LM_EXE, kBabyArgs, 3, SIGINT, 4);
+}
+
+TEST_CASE("baby_lm: killed outright, --resume ends bit for bit as an uninterrupted run",
+          "[resume][baby_lm]") {
+  check_resume("baby_lm", BABY_LM_EXE, kBabyArgs, 4, SIGKILL, 4);
+}
+
+TEST_CASE("baby_lm --stateful: SIGINT saves, --resume ends bit for bit as an uninterrupted run",
+          "[resume][baby_lm]") {
+  check_resume("baby_lm", BABY_LM_EXE,
+               "--threads 1 train --corpus " + std::string(TAPEGRAD_SOURCE_DIR) +
+                   "/data/baby --stateful --epochs 10 --units 16 --embed 8 --batch 8 --bptt 16 "
+                   "--seed 4 --patience 0 --sample-length 10",
+               3, SIGINT, 7);
+}
+
+TEST_CASE("name_language: SIGTERM saves, --resume ends bit for bit as an uninterrupted run",
+          "[resume][name_language]") {
+  check_resume("name_language", NAME_LANGUAGE_BIN, kNamesArgs, 5, SIGTERM, 8);
+}
+
+TEST_CASE("name_language: killed outright, --resume ends bit for bit as an uninterrupted run",
+          "[resume][name_language]") {
+  check_resume("name_language", NAME_LANGUAGE_BIN, kNamesArgs, 7, SIGKILL, 8);
+}
