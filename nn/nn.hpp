@@ -13,3 +13,4 @@
 
 // Recurrent layers:
 #include "nn/recurrent.hpp"
+#include "nn/recurrent_options.hpp"
