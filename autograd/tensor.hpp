@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <iosfwd>
 #include <memory>
 #include <string>
 #include <variant>
@@ -154,6 +155,11 @@ class Tensor {
  private:
   std::shared_ptr<TensorImpl> impl_;
 };
+
+// Prints as PyTorch does: tensor([[...]], dtype=float32, requires_grad=True), with the shape
+// when values are elided; like NumPy, a tensor of more than 1000 elements shows only its first
+// and last 3 entries along each axis.
+std::ostream& operator<<(std::ostream& out, const Tensor& t);
 
 // What register_hook and retain_grad attach to a tensor.
 struct GradHooks {

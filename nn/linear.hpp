@@ -6,8 +6,25 @@
 
 namespace tg::nn {
 
+// Chaining options: Linear(LinearOptions(128, 10).bias(false)).
+class LinearOptions {
+ public:
+  LinearOptions(std::size_t in_features, std::size_t out_features)
+      : in_(in_features), out_(out_features) {}
+  LinearOptions& bias(bool v) { bias_ = v; return *this; }
+  std::size_t in_features() const { return in_; }
+  std::size_t out_features() const { return out_; }
+  bool bias() const { return bias_; }
+
+ private:
+  std::size_t in_, out_;
+  bool bias_ = true;
+};
+
 class Linear : public Module {
  public:
+  explicit Linear(const LinearOptions& o, Generator& gen = default_generator())
+      : Linear(o.in_features(), o.out_features(), o.bias(), gen) {}
   // weight [out, in] and bias [out] drawn from U(-1/sqrt(in), 1/sqrt(in)): PyTorch's
   // kaiming_uniform_(a=sqrt(5)) and its bias rule, which reduce to the same bound.
   Linear(std::size_t in_features, std::size_t out_features, bool bias = true,

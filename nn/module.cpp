@@ -1,6 +1,8 @@
 // nn::Module: parameter naming and registration, modes, dtype conversion, state dicts, summary.
 #include "nn/module.hpp"
 
+#include <limits>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -180,24 +182,54 @@ void Module::load_state_dict(const std::map<std::string, Tensor>& state, bool st
   }
 }
 
+const Shape& Module::unknown_shape() {
+  static const Shape unknown{std::numeric_limits<std::size_t>::max()};
+  return unknown;
+}
+
+Module& Module::set_requires_grad(bool requires_grad) {
+  for (const Tensor& p : parameters()) p.set_requires_grad(requires_grad);
+  return *this;
+}
+
 Shape Module::summary_rows(const std::string& name, const Shape& input_shape,
                            std::vector<SummaryRow>& rows) const {
   if (children_.empty()) {
-    Shape out = output_shape(input_shape);
-    rows.push_back({name, type_name(), out, parameter_count()});
-    return out;
+    SummaryRow row{name, type_name(), unknown_shape(), parameter_count(), false};
+    if (input_shape != unknown_shape()) {
+      row.output_shape = output_shape(input_shape);
+      row.output_known = true;
+    }
+    rows.push_back(row);
+    return row.output_shape;
   }
   if (!params_.empty()) {
     // A container's own parameters get a row of their own, so that the rows add up.
     std::size_t own = 0;
     for (const auto& entry : params_) own += entry.second.size();
-    rows.push_back({name, type_name(), input_shape, own});
+    rows.push_back({name, type_name(), input_shape, own, input_shape != unknown_shape()});
   }
   Shape shape = input_shape;
-  for (const auto& [child_name, child] : children_)
-    shape = child->summary_rows(join_name(name, child_name), shape, rows);
+  for (const auto& [child_name, child] : children_) {
+    const std::string child_path = join_name(name, child_name);
+    if (children_form_a_chain()) {  // a shape a chain does not take is the caller's error
+      shape = child->summary_rows(child_path, shape, rows);
+      continue;
+    }
+    // Feeding the children in order is only a guess for other models: where a child does not
+    // take the shape, its rows (and the rest) are listed with unknown shapes instead.
+    const std::size_t before = rows.size();
+    try {
+      shape = child->summary_rows(child_path, shape, rows);
+    } catch (const Error&) {
+      rows.resize(before);
+      shape = child->summary_rows(child_path, unknown_shape(), rows);
+    }
+  }
   return shape;
 }
+
+std::string Module::summary() const { return summary(unknown_shape()); }
 
 std::string Module::summary(const Shape& input_shape) const {
   std::vector<SummaryRow> rows;
@@ -207,7 +239,8 @@ std::string Module::summary(const Shape& input_shape) const {
   cells.push_back({"Layer (type)", "Output Shape", "Param #"});
   for (const SummaryRow& row : rows) {
     std::string layer = row.name.empty() ? row.type : fmt::format("{} ({})", row.name, row.type);
-    cells.push_back({layer, shape_str(row.output_shape), group_thousands(row.params)});
+    cells.push_back({layer, row.output_known ? shape_str(row.output_shape) : "?",
+                     group_thousands(row.params)});
   }
   std::array<std::size_t, 3> width{0, 0, 0};
   for (const auto& line : cells)

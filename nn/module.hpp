@@ -18,12 +18,16 @@ using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 struct SummaryRow {
   std::string name;  // hierarchical ("encoder.lstm")
   std::string type;  // type_name()
-  Shape output_shape;
+  Shape output_shape;  // meaningful only when output_known
   std::size_t params = 0;
+  bool output_known = true;  // false where the shape cannot be derived (not a chain, no input)
 };
 
 class Module {
  public:
+  // The shape summary_rows passes on where no shape is known.
+  static const Shape& unknown_shape();
+
   virtual ~Module() = default;
   Module() = default;
   Module(const Module&) = delete;
@@ -57,6 +61,10 @@ class Module {
   bool is_training() const { return training_; }
 
   void zero_grad();
+  // Freezes (false) or unfreezes every parameter of this module and its descendants, as
+  // PyTorch's module.requires_grad_(): a frozen parameter gets no gradient, so optimizers leave
+  // it alone, and parameter summaries count it as non-trainable.
+  Module& set_requires_grad(bool requires_grad);
   // Converts every parameter in place (the Tensor handles stay valid): to(DType::Float64) for
   // gradcheck, as PyTorch's model.double(). Gradients are dropped; requires_grad is kept. Call
   // it between steps, not while a tape refers to the parameters.
@@ -70,8 +78,11 @@ class Module {
   void load_state_dict(const std::map<std::string, Tensor>& state, bool strict = true);
 
   // A table like Keras' model.summary(): layer, output shape, parameter count, totals.
-  // Output shapes are computed from `input_shape` through output_shape() of the children.
+  // Output shapes are computed from `input_shape` through output_shape() of the children; where
+  // that fails (a model that is not a chain of its children) the shape shows as "?" and the
+  // rest of the tree is still listed. Without an input shape every shape is "?".
   std::string summary(const Shape& input_shape) const;
+  std::string summary() const;
   // Appends this module's rows and returns its output shape. A module without children is one
   // row; a container (any module with children, e.g. Sequential) is one row per descendant
   // layer, its children fed in order. Override to feed children differently in a custom model.
@@ -89,6 +100,9 @@ class Module {
     adopt_child(std::move(name), module);
     return module;
   }
+  // Whether forward feeds the children in order, each one's output to the next (Sequential):
+  // then summary() reports a shape a child does not take as an error instead of "?".
+  virtual bool children_form_a_chain() const { return false; }
   // Called after train()/eval() changes the mode, for modules that cache per-mode state.
   virtual void on_mode_change() {}
 
@@ -100,6 +114,18 @@ class Module {
   std::deque<std::pair<std::string, Tensor>> params_;  // deque: register_parameter's references stay valid
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
+};
+
+// Base for a model whose forward takes other arguments than one tensor: derive from
+// nn::Forwarding<MyModel> and `model(args...)` calls MyModel::forward(args...), whatever its
+// signature (e.g. forward(const Indices& ids) or forward(x, lengths)), as PyTorch's __call__.
+template <class Derived>
+class Forwarding : public Module {
+ public:
+  template <class... Args>
+  decltype(auto) operator()(Args&&... args) {
+    return static_cast<Derived&>(*this).forward(std::forward<Args>(args)...);
+  }
 };
 
 // Evaluation mode (no dropout) for a scope, as PyTorch's `with torch.no_grad()` pattern for

@@ -2,8 +2,10 @@
 #pragma once
 
 #include "nn/activation.hpp"
+#include "nn/attention.hpp"
 #include "nn/dropout.hpp"
 #include "nn/embedding.hpp"
+#include "nn/layer_norm.hpp"
 #include "nn/linear.hpp"
 #include "nn/loss.hpp"
 #include "nn/module.hpp"
@@ -11,3 +13,4 @@
 
 // Recurrent layers:
 #include "nn/recurrent.hpp"
+#include "nn/recurrent_options.hpp"

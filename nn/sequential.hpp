@@ -27,6 +27,7 @@ class Sequential : public Module {
   const std::shared_ptr<Module>& operator[](std::size_t i) const;
 
   std::string type_name() const override { return "Sequential"; }
+  bool children_form_a_chain() const override { return true; }
   // Each child's forward(Tensor) on the previous one's output; a failing layer's error is
   // prefixed with its name and type.
   Tensor forward(const Tensor& input) override;

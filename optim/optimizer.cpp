@@ -27,9 +27,13 @@ bool parse_group_key(const std::string& s, std::size_t& index, std::string& fiel
 
 }  // namespace
 
-std::vector<ParamGroupSpec> single_group(nn::NamedTensors params) {
+ParamList::ParamList(const std::vector<Tensor>& tensors) {
+  for (std::size_t i = 0; i < tensors.size(); ++i) named_.emplace_back(std::to_string(i), tensors[i]);
+}
+
+std::vector<ParamGroupSpec> single_group(ParamList params) {
   std::vector<ParamGroupSpec> groups(1);
-  groups[0].params = std::move(params);
+  groups[0].params = std::move(params.named());
   return groups;
 }
 

@@ -13,6 +13,20 @@
 
 namespace tg::optim {
 
+// The parameters an optimizer is given: named (model.named_parameters(); the names key the
+// state in checkpoints) or a plain list (model.parameters(), or tensors of one's own), which is
+// named by position "0", "1", ... as PyTorch's optimizer state_dict numbers them.
+class ParamList {
+ public:
+  ParamList(nn::NamedTensors named) : named_(std::move(named)) {}
+  ParamList(const std::vector<Tensor>& tensors);
+  ParamList(std::initializer_list<Tensor> tensors) : ParamList(std::vector<Tensor>(tensors)) {}
+  nn::NamedTensors& named() { return named_; }
+
+ private:
+  nn::NamedTensors named_;
+};
+
 // A parameter group as asked for: its parameters, and a learning rate / weight decay that
 // override the optimizer's options when given (PyTorch's param_groups dicts).
 struct ParamGroupSpec {
@@ -118,6 +132,6 @@ class Optimizer {
 };
 
 // Wraps a flat list of named parameters as the one group most optimizers are given.
-std::vector<ParamGroupSpec> single_group(nn::NamedTensors params);
+std::vector<ParamGroupSpec> single_group(ParamList params);
 
 }  // namespace tg::optim

@@ -102,7 +102,7 @@ AdamOptions to_adam(const AdamWOptions& o) {
 
 // ---- SGD ----------------------------------------------------------------------------------
 
-SGD::SGD(nn::NamedTensors params, const SGDOptions& options)
+SGD::SGD(ParamList params, const SGDOptions& options)
     : SGD(single_group(std::move(params)), options) {}
 
 SGD::SGD(std::vector<ParamGroupSpec> groups, const SGDOptions& options)
@@ -142,7 +142,7 @@ void SGD::update(const ParamGroup& group, const Tensor& param, ParamState& state
 
 // ---- Adam / AdamW ---------------------------------------------------------------------------
 
-Adam::Adam(nn::NamedTensors params, const AdamOptions& options)
+Adam::Adam(ParamList params, const AdamOptions& options)
     : Adam("Adam", single_group(std::move(params)), options, false) {}
 
 Adam::Adam(std::vector<ParamGroupSpec> groups, const AdamOptions& options)
@@ -161,7 +161,7 @@ Adam::Adam(const char* type_name, std::vector<ParamGroupSpec> groups, const Adam
     fail(fmt::format("invalid beta parameter at index 1: {}", options.betas.second));
 }
 
-AdamW::AdamW(nn::NamedTensors params, const AdamWOptions& options)
+AdamW::AdamW(ParamList params, const AdamWOptions& options)
     : Adam("AdamW", single_group(std::move(params)), to_adam(options), true) {}
 
 AdamW::AdamW(std::vector<ParamGroupSpec> groups, const AdamWOptions& options)
@@ -203,7 +203,7 @@ void Adam::update(const ParamGroup& group, const Tensor& param, ParamState& stat
 
 // ---- RMSprop ------------------------------------------------------------------------------
 
-RMSprop::RMSprop(nn::NamedTensors params, const RMSpropOptions& options)
+RMSprop::RMSprop(ParamList params, const RMSpropOptions& options)
     : RMSprop(single_group(std::move(params)), options) {}
 
 RMSprop::RMSprop(std::vector<ParamGroupSpec> groups, const RMSpropOptions& options)
@@ -254,7 +254,7 @@ void RMSprop::update(const ParamGroup& group, const Tensor& param, ParamState& s
 
 // ---- Adagrad ------------------------------------------------------------------------------
 
-Adagrad::Adagrad(nn::NamedTensors params, const AdagradOptions& options)
+Adagrad::Adagrad(ParamList params, const AdagradOptions& options)
     : Adagrad(single_group(std::move(params)), options) {}
 
 Adagrad::Adagrad(std::vector<ParamGroupSpec> groups, const AdagradOptions& options)

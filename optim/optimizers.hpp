@@ -25,7 +25,7 @@ struct SGDOptions {
 // Buffer "momentum_buffer" when momentum != 0 (first update: the gradient itself, undamped).
 class SGD : public Optimizer {
  public:
-  SGD(nn::NamedTensors params, const SGDOptions& options);
+  SGD(ParamList params, const SGDOptions& options);
   SGD(std::vector<ParamGroupSpec> groups, const SGDOptions& options);
   const SGDOptions& options() const { return options_; }
 
@@ -57,7 +57,7 @@ struct AdamWOptions {
 // Buffers "exp_avg", "exp_avg_sq", and "max_exp_avg_sq" with amsgrad.
 class Adam : public Optimizer {
  public:
-  Adam(nn::NamedTensors params, const AdamOptions& options = {});
+  Adam(ParamList params, const AdamOptions& options = {});
   Adam(std::vector<ParamGroupSpec> groups, const AdamOptions& options = {});
   const AdamOptions& options() const { return options_; }
 
@@ -73,7 +73,7 @@ class Adam : public Optimizer {
 
 class AdamW : public Adam {
  public:
-  AdamW(nn::NamedTensors params, const AdamWOptions& options = {});
+  AdamW(ParamList params, const AdamWOptions& options = {});
   AdamW(std::vector<ParamGroupSpec> groups, const AdamWOptions& options = {});
 };
 
@@ -89,7 +89,7 @@ struct RMSpropOptions {
 // Buffers "square_avg", "momentum_buffer" when momentum > 0, "grad_avg" when centered.
 class RMSprop : public Optimizer {
  public:
-  RMSprop(nn::NamedTensors params, const RMSpropOptions& options = {});
+  RMSprop(ParamList params, const RMSpropOptions& options = {});
   RMSprop(std::vector<ParamGroupSpec> groups, const RMSpropOptions& options = {});
   const RMSpropOptions& options() const { return options_; }
 
@@ -111,7 +111,7 @@ struct AdagradOptions {
 // Buffer "sum", starting at initial_accumulator_value.
 class Adagrad : public Optimizer {
  public:
-  Adagrad(nn::NamedTensors params, const AdagradOptions& options = {});
+  Adagrad(ParamList params, const AdagradOptions& options = {});
   Adagrad(std::vector<ParamGroupSpec> groups, const AdagradOptions& options = {});
   const AdagradOptions& options() const { return options_; }
 

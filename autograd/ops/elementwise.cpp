@@ -4,55 +4,33 @@
 #include <xtensor/xoperation.hpp>
 
 #include "autograd/function.hpp"
+#include "autograd/op_registry.hpp"
+#include "autograd/ops/elementwise_kernels.hpp"
 #include "autograd/ops/families.hpp"
 
 namespace tg {
 
+// The names this family records on the tape (autograd/op_registry.hpp).
+const OpName op_add{"add"};
+const OpName op_sub{"sub"};
+const OpName op_mul{"mul"};
+const OpName op_div{"div"};
+const OpName op_neg{"neg"};
+const OpName op_pow{"pow"};
+const OpName op_pow_scalar{"pow_scalar"};
+const OpName op_sqrt{"sqrt"};
+const OpName op_exp{"exp"};
+const OpName op_log{"log"};
+const OpName op_tanh{"tanh"};
+const OpName op_sigmoid{"sigmoid"};
+const OpName op_relu{"relu"};
+const OpName op_clamp{"clamp"};
+
 namespace {
 
-template <class X>
-using value_t = typename std::decay_t<X>::value_type;
-
-// A binary op with broadcasting: forward(a, b) is an xtensor expression; grad_a(g, a, b) and
-// grad_b(g, a, b) give the gradients at the broadcast shape, reduced here to each input's shape.
-template <class Forward, class GradA, class GradB>
-Tensor binary(const char* op, const Tensor& a, const Tensor& b, Forward forward, GradA grad_a,
-              GradB grad_b) {
-  check_same_dtype(op, {a, b});
-  const Shape sa = a.shape(), sb = b.shape();
-  if (sa != sb) broadcast_shapes(op, sa, sb);
-  return dispatch(a.dtype(), [&](auto s) {
-    using T = decltype(s);
-    Tensor out(xt::xarray<T>(forward(a.value<T>(), b.value<T>())));
-    if (any_requires_grad(a, b)) {
-      record<T>(op, out, {a, b}, [a, b, grad_a, grad_b](const xt::xarray<T>& g) {
-        const auto& av = a.value<T>();
-        const auto& bv = b.value<T>();
-        // Same-shape inputs (the common case) take the gradient expression straight into their
-        // gradient buffer; broadcast ones evaluate it first and reduce it.
-        if (a.requires_grad()) accumulate_grad_reduced<T>(a, grad_a(g, av, bv));
-        if (b.requires_grad()) accumulate_grad_reduced<T>(b, grad_b(g, av, bv));
-      });
-    }
-    return out;
-  });
-}
-
-// A unary op: forward(x) is an expression; grad(g, x, y) the input gradient given output y.
-template <class Forward, class Grad>
-Tensor unary(const char* op, const Tensor& x, Forward forward, Grad grad) {
-  check_same_dtype(op, {x});
-  return dispatch(x.dtype(), [&](auto s) {
-    using T = decltype(s);
-    Tensor y(xt::xarray<T>(forward(x.value<T>())));
-    if (any_requires_grad(x)) {
-      record<T>(op, y, {x}, [x, grad](const xt::xarray<T>& g, const Tensor& out) {
-        accumulate_grad<T>(x, grad(g, x.value<T>(), out.value<T>()));
-      });
-    }
-    return y;
-  });
-}
+using detail::binary;
+using detail::unary;
+using detail::value_t;
 
 Tensor constant_like(const Tensor& t, double value) { return Tensor::scalar(value, t.dtype()); }
 
@@ -60,35 +38,35 @@ Tensor constant_like(const Tensor& t, double value) { return Tensor::scalar(valu
 
 Tensor add(const Tensor& a, const Tensor& b) {
   return binary(
-      "add", a, b, [](const auto& x, const auto& y) { return x + y; },
+      op_add, a, b, [](const auto& x, const auto& y) { return x + y; },
       [](const auto& g, const auto&, const auto&) -> const auto& { return g; },
       [](const auto& g, const auto&, const auto&) -> const auto& { return g; });
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
   return binary(
-      "sub", a, b, [](const auto& x, const auto& y) { return x - y; },
+      op_sub, a, b, [](const auto& x, const auto& y) { return x - y; },
       [](const auto& g, const auto&, const auto&) -> const auto& { return g; },
       [](const auto& g, const auto&, const auto&) { return -g; });
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
   return binary(
-      "mul", a, b, [](const auto& x, const auto& y) { return x * y; },
+      op_mul, a, b, [](const auto& x, const auto& y) { return x * y; },
       [](const auto& g, const auto&, const auto& y) { return g * y; },
       [](const auto& g, const auto& x, const auto&) { return g * x; });
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
   return binary(
-      "div", a, b, [](const auto& x, const auto& y) { return x / y; },
+      op_div, a, b, [](const auto& x, const auto& y) { return x / y; },
       [](const auto& g, const auto&, const auto& y) { return g / y; },
       [](const auto& g, const auto& x, const auto& y) { return -g * x / (y * y); });
 }
 
 Tensor pow(const Tensor& base, const Tensor& exponent) {
   return binary(
-      "pow", base, exponent, [](const auto& x, const auto& p) { return xt::pow(x, p); },
+      op_pow, base, exponent, [](const auto& x, const auto& p) { return xt::pow(x, p); },
       [](const auto& g, const auto& x, const auto& p) {
         using T = value_t<decltype(x)>;
         return g * p * xt::pow(x, p - T(1));
@@ -98,13 +76,13 @@ Tensor pow(const Tensor& base, const Tensor& exponent) {
 
 Tensor neg(const Tensor& x) {
   return unary(
-      "neg", x, [](const auto& v) { return -v; },
+      op_neg, x, [](const auto& v) { return -v; },
       [](const auto& g, const auto&, const auto&) { return -g; });
 }
 
 Tensor pow(const Tensor& x, double exponent) {
   return unary(
-      "pow_scalar", x,
+      op_pow_scalar, x,
       [exponent](const auto& v) { return xt::pow(v, static_cast<value_t<decltype(v)>>(exponent)); },
       [exponent](const auto& g, const auto& v, const auto&) {
         using T = value_t<decltype(v)>;
@@ -114,7 +92,7 @@ Tensor pow(const Tensor& x, double exponent) {
 
 Tensor sqrt(const Tensor& x) {
   return unary(
-      "sqrt", x, [](const auto& v) { return xt::sqrt(v); },
+      op_sqrt, x, [](const auto& v) { return xt::sqrt(v); },
       [](const auto& g, const auto&, const auto& y) {
         using T = value_t<decltype(y)>;
         return g / (T(2) * y);
@@ -123,19 +101,19 @@ Tensor sqrt(const Tensor& x) {
 
 Tensor exp(const Tensor& x) {
   return unary(
-      "exp", x, [](const auto& v) { return xt::exp(v); },
+      op_exp, x, [](const auto& v) { return xt::exp(v); },
       [](const auto& g, const auto&, const auto& y) { return g * y; });
 }
 
 Tensor log(const Tensor& x) {
   return unary(
-      "log", x, [](const auto& v) { return xt::log(v); },
+      op_log, x, [](const auto& v) { return xt::log(v); },
       [](const auto& g, const auto& v, const auto&) { return g / v; });
 }
 
 Tensor tanh(const Tensor& x) {
   return unary(
-      "tanh", x, [](const auto& v) { return xt::tanh(v); },
+      op_tanh, x, [](const auto& v) { return xt::tanh(v); },
       [](const auto& g, const auto&, const auto& y) {
         using T = value_t<decltype(y)>;
         return g * (T(1) - y * y);
@@ -144,7 +122,7 @@ Tensor tanh(const Tensor& x) {
 
 Tensor sigmoid(const Tensor& x) {
   return unary(
-      "sigmoid", x,
+      op_sigmoid, x,
       [](const auto& v) {
         using T = value_t<decltype(v)>;
         return T(1) / (T(1) + xt::exp(-v));
@@ -157,7 +135,7 @@ Tensor sigmoid(const Tensor& x) {
 
 Tensor relu(const Tensor& x) {
   return unary(
-      "relu", x,
+      op_relu, x,
       [](const auto& v) {
         using T = value_t<decltype(v)>;
         return xt::maximum(v, T(0));
@@ -171,7 +149,7 @@ Tensor relu(const Tensor& x) {
 Tensor clamp(const Tensor& x, double lo, double hi) {
   if (!(lo <= hi)) throw Error(fmt::format("clamp: lower bound {} above upper bound {}", lo, hi));
   return unary(
-      "clamp", x,
+      op_clamp, x,
       [lo, hi](const auto& v) {
         using T = value_t<decltype(v)>;
         return xt::clip(v, T(lo), T(hi));

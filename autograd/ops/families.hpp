@@ -12,6 +12,9 @@ void add_reduction_cases(std::vector<GradcheckCase>& cases);
 void add_linalg_cases(std::vector<GradcheckCase>& cases);
 void add_shape_cases(std::vector<GradcheckCase>& cases);
 void add_loss_cases(std::vector<GradcheckCase>& cases);
+void add_activation_cases(std::vector<GradcheckCase>& cases);
+void add_indexing_cases(std::vector<GradcheckCase>& cases);
+void add_statistics_cases(std::vector<GradcheckCase>& cases);
 
 // A new family adds its function above and one line here.
 inline void add_op_family_cases(std::vector<GradcheckCase>& cases) {
@@ -20,6 +23,9 @@ inline void add_op_family_cases(std::vector<GradcheckCase>& cases) {
   add_linalg_cases(cases);
   add_shape_cases(cases);
   add_loss_cases(cases);
+  add_activation_cases(cases);
+  add_indexing_cases(cases);
+  add_statistics_cases(cases);
 }
 
 }  // namespace tg

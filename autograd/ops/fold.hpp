@@ -21,6 +21,11 @@ struct NanMax {
   template <class V>
   V operator()(V a, V b) const { return (b > a) | (b != b) ? b : a; }
 };
+// The min() op's fold, NaN-propagating likewise.
+struct NanMin {
+  template <class V>
+  V operator()(V a, V b) const { return (b < a) | (b != b) ? b : a; }
+};
 
 // fold(init, value(0), ..., value(n-1)), reassociated into one SIMD pack of accumulators. The
 // compiler may not reassociate floating-point folds by itself, and a scalar accumulator is

@@ -7,9 +7,15 @@
 
 #include "autograd/blas.hpp"
 #include "autograd/function.hpp"
+#include "autograd/op_registry.hpp"
 #include "autograd/ops/families.hpp"
 
 namespace tg {
+
+// The names this family records on the tape (autograd/op_registry.hpp).
+const OpName op_matmul{"matmul"};
+const OpName op_linear{"linear"};
+const OpName op_transpose{"transpose"};
 
 namespace {
 
@@ -17,69 +23,114 @@ int as_int(std::size_t n) { return static_cast<int>(n); }
 
 }  // namespace
 
+namespace {
+
+// Which matrix of a and of b each output matrix of a batched matmul multiplies: batch axes
+// broadcast as NumPy's (a missing or size-1 axis repeats).
+struct BatchPlan {
+  Shape out_batch;
+  std::vector<std::size_t> a_index, b_index;  // per output matrix
+  bool a_once = true, b_once = true;          // every matrix of a (b) used exactly once
+};
+
+BatchPlan plan_batches(const Shape& ba, const Shape& bb) {
+  BatchPlan p;
+  p.out_batch = broadcast_shapes(op_matmul, ba, bb);
+  const std::size_t nd = p.out_batch.size();
+  const std::size_t n = std::accumulate(p.out_batch.begin(), p.out_batch.end(), std::size_t(1),
+                                        std::multiplies<>());
+  // Strides of a's and b's batch axes aligned to the output's, 0 where broadcast.
+  auto strides_of = [&](const Shape& s) {
+    std::vector<std::size_t> st(nd, 0);
+    std::size_t stride = 1;
+    for (std::size_t d = s.size(); d-- > 0;) {
+      const std::size_t od = nd - s.size() + d;
+      st[od] = s[d] == 1 ? 0 : stride;
+      stride *= s[d];
+    }
+    return st;
+  };
+  const auto sta = strides_of(ba), stb = strides_of(bb);
+  std::vector<std::size_t> pos(nd, 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    std::size_t ia = 0, ib = 0;
+    for (std::size_t d = 0; d < nd; ++d) {
+      ia += pos[d] * sta[d];
+      ib += pos[d] * stb[d];
+    }
+    p.a_index.push_back(ia);
+    p.b_index.push_back(ib);
+    for (std::size_t d = nd; d-- > 0;) {
+      if (++pos[d] < p.out_batch[d]) break;
+      pos[d] = 0;
+    }
+  }
+  const auto count = [](const Shape& s) {
+    return std::accumulate(s.begin(), s.end(), std::size_t(1), std::multiplies<>());
+  };
+  p.a_once = count(ba) == n;
+  p.b_once = count(bb) == n;
+  return p;
+}
+
+}  // namespace
+
 Tensor matmul(const Tensor& a, const Tensor& b) {
-  check_same_dtype("matmul", {a, b});
+  check_same_dtype(op_matmul, {a, b});
   const Shape sa = a.shape(), sb = b.shape();
-  const bool batched = sa.size() == 3;
-  const bool shared_b = batched && sb.size() == 2;  // one right-hand matrix for all batches
-  if (!((sa.size() == 2 && sb.size() == 2) || (batched && (sb.size() == 2 || sb.size() == 3))))
-    throw Error(fmt::format("matmul: unsupported ranks {} x {} (2-D x 2-D, 3-D x 3-D or 3-D x 2-D)",
-                            shape_str(sa), shape_str(sb)));
-  const std::size_t batch = batched ? sa[0] : 1;
+  if (sa.size() < 2 || sb.size() < 2)
+    throw Error(fmt::format("matmul: both operands need at least 2 axes: {} x {}", shape_str(sa),
+                            shape_str(sb)));
   const std::size_t m = sa[sa.size() - 2], k = sa.back();
   const std::size_t kb = sb[sb.size() - 2], n = sb.back();
   if (k != kb)
     throw Error(fmt::format("matmul: inner dimensions differ: {} x {}", shape_str(sa),
                             shape_str(sb)));
-  if (batched && !shared_b && sb[0] != batch)
-    throw Error(fmt::format("matmul: batch sizes differ: {} x {}", shape_str(sa), shape_str(sb)));
+  const Shape ba(sa.begin(), sa.end() - 2), bb(sb.begin(), sb.end() - 2);
+  if (!(ba.empty() || bb.empty()) && ba != bb) broadcast_shapes(op_matmul, ba, bb);  // throws
+  // [..., M, K] x [K, N] is one product of [(...)*M, K] x [K, N].
+  const bool shared_b = bb.empty();
+  const BatchPlan plan = shared_b ? BatchPlan{ba, {0}, {0}, true, true} : plan_batches(ba, bb);
+  const std::size_t rows =
+      shared_b ? std::accumulate(ba.begin(), ba.end(), m, std::multiplies<>()) : m;
 
   return dispatch(a.dtype(), [&](auto s) {
     using T = decltype(s);
-    Shape so = batched ? Shape{batch, m, n} : Shape{m, n};
+    Shape so = plan.out_batch;
+    so.push_back(m);
+    so.push_back(n);
     xt::xarray<T> out = xt::xarray<T>::from_shape(so);
     const T* pa = a.value<T>().data();
     const T* pb = b.value<T>().data();
-    if (shared_b) {  // [B*M,K] x [K,N]: one product
-      blas::gemm<T>(false, false, as_int(batch * m), as_int(n), as_int(k), T(1), pa, as_int(k), pb,
-                    as_int(n), T(0), out.data(), as_int(n));
-    } else {
-      for (std::size_t i = 0; i < batch; ++i)
-        blas::gemm<T>(false, false, as_int(m), as_int(n), as_int(k), T(1), pa + i * m * k,
-                      as_int(k), pb + i * k * n, as_int(n), T(0), out.data() + i * m * n,
-                      as_int(n));
-    }
+    for (std::size_t i = 0; i < plan.a_index.size(); ++i)
+      blas::gemm<T>(false, false, as_int(rows), as_int(n), as_int(k), T(1),
+                    pa + plan.a_index[i] * m * k, as_int(k), pb + plan.b_index[i] * k * n,
+                    as_int(n), T(0), out.data() + i * rows * n, as_int(n));
     Tensor result(std::move(out));
     if (any_requires_grad(a, b)) {
-      record<T>("matmul", result, {a, b}, [a, b, batch, m, n, k, shared_b](const xt::xarray<T>& g) {
+      record<T>(op_matmul, result, {a, b}, [a, b, plan, rows, m, n, k](const xt::xarray<T>& g) {
         const T* pg = g.data();
+        // A matrix used by several output matrices (a broadcast batch axis) sums their
+        // contributions: its buffer is zeroed once and every product adds (beta 1).
         if (a.requires_grad()) {  // dA = G B^T
           T beta;
-          T* da = grad_for_accumulation<T>(a, beta);
+          T* da = plan.a_once ? grad_for_accumulation<T>(a, beta) : grad_buffer_for_add<T>(a);
+          if (!plan.a_once) beta = T(1);
           const T* pb = b.value<T>().data();
-          if (shared_b) {
-            blas::gemm<T>(false, true, as_int(batch * m), as_int(k), as_int(n), T(1), pg,
-                          as_int(n), pb, as_int(n), beta, da, as_int(k));
-          } else {
-            for (std::size_t i = 0; i < batch; ++i)
-              blas::gemm<T>(false, true, as_int(m), as_int(k), as_int(n), T(1), pg + i * m * n,
-                            as_int(n), pb + i * k * n, as_int(n), beta, da + i * m * k,
-                            as_int(k));
-          }
+          for (std::size_t i = 0; i < plan.a_index.size(); ++i)
+            blas::gemm<T>(false, true, as_int(rows), as_int(k), as_int(n), T(1), pg + i * rows * n,
+                          as_int(n), pb + plan.b_index[i] * k * n, as_int(n), beta,
+                          da + plan.a_index[i] * m * k, as_int(k));
         }
         if (b.requires_grad()) {  // dB = A^T G
           T beta;
-          T* db = grad_for_accumulation<T>(b, beta);
+          T* db = plan.b_once ? grad_for_accumulation<T>(b, beta) : grad_buffer_for_add<T>(b);
+          if (!plan.b_once) beta = T(1);
           const T* pa = a.value<T>().data();
-          if (shared_b) {
-            blas::gemm<T>(true, false, as_int(k), as_int(n), as_int(batch * m), T(1), pa,
-                          as_int(k), pg, as_int(n), beta, db, as_int(n));
-          } else {
-            for (std::size_t i = 0; i < batch; ++i)
-              blas::gemm<T>(true, false, as_int(k), as_int(n), as_int(m), T(1), pa + i * m * k,
-                            as_int(k), pg + i * m * n, as_int(n), beta, db + i * k * n,
-                            as_int(n));
-          }
+          for (std::size_t i = 0; i < plan.a_index.size(); ++i)
+            blas::gemm<T>(true, false, as_int(k), as_int(n), as_int(rows), T(1),
+                          pa + plan.a_index[i] * m * k, as_int(k), pg + i * rows * n, as_int(n),
+                          beta, db + plan.b_index[i] * k * n, as_int(n));
         }
       });
     }
@@ -89,7 +140,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   const bool has_bias = bias.defined();
-  check_same_dtype("linear", has_bias ? std::vector<Tensor>{x, weight, bias}
+  check_same_dtype(op_linear, has_bias ? std::vector<Tensor>{x, weight, bias}
                                       : std::vector<Tensor>{x, weight});
   const Shape sx = x.shape(), sw = weight.shape();
   if (sw.size() != 2 || sx.empty() || sx.back() != sw[1])
@@ -120,7 +171,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     Tensor result(std::move(out));
     const bool needs = has_bias ? any_requires_grad(x, weight, bias) : any_requires_grad(x, weight);
     if (needs) {
-      record<T>("linear", result, has_bias ? std::vector<Tensor>{x, weight, bias}
+      record<T>(op_linear, result, has_bias ? std::vector<Tensor>{x, weight, bias}
                                            : std::vector<Tensor>{x, weight},
                 [x, weight, bias, rows, in, out_features](const xt::xarray<T>& g) {
                   const T* pg = g.data();
@@ -167,7 +218,7 @@ Tensor transpose(const Tensor& x, const std::vector<std::size_t>& perm_in) {
     if (any_requires_grad(x)) {
       std::vector<std::size_t> inverse(perm.size());
       for (std::size_t i = 0; i < perm.size(); ++i) inverse[perm[i]] = i;
-      record<T>("transpose", y, {x}, [x, inverse](const xt::xarray<T>& g) {
+      record<T>(op_transpose, y, {x}, [x, inverse](const xt::xarray<T>& g) {
         accumulate_grad<T>(x, xt::xarray<T>(xt::transpose(g, inverse)));
       });
     }
@@ -181,6 +232,11 @@ void add_linalg_cases(std::vector<GradcheckCase>& cases) {
   cases.push_back({"matmul", "2-D with size-1 axes", {{1, 4}, {4, 1}}, mm});
   cases.push_back({"matmul", "batched 3-D", {{2, 3, 4}, {2, 4, 2}}, mm});
   cases.push_back({"matmul", "3-D x shared 2-D", {{2, 3, 4}, {4, 5}}, mm});
+  cases.push_back({"matmul", "4-D, as attention heads", {{2, 3, 4, 5}, {2, 3, 5, 2}}, mm});
+  cases.push_back({"matmul", "broadcast batch axes both ways", {{2, 1, 3, 4}, {1, 3, 4, 2}}, mm});
+  cases.push_back({"matmul", "2-D x batched 3-D", {{3, 4}, {2, 4, 5}}, mm});
+  cases.push_back({"matmul", "missing leading axis", {{2, 2, 3, 4}, {2, 4, 3}}, mm});
+  cases.push_back({"matmul", "4-D x shared 2-D", {{2, 2, 3, 4}, {4, 2}}, mm});
   cases.push_back({"linear", "with bias", {{3, 4}, {5, 4}, {5}},
                    [](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); }});
   cases.push_back({"linear", "3-D input, no bias", {{2, 3, 4}, {2, 4}},

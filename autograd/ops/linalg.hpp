@@ -1,4 +1,4 @@
-// Matrix ops through BLAS: matmul (2-D and batched 3-D), linear, transpose.
+// Matrix ops through BLAS: matmul (2-D and batched N-D with broadcasting), linear, transpose.
 #pragma once
 
 #include <vector>
@@ -7,7 +7,8 @@
 
 namespace tg {
 
-// [M,K] x [K,N] -> [M,N]; [B,M,K] x [B,K,N] -> [B,M,N]; [B,M,K] x [K,N] -> [B,M,N].
+// [..., M, K] x [..., K, N] -> [..., M, N]: the leading (batch) axes broadcast as NumPy's
+// (torch.matmul for operands of 2 or more axes); [..., M, K] x [K, N] is one BLAS product.
 Tensor matmul(const Tensor& a, const Tensor& b);
 
 // x W^T + b for x [..., in], weight [out, in], bias [out] (bias may be undefined): one BLAS call

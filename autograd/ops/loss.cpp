@@ -8,11 +8,18 @@
 
 #include "autograd/function.hpp"
 #include "autograd/ops/elementwise.hpp"
+#include "autograd/op_registry.hpp"
 #include "autograd/ops/families.hpp"
 #include "autograd/ops/fold.hpp"
 #include "autograd/ops/reduction.hpp"
 
 namespace tg {
+
+// The names this family records on the tape (autograd/op_registry.hpp).
+const OpName op_cross_entropy{"cross_entropy"};
+const OpName op_nll_loss{"nll_loss"};
+const OpName op_mse_loss{"mse_loss"};
+const OpName op_dropout{"dropout"};
 
 namespace {
 
@@ -122,7 +129,7 @@ std::uint64_t splitmix64(std::uint64_t z) {
 
 Tensor cross_entropy(const Tensor& logits, const Indices& targets,
                      const CrossEntropyOptions& options) {
-  check_classification("cross_entropy", logits, targets, options);
+  check_classification(op_cross_entropy, logits, targets, options);
   const std::size_t classes = logits.shape()[1];
   // The stable log-probabilities come from log_softmax, unrecorded: this op's node is the only
   // one on the tape, and its backward needs only their exponentials.
@@ -137,7 +144,7 @@ Tensor cross_entropy(const Tensor& logits, const Indices& targets,
     Tensor loss(nll_forward<T>(log_probs.value<T>().data(), *rw));
     if (any_requires_grad(logits)) {
       // dlogits = (softmax - one_hot(y)) * w_i / denominator, row by row.
-      record<T>("cross_entropy", loss, {logits}, [logits, log_probs, rw](const xt::xarray<T>& g) {
+      record<T>(op_cross_entropy, loss, {logits}, [logits, log_probs, rw](const xt::xarray<T>& g) {
         const std::vector<T> scale = row_scales(g, *rw);
         xt::xarray<T> d = xt::exp(log_probs.value<T>());
         T* pd = d.data();
@@ -161,7 +168,7 @@ Tensor cross_entropy(const Tensor& logits, const Indices& targets,
 
 Tensor nll_loss(const Tensor& log_probs, const Indices& targets,
                 const CrossEntropyOptions& options) {
-  check_classification("nll_loss", log_probs, targets, options);
+  check_classification(op_nll_loss, log_probs, targets, options);
   const std::size_t classes = log_probs.shape()[1];
   return dispatch(log_probs.dtype(), [&](auto s) {
     using T = decltype(s);
@@ -169,7 +176,7 @@ Tensor nll_loss(const Tensor& log_probs, const Indices& targets,
     Tensor loss(nll_forward<T>(log_probs.value<T>().data(), *rw));
     if (any_requires_grad(log_probs)) {
       // Only each row's target entry has a gradient: -w_i / denominator.
-      record<T>("nll_loss", loss, {log_probs}, [log_probs, rw](const xt::xarray<T>& g) {
+      record<T>(op_nll_loss, loss, {log_probs}, [log_probs, rw](const xt::xarray<T>& g) {
         const std::vector<T> scale = row_scales(g, *rw);
         xt::xarray<T> d = xt::zeros<T>(log_probs.value<T>().shape());
         for (std::size_t i = 0; i < scale.size(); ++i)
@@ -182,9 +189,9 @@ Tensor nll_loss(const Tensor& log_probs, const Indices& targets,
 }
 
 Tensor mse_loss(const Tensor& prediction, const Tensor& target, Reduction reduction) {
-  check_same_dtype("mse_loss", {prediction, target});
+  check_same_dtype(op_mse_loss, {prediction, target});
   const Shape sp = prediction.shape(), st = target.shape();
-  if (sp != st) broadcast_shapes("mse_loss", sp, st);
+  if (sp != st) broadcast_shapes(op_mse_loss, sp, st);
   return dispatch(prediction.dtype(), [&](auto s) {
     using T = decltype(s);
     xt::xarray<T> diff = prediction.value<T>() - target.value<T>();
@@ -204,7 +211,7 @@ Tensor mse_loss(const Tensor& prediction, const Tensor& target, Reduction reduct
     if (any_requires_grad(prediction, target)) {
       // d/dprediction = 2 (prediction - target) g [/ n]; the target's is its negative. The lazy
       // expressions are evaluated straight into the gradients unless broadcasting must be undone.
-      record<T>("mse_loss", loss, {prediction, target},
+      record<T>(op_mse_loss, loss, {prediction, target},
                 [prediction, target, reduction, n, diff = std::move(diff)](const xt::xarray<T>& g) {
                   auto give = [&](const Tensor& t, const auto& grad) {
                     if (!t.requires_grad()) return;
@@ -229,7 +236,7 @@ Tensor mse_loss(const Tensor& prediction, const Tensor& target, Reduction reduct
 }
 
 Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
-  check_same_dtype("dropout", {x});
+  check_same_dtype(op_dropout, {x});
   if (!(p >= 0.0 && p < 1.0))
     throw Error(fmt::format("dropout: probability {} not in [0, 1) (input {})", p,
                             shape_str(x.shape())));
@@ -259,7 +266,7 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
     if (n % 2) pm[n - 1] = keep(draw(n / 2));
     Tensor y(xt::xarray<T>(xv * mask));
     if (any_requires_grad(x)) {
-      record<T>("dropout", y, {x}, [x, mask = std::move(mask)](const xt::xarray<T>& g) {
+      record<T>(op_dropout, y, {x}, [x, mask = std::move(mask)](const xt::xarray<T>& g) {
         accumulate_grad<T>(x, g * mask);
       });
     }

@@ -14,137 +14,41 @@
 
 #include "autograd/function.hpp"
 #include "autograd/ops/elementwise.hpp"
+#include "autograd/op_registry.hpp"
 #include "autograd/ops/families.hpp"
 #include "autograd/ops/fold.hpp"
+#include "autograd/ops/reduce_plan.hpp"
 
 namespace tg {
+
+// The names this family records on the tape (autograd/op_registry.hpp).
+const OpName op_sum{"sum"};
+const OpName op_mean{"mean"};
+const OpName op_max{"max"};
+const OpName op_min{"min"};
+const OpName op_logsumexp{"logsumexp"};
+const OpName op_softmax{"softmax"};
+const OpName op_log_softmax{"log_softmax"};
 
 namespace {
 
 using detail::fold_values;
 using detail::NanMax;
+using detail::NanMin;
 using detail::Plus;
 using detail::ShiftMax;
-
-// How a reduction walks its input. Size-1 axes are dropped and neighbouring axes of the same kind
-// (reduced or kept) merged, so that any axis set becomes alternating groups [K0, R1, K2, ...]:
-// the input is a sequence of contiguous runs (the last group), and each run's output offset
-// follows an odometer over the outer groups. [N,C] over axis 1 is N runs of C reduced elements;
-// over axis 0 it is N runs of C kept elements added onto the same output row.
-struct ReducePlan {
-  Shape out_shape;
-  std::size_t in_size = 1;
-  std::size_t out_size = 1;
-  std::size_t count = 1;                 // input elements per output element
-  std::vector<std::size_t> extents;      // merged groups, outermost first; the last is the run
-  std::vector<std::size_t> out_strides;  // output stride of each group, 0 for reduced groups
-  bool run_reduced = true;
-  std::size_t run() const { return extents.back(); }
-};
-
-ReducePlan make_plan(const char* op, const Shape& shape, const std::vector<int>& axes,
-                     bool keepdims) {
-  const std::size_t nd = shape.size();
-  std::vector<char> reduced(nd, axes.empty() ? 1 : 0);
-  for (int axis : axes) {
-    const std::size_t a = normalize_axis(op, axis, shape);
-    if (reduced[a])
-      throw Error(fmt::format("{}: axis {} given twice in [{}] for shape {}", op, axis,
-                              fmt::join(axes, ","), shape_str(shape)));
-    reduced[a] = 1;
-  }
-  ReducePlan p;
-  std::vector<char> kinds;
-  for (std::size_t d = 0; d < nd; ++d) {
-    p.in_size *= shape[d];
-    if (reduced[d]) {
-      p.count *= shape[d];
-      if (keepdims) p.out_shape.push_back(1);
-    } else {
-      p.out_size *= shape[d];
-      p.out_shape.push_back(shape[d]);
-    }
-    if (shape[d] == 1) continue;
-    if (!kinds.empty() && kinds.back() == reduced[d]) {
-      p.extents.back() *= shape[d];
-    } else {
-      p.extents.push_back(shape[d]);
-      kinds.push_back(reduced[d]);
-    }
-  }
-  if (p.extents.empty()) {  // a scalar or all size-1 axes: one run of one element
-    p.extents.push_back(1);
-    kinds.push_back(1);
-  }
-  p.out_strides.resize(p.extents.size());
-  std::size_t stride = 1;
-  for (std::size_t d = p.extents.size(); d-- > 0;) {
-    p.out_strides[d] = kinds[d] ? 0 : stride;
-    if (!kinds[d]) stride *= p.extents[d];
-  }
-  p.run_reduced = kinds.back() != 0;
-  return p;
-}
-
-// Calls f(input offset, output offset) for each contiguous run, in input order.
-template <class F>
-void walk_runs(const ReducePlan& p, F&& f) {
-  if (p.in_size == 0) return;
-  const std::size_t run = p.run(), outer = p.extents.size() - 1;
-  std::vector<std::size_t> index(outer, 0);
-  std::size_t o = 0;
-  for (std::size_t i = 0; i < p.in_size; i += run) {
-    f(i, o);
-    for (std::size_t d = outer; d-- > 0;) {
-      o += p.out_strides[d];
-      if (++index[d] < p.extents[d]) break;
-      o -= p.out_strides[d] * p.extents[d];
-      index[d] = 0;
-    }
-  }
-}
-
-// Calls f(input index, output index) for every input element.
-template <class F>
-void walk_elements(const ReducePlan& p, F&& f) {
-  const std::size_t run = p.run();
-  if (p.run_reduced) {
-    walk_runs(p, [&](std::size_t i, std::size_t o) {
-      for (std::size_t j = 0; j < run; ++j) f(i + j, o);
-    });
-  } else {
-    walk_runs(p, [&](std::size_t i, std::size_t o) {
-      for (std::size_t j = 0; j < run; ++j) f(i + j, o + j);
-    });
-  }
-}
-
-// out[o] = fold of value(i, o) over the inputs i of o, from init.
-template <class T, class Value, class Fold>
-void reduce_into(const ReducePlan& p, T* out, T init, Value value, Fold fold) {
-  std::fill(out, out + p.out_size, init);
-  const std::size_t run = p.run();
-  if (p.run_reduced) {
-    walk_runs(p, [&](std::size_t i, std::size_t o) {
-      out[o] = fold(out[o], fold_values(run, init, [&](std::size_t j) { return value(i + j, o); }, fold));
-    });
-  } else {
-    walk_runs(p, [&](std::size_t i, std::size_t o) {
-      for (std::size_t j = 0; j < run; ++j) out[o + j] = fold(out[o + j], value(i + j, o + j));
-    });
-  }
-}
-
-template <class T>
-xt::xarray<T> array_of_shape(const Shape& shape) {
-  return xt::xarray<T>::from_shape(shape);
-}
-
-void check_not_empty(const char* op, const ReducePlan& p, const Shape& shape) {
-  if (p.in_size == 0 && p.out_size > 0)
-    throw Error(fmt::format("{}: cannot reduce over an empty axis of shape {}", op,
-                            shape_str(shape)));
-}
+using detail::ReducePlan;
+using detail::Lanes;
+using detail::make_plan;
+using detail::make_lanes;
+using detail::walk_runs;
+using detail::walk_elements;
+using detail::reduce_into;
+using detail::array_of_shape;
+using detail::check_not_empty;
+using detail::for_each_lane;
+using detail::lane_max;
+using detail::lane_sum;
 
 // sum and mean: the same loops, mean scaled by 1/count both ways.
 Tensor sum_or_mean(const char* op, const Tensor& x, const std::vector<int>& axes, bool keepdims,
@@ -175,44 +79,6 @@ Tensor sum_or_mean(const char* op, const Tensor& x, const std::vector<int>& axes
   });
 }
 
-// Describes softmax's axis as lanes: `outer` blocks of n elements spaced `inner` apart.
-struct Lanes {
-  std::size_t outer = 1, n = 1, inner = 1;
-};
-
-Lanes make_lanes(const char* op, const Shape& shape, int axis) {
-  const std::size_t a = normalize_axis(op, axis, shape);
-  Lanes l;
-  for (std::size_t d = 0; d < a; ++d) l.outer *= shape[d];
-  l.n = shape[a];
-  for (std::size_t d = a + 1; d < shape.size(); ++d) l.inner *= shape[d];
-  return l;
-}
-
-// Calls f(lane number, offset of its first element, stride). The last axis, by far the most
-// common, passes a compile-time stride of 1 so that the lane loops vectorise.
-template <class F>
-void for_each_lane(const Lanes& l, F&& f) {
-  if (l.inner == 1) {
-    for (std::size_t o = 0; o < l.outer; ++o)
-      f(o, o * l.n, std::integral_constant<std::size_t, 1>{});
-  } else {
-    for (std::size_t o = 0; o < l.outer; ++o)
-      for (std::size_t j = 0; j < l.inner; ++j) f(o * l.inner + j, o * l.n * l.inner + j, l.inner);
-  }
-}
-
-template <class T, class Stride>
-T lane_max(const T* p, std::size_t n, Stride stride) {
-  return fold_values(n, -std::numeric_limits<T>::infinity(),
-                     [&](std::size_t k) { return p[k * stride]; }, ShiftMax());
-}
-
-template <class T, class Stride>
-T lane_sum(const T* p, std::size_t n, Stride stride) {
-  return fold_values(n, T(0), [&](std::size_t k) { return p[k * stride]; }, Plus());
-}
-
 // out = exp(x - lane max), the shared first step of softmax and log_softmax. The exponentials
 // run as one vectorised pass over the whole array; `shifts` receives each lane's maximum.
 template <class T>
@@ -233,29 +99,34 @@ xt::xarray<T> shifted_exp(const xt::xarray<T>& x, const Lanes& l, std::vector<T>
 }  // namespace
 
 Tensor sum(const Tensor& x, const std::vector<int>& axes, bool keepdims) {
-  return sum_or_mean("sum", x, axes, keepdims, false);
+  return sum_or_mean(op_sum, x, axes, keepdims, false);
 }
 
 Tensor mean(const Tensor& x, const std::vector<int>& axes, bool keepdims) {
-  return sum_or_mean("mean", x, axes, keepdims, true);
+  return sum_or_mean(op_mean, x, axes, keepdims, true);
 }
 
-Tensor max(const Tensor& x, const std::vector<int>& axes, bool keepdims) {
-  check_same_dtype("max", {x});
+namespace {
+
+// max and min: the same loops with the fold and the starting value flipped.
+template <class Fold>
+Tensor extremum(const char* op, const Tensor& x, const std::vector<int>& axes, bool keepdims,
+                double init) {
+  check_same_dtype(op, {x});
   const Shape sx = x.shape();
-  ReducePlan plan = make_plan("max", sx, axes, keepdims);
-  check_not_empty("max", plan, sx);
+  ReducePlan plan = make_plan(op, sx, axes, keepdims);
+  check_not_empty(op, plan, sx);
   return dispatch(x.dtype(), [&](auto s) {
     using T = decltype(s);
     const T* px = x.value<T>().data();
     xt::xarray<T> out = array_of_shape<T>(plan.out_shape);
-    reduce_into<T>(plan, out.data(), -std::numeric_limits<T>::infinity(),
+    reduce_into<T>(plan, out.data(), T(init),
                    [px](std::size_t i, std::size_t) { return px[i]; },
-                   NanMax());
+                   Fold());
     Tensor y(std::move(out));
     if (any_requires_grad(x)) {
-      // Tied maxima share the gradient equally (torch.amax): count them, then spread g / count.
-      record<T>("max", y, {x}, [x, plan = std::move(plan)](const xt::xarray<T>& g, const Tensor& out) {
+      // Tied extrema share the gradient equally (torch.amax): count them, then spread g / count.
+      record<T>(op, y, {x}, [x, plan = std::move(plan)](const xt::xarray<T>& g, const Tensor& out) {
         const T* pxv = x.value<T>().data();
         const T* py = out.value<T>().data();
         std::vector<T> share(plan.out_size, T(0));
@@ -275,11 +146,21 @@ Tensor max(const Tensor& x, const std::vector<int>& axes, bool keepdims) {
   });
 }
 
+}  // namespace
+
+Tensor max(const Tensor& x, const std::vector<int>& axes, bool keepdims) {
+  return extremum<NanMax>(op_max, x, axes, keepdims, -std::numeric_limits<double>::infinity());
+}
+
+Tensor min(const Tensor& x, const std::vector<int>& axes, bool keepdims) {
+  return extremum<NanMin>(op_min, x, axes, keepdims, std::numeric_limits<double>::infinity());
+}
+
 Tensor logsumexp(const Tensor& x, const std::vector<int>& axes, bool keepdims) {
-  check_same_dtype("logsumexp", {x});
+  check_same_dtype(op_logsumexp, {x});
   const Shape sx = x.shape();
-  ReducePlan plan = make_plan("logsumexp", sx, axes, keepdims);
-  check_not_empty("logsumexp", plan, sx);
+  ReducePlan plan = make_plan(op_logsumexp, sx, axes, keepdims);
+  check_not_empty(op_logsumexp, plan, sx);
   return dispatch(x.dtype(), [&](auto s) {
     using T = decltype(s);
     const T* px = x.value<T>().data();
@@ -300,7 +181,7 @@ Tensor logsumexp(const Tensor& x, const std::vector<int>& axes, bool keepdims) {
     Tensor y(std::move(out));
     if (any_requires_grad(x)) {
       // d lse / d x = exp(x - lse): the softmax over the reduced axes, from the saved output.
-      record<T>("logsumexp", y, {x}, [x, plan = std::move(plan)](const xt::xarray<T>& g, const Tensor& out) {
+      record<T>(op_logsumexp, y, {x}, [x, plan = std::move(plan)](const xt::xarray<T>& g, const Tensor& out) {
         const T* pxv = x.value<T>().data();
         const T* py = out.value<T>().data();
         const T* pgo = g.data();
@@ -317,8 +198,8 @@ Tensor logsumexp(const Tensor& x, const std::vector<int>& axes, bool keepdims) {
 }
 
 Tensor softmax(const Tensor& x, int axis) {
-  check_same_dtype("softmax", {x});
-  const Lanes l = make_lanes("softmax", x.shape(), axis);
+  check_same_dtype(op_softmax, {x});
+  const Lanes l = make_lanes(op_softmax, x.shape(), axis);
   return dispatch(x.dtype(), [&](auto s) {
     using T = decltype(s);
     xt::xarray<T> out = shifted_exp<T>(x.value<T>(), l, nullptr);
@@ -330,7 +211,7 @@ Tensor softmax(const Tensor& x, int axis) {
     Tensor y(std::move(out));
     if (any_requires_grad(x)) {
       // dx = y * (g - sum(g * y)) along the axis.
-      record<T>("softmax", y, {x}, [x, l](const xt::xarray<T>& g, const Tensor& out) {
+      record<T>(op_softmax, y, {x}, [x, l](const xt::xarray<T>& g, const Tensor& out) {
         const T* py = out.value<T>().data();
         const T* pgo = g.data();
         xt::xarray<T> gx = array_of_shape<T>(x.shape());
@@ -349,8 +230,8 @@ Tensor softmax(const Tensor& x, int axis) {
 }
 
 Tensor log_softmax(const Tensor& x, int axis) {
-  check_same_dtype("log_softmax", {x});
-  const Lanes l = make_lanes("log_softmax", x.shape(), axis);
+  check_same_dtype(op_log_softmax, {x});
+  const Lanes l = make_lanes(op_log_softmax, x.shape(), axis);
   return dispatch(x.dtype(), [&](auto s) {
     using T = decltype(s);
     const auto& xv = x.value<T>();
@@ -367,7 +248,7 @@ Tensor log_softmax(const Tensor& x, int axis) {
     Tensor y(std::move(out));
     if (any_requires_grad(x)) {
       // dx = g - exp(y) * sum(g) along the axis.
-      record<T>("log_softmax", y, {x}, [x, l](const xt::xarray<T>& g, const Tensor& out) {
+      record<T>(op_log_softmax, y, {x}, [x, l](const xt::xarray<T>& g, const Tensor& out) {
         const T* pgo = g.data();
         xt::xarray<T> gx = xt::exp(out.value<T>());
         T* pg = gx.data();
@@ -390,7 +271,7 @@ void add_reduction_cases(std::vector<GradcheckCase>& cases) {
     return [op, axes, keepdims](const std::vector<Tensor>& in) { return op(in[0], axes, keepdims); };
   };
   for (auto [name, op] : {std::pair<const char*, Reducer>{"sum", &sum}, {"mean", &mean},
-                          {"max", &max}, {"logsumexp", &logsumexp}}) {
+                          {"max", &max}, {"min", &min}, {"logsumexp", &logsumexp}}) {
     cases.push_back({name, "all axes", {{3, 4}}, reduce(op, {}, false)});
     cases.push_back({name, "all axes, keepdims", {{2, 3}}, reduce(op, {}, true)});
     cases.push_back({name, "last axis", {{3, 5}}, reduce(op, {1}, false)});

@@ -13,6 +13,8 @@ Tensor mean(const Tensor& x, const std::vector<int>& axes = {}, bool keepdims = 
 // Maximum (NaN if any element is); the gradient is shared equally among tied maxima (as
 // torch.amax). Reducing over an empty axis throws.
 Tensor max(const Tensor& x, const std::vector<int>& axes = {}, bool keepdims = false);
+// Minimum, likewise (NaN-propagating, ties share the gradient, as torch.amin).
+Tensor min(const Tensor& x, const std::vector<int>& axes = {}, bool keepdims = false);
 // log(sum(exp(x))) over axes, computed stably (shifted by the maximum); all -inf gives -inf.
 Tensor logsumexp(const Tensor& x, const std::vector<int>& axes = {}, bool keepdims = false);
 // Along one axis, stable at any magnitude; backward from the saved output.

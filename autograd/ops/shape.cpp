@@ -13,9 +13,20 @@
 
 #include "autograd/function.hpp"
 #include "autograd/ops/elementwise.hpp"
+#include "autograd/op_registry.hpp"
 #include "autograd/ops/families.hpp"
 
 namespace tg {
+
+// The names this family records on the tape (autograd/op_registry.hpp).
+const OpName op_reshape{"reshape"};
+const OpName op_concat{"concat"};
+const OpName op_stack{"stack"};
+const OpName op_slice{"slice"};
+const OpName op_index_select{"index_select"};
+const OpName op_embedding{"embedding"};
+const OpName op_where{"where"};
+const OpName op_masked_fill{"masked_fill"};
 
 namespace {
 
@@ -116,7 +127,7 @@ bool same_shapes(const std::vector<Shape>& shapes) {
 }  // namespace
 
 Tensor reshape(const Tensor& x, const std::vector<long>& shape) {
-  check_same_dtype("reshape", {x});
+  check_same_dtype(op_reshape, {x});
   const Shape sx = x.shape();
   const std::size_t total = x.size();
   auto target = [&] { return fmt::format("[{}]", fmt::join(shape, ",")); };
@@ -147,7 +158,7 @@ Tensor reshape(const Tensor& x, const std::vector<long>& shape) {
     copy_block(value.data(), x.value<T>().data(), total);
     Tensor y(std::move(value));
     if (any_requires_grad(x)) {
-      record<T>("reshape", y, {x}, [x, total](const xt::xarray<T>& g) {
+      record<T>(op_reshape, y, {x}, [x, total](const xt::xarray<T>& g) {
         T beta;
         T* d = grad_for_accumulation<T>(x, beta);
         copy_or_add(d, g.data(), total, beta != T(0));
@@ -159,9 +170,9 @@ Tensor reshape(const Tensor& x, const std::vector<long>& shape) {
 
 Tensor concat(const std::vector<Tensor>& tensors, int axis) {
   if (tensors.empty()) throw Error("concat: no tensors given");
-  check_same_dtype("concat", tensors);
+  check_same_dtype(op_concat, tensors);
   const Shape first = tensors.front().shape();
-  const std::size_t a = normalize_axis("concat", axis, first);
+  const std::size_t a = normalize_axis(op_concat, axis, first);
   Shape out_shape = first;
   out_shape[a] = 0;
   std::vector<std::size_t> blocks;
@@ -177,12 +188,12 @@ Tensor concat(const std::vector<Tensor>& tensors, int axis) {
     out_shape[a] += sk[a];
     blocks.push_back(product(sk.begin() + a, sk.end()));
   }
-  return join("concat", tensors, out_shape, outer, blocks);
+  return join(op_concat, tensors, out_shape, outer, blocks);
 }
 
 Tensor stack(const std::vector<Tensor>& tensors, int axis) {
   if (tensors.empty()) throw Error("stack: no tensors given");
-  check_same_dtype("stack", tensors);
+  check_same_dtype(op_stack, tensors);
   const Shape first = tensors.front().shape();
   const int rank = static_cast<int>(first.size()) + 1;  // the new axis counts from the result
   const int a = axis < 0 ? axis + rank : axis;
@@ -197,13 +208,13 @@ Tensor stack(const std::vector<Tensor>& tensors, int axis) {
   out_shape.insert(out_shape.begin() + a, tensors.size());
   const std::size_t outer = product(first.begin(), first.begin() + a);
   const std::size_t block = product(first.begin() + a, first.end());
-  return join("stack", tensors, out_shape, outer, std::vector<std::size_t>(tensors.size(), block));
+  return join(op_stack, tensors, out_shape, outer, std::vector<std::size_t>(tensors.size(), block));
 }
 
 Tensor slice(const Tensor& x, int axis, long start, long end) {
-  check_same_dtype("slice", {x});
+  check_same_dtype(op_slice, {x});
   const Shape sx = x.shape();
-  const std::size_t a = normalize_axis("slice", axis, sx);
+  const std::size_t a = normalize_axis(op_slice, axis, sx);
   const long n = static_cast<long>(sx[a]);
   auto clamp_bound = [n](long v) { return std::clamp(v < 0 ? v + n : v, 0L, n); };
   const long first = clamp_bound(start);
@@ -223,7 +234,7 @@ Tensor slice(const Tensor& x, int axis, long start, long end) {
       copy_block(out.data() + o * piece, px + o * block + from, piece);
     Tensor y(std::move(out));
     if (any_requires_grad(x)) {
-      record<T>("slice", y, {x}, [x, outer, from, block, piece](const xt::xarray<T>& g) {
+      record<T>(op_slice, y, {x}, [x, outer, from, block, piece](const xt::xarray<T>& g) {
         T* d = grad_buffer_for_add<T>(x);
         for (std::size_t o = 0; o < outer; ++o)
           copy_or_add(d + o * block + from, g.data() + o * piece, piece, true);
@@ -234,13 +245,13 @@ Tensor slice(const Tensor& x, int axis, long start, long end) {
 }
 
 Tensor index_select(const Tensor& x, int axis, const Indices& index) {
-  check_same_dtype("index_select", {x});
+  check_same_dtype(op_index_select, {x});
   const Shape sx = x.shape();
-  const std::size_t a = normalize_axis("index_select", axis, sx);
+  const std::size_t a = normalize_axis(op_index_select, axis, sx);
   if (index.shape.size() != 1)
     throw Error(fmt::format("index_select: index must be 1-D, got shape {}",
                             shape_str(index.shape)));
-  check_indices("index_select", index, sx[a],
+  check_indices(op_index_select, index, sx[a],
                 fmt::format("axis {} of shape {}", axis, shape_str(sx)));
   const std::size_t outer = product(sx.begin(), sx.begin() + a);
   const std::size_t inner = product(sx.begin() + a + 1, sx.end());
@@ -255,7 +266,7 @@ Tensor index_select(const Tensor& x, int axis, const Indices& index) {
       gather_rows(px + o * in_block, index, inner, out.data() + o * out_block);
     Tensor y(std::move(out));
     if (any_requires_grad(x)) {
-      record<T>("index_select", y, {x},
+      record<T>(op_index_select, y, {x},
                 [x, index, outer, inner, in_block, out_block](const xt::xarray<T>& g) {
                   T* d = grad_buffer_for_add<T>(x);
                   for (std::size_t o = 0; o < outer; ++o)
@@ -267,7 +278,7 @@ Tensor index_select(const Tensor& x, int axis, const Indices& index) {
 }
 
 Tensor embedding(const Tensor& weight, const Indices& indices, long padding_idx) {
-  check_same_dtype("embedding", {weight});
+  check_same_dtype(op_embedding, {weight});
   const Shape sw = weight.shape();
   if (sw.size() != 2)
     throw Error(fmt::format("embedding: weight must be 2-D [V, D], got {}", shape_str(sw)));
@@ -275,7 +286,7 @@ Tensor embedding(const Tensor& weight, const Indices& indices, long padding_idx)
   if (padding_idx >= static_cast<long>(rows))
     throw Error(fmt::format("embedding: padding_idx {} out of range for {} rows (weight {})",
                             padding_idx, rows, shape_str(sw)));
-  check_indices("embedding", indices, rows,
+  check_indices(op_embedding, indices, rows,
                 fmt::format("{} rows (weight {})", rows, shape_str(sw)));
   Shape out_shape = indices.shape;
   out_shape.push_back(dim);
@@ -287,7 +298,7 @@ Tensor embedding(const Tensor& weight, const Indices& indices, long padding_idx)
     if (any_requires_grad(weight)) {
       // A negative padding_idx means no padding row; -1 never matches a checked index.
       const std::int64_t skip = padding_idx < 0 ? -1 : padding_idx;
-      record<T>("embedding", y, {weight}, [weight, indices, dim, skip](const xt::xarray<T>& g) {
+      record<T>(op_embedding, y, {weight}, [weight, indices, dim, skip](const xt::xarray<T>& g) {
         scatter_add_rows(g.data(), indices, dim, grad_buffer_for_add<T>(weight), skip);
       });
     }
@@ -296,11 +307,11 @@ Tensor embedding(const Tensor& weight, const Indices& indices, long padding_idx)
 }
 
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
-  check_same_dtype("where", {a, b});
+  check_same_dtype(op_where, {a, b});
   if (!condition.defined()) throw Error("where: undefined condition");
   const Shape sc = condition.shape(), sa = a.shape(), sb = b.shape();
   const bool same = same_shapes({sc, sa, sb});
-  if (!same) broadcast_shapes("where", sc, broadcast_shapes("where", sa, sb));
+  if (!same) broadcast_shapes(op_where, sc, broadcast_shapes(op_where, sa, sb));
   const Tensor cond = as_dtype(condition, a.dtype());
   return dispatch(a.dtype(), [&](auto s) {
     using T = decltype(s);
@@ -319,7 +330,7 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
     Tensor y(std::move(out));
     if (any_requires_grad(a, b)) {
       // The condition gets no gradient, so it is not an input of the node.
-      record<T>("where", y, {a, b}, [cond, a, b](const xt::xarray<T>& g) {
+      record<T>(op_where, y, {a, b}, [cond, a, b](const xt::xarray<T>& g) {
         const auto taken = xt::not_equal(cond.value<T>(), T(0));
         if (a.requires_grad())
           accumulate_grad_reduced<T>(a, xt::xarray<T>(xt::where(taken, g, T(0))));
@@ -332,10 +343,10 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
 }
 
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
-  check_same_dtype("masked_fill", {x});
+  check_same_dtype(op_masked_fill, {x});
   if (!mask.defined()) throw Error("masked_fill: undefined mask");
   const Shape sx = x.shape(), sm = mask.shape();
-  if (sm != sx && broadcast_shapes("masked_fill", sx, sm) != sx)
+  if (sm != sx && broadcast_shapes(op_masked_fill, sx, sm) != sx)
     throw Error(fmt::format("masked_fill: mask {} does not broadcast to the input's shape {}",
                             shape_str(sm), shape_str(sx)));
   const Tensor m = as_dtype(mask, x.dtype());
@@ -355,7 +366,7 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
     }
     Tensor y(std::move(out));
     if (any_requires_grad(x)) {
-      record<T>("masked_fill", y, {x}, [x, m](const xt::xarray<T>& g) {
+      record<T>(op_masked_fill, y, {x}, [x, m](const xt::xarray<T>& g) {
         accumulate_grad<T>(x, xt::where(xt::not_equal(m.value<T>(), T(0)), T(0), g));
       });
     }

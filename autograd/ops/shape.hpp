@@ -1,6 +1,7 @@
 // Ops that move values without arithmetic: reshape, concat, stack, slice, gathers and selection.
 #pragma once
 
+#include <type_traits>
 #include <vector>
 
 #include "autograd/tensor.hpp"
@@ -9,6 +10,12 @@ namespace tg {
 
 // One axis of the new shape may be -1 (inferred).
 Tensor reshape(const Tensor& x, const std::vector<long>& shape);
+// The same with a Shape (e.g. another tensor's). A template so that a braced list such as
+// {4, -1} still picks the overload above instead of being ambiguous.
+template <class S, std::enable_if_t<std::is_same_v<S, Shape>, int> = 0>
+Tensor reshape(const Tensor& x, const S& shape) {
+  return reshape(x, std::vector<long>(shape.begin(), shape.end()));
+}
 Tensor concat(const std::vector<Tensor>& tensors, int axis = 0);
 Tensor stack(const std::vector<Tensor>& tensors, int axis = 0);
 // Elements start <= i < end along `axis` (negative start/end count from the end, and bounds

@@ -7,7 +7,6 @@
 #include <fmt/format.h>
 
 #include "common/files.hpp"
-#include "common/shuffle.hpp"
 #include "common/text.hpp"
 
 namespace tg::baby_lm {
@@ -147,13 +146,6 @@ void fill_windows(const std::vector<std::int64_t>& ids, std::size_t window,
     std::copy(ids.begin() + s + window + 1 - per_window, ids.begin() + s + window + 1,
               targets.data.begin() + i * per_window);
   }
-}
-
-std::vector<std::size_t> shuffled_order(std::size_t n, Generator& gen) {
-  std::vector<std::size_t> order(n);
-  for (std::size_t i = 0; i < n; ++i) order[i] = i;
-  examples::shuffle_in_place(order, gen);
-  return order;
 }
 
 StreamBatches::StreamBatches(const std::vector<std::int64_t>& ids, std::size_t streams,

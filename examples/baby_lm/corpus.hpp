@@ -10,6 +10,7 @@
 
 #include <autograd/random.hpp>
 #include <autograd/tensor.hpp>
+#include <nn/data.hpp>
 
 namespace tg::baby_lm {
 
@@ -73,8 +74,8 @@ void fill_windows(const std::vector<std::int64_t>& ids, std::size_t window,
                   const std::size_t* starts, std::size_t n, Indices& inputs, Indices& targets,
                   bool every_step = false);
 
-// 0..n-1 in the order of a Fisher-Yates shuffle drawn from gen.
-std::vector<std::size_t> shuffled_order(std::size_t n, Generator& gen);
+// 0..n-1 in the order of a Fisher-Yates shuffle drawn from gen (the library's).
+using data::shuffled_order;
 
 // ---- stateful mode ------------------------------------------------------------------------
 // The tokens cut into `streams` contiguous streams of equal length, read side by side in chunks

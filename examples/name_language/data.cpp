@@ -10,7 +10,7 @@
 #include <set>
 
 #include "common/files.hpp"
-#include "common/shuffle.hpp"
+#include "nn/data.hpp"
 #include "common/text.hpp"
 
 namespace tg::examples::names {
@@ -131,7 +131,7 @@ Split stratified_split(const Dataset& data, std::uint64_t seed, double validatio
   Generator gen(seed);
   Split split;
   for (std::vector<std::size_t>& members : by_class) {
-    shuffle_in_place(members, gen);
+    data::shuffle_in_place(members, gen);
     const std::size_t n = members.size();
     auto share = [&](double fraction) {
       const auto k = static_cast<std::size_t>(std::lround(fraction * static_cast<double>(n)));
@@ -264,7 +264,7 @@ std::vector<std::vector<std::size_t>> epoch_batches(const EncodedSet& set, std::
   std::vector<std::size_t> order(n);
   if (sampling == Sampling::Natural) {
     std::iota(order.begin(), order.end(), 0);
-    shuffle_in_place(order, gen);
+    data::shuffle_in_place(order, gen);
   } else {
     std::vector<std::vector<std::size_t>> members(num_classes);
     for (std::size_t i = 0; i < n; ++i) members.at(set.labels[i]).push_back(i);
@@ -297,7 +297,7 @@ std::vector<std::vector<std::size_t>> epoch_batches(const EncodedSet& set, std::
   for (std::size_t start = 0; start < n; start += batch_size)
     batches.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(start),
                          order.begin() + static_cast<std::ptrdiff_t>(std::min(n, start + batch_size)));
-  shuffle_in_place(batches, gen);
+  data::shuffle_in_place(batches, gen);
   return batches;
 }
 

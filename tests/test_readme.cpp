@@ -1,0 +1,120 @@
+// The README's "Writing your own model" snippets: they live here, between README-BEGIN and
+// README-END markers, run as tests, and a test checks that README.md quotes each one verbatim.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#include "autograd/function.hpp"
+#include "autograd/gradcheck.hpp"
+#include "autograd/ops.hpp"
+#include "nn/data.hpp"
+#include "nn/nn.hpp"
+#include "optim/optimizers.hpp"
+
+// README-BEGIN custom-module
+// A model is a Module with named children; Forwarding gives it operator() for its own forward.
+class AttentionPool : public tg::nn::Forwarding<AttentionPool> {
+ public:
+  AttentionPool(std::size_t vocab, std::size_t dim, std::size_t classes) {
+    embed_ = register_module("embed", std::make_shared<tg::nn::Embedding>(
+                                          tg::nn::EmbeddingOptions(vocab, dim).padding_idx(0)));
+    attn_ = register_module("attn", std::make_shared<tg::nn::MultiheadAttention>(
+                                        tg::nn::MultiheadAttentionOptions(dim, 2).batch_first(true)));
+    head_ = register_module("head", std::make_shared<tg::nn::Linear>(dim, classes));
+  }
+  std::string type_name() const override { return "AttentionPool"; }
+
+  // ids [B, T] with padding 0 -> logits [B, classes]
+  tg::Tensor forward(const tg::Indices& ids, const tg::Tensor& padding_mask) {
+    const tg::Tensor x = embed_->forward(ids);
+    tg::nn::AttentionArgs args;
+    args.key_padding_mask = padding_mask;
+    const tg::Tensor attended = attn_->forward(x, x, x, args).output;
+    return head_->forward(tg::mean(attended, {1}));
+  }
+
+ private:
+  std::shared_ptr<tg::nn::Embedding> embed_;
+  std::shared_ptr<tg::nn::MultiheadAttention> attn_;
+  std::shared_ptr<tg::nn::Linear> head_;
+};
+// README-END
+
+// README-BEGIN custom-op
+// An op: compute the value, record a closure that adds into the input's gradient. The closure
+// takes the output as its second parameter (never capture it: the output owns the node).
+tg::Tensor cube(const tg::Tensor& x) {
+  return tg::dispatch(x.dtype(), [&](auto s) {
+    using T = decltype(s);
+    const auto& v = x.value<T>();
+    tg::Tensor y(xt::xarray<T>(v * v * v));
+    if (tg::any_requires_grad(x))
+      tg::record<T>("cube", y, {x}, [x](const xt::xarray<T>& g, const tg::Tensor&) {
+        const auto& xv = x.value<T>();
+        tg::accumulate_grad<T>(x, g * T(3) * xv * xv);
+      });
+    return y;
+  });
+}
+// README-END
+
+TEST_CASE("README: a custom module trains with a plain parameter list", "[readme]") {
+  // README-BEGIN train
+  AttentionPool model(20, 8, 3);
+  tg::optim::Adam adam(model.parameters(), tg::optim::AdamOptions{1e-2});
+  const tg::data::PaddedBatch batch = tg::data::pad_batch({{3, 4, 5}, {6, 7}}, 0, /*batch_first=*/true);
+  const tg::Indices labels({2, 0});
+  for (int step = 0; step < 20; ++step) {
+    adam.zero_grad();
+    const tg::Tensor loss = tg::cross_entropy(model(batch.ids, batch.mask), labels);
+    loss.backward();
+    adam.step();
+  }
+  std::cout << model.summary() << model(batch.ids, batch.mask) << "\n";
+  // README-END
+  tg::NoGradGuard no_grad;
+  const tg::Indices predicted = tg::argmax(model(batch.ids, batch.mask));
+  CHECK(predicted.data == std::vector<std::int64_t>{2, 0});
+}
+
+TEST_CASE("README: the custom op passes gradcheck", "[readme]") {
+  // README-BEGIN gradcheck
+  const tg::Tensor x = tg::Tensor::uniform({3, 4}, -1, 1, tg::DType::Float64).set_requires_grad();
+  const tg::GradcheckReport report = tg::gradcheck([&] { return cube(x); }, {x});
+  std::cout << report.message() << "\n";  // "gradcheck passed: 12 elements, ..."
+  // README-END
+  CHECK(report.ok);
+  const tg::Tensor y = cube(x);
+  CHECK(y.to_vector() == (x * x * x).to_vector());
+}
+
+TEST_CASE("README.md quotes every snippet of this file verbatim", "[readme]") {
+  auto read = [](const std::string& path) {
+    std::ifstream in(path);
+    REQUIRE(in);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  };
+  const std::string readme = read(std::string(TAPEGRAD_SOURCE_DIR) + "/README.md");
+  const std::string source = read(std::string(TAPEGRAD_SOURCE_DIR) + "/tests/test_readme.cpp");
+  const std::string begin = "// README-" "BEGIN ", end = "// README-" "END";  // split: not markers
+  std::size_t snippets = 0;
+  for (std::size_t at = source.find(begin); at != std::string::npos; at = source.find(begin, at + 1)) {
+    const std::size_t first = source.find('\n', at) + 1;
+    std::size_t last = source.find(end, first);
+    REQUIRE(last != std::string::npos);
+    // Snippets inside a test case are indented by two: the README shows them flush left.
+    last = source.rfind('\n', last) + 1;  // without the END marker's indentation
+    std::string text = source.substr(first, last - first), flush;
+    const bool indented = text.rfind("  ", 0) == 0;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);)
+      flush += (indented && line.rfind("  ", 0) == 0 ? line.substr(2) : line) + "\n";
+    INFO("snippet " << source.substr(at, first - at) << flush);
+    CHECK(readme.find(flush) != std::string::npos);
+    ++snippets;
+  }
+  CHECK(snippets == 4);
+}
