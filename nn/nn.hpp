@@ -11,3 +11,4 @@
 
 // Recurrent layers:
 #include "nn/recurrent.hpp"
+#include "nn/custom_recurrent.hpp"

@@ -84,6 +84,8 @@ class RecurrentDriver : public Module {
   // Seeds the dropout generator: a subclass calls it after drawing its parameters, so that
   // the initialisation order is PyTorch's.
   void seed_dropout(Generator& gen);
+  // For layers that learn the width of c from their cells after construction.
+  void set_cell_width(std::size_t cell) { cell_ = cell; }
   // Runs layer-direction k (index layer * D + direction) over `input` from `initial` ([B, W]
   // values, W = hidden + cell; undefined: zero) and returns every step's state [T, B, W], zero
   // at steps past run.steps.
