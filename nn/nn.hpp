@@ -12,3 +12,4 @@
 // Recurrent layers:
 #include "nn/recurrent.hpp"
 #include "nn/custom_recurrent.hpp"
+#include "nn/lstm_proj.hpp"
