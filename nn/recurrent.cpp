@@ -234,4 +234,15 @@ LSTM::LSTM(const RecurrentOptions& options, Generator& gen)
 GRU::GRU(const RecurrentOptions& options, Generator& gen)
     : RecurrentLayer(CellKind::Gru, options, gen) {}
 
+std::shared_ptr<RecurrentLayer> make_recurrent_layer(CellKind kind, const RecurrentOptions& options,
+                                                     Generator& gen) {
+  switch (kind) {  // no default: a new kind must say which layer it makes
+    case CellKind::RnnTanh: return std::make_shared<RNN>(options, Nonlinearity::Tanh, gen);
+    case CellKind::RnnRelu: return std::make_shared<RNN>(options, Nonlinearity::Relu, gen);
+    case CellKind::Lstm: return std::make_shared<LSTM>(options, gen);
+    case CellKind::Gru: return std::make_shared<GRU>(options, gen);
+  }
+  throw Error("make_recurrent_layer: not a CellKind");
+}
+
 }  // namespace tg::nn

@@ -24,19 +24,15 @@ const char* kind_name(CellKind kind) {
     case CellKind::RnnTanh: return "RNN(tanh)";
     case CellKind::RnnRelu: return "RNN(relu)";
     case CellKind::Lstm: return "LSTM";
-    default: return "GRU";
+    case CellKind::Gru: return "GRU";
   }
+  return "?";
 }
 
 std::shared_ptr<nn::RecurrentLayer> make_layer(CellKind kind, const nn::RecurrentOptions& o,
                                                std::uint64_t seed = 7) {
   Generator gen(seed);
-  switch (kind) {
-    case CellKind::RnnTanh: return std::make_shared<nn::RNN>(o, nn::Nonlinearity::Tanh, gen);
-    case CellKind::RnnRelu: return std::make_shared<nn::RNN>(o, nn::Nonlinearity::Relu, gen);
-    case CellKind::Lstm: return std::make_shared<nn::LSTM>(o, gen);
-    default: return std::make_shared<nn::GRU>(o, gen);
-  }
+  return nn::make_recurrent_layer(kind, o, gen);
 }
 
 Tensor random64(const Shape& shape, std::uint64_t seed, bool requires_grad = false) {
