@@ -13,4 +13,6 @@
 
 // Recurrent layers:
 #include "nn/recurrent.hpp"
+#include "nn/custom_recurrent.hpp"
+#include "nn/lstm_proj.hpp"
 #include "nn/recurrent_options.hpp"

@@ -1,5 +1,5 @@
-// The recurrent layers' driver: per layer and direction one input projection and a loop of cell
-// steps, then the outputs, final states and last-step outputs gathered into their layouts.
+// The recurrent driver: per layer and direction one run of the layer's cell, then the outputs,
+// final states and last-step outputs gathered into their layouts; and the fused layers.
 #include "nn/recurrent.hpp"
 
 #include <fmt/format.h>
@@ -7,19 +7,11 @@
 #include <algorithm>
 
 #include "autograd/ops/loss.hpp"
-#include "nn/rnn_ops.hpp"
 
 namespace tg::nn {
 
 namespace {
 
-const char* layer_name(CellKind kind) {
-  switch (kind) {
-    case CellKind::Lstm: return "LSTM";
-    case CellKind::Gru: return "GRU";
-    default: return "RNN";
-  }
-}
 
 // Which rows step at each time step (null: all of them), and how many steps any sequence takes.
 struct Padding {
@@ -51,54 +43,27 @@ Padding padding_of(const std::string& name, const std::vector<std::size_t>& leng
   return p;
 }
 
-std::string suffix(std::size_t layer, bool reverse) {
+}  // namespace
+
+// ---- driver ------------------------------------------------------------------------------
+
+RecurrentDriver::RecurrentDriver(const RecurrentOptions& options, std::size_t hidden,
+                                 std::size_t cell)
+    : options_(options), hidden_(hidden), cell_(cell),
+      workspace_(std::make_shared<Workspace>()) {}
+
+std::size_t RecurrentDriver::layer_input_size(std::size_t layer) const {
+  return layer == 0 ? options_.input_size : num_directions() * hidden_;
+}
+
+std::string RecurrentDriver::suffix(std::size_t layer, bool reverse) {
   return fmt::format("_l{}{}", layer, reverse ? "_reverse" : "");
 }
 
-}  // namespace
+void RecurrentDriver::seed_dropout(Generator& gen) { dropout_gen_.manual_seed(gen.next_u64()); }
 
-RecurrentLayer::RecurrentLayer(CellKind kind, const RecurrentOptions& options, Generator& gen)
-    : kind_(kind), options_(options) {
-  const char* name = layer_name(kind);
-  const RecurrentOptions& o = options_;
-  if (o.input_size == 0 || o.hidden_size == 0 || o.num_layers == 0)
-    throw Error(fmt::format("{}: input_size {}, hidden_size {} and num_layers {} must be positive",
-                            name, o.input_size, o.hidden_size, o.num_layers));
-  if (!(o.dropout >= 0.0 && o.dropout < 1.0))
-    throw Error(fmt::format("{}: dropout must be in [0, 1), got {}", name, o.dropout));
-  const std::size_t dirs = num_directions(), H = o.hidden_size, gh = gate_count(kind) * H;
-  for (std::size_t l = 0; l < o.num_layers; ++l) {
-    const std::size_t in = l == 0 ? o.input_size : dirs * H;
-    for (std::size_t d = 0; d < dirs; ++d) {
-      const std::string s = suffix(l, d == 1);
-      Weights w;
-      w.w_ih = register_parameter("weight_ih" + s, recurrent_init({gh, in}, H, gen));
-      w.w_hh = register_parameter("weight_hh" + s, recurrent_init({gh, H}, H, gen));
-      if (o.bias) {
-        w.b_ih = register_parameter("bias_ih" + s, recurrent_init({gh}, H, gen));
-        w.b_hh = register_parameter("bias_hh" + s, recurrent_init({gh}, H, gen));
-      }
-      weights_.push_back(w);
-    }
-  }
-  dropout_gen_.manual_seed(gen.next_u64());
-  workspace_ = std::make_shared<Workspace>();
-}
-
-const RecurrentLayer::Weights& RecurrentLayer::weights(std::size_t layer, bool reverse) const {
-  if (layer >= options_.num_layers || (reverse && !options_.bidirectional))
-    throw Error(fmt::format("{}: no layer {}{}", layer_name(kind_), layer,
-                            reverse ? " in reverse" : ""));
-  return weights_[layer * num_directions() + (reverse ? 1 : 0)];
-}
-
-const Tensor& RecurrentLayer::weight_ih(std::size_t l, bool r) const { return weights(l, r).w_ih; }
-const Tensor& RecurrentLayer::weight_hh(std::size_t l, bool r) const { return weights(l, r).w_hh; }
-const Tensor& RecurrentLayer::bias_ih(std::size_t l, bool r) const { return weights(l, r).b_ih; }
-const Tensor& RecurrentLayer::bias_hh(std::size_t l, bool r) const { return weights(l, r).b_hh; }
-
-RecurrentOutput RecurrentLayer::forward(const Tensor& x, const RecurrentState& state,
-                                        const std::vector<std::size_t>& lengths) {
+RecurrentOutput RecurrentDriver::forward(const Tensor& x, const RecurrentState& state,
+                                         const std::vector<std::size_t>& lengths) {
   const std::string name = type_name();
   const RecurrentOptions& o = options_;
   if (!x.defined()) throw Error(name + ": undefined input");
@@ -106,19 +71,22 @@ RecurrentOutput RecurrentLayer::forward(const Tensor& x, const RecurrentState& s
   if (sx.size() != 3 || sx[2] != o.input_size || sx[0] == 0 || sx[1] == 0)
     throw Error(fmt::format("{}: input {} (expected [{}, {}])", name, shape_str(sx),
                             o.batch_first ? "B, T" : "T, B", o.input_size));
-  if (x.dtype() != weights_.front().w_ih.dtype())
+  const std::vector<Tensor> params = parameters();
+  if (!params.empty() && x.dtype() != params.front().dtype())
     throw Error(fmt::format("{}: input is {} but the parameters are {}", name,
-                            to_string(x.dtype()), to_string(weights_.front().w_ih.dtype())));
+                            to_string(x.dtype()), to_string(params.front().dtype())));
   const std::size_t T = o.batch_first ? sx[1] : sx[0], B = o.batch_first ? sx[0] : sx[1];
-  const std::size_t L = o.num_layers, D = num_directions(), H = o.hidden_size;
-  const std::size_t W = state_width(kind_, H);
-  if (state.c.defined() && kind_ != CellKind::Lstm)
-    throw Error(name + ": only the LSTM takes a cell state c");
-  for (const Tensor* s : {&state.h, &state.c})
-    if (s->defined() && (s->shape() != Shape{L * D, B, H} || s->dtype() != x.dtype()))
+  const std::size_t L = o.num_layers, D = num_directions(), H = hidden_, C = cell_, W = H + C;
+  if (state.c.defined() && C == 0)
+    throw Error(name + ": c given, but the cell has no cell state (only the LSTM and custom cells "
+                "with one take c)");
+  for (const Tensor* s : {&state.h, &state.c}) {
+    const std::size_t width = s == &state.h ? H : C;
+    if (s->defined() && (s->shape() != Shape{L * D, B, width} || s->dtype() != x.dtype()))
       throw Error(fmt::format("{}: initial state {} {} (expected {} [{}, {}, {}])", name,
                               to_string(s->dtype()), shape_str(s->shape()), to_string(x.dtype()),
-                              L * D, B, H));
+                              L * D, B, width));
+  }
   const Padding pad = padding_of(name, lengths, T, B);
 
   Workspace* ws = workspace_.get();
@@ -126,10 +94,12 @@ RecurrentOutput RecurrentLayer::forward(const Tensor& x, const RecurrentState& s
   // The initial state of layer-direction k as the [B, W] values the steps start from.
   auto initial = [&](std::size_t k) -> Tensor {
     std::vector<GatherPiece> pieces;
-    if (state.h.defined()) pieces.push_back({state.h, k * B * H, H, 0, W, B, H, nullptr});
-    if (state.c.defined()) pieces.push_back({state.c, k * B * H, H, H, W, B, H, nullptr});
+    if (state.h.defined())
+      pieces.push_back(GatherPiece::of(state.h, B, H).from(k * B * H, H).to(0, W));
+    if (state.c.defined())
+      pieces.push_back(GatherPiece::of(state.c, B, C).from(k * B * C, C).to(H, W));
     if (pieces.empty()) return Tensor();
-    if (kind_ != CellKind::Lstm && L * D == 1) return state.h;  // already B*H values
+    if (C == 0 && L * D == 1) return state.h;  // already B*H values
     return gather_rows({B, W}, pieces, ws);
   };
   // Where each direction's final state sits in its states tensor [T, B, W].
@@ -141,22 +111,27 @@ RecurrentOutput RecurrentLayer::forward(const Tensor& x, const RecurrentState& s
   Tensor output;
   for (std::size_t l = 0; l < L; ++l) {
     for (std::size_t d = 0; d < D; ++d) {
-      const Weights& w = weights_[l * D + d];
-      const Projection p = input_projection(kind_, input, input_batch_first, w.w_ih, w.w_hh,
-                                            w.b_ih, w.b_hh, ws);
-      states[l * D + d] =
-          cell_steps(p, initial(l * D + d), w.w_hh, w.b_hh, d == 1, pad.steps, pad.active, ws);
+      SequenceRun run;
+      run.batch_first = input_batch_first;
+      run.reverse = d == 1;
+      run.steps = pad.steps;
+      run.active = pad.active;
+      states[l * D + d] = run_direction(l * D + d, input, initial(l * D + d), run);
     }
     // Every step's h, directions side by side; padded steps stay zero.
     const bool top = l + 1 == L;
-    const bool bf = top && o.batch_first;
+    const bool out_batch_first = top && o.batch_first;
+    const std::size_t row_stride = out_batch_first ? T * D * H : D * H;
     std::vector<GatherPiece> pieces;
     for (std::size_t d = 0; d < D; ++d)
-      for (std::size_t t = 0; t < pad.steps; ++t)
-        pieces.push_back({states[l * D + d], t * B * W, W,
-                          bf ? t * D * H + d * H : t * B * D * H + d * H, bf ? T * D * H : D * H,
-                          B, H, pad.active[t]});
-    output = gather_rows(bf ? Shape{B, T, D * H} : Shape{T, B, D * H}, pieces, ws);
+      for (std::size_t t = 0; t < pad.steps; ++t) {
+        const std::size_t at = out_batch_first ? t * D * H + d * H : t * B * D * H + d * H;
+        pieces.push_back(GatherPiece::of(states[l * D + d], B, H)
+                             .from(t * B * W, W)
+                             .to(at, row_stride)
+                             .only(pad.active[t]));
+      }
+    output = gather_rows(out_batch_first ? Shape{B, T, D * H} : Shape{T, B, D * H}, pieces, ws);
     if (!top && o.dropout > 0.0 && is_training())
       output = tg::dropout(output, o.dropout, true, dropout_gen_);
     input = output;
@@ -165,42 +140,92 @@ RecurrentOutput RecurrentLayer::forward(const Tensor& x, const RecurrentState& s
 
   RecurrentOutput result;
   result.output = output;
-  auto stack_finals = [&](std::size_t column) {
+  auto stack_finals = [&](std::size_t column, std::size_t width) {
     std::vector<GatherPiece> pieces;
     for (std::size_t k = 0; k < L * D; ++k)
-      pieces.push_back({states[k], final_offset(k % D) + column, W, k * B * H, H, B, H, nullptr});
-    return gather_rows({L * D, B, H}, pieces, ws);
+      pieces.push_back(GatherPiece::of(states[k], B, width)
+                           .from(final_offset(k % D) + column, W)
+                           .to(k * B * width, width));
+    return gather_rows({L * D, B, width}, pieces, ws);
   };
-  result.state.h = stack_finals(0);
-  if (kind_ == CellKind::Lstm) result.state.c = stack_finals(H);
+  result.state.h = stack_finals(0, H);
+  if (C > 0) result.state.c = stack_finals(H, C);
   std::vector<GatherPiece> last;
   for (std::size_t d = 0; d < D; ++d)
-    last.push_back({states[(L - 1) * D + d], final_offset(d), W, d * H, D * H, B, H, nullptr});
+    last.push_back(
+        GatherPiece::of(states[(L - 1) * D + d], B, H).from(final_offset(d), W).to(d * H, D * H));
   result.last = gather_rows({B, D * H}, last, ws);
   return result;
 }
 
-Tensor RecurrentLayer::forward(const Tensor& x) {
+Tensor RecurrentDriver::forward(const Tensor& x) {
   RecurrentOutput out = forward(x, RecurrentState{});
   return options_.return_sequences ? out.output : out.last;
 }
 
-Shape RecurrentLayer::output_shape(const Shape& input_shape) const {
+Shape RecurrentDriver::output_shape(const Shape& input_shape) const {
   const RecurrentOptions& o = options_;
   if (input_shape.size() != 3 || input_shape[2] != o.input_size)
     throw Error(fmt::format("{}: input shape {} (expected [{}, {}])", type_name(),
                             shape_str(input_shape), o.batch_first ? "B, T" : "T, B",
                             o.input_size));
-  const std::size_t features = num_directions() * o.hidden_size;
+  const std::size_t features = num_directions() * hidden_;
   if (!o.return_sequences) return {o.batch_first ? input_shape[0] : input_shape[1], features};
   return {input_shape[0], input_shape[1], features};
 }
+
+// ---- fused layers ------------------------------------------------------------------------
+
+RecurrentLayer::RecurrentLayer(CellKind kind, const RecurrentOptions& options, Generator& gen)
+    : RecurrentDriver(options, options.hidden_size,
+                      cell_spec(kind).has_cell_state ? options.hidden_size : 0),
+      kind_(kind) {
+  const char* name = cell_spec(kind).layer_name;
+  const RecurrentOptions& o = options;
+  if (o.input_size == 0 || o.hidden_size == 0 || o.num_layers == 0)
+    throw Error(fmt::format("{}: input_size {}, hidden_size {} and num_layers {} must be positive",
+                            name, o.input_size, o.hidden_size, o.num_layers));
+  if (!(o.dropout >= 0.0 && o.dropout < 1.0))
+    throw Error(fmt::format("{}: dropout must be in [0, 1), got {}", name, o.dropout));
+  const std::size_t dirs = num_directions(), H = o.hidden_size, gh = gate_count(kind) * H;
+  for (std::size_t l = 0; l < o.num_layers; ++l) {
+    for (std::size_t d = 0; d < dirs; ++d) {
+      const std::string s = suffix(l, d == 1);
+      CellWeights w;
+      w.w_ih = register_parameter("weight_ih" + s, recurrent_init({gh, layer_input_size(l)}, H, gen));
+      w.w_hh = register_parameter("weight_hh" + s, recurrent_init({gh, H}, H, gen));
+      if (o.bias) {
+        w.b_ih = register_parameter("bias_ih" + s, recurrent_init({gh}, H, gen));
+        w.b_hh = register_parameter("bias_hh" + s, recurrent_init({gh}, H, gen));
+      }
+      weights_.push_back(w);
+    }
+  }
+  seed_dropout(gen);
+}
+
+Tensor RecurrentLayer::run_direction(std::size_t k, const Tensor& input, const Tensor& initial,
+                                     const SequenceRun& run) {
+  return cell_sequence(kind_, input, initial, weights_[k], run, workspace());
+}
+
+const CellWeights& RecurrentLayer::weights(std::size_t layer, bool reverse) const {
+  if (layer >= options().num_layers || (reverse && !options().bidirectional))
+    throw Error(fmt::format("{}: no layer {}{}", cell_spec(kind_).layer_name, layer,
+                            reverse ? " in reverse" : ""));
+  return weights_[layer * num_directions() + (reverse ? 1 : 0)];
+}
+
+const Tensor& RecurrentLayer::weight_ih(std::size_t l, bool r) const { return weights(l, r).w_ih; }
+const Tensor& RecurrentLayer::weight_hh(std::size_t l, bool r) const { return weights(l, r).w_hh; }
+const Tensor& RecurrentLayer::bias_ih(std::size_t l, bool r) const { return weights(l, r).b_ih; }
+const Tensor& RecurrentLayer::bias_hh(std::size_t l, bool r) const { return weights(l, r).b_hh; }
 
 RNN::RNN(const RecurrentOptions& options, Nonlinearity nonlinearity, Generator& gen)
     : RecurrentLayer(rnn_kind(nonlinearity), options, gen) {}
 
 Nonlinearity RNN::nonlinearity() const {
-  return kind() == CellKind::RnnRelu ? Nonlinearity::Relu : Nonlinearity::Tanh;
+  return cell_spec(kind()).relu ? Nonlinearity::Relu : Nonlinearity::Tanh;
 }
 
 LSTM::LSTM(const RecurrentOptions& options, Generator& gen)
@@ -208,5 +233,16 @@ LSTM::LSTM(const RecurrentOptions& options, Generator& gen)
 
 GRU::GRU(const RecurrentOptions& options, Generator& gen)
     : RecurrentLayer(CellKind::Gru, options, gen) {}
+
+std::shared_ptr<RecurrentLayer> make_recurrent_layer(CellKind kind, const RecurrentOptions& options,
+                                                     Generator& gen) {
+  switch (kind) {  // no default: a new kind must say which layer it makes
+    case CellKind::RnnTanh: return std::make_shared<RNN>(options, Nonlinearity::Tanh, gen);
+    case CellKind::RnnRelu: return std::make_shared<RNN>(options, Nonlinearity::Relu, gen);
+    case CellKind::Lstm: return std::make_shared<LSTM>(options, gen);
+    case CellKind::Gru: return std::make_shared<GRU>(options, gen);
+  }
+  throw Error("make_recurrent_layer: not a CellKind");
+}
 
 }  // namespace tg::nn

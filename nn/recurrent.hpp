@@ -1,4 +1,5 @@
-// RNN, LSTM and GRU layers: stacked, optionally bidirectional, variable-length, over one driver.
+// The recurrent driver (layers, directions, lengths, dropout, state in and out) and the layers
+// that plug into it: the fused RNN, LSTM and GRU, and cells written by users with tensor ops.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +11,7 @@
 #include "nn/module.hpp"
 #include "nn/rnn_cells.hpp"
 #include "nn/rnn_kernels.hpp"
+#include "nn/rnn_ops.hpp"
 
 namespace tg::nn {
 
@@ -44,17 +46,16 @@ struct RecurrentOutput {
   RecurrentState state;  // final h (and c), the state at each sequence's own last step
 };
 
-// The shared implementation of RNN, LSTM and GRU. Parameters, per layer l and direction, are
-// named as PyTorch's: weight_ih_l{l} [G*H, in], weight_hh_l{l} [G*H, H], bias_ih_l{l},
-// bias_hh_l{l} [G*H], then the same with the suffix _reverse; all drawn from
-// U(-1/sqrt(H), 1/sqrt(H)) in that order. The input of layers above the first has D*H features.
-class RecurrentLayer : public Module {
+// The driver every recurrent layer shares. Per layer l and direction d it asks the layer to run
+// one layer-direction (run_direction) and gets every step's state [T, B, W] back; it takes care
+// of the input and state layouts, lengths, dropout between layers, the outputs and the final
+// states. A state row is h (the first `hidden` columns, the layer's output) then, for cells that
+// have one, c (the next `cell` columns).
+class RecurrentDriver : public Module {
  public:
   // x [T, B, in] (batch_first: [B, T, in]). `lengths` (empty: all T) gives each sequence's
   // length, 1..T: steps past it are padding, which produce zero output, leave the state unchanged
   // and get no gradient; the reverse direction starts at each sequence's own last step.
-  // One node per layer, direction and step (named as the cell) carries BPTT; the input-to-hidden
-  // products of all steps are one node per layer and direction, before the steps.
   RecurrentOutput forward(const Tensor& x, const RecurrentState& state,
                           const std::vector<std::size_t>& lengths = {});
   // return_sequences ? output : last, from a zero state.
@@ -67,31 +68,61 @@ class RecurrentLayer : public Module {
   Shape output_shape(const Shape& input_shape) const override;
 
   const RecurrentOptions& options() const { return options_; }
-  CellKind kind() const { return kind_; }
   std::size_t num_directions() const { return options_.bidirectional ? 2 : 1; }
-  const Tensor& weight_ih(std::size_t layer, bool reverse = false) const;
-  const Tensor& weight_hh(std::size_t layer, bool reverse = false) const;
-  const Tensor& bias_ih(std::size_t layer, bool reverse = false) const;  // undefined: no bias
-  const Tensor& bias_hh(std::size_t layer, bool reverse = false) const;
   // The dropout between layers draws from the layer's own generator, seeded at construction from
   // the initialisation generator; reseed it to repeat masks.
   void manual_seed(std::uint64_t seed) { dropout_gen_.manual_seed(seed); }
   Generator& dropout_generator() { return dropout_gen_; }
 
  protected:
-  RecurrentLayer(CellKind kind, const RecurrentOptions& options, Generator& gen);
+  // `hidden`: width of h (each direction's output); `cell`: width of c (0: no cell state).
+  RecurrentDriver(const RecurrentOptions& options, std::size_t hidden, std::size_t cell);
+  // The input width of layer l: input_size, or D * hidden above the first.
+  std::size_t layer_input_size(std::size_t layer) const;
+  // PyTorch's parameter suffix of layer-direction (l, reverse): "_l0", "_l1_reverse".
+  static std::string suffix(std::size_t layer, bool reverse);
+  // Seeds the dropout generator: a subclass calls it after drawing its parameters, so that
+  // the initialisation order is PyTorch's.
+  void seed_dropout(Generator& gen);
+  // For layers that learn the width of c from their cells after construction.
+  void set_cell_width(std::size_t cell) { cell_ = cell; }
+  // Runs layer-direction k (index layer * D + direction) over `input` from `initial` ([B, W]
+  // values, W = hidden + cell; undefined: zero) and returns every step's state [T, B, W], zero
+  // at steps past run.steps.
+  virtual Tensor run_direction(std::size_t k, const Tensor& input, const Tensor& initial,
+                               const SequenceRun& run) = 0;
+  Workspace* workspace() const { return workspace_.get(); }
 
  private:
-  struct Weights {
-    Tensor w_ih, w_hh, b_ih, b_hh;
-  };
-  const Weights& weights(std::size_t layer, bool reverse) const;
-
-  CellKind kind_;
   RecurrentOptions options_;
-  std::vector<Weights> weights_;  // index layer * D + direction
+  std::size_t hidden_, cell_;
   Generator dropout_gen_;
   std::shared_ptr<Workspace> workspace_;  // buffers recycled from one forward to the next
+};
+
+// The fused built-in layers RNN, LSTM and GRU. Parameters, per layer l and direction, are
+// named as PyTorch's: weight_ih_l{l} [G*H, in], weight_hh_l{l} [G*H, H], bias_ih_l{l},
+// bias_hh_l{l} [G*H], then the same with the suffix _reverse; all drawn from
+// U(-1/sqrt(H), 1/sqrt(H)) in that order. Each layer-direction is one node (the cell kind's
+// sequence op) that owns its steps; its backward replays them (BPTT).
+class RecurrentLayer : public RecurrentDriver {
+ public:
+  CellKind kind() const { return kind_; }
+  const Tensor& weight_ih(std::size_t layer, bool reverse = false) const;
+  const Tensor& weight_hh(std::size_t layer, bool reverse = false) const;
+  const Tensor& bias_ih(std::size_t layer, bool reverse = false) const;  // undefined: no bias
+  const Tensor& bias_hh(std::size_t layer, bool reverse = false) const;
+
+ protected:
+  RecurrentLayer(CellKind kind, const RecurrentOptions& options, Generator& gen);
+  Tensor run_direction(std::size_t k, const Tensor& input, const Tensor& initial,
+                       const SequenceRun& run) override;
+
+ private:
+  const CellWeights& weights(std::size_t layer, bool reverse) const;
+
+  CellKind kind_;
+  std::vector<CellWeights> weights_;  // index layer * D + direction
 };
 
 class RNN : public RecurrentLayer {
@@ -115,9 +146,12 @@ class GRU : public RecurrentLayer {
   std::string type_name() const override { return "GRU"; }
 };
 
-// Gradcheck cases (float64) of the recurrent ops: "rnn_cell", "lstm_cell", "gru_cell" (a cell
-// alone, and steps over a sequence as the layer driver runs them), "rnn_input_projection" and
-// "rnn_gather". Whole layers are not among them (tests/test_recurrent.cpp gradchecks those).
+// The fused layer of `kind`: RNN (tanh or relu), LSTM or GRU.
+std::shared_ptr<RecurrentLayer> make_recurrent_layer(CellKind kind, const RecurrentOptions& options,
+                                                     Generator& gen = default_generator());
+
+// Gradcheck cases (float64) of the recurrent ops: the fused cells ("rnn_cell", "lstm_cell",
+// "gru_cell"), the fused sequences ("rnn_sequence", ...) and "rnn_gather". Whole layers are not among them (tests/test_recurrent.cpp gradchecks those).
 std::vector<GradcheckCase> recurrent_gradcheck_cases();
 
 }  // namespace tg::nn

@@ -14,7 +14,8 @@ using namespace detail;
 
 Tensor cell(CellKind kind, const Tensor& x, const Tensor& h, const Tensor& c,
             const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh) {
-  const char* op = cell_op_name(kind);
+  const CellSpec& spec = cell_spec(kind);
+  const char* op = spec.op_name;
   if (!x.defined() || !w_ih.defined() || !w_hh.defined())
     throw Error(fmt::format("{}: undefined input or weight", op));
   const std::vector<Tensor> inputs = defined_of({x, h, c, w_ih, w_hh, b_ih, b_hh});
@@ -25,7 +26,7 @@ Tensor cell(CellKind kind, const Tensor& x, const Tensor& h, const Tensor& c,
     throw Error(fmt::format("{}: input {} does not match weight_ih {} (expected [B, {}])", op,
                             shape_str(sx), shape_str(w_ih.shape()), d.in));
   const std::size_t batch = sx[0], hidden = d.hidden, gh = d.gh;
-  if (c.defined() && kind != CellKind::Lstm)
+  if (c.defined() && !spec.has_cell_state)
     throw Error(fmt::format("{}: only the LSTM has a cell state", op));
   for (const Tensor* s : {&h, &c})
     if (s->defined() && s->shape() != Shape{batch, hidden})
@@ -41,7 +42,7 @@ Tensor cell(CellKind kind, const Tensor& x, const Tensor& h, const Tensor& c,
                         has_bias ? T(1) : T(0), gates.data(), gh);
     xt::xarray<T> hh;
     const T* hp = h.defined() ? h.value<T>().data() : nullptr;
-    if (hp && kind == CellKind::Gru) {
+    if (hp && spec.split_hidden_gate) {
       hh = xt::xarray<T>::from_shape({batch, gh});
       times_transposed<T>(batch, gh, hidden, hp, hidden, w_hh.value<T>().data(), T(0), hh.data(),
                           gh);
@@ -51,22 +52,22 @@ Tensor cell(CellKind kind, const Tensor& x, const Tensor& h, const Tensor& c,
     }
     xt::xarray<T> out = xt::xarray<T>::from_shape({batch, width});
     xt::xarray<T> hn;
-    if (kind == CellKind::Gru) hn = xt::xarray<T>::from_shape({batch, hidden});
+    if (spec.split_hidden_gate) hn = xt::xarray<T>::from_shape({batch, hidden});
     CellRows<T> rows;
     rows.kind = kind;
     rows.rows = batch;
     rows.hidden = hidden;
     rows.gates = gates.data();
-    rows.hh = hp && kind == CellKind::Gru ? hh.data() : nullptr;
-    rows.b_hn = kind == CellKind::Gru && b_hh.defined() ? b_hh.value<T>().data() + 2 * hidden
+    rows.hh = hp && spec.split_hidden_gate ? hh.data() : nullptr;
+    rows.b_hn = spec.split_hidden_gate && b_hh.defined() ? b_hh.value<T>().data() + 2 * hidden
                                                          : nullptr;
-    rows.hn = kind == CellKind::Gru ? hn.data() : nullptr;
+    rows.hn = spec.split_hidden_gate ? hn.data() : nullptr;
     rows.h_prev = hp;
     rows.ld_h_prev = hidden;
     rows.c_prev = c.defined() ? c.value<T>().data() : nullptr;
     rows.ld_c_prev = hidden;
     rows.h = out.data();
-    rows.c = kind == CellKind::Lstm ? out.data() + hidden : nullptr;
+    rows.c = spec.has_cell_state ? out.data() + hidden : nullptr;
     rows.ld_out = width;
     cell_forward(rows);
     rows.hh = nullptr;  // scratch, not needed by backward
@@ -74,25 +75,25 @@ Tensor cell(CellKind kind, const Tensor& x, const Tensor& h, const Tensor& c,
     if (!any_requires_grad_in(inputs)) return result;
     // The saved activations move into the closure; their buffers (and rows' pointers) stay put.
     record<T>(op, result, inputs,
-              [kind, x, h, c, w_ih, w_hh, b_ih, b_hh, d, batch, rows, gates = std::move(gates),
+              [kind, split = spec.split_hidden_gate, has_c = spec.has_cell_state, x, h, c, w_ih, w_hh, b_ih, b_hh, d, batch, rows, gates = std::move(gates),
                hn = std::move(hn)](const xt::xarray<T>& g) mutable {
-                const std::size_t H = d.hidden, gh = d.gh, width = state_width(kind, H);
+                const std::size_t H = d.hidden, gh = d.gh, width = has_c ? 2 * H : H;
                 xt::xarray<T> dg = xt::xarray<T>::from_shape({batch, gh});
                 xt::xarray<T> dhh;
-                if (kind == CellKind::Gru) dhh = xt::xarray<T>::from_shape({batch, gh});
+                if (split) dhh = xt::xarray<T>::from_shape({batch, gh});
                 T* dh_prev = h.requires_grad() ? grad_buffer_for_add<T>(h) : nullptr;
                 CellGrads<T> grads;
                 grads.dh = g.data();
-                grads.dc = kind == CellKind::Lstm ? g.data() + H : nullptr;
+                grads.dc = has_c ? g.data() + H : nullptr;
                 grads.ld_dout = width;
                 grads.dgates = dg.data();
-                grads.dhh = kind == CellKind::Gru ? dhh.data() : nullptr;
+                grads.dhh = split ? dhh.data() : nullptr;
                 grads.dh_prev = dh_prev;
                 grads.ld_dh_prev = H;
                 grads.dc_prev = c.requires_grad() ? grad_buffer_for_add<T>(c) : nullptr;
                 grads.ld_dc_prev = H;
                 cell_backward(rows, grads);
-                const T* dhidden = kind == CellKind::Gru ? dhh.data() : dg.data();
+                const T* dhidden = split ? dhh.data() : dg.data();
                 if (dh_prev)
                   times<T>(batch, H, gh, dhidden, gh, w_hh.value<T>().data(), T(1), dh_prev, H);
                 if (x.requires_grad()) {

@@ -66,8 +66,9 @@ void add_column_sums(const Tensor& bias, const T* g, std::size_t rows, std::size
 template <class T>
 bool fill_gate_bias(CellKind kind, const Tensor& b_ih, const Tensor& b_hh, std::size_t rows,
                     std::size_t hidden, T* gates) {
-  const std::size_t gh = gate_count(kind) * hidden;
-  const std::size_t hh_cols = kind == CellKind::Gru ? 2 * hidden : gh;
+  const CellSpec& spec = cell_spec(kind);
+  const std::size_t gh = spec.gate_count * hidden;
+  const std::size_t hh_cols = spec.split_hidden_gate ? 2 * hidden : gh;
   if (!b_ih.defined() && !b_hh.defined()) return false;
   std::vector<T> row(gh, T(0));
   if (b_ih.defined()) std::copy_n(b_ih.value<T>().data(), gh, row.begin());
@@ -84,10 +85,11 @@ bool fill_gate_bias(CellKind kind, const Tensor& b_ih, const Tensor& b_hh, std::
 template <class T>
 void add_bias_grads(CellKind kind, const Tensor& b_ih, const Tensor& b_hh, const T* dg,
                     const T* dhh, std::size_t rows, std::size_t hidden) {
-  const std::size_t gh = gate_count(kind) * hidden;
+  const CellSpec& spec = cell_spec(kind);
+  const std::size_t gh = spec.gate_count * hidden;
   if (b_ih.requires_grad()) add_column_sums(b_ih, dg, rows, gh, 0, gh);
   if (b_hh.requires_grad()) {
-    if (kind == CellKind::Gru) {
+    if (spec.split_hidden_gate) {
       add_column_sums(b_hh, dg, rows, gh, 0, 2 * hidden);
       add_column_sums(b_hh, dhh, rows, gh, 2 * hidden, hidden);
     } else {

@@ -9,26 +9,6 @@
 
 namespace tg::nn {
 
-std::size_t gate_count(CellKind kind) {
-  switch (kind) {
-    case CellKind::Lstm: return 4;
-    case CellKind::Gru: return 3;
-    default: return 1;
-  }
-}
-
-const char* cell_op_name(CellKind kind) {
-  switch (kind) {
-    case CellKind::Lstm: return "lstm_cell";
-    case CellKind::Gru: return "gru_cell";
-    default: return "rnn_cell";
-  }
-}
-
-std::size_t state_width(CellKind kind, std::size_t hidden) {
-  return kind == CellKind::Lstm ? 2 * hidden : hidden;
-}
-
 namespace {
 
 // Each kernel body is written once as a generic lambda over V, a SIMD batch or a plain scalar:
@@ -203,7 +183,8 @@ void add_row(T* dst, const T* src, std::size_t n) {
 
 template <class T>
 void cell_forward(const CellRows<T>& r) {
-  const std::size_t H = r.hidden, GH = gate_count(r.kind) * H;
+  const CellSpec& spec = cell_spec(r.kind);
+  const std::size_t H = r.hidden, GH = spec.gate_count * H;
   for (std::size_t b = 0; b < r.rows; ++b) {
     const T* hp = row_of(r.h_prev, b, r.ld_h_prev);
     const T* cp = row_of(r.c_prev, b, r.ld_c_prev);
@@ -219,7 +200,7 @@ void cell_forward(const CellRows<T>& r) {
     T* gates = r.gates + b * GH;
     switch (r.kind) {
       case CellKind::RnnTanh:
-      case CellKind::RnnRelu: rnn_forward_row(H, r.kind == CellKind::RnnRelu, gates, h); break;
+      case CellKind::RnnRelu: rnn_forward_row(H, spec.relu, gates, h); break;
       case CellKind::Lstm: lstm_forward_row(H, gates, cp, h, c); break;
       case CellKind::Gru:
         gru_forward_row(H, gates, row_of(r.hh, b, GH), r.b_hn, hp, r.hn + b * H, h);
@@ -230,7 +211,8 @@ void cell_forward(const CellRows<T>& r) {
 
 template <class T>
 void cell_backward(const CellRows<T>& f, const CellGrads<T>& g) {
-  const std::size_t H = f.hidden, GH = gate_count(f.kind) * H;
+  const CellSpec& spec = cell_spec(f.kind);
+  const std::size_t H = f.hidden, GH = spec.gate_count * H;
   for (std::size_t b = 0; b < f.rows; ++b) {
     const T* dh = g.dh + b * g.ld_dout;
     const T* dc = row_of(g.dc, b, g.ld_dout);
@@ -239,7 +221,7 @@ void cell_backward(const CellRows<T>& f, const CellGrads<T>& g) {
     T* dc_prev = row_of(g.dc_prev, b, g.ld_dc_prev);
     if (f.active && !f.active[b]) {  // padding: no gate gradient, the state's passes through
       std::fill(dgates, dgates + GH, T(0));
-      if (f.kind == CellKind::Gru) std::fill(g.dhh + b * GH, g.dhh + (b + 1) * GH, T(0));
+      if (spec.split_hidden_gate) std::fill(g.dhh + b * GH, g.dhh + (b + 1) * GH, T(0));
       if (dh_prev) add_row(dh_prev, dh, H);
       if (dc_prev && dc) add_row(dc_prev, dc, H);
       continue;
@@ -248,7 +230,7 @@ void cell_backward(const CellRows<T>& f, const CellGrads<T>& g) {
     switch (f.kind) {
       case CellKind::RnnTanh:
       case CellKind::RnnRelu:
-        rnn_backward_row(H, f.kind == CellKind::RnnRelu, f.h + b * f.ld_out, dh, dgates);
+        rnn_backward_row(H, spec.relu, f.h + b * f.ld_out, dh, dgates);
         break;
       case CellKind::Lstm:
         lstm_backward_row(H, act, row_of(f.c_prev, b, f.ld_c_prev), f.c + b * f.ld_out, dh, dc,

@@ -9,15 +9,9 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "nn/rnn_kinds.hpp"
+
 namespace tg::nn {
-
-enum class CellKind { RnnTanh, RnnRelu, Lstm, Gru };
-
-std::size_t gate_count(CellKind kind);  // G: 1, 1, 4, 3
-// The op name of the cell on the tape: "rnn_cell", "lstm_cell" or "gru_cell".
-const char* cell_op_name(CellKind kind);
-// Width of the recurrent state tensor a cell produces: H, or 2H for the LSTM (h then c per row).
-std::size_t state_width(CellKind kind, std::size_t hidden);
 
 // One block of rows through a cell's element-wise part. Pointers are row-major with the given
 // leading dimensions; the gate blocks have leading dimension G*H.

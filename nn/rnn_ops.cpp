@@ -1,5 +1,5 @@
-// The sequence ops (input projection, cell steps, row gather), forward and backward side by
-// side, and the workspace that recycles their buffers between forwards.
+// The sequence ops (a fused layer-direction, the row gather), forward and backward side by side,
+// and the workspace that recycles their buffers between forwards.
 #include "nn/rnn_ops.hpp"
 
 #include <fmt/format.h>
@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <functional>
 #include <numeric>
-#include <variant>
 
 #include "autograd/ops/shape.hpp"
 #include "nn/rnn_detail.hpp"
@@ -22,65 +21,7 @@ std::size_t element_count(const Shape& shape) {
   return std::accumulate(shape.begin(), shape.end(), std::size_t{1}, std::multiplies<>());
 }
 
-template <class T>
-struct SequenceBuffers {
-  xt::xarray<T> x_time_major;  // a batch-first input reordered time-major, for dW_ih
-  xt::xarray<T> h_prev;        // [T, B, H]: h_{t-1} of every step, for dW_hh (zeros if not run)
-  xt::xarray<T> dhh;           // GRU [T, B, 3H]: hidden-side gate gradients of every step
-  xt::xarray<T> hn;            // GRU [T, B, H]: W_hn h_{t-1} + b_hn of every step
-  xt::xarray<T> hh;            // GRU [B, 3H] scratch: h_{t-1} W_hh^T
-  xt::xarray<T> scratch;       // [B, G*H] scratch: gates gradient that has nowhere else to go
-  xt::xarray<T> scratch_dhh;   // GRU [B, 3H]
-  xt::xarray<T> scratch_hn;    // GRU [B, H]
-
-  template <class F>
-  void for_each(F&& f) {
-    for (xt::xarray<T>* a : {&x_time_major, &h_prev, &dhh, &hn, &hh, &scratch, &scratch_dhh,
-                             &scratch_hn})
-      f(*a);
-  }
-};
-
 }  // namespace
-
-struct Sequence {
-  CellKind kind = CellKind::Lstm;
-  std::size_t steps = 0, batch = 0, hidden = 0, gh = 0, in = 0;
-  bool batch_first = false;
-  bool recorded = false;     // the projection node is on the tape (the gates require grad)
-  bool keep_h_prev = false;  // weight_hh requires grad: steps save h_{t-1}
-  // Whether a step allocated the gates' gradient in this backward pass: then the steps own it and
-  // write their slices directly, and the projection zeroes the slices of steps that did not run.
-  bool owns_grad = false;
-  // cell_steps ran steps [0, steps_run), in either direction. Their nodes share one output and
-  // are recorded one after another, so in a backward pass they run all or none: `stepped` says
-  // they did, i.e. that slices [0, steps_run) of the gate gradients are written.
-  std::size_t steps_run = 0;
-  bool stepped = false;
-  Workspace* workspace = nullptr;  // only while the forward runs
-  std::weak_ptr<Workspace> pool;   // gets the buffers back when the sequence's nodes are gone
-  std::variant<SequenceBuffers<float>, SequenceBuffers<double>> buffers;
-
-  Sequence() = default;
-  Sequence(const Sequence&) = delete;
-  Sequence& operator=(const Sequence&) = delete;
-  ~Sequence() {
-    if (auto ws = pool.lock())
-      std::visit([&](auto& bf) { bf.for_each([&](auto& a) { ws->give_back(std::move(a)); }); },
-                 buffers);
-  }
-
-  template <class T>
-  SequenceBuffers<T>& get() { return std::get<SequenceBuffers<T>>(buffers); }
-
-  // a with `shape`, kept if it has the size already, else from the workspace or new.
-  template <class T>
-  T* sized(xt::xarray<T>& a, const Shape& shape) {
-    if (a.size() != element_count(shape))
-      a = workspace ? workspace->array<T>(shape) : xt::xarray<T>::from_shape(shape);
-    return a.data();
-  }
-};
 
 // ---- workspace ---------------------------------------------------------------------------
 
@@ -161,230 +102,253 @@ Tensor new_tensor(Workspace* ws, const Shape& shape) {
 
 }  // namespace
 
-// ---- input projection --------------------------------------------------------------------
-
-Projection input_projection(CellKind kind, const Tensor& x, bool batch_first,
-                            const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih,
-                            const Tensor& b_hh, Workspace* ws) {
-  const char* op = "rnn_input_projection";
-  if (!x.defined() || !w_ih.defined() || !w_hh.defined())
-    throw Error(fmt::format("{}: undefined input or weight", op));
-  const std::vector<Tensor> inputs = defined_of({x, w_ih, w_hh, b_ih, b_hh});
-  check_same_dtype(op, inputs);
-  const Dims d = check_weights(op, kind, w_ih, w_hh, b_ih, b_hh);
-  const Shape sx = x.shape();
-  if (sx.size() != 3 || sx[2] != d.in)
-    throw Error(fmt::format("{}: input {} does not match weight_ih {} (expected [{}, {}])", op,
-                            shape_str(sx), shape_str(w_ih.shape()),
-                            batch_first ? "B, T" : "T, B", d.in));
-  auto seq = std::make_shared<Sequence>();
-  Sequence& s = *seq;
-  s.kind = kind;
-  s.steps = batch_first ? sx[1] : sx[0];
-  s.batch = batch_first ? sx[0] : sx[1];
-  s.hidden = d.hidden;
-  s.gh = d.gh;
-  s.in = d.in;
-  s.batch_first = batch_first;
-  s.workspace = ws;
-  if (ws) s.pool = ws->weak_from_this();
-  const std::size_t steps = s.steps, batch = s.batch, rows = steps * batch;
-
-  return dispatch(x.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    SequenceBuffers<T>& bf = s.buffers.template emplace<SequenceBuffers<T>>();
-    const T* xv = x.value<T>().data();
-    if (batch_first) {  // one product over time-major rows: reorder the input once
-      T* xtm = s.sized(bf.x_time_major, {steps, batch, d.in});
-      for (std::size_t b = 0; b < batch; ++b)
-        for (std::size_t t = 0; t < steps; ++t)
-          std::copy_n(xv + (b * steps + t) * d.in, d.in, xtm + (t * batch + b) * d.in);
-      xv = xtm;
-    }
-    Tensor out = new_tensor<T>(ws, {steps, batch, d.gh});
-    T* gates = out.value<T>().data();
-    const bool has_bias = fill_gate_bias<T>(kind, b_ih, b_hh, rows, d.hidden, gates);
-    times_transposed<T>(rows, d.gh, d.in, xv, d.in, w_ih.value<T>().data(),
-                        has_bias ? T(1) : T(0), gates, d.gh);
-    s.recorded = any_requires_grad_in(inputs);
-    if (!s.recorded) return Projection{out, seq};
-    s.keep_h_prev = w_hh.requires_grad();
-    if (s.keep_h_prev) std::fill_n(s.sized(bf.h_prev, {steps, batch, d.hidden}), rows * d.hidden, T(0));
-    if (kind == CellKind::Gru) s.sized(bf.dhh, {steps, batch, d.gh});
-    record<T>(op, out, inputs, [seq, x, w_ih, w_hh, b_ih, b_hh](const xt::xarray<T>& g) {
-      Sequence& s = *seq;
-      SequenceBuffers<T>& bf = s.template get<T>();
-      const std::size_t steps = s.steps, batch = s.batch, H = s.hidden, gh = s.gh, in = s.in;
-      const std::size_t rows = steps * batch, slice = batch * gh;
-      T* dg = const_cast<T*>(g.data());  // this node's own output gradient, finished with after
-      for (std::size_t t = s.stepped ? s.steps_run : 0; t < steps; ++t) {  // slices not written
-        if (s.owns_grad) std::fill_n(dg + t * slice, slice, T(0));
-        if (s.kind == CellKind::Gru) std::fill_n(bf.dhh.data() + t * slice, slice, T(0));
-      }
-      s.stepped = false;
-      s.owns_grad = false;
-
-      const T* xv = s.batch_first ? bf.x_time_major.data() : x.value<T>().data();
-      const T* wv = w_ih.value<T>().data();
-      if (x.requires_grad() && !s.batch_first) {
-        T beta;
-        T* dx = grad_for_accumulation<T>(x, beta);
-        times<T>(rows, in, gh, dg, gh, wv, beta, dx, in);
-      } else if (x.requires_grad()) {  // time-major product, added back batch-first
-        xt::xarray<T> tmp = xt::xarray<T>::from_shape({steps, batch, in});
-        times<T>(rows, in, gh, dg, gh, wv, T(0), tmp.data(), in);
-        T* dx = grad_buffer_for_add<T>(x);
-        for (std::size_t t = 0; t < steps; ++t)
-          for (std::size_t b = 0; b < batch; ++b) {
-            const T* src = tmp.data() + (t * batch + b) * in;
-            T* dst = dx + (b * steps + t) * in;
-            for (std::size_t j = 0; j < in; ++j) dst[j] += src[j];
-          }
-      }
-      if (w_ih.requires_grad()) add_weight_grad<T>(w_ih, gh, in, rows, dg, gh, xv, in);
-      const T* dhidden = s.kind == CellKind::Gru ? bf.dhh.data() : dg;
-      if (s.keep_h_prev) add_weight_grad<T>(w_hh, gh, H, rows, dhidden, gh, bf.h_prev.data(), H);
-      add_bias_grads<T>(s.kind, b_ih, b_hh, dg, dhidden, rows, H);
-    });
-    return Projection{out, seq};
-  });
-}
-
-// ---- cell steps --------------------------------------------------------------------------
+// ---- fused sequence ----------------------------------------------------------------------
 
 namespace {
 
-// The backward of step t: gradient of states slice t in, gate gradients to the projection,
-// the previous state's gradient added into `prev` (at prev_offset).
+// The sizes of one layer-direction and where step i of the run sits.
+struct Geometry {
+  CellKind kind = CellKind::Lstm;
+  bool split = false, has_c = false, reverse = false, batch_first = false;
+  std::size_t total = 0, steps = 0, batch = 0, in = 0, hidden = 0, gh = 0, width = 0;
+  std::size_t time(std::size_t i) const { return reverse ? steps - 1 - i : i; }
+  std::size_t state_slice() const { return batch * width; }
+};
+
+// What a sequence node keeps for its backward: the activated gates of every step, the input
+// reordered time-major (batch-first input only), h_{t-1} of every step (for dW_hh) and the
+// GRU's W_hn h_{t-1} + b_hn. The arrays go back to the workspace when the node dies.
 template <class T>
-void step_backward(const Projection& p, std::size_t t, const Tensor& prev,
-                   std::size_t prev_offset, const Tensor& w_hh, const CellRows<T>& rows,
-                   const T* g) {
-  Sequence& s = *p.sequence;
-  SequenceBuffers<T>& bf = s.template get<T>();
-  const std::size_t batch = s.batch, H = s.hidden, gh = s.gh, width = state_width(s.kind, H);
-  // The gate gradient goes straight into slice t of the projection's gradient when the steps
-  // own it; else (no projection node, or a gradient from elsewhere) through scratch.
-  T* gates_grad = nullptr;  // slice t of the projection's gradient, if the gates require grad
-  bool direct = false;
-  if (p.gates.requires_grad()) {
-    T beta;
-    gates_grad = grad_for_accumulation<T>(p.gates, beta) + t * batch * gh;
-    if (beta == T(0)) s.owns_grad = true;  // this step allocated it
-    direct = s.owns_grad;
+struct Saved {
+  std::weak_ptr<Workspace> pool;
+  xt::xarray<T> gates, x_time_major, h_prev, hn;
+
+  Saved() = default;
+  Saved(const Saved&) = delete;
+  Saved& operator=(const Saved&) = delete;
+  ~Saved() {
+    if (auto ws = pool.lock())
+      for (xt::xarray<T>* a : {&gates, &x_time_major, &h_prev, &hn}) ws->give_back(std::move(*a));
   }
-  T* dg = direct ? gates_grad : s.sized(bf.scratch, {batch, gh});
-  T* dhh = dg;
-  if (s.kind == CellKind::Gru)
-    dhh = s.recorded ? bf.dhh.data() + t * batch * gh : s.sized(bf.scratch_dhh, {batch, gh});
-  T* dprev = prev.requires_grad() ? grad_buffer_for_add<T>(prev) + prev_offset : nullptr;
-  CellGrads<T> grads;
-  grads.dh = g;
-  grads.dc = s.kind == CellKind::Lstm ? g + H : nullptr;
-  grads.ld_dout = width;
-  grads.dgates = dg;
-  grads.dhh = s.kind == CellKind::Gru ? dhh : nullptr;
-  grads.dh_prev = dprev;
-  grads.ld_dh_prev = width;
-  grads.dc_prev = dprev && s.kind == CellKind::Lstm ? dprev + H : nullptr;
-  grads.ld_dc_prev = width;
-  cell_backward(rows, grads);
-  if (dprev) times<T>(batch, H, gh, dhh, gh, w_hh.value<T>().data(), T(1), dprev, width);
-  if (gates_grad && !direct)
-    for (std::size_t j = 0; j < batch * gh; ++j) gates_grad[j] += dg[j];
-  s.stepped = true;
+};
+
+template <class T>
+xt::xarray<T> draw(Workspace* ws, const Shape& shape) {
+  return ws ? ws->array<T>(shape) : xt::xarray<T>::from_shape(shape);
+}
+
+// Step i's rows for the kernels: its gates, the previous state (`initial` for the first step,
+// null: zero) and its new state, all in the states tensor `sv` [T, B, W].
+template <class T>
+CellRows<T> step_rows(const Geometry& g, Saved<T>& saved, T* sv, const T* initial,
+                      std::size_t i, T* hn, const RowFlags& flags) {
+  const std::size_t t = g.time(i), H = g.hidden;
+  const T* hp = i == 0 ? initial : sv + (g.reverse ? t + 1 : t - 1) * g.state_slice();
+  CellRows<T> rows;
+  rows.kind = g.kind;
+  rows.rows = g.batch;
+  rows.hidden = H;
+  rows.gates = saved.gates.data() + t * g.batch * g.gh;
+  rows.hn = hn;
+  rows.h_prev = hp;
+  rows.ld_h_prev = g.width;
+  rows.c_prev = hp && g.has_c ? hp + H : nullptr;
+  rows.ld_c_prev = g.width;
+  rows.h = sv + t * g.state_slice();
+  rows.c = g.has_c ? rows.h + H : nullptr;
+  rows.ld_out = g.width;
+  rows.active = flags ? flags->data() : nullptr;
+  return rows;
+}
+
+template <class T>
+RowFlags flags_at(const SequenceRun& run, std::size_t t) {
+  return t < run.active.size() ? run.active[t] : nullptr;
+}
+
+// BPTT over the recorded steps, last first, then the weight gradients with one product each.
+template <class T>
+void sequence_backward(const Geometry& geo, const SequenceRun& run, Saved<T>& saved,
+                       const Tensor& x, const Tensor& initial, const CellWeights& w,
+                       const T* g, T* sv) {
+  const std::size_t B = geo.batch, H = geo.hidden, GH = geo.gh, W = geo.width;
+  const std::size_t rows = geo.steps * B, slice = geo.state_slice();
+  auto ws = saved.pool.lock();
+  Workspace* pool = ws.get();
+  xt::xarray<T> dgates = draw<T>(pool, {geo.steps, B, GH});
+  xt::xarray<T> dhidden_side;
+  if (geo.split) dhidden_side = draw<T>(pool, {geo.steps, B, GH});
+  // The state gradient of the step being replayed, and of the one before it, which collects
+  // the output's gradient of that step plus what flows back from this one.
+  xt::xarray<T> dcur = draw<T>(pool, {B, W}), dnext = draw<T>(pool, {B, W});
+  const T* whh = w.w_hh.value<T>().data();
+  std::copy_n(g + geo.time(geo.steps - 1) * slice, slice, dcur.data());
+  for (std::size_t i = geo.steps; i-- > 0;) {
+    const std::size_t t = geo.time(i);
+    T* dprev = nullptr;
+    if (i > 0) {
+      std::copy_n(g + geo.time(i - 1) * slice, slice, dnext.data());
+      dprev = dnext.data();
+    } else if (initial.requires_grad()) {
+      std::fill_n(dnext.data(), slice, T(0));
+      dprev = dnext.data();
+    }
+    T* hn = geo.split ? saved.hn.data() + t * B * H : nullptr;
+    const CellRows<T> f = step_rows<T>(geo, saved, sv, initial.defined() ? initial.value<T>().data()
+                                                                         : nullptr,
+                                       i, hn, flags_at<T>(run, t));
+    CellGrads<T> grads;
+    grads.dh = dcur.data();
+    grads.dc = geo.has_c ? dcur.data() + H : nullptr;
+    grads.ld_dout = W;
+    grads.dgates = dgates.data() + t * B * GH;
+    grads.dhh = geo.split ? dhidden_side.data() + t * B * GH : nullptr;
+    grads.dh_prev = dprev;
+    grads.ld_dh_prev = W;
+    grads.dc_prev = dprev && geo.has_c ? dprev + H : nullptr;
+    grads.ld_dc_prev = W;
+    cell_backward(f, grads);
+    const T* dhh = geo.split ? grads.dhh : grads.dgates;
+    if (dprev) times<T>(B, H, GH, dhh, GH, whh, T(1), dprev, W);
+    std::swap(dcur, dnext);
+  }
+  if (initial.requires_grad()) {  // dcur now holds the gradient of the initial state
+    T* d = grad_buffer_for_add<T>(initial);
+    for (std::size_t j = 0; j < slice; ++j) d[j] += dcur[j];
+  }
+
+  const T* dg = dgates.data();
+  const T* wih = w.w_ih.value<T>().data();
+  const std::size_t in = geo.in;
+  if (x.requires_grad()) {
+    if (!geo.batch_first) {
+      T beta;
+      T* dx = grad_for_accumulation<T>(x, beta);
+      if (beta == T(0)) std::fill(dx + rows * in, dx + geo.total * B * in, T(0));  // steps not run
+      times<T>(rows, in, GH, dg, GH, wih, beta, dx, in);
+    } else {  // a time-major product, added back batch-first
+      T* dx = grad_buffer_for_add<T>(x);
+      xt::xarray<T> tmp = draw<T>(pool, {geo.steps, B, in});
+      times<T>(rows, in, GH, dg, GH, wih, T(0), tmp.data(), in);
+      for (std::size_t t = 0; t < geo.steps; ++t)
+        for (std::size_t b = 0; b < B; ++b) {
+          const T* src = tmp.data() + (t * B + b) * in;
+          T* dst = dx + (b * geo.total + t) * in;
+          for (std::size_t j = 0; j < in; ++j) dst[j] += src[j];
+        }
+      if (pool) pool->give_back(std::move(tmp));
+    }
+  }
+  const T* xv = geo.batch_first ? saved.x_time_major.data() : x.value<T>().data();
+  if (w.w_ih.requires_grad()) add_weight_grad<T>(w.w_ih, GH, in, rows, dg, GH, xv, in);
+  const T* dh_side = geo.split ? dhidden_side.data() : dg;
+  if (w.w_hh.requires_grad())
+    add_weight_grad<T>(w.w_hh, GH, H, rows, dh_side, GH, saved.h_prev.data(), H);
+  add_bias_grads<T>(geo.kind, w.b_ih, w.b_hh, dg, dh_side, rows, H);
+  if (pool)
+    for (xt::xarray<T>* a : {&dgates, &dhidden_side, &dcur, &dnext}) pool->give_back(std::move(*a));
 }
 
 }  // namespace
 
-Tensor cell_steps(const Projection& p, const Tensor& initial, const Tensor& w_hh,
-                  const Tensor& b_hh, bool reverse, std::size_t steps,
-                  const std::vector<RowFlags>& active, Workspace* ws) {
-  if (!p.sequence || !p.gates.defined()) throw Error("cell_steps: empty projection");
-  Sequence& s = *p.sequence;
-  const char* op = cell_op_name(s.kind);
-  const std::size_t batch = s.batch, H = s.hidden, gh = s.gh, width = state_width(s.kind, H);
-  if (steps > s.steps)
-    throw Error(fmt::format("{}: {} steps of a sequence of {}", op, steps, s.steps));
-  check_same_dtype(op, defined_of({p.gates, initial, w_hh, b_hh}));
-  if (w_hh.shape() != Shape{gh, H})
-    throw Error(fmt::format("{}: weight_hh {} does not match the projection's [{}, {}]", op,
-                            shape_str(w_hh.shape()), gh, H));
-  if (initial.defined() && initial.size() != batch * width)
+Tensor cell_sequence(CellKind kind, const Tensor& x, const Tensor& initial,
+                     const CellWeights& w, const SequenceRun& run, Workspace* ws) {
+  const CellSpec& spec = cell_spec(kind);
+  const char* op = spec.sequence_op;
+  if (!x.defined() || !w.w_ih.defined() || !w.w_hh.defined())
+    throw Error(fmt::format("{}: undefined input or weight", op));
+  const std::vector<Tensor> inputs = defined_of({x, initial, w.w_ih, w.w_hh, w.b_ih, w.b_hh});
+  check_same_dtype(op, inputs);
+  const Dims d = check_weights(op, kind, w.w_ih, w.w_hh, w.b_ih, w.b_hh);
+  const Shape sx = x.shape();
+  if (sx.size() != 3 || sx[2] != d.in)
+    throw Error(fmt::format("{}: input {} does not match weight_ih {} (expected [{}, {}])", op,
+                            shape_str(sx), shape_str(w.w_ih.shape()),
+                            run.batch_first ? "B, T" : "T, B", d.in));
+  Geometry geo;
+  geo.kind = kind;
+  geo.split = spec.split_hidden_gate;
+  geo.has_c = spec.has_cell_state;
+  geo.reverse = run.reverse;
+  geo.batch_first = run.batch_first;
+  geo.total = run.batch_first ? sx[1] : sx[0];
+  geo.steps = run.steps == 0 ? geo.total : run.steps;
+  geo.batch = run.batch_first ? sx[0] : sx[1];
+  geo.in = d.in;
+  geo.hidden = d.hidden;
+  geo.gh = d.gh;
+  geo.width = state_width(kind, d.hidden);
+  if (geo.steps > geo.total)
+    throw Error(fmt::format("{}: {} steps of a sequence of {}", op, geo.steps, geo.total));
+  if (initial.defined() && initial.size() != geo.batch * geo.width)
     throw Error(fmt::format("{}: initial state {} does not hold [{}, {}]", op,
-                            shape_str(initial.shape()), batch, width));
-  if (b_hh.defined() && b_hh.shape() != Shape{gh})
-    throw Error(fmt::format("{}: bias_hh {} is not [{}]", op, shape_str(b_hh.shape()), gh));
-  for (const RowFlags& f : active)
-    if (f && f->size() != batch)
-      throw Error(fmt::format("{}: {} padding flags for a batch of {}", op, f->size(), batch));
-  const bool record_steps = any_requires_grad(p.gates, w_hh, initial);
+                            shape_str(initial.shape()), geo.batch, geo.width));
+  for (const RowFlags& f : run.active)
+    if (f && f->size() != geo.batch)
+      throw Error(fmt::format("{}: {} padding flags for a batch of {}", op, f->size(), geo.batch));
+  const bool recording = any_requires_grad_in(inputs);
 
-  return dispatch(p.gates.dtype(), [&](auto tag) {
+  return dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    SequenceBuffers<T>& bf = s.template get<T>();
-    Tensor states = new_tensor<T>(ws, {s.steps, batch, width});
-    T* sv = states.value<T>().data();
-    const std::size_t slice = batch * width;
-    // Slices [steps, T) are not run (padding past every sequence's end), in either direction.
-    std::fill(sv + steps * slice, sv + s.steps * slice, T(0));
-    s.steps_run = steps;
-    const T* whh = w_hh.value<T>().data();
-    const T* bhn = s.kind == CellKind::Gru && b_hh.defined() ? b_hh.value<T>().data() + 2 * H
-                                                              : nullptr;
-    for (std::size_t i = 0; i < steps; ++i) {
-      const std::size_t t = reverse ? steps - 1 - i : i;
-      const std::size_t t_prev = reverse ? t + 1 : t - 1;  // meaningful for i > 0
-      const Tensor& prev = i == 0 ? initial : states;
-      const std::size_t prev_offset = i == 0 ? 0 : t_prev * slice;
-      const T* hp = i == 0 ? (initial.defined() ? initial.value<T>().data() : nullptr)
-                           : sv + prev_offset;
-      T* gates = p.gates.value<T>().data() + t * batch * gh;
-      if (s.keep_h_prev && hp) {
-        T* dst = bf.h_prev.data() + t * batch * H;
-        for (std::size_t b = 0; b < batch; ++b) std::copy_n(hp + b * width, H, dst + b * H);
-      }
-      T* hh = nullptr;
-      if (hp && s.kind == CellKind::Gru) {
-        hh = s.sized(bf.hh, {batch, gh});
-        times_transposed<T>(batch, gh, H, hp, width, whh, T(0), hh, gh);
-      } else if (hp) {
-        times_transposed<T>(batch, gh, H, hp, width, whh, T(1), gates, gh);
-      }
-      T* hn = nullptr;
-      if (s.kind == CellKind::Gru)
-        hn = record_steps ? s.sized(bf.hn, {s.steps, batch, H}) + t * batch * H
-                          : s.sized(bf.scratch_hn, {batch, H});
-      CellRows<T> rows;
-      rows.kind = s.kind;
-      rows.rows = batch;
-      rows.hidden = H;
-      rows.gates = gates;
-      rows.hh = hh;
-      rows.b_hn = bhn;
-      rows.hn = hn;
-      rows.h_prev = hp;
-      rows.ld_h_prev = width;
-      rows.c_prev = hp && s.kind == CellKind::Lstm ? hp + H : nullptr;
-      rows.ld_c_prev = width;
-      rows.h = sv + t * slice;
-      rows.c = s.kind == CellKind::Lstm ? rows.h + H : nullptr;
-      rows.ld_out = width;
-      const RowFlags flags = t < active.size() ? active[t] : nullptr;
-      rows.active = flags ? flags->data() : nullptr;
-      cell_forward(rows);
-      if (!record_steps) continue;
-      rows.hh = nullptr;  // scratch, not needed by backward
-      // Captured: the tensors whose buffers `rows` points into (p, initial, flags); a later step
-      // reads the states it writes, which reach the closure as its output, never as a capture.
-      record<T>(op, states, defined_of({p.gates, prev, w_hh}),
-                [p, t, first = i == 0, initial = i == 0 ? initial : Tensor(), prev_offset,
-                 w_hh, rows, flags, slice](const xt::xarray<T>& g, const Tensor& states) {
-                  step_backward<T>(p, t, first ? initial : states, prev_offset, w_hh, rows,
-                                   g.data() + t * slice);
-                });
+    const std::size_t B = geo.batch, H = geo.hidden, GH = geo.gh, steps = geo.steps;
+    const std::size_t rows = steps * B, slice = geo.state_slice();
+    auto saved = std::make_shared<Saved<T>>();
+    if (ws) saved->pool = ws->weak_from_this();
+    // The input projection of every step run, as one product over time-major rows.
+    const T* xv = x.value<T>().data();
+    if (geo.batch_first) {
+      saved->x_time_major = draw<T>(ws, {steps, B, geo.in});
+      T* xtm = saved->x_time_major.data();
+      for (std::size_t b = 0; b < B; ++b)
+        for (std::size_t t = 0; t < steps; ++t)
+          std::copy_n(xv + (b * geo.total + t) * geo.in, geo.in, xtm + (t * B + b) * geo.in);
+      xv = xtm;
     }
-    s.workspace = nullptr;  // the forward is over; the workspace may go before the tape does
+    saved->gates = draw<T>(ws, {steps, B, GH});
+    T* gates = saved->gates.data();
+    const bool has_bias = fill_gate_bias<T>(kind, w.b_ih, w.b_hh, rows, H, gates);
+    times_transposed<T>(rows, GH, geo.in, xv, geo.in, w.w_ih.value<T>().data(),
+                        has_bias ? T(1) : T(0), gates, GH);
+    const bool keep_h_prev = recording && w.w_hh.requires_grad();
+    if (keep_h_prev) saved->h_prev = draw<T>(ws, {steps, B, H});
+    if (geo.split) saved->hn = draw<T>(ws, recording ? Shape{steps, B, H} : Shape{B, H});
+    xt::xarray<T> hh;  // GRU: h_{t-1} W_hh^T, kept apart from the gates
+    if (geo.split) hh = draw<T>(ws, {B, GH});
+
+    Tensor states = new_tensor<T>(ws, {geo.total, B, geo.width});
+    T* sv = states.value<T>().data();
+    std::fill(sv + steps * slice, sv + geo.total * slice, T(0));
+    const T* whh = w.w_hh.value<T>().data();
+    const T* init = initial.defined() ? initial.value<T>().data() : nullptr;
+    const T* bhn = geo.split && w.b_hh.defined() ? w.b_hh.value<T>().data() + 2 * H : nullptr;
+    for (std::size_t i = 0; i < steps; ++i) {
+      const std::size_t t = geo.time(i);
+      T* hn = geo.split ? saved->hn.data() + (recording ? t * B * H : 0) : nullptr;
+      CellRows<T> r = step_rows<T>(geo, *saved, sv, init, i, hn, flags_at<T>(run, t));
+      if (keep_h_prev) {
+        T* dst = saved->h_prev.data() + t * B * H;
+        if (r.h_prev)
+          for (std::size_t b = 0; b < B; ++b) std::copy_n(r.h_prev + b * geo.width, H, dst + b * H);
+        else
+          std::fill_n(dst, B * H, T(0));
+      }
+      if (r.h_prev && geo.split) {
+        times_transposed<T>(B, GH, H, r.h_prev, geo.width, whh, T(0), hh.data(), GH);
+        r.hh = hh.data();
+      } else if (r.h_prev) {
+        times_transposed<T>(B, GH, H, r.h_prev, geo.width, whh, T(1), r.gates, GH);
+      }
+      r.b_hn = bhn;
+      cell_forward(r);
+    }
+    if (ws && geo.split) ws->give_back(std::move(hh));
+    if (!recording) return states;
+    // The closure holds its inputs and plain data, never `states`: that arrives as `out`.
+    record<T>(op, states, inputs,
+              [geo, run, saved, x, initial, w](const xt::xarray<T>& g, const Tensor& out) {
+                sequence_backward<T>(geo, run, *saved, x, initial, w, g.data(),
+                                     out.value<T>().data());
+              });
     return states;
   });
 }

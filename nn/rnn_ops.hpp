@@ -1,13 +1,12 @@
-// The recurrent ops recorded on the tape: a fused cell, the hoisted input projection, one step
-// of a sequence, and the row gather that assembles outputs and states.
+// The recurrent ops recorded on the tape: a fused cell, a fused layer-direction over a whole
+// sequence, and the row gather that assembles outputs and states.
 //
-// A layer runs one direction of one layer as
-//   p = input_projection(...)                     one node "rnn_input_projection": X W_ih^T + b
-//   s_t = cell_step(p, t, s_{t-1}, ...)           one node per step, named as the cell
-// and BPTT is the tape replayed backwards: each step writes its gate gradient into slice t of
-// the projection's gradient, and the projection node, recorded before the steps and so replayed
-// after all of them, turns the gate gradients of every step into the weight gradients with one
-// product each (dW_ih = dG^T X, dW_hh = sum_t dG_t^T h_{t-1}).
+// A fused layer runs one direction of one layer as one node (named cell_spec(kind).sequence_op)
+// that owns its steps: forward computes the input projection of all steps as one product, then
+// the steps in order; backward replays the recorded steps in reverse (BPTT), each turning the
+// state gradient into gate gradients and the previous state's gradient, and then makes the weight
+// gradients with one product each (dW_ih = dG^T X, dW_hh = dG_hh^T H_prev). No state is shared
+// between nodes: everything backward needs is in the node's closure.
 #pragma once
 
 #include <cstdint>
@@ -29,44 +28,39 @@ Tensor cell(CellKind kind, const Tensor& x, const Tensor& h, const Tensor& c,
             const Tensor& weight_ih, const Tensor& weight_hh, const Tensor& bias_ih,
             const Tensor& bias_hh);
 
-// State shared by one sequence's projection node and its step nodes (buffers of h_{t-1} for
-// dW_hh, the GRU's hidden-side gate gradients, and whether the steps' backward has written their
-// slices).
-struct Sequence;
-
 class Workspace;
 
-struct Projection {
-  Tensor gates;  // [T, B, G*H]: X W_ih^T + b_ih (+ b_hh except the GRU's n part), time-major
-  std::shared_ptr<Sequence> sequence;
+// The weights of one layer and direction, PyTorch's weight_ih_l{k}, weight_hh_l{k},
+// bias_ih_l{k}, bias_hh_l{k}; biases may be undefined.
+struct CellWeights {
+  Tensor w_ih, w_hh, b_ih, b_hh;
 };
-
-// x is [T, B, in], or [B, T, in] when batch_first. weight_hh and bias_hh are inputs because
-// their gradients are computed here, from all the steps' gate gradients at once. One node
-// "rnn_input_projection" when anything requires grad. The gates' gradient must come either
-// only from cell_steps (the layer) or only from elsewhere (a test of this op alone).
-Projection input_projection(CellKind kind, const Tensor& x, bool batch_first,
-                            const Tensor& weight_ih, const Tensor& weight_hh,
-                            const Tensor& bias_ih, const Tensor& bias_hh,
-                            Workspace* workspace = nullptr);
 
 using RowFlags = std::shared_ptr<const std::vector<std::uint8_t>>;
 
-// Runs the first `steps` steps of the sequence, in order or reversed (t = steps-1 down to 0),
-// from `initial` ([B, W] values with W = state_width; undefined means zero), and returns every
-// step's state in one tensor [T, B, W] (slices of steps not run are zero). Each step is one node
-// named cell_op_name(kind) whose output is that tensor: step t reads slice t-1 (t+1 reversed) and
-// writes slice t, so in backward each step finds its slice's gradient complete and adds into the
-// previous one. active[t] (null, or an empty vector: every row) flags the rows that step; the
-// others keep their state and get no gradient. The gates are overwritten by their activations
-// (the projection's backward does not need them), so a projection runs its steps once.
-Tensor cell_steps(const Projection& projection, const Tensor& initial, const Tensor& weight_hh,
-                  const Tensor& bias_hh, bool reverse, std::size_t steps,
-                  const std::vector<RowFlags>& active = {}, Workspace* workspace = nullptr);
+// How one layer-direction runs over its input.
+struct SequenceRun {
+  bool batch_first = false;  // x is [B, T, in] instead of [T, B, in]
+  bool reverse = false;      // steps t = steps-1 down to 0
+  // Steps run: [0, steps) of the T in x (0 means all), in either direction; later slices are
+  // padding past every sequence's end.
+  std::size_t steps = 0;
+  // active[t] (null, or missing: every row) flags the rows that step at t; the others keep their
+  // state and get no gradient.
+  std::vector<RowFlags> active;
+};
+
+// Runs `kind` over x ([T, B, in], or [B, T, in] when batch_first) from `initial` ([B, W] values
+// with W = state_width; undefined means zero) and returns every step's state in one tensor
+// [T, B, W] (slices of steps not run are zero). One node named cell_spec(kind).sequence_op.
+Tensor cell_sequence(CellKind kind, const Tensor& x, const Tensor& initial,
+                     const CellWeights& weights, const SequenceRun& run,
+                     Workspace* workspace = nullptr);
 
 // One block copy of gather_rows: `rows` rows of `width` values from source (starting at
 // source_offset, rows source_stride apart) to the result (at offset, rows stride apart). Rows
-// whose `active` flag is 0 are skipped (left zero) and get no gradient.
+// whose `active` flag is 0 are skipped (left zero) and get no gradient. Built by name:
+//   GatherPiece::of(source, rows, width).from(offset, stride).to(offset, stride).only(active)
 struct GatherPiece {
   Tensor source;
   std::size_t source_offset = 0;
@@ -76,6 +70,31 @@ struct GatherPiece {
   std::size_t rows = 0;
   std::size_t width = 0;
   RowFlags active;
+
+  static GatherPiece of(const Tensor& source, std::size_t rows, std::size_t width) {
+    GatherPiece p;
+    p.source = source;
+    p.rows = rows;
+    p.width = width;
+    return p;
+  }
+  GatherPiece from(std::size_t source_offset_, std::size_t source_stride_) const {
+    GatherPiece p = *this;
+    p.source_offset = source_offset_;
+    p.source_stride = source_stride_;
+    return p;
+  }
+  GatherPiece to(std::size_t offset_, std::size_t stride_) const {
+    GatherPiece p = *this;
+    p.offset = offset_;
+    p.stride = stride_;
+    return p;
+  }
+  GatherPiece only(RowFlags active_) const {
+    GatherPiece p = *this;
+    p.active = std::move(active_);
+    return p;
+  }
 };
 
 // A zero tensor of `shape` with the pieces copied in: stacks step outputs into a sequence
@@ -121,7 +140,7 @@ class Workspace : public ArrayRecycler, public std::enable_shared_from_this<Work
   Pool<double> spare_double_;
 };
 
-// Gradcheck cases of the ops above (cells, projection, steps, gather), in float64.
+// Gradcheck cases of the ops above (cells, sequences, gather), in float64.
 void add_rnn_op_cases(std::vector<GradcheckCase>& cases);
 
 }  // namespace tg::nn

@@ -19,11 +19,7 @@ namespace {
 std::shared_ptr<nn::RecurrentLayer> make_layer(CellKind kind, double dropout) {
   Generator gen(11);  // the same weights whatever the dropout
   const nn::RecurrentOptions o{5, 8, 3, true, false, true, dropout};
-  switch (kind) {
-    case CellKind::RnnTanh: return std::make_shared<nn::RNN>(o, nn::Nonlinearity::Tanh, gen);
-    case CellKind::Lstm: return std::make_shared<nn::LSTM>(o, gen);
-    default: return std::make_shared<nn::GRU>(o, gen);
-  }
+  return nn::make_recurrent_layer(kind, o, gen);
 }
 
 // Outputs (output, last, h_n, c_n) and every parameter's and the input's gradient.

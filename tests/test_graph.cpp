@@ -160,7 +160,7 @@ TEST_CASE("10,000 forwards of a recurrent model without NoGradGuard keep the nod
   }
   INFO("nodes before " << before << ", after one forward " << after_first << ", most " << most
                        << ", at the end " << live_node_count());
-  CHECK(after_first - before >= 10);  // the forward did record
+  CHECK(after_first - before >= 4);  // the forward did record (a node per layer, gathers, head)
   CHECK(most == after_first);          // each forward's graph went with its result
   CHECK(live_node_count() == before);  // and nothing (the layer's buffer pool included) holds one
 }

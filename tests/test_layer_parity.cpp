@@ -80,8 +80,10 @@ void check_results(Parity& p, const nn::Archive& a, const std::map<std::string, 
   for (const auto& [name, t] : inputs) p.compare("grad " + name, t.grad_tensor(), a.tensors.at("grads/" + name));
 }
 
-std::shared_ptr<nn::RecurrentLayer> recurrent_layer(const std::string& kind,
-                                                    const nn::RecurrentOptions& o) {
+std::shared_ptr<nn::RecurrentDriver> recurrent_layer(const std::string& kind,
+                                                     const nn::RecurrentOptions& o,
+                                                     std::size_t proj_size) {
+  if (kind == "lstm_proj") return std::make_shared<nn::LSTMProj>(o, proj_size);
   if (kind == "lstm") return std::make_shared<nn::LSTM>(o);
   if (kind == "gru") return std::make_shared<nn::GRU>(o);
   return std::make_shared<nn::RNN>(
@@ -95,7 +97,8 @@ void check_recurrent(Parity& p, const nn::Archive& a, const std::string& kind) {
   o.num_layers = integer(a, "num_layers");
   o.bidirectional = integer(a, "bidirectional") != 0;
   o.batch_first = integer(a, "batch_first") != 0;
-  auto layer = recurrent_layer(kind, o);
+  auto layer =
+      recurrent_layer(kind, o, a.integers.count("proj_size") ? integer(a, "proj_size") : 0);
   load_params(*layer, a);
   auto in = leaf_inputs(a);
   std::vector<std::size_t> lengths;
@@ -106,7 +109,7 @@ void check_recurrent(Parity& p, const nn::Archive& a, const std::string& kind) {
                                       in.count("c0") ? in.at("c0") : Tensor()},
                      lengths);
   std::map<std::string, Tensor> results{{"output", out.output}, {"h_n", out.state.h}};
-  if (kind == "lstm") results["c_n"] = out.state.c;
+  if (kind == "lstm" || kind == "lstm_proj") results["c_n"] = out.state.c;
   check_results(p, a, results, *layer, in);
 }
 
@@ -175,7 +178,7 @@ std::vector<std::string> fixture_names() {
 TEST_CASE("layers match PyTorch 1.13 in float64: outputs, states and all gradients",
           "[parity][recurrent]") {
   const std::vector<std::string> names = fixture_names();
-  REQUIRE(names.size() >= 16);
+  REQUIRE(names.size() >= 18);
   std::string table;
   for (const std::string& name : names) {
     DYNAMIC_SECTION(name) {

@@ -24,19 +24,15 @@ const char* kind_name(CellKind kind) {
     case CellKind::RnnTanh: return "RNN(tanh)";
     case CellKind::RnnRelu: return "RNN(relu)";
     case CellKind::Lstm: return "LSTM";
-    default: return "GRU";
+    case CellKind::Gru: return "GRU";
   }
+  return "?";
 }
 
 std::shared_ptr<nn::RecurrentLayer> make_layer(CellKind kind, const nn::RecurrentOptions& o,
                                                std::uint64_t seed = 7) {
   Generator gen(seed);
-  switch (kind) {
-    case CellKind::RnnTanh: return std::make_shared<nn::RNN>(o, nn::Nonlinearity::Tanh, gen);
-    case CellKind::RnnRelu: return std::make_shared<nn::RNN>(o, nn::Nonlinearity::Relu, gen);
-    case CellKind::Lstm: return std::make_shared<nn::LSTM>(o, gen);
-    default: return std::make_shared<nn::GRU>(o, gen);
-  }
+  return nn::make_recurrent_layer(kind, o, gen);
 }
 
 Tensor random64(const Shape& shape, std::uint64_t seed, bool requires_grad = false) {
@@ -53,7 +49,7 @@ Tensor pack(const std::vector<Tensor>& tensors) {
   std::size_t offset = 0;
   for (const Tensor& t : tensors) {
     if (!t.defined()) continue;
-    pieces.push_back({t, 0, t.size(), offset, t.size(), 1, t.size(), nullptr});
+    pieces.push_back(nn::GatherPiece::of(t, 1, t.size()).from(0, t.size()).to(offset, t.size()));
     offset += t.size();
   }
   return nn::gather_rows({offset}, pieces);
@@ -123,11 +119,11 @@ TEST_CASE("every recurrent gradcheck case passes in float64", "[recurrent][gradc
       CHECK(report.elements_checked > 0);
     }
   }
-  CHECK(ops == std::set<std::string>{"rnn_cell", "lstm_cell", "gru_cell", "rnn_input_projection",
-                                     "rnn_gather"});
+  CHECK(ops == std::set<std::string>{"rnn_cell", "lstm_cell", "gru_cell", "rnn_sequence",
+                                     "lstm_sequence", "gru_sequence", "rnn_gather"});
 }
 
-TEST_CASE("every op a layer records is gradchecked, one node per layer, direction and step",
+TEST_CASE("every op a layer records is gradchecked, one node per layer and direction",
           "[recurrent][gradcheck]") {
   std::set<std::string> checked;
   for (const std::string& op : gradchecked_ops()) checked.insert(op);
@@ -145,9 +141,8 @@ TEST_CASE("every op a layer records is gradchecked, one node per layer, directio
       CHECK(checked.count(node->op) == 1);
       counts[node->op]++;
     }
-    // 2 layers x 2 directions; the longest sequence has 5 steps.
-    CHECK(counts[nn::cell_op_name(kind)] == 2 * 2 * 5);
-    CHECK(counts["rnn_input_projection"] == 4);
+    // 2 layers x 2 directions, each one node that owns its steps.
+    CHECK(counts[nn::cell_spec(kind).sequence_op] == 2 * 2);
     CHECK(counts["dropout"] == 1);
   }
 }

@@ -38,8 +38,9 @@ const char* kind_name(CellKind kind) {
     case CellKind::RnnTanh: return "RNN(tanh)";
     case CellKind::RnnRelu: return "RNN(relu)";
     case CellKind::Lstm: return "LSTM";
-    default: return "GRU";
+    case CellKind::Gru: return "GRU";
   }
+  return "?";
 }
 
 std::vector<std::string> gate_names(CellKind kind) {
@@ -51,12 +52,7 @@ std::vector<std::string> gate_names(CellKind kind) {
 std::shared_ptr<nn::RecurrentLayer> make_layer(CellKind kind, std::size_t hidden) {
   Generator gen(42);
   const nn::RecurrentOptions o{kInput, hidden};
-  switch (kind) {
-    case CellKind::RnnTanh: return std::make_shared<nn::RNN>(o, nn::Nonlinearity::Tanh, gen);
-    case CellKind::RnnRelu: return std::make_shared<nn::RNN>(o, nn::Nonlinearity::Relu, gen);
-    case CellKind::Lstm: return std::make_shared<nn::LSTM>(o, gen);
-    default: return std::make_shared<nn::GRU>(o, gen);
-  }
+  return nn::make_recurrent_layer(kind, o, gen);
 }
 
 // The values every variant starts from: float32-representable, so that the float32 and float64
