@@ -76,11 +76,12 @@ void broadcast_parameters(const nn::Module& module, int root) {
   init();
   for (const auto& [name, p] : module.named_parameters()) {
     const Tensor& param = p;
+    const std::string& what = name;  // clang 14 cannot capture a structured binding
     dispatch(param.dtype(), [&](auto tag) {
       using T = decltype(tag);
       auto& v = param.template value<T>();
       check(MPI_Bcast(v.data(), static_cast<int>(v.size()), mpi_type<T>(), root, MPI_COMM_WORLD),
-            fmt::format("MPI_Bcast of {}", name).c_str());
+            fmt::format("MPI_Bcast of {}", what).c_str());
     });
   }
 }
