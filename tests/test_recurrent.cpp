@@ -9,6 +9,7 @@
 #include "autograd/ops.hpp"
 #include "autograd/tape.hpp"
 #include "nn/nn.hpp"
+#include "nn/rnn_kinds.hpp"
 #include "nn/rnn_ops.hpp"
 #include "compare.hpp"
 
@@ -19,15 +20,7 @@ namespace {
 
 const CellKind kKinds[] = {CellKind::RnnTanh, CellKind::RnnRelu, CellKind::Lstm, CellKind::Gru};
 
-const char* kind_name(CellKind kind) {
-  switch (kind) {
-    case CellKind::RnnTanh: return "RNN(tanh)";
-    case CellKind::RnnRelu: return "RNN(relu)";
-    case CellKind::Lstm: return "LSTM";
-    case CellKind::Gru: return "GRU";
-  }
-  return "?";
-}
+const char* kind_name(CellKind kind) { return nn::cell_spec(kind).label; }
 
 std::shared_ptr<nn::RecurrentLayer> make_layer(CellKind kind, const nn::RecurrentOptions& o,
                                                std::uint64_t seed = 7) {

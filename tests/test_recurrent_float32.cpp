@@ -19,6 +19,7 @@
 #include "autograd/ops.hpp"
 #include "compare.hpp"
 #include "nn/nn.hpp"
+#include "nn/rnn_kinds.hpp"
 
 using namespace tg;
 using nn::CellKind;
@@ -33,15 +34,7 @@ constexpr double kTolerance = 2e-5;
 
 constexpr std::size_t kSteps = 5, kBatch = 3, kInput = 10;
 
-const char* kind_name(CellKind kind) {
-  switch (kind) {
-    case CellKind::RnnTanh: return "RNN(tanh)";
-    case CellKind::RnnRelu: return "RNN(relu)";
-    case CellKind::Lstm: return "LSTM";
-    case CellKind::Gru: return "GRU";
-  }
-  return "?";
-}
+const char* kind_name(CellKind kind) { return nn::cell_spec(kind).label; }
 
 std::vector<std::string> gate_names(CellKind kind) {
   if (kind == CellKind::Lstm) return {"i", "f", "g", "o"};
