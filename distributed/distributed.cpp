@@ -141,21 +141,19 @@ struct DataParallel::State {
   double wait_seconds = 0;
   std::size_t started_early = 0;
 
-  // Copies parameter p's gradient (`grad`: its .grad, or the one a hook was handed) into its
-  // bucket; an undefined one counts as zero.
-  void copy_in(std::size_t p, const Tensor& grad) {
+  // Copies parameter p's gradient into its bucket: `source` is an array of p's size and dtype
+  // (its .grad, or the gradient a hook was handed), or null for zeros.
+  void copy_in(std::size_t p, const void* source) {
     Bucket& b = buckets[bucket_of[p]];
     const Tensor& t = params[p];
     const std::size_t offset = b.offsets[slot_of[p]];
     dispatch(t.dtype(), [&](auto tag) {
       using T = decltype(tag);
       T* dst = static_cast<T*>(b.data()) + offset;
-      if (grad.defined()) {
-        const auto& g = grad.template value<T>();
-        std::copy(g.begin(), g.end(), dst);
-      } else {
+      if (source)
+        std::copy_n(static_cast<const T*>(source), t.size(), dst);
+      else
         std::fill_n(dst, t.size(), T(0));
-      }
     });
     ready[p] = true;
     --b.pending;
@@ -185,7 +183,9 @@ struct DataParallel::State {
 
   void on_gradient(std::size_t p, const Tensor& grad) {
     if (!active || !overlap || ready[p]) return;
-    copy_in(p, grad);
+    copy_in(p, dispatch(grad.dtype(), [&](auto tag) -> const void* {
+              return grad.template value<decltype(tag)>().data();
+            }));
     start_ready(true);
   }
 };
@@ -244,8 +244,12 @@ DataParallel::~DataParallel() {
 void DataParallel::synchronize() {
   State& s = *state_;
   for (std::size_t p = 0; p < s.params.size(); ++p)
-    if (!s.ready[p])  // no hook ran: overlap off, or no gradient on this rank
-      s.copy_in(p, s.params[p].has_grad() ? s.params[p].grad_tensor() : Tensor());
+    if (!s.ready[p]) {  // no hook ran: overlap off, or no gradient on this rank
+      const Tensor& t = s.params[p];
+      s.copy_in(p, !t.has_grad() ? nullptr : dispatch(t.dtype(), [&](auto tag) -> const void* {
+        return t.template grad<decltype(tag)>().data();
+      }));
+    }
   s.start_ready(false);
   const auto start = std::chrono::steady_clock::now();
   for (Bucket& b : s.buckets)

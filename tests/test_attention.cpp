@@ -11,8 +11,10 @@
 #include "nn/attention.hpp"
 #include "nn/layer_norm.hpp"
 #include "nn/npz.hpp"
+#include "test_checks.hpp"
 
 using namespace tg;
+using tg::testing::load_params;
 
 namespace {
 
@@ -56,14 +58,6 @@ double compare_all(const nn::Archive& a, const std::map<std::string, Tensor>& re
   for (const auto& [name, t] : inputs)
     compare("grad " + name, t.grad_tensor(), a.tensors.at("grads/" + name));
   return worst;
-}
-
-void load_params(nn::Module& m, const nn::Archive& a) {
-  m.to(DType::Float64);
-  std::map<std::string, Tensor> state;
-  for (const auto& [key, t] : a.tensors)
-    if (key.rfind("params/", 0) == 0) state[key.substr(7)] = t;
-  m.load_state_dict(state);
 }
 
 double check_layer_norm(const nn::Archive& a) {

@@ -12,8 +12,10 @@
 #include "nn/nn.hpp"
 #include "nn/npz.hpp"
 #include "compare.hpp"
+#include "test_checks.hpp"
 
 using namespace tg;
+using tg::testing::load_params;
 
 namespace {
 
@@ -53,15 +55,6 @@ std::map<std::string, Tensor> leaf_inputs(const nn::Archive& a) {
   for (const char* key : {"input", "h0", "c0"})
     if (a.tensors.count(key)) in[key] = zero_grad_copy(a.tensors.at(key));
   return in;
-}
-
-// Loads the module's parameters from params/<name>, float64.
-void load_params(nn::Module& m, const nn::Archive& a) {
-  m.to(DType::Float64);
-  std::map<std::string, Tensor> state;
-  for (const auto& [key, t] : a.tensors)
-    if (key.rfind("params/", 0) == 0) state[key.substr(7)] = t;
-  m.load_state_dict(state);
 }
 
 // sum over results r of sum(r * proj/r), back-propagated; then results and gradients compared.

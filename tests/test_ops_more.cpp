@@ -6,19 +6,12 @@
 #include <cmath>
 
 #include "autograd/ops.hpp"
+#include "test_checks.hpp"
 
 using namespace tg;
+using tg::testing::check_values;
 
 namespace {
-
-void check_values(const Tensor& t, const std::vector<double>& expected, double margin = 1e-6) {
-  const std::vector<double> v = t.to_vector();
-  REQUIRE(v.size() == expected.size());
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    INFO("element " << i);
-    CHECK(v[i] == Approx(expected[i]).margin(margin));
-  }
-}
 
 const Tensor kX = Tensor::from_vector({3, 1, 4, 1, 5, 9, 2, 6}, {2, 4});
 
