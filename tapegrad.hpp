@@ -1,6 +1,7 @@
 // tapegrad: include this to get the whole public API.
 #pragma once
 
+#include "autograd/autocast.hpp"
 #include "autograd/blas.hpp"
 #include "autograd/gradcheck.hpp"
 #include "autograd/ops.hpp"

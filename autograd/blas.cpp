@@ -2,12 +2,15 @@
 #include "autograd/blas.hpp"
 
 #include <cblas.h>
+#include <cstdio>
 #include <fmt/format.h>
 
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+
+#include "autograd/dnnl_matmul.hpp"
 
 // Exported by OpenBLAS's DYNAMIC_ARCH builds (Debian's); not a public API, hence weak: if a
 // build lacks them, tapegrad keeps whatever kernel OpenBLAS chose and says so.
@@ -124,12 +127,74 @@ void use_threads_for(int m, int n, int k) {
   if (g_active.exchange(want, std::memory_order_relaxed) != want) openblas_set_num_threads(want);
 }
 
+int threads_for(int m, int n, int k) {
+  use_threads_for(m, n, k);
+  return g_active.load(std::memory_order_relaxed);
+}
+
+std::atomic<int> g_float32_provider{int(Float32Provider::Auto)};
+
+// Float32 products oneDNN runs faster than OpenBLAS's Cooperlake kernel (measured, see
+// bench/README.md): none yet, every float32 product stays on OpenBLAS.
+bool dnnl_wins_float32(int, int, int) { return false; }
+
+enum class Route { OpenBlas, DnnlFloat32, DnnlBf16 };
+
+Route route(MatmulPrecision precision, int m, int n, int k, float alpha, float beta) {
+  if (alpha != 1.0f || (beta != 0.0f && beta != 1.0f) || m <= 0 || n <= 0 || k <= 0 ||
+      !dnnl_matmul::available())
+    return Route::OpenBlas;
+  if (precision == MatmulPrecision::BFloat16 && bf16_supported()) return Route::DnnlBf16;
+  switch (Float32Provider(g_float32_provider.load(std::memory_order_relaxed))) {
+    case Float32Provider::OpenBlas: return Route::OpenBlas;
+    case Float32Provider::OneDnn: return Route::DnnlFloat32;
+    case Float32Provider::Auto: break;
+  }
+  return dnnl_wins_float32(m, n, k) ? Route::DnnlFloat32 : Route::OpenBlas;
+}
+
+dnnl_matmul::Product dnnl_product(Route r, bool trans_a, bool trans_b, int m, int n, int k,
+                                  int lda, int ldb, float beta, int ldc) {
+  dnnl_matmul::Product p;
+  p.operands = r == Route::DnnlBf16 ? dnnl_matmul::Operands::BFloat16
+                                    : dnnl_matmul::Operands::Float32;
+  p.trans_a = trans_a;
+  p.trans_b = trans_b;
+  p.m = m;
+  p.n = n;
+  p.k = k;
+  p.lda = lda;
+  p.ldb = ldb;
+  p.ldc = ldc;
+  p.accumulate = beta != 0.0f;
+  p.threads = threads_for(m, n, k);
+  return p;
+}
+
+// Said once per process when a bf16 product had to run in float32.
+void notice_fallback() {
+  static std::once_flag said;
+  std::call_once(said, [] {
+    std::fprintf(stderr, "tapegrad: bf16 products requested, but %s; they run in float32\n",
+                 dnnl_matmul::available() ? "this CPU has neither AMX nor AVX512-BF16"
+                                          : "tapegrad was built without oneDNN");
+  });
+}
+
 }  // namespace
 
 template <>
 void gemm<float>(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a,
-                 int lda, const float* b, int ldb, float beta, float* c, int ldc) {
+                 int lda, const float* b, int ldb, float beta, float* c, int ldc,
+                 const How& how) {
   ensure_selected();
+  const Route r = route(how.precision, m, n, k, alpha, beta);
+  if (r != Route::OpenBlas) {
+    dnnl_matmul::gemm(dnnl_product(r, trans_a, trans_b, m, n, k, lda, ldb, beta, ldc), a, b, c,
+                      how.prepared);
+    return;
+  }
+  if (how.precision == MatmulPrecision::BFloat16 && !bf16_supported()) notice_fallback();
   use_threads_for(m, n, k);
   cblas_sgemm(CblasRowMajor, trans(trans_a), trans(trans_b), m, n, k, alpha, a, lda, b, ldb, beta,
               c, ldc);
@@ -137,11 +202,57 @@ void gemm<float>(bool trans_a, bool trans_b, int m, int n, int k, float alpha, c
 
 template <>
 void gemm<double>(bool trans_a, bool trans_b, int m, int n, int k, double alpha, const double* a,
-                  int lda, const double* b, int ldb, double beta, double* c, int ldc) {
+                  int lda, const double* b, int ldb, double beta, double* c, int ldc,
+                  const How&) {
   ensure_selected();
   use_threads_for(m, n, k);
   cblas_dgemm(CblasRowMajor, trans(trans_a), trans(trans_b), m, n, k, alpha, a, lda, b, ldb, beta,
               c, ldc);
+}
+
+template <class T>
+void gemm(bool trans_a, bool trans_b, int m, int n, int k, T alpha, const T* a, int lda,
+          const T* b, int ldb, T beta, T* c, int ldc) {
+  gemm<T>(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
+          How{matmul_precision(), nullptr});
+}
+
+template void gemm<float>(bool, bool, int, int, int, float, const float*, int, const float*, int,
+                          float, float*, int);
+template void gemm<double>(bool, bool, int, int, int, double, const double*, int, const double*,
+                           int, double, double*, int);
+
+template <>
+std::shared_ptr<const PreparedB> prepare_b<float>(MatmulPrecision precision, bool trans_a,
+                                                  bool trans_b, int m, int n, int k, int lda,
+                                                  const float* b, int ldb, float beta, int ldc) {
+  ensure_selected();
+  const Route r = route(precision, m, n, k, 1.0f, beta);
+  if (r == Route::OpenBlas || m <= 1) return nullptr;
+  return dnnl_matmul::pack(dnnl_product(r, trans_a, trans_b, m, n, k, lda, ldb, beta, ldc), b);
+}
+
+template <>
+std::shared_ptr<const PreparedB> prepare_b<double>(MatmulPrecision, bool, bool, int, int, int,
+                                                   int, const double*, int, double, int) {
+  return nullptr;
+}
+
+void set_float32_provider(Float32Provider provider) {
+  g_float32_provider.store(int(provider), std::memory_order_relaxed);
+}
+
+Float32Provider float32_provider() {
+  return Float32Provider(g_float32_provider.load(std::memory_order_relaxed));
+}
+
+bool bf16_supported() {
+  static const bool supported = dnnl_matmul::available() && !dnnl_matmul::bf16_family().empty();
+  return supported;
+}
+
+std::string bf16_family() {
+  return bf16_supported() ? dnnl_matmul::bf16_family() : "float32 fallback";
 }
 
 Info info() {
@@ -151,8 +262,16 @@ Info info() {
 
 std::string describe() {
   const Info i = info();
-  return fmt::format("OpenBLAS kernel {} ({}), {} thread{}", i.core, i.configured, i.threads,
-                     i.threads == 1 ? "" : "s");
+  std::string bf16;
+  if (bf16_supported())
+    bf16 = fmt::format("{} ({}, {})", dnnl_matmul::bf16_family(), dnnl_matmul::version(),
+                       dnnl_matmul::bf16_implementation());
+  else
+    bf16 = fmt::format("float32 fallback ({})", dnnl_matmul::available()
+                                                    ? "no AMX or AVX512-BF16 on this CPU"
+                                                    : "built without oneDNN");
+  return fmt::format("OpenBLAS kernel {} ({}), {} thread{}; bf16 products: {}", i.core,
+                     i.configured, i.threads, i.threads == 1 ? "" : "s", bf16);
 }
 
 void set_num_threads(int threads) {

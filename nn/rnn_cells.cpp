@@ -37,18 +37,19 @@ Tensor cell(CellKind kind, const Tensor& x, const Tensor& h, const Tensor& c,
   return dispatch(x.dtype(), [&](auto s) {
     using T = decltype(s);
     xt::xarray<T> gates = xt::xarray<T>::from_shape({batch, gh});
+    const blas::How how{matmul_precision()};  // the backward's products use it too
     const bool has_bias = fill_gate_bias<T>(kind, b_ih, b_hh, batch, hidden, gates.data());
     times_transposed<T>(batch, gh, d.in, x.value<T>().data(), d.in, w_ih.value<T>().data(),
-                        has_bias ? T(1) : T(0), gates.data(), gh);
+                        has_bias ? T(1) : T(0), gates.data(), gh, how);
     xt::xarray<T> hh;
     const T* hp = h.defined() ? h.value<T>().data() : nullptr;
     if (hp && spec.split_hidden_gate) {
       hh = xt::xarray<T>::from_shape({batch, gh});
       times_transposed<T>(batch, gh, hidden, hp, hidden, w_hh.value<T>().data(), T(0), hh.data(),
-                          gh);
+                          gh, how);
     } else if (hp) {
       times_transposed<T>(batch, gh, hidden, hp, hidden, w_hh.value<T>().data(), T(1),
-                          gates.data(), gh);
+                          gates.data(), gh, how);
     }
     xt::xarray<T> out = xt::xarray<T>::from_shape({batch, width});
     xt::xarray<T> hn;
@@ -75,7 +76,7 @@ Tensor cell(CellKind kind, const Tensor& x, const Tensor& h, const Tensor& c,
     if (!any_requires_grad_in(inputs)) return result;
     // The saved activations move into the closure; their buffers (and rows' pointers) stay put.
     record<T>(op, result, inputs,
-              [kind, split = spec.split_hidden_gate, has_c = spec.has_cell_state, x, h, c, w_ih, w_hh, b_ih, b_hh, d, batch, rows, gates = std::move(gates),
+              [kind, split = spec.split_hidden_gate, has_c = spec.has_cell_state, x, h, c, w_ih, w_hh, b_ih, b_hh, d, batch, rows, how, gates = std::move(gates),
                hn = std::move(hn)](const xt::xarray<T>& g) mutable {
                 const std::size_t H = d.hidden, gh = d.gh, width = has_c ? 2 * H : H;
                 xt::xarray<T> dg = xt::xarray<T>::from_shape({batch, gh});
@@ -95,17 +96,19 @@ Tensor cell(CellKind kind, const Tensor& x, const Tensor& h, const Tensor& c,
                 cell_backward(rows, grads);
                 const T* dhidden = split ? dhh.data() : dg.data();
                 if (dh_prev)
-                  times<T>(batch, H, gh, dhidden, gh, w_hh.value<T>().data(), T(1), dh_prev, H);
+                  times<T>(batch, H, gh, dhidden, gh, w_hh.value<T>().data(), T(1), dh_prev, H,
+                           how);
                 if (x.requires_grad()) {
                   T beta;
                   T* dx = grad_for_accumulation<T>(x, beta);
-                  times<T>(batch, d.in, gh, dg.data(), gh, w_ih.value<T>().data(), beta, dx, d.in);
+                  times<T>(batch, d.in, gh, dg.data(), gh, w_ih.value<T>().data(), beta, dx, d.in,
+                           how);
                 }
                 if (w_ih.requires_grad())
                   add_weight_grad<T>(w_ih, gh, d.in, batch, dg.data(), gh, x.value<T>().data(),
-                                     d.in);
+                                     d.in, how);
                 if (w_hh.requires_grad() && h.defined())
-                  add_weight_grad<T>(w_hh, gh, H, batch, dhidden, gh, h.value<T>().data(), H);
+                  add_weight_grad<T>(w_hh, gh, H, batch, dhidden, gh, h.value<T>().data(), H, how);
                 add_bias_grads<T>(kind, b_ih, b_hh, dg.data(), dhidden, batch, H);
               });
     return result;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <initializer_list>
+#include <memory>
 #include <vector>
 
 #include "autograd/blas.hpp"
@@ -15,39 +16,64 @@ namespace tg::nn::detail {
 
 inline int as_int(std::size_t n) { return static_cast<int>(n); }
 
-// c[m, n] = a[m, k] w[n, k]^T + beta c, with a matrix-vector kernel for a single row.
+// The products below take `how` (precision, prepared weights; blas.hpp): the op records its
+// forward's precision and hands the same to its backward.
+
+// c[m, n] = a[m, k] w[n, k]^T + beta c, with a matrix-vector kernel for a single row (float32
+// in any precision: as fast as bf16 there).
 template <class T>
 void times_transposed(std::size_t m, std::size_t n, std::size_t k, const T* a, std::size_t lda,
-                      const T* w, T beta, T* c, std::size_t ldc) {
+                      const T* w, T beta, T* c, std::size_t ldc, const blas::How& how) {
   if (m == 1) {
     row_times_transposed(a, w, n, k, c, beta != T(0));
     return;
   }
   blas::gemm<T>(false, true, as_int(m), as_int(n), as_int(k), T(1), a, as_int(lda), w, as_int(k),
-                beta, c, as_int(ldc));
+                beta, c, as_int(ldc), how);
+}
+
+// The weights w of times_transposed prepared once for many products of that shape (null when
+// the product does not use preparation).
+template <class T>
+std::shared_ptr<const blas::PreparedB> prepare_times_transposed(
+    std::size_t m, std::size_t n, std::size_t k, std::size_t lda, const T* w, T beta,
+    std::size_t ldc, MatmulPrecision precision) {
+  if (m == 1) return nullptr;
+  return blas::prepare_b<T>(precision, false, true, as_int(m), as_int(n), as_int(k), as_int(lda),
+                            w, as_int(k), beta, as_int(ldc));
 }
 
 // c[m, n] = a[m, k] w[k, n] + beta c (beta 0 or 1), with a vector-matrix kernel for a single
 // row (BLAS packs all of w for one row).
 template <class T>
 void times(std::size_t m, std::size_t n, std::size_t k, const T* a, std::size_t lda, const T* w,
-           T beta, T* c, std::size_t ldc) {
+           T beta, T* c, std::size_t ldc, const blas::How& how) {
   if (m == 1) {
     row_times(a, w, k, n, n, c, beta != T(0));
     return;
   }
   blas::gemm<T>(false, false, as_int(m), as_int(n), as_int(k), T(1), a, as_int(lda), w, as_int(n),
-                beta, c, as_int(ldc));
+                beta, c, as_int(ldc), how);
+}
+
+// The weights w of times prepared once (see prepare_times_transposed).
+template <class T>
+std::shared_ptr<const blas::PreparedB> prepare_times(std::size_t m, std::size_t n, std::size_t k,
+                                                     std::size_t lda, const T* w, T beta,
+                                                     std::size_t ldc, MatmulPrecision precision) {
+  if (m == 1) return nullptr;
+  return blas::prepare_b<T>(precision, false, false, as_int(m), as_int(n), as_int(k), as_int(lda),
+                            w, as_int(n), beta, as_int(ldc));
 }
 
 // grad(w) += a[rows, :]^T b[rows, :], the weight gradient of a product.
 template <class T>
 void add_weight_grad(const Tensor& w, std::size_t m, std::size_t n, std::size_t rows, const T* a,
-                     std::size_t lda, const T* b, std::size_t ldb) {
+                     std::size_t lda, const T* b, std::size_t ldb, const blas::How& how) {
   T beta;
   T* dw = grad_for_accumulation<T>(w, beta);
   blas::gemm<T>(true, false, as_int(m), as_int(n), as_int(rows), T(1), a, as_int(lda), b,
-                as_int(ldb), beta, dw, as_int(n));
+                as_int(ldb), beta, dw, as_int(n), how);
 }
 
 // grad(bias)[first + j] += sum over rows of g[r, first + j] for j < cols.

@@ -109,6 +109,7 @@ namespace {
 // The sizes of one layer-direction and where step i of the run sits.
 struct Geometry {
   CellKind kind = CellKind::Lstm;
+  MatmulPrecision precision = MatmulPrecision::Float32;  // of the forward, reused by backward
   bool split = false, has_c = false, reverse = false, batch_first = false;
   std::size_t total = 0, steps = 0, batch = 0, in = 0, hidden = 0, gh = 0, width = 0;
   std::size_t time(std::size_t i) const { return reverse ? steps - 1 - i : i; }
@@ -182,6 +183,10 @@ void sequence_backward(const Geometry& geo, const SequenceRun& run, Saved<T>& sa
   // the output's gradient of that step plus what flows back from this one.
   xt::xarray<T> dcur = draw<T>(pool, {B, W}), dnext = draw<T>(pool, {B, W});
   const T* whh = w.w_hh.value<T>().data();
+  const blas::How how{geo.precision};
+  // W_hh converted for the steps' state-gradient products once, not once per step.
+  const auto whh_prepared = prepare_times<T>(B, H, GH, GH, whh, T(1), W, geo.precision);
+  const blas::How step_how{geo.precision, whh_prepared.get()};
   std::copy_n(g + geo.time(geo.steps - 1) * slice, slice, dcur.data());
   for (std::size_t i = geo.steps; i-- > 0;) {
     const std::size_t t = geo.time(i);
@@ -209,7 +214,7 @@ void sequence_backward(const Geometry& geo, const SequenceRun& run, Saved<T>& sa
     grads.ld_dc_prev = W;
     cell_backward(f, grads);
     const T* dhh = geo.split ? grads.dhh : grads.dgates;
-    if (dprev) times<T>(B, H, GH, dhh, GH, whh, T(1), dprev, W);
+    if (dprev) times<T>(B, H, GH, dhh, GH, whh, T(1), dprev, W, step_how);
     std::swap(dcur, dnext);
   }
   if (initial.requires_grad()) {  // dcur now holds the gradient of the initial state
@@ -225,11 +230,11 @@ void sequence_backward(const Geometry& geo, const SequenceRun& run, Saved<T>& sa
       T beta;
       T* dx = grad_for_accumulation<T>(x, beta);
       if (beta == T(0)) std::fill(dx + rows * in, dx + geo.total * B * in, T(0));  // steps not run
-      times<T>(rows, in, GH, dg, GH, wih, beta, dx, in);
+      times<T>(rows, in, GH, dg, GH, wih, beta, dx, in, how);
     } else {  // a time-major product, added back batch-first
       T* dx = grad_buffer_for_add<T>(x);
       xt::xarray<T> tmp = draw<T>(pool, {geo.steps, B, in});
-      times<T>(rows, in, GH, dg, GH, wih, T(0), tmp.data(), in);
+      times<T>(rows, in, GH, dg, GH, wih, T(0), tmp.data(), in, how);
       for (std::size_t t = 0; t < geo.steps; ++t)
         for (std::size_t b = 0; b < B; ++b) {
           const T* src = tmp.data() + (t * B + b) * in;
@@ -240,10 +245,10 @@ void sequence_backward(const Geometry& geo, const SequenceRun& run, Saved<T>& sa
     }
   }
   const T* xv = geo.batch_first ? saved.x_time_major.data() : x.value<T>().data();
-  if (w.w_ih.requires_grad()) add_weight_grad<T>(w.w_ih, GH, in, rows, dg, GH, xv, in);
+  if (w.w_ih.requires_grad()) add_weight_grad<T>(w.w_ih, GH, in, rows, dg, GH, xv, in, how);
   const T* dh_side = geo.split ? dhidden_side.data() : dg;
   if (w.w_hh.requires_grad())
-    add_weight_grad<T>(w.w_hh, GH, H, rows, dh_side, GH, saved.h_prev.data(), H);
+    add_weight_grad<T>(w.w_hh, GH, H, rows, dh_side, GH, saved.h_prev.data(), H, how);
   add_bias_grads<T>(geo.kind, w.b_ih, w.b_hh, dg, dh_side, rows, H);
   if (pool)
     for (xt::xarray<T>* a : {&dgates, &dhidden_side, &dcur, &dnext}) pool->give_back(std::move(*a));
@@ -267,6 +272,7 @@ Tensor cell_sequence(CellKind kind, const Tensor& x, const Tensor& initial,
                             run.batch_first ? "B, T" : "T, B", d.in));
   Geometry geo;
   geo.kind = kind;
+  geo.precision = matmul_precision();
   geo.split = spec.split_hidden_gate;
   geo.has_c = spec.has_cell_state;
   geo.reverse = run.reverse;
@@ -307,8 +313,9 @@ Tensor cell_sequence(CellKind kind, const Tensor& x, const Tensor& initial,
     saved->gates = draw<T>(ws, {steps, B, GH});
     T* gates = saved->gates.data();
     const bool has_bias = fill_gate_bias<T>(kind, w.b_ih, w.b_hh, rows, H, gates);
+    const blas::How how{geo.precision};
     times_transposed<T>(rows, GH, geo.in, xv, geo.in, w.w_ih.value<T>().data(),
-                        has_bias ? T(1) : T(0), gates, GH);
+                        has_bias ? T(1) : T(0), gates, GH, how);
     const bool keep_h_prev = recording && w.w_hh.requires_grad();
     if (keep_h_prev) saved->h_prev = draw<T>(ws, {steps, B, H});
     if (geo.split) saved->hn = draw<T>(ws, recording ? Shape{steps, B, H} : Shape{B, H});
@@ -319,6 +326,11 @@ Tensor cell_sequence(CellKind kind, const Tensor& x, const Tensor& initial,
     T* sv = states.value<T>().data();
     std::fill(sv + steps * slice, sv + geo.total * slice, T(0));
     const T* whh = w.w_hh.value<T>().data();
+    // W_hh converted (bf16) and laid out for the step products once per forward, not per step.
+    const T step_beta = geo.split ? T(0) : T(1);
+    const auto whh_prepared = prepare_times_transposed<T>(B, GH, H, geo.width, whh, step_beta,
+                                                          GH, geo.precision);
+    const blas::How step_how{geo.precision, whh_prepared.get()};
     const T* init = initial.defined() ? initial.value<T>().data() : nullptr;
     const T* bhn = geo.split && w.b_hh.defined() ? w.b_hh.value<T>().data() + 2 * H : nullptr;
     for (std::size_t i = 0; i < steps; ++i) {
@@ -333,10 +345,10 @@ Tensor cell_sequence(CellKind kind, const Tensor& x, const Tensor& initial,
           std::fill_n(dst, B * H, T(0));
       }
       if (r.h_prev && geo.split) {
-        times_transposed<T>(B, GH, H, r.h_prev, geo.width, whh, T(0), hh.data(), GH);
+        times_transposed<T>(B, GH, H, r.h_prev, geo.width, whh, T(0), hh.data(), GH, step_how);
         r.hh = hh.data();
       } else if (r.h_prev) {
-        times_transposed<T>(B, GH, H, r.h_prev, geo.width, whh, T(1), r.gates, GH);
+        times_transposed<T>(B, GH, H, r.h_prev, geo.width, whh, T(1), r.gates, GH, step_how);
       }
       r.b_hn = bhn;
       cell_forward(r);

@@ -102,13 +102,15 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     xt::xarray<T> out = xt::xarray<T>::from_shape(so);
     const T* pa = a.value<T>().data();
     const T* pb = b.value<T>().data();
+    // Backward's products run in the precision this forward ran in (autocast.hpp).
+    const blas::How how{matmul_precision()};
     for (std::size_t i = 0; i < plan.a_index.size(); ++i)
       blas::gemm<T>(false, false, as_int(rows), as_int(n), as_int(k), T(1),
                     pa + plan.a_index[i] * m * k, as_int(k), pb + plan.b_index[i] * k * n,
-                    as_int(n), T(0), out.data() + i * rows * n, as_int(n));
+                    as_int(n), T(0), out.data() + i * rows * n, as_int(n), how);
     Tensor result(std::move(out));
     if (any_requires_grad(a, b)) {
-      record<T>(op_matmul, result, {a, b}, [a, b, plan, rows, m, n, k](const xt::xarray<T>& g) {
+      record<T>(op_matmul, result, {a, b}, [a, b, plan, rows, m, n, k, how](const xt::xarray<T>& g) {
         const T* pg = g.data();
         // A matrix used by several output matrices (a broadcast batch axis) sums their
         // contributions: its buffer is zeroed once and every product adds (beta 1).
@@ -120,7 +122,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
           for (std::size_t i = 0; i < plan.a_index.size(); ++i)
             blas::gemm<T>(false, true, as_int(rows), as_int(k), as_int(n), T(1), pg + i * rows * n,
                           as_int(n), pb + plan.b_index[i] * k * n, as_int(n), beta,
-                          da + plan.a_index[i] * m * k, as_int(k));
+                          da + plan.a_index[i] * m * k, as_int(k), how);
         }
         if (b.requires_grad()) {  // dB = A^T G
           T beta;
@@ -130,7 +132,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
           for (std::size_t i = 0; i < plan.a_index.size(); ++i)
             blas::gemm<T>(true, false, as_int(k), as_int(n), as_int(rows), T(1),
                           pa + plan.a_index[i] * m * k, as_int(k), pg + i * rows * n, as_int(n),
-                          beta, db + plan.b_index[i] * k * n, as_int(n));
+                          beta, db + plan.b_index[i] * k * n, as_int(n), how);
         }
       });
     }
@@ -165,28 +167,29 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
         std::copy(pb, pb + out_features, po + r * out_features);
       beta = T(1);
     }
+    const blas::How how{matmul_precision()};  // for backward too (autocast.hpp)
     blas::gemm<T>(false, true, as_int(rows), as_int(out_features), as_int(in), T(1),
                   x.value<T>().data(), as_int(in), weight.value<T>().data(), as_int(in), beta,
-                  out.data(), as_int(out_features));
+                  out.data(), as_int(out_features), how);
     Tensor result(std::move(out));
     const bool needs = has_bias ? any_requires_grad(x, weight, bias) : any_requires_grad(x, weight);
     if (needs) {
       record<T>(op_linear, result, has_bias ? std::vector<Tensor>{x, weight, bias}
                                            : std::vector<Tensor>{x, weight},
-                [x, weight, bias, rows, in, out_features](const xt::xarray<T>& g) {
+                [x, weight, bias, rows, in, out_features, how](const xt::xarray<T>& g) {
                   const T* pg = g.data();
                   T beta;
                   if (x.requires_grad()) {  // dx = G W
                     T* dx = grad_for_accumulation<T>(x, beta);
                     blas::gemm<T>(false, false, as_int(rows), as_int(in), as_int(out_features),
                                   T(1), pg, as_int(out_features), weight.value<T>().data(),
-                                  as_int(in), beta, dx, as_int(in));
+                                  as_int(in), beta, dx, as_int(in), how);
                   }
                   if (weight.requires_grad()) {  // dW = G^T x
                     T* dw = grad_for_accumulation<T>(weight, beta);
                     blas::gemm<T>(true, false, as_int(out_features), as_int(in), as_int(rows),
                                   T(1), pg, as_int(out_features), x.value<T>().data(),
-                                  as_int(in), beta, dw, as_int(in));
+                                  as_int(in), beta, dw, as_int(in), how);
                   }
                   if (bias.requires_grad()) {  // db = column sums of G
                     T* db = grad_buffer_for_add<T>(bias);

@@ -1,0 +1,34 @@
+// The thread's matrix-product precision and its scope guard.
+#include "autograd/autocast.hpp"
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+#include "autograd/error.hpp"
+
+namespace tg {
+
+namespace {
+thread_local MatmulPrecision g_precision = MatmulPrecision::Float32;
+}  // namespace
+
+MatmulPrecision matmul_precision() { return g_precision; }
+
+AutocastGuard::AutocastGuard(MatmulPrecision precision) : previous_(g_precision) {
+  g_precision = precision;
+}
+
+AutocastGuard::~AutocastGuard() { g_precision = previous_; }
+
+const char* to_string(MatmulPrecision precision) {
+  return precision == MatmulPrecision::BFloat16 ? "bf16" : "float32";
+}
+
+MatmulPrecision parse_matmul_precision(const char* text) {
+  if (std::strcmp(text, "bf16") == 0) return MatmulPrecision::BFloat16;
+  if (std::strcmp(text, "float32") == 0) return MatmulPrecision::Float32;
+  throw Error(fmt::format("precision: '{}' is not one of bf16, float32", text));
+}
+
+}  // namespace tg

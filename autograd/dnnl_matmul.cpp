@@ -1,0 +1,221 @@
+// oneDNN matmul primitives for tg::blas: one primitive per product shape, created on first use
+// and kept (creating one costs far more than a small product), per thread.
+#include "autograd/dnnl_matmul.hpp"
+
+#include <stdexcept>
+
+#ifdef TAPEGRAD_HAVE_DNNL
+
+#include <fmt/format.h>
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <functional>
+#include <optional>
+#include <unordered_map>
+
+// oneDNN runs on OpenMP here (Debian's build links libgomp), and takes its thread count from the
+// calling thread's OpenMP setting. Weak: resolved from the libgomp that libdnnl loads.
+extern "C" void omp_set_num_threads(int) __attribute__((weak));
+
+namespace tg::dnnl_matmul {
+
+struct PackedWeights {
+  Product product;
+  dnnl::memory weights;
+};
+
+bool Product::operator==(const Product& o) const {
+  return operands == o.operands && trans_a == o.trans_a && trans_b == o.trans_b && m == o.m &&
+         n == o.n && k == o.k && lda == o.lda && ldb == o.ldb && ldc == o.ldc &&
+         accumulate == o.accumulate && threads == o.threads;
+}
+
+namespace {
+
+using dt = dnnl::memory::data_type;
+using tag = dnnl::memory::format_tag;
+using md = dnnl::memory::desc;
+
+dnnl::engine& engine() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+
+dnnl::stream& stream() {
+  thread_local dnnl::stream s(engine());
+  return s;
+}
+
+void use_threads(int threads) {
+  thread_local int current = 0;
+  if (threads != current && omp_set_num_threads) {
+    omp_set_num_threads(threads);
+    current = threads;
+  }
+}
+
+// A float32 matrix [rows, cols] in a row-major buffer with leading dimension ld, or the transpose
+// of one (then ld is the leading dimension of the stored [cols, rows]).
+md user_md(int rows, int cols, bool transposed, int ld) {
+  return md({rows, cols}, dt::f32,
+            transposed ? dnnl::memory::dims{1, ld} : dnnl::memory::dims{ld, 1});
+}
+
+// A primitive and the memory objects around it; user buffers get their address per call.
+// B in oneDNN's preferred layout (format_tag::any) is reordered into, either per call or once by
+// pack(); a float32 product that is not packed reads B where it is.
+struct Plan {
+  dnnl::matmul matmul;
+  dnnl::memory a_user, b_user, c;
+  dnnl::memory a_low, b_low;  // bf16 A; B in the primitive's weights layout
+  std::optional<dnnl::reorder> a_convert, b_convert;
+};
+
+Plan make_plan(const Product& p, bool packed) {
+  const bool bf16 = p.operands == Operands::BFloat16;
+  const md a_md = user_md(p.m, p.k, p.trans_a, p.lda);
+  const md b_md = user_md(p.k, p.n, p.trans_b, p.ldb);
+  const md c_md({p.m, p.n}, dt::f32, dnnl::memory::dims{p.ldc, 1});
+  const md src_md = bf16 ? md({p.m, p.k}, dt::bf16, tag::ab) : a_md;
+  const bool reorder_b = bf16 || packed;
+  const md wei_md = reorder_b ? md({p.k, p.n}, bf16 ? dt::bf16 : dt::f32, tag::any) : b_md;
+  dnnl::primitive_attr attr;
+  if (p.accumulate) {
+    dnnl::post_ops ops;
+    ops.append_sum(1.0f);
+    attr.set_post_ops(ops);
+  }
+  use_threads(p.threads);
+  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src_md, wei_md, c_md), attr, engine());
+  Plan plan;
+  plan.matmul = dnnl::matmul(pd);
+  plan.a_user = dnnl::memory(a_md, engine(), nullptr);
+  plan.b_user = dnnl::memory(b_md, engine(), nullptr);
+  plan.c = dnnl::memory(c_md, engine(), nullptr);
+  if (bf16) {
+    plan.a_low = dnnl::memory(pd.src_desc(), engine());
+    plan.a_convert = dnnl::reorder(plan.a_user, plan.a_low);
+  }
+  if (reorder_b) {
+    plan.b_low = dnnl::memory(pd.weights_desc(), engine());
+    plan.b_convert = dnnl::reorder(plan.b_user, plan.b_low);
+  }
+  return plan;
+}
+
+struct Key {
+  Product product;
+  bool packed = false;
+  bool operator==(const Key& o) const { return product == o.product && packed == o.packed; }
+};
+
+struct KeyHash {
+  std::size_t operator()(const Key& key) const {
+    const Product& p = key.product;
+    std::size_t h = 0;
+    for (long v : {long(p.operands), long(p.trans_a), long(p.trans_b), long(p.m), long(p.n),
+                   long(p.k), long(p.lda), long(p.ldb), long(p.ldc), long(p.accumulate),
+                   long(p.threads), long(key.packed)})
+      h = h * 1000003u ^ std::hash<long>()(v);
+    return h;
+  }
+};
+
+Plan& plan_for(const Product& p, bool packed) {
+  thread_local std::unordered_map<Key, Plan, KeyHash> plans;
+  const Key key{p, packed};
+  auto found = plans.find(key);
+  if (found == plans.end()) found = plans.emplace(key, make_plan(p, packed)).first;
+  return found->second;
+}
+
+}  // namespace
+
+bool available() { return true; }
+
+std::string bf16_family() {
+  const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  auto has = [isa](dnnl::cpu_isa level) {
+    const auto bits = static_cast<unsigned>(level);
+    return (isa & bits) == bits;
+  };
+  if (has(dnnl::cpu_isa::avx512_core_amx)) return "AMX";
+  if (has(dnnl::cpu_isa::avx512_core_bf16)) return "AVX512-BF16";
+  return "";
+}
+
+std::string version() {
+  const dnnl_version_t* v = dnnl::version();
+  return fmt::format("oneDNN {}.{}.{}", v->major, v->minor, v->patch);
+}
+
+std::string bf16_implementation() {
+  const md a({32, 256}, dt::bf16, tag::ab), b({256, 512}, dt::bf16, tag::any),
+      c({32, 512}, dt::f32, tag::ab);
+  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), engine());
+  return pd.impl_info_str();
+}
+
+std::shared_ptr<const PackedWeights> pack(const Product& p, const float* b) {
+  use_threads(p.threads);
+  Plan& plan = plan_for(p, true);
+  auto packed = std::make_shared<PackedWeights>();
+  packed->product = p;
+  packed->weights = dnnl::memory(plan.b_low.get_desc(), engine());
+  plan.b_user.set_data_handle(const_cast<float*>(b));
+  plan.b_convert->execute(stream(), plan.b_user, packed->weights);
+  stream().wait();
+  return packed;
+}
+
+void gemm(const Product& p, const float* a, const float* b, float* c,
+          const PackedWeights* packed) {
+  use_threads(p.threads);
+  const bool use_packed = packed && packed->product == p;
+  Plan& plan = plan_for(p, use_packed);
+  dnnl::stream& s = stream();
+  plan.a_user.set_data_handle(const_cast<float*>(a));
+  plan.c.set_data_handle(c);
+  dnnl::memory src = plan.a_user;
+  if (plan.a_convert) {
+    plan.a_convert->execute(s, plan.a_user, plan.a_low);
+    src = plan.a_low;
+  }
+  dnnl::memory weights;
+  if (use_packed) {
+    weights = packed->weights;
+  } else {
+    plan.b_user.set_data_handle(const_cast<float*>(b));
+    weights = plan.b_user;
+    if (plan.b_convert) {
+      plan.b_convert->execute(s, plan.b_user, plan.b_low);
+      weights = plan.b_low;
+    }
+  }
+  plan.matmul.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, plan.c}});
+  s.wait();
+}
+
+}  // namespace tg::dnnl_matmul
+
+#else  // built without oneDNN: tg::blas asks available() and never calls the rest
+
+namespace tg::dnnl_matmul {
+
+struct PackedWeights {};
+
+bool Product::operator==(const Product&) const { return false; }
+bool available() { return false; }
+std::string bf16_family() { return ""; }
+std::string version() { return ""; }
+std::string bf16_implementation() { return ""; }
+std::shared_ptr<const PackedWeights> pack(const Product&, const float*) {
+  throw std::logic_error("tapegrad was built without oneDNN");
+}
+void gemm(const Product&, const float*, const float*, float*, const PackedWeights*) {
+  throw std::logic_error("tapegrad was built without oneDNN");
+}
+
+}  // namespace tg::dnnl_matmul
+
+#endif

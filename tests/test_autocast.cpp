@@ -1,0 +1,215 @@
+// Mixed precision: tg::AutocastGuard's scope, bfloat16 products against float32 (LSTM, Linear,
+// matmul), float32 and float64 results untouched without the guard, and oneDNN's float32
+// products against OpenBLAS's.
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "autograd/autocast.hpp"
+#include "autograd/blas.hpp"
+#include "autograd/ops.hpp"
+#include "compare.hpp"
+#include "nn/nn.hpp"
+#include "skip.hpp"
+
+using namespace tg;
+using tg::testing::rel_norm_error;
+
+namespace {
+
+// Measured here (Sapphire Rapids, AMX; run with -s to see them): bf16 products against float32,
+// relative norm errors 2e-3 to 5e-3 on the LSTM's outputs and parameter gradients; float32
+// against itself through OpenBLAS vs oneDNN, under 1e-6. The bf16 tolerance (2e-2) leaves 4x
+// room above the bf16 rounding, and the lower bound (1e-4) is 20x below it and 100x above the
+// float32 noise: a bf16 run whose products stayed float32 fails it.
+constexpr double kBf16Tolerance = 2e-2;
+constexpr double kBf16Floor = 1e-4;
+constexpr double kFloat32Tolerance = 1e-5;
+
+constexpr std::size_t kSteps = 6, kBatch = 16, kInput = 24, kHidden = 40;
+
+std::vector<double> values_of(const Tensor& t) { return t.to_vector(); }
+
+// The share of a float32 array's values whose low 16 bits are all zero, i.e. that are exactly
+// representable in bfloat16: ~1/65536 for float32 arithmetic, 1 for values rounded to bf16.
+double bf16_exact_share(const xt::xarray<float>& a) {
+  std::size_t exact = 0;
+  for (float v : a) {
+    std::uint32_t bits;
+    std::memcpy(&bits, &v, sizeof bits);
+    if ((bits & 0xffffu) == 0) ++exact;
+  }
+  return double(exact) / double(a.size());
+}
+
+struct Run {
+  std::vector<double> output;
+  std::vector<std::vector<double>> grads;  // per parameter, then the input's
+  std::vector<xt::xarray<float>> grad_arrays;
+};
+
+// One training step's outputs and gradients of a 2-layer LSTM (fixed weights and data), with
+// `forward_scope` around the forward and `backward_scope` around the backward.
+Run lstm_step(DType dtype, const std::function<void(const std::function<void()>&)>& forward_scope,
+              const std::function<void(const std::function<void()>&)>& backward_scope) {
+  Generator gen(7);
+  nn::RecurrentOptions o;
+  o.input_size = kInput;
+  o.hidden_size = kHidden;
+  o.num_layers = 2;
+  nn::LSTM lstm(o, gen);
+  lstm.to(dtype);
+  const Tensor x = Tensor::uniform({kSteps, kBatch, kInput}, -1, 1, dtype, gen);
+  x.set_requires_grad();
+  const Tensor r = Tensor::uniform({kSteps, kBatch, kHidden}, -1, 1, dtype, gen);
+  Tensor loss;
+  Tensor out;
+  forward_scope([&] {
+    out = lstm.forward(x, {}).output;
+    loss = sum(out * r);
+  });
+  backward_scope([&] { loss.backward(); });
+  Run run;
+  run.output = values_of(out);
+  for (const auto& [name, p] : lstm.named_parameters()) {
+    run.grads.push_back(values_of(p.grad_tensor()));
+    if (dtype == DType::Float32) run.grad_arrays.push_back(p.grad<float>());
+  }
+  run.grads.push_back(values_of(x.grad_tensor()));
+  return run;
+}
+
+void plain(const std::function<void()>& f) { f(); }
+void in_bf16(const std::function<void()>& f) {
+  AutocastGuard bf16;
+  f();
+}
+
+double worst_grad_error(const Run& a, const Run& b) {
+  double worst = 0;
+  for (std::size_t i = 0; i < a.grads.size(); ++i)
+    tg::testing::raise_to(worst, rel_norm_error(a.grads[i], b.grads[i]));
+  return worst;
+}
+
+bool same_bits(const Run& a, const Run& b) {
+  return a.output == b.output && a.grads == b.grads;
+}
+
+}  // namespace
+
+TEST_CASE("AutocastGuard sets bf16 for its scope and restores on exit", "[autocast]") {
+  REQUIRE(matmul_precision() == MatmulPrecision::Float32);
+  {
+    AutocastGuard bf16;
+    CHECK(matmul_precision() == MatmulPrecision::BFloat16);
+    {
+      AutocastGuard off(false);
+      CHECK(matmul_precision() == MatmulPrecision::Float32);
+    }
+    CHECK(matmul_precision() == MatmulPrecision::BFloat16);
+  }
+  CHECK(matmul_precision() == MatmulPrecision::Float32);
+  try {
+    AutocastGuard bf16;
+    throw Error("leaving the scope by an exception");
+  } catch (const Error&) {
+  }
+  CHECK(matmul_precision() == MatmulPrecision::Float32);
+  CHECK(parse_matmul_precision("bf16") == MatmulPrecision::BFloat16);
+  CHECK(parse_matmul_precision("float32") == MatmulPrecision::Float32);
+  CHECK_THROWS_WITH(parse_matmul_precision("fp16"),
+                    Catch::Contains("'fp16' is not one of bf16, float32"));
+}
+
+TEST_CASE("the BLAS line names the bf16 kernel family", "[autocast]") {
+  const std::string line = blas::describe();
+  INFO(line);
+  CHECK(line.find("; bf16 products: " + blas::bf16_family()) != std::string::npos);
+}
+
+TEST_CASE("bf16 LSTM step: outputs and gradients within tolerance of float32", "[autocast]") {
+  if (!blas::bf16_supported()) TG_SKIP("bf16", "no bf16 products here: " + blas::describe());
+  const Run f32 = lstm_step(DType::Float32, plain, plain);
+  const Run bf16 = lstm_step(DType::Float32, in_bf16, in_bf16);
+  const double out_err = rel_norm_error(bf16.output, f32.output);
+  const double grad_err = worst_grad_error(bf16, f32);
+  WARN("bf16 vs float32: output " << out_err << ", worst gradient " << grad_err);
+  CHECK(out_err <= kBf16Tolerance);
+  CHECK(grad_err <= kBf16Tolerance);
+  // bf16 was applied: float32 products would agree to ~1e-7.
+  CHECK(out_err >= kBf16Floor);
+  CHECK(grad_err >= kBf16Floor);
+  // Parameter gradients are float32 sums, not values rounded to bf16.
+  for (const auto& g : bf16.grad_arrays) CHECK(bf16_exact_share(g) < 0.01);
+}
+
+TEST_CASE("backward runs in the precision its forward ran in", "[autocast]") {
+  if (!blas::bf16_supported()) TG_SKIP("bf16", "no bf16 products here: " + blas::describe());
+  const Run inside = lstm_step(DType::Float32, in_bf16, in_bf16);
+  const Run backward_outside = lstm_step(DType::Float32, in_bf16, plain);
+  CHECK(same_bits(inside, backward_outside));
+  // And not the reverse: a float32 forward keeps float32 products in a bf16 backward.
+  const Run f32 = lstm_step(DType::Float32, plain, plain);
+  CHECK(same_bits(f32, lstm_step(DType::Float32, plain, in_bf16)));
+}
+
+TEST_CASE("float32 and float64 results are unchanged without the guard", "[autocast]") {
+  const Run before = lstm_step(DType::Float32, plain, plain);
+  { AutocastGuard bf16; }
+  CHECK(same_bits(before, lstm_step(DType::Float32, plain, plain)));
+  auto off_inside_bf16 = [](const std::function<void()>& f) {
+    AutocastGuard bf16;
+    AutocastGuard off(false);
+    f();
+  };
+  CHECK(same_bits(before, lstm_step(DType::Float32, off_inside_bf16, off_inside_bf16)));
+  // The float64 path (gradcheck's) ignores the guard.
+  CHECK(same_bits(lstm_step(DType::Float64, plain, plain),
+                  lstm_step(DType::Float64, in_bf16, in_bf16)));
+}
+
+TEST_CASE("bf16 Linear and matmul: within tolerance, float32 gradients", "[autocast]") {
+  if (!blas::bf16_supported()) TG_SKIP("bf16", "no bf16 products here: " + blas::describe());
+  auto run = [](bool bf16) {
+    Generator gen(3);
+    const Tensor x = Tensor::uniform({2, 9, 33}, -1, 1, DType::Float32, gen).set_requires_grad();
+    const Tensor w = Tensor::uniform({17, 33}, -1, 1, DType::Float32, gen).set_requires_grad();
+    const Tensor b = Tensor::uniform({17}, -1, 1, DType::Float32, gen).set_requires_grad();
+    const Tensor m = Tensor::uniform({17, 5}, -1, 1, DType::Float32, gen).set_requires_grad();
+    Tensor y;
+    {
+      AutocastGuard guard(bf16);
+      y = matmul(linear(x, w, b), m);
+    }
+    sum(y * y).backward();
+    return std::vector<std::vector<double>>{y.to_vector(), x.grad_tensor().to_vector(),
+                                            w.grad_tensor().to_vector(), b.grad_tensor().to_vector(),
+                                            m.grad_tensor().to_vector()};
+  };
+  const auto f32 = run(false), bf16 = run(true);
+  for (std::size_t i = 0; i < f32.size(); ++i) {
+    const double err = rel_norm_error(bf16[i], f32[i]);
+    INFO("value " << i << ": " << err);
+    CHECK(err <= kBf16Tolerance);
+    CHECK(err >= kBf16Floor);
+  }
+}
+
+TEST_CASE("oneDNN float32 products agree with OpenBLAS", "[autocast]") {
+  if (!blas::bf16_supported()) TG_SKIP("bf16", "no oneDNN here: " + blas::describe());
+  blas::set_float32_provider(blas::Float32Provider::OpenBlas);
+  const Run openblas = lstm_step(DType::Float32, plain, plain);
+  blas::set_float32_provider(blas::Float32Provider::OneDnn);
+  const Run onednn = lstm_step(DType::Float32, plain, plain);
+  blas::set_float32_provider(blas::Float32Provider::Auto);
+  const double out_err = rel_norm_error(onednn.output, openblas.output);
+  const double grad_err = worst_grad_error(onednn, openblas);
+  WARN("oneDNN vs OpenBLAS float32: output " << out_err << ", worst gradient " << grad_err);
+  CHECK(out_err <= kFloat32Tolerance);
+  CHECK(grad_err <= kFloat32Tolerance);
+}
