@@ -263,9 +263,10 @@ Info info() {
 std::string describe() {
   const Info i = info();
   std::string bf16;
+  const bool on = matmul_precision() == MatmulPrecision::BFloat16;
   if (bf16_supported())
-    bf16 = fmt::format("{} ({}, {})", dnnl_matmul::bf16_family(), dnnl_matmul::version(),
-                       dnnl_matmul::bf16_implementation());
+    bf16 = fmt::format("{}{} ({}, {})", on ? "" : "available, off: ", dnnl_matmul::bf16_family(),
+                       dnnl_matmul::version(), dnnl_matmul::bf16_implementation());
   else
     bf16 = fmt::format("float32 fallback ({})", dnnl_matmul::available()
                                                     ? "no AMX or AVX512-BF16 on this CPU"

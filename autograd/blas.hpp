@@ -67,7 +67,8 @@ struct Info {
 // kernel; =keep leaves OpenBLAS's choice alone. info() says what is in use and why.
 Info info();
 // One line: "OpenBLAS kernel Cooperlake (auto: ...), 2 threads; bf16 products: AMX (oneDNN
-// 2.6.3, brg:avx512_core_amx_bf16)", or "...; bf16 products: float32 fallback (why)".
+// 2.6.3, brg:avx512_core_amx_bf16)", or "...; bf16 products: float32 fallback (why)"; outside
+// an AutocastGuard "bf16 products: available, off: AMX (...)".
 std::string describe();
 // Threads for the products large enough to gain from them: products of fewer than 2^24
 // multiply-adds (a recurrent step's, at small batch) always run on one thread, which is faster

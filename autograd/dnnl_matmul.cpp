@@ -10,7 +10,9 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <functional>
+#include <algorithm>
 #include <optional>
+#include <vector>
 #include <unordered_map>
 
 // oneDNN runs on OpenMP here (Debian's build links libgomp), and takes its thread count from the
@@ -63,24 +65,30 @@ md user_md(int rows, int cols, bool transposed, int ld) {
 
 // A primitive and the memory objects around it; user buffers get their address per call.
 // B in oneDNN's preferred layout (format_tag::any) is reordered into, either per call or once by
-// pack(); a float32 product that is not packed reads B where it is.
+// pack(); a float32 product that is not packed reads B where it is. A is converted to bf16 in
+// its own orientation: transposing it in the reorder took longer than the product (16384 x 2048,
+// measured). C with rows apart (ldc > n, e.g. h in an LSTM's [h, c] state rows) is computed
+// into a dense buffer and then copied or added: oneDNN 2.6 falls back from its AMX kernel to a
+// slow one for a strided destination (measured: 256x2048x512, 1.2 ms instead of ~0.3).
 struct Plan {
   dnnl::matmul matmul;
   dnnl::memory a_user, b_user, c;
   dnnl::memory a_low, b_low;  // bf16 A; B in the primitive's weights layout
   std::optional<dnnl::reorder> a_convert, b_convert;
+  std::vector<float> dense_c;  // when ldc > n
 };
 
 Plan make_plan(const Product& p, bool packed) {
   const bool bf16 = p.operands == Operands::BFloat16;
+  const bool dense_c = p.ldc == p.n;
   const md a_md = user_md(p.m, p.k, p.trans_a, p.lda);
   const md b_md = user_md(p.k, p.n, p.trans_b, p.ldb);
-  const md c_md({p.m, p.n}, dt::f32, dnnl::memory::dims{p.ldc, 1});
-  const md src_md = bf16 ? md({p.m, p.k}, dt::bf16, tag::ab) : a_md;
+  const md c_md({p.m, p.n}, dt::f32, dnnl::memory::dims{dense_c ? p.ldc : p.n, 1});
+  const md src_md = bf16 ? md({p.m, p.k}, dt::bf16, p.trans_a ? tag::ba : tag::ab) : a_md;
   const bool reorder_b = bf16 || packed;
   const md wei_md = reorder_b ? md({p.k, p.n}, bf16 ? dt::bf16 : dt::f32, tag::any) : b_md;
   dnnl::primitive_attr attr;
-  if (p.accumulate) {
+  if (p.accumulate && dense_c) {
     dnnl::post_ops ops;
     ops.append_sum(1.0f);
     attr.set_post_ops(ops);
@@ -100,6 +108,7 @@ Plan make_plan(const Product& p, bool packed) {
     plan.b_low = dnnl::memory(pd.weights_desc(), engine());
     plan.b_convert = dnnl::reorder(plan.b_user, plan.b_low);
   }
+  if (!dense_c) plan.dense_c.resize(std::size_t(p.m) * p.n);
   return plan;
 }
 
@@ -175,7 +184,8 @@ void gemm(const Product& p, const float* a, const float* b, float* c,
   Plan& plan = plan_for(p, use_packed);
   dnnl::stream& s = stream();
   plan.a_user.set_data_handle(const_cast<float*>(a));
-  plan.c.set_data_handle(c);
+  const bool dense_c = plan.dense_c.empty();
+  plan.c.set_data_handle(dense_c ? c : plan.dense_c.data());
   dnnl::memory src = plan.a_user;
   if (plan.a_convert) {
     plan.a_convert->execute(s, plan.a_user, plan.a_low);
@@ -194,6 +204,15 @@ void gemm(const Product& p, const float* a, const float* b, float* c,
   }
   plan.matmul.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, plan.c}});
   s.wait();
+  if (dense_c) return;
+  const float* from = plan.dense_c.data();
+  for (int i = 0; i < p.m; ++i, from += p.n) {
+    float* row = c + std::size_t(i) * p.ldc;
+    if (p.accumulate)
+      for (int j = 0; j < p.n; ++j) row[j] += from[j];
+    else
+      std::copy(from, from + p.n, row);
+  }
 }
 
 }  // namespace tg::dnnl_matmul

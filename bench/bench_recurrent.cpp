@@ -59,6 +59,10 @@ void log(const std::string& message) {
   std::fflush(stderr);
 }
 
+namespace {
+std::string g_precision = "float32";  // --precision, stamped on records unless float32
+}  // namespace
+
 void emit_metric(const std::string& workload, const Fields& config, const std::string& metric,
                  const std::vector<double>& samples, const std::string& unit,
                  const std::string& stat, const Fields& extra) {
@@ -80,6 +84,7 @@ void emit_metric(const std::string& workload, const Fields& config, const std::s
                 {"median_of", list},
                 {"unit", json_string(unit)}};
   if (stat != "median") record.push_back({"stat", json_string(stat)});
+  if (g_precision != "float32") record.push_back({"precision", json_string(g_precision)});
   record.insert(record.end(), extra.begin(), extra.end());
   emit(record);
 }
@@ -121,9 +126,12 @@ std::vector<double> sgemm_gflops(int samples) {
   const Tensor b = Tensor::uniform({n, n}, -0.5, 0.5);
   Tensor c = Tensor::zeros({n, n});
   const int ni = static_cast<int>(n);
+  const auto prepared = blas::prepare_b<float>(matmul_precision(), false, false, ni, ni, ni, ni,
+                                               b.value().data(), ni, 0.0f, ni);
+  const blas::How how{matmul_precision(), prepared.get()};
   auto product = [&] {
     blas::gemm<float>(false, false, ni, ni, ni, 1.0f, a.value().data(), ni, b.value().data(), ni,
-                      0.0f, c.value().data(), ni);
+                      0.0f, c.value().data(), ni, how);
   };
   product();
   std::vector<double> result;
@@ -224,9 +232,12 @@ void run_e(const Options& o) {
 const char* const kUsage =
     "usage: bench_recurrent --workload a|b|c|d|e|peak [--threads N] [--repeats N] [--quick]\n"
     "                       [--names-dir DIR] [--steps N] [--grid-point B,H,T,L]\n"
+    "                       [--precision float32|float32-openblas|float32-onednn|bf16]\n"
     "tapegrad's side of bench/compare_pytorch.py; the workloads and the JSON lines printed on\n"
     "stdout are defined in bench/pytorch_workloads.py. --grid-point (tapegrad only, for\n"
-    "profiling) runs one point of workload c: batch, hidden, sequence, layers.\n";
+    "profiling) runs one point of workload c: batch, hidden, sequence, layers. --precision\n"
+    "(tapegrad only) runs everything, the peak too, with float32 products by shape (default),\n"
+    "all on OpenBLAS or all on oneDNN, or in tg::AutocastGuard (bf16 products).\n";
 
 std::string default_names_dir() {
   return std::filesystem::path(TAPEGRAD_SOURCE_DIR "/../shared/data/names")
@@ -259,6 +270,7 @@ Options parse(int argc, char** argv) {
     else if (arg == "--names-dir") o.names_dir = value();
     else if (arg == "--steps") steps = number();
     else if (arg == "--of") o.of = value();
+    else if (arg == "--precision") o.precision = value();
     else if (arg == "--grid-point") {
       std::stringstream in(value());
       for (std::string part; std::getline(in, part, ',');) o.grid_point.push_back(std::stoul(part));
@@ -275,6 +287,11 @@ Options parse(int argc, char** argv) {
   if (std::find(known.begin(), known.end(), o.workload) == known.end())
     throw std::invalid_argument("--workload must be one of a, b, c, d, e, peak");
   if (o.of != "a" && o.of != "b") throw std::invalid_argument("--of must be a or b");
+  const std::vector<std::string> precisions{"float32", "float32-openblas", "float32-onednn",
+                                            "bf16"};
+  if (std::find(precisions.begin(), precisions.end(), o.precision) == precisions.end())
+    throw std::invalid_argument(
+        "--precision must be one of float32, float32-openblas, float32-onednn, bf16");
   o.repeats = repeats > 0 ? repeats : (o.quick ? 3 : 5);
   if (o.repeats < 5 && !o.quick)
     log(fmt::format("warning: {} repeats; figures should be medians of at least 5", o.repeats));
@@ -294,6 +311,13 @@ int main(int argc, char** argv) {
     Options o = parse(argc, argv);
     o.baseline_rss_mib = baseline;
     tg::blas::set_num_threads(o.threads);
+    g_precision = o.precision;
+    if (o.precision == "float32-openblas")
+      tg::blas::set_float32_provider(tg::blas::Float32Provider::OpenBlas);
+    if (o.precision == "float32-onednn")
+      tg::blas::set_float32_provider(tg::blas::Float32Provider::OneDnn);
+    // Every workload runs on this thread, inside the guard when bf16.
+    tg::AutocastGuard autocast(o.precision == "bf16");
     if (o.workload == "e-child") {
       run_e_child(o);
       return 0;
@@ -303,6 +327,7 @@ int main(int argc, char** argv) {
     emit({{"framework", json_string("tapegrad")},
           {"info", json_object({{"workload", json_string(o.workload)},
                                 {"threads", json_number(o.threads)},
+                                {"precision", json_string(o.precision)},
                                 {"blas", json_string(blas)}})}});
     if (o.workload == "a") run_a(o);
     else if (o.workload == "b") run_b(o);

@@ -32,6 +32,10 @@ struct Options {
   double min_time = 1.0;   // seconds per timed repeat
   double warmup_time = 0.5;
   double baseline_rss_mib = 0;  // ru_maxrss at the start of main
+  // float32 (tapegrad's default: OpenBLAS or oneDNN by shape), float32-openblas, float32-onednn
+  // or bf16 (every workload and the peak inside tg::AutocastGuard). Records of a precision other
+  // than float32 carry a "precision" field (bench/precision_compare.py reads it).
+  std::string precision = "float32";
 };
 
 // ---- JSON lines -----------------------------------------------------------------------------
@@ -63,7 +67,8 @@ struct Timing {
 Timing per_step_seconds(const std::function<void()>& step, int repeats, double min_time,
                         double warmup_time);
 
-// Best-of-n GFLOP/s of a 2048^3 sgemm through tg::blas::gemm.
+// Best-of-n GFLOP/s of a 2048^3 float32 product through tg::blas::gemm in the current precision
+// (B prepared once, as a recurrent layer's weights are).
 std::vector<double> sgemm_gflops(int samples);
 constexpr std::size_t kPeakN = 2048;
 

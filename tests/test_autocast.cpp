@@ -127,9 +127,19 @@ TEST_CASE("AutocastGuard sets bf16 for its scope and restores on exit", "[autoca
 }
 
 TEST_CASE("the BLAS line names the bf16 kernel family", "[autocast]") {
-  const std::string line = blas::describe();
-  INFO(line);
-  CHECK(line.find("; bf16 products: " + blas::bf16_family()) != std::string::npos);
+  const std::string off = blas::describe();
+  std::string on;
+  {
+    AutocastGuard bf16;
+    on = blas::describe();
+  }
+  INFO(off << "\n" << on);
+  CHECK(on.find("; bf16 products: " + blas::bf16_family()) != std::string::npos);
+  if (blas::bf16_supported())
+    CHECK(off.find("; bf16 products: available, off: " + blas::bf16_family()) !=
+          std::string::npos);
+  else
+    CHECK(off == on);
 }
 
 TEST_CASE("bf16 LSTM step: outputs and gradients within tolerance of float32", "[autocast]") {

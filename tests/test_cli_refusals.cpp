@@ -98,6 +98,10 @@ REFUSED("name_language", "train --hidden 20000", "--hidden: must be an integer i
 REFUSED("name_language", "train --hidden 100000", "--hidden")
 REFUSED("name_language", "train --embedding 99999999999999999999999", "--embedding")
 
+// Only the precisions tapegrad has.
+REFUSED("baby_lm", "train --precision fp16", "--precision: fp16 not in {float32,bf16}")
+REFUSED("name_language", "train --precision bfloat16", "--precision: bfloat16 not in")
+
 // Corpora that fail only after training (stateful without a newline) or leave an empty folder.
 REFUSED("baby_lm", "train --stateful --corpus no_newline.txt --batch 2 --bptt 4",
         "the corpus has no newline")

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "autograd/autocast.hpp"
 #include "baby_lm/commands.hpp"
 #include "baby_lm/train.hpp"
 #include "common/cli.hpp"
@@ -91,6 +92,8 @@ int run(int argc, char** argv) {
           ->capture_default_str();
   train->add_option("--out", t.out, "run folder (default: runs/baby_lm/<date-time>)");
   train->add_flag("--overwrite", t.overwrite, "reuse an --out folder that holds a checkpoint");
+  std::string precision = "float32";
+  tg::examples::add_precision_option(*train, precision);
   train->add_option("--resume", t.resume,
                     "continue the run in this folder where it stopped (Ctrl-C, kill, crash): "
                     "`baby_lm train --resume RUN` alone, the flags are the run's; the result is "
@@ -197,6 +200,9 @@ int run(int argc, char** argv) {
   tg::examples::parse_args(app, static_cast<int>(args_argv.size()), args_argv.data());
 
   if (train->parsed()) {
+    // Training and its evaluations run on this thread, inside the guard (set before the BLAS
+    // line, which says whether bf16 runs).
+    const tg::AutocastGuard autocast(tg::parse_matmul_precision(precision.c_str()));
     tg::examples::apply_threads(threads, stdout);
     t.corpus = resolve_corpus(corpus, corpus_opt->count() > 0);
     return tg::baby_lm::train(t);

@@ -164,6 +164,16 @@ CLI::Option* add_threads_option(CLI::App& app, int& threads) {
                     1, 1024);
 }
 
+CLI::Option* add_precision_option(CLI::App& app, std::string& precision) {
+  return app
+      .add_option("--precision", precision,
+                  "Matrix products: float32, or bf16 (bfloat16 operands, float32 accumulation; "
+                  "weights, gradients, optimizer and recurrent state stay float32). bf16 needs "
+                  "AMX or AVX512-BF16 and a build with oneDNN, else runs float32 with a notice")
+      ->check(CLI::IsMember({"float32", "bf16"}))
+      ->capture_default_str();
+}
+
 void apply_threads(int threads, std::FILE* out) {
   if (threads > 0) tg::blas::set_num_threads(threads);
   static bool printed = false;

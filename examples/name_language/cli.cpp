@@ -84,6 +84,7 @@ void add_train_options(CLI::App& cmd, TrainArgs& a) {
                             "Seed of the split, the initialisation, shuffling and dropout"),
              0, UINT64_MAX);
   add_threads_option(cmd, a.threads);
+  add_precision_option(cmd, a.precision);
   cmd.add_option("--out", a.out,
                  "Run folder for the checkpoint, metrics.csv, pictures and split (default: "
                  "runs/name_language/<timestamp>)");

@@ -10,6 +10,7 @@
 #include <numeric>
 #include <optional>
 
+#include "autograd/autocast.hpp"
 #include "autograd/random.hpp"
 #include "common/cli.hpp"
 #include "common/files.hpp"
@@ -114,7 +115,9 @@ LoadedModel load_model(const std::string& path) {
 }
 
 int run_train(const TrainArgs& a) {
-  apply_threads(a.threads);
+  // Training and its validation passes run on this thread, inside the guard.
+  const AutocastGuard autocast(parse_matmul_precision(a.precision.c_str()));
+  apply_threads(a.threads);  // after the guard: its line says whether bf16 runs
   TrainOptions o = a.train;
   o.lr = a.lr > 0 ? a.lr : default_lr(o.optimizer);
   o.weights = parse_class_weights(a.class_weights);

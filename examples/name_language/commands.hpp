@@ -32,6 +32,7 @@ struct TrainArgs {
   TrainOptions train;
   std::uint64_t seed = 1;
   int threads = 0;
+  std::string precision = "float32";  // of the matrix products: float32 or bf16
   std::string out;  // empty: runs/name_language/<timestamp>
   bool overwrite = false;
   std::string resume;        // --resume: the run folder to continue
