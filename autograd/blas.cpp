@@ -134,13 +134,21 @@ int threads_for(int m, int n, int k) {
 
 std::atomic<int> g_float32_provider{int(Float32Provider::Auto)};
 
-// Float32 products oneDNN runs faster than OpenBLAS's Cooperlake kernel (measured, see
-// bench/README.md): none yet, every float32 product stays on OpenBLAS.
-bool dnnl_wins_float32(int, int, int) { return false; }
+// The float32 products oneDNN runs faster than OpenBLAS's Cooperlake kernel. Measured with
+// bench/bench_products (table in bench/README.md; Sapphire Rapids, one thread): a recurrent
+// step's products at batch 32, whose weights are prepared once per forward, run 1.5-1.9x faster
+// on oneDNN (hidden 128 and 512); at batch 256 the two are within noise of each other, and the
+// products over all steps (unprepared, thousands of rows) are as fast or faster on OpenBLAS. So:
+// prepared B, at most 64 rows, and one thread (two threads would start oneDNN's OpenMP team,
+// whose spinning workers slow the element-wise work between products on a 2-core machine).
+bool dnnl_wins_float32(int m, int n, int k, bool prepared_b) {
+  return prepared_b && m <= 64 && threads_for(m, n, k) == 1;
+}
 
 enum class Route { OpenBlas, DnnlFloat32, DnnlBf16 };
 
-Route route(MatmulPrecision precision, int m, int n, int k, float alpha, float beta) {
+Route route(MatmulPrecision precision, int m, int n, int k, float alpha, float beta,
+            bool prepared_b) {
   if (alpha != 1.0f || (beta != 0.0f && beta != 1.0f) || m <= 0 || n <= 0 || k <= 0 ||
       !dnnl_matmul::available())
     return Route::OpenBlas;
@@ -150,7 +158,7 @@ Route route(MatmulPrecision precision, int m, int n, int k, float alpha, float b
     case Float32Provider::OneDnn: return Route::DnnlFloat32;
     case Float32Provider::Auto: break;
   }
-  return dnnl_wins_float32(m, n, k) ? Route::DnnlFloat32 : Route::OpenBlas;
+  return dnnl_wins_float32(m, n, k, prepared_b) ? Route::DnnlFloat32 : Route::OpenBlas;
 }
 
 dnnl_matmul::Product dnnl_product(Route r, bool trans_a, bool trans_b, int m, int n, int k,
@@ -188,7 +196,7 @@ void gemm<float>(bool trans_a, bool trans_b, int m, int n, int k, float alpha, c
                  int lda, const float* b, int ldb, float beta, float* c, int ldc,
                  const How& how) {
   ensure_selected();
-  const Route r = route(how.precision, m, n, k, alpha, beta);
+  const Route r = route(how.precision, m, n, k, alpha, beta, how.prepared != nullptr);
   if (r != Route::OpenBlas) {
     dnnl_matmul::gemm(dnnl_product(r, trans_a, trans_b, m, n, k, lda, ldb, beta, ldc), a, b, c,
                       how.prepared);
@@ -227,7 +235,7 @@ std::shared_ptr<const PreparedB> prepare_b<float>(MatmulPrecision precision, boo
                                                   bool trans_b, int m, int n, int k, int lda,
                                                   const float* b, int ldb, float beta, int ldc) {
   ensure_selected();
-  const Route r = route(precision, m, n, k, 1.0f, beta);
+  const Route r = route(precision, m, n, k, 1.0f, beta, true);
   if (r == Route::OpenBlas || m <= 1) return nullptr;
   return dnnl_matmul::pack(dnnl_product(r, trans_a, trans_b, m, n, k, lda, ldb, beta, ldc), b);
 }

@@ -270,7 +270,10 @@ Options parse(int argc, char** argv) {
     else if (arg == "--names-dir") o.names_dir = value();
     else if (arg == "--steps") steps = number();
     else if (arg == "--of") o.of = value();
-    else if (arg == "--precision") o.precision = value();
+    else if (arg == "--precision") {
+      o.precision = value();
+      o.report_gflops = true;
+    }
     else if (arg == "--grid-point") {
       std::stringstream in(value());
       for (std::string part; std::getline(in, part, ',');) o.grid_point.push_back(std::stoul(part));

@@ -22,9 +22,31 @@ std::vector<double> map(const std::vector<double>& xs, F f) {
   return out;
 }
 
+// A training step's matrix products: forward, and backward's two products per forward one.
+double lstm_flops(std::size_t rows, std::size_t in, std::size_t hidden) {
+  return 3.0 * 2.0 * rows * (in + hidden) * 4.0 * hidden;
+}
+
+double peak_of(const Options& o) {
+  const auto peaks = sgemm_gflops(std::max(5, o.repeats));
+  return *std::max_element(peaks.begin(), peaks.end());
+}
+
 }  // namespace
 
+void emit_gflops(const std::string& workload, const Fields& config,
+                 const std::vector<double>& seconds, double flops, double peak,
+                 const Fields& extra) {
+  const auto gflops = map(seconds, [flops](double s) { return flops / s / 1e9; });
+  emit_metric(workload, config, "gflops", gflops, "GFLOP/s", "median", extra);
+  Fields with_peak = extra;
+  with_peak.push_back({"peak_gflops", json_number(peak)});
+  emit_metric(workload, config, "peak_fraction", map(gflops, [peak](double g) { return g / peak; }),
+              "fraction of sgemm peak", "median", with_peak);
+}
+
 void run_a(const Options& o) {
+  const double peak = o.report_gflops ? peak_of(o) : 0;
   const Timing t = per_step_seconds(baby_lm_trainer(), o.repeats, o.min_time, o.warmup_time);
   const auto windows = map(t.samples, [](double s) { return kBabyBatch / s; });
   const Fields config{{"batch", json_number(kBabyBatch)},
@@ -34,6 +56,13 @@ void run_a(const Options& o) {
               extra_steps(t.steps_per_repeat));
   emit_metric("a", config, "chars_per_s", map(windows, [](double w) { return w * kBabyWindow; }),
               "chars/s", "median", extra_steps(t.steps_per_repeat));
+  if (o.report_gflops) {  // the two LSTMs over every step, the Linear at the last
+    const baby_lm::ModelConfig c = baby_config();
+    const std::size_t rows = kBabyBatch * kBabyWindow;
+    const double flops = lstm_flops(rows, c.embed, c.units) + lstm_flops(rows, c.units, c.units) +
+                         3.0 * 2.0 * kBabyBatch * c.units * c.vocab;
+    emit_gflops("a", config, t.samples, flops, peak, extra_steps(t.steps_per_repeat));
+  }
 }
 
 void run_b(const Options& o) {
@@ -48,6 +77,12 @@ void run_b(const Options& o) {
     batches.push_back(names_batch(data.pairs, i, std::min(n, i + kNamesBatch)));
   log(fmt::format("names: {} pairs, {} languages, {} batches", n, data.languages.size(),
                   batches.size()));
+  const double peak = o.report_gflops ? peak_of(o) : 0;
+  double flops = 0;  // the LSTM over every padded step of every batch, the Linear once a batch
+  for (const NameBatch& batch : batches) {
+    const Shape s = batch.x.shape();  // [T, B, 57]
+    flops += lstm_flops(s[0] * s[1], s[2], 128) + 3.0 * 2.0 * s[1] * 128 * data.languages.size();
+  }
   NameClassifier model(data.languages.size());
   const std::size_t warmup = std::max<std::size_t>(2, batches.size() / 10);
   for (std::size_t i = 0; i < warmup && i < batches.size(); ++i) model.step(batches[i]);
@@ -63,6 +98,7 @@ void run_b(const Options& o) {
   emit_metric("b", config, "names_per_s",
               map(epochs, [n](double e) { return static_cast<double>(n) / e; }), "names/s");
   emit_metric("b", config, "epoch_s", epochs, "s");
+  if (o.report_gflops) emit_gflops("b", config, epochs, flops, peak);
 }
 
 namespace {
@@ -101,8 +137,7 @@ std::function<void()> grid_trainer(std::size_t batch, std::size_t hidden, std::s
 }  // namespace
 
 void run_c(const Options& o) {
-  const auto peaks = sgemm_gflops(std::max(5, o.repeats));
-  const double peak = *std::max_element(peaks.begin(), peaks.end());
+  const double peak = peak_of(o);
   Grid grid = o.quick ? kQuickGrid : kGrid;
   if (!o.grid_point.empty()) {
     const auto& gp = o.grid_point;  // parse() checked it holds 4 values
@@ -116,19 +151,13 @@ void run_c(const Options& o) {
           const Timing t = per_step_seconds(grid_trainer(batch, hidden, seq, layers, gen),
                                             o.repeats, o.min_time / 2, o.warmup_time / 2);
           const double flops = lstm_step_flops(batch, hidden, seq, layers);
-          const auto gflops = map(t.samples, [flops](double s) { return flops / s / 1e9; });
           const Fields config{{"batch", json_number(batch)},   {"hidden", json_number(hidden)},
                               {"seq", json_number(seq)},       {"layers", json_number(layers)},
                               {"threads", json_number(o.threads)}};
           const Fields extra = extra_steps(t.steps_per_repeat);
           emit_metric("c", config, "step_ms", map(t.samples, [](double s) { return s * 1e3; }),
                       "ms", "median", extra);
-          emit_metric("c", config, "gflops", gflops, "GFLOP/s", "median", extra);
-          Fields with_peak = extra;
-          with_peak.push_back({"peak_gflops", json_number(peak)});
-          emit_metric("c", config, "peak_fraction",
-                      map(gflops, [peak](double g) { return g / peak; }),
-                      "fraction of sgemm peak", "median", with_peak);
+          emit_gflops("c", config, t.samples, flops, peak, extra);
         }
 }
 

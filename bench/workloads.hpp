@@ -36,6 +36,9 @@ struct Options {
   // or bf16 (every workload and the peak inside tg::AutocastGuard). Records of a precision other
   // than float32 carry a "precision" field (bench/precision_compare.py reads it).
   std::string precision = "float32";
+  // Set by --precision: a and b also report GFLOP/s of their matrix products and the fraction
+  // of this process's peak (compare_pytorch.py, which never passes it, sees the usual lines).
+  bool report_gflops = false;
 };
 
 // ---- JSON lines -----------------------------------------------------------------------------
@@ -66,6 +69,12 @@ struct Timing {
 };
 Timing per_step_seconds(const std::function<void()>& step, int repeats, double min_time,
                         double warmup_time);
+
+// GFLOP/s and fraction of `peak` of a workload whose step does `flops` of matrix products, as
+// "gflops" and "peak_fraction" lines (workload c's metrics).
+void emit_gflops(const std::string& workload, const Fields& config,
+                 const std::vector<double>& seconds, double flops, double peak,
+                 const Fields& extra = {});
 
 // Best-of-n GFLOP/s of a 2048^3 float32 product through tg::blas::gemm in the current precision
 // (B prepared once, as a recurrent layer's weights are).
