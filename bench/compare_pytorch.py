@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Runs the recurrent workloads on PyTorch and on tapegrad and prints one comparison table.
+"""Runs the recurrent workloads on PyTorch, libtorch and tapegrad and prints one comparison table.
 
 The workloads, the command line shared by both sides and the JSON lines contract are defined in
 pytorch_workloads.py's docstring. This driver:
@@ -8,7 +8,8 @@ pytorch_workloads.py's docstring. This driver:
   2. runs each PyTorch workload in its own process per thread count, in two environments:
      default (as inherited) and tuned (OMP_WAIT_POLICY=PASSIVE + the fastest kernel);
   3. runs build/bench/bench_recurrent with the same flags, if it exists (otherwise it says so and
-     shows the PyTorch side alone);
+     shows the PyTorch side alone), and build/bench/libtorch_workloads (the libtorch C++ API,
+     workloads a-d, built when CMake finds Torch) in the tuned environment, if it exists;
   4. matches measurements on workload + config + metric and prints a markdown table on stdout
      (and into --markdown FILE). Ratios are tapegrad over PyTorch for speeds and PyTorch over
      tapegrad for times and memory, so that above 1 always means tapegrad is better.
@@ -26,6 +27,8 @@ import pytorch_workloads as pw
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_TAPEGRAD = os.path.join(pw.REPO_ROOT, "build", "bench", "bench_recurrent")
+DEFAULT_LIBTORCH = os.path.join(pw.REPO_ROOT, "build", "bench", "libtorch_workloads")
+LIBTORCH_WORKLOADS = {"peak", "a", "b", "c", "d"}
 ORDER = ["peak", "a", "b", "c", "d", "e"]
 TITLES = {"peak": "sgemm peak", "a": "a baby_lm step", "b": "b name_language epoch",
           "c": "c LSTM grid step", "d": "d generation", "e": "e peak RSS"}
@@ -42,7 +45,7 @@ METRICS = {
 SHOWN = {"peak": ("sgemm_gflops", []), "a": ("windows_per_s", ["chars_per_s"]),
          "b": ("names_per_s", ["epoch_s"]), "c": ("step_ms", ["gflops", "peak_fraction"]),
          "d": ("us_per_char", []), "e": ("peak_rss_mib", ["baseline_rss_mib"])}
-SOURCES = [("pytorch", "default"), ("pytorch", "tuned"), ("tapegrad", None)]
+SOURCES = [("pytorch", "default"), ("pytorch", "tuned"), ("libtorch", None), ("tapegrad", None)]
 
 
 def log(message):
@@ -157,12 +160,22 @@ def run_all(args):
     tapegrad = args.tapegrad if os.access(args.tapegrad, os.X_OK) else None
     if tapegrad is None:
         log(f"tapegrad bench not found at {args.tapegrad}: showing the PyTorch side alone")
+    libtorch = args.libtorch if os.access(args.libtorch, os.X_OK) else None
+    if libtorch is None:
+        log(f"libtorch peer not found at {args.libtorch} (built when CMake finds Torch): "
+            "no libtorch column")
     for threads in args.threads:
         for workload in ["peak"] + args.workloads:
             for variant in args.variants:
                 records += run_json_lines(python_command(
                     args, workload, threads, variant, coretype if variant == "tuned" else None),
                     args=args)
+            if libtorch and workload in LIBTORCH_WORKLOADS:
+                # PyTorch tuned's environment: the thread count and kernel reach OpenBLAS and
+                # OpenMP only through it (both read it when they load).
+                env = dict(os.environ, **pw.thread_env(threads, "tuned", coretype))
+                records += run_json_lines([libtorch, *common_flags(args, workload, threads)],
+                                          env=env, args=args)
             if tapegrad:
                 records += run_json_lines([tapegrad, *common_flags(args, workload, threads)],
                                           args=args)
@@ -251,6 +264,10 @@ def notes_for(records, args):
     for r in records:
         if "skipped" in r:
             notes.append(f"{r['framework']}: {r['skipped']}")
+    torch_infos = [r["info"] for r in records if "info" in r and r.get("framework") == "libtorch"]
+    if torch_infos:
+        notes.append(f"libtorch = the C++ API of the same Torch {torch_infos[0]['torch']} "
+                     "(bench/libtorch_workloads.cpp), run in PyTorch tuned's environment.")
     if not any(r.get("framework") == "tapegrad" for r in records):
         notes.append(f"tapegrad: no measurements ({os.path.relpath(args.tapegrad, pw.REPO_ROOT)}"
                      " missing or silent): PyTorch side only.")
@@ -265,15 +282,16 @@ def notes_for(records, args):
 def render(records, args):
     lines = ["# tapegrad vs PyTorch, recurrent workloads (CPU)", ""]
     lines += [f"- {n}" for n in notes_for(records, args)] + [""]
-    lines.append("| workload | config | PyTorch default | PyTorch tuned | tapegrad | "
-                 "ratio vs best PyTorch | ratio vs PyTorch default |")
-    lines.append("|---|---|---|---|---|---|---|")
+    lines.append("| workload | config | PyTorch default | PyTorch tuned | libtorch | tapegrad | "
+                 "ratio vs best PyTorch | ratio vs PyTorch default | ratio vs libtorch |")
+    lines.append("|---|---|---|---|---|---|---|---|---|")
     for (workload, config), sources in group(records):
         tg = sources.get(("tapegrad", None), {})
         row = [TITLES[workload], config_text(json.loads(config))]
         row += [cell(sources.get(s, {}), workload) for s in SOURCES]
         row += [ratio(tg, best_pytorch(sources, workload), workload),
-                ratio(tg, sources.get(("pytorch", "default"), {}), workload)]
+                ratio(tg, sources.get(("pytorch", "default"), {}), workload),
+                ratio(tg, sources.get(("libtorch", None), {}), workload)]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
 
@@ -287,6 +305,7 @@ def parse_args(argv):
     p.add_argument("--repeats", type=int, default=None, help="default 5, --quick 3")
     p.add_argument("--coretype", default=None, help="tuned OPENBLAS_CORETYPE (skips the probe)")
     p.add_argument("--tapegrad", default=DEFAULT_TAPEGRAD, help="bench_recurrent executable")
+    p.add_argument("--libtorch", default=DEFAULT_LIBTORCH, help="libtorch_workloads executable")
     p.add_argument("--names-dir", default=pw.DEFAULT_NAMES_DIR)
     p.add_argument("--max-busy", type=float, default=0.5,
                    help="wait before each process until other work uses fewer cores (0.5)")

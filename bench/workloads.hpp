@@ -15,6 +15,8 @@
 #include "autograd/tensor.hpp"
 #include "baby_lm/model.hpp"
 #include "bench_util.hpp"  // now_seconds
+#include "lines.hpp"
+#include "names_data.hpp"
 #include "nn/nn.hpp"
 #include "optim/optim.hpp"
 
@@ -40,35 +42,6 @@ struct Options {
   // of this process's peak (compare_pytorch.py, which never passes it, sees the usual lines).
   bool report_gflops = false;
 };
-
-// ---- JSON lines -----------------------------------------------------------------------------
-
-// A config or record as ordered (key, JSON text) pairs: keys keep PyTorch's order.
-using Fields = std::vector<std::pair<std::string, std::string>>;
-std::string json_number(double v);
-std::string json_string(const std::string& s);
-std::string json_object(const Fields& fields);
-void emit(const Fields& record);  // one line on stdout, flushed
-void log(const std::string& message);  // "bench_recurrent: ..." on stderr
-
-// One measurement line: value = median of samples (or their max with stat "max").
-void emit_metric(const std::string& workload, const Fields& config, const std::string& metric,
-                 const std::vector<double>& samples, const std::string& unit,
-                 const std::string& stat = "median", const Fields& extra = {});
-
-// The line (and stderr message) of workload b or e skipped for want of the names data folder.
-void emit_names_skipped(const std::string& workload, const std::string& names_dir);
-
-// ---- timing ---------------------------------------------------------------------------------
-
-// Seconds per call of step() in each of `repeats` repeats, after a warm-up of at least
-// warmup_time (and 2 calls); each repeat runs the same number of calls, enough to last min_time.
-struct Timing {
-  std::vector<double> samples;
-  std::size_t steps_per_repeat = 0;
-};
-Timing per_step_seconds(const std::function<void()>& step, int repeats, double min_time,
-                        double warmup_time);
 
 // GFLOP/s and fraction of `peak` of a workload whose step does `flops` of matrix products, as
 // "gflops" and "peak_fraction" lines (workload c's metrics).
@@ -101,17 +74,6 @@ std::function<void()> baby_lm_trainer();
 // ---- workload (b): name_language ------------------------------------------------------------
 
 constexpr std::size_t kNamesBatch = 64;
-
-struct NamePair {
-  std::string name;  // ASCII-folded
-  std::size_t label = 0;
-};
-struct NameData {
-  std::vector<NamePair> pairs;  // deduplicated, folded, in the fixed shuffled order
-  std::vector<std::string> languages;
-};
-// Empty pairs when the folder is absent or holds no .txt file.
-NameData load_names(const std::string& folder);
 
 // One-hot over examples::ascii_letters_vocabulary(): string.ascii_letters + " .,;'" (57).
 struct NameBatch {
