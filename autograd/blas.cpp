@@ -175,7 +175,12 @@ dnnl_matmul::Product dnnl_product(Route r, bool trans_a, bool trans_b, int m, in
   p.ldb = ldb;
   p.ldc = ldc;
   p.accumulate = beta != 0.0f;
-  p.threads = threads_for(m, n, k);
+  // One thread, whatever set_num_threads says: oneDNN runs on an OpenMP team whose workers spin
+  // after each product, taking the second core from the element-wise work between products
+  // (measured, name_language epoch at 2 threads: 2.1k names/s in bf16 with a team of 2 against
+  // 20.7k with one thread; OMP_WAIT_POLICY would have to be set before libgomp loads). One AMX
+  // thread is still several times two float32 threads.
+  p.threads = 1;
   return p;
 }
 

@@ -3,9 +3,17 @@
 set -euo pipefail
 packages=(pkg-config ccache libxtensor-dev libxtensor-blas-dev libxsimd-dev xtl-dev
           libopenblas-pthread-dev libfmt-dev catch2 libcli11-dev libutf8proc-dev libzip-dev python3-numpy
-          libopenmpi-dev openmpi-bin)
+          libopenmpi-dev openmpi-bin
+          # oneDNN: bf16 products (tg::AutocastGuard) and some float32 ones; optional at configure
+          libdnnl-dev)
 # --fuzz: also clang and libFuzzer's runtime, for scripts/fuzz_npz.sh.
-if [ "${1:-}" = "--fuzz" ]; then packages+=(clang-14 libclang-rt-14-dev); fi
+# --bench: also libtorch's C++ API, for bench/libtorch_workloads (never needed by the tests).
+for arg in "$@"; do
+  case "$arg" in
+    --fuzz) packages+=(clang-14 libclang-rt-14-dev) ;;
+    --bench) packages+=(libtorch-dev) ;;
+  esac
+done
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
