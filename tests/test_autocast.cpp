@@ -143,7 +143,7 @@ TEST_CASE("the BLAS line names the bf16 kernel family", "[autocast]") {
 }
 
 TEST_CASE("bf16 LSTM step: outputs and gradients within tolerance of float32", "[autocast]") {
-  if (!blas::bf16_supported()) TG_SKIP("bf16", "no bf16 products here: " + blas::describe());
+  if (!blas::bf16_supported()) TG_SKIP(tg::testing::kNeedsBf16, "no bf16 products here: " + blas::describe());
   const Run f32 = lstm_step(DType::Float32, plain, plain);
   const Run bf16 = lstm_step(DType::Float32, in_bf16, in_bf16);
   const double out_err = rel_norm_error(bf16.output, f32.output);
@@ -159,7 +159,7 @@ TEST_CASE("bf16 LSTM step: outputs and gradients within tolerance of float32", "
 }
 
 TEST_CASE("backward runs in the precision its forward ran in", "[autocast]") {
-  if (!blas::bf16_supported()) TG_SKIP("bf16", "no bf16 products here: " + blas::describe());
+  if (!blas::bf16_supported()) TG_SKIP(tg::testing::kNeedsBf16, "no bf16 products here: " + blas::describe());
   const Run inside = lstm_step(DType::Float32, in_bf16, in_bf16);
   const Run backward_outside = lstm_step(DType::Float32, in_bf16, plain);
   CHECK(same_bits(inside, backward_outside));
@@ -184,7 +184,7 @@ TEST_CASE("float32 and float64 results are unchanged without the guard", "[autoc
 }
 
 TEST_CASE("bf16 Linear and matmul: within tolerance, float32 gradients", "[autocast]") {
-  if (!blas::bf16_supported()) TG_SKIP("bf16", "no bf16 products here: " + blas::describe());
+  if (!blas::bf16_supported()) TG_SKIP(tg::testing::kNeedsBf16, "no bf16 products here: " + blas::describe());
   auto run = [](bool bf16) {
     Generator gen(3);
     const Tensor x = Tensor::uniform({2, 9, 33}, -1, 1, DType::Float32, gen).set_requires_grad();
@@ -211,7 +211,7 @@ TEST_CASE("bf16 Linear and matmul: within tolerance, float32 gradients", "[autoc
 }
 
 TEST_CASE("oneDNN float32 products agree with OpenBLAS", "[autocast]") {
-  if (!blas::bf16_supported()) TG_SKIP("bf16", "no oneDNN here: " + blas::describe());
+  if (!blas::bf16_supported()) TG_SKIP(tg::testing::kNeedsBf16, "no oneDNN here: " + blas::describe());
   blas::set_float32_provider(blas::Float32Provider::OpenBlas);
   const Run openblas = lstm_step(DType::Float32, plain, plain);
   blas::set_float32_provider(blas::Float32Provider::OneDnn);
