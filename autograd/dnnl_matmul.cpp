@@ -70,13 +70,23 @@ md user_md(int rows, int cols, bool transposed, int ld) {
 // measured). C with rows apart (ldc > n, e.g. h in an LSTM's [h, c] state rows) is computed
 // into a dense buffer and then copied or added: oneDNN 2.6 falls back from its AMX kernel to a
 // slow one for a strided destination (measured: 256x2048x512, 1.2 ms instead of ~0.3).
+// The converted operands and the dense C live in per-thread scratch buffers shared by all plans
+// (a plan per shape holding its own would keep tens of MB per large shape).
 struct Plan {
   dnnl::matmul matmul;
   dnnl::memory a_user, b_user, c;
   dnnl::memory a_low, b_low;  // bf16 A; B in the primitive's weights layout
   std::optional<dnnl::reorder> a_convert, b_convert;
-  std::vector<float> dense_c;  // when ldc > n
+  bool dense_c = true;  // false: C is computed into scratch, then copied or added (ldc > n)
 };
+
+// Grow-only per-thread buffers: 0 converted A, 1 converted B, 2 dense C.
+void* scratch(int which, std::size_t bytes) {
+  thread_local std::vector<char> buffers[3];
+  std::vector<char>& b = buffers[which];
+  if (b.size() < bytes) b.resize(bytes);
+  return b.data();
+}
 
 Plan make_plan(const Product& p, bool packed) {
   const bool bf16 = p.operands == Operands::BFloat16;
@@ -101,14 +111,16 @@ Plan make_plan(const Product& p, bool packed) {
   plan.b_user = dnnl::memory(b_md, engine(), nullptr);
   plan.c = dnnl::memory(c_md, engine(), nullptr);
   if (bf16) {
-    plan.a_low = dnnl::memory(pd.src_desc(), engine());
-    plan.a_convert = dnnl::reorder(plan.a_user, plan.a_low);
+    plan.a_low = dnnl::memory(pd.src_desc(), engine(), nullptr);
+    plan.a_convert = dnnl::reorder(dnnl::reorder::primitive_desc(engine(), a_md, engine(),
+                                                                 pd.src_desc()));
   }
   if (reorder_b) {
-    plan.b_low = dnnl::memory(pd.weights_desc(), engine());
-    plan.b_convert = dnnl::reorder(plan.b_user, plan.b_low);
+    plan.b_low = dnnl::memory(pd.weights_desc(), engine(), nullptr);
+    plan.b_convert = dnnl::reorder(dnnl::reorder::primitive_desc(engine(), b_md, engine(),
+                                                                 pd.weights_desc()));
   }
-  if (!dense_c) plan.dense_c.resize(std::size_t(p.m) * p.n);
+  plan.dense_c = dense_c;
   return plan;
 }
 
@@ -184,10 +196,12 @@ void gemm(const Product& p, const float* a, const float* b, float* c,
   Plan& plan = plan_for(p, use_packed);
   dnnl::stream& s = stream();
   plan.a_user.set_data_handle(const_cast<float*>(a));
-  const bool dense_c = plan.dense_c.empty();
-  plan.c.set_data_handle(dense_c ? c : plan.dense_c.data());
+  float* dense = plan.dense_c ? c
+                              : static_cast<float*>(scratch(2, sizeof(float) * p.m * p.n));
+  plan.c.set_data_handle(dense);
   dnnl::memory src = plan.a_user;
   if (plan.a_convert) {
+    plan.a_low.set_data_handle(scratch(0, plan.a_low.get_desc().get_size()));
     plan.a_convert->execute(s, plan.a_user, plan.a_low);
     src = plan.a_low;
   }
@@ -198,14 +212,15 @@ void gemm(const Product& p, const float* a, const float* b, float* c,
     plan.b_user.set_data_handle(const_cast<float*>(b));
     weights = plan.b_user;
     if (plan.b_convert) {
+      plan.b_low.set_data_handle(scratch(1, plan.b_low.get_desc().get_size()));
       plan.b_convert->execute(s, plan.b_user, plan.b_low);
       weights = plan.b_low;
     }
   }
   plan.matmul.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, plan.c}});
   s.wait();
-  if (dense_c) return;
-  const float* from = plan.dense_c.data();
+  if (plan.dense_c) return;
+  const float* from = dense;
   for (int i = 0; i < p.m; ++i, from += p.n) {
     float* row = c + std::size_t(i) * p.ldc;
     if (p.accumulate)
