@@ -139,8 +139,8 @@ std::atomic<int> g_float32_provider{int(Float32Provider::Auto)};
 // step's products at batch 32, whose weights are prepared once per forward, run 1.5-1.9x faster
 // on oneDNN (hidden 128 and 512); at batch 256 the two are within noise of each other, and the
 // products over all steps (unprepared, thousands of rows) are as fast or faster on OpenBLAS. So:
-// prepared B, at most 64 rows, and one thread (two threads would start oneDNN's OpenMP team,
-// whose spinning workers slow the element-wise work between products on a 2-core machine).
+// prepared B, at most 64 rows, and a product OpenBLAS would run on one thread (oneDNN's run on
+// one, see dnnl_product; the comparison was made at one thread).
 bool dnnl_wins_float32(int m, int n, int k, bool prepared_b) {
   return prepared_b && m <= 64 && threads_for(m, n, k) == 1;
 }
