@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <regex>
 
+#include "autograd/blas.hpp"
 #include "baby_lm/model.hpp"
 #include "common/checkpoint.hpp"
 #include "common/files.hpp"
@@ -112,6 +113,23 @@ TEST_CASE("end to end: train briefly, generate twice with the same seed", "[baby
   check_one_line_error(run_baby_lm("train --bptt 32", dir.path), "--bptt requires --stateful");
 }
 
+TEST_CASE("train --precision bf16 trains and its BLAS line says which bf16 kernels ran",
+          "[baby_lm][e2e]") {
+  TempDir dir;
+  const std::string corpus = (fs::path(TAPEGRAD_SOURCE_DIR) / "data/baby").string();
+  const RunResult r = run_baby_lm("--threads 1 train --corpus '" + corpus +
+                                      "' --epochs 1 --out run --precision bf16",
+                                  dir.path);
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  // The first line is the BLAS line, said inside the guard: "...; bf16 products: AMX (...)" or
+  // "...; bf16 products: float32 fallback (...)", never "available, off".
+  const std::string first = r.out.substr(0, r.out.find('\n'));
+  CHECK_THAT(first, Catch::StartsWith("OpenBLAS kernel") &&
+                        Catch::Contains("; bf16 products: " + blas::bf16_family()));
+  CHECK(fs::exists(dir.path / "run" / "model.npz"));
+}
+
 TEST_CASE("--help documents every flag", "[baby_lm][e2e]") {
   TempDir dir;
   const RunResult train = run_baby_lm("train --help", dir.path);
@@ -120,7 +138,7 @@ TEST_CASE("--help documents every flag", "[baby_lm][e2e]") {
                            "--window", "--embed", "--units", "--layers", "--dropout",
                            "--patience", "--clip", "--seed", "--stateful", "--bptt",
                            "--val-fraction", "--val-every", "--sample-prompt", "--sample-length",
-                           "--target-loss", "--last-step-only"})
+                           "--target-loss", "--last-step-only", "--precision"})
     CHECK_THAT(train.out, Catch::Contains(flag));
   const RunResult gen = run_baby_lm("generate --help", dir.path);
   CHECK(gen.code == 0);
