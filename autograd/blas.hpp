@@ -73,7 +73,8 @@ std::string describe();
 // Threads for the products large enough to gain from them: products of fewer than 2^24
 // multiply-adds (a recurrent step's, at small batch) always run on one thread, which is faster
 // in a training loop and robust to a busy machine. TAPEGRAD_BLAS_SERIAL_BELOW=<multiply-adds>
-// moves that bound (0: leave every split to OpenBLAS).
+// moves that bound (0: leave every split to OpenBLAS). Products run by oneDNN (bf16, and the
+// float32 ones it wins) always use one thread: its OpenMP workers spin between products.
 void set_num_threads(int threads);
 int num_threads();  // as set (or OpenBLAS's default), not the count of the current product
 
