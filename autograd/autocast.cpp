@@ -5,7 +5,7 @@
 
 #include <cstring>
 
-#include "autograd/error.hpp"
+#include "tapegrad/autograd/error.hpp"
 
 namespace tg {
 

@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "autograd/autocast.hpp"
-#include "autograd/blas.hpp"
-#include "autograd/tensor.hpp"
+#include "tapegrad/autograd/blas.hpp"
+#include "tapegrad/autograd/tensor.hpp"
 #include "bench_util.hpp"
 
 using namespace tg;

@@ -12,7 +12,7 @@
 #include <sstream>
 #include <string>
 
-#include "autograd/blas.hpp"
+#include "tapegrad/autograd/blas.hpp"
 #include "workloads.hpp"
 
 namespace tg::bench {

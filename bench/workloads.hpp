@@ -12,13 +12,13 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/tensor.hpp"
+#include "tapegrad/autograd/tensor.hpp"
 #include "baby_lm/model.hpp"
 #include "bench_util.hpp"  // now_seconds
 #include "lines.hpp"
 #include "names_data.hpp"
-#include "nn/nn.hpp"
-#include "optim/optim.hpp"
+#include "tapegrad/nn/nn.hpp"
+#include "tapegrad/optim/optim.hpp"
 
 namespace tg::bench {
 

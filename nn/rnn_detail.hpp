@@ -8,8 +8,8 @@
 #include <memory>
 #include <vector>
 
-#include "autograd/blas.hpp"
-#include "autograd/function.hpp"
+#include "tapegrad/autograd/blas.hpp"
+#include "tapegrad/autograd/function.hpp"
 #include "nn/rnn_kernels.hpp"
 
 namespace tg::nn::detail {

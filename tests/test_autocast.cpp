@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "autograd/autocast.hpp"
-#include "autograd/blas.hpp"
-#include "autograd/ops.hpp"
+#include "tapegrad/autograd/blas.hpp"
+#include "tapegrad/autograd/ops.hpp"
 #include "compare.hpp"
-#include "nn/nn.hpp"
+#include "tapegrad/nn/nn.hpp"
 #include "skip.hpp"
 
 using namespace tg;

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <regex>
 
-#include "autograd/blas.hpp"
+#include "tapegrad/autograd/blas.hpp"
 #include "baby_lm/model.hpp"
 #include "common/checkpoint.hpp"
 #include "common/files.hpp"

@@ -1,7 +1,7 @@
 // Command-line conventions shared by the examples: one-line errors, exit codes, --threads.
 #include "common/cli.hpp"
 
-#include <autograd/blas.hpp>
+#include <tapegrad/autograd/blas.hpp>
 
 #include <CLI/CLI.hpp>
 

@@ -11,7 +11,7 @@
 #include <optional>
 
 #include "autograd/autocast.hpp"
-#include "autograd/random.hpp"
+#include "tapegrad/autograd/random.hpp"
 #include "common/cli.hpp"
 #include "common/files.hpp"
 #include "common/limits.hpp"
@@ -20,7 +20,7 @@
 #include "common/text.hpp"
 #include "name_language/evaluate.hpp"
 #include "name_language/report.hpp"
-#include "nn/npz.hpp"
+#include "tapegrad/nn/npz.hpp"
 
 namespace tg::examples::names {
 namespace fs = std::filesystem;
