@@ -206,6 +206,8 @@ int run_translate(const TranslateArgs& a) {
   // stdout holds only the translations; warnings and errors go to stderr.
   apply_threads(a.threads, nullptr);
   const std::unique_ptr<Seq2Seq> model = load_model(a.checkpoint);
+  if (std::all_of(a.sources.begin(), a.sources.end(), [](const std::string& s) { return s.empty(); }))
+    throw Error("translate: nothing to translate (the sources are empty)");
   std::vector<std::string> shown;
   std::vector<std::vector<std::int64_t>> ids;
   for (const std::string& source : a.sources) {
@@ -224,7 +226,6 @@ int run_translate(const TranslateArgs& a) {
     shown.push_back(source);
     ids.push_back(std::move(enc.ids));
   }
-  if (ids.empty()) throw Error("translate: nothing to translate");
   const std::vector<Decoded> decoded = translate(*model, ids, a.beam);
   for (std::size_t i = 0; i < ids.size(); ++i)
     std::printf("%s\t%s\n", shown[i].c_str(),
