@@ -1,4 +1,4 @@
-// Resumable training, both examples end to end: a run stopped by SIGINT or killed outright,
+// Resumable training, the three examples end to end: a run stopped by SIGINT or killed outright,
 // then resumed, ends with the same checkpoint as a run never interrupted, bit for bit.
 #include <catch2/catch.hpp>
 
@@ -234,4 +234,22 @@ TEST_CASE("name_language: SIGTERM saves, --resume ends bit for bit as an uninter
 TEST_CASE("name_language: killed outright, --resume ends bit for bit as an uninterrupted run",
           "[resume][name_language]") {
   check_resume("name_language", NAME_LANGUAGE_BIN, kNamesArgs, 7, SIGKILL, 8);
+}
+
+namespace {
+
+const std::string kSeq2SeqArgs =
+    "train --threads 1 --train-size 600 --val-size 40 --test-size 40 --embedding 8 --hidden 8 "
+    "--decoder-hidden 16 --epochs 8 --patience 0 --time-limit 0 --beam 1 --seed 2";
+
+}  // namespace
+
+TEST_CASE("seq2seq: SIGINT saves, --resume ends bit for bit as an uninterrupted run",
+          "[resume][seq2seq]") {
+  check_resume("seq2seq", SEQ2SEQ_EXE, kSeq2SeqArgs, 3, SIGINT, 5);
+}
+
+TEST_CASE("seq2seq: killed outright, --resume ends bit for bit as an uninterrupted run",
+          "[resume][seq2seq]") {
+  check_resume("seq2seq", SEQ2SEQ_EXE, kSeq2SeqArgs, 5, SIGKILL, 5);
 }

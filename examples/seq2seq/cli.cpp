@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include "common/cli.hpp"
+#include "common/resume.hpp"
 #include "seq2seq/commands.hpp"
 
 namespace tg::examples::seq2seq {
@@ -62,6 +63,10 @@ void add_train_options(CLI::App& cmd, TrainArgs& a) {
                  "Run folder for the checkpoint, metrics.csv, pictures and the data parts "
                  "(default: runs/seq2seq/<timestamp>)");
   cmd.add_flag("--overwrite", a.overwrite, "Allow --out to name a folder that holds a checkpoint");
+  cmd.add_option("--resume", a.resume,
+                 "Continue the run in this folder where it stopped (Ctrl-C, kill, crash): "
+                 "`seq2seq train --resume RUN` alone, the flags are the run's; without a time "
+                 "limit the result is the same, bit for bit, as a run never interrupted");
 }
 
 }  // namespace
@@ -112,7 +117,10 @@ int seq2seq_main(int argc, char** argv) {
     add_threads_option(*translate_cmd, translate.threads);
     translate_cmd->add_option("sources", translate.sources, "Texts to translate")->required();
 
-    parse_args(app, argc, argv);
+    std::vector<std::string> args = resume_command_line(argc, argv, kExampleName, train.started_args);
+    std::vector<char*> args_argv;
+    for (std::string& arg : args) args_argv.push_back(arg.data());
+    parse_args(app, static_cast<int>(args_argv.size()), args_argv.data());
     if (train_cmd->parsed()) return run_train(train);
     if (eval_cmd->parsed()) return run_eval(eval);
     return run_translate(translate);

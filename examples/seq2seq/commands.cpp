@@ -115,9 +115,13 @@ int run_train(const TrainArgs& a) {
   Generator gen(a.seed);
   Seq2Seq model(config, gen);
 
+  const bool resuming = !a.resume.empty();
   const RunFolder folder = claim_run_dir(
-      a.out.empty() ? make_run_dir("runs/seq2seq") : fs::path(a.out),
-      a.overwrite ? RunDirUse::Overwrite : RunDirUse::New);
+      resuming ? fs::path(a.resume)
+      : a.out.empty() ? make_run_dir("runs/seq2seq") : fs::path(a.out),
+      resuming ? RunDirUse::Resume : a.overwrite ? RunDirUse::Overwrite : RunDirUse::New);
+  std::optional<ResumeState> resumed;
+  if (resuming) resumed = ResumeState::load(folder.path, kExampleName);
   const fs::path& run = folder.path;
   report_stale(folder);
   const fs::path checkpoint = run / "model.npz";
@@ -136,15 +140,23 @@ int run_train(const TrainArgs& a) {
 
   std::map<std::string, std::string> extra = {
       {"data", a.data.empty() ? "generated dates" : a.data}, {"seed", std::to_string(a.seed)}};
-  CsvWriter metrics(run / "metrics.csv", metrics_header());
   std::vector<EpochRecord> history;
+  if (resumed) {
+    history = history_from_text(resumed->text("history"));
+    for (const auto& [key, value] : resumed->texts("extra.")) extra[key] = value;
+  }
+  CsvWriter metrics = resumed ? CsvWriter(run / "metrics.csv", metrics_header(), history.size())
+                              : CsvWriter(run / "metrics.csv", metrics_header());
+  // While training, Ctrl-C stops at a batch boundary with the last epoch's state saved; after it,
+  // Ctrl-C ends the program as usual.
   std::optional<StopSignals> signals(std::in_place);
   TrainHooks hooks;
-  hooks.on_batch = [&](std::size_t epoch) {
-    if (StopSignals::received())
-      throw Interrupted(StopSignals::received(),
-                        fmt::format("during epoch {}; {} holds the best model so far", epoch,
-                                    quoted(checkpoint)));
+  hooks.resume = resumed ? &*resumed : nullptr;
+  hooks.on_batch = [&](std::size_t epoch) { stop_if_signalled(run, epoch, epoch - 1); };
+  hooks.on_resume_point = [&](ResumeState& state) {
+    state.set_run(kExampleName, a.started_args);
+    for (const auto& [key, value] : extra) state.put("extra." + key, value);
+    state.save(run);
   };
   hooks.on_epoch = [&](const EpochRecord& r) {
     metrics.write_row(metrics_row(r));

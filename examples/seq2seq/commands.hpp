@@ -28,6 +28,8 @@ struct TrainArgs {
   int threads = 0;
   std::string out;  // empty: runs/seq2seq/<timestamp>
   bool overwrite = false;
+  std::string resume;        // --resume: the run folder to continue
+  std::string started_args;  // the command line the run was started with (encode_args)
 };
 
 struct EvalArgs {

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <sstream>
 
 #include "common/checkpoint.hpp"
 #include "common/early_stopping.hpp"
@@ -38,6 +39,33 @@ Series series(const std::string& name, const std::vector<EpochRecord>& history,
 }
 
 }  // namespace
+
+std::string history_text(const std::vector<EpochRecord>& history) {
+  std::string out;
+  for (const EpochRecord& r : history)
+    out += fmt::format("{} {} {} {} {} {} {} {} {} {}\n", r.epoch, r.steps, r.lr, r.train_loss,
+                       r.val_exact, r.seconds, r.elapsed, r.pairs_per_second, int(r.best),
+                       int(r.partial));
+  return out;
+}
+
+std::vector<EpochRecord> history_from_text(const std::string& text) {
+  std::vector<EpochRecord> history;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    EpochRecord r;
+    int best = 0, partial = 0;
+    fields >> r.epoch >> r.steps >> r.lr >> r.train_loss >> r.val_exact >> r.seconds >> r.elapsed >>
+        r.pairs_per_second >> best >> partial;
+    if (!fields) throw Error("--resume: the saved history is damaged");
+    r.best = best;
+    r.partial = partial;
+    history.push_back(r);
+  }
+  return history;
+}
 
 std::vector<std::string> metrics_header() {
   return {"epoch", "steps", "lr", "train_loss", "val_exact_match", "epoch_seconds",
@@ -74,9 +102,45 @@ TrainResult train_model(Seq2Seq& model, const EncodedPairs& train, const Encoded
   EarlyStopping stopping(o.patience, EarlyStopping::Goal::Maximize);
   TrainResult result;
   result.stop_reason = "epochs";
-  std::size_t steps = 0;
+  std::size_t steps = 0, first_epoch = 1;
   bool out_of_time = false;
-  for (std::size_t epoch = 1; epoch <= o.epochs && !out_of_time; ++epoch) {
+  // Everything random or stateful the loop touches, so that a resumed run is the same run.
+  const auto save_point = [&](std::size_t epoch, bool finished) {
+    if (!hooks.on_resume_point) return;
+    ResumeState state;
+    state.put("model.", model);
+    state.put("optim.", optimizer);
+    state.put("sched.", schedule);
+    state.put("rng.gen", gen);
+    state.put("stopping.", stopping);
+    state.put_size("epoch", epoch);
+    state.put_size("finished", finished);
+    state.put_size("steps", steps);
+    state.put_number("train_seconds", result.train_seconds);
+    state.put_size("best_epoch", result.best_epoch);
+    state.put_number("best_val_exact", result.best_val_exact);
+    state.put("history", history_text(result.history));
+    hooks.on_resume_point(state);
+  };
+  if (const ResumeState* r = hooks.resume) {
+    if (r->size("finished")) throw Error("--resume: that run has finished; nothing to resume");
+    r->get("model.", model);
+    r->get("optim.", optimizer);
+    r->get("sched.", schedule);
+    r->get("rng.gen", gen);
+    r->get("stopping.", stopping);
+    first_epoch = r->size("epoch") + 1;
+    steps = r->size("steps");
+    result.train_seconds = r->number("train_seconds");
+    result.best_epoch = r->size("best_epoch");
+    result.best_val_exact = r->number("best_val_exact");
+    result.history = history_from_text(r->text("history"));
+    if (result.history.size() != first_epoch - 1)
+      throw Error("--resume: the saved history does not match the saved epoch");
+  } else {
+    save_point(0, false);
+  }
+  for (std::size_t epoch = first_epoch; epoch <= o.epochs && !out_of_time; ++epoch) {
     model.train();
     const auto batches = data::shuffled_batches(train.size(), o.batch, gen);
     Progress progress(batches.size(), epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs), "pairs", 10),
@@ -123,20 +187,14 @@ TrainResult train_model(Seq2Seq& model, const EncodedPairs& train, const Encoded
       if (hooks.on_best) hooks.on_best(r);
     }
     if (hooks.on_epoch) hooks.on_epoch(r);
-    if (out_of_time) {
-      result.stop_reason = "time limit";
-      break;
-    }
+    if (out_of_time) result.stop_reason = "time limit";
     // No later epoch can beat a perfect score (a tie is no improvement): stop early.
-    if (r.val_exact >= 1.0) {
-      result.stop_reason = "perfect validation";
-      break;
-    }
-    if (stopping.should_stop() && epoch < o.epochs) {
-      result.stop_reason = "early stopping";
-      break;
-    }
+    else if (r.val_exact >= 1.0) result.stop_reason = "perfect validation";
+    else if (stopping.should_stop() && epoch < o.epochs) result.stop_reason = "early stopping";
     schedule.step();
+    const bool stop = result.stop_reason != "epochs";
+    save_point(epoch, stop || epoch == o.epochs);
+    if (stop) break;
   }
   stopping.restore(model);
   model.eval();

@@ -10,6 +10,7 @@
 
 #include "autograd/random.hpp"
 #include "common/files.hpp"
+#include "common/resume.hpp"
 #include "seq2seq/evaluate.hpp"
 #include "seq2seq/model.hpp"
 
@@ -39,6 +40,10 @@ struct EpochRecord {
   bool partial = false;     // cut short by the time limit
 };
 
+// EpochRecords as exact text and back, for the resume checkpoint.
+std::string history_text(const std::vector<EpochRecord>& history);
+std::vector<EpochRecord> history_from_text(const std::string& text);
+
 std::vector<std::string> metrics_header();
 std::vector<CsvField> metrics_row(const EpochRecord& r);
 // Training loss and validation exact match per epoch, two charts in one SVG.
@@ -48,6 +53,11 @@ struct TrainHooks {
   std::function<void(const EpochRecord&)> on_epoch;  // after validation
   std::function<void(const EpochRecord&)> on_best;   // the model holds a new best
   std::function<void(std::size_t epoch)> on_batch;   // before every batch
+  // Before the first epoch and after each one: `state` holds everything the loop needs to
+  // continue from there (the caller adds its own entries and saves it).
+  std::function<void(ResumeState& state)> on_resume_point;
+  // Continue from such a state instead of starting afresh.
+  const ResumeState* resume = nullptr;
 };
 
 struct TrainResult {
