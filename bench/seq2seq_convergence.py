@@ -28,13 +28,13 @@ import argparse
 import csv
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
 import pytorch_workloads as pw
+from baby_lm_convergence import median_or_none
 from compare_pytorch import busy_cores
 
 DEFAULT_SEQ2SEQ = os.path.join(pw.REPO_ROOT, "build", "examples", "seq2seq")
@@ -201,11 +201,6 @@ def run_tapegrad(args, seed, run):
                     "epoch_s": float(row["elapsed_seconds"]) / epoch, "val_exact": history}
     last = float(rows[-1]["elapsed_seconds"])
     return {"epoch": None, "seconds": None, "epoch_s": last / len(rows), "val_exact": history}
-
-
-def median_or_none(values):
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
 
 
 def render(args, results):

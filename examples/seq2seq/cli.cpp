@@ -20,10 +20,10 @@ void add_train_options(CLI::App& cmd, TrainArgs& a) {
              1, 1000000);
   integer_in(cmd.add_option("--val-size", a.sizes.validation,
                             "Generated dates: validation pairs (ignored with --data)"),
-             1, 1000000);
+             1, 100000);
   integer_in(cmd.add_option("--test-size", a.sizes.test,
                             "Generated dates: test pairs (ignored with --data)"),
-             1, 1000000);
+             1, 100000);
   cmd.add_option("--cell", a.cell, "Recurrent cell of the encoder and the decoder: gru or lstm")
       ->check(CLI::IsMember({"gru", "lstm"}));
   integer_in(cmd.add_option("--embedding", a.embedding, "Character embedding size (source and target)"),
