@@ -7,7 +7,7 @@
 #include <set>
 
 #include "common/checkpoint.hpp"
-#include "optim/optim.hpp"
+#include "tapegrad/optim/optim.hpp"
 #include "seq2seq/commands.hpp"
 #include "seq2seq/dates.hpp"
 #include "seq2seq/evaluate.hpp"

@@ -14,7 +14,7 @@
 #include "common/progress.hpp"
 #include "common/resume.hpp"
 #include "common/text.hpp"
-#include "nn/npz.hpp"
+#include "tapegrad/nn/npz.hpp"
 
 namespace tg::examples::seq2seq {
 namespace fs = std::filesystem;

@@ -7,8 +7,8 @@
 #include <cctype>
 #include <set>
 
-#include "autograd/error.hpp"
-#include "nn/data.hpp"
+#include "tapegrad/autograd/error.hpp"
+#include "tapegrad/nn/data.hpp"
 
 namespace tg::examples::seq2seq {
 

@@ -8,11 +8,11 @@
 #include <limits>
 #include <numeric>
 
-#include "autograd/ops.hpp"
-#include "autograd/tape.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/autograd/tape.hpp"
 #include "common/limits.hpp"
 #include "common/text.hpp"
-#include "nn/data.hpp"
+#include "tapegrad/nn/data.hpp"
 
 namespace tg::examples::seq2seq {
 

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "autograd/random.hpp"
+#include "tapegrad/autograd/random.hpp"
 #include "common/checkpoint.hpp"
-#include "nn/nn.hpp"
+#include "tapegrad/nn/nn.hpp"
 #include "seq2seq/pairs.hpp"
 
 namespace tg::examples::seq2seq {

@@ -8,10 +8,10 @@
 #include <set>
 #include <unordered_map>
 
-#include "autograd/error.hpp"
+#include "tapegrad/autograd/error.hpp"
 #include "common/files.hpp"
 #include "common/text.hpp"
-#include "nn/data.hpp"
+#include "tapegrad/nn/data.hpp"
 
 namespace tg::examples::seq2seq {
 

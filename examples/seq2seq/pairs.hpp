@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "autograd/random.hpp"
+#include "tapegrad/autograd/random.hpp"
 
 namespace tg::examples::seq2seq {
 

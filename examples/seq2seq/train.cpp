@@ -11,8 +11,8 @@
 #include "common/early_stopping.hpp"
 #include "common/progress.hpp"
 #include "common/svg.hpp"
-#include "nn/data.hpp"
-#include "optim/optim.hpp"
+#include "tapegrad/nn/data.hpp"
+#include "tapegrad/optim/optim.hpp"
 
 namespace tg::examples::seq2seq {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "autograd/random.hpp"
+#include "tapegrad/autograd/random.hpp"
 #include "common/files.hpp"
 #include "common/resume.hpp"
 #include "seq2seq/evaluate.hpp"
