@@ -5,6 +5,7 @@
 
 #include "autograd/ops/linalg.hpp"
 #include "autograd/ops/shape.hpp"
+#include "nn/rnn_ops.hpp"
 
 namespace tg::nn {
 

@@ -7,6 +7,8 @@
 #include <algorithm>
 
 #include "autograd/ops/loss.hpp"
+#include "nn/rnn_detail.hpp"
+#include "nn/rnn_ops.hpp"
 
 namespace tg::nn {
 
@@ -175,6 +177,8 @@ Shape RecurrentDriver::output_shape(const Shape& input_shape) const {
 }
 
 // ---- fused layers ------------------------------------------------------------------------
+
+RecurrentLayer::~RecurrentLayer() = default;
 
 RecurrentLayer::RecurrentLayer(CellKind kind, const RecurrentOptions& options, Generator& gen)
     : RecurrentDriver(options, options.hidden_size,

@@ -10,12 +10,26 @@
 #include "autograd/random.hpp"
 #include "nn/module.hpp"
 #include "nn/rnn_cells.hpp"
-#include "nn/rnn_kernels.hpp"
-#include "nn/rnn_ops.hpp"
+#include "nn/rnn_kinds.hpp"
 
 namespace tg::nn {
 
 class Workspace;
+struct CellWeights;
+
+using RowFlags = std::shared_ptr<const std::vector<std::uint8_t>>;
+
+// How one layer-direction runs over its input.
+struct SequenceRun {
+  bool batch_first = false;  // x is [B, T, in] instead of [T, B, in]
+  bool reverse = false;      // steps t = steps-1 down to 0
+  // Steps run: [0, steps) of the T in x (0 means all), in either direction; later slices are
+  // padding past every sequence's end.
+  std::size_t steps = 0;
+  // active[t] (null, or missing: every row) flags the rows that step at t; the others keep their
+  // state and get no gradient.
+  std::vector<RowFlags> active;
+};
 
 struct RecurrentOptions {
   std::size_t input_size = 0;
@@ -107,6 +121,7 @@ class RecurrentDriver : public Module {
 // sequence op) that owns its steps; its backward replays them (BPTT).
 class RecurrentLayer : public RecurrentDriver {
  public:
+  ~RecurrentLayer() override;  // out of line: CellWeights is internal (nn/rnn_ops.hpp)
   CellKind kind() const { return kind_; }
   const Tensor& weight_ih(std::size_t layer, bool reverse = false) const;
   const Tensor& weight_hh(std::size_t layer, bool reverse = false) const;

@@ -5,7 +5,7 @@
 
 #include "autograd/random.hpp"
 #include "nn/module.hpp"
-#include "nn/rnn_kernels.hpp"
+#include "nn/rnn_kinds.hpp"
 
 namespace tg::nn {
 
