@@ -1,12 +1,12 @@
 // The recurrent driver: per layer and direction one run of the layer's cell, then the outputs,
 // final states and last-step outputs gathered into their layouts; and the fused layers.
-#include "nn/recurrent.hpp"
+#include "tapegrad/nn/recurrent.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 
-#include "autograd/ops/loss.hpp"
+#include "tapegrad/autograd/ops/loss.hpp"
 #include "nn/rnn_detail.hpp"
 #include "nn/rnn_ops.hpp"
 

@@ -14,9 +14,9 @@
 #include <memory>
 #include <vector>
 
-#include "autograd/gradcheck.hpp"
-#include "autograd/tensor.hpp"
-#include "nn/recurrent.hpp"
+#include "tapegrad/autograd/gradcheck.hpp"
+#include "tapegrad/autograd/tensor.hpp"
+#include "tapegrad/nn/recurrent.hpp"
 #include "nn/rnn_kernels.hpp"
 
 namespace tg::nn {

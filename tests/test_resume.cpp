@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "common/files.hpp"
-#include "nn/npz.hpp"
+#include "tapegrad/nn/npz.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;
