@@ -1,5 +1,5 @@
 // OpenBLAS wrappers and kernel selection (no xtensor here: <cblas.h> conflicts with xtensor-blas).
-#include "autograd/blas.hpp"
+#include "tapegrad/autograd/blas.hpp"
 
 #include <cblas.h>
 #include <fmt/format.h>

@@ -12,7 +12,7 @@
 #include <sstream>
 #include <string>
 
-#include "autograd/blas.hpp"
+#include "tapegrad/autograd/blas.hpp"
 #include "workloads.hpp"
 
 namespace tg::bench {
@@ -288,6 +288,7 @@ Options parse(int argc, char** argv) {
 }  // namespace tg::bench
 
 int main(int argc, char** argv) {
+  tg::tune_malloc_for_training();
   using namespace tg::bench;
   const double baseline = max_rss_mib();
   try {

@@ -6,7 +6,7 @@
 #include <set>
 #include <sstream>
 
-#include "autograd/ops.hpp"
+#include "tapegrad/autograd/ops.hpp"
 #include "common/text.hpp"
 #include "workloads.hpp"
 

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 
-#include "autograd/ops.hpp"
-#include "autograd/tape.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/autograd/tape.hpp"
 #include "baby_lm/sample.hpp"
 #include "workloads.hpp"
 

@@ -12,11 +12,11 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/tensor.hpp"
+#include "tapegrad/autograd/tensor.hpp"
 #include "baby_lm/model.hpp"
 #include "bench_util.hpp"  // now_seconds
-#include "nn/nn.hpp"
-#include "optim/optim.hpp"
+#include "tapegrad/nn/nn.hpp"
+#include "tapegrad/optim/optim.hpp"
 
 namespace tg::bench {
 

@@ -1,5 +1,5 @@
 // The fused cell op (forward and backward), the functional cells and the cell modules.
-#include "nn/rnn_cells.hpp"
+#include "tapegrad/nn/rnn_cells.hpp"
 
 #include <fmt/format.h>
 

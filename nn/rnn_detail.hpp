@@ -7,8 +7,8 @@
 #include <initializer_list>
 #include <vector>
 
-#include "autograd/blas.hpp"
-#include "autograd/function.hpp"
+#include "tapegrad/autograd/blas.hpp"
+#include "tapegrad/autograd/function.hpp"
 #include "nn/rnn_kernels.hpp"
 
 namespace tg::nn::detail {

@@ -8,7 +8,7 @@
 #include <functional>
 #include <numeric>
 
-#include "autograd/ops/shape.hpp"
+#include "tapegrad/autograd/ops/shape.hpp"
 #include "nn/rnn_detail.hpp"
 
 namespace tg::nn {

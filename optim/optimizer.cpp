@@ -1,11 +1,11 @@
 // Optimizer base: group checks, the step loop, and the state dict with its strict loading.
-#include "optim/optimizer.hpp"
+#include "tapegrad/optim/optimizer.hpp"
 
 #include <fmt/format.h>
 
 #include <set>
 
-#include "autograd/tape.hpp"
+#include "tapegrad/autograd/tape.hpp"
 #include "optim/state_io.hpp"
 
 namespace tg::optim {

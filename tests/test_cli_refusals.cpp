@@ -9,7 +9,7 @@
 #include <map>
 #include <tuple>
 
-#include "nn/npz.hpp"
+#include "tapegrad/nn/npz.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;

@@ -5,7 +5,7 @@
 #include <functional>
 #include <memory>
 
-#include "nn/npz.hpp"
+#include "tapegrad/nn/npz.hpp"
 #include "optim_test_util.hpp"
 #include "test_support.hpp"
 

@@ -1,12 +1,12 @@
 // Matrix ops: forward and backward are BLAS calls on the arrays' buffers, no temporaries.
-#include "autograd/ops/linalg.hpp"
+#include "tapegrad/autograd/ops/linalg.hpp"
 
 #include <numeric>
 
 #include <xtensor/xmanipulation.hpp>
 
-#include "autograd/blas.hpp"
-#include "autograd/function.hpp"
+#include "tapegrad/autograd/blas.hpp"
+#include "tapegrad/autograd/function.hpp"
 #include "autograd/op_registry.hpp"
 #include "autograd/ops/families.hpp"
 

@@ -14,8 +14,8 @@
 
 #include <fmt/format.h>
 
-#include <autograd/ops/loss.hpp>
-#include <autograd/tape.hpp>
+#include <tapegrad/autograd/ops/loss.hpp>
+#include <tapegrad/autograd/tape.hpp>
 
 #include "common/checkpoint.hpp"
 #include "common/early_stopping.hpp"

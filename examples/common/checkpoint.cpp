@@ -3,7 +3,7 @@
 
 #include <fmt/format.h>
 
-#include "autograd/function.hpp"
+#include "tapegrad/autograd/function.hpp"
 
 #include <algorithm>
 #include <cerrno>

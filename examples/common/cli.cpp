@@ -1,7 +1,8 @@
 // Command-line conventions shared by the examples: one-line errors, exit codes, --threads.
 #include "common/cli.hpp"
 
-#include <autograd/blas.hpp>
+#include <tapegrad/autograd/blas.hpp>
+#include <tapegrad/autograd/tensor.hpp>
 
 #include <CLI/CLI.hpp>
 
@@ -70,6 +71,7 @@ int run_main(int argc, char** argv, const std::function<int()>& fn) {
     const std::string path = argv[0];
     name_storage() = path.substr(path.find_last_of('/') + 1);
   }
+  tg::tune_malloc_for_training();  // a training program: keep freed memory (see tensor.hpp)
   try {
     return fn();
   } catch (const ExitRequest& e) {

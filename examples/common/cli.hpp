@@ -1,7 +1,7 @@
 // Command-line conventions shared by the examples: one-line errors, exit codes, --threads.
 #pragma once
 
-#include <autograd/error.hpp>
+#include <tapegrad/autograd/error.hpp>
 
 #include <cstdint>
 #include <cstdio>

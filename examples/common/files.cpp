@@ -1,7 +1,7 @@
 // Files of an example run: atomic writes, the metrics CSV, run folders and line reading.
 #include "common/files.hpp"
 
-#include <autograd/error.hpp>
+#include <tapegrad/autograd/error.hpp>
 #include <fmt/format.h>
 
 #include "common/cli.hpp"

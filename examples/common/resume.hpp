@@ -8,13 +8,13 @@
 #include <string>
 #include <vector>
 
-#include "autograd/random.hpp"
+#include "tapegrad/autograd/random.hpp"
 #include "common/cli.hpp"
 #include "common/early_stopping.hpp"
-#include "nn/module.hpp"
-#include "nn/npz.hpp"
-#include "optim/lr_scheduler.hpp"
-#include "optim/optimizer.hpp"
+#include "tapegrad/nn/module.hpp"
+#include "tapegrad/nn/npz.hpp"
+#include "tapegrad/optim/lr_scheduler.hpp"
+#include "tapegrad/optim/optimizer.hpp"
 
 namespace tg::examples {
 

@@ -10,7 +10,7 @@
 #include <numeric>
 #include <optional>
 
-#include "autograd/random.hpp"
+#include "tapegrad/autograd/random.hpp"
 #include "common/cli.hpp"
 #include "common/files.hpp"
 #include "common/limits.hpp"
@@ -19,7 +19,7 @@
 #include "common/text.hpp"
 #include "name_language/evaluate.hpp"
 #include "name_language/report.hpp"
-#include "nn/npz.hpp"
+#include "tapegrad/nn/npz.hpp"
 
 namespace tg::examples::names {
 namespace fs = std::filesystem;

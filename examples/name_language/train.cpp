@@ -8,7 +8,7 @@
 #include <cmath>
 #include <sstream>
 
-#include "autograd/ops.hpp"
+#include "tapegrad/autograd/ops.hpp"
 #include "common/checkpoint.hpp"
 #include "common/early_stopping.hpp"
 #include "common/progress.hpp"

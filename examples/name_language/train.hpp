@@ -10,11 +10,11 @@
 #include <string>
 #include <vector>
 
-#include "autograd/random.hpp"
+#include "tapegrad/autograd/random.hpp"
 #include "common/resume.hpp"
 #include "name_language/data.hpp"
 #include "name_language/model.hpp"
-#include "optim/optim.hpp"
+#include "tapegrad/optim/optim.hpp"
 
 namespace tg::examples::names {
 
