@@ -126,3 +126,38 @@ TEST_CASE("name_language under mpirun: an error on rank 0 alone ends every rank 
   CHECK(files_in(dir.path / "taken") == std::set<std::string>{".lock", "notes.txt"});
   CHECK(read_text(dir.path / "taken/notes.txt") == "mine\n");
 }
+
+TEST_CASE("baby_lm under mpirun: window and stateful modes train the 1-process model of the same "
+          "global batch") {
+  TempDir dir;
+  struct Mode {
+    std::string name, flags;
+    int global_batch;
+  };
+  // Adam here (baby_lm's only optimizer), which magnifies float32 rounding of near-zero
+  // gradients, so few steps: 2 epochs of 5 batches (window), 1 of 7 (stateful).
+  for (const Mode& mode : {Mode{"window", "--epochs 2", 30},
+                           Mode{"stateful", "--stateful --bptt 64 --epochs 1", 12}}) {
+    INFO(mode.name);
+    const std::string common = "train --corpus " + kPhrases + " " + mode.flags +
+                               " --dropout 0 --threads 1 --sample-length 5";
+    const std::string one = mode.name + "1";
+    REQUIRE(run_shell(std::string(BABY_LM_EXE) + " " + common + " --batch " +
+                          std::to_string(mode.global_batch) + " --out " + one,
+                      dir.path)
+                .code == 0);
+    for (const int processes : {2, 3}) {
+      INFO(processes << " processes");
+      const std::string out = mode.name + std::to_string(processes);
+      const RunResult many = mpirun(
+          processes, BABY_LM_EXE,
+          common + " --batch " + std::to_string(mode.global_batch / processes) + " --out " + out,
+          dir.path);
+      INFO(many.err);
+      REQUIRE(many.code == 0);
+      CHECK(files_in(dir.path / out) == files_in(dir.path / one));
+      CHECK(largest_relative_difference((dir.path / one / "model.npz").string(),
+                                        (dir.path / out / "model.npz").string()) < 1e-5);
+    }
+  }
+}

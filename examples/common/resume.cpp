@@ -156,6 +156,7 @@ void ResumeState::get(const std::string& prefix, EarlyStopping& stopping) const 
 }
 
 void ResumeState::save(const fs::path& run) const {
+  if (!Job::current().is_root()) return;  // rank 0 writes the run's files
   nn::save_npz((run / kResumeFile).string(), archive_);
 }
 
