@@ -12,6 +12,7 @@
 
 #include "common/checkpoint.hpp"
 #include "common/early_stopping.hpp"
+#include "common/job.hpp"
 #include "common/resume.hpp"
 #include "common/svg.hpp"
 #include "common/text.hpp"
@@ -40,6 +41,14 @@ Split split_tail(const std::vector<std::int64_t>& ids, double fraction, std::siz
   return split;
 }
 
+// Rows [first, last) of a [streams, steps] batch: one rank's streams.
+Indices stream_rows(const Indices& batch, std::size_t first, std::size_t last) {
+  const std::size_t steps = batch.shape.at(1);
+  return Indices(std::vector<std::int64_t>(batch.data.begin() + std::ptrdiff_t(first * steps),
+                                           batch.data.begin() + std::ptrdiff_t(last * steps)),
+                 {last - first, steps});
+}
+
 }  // namespace
 
 void check_stateful(const TrainOptions& o, const Corpus& corpus) {
@@ -51,9 +60,10 @@ void check_stateful(const TrainOptions& o, const Corpus& corpus) {
   if (o.sample_prompt.empty() && !corpus.vocab.contains(U'\n'))
     throw Error(what + ": the corpus has no newline, so samples cannot start a line; pass "
                        "--sample-prompt TEXT");
-  const Split split = split_tail(corpus.ids, o.val_fraction, o.batch, what);
-  (void)StreamBatches(split.train, o.batch, o.bptt, what);
-  (void)StreamBatches(split.val, std::min(o.batch, split.val.size() - 1), o.bptt, "held-out tail");
+  const std::size_t streams = o.batch * static_cast<std::size_t>(examples::Job::current().size());
+  const Split split = split_tail(corpus.ids, o.val_fraction, streams, what);
+  (void)StreamBatches(split.train, streams, o.bptt, what);
+  (void)StreamBatches(split.val, std::min(streams, split.val.size() - 1), o.bptt, "held-out tail");
 }
 
 double evaluate_streams(BabyLM& model, const StreamBatches& batches) {
@@ -79,16 +89,23 @@ int train_stateful(Session& s) {
   const TrainOptions& o = s.options;
   BabyLM& model = *s.model;
   const std::string what = o.corpus.string();
-  const Split split = split_tail(s.corpus.ids, o.val_fraction, o.batch, what);
-  const StreamBatches train_batches(split.train, o.batch, o.bptt, what);
-  const StreamBatches val_batches(split.val, std::min(o.batch, split.val.size() - 1), o.bptt,
+  // Under mpirun the text is cut into N x --batch streams; each rank trains --batch of them,
+  // carrying their state from batch to batch.
+  examples::Job& job = examples::Job::current();
+  const std::size_t streams = o.batch * static_cast<std::size_t>(job.size());
+  const auto [first_stream, last_stream] = job.share(streams);
+  const Split split = split_tail(s.corpus.ids, o.val_fraction, streams, what);
+  const StreamBatches train_batches(split.train, streams, o.bptt, what);
+  // Every rank scores the whole held-out tail, cut as a 1-process run of the global batch cuts
+  // it, so all ranks (and runs of any size) take the same early-stopping decisions.
+  const StreamBatches val_batches(split.val, std::min(streams, split.val.size() - 1), o.bptt,
                                   "held-out tail");
   const std::size_t batches = train_batches.batches();
   const double clip = o.clip < 0 ? 5.0 : o.clip;
   const nn::NamedTensors params = model.named_parameters();
   std::printf("stateful mode: %zu training characters as %zu streams of %zu, %zu batches of "
               "%zu x %zu per epoch; %zu held-out characters; gradient norm clipped at %g\n",
-              split.train.size(), o.batch, train_batches.stream_length(), batches, o.batch,
+              split.train.size(), streams, train_batches.stream_length(), batches, streams,
               o.bptt, split.val.size(), clip);
 
   const std::vector<std::string> columns{"epoch",    "step",    "train_chars",
@@ -179,6 +196,7 @@ int train_stateful(Session& s) {
   };
   if (!resumed) save_resume_point(0, false);
 
+  job.attach(model);
   model.train();
   bool stop = false;
   Indices inputs, targets;
@@ -191,24 +209,34 @@ int train_stateful(Session& s) {
       examples::stop_if_signalled(s.run_dir, epoch, epoch - 1);
       const auto start = std::chrono::steady_clock::now();
       train_batches.batch(k, inputs, targets);
+      if (job.size() > 1) {
+        inputs = stream_rows(inputs, first_stream, last_stream);
+        targets = stream_rows(targets, first_stream, last_stream);
+      }
       const LmOutput out = model.forward(inputs, state, true);
       const Tensor loss = cross_entropy(out.logits, Indices(targets.data));
-      examples::check_loss_finite(loss.item(), epoch, step + 1);
       s.optimizer->zero_grad();
+      // Every rank has as many streams, so the mean of the ranks' means is the global mean.
       loss.backward();
+      job.average_gradients();
+      std::vector<double> step_stats{loss.item() / double(job.size())};
+      job.sum(step_stats);
+      const double value = step_stats[0];
+      const std::size_t chars = targets.size() * static_cast<std::size_t>(job.size());
+      examples::check_loss_finite(value, epoch, step + 1);
       if (clip > 0) optim::clip_grad_norm(params, clip);
       s.optimizer->step();
       // Truncated BPTT: the next batch starts from this state but does not backpropagate into it.
       state = detach(out.state);
-      const double seconds = seconds_since(start), value = loss.item();
+      const double seconds = seconds_since(start);
       train_seconds += seconds;
       interval_seconds += seconds;
-      interval_loss += value * double(targets.size());
-      interval_chars += targets.size();
-      train_chars += targets.size();
+      interval_loss += value * double(chars);
+      interval_chars += chars;
+      train_chars += chars;
       ++step;
       progress.set_note(fmt::format("{:.3f} bits/char", nats_to_bits(value)));
-      progress.step(value, targets.size());
+      progress.step(value, chars);
       if (o.val_every && step % o.val_every == 0 && k + 1 < batches)
         stop = validate(epoch, &progress);
     }

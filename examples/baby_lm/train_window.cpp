@@ -14,11 +14,13 @@
 
 #include <fmt/format.h>
 
+#include <tapegrad/autograd/ops/elementwise.hpp>
 #include <tapegrad/autograd/ops/loss.hpp>
 #include <tapegrad/autograd/tape.hpp>
 
 #include "common/checkpoint.hpp"
 #include "common/early_stopping.hpp"
+#include "common/job.hpp"
 #include "common/svg.hpp"
 
 namespace tg::baby_lm {
@@ -50,14 +52,17 @@ int train_windows(Session& s) {
   BabyLM& model = *s.model;
   const std::vector<std::int64_t>& ids = s.corpus.ids;
   const std::size_t windows = window_count(ids.size(), o.window, o.corpus.string());
-  const std::size_t batches = (windows + o.batch - 1) / o.batch;
+  // Under mpirun each global batch of N x --batch windows is split between the ranks.
+  examples::Job& job = examples::Job::current();
+  const std::size_t global_batch = o.batch * static_cast<std::size_t>(job.size());
+  const std::size_t batches = (windows + global_batch - 1) / global_batch;
   const double clip = o.clip < 0 ? 0.0 : o.clip;
   const bool every_step = !o.last_step_only;
   const std::size_t steps_scored = every_step ? o.window : 1;
   const nn::NamedTensors params = model.named_parameters();
   std::printf("window mode: %zu windows of %zu characters, %zu batches of %zu per epoch; "
               "the loss scores %s\n",
-              windows, o.window, batches, o.batch,
+              windows, o.window, batches, global_batch,
               every_step ? "the prediction after every prefix of a window (accuracy and "
                            "last-step loss: after the whole window)"
                          : "only the prediction after the whole window");
@@ -113,6 +118,7 @@ int train_windows(Session& s) {
   };
   if (!resumed) save_resume_point(0, false);
 
+  job.attach(model);
   model.train();
   std::size_t epoch = first_epoch;
   for (; epoch <= o.epochs; ++epoch) {
@@ -123,24 +129,39 @@ int train_windows(Session& s) {
     LastStepScore last;
     for (std::size_t b = 0; b < batches; ++b) {
       examples::stop_if_signalled(s.run_dir, epoch, epoch - 1);
-      const std::size_t first = b * o.batch, n = std::min(o.batch, windows - first);
-      fill_windows(ids, o.window, order.data() + first, n, inputs, targets, every_step);
-      const LmOutput out = model.forward(inputs, {}, every_step);
-      const Tensor loss = cross_entropy(out.logits, targets);
-      examples::check_loss_finite(loss.item(), epoch, b + 1);
+      const std::size_t global_first = b * global_batch;
+      const std::size_t global_n = std::min(global_batch, windows - global_first);
+      const auto [share_first, share_last] = job.share(global_n);
+      const std::size_t n = share_last - share_first;
+      // [this rank's part of the global mean loss, last-step loss sum, correct, count], summed.
+      std::vector<double> step_stats(4, 0.0);
       s.optimizer->zero_grad();
-      loss.backward();
+      if (n > 0) {
+        fill_windows(ids, o.window, order.data() + global_first + share_first, n, inputs, targets,
+                     every_step);
+        const LmOutput out = model.forward(inputs, {}, every_step);
+        const Tensor loss = cross_entropy(out.logits, targets);
+        const double share = double(n) / double(global_n);
+        (job.size() > 1 ? loss * examples::share_loss_scale(job, double(n), double(global_n))
+                        : loss)
+            .backward();
+        const LastStepScore batch_last = score_last_steps(out.logits, targets, steps_scored);
+        step_stats = {loss.item() * share, batch_last.loss_sum, double(batch_last.correct),
+                      double(batch_last.count)};
+      }
+      job.average_gradients();
+      job.sum(step_stats);
+      examples::check_loss_finite(step_stats[0], epoch, b + 1);
       if (clip > 0) optim::clip_grad_norm(params, clip);
       s.optimizer->step();
-      const LastStepScore batch_last = score_last_steps(out.logits, targets, steps_scored);
-      last.loss_sum += batch_last.loss_sum;
-      last.correct += batch_last.correct;
-      last.count += batch_last.count;
+      last.loss_sum += step_stats[1];
+      last.correct += static_cast<std::size_t>(step_stats[2]);
+      last.count += static_cast<std::size_t>(step_stats[3]);
       const std::string accuracy = fmt::format("acc {:.1f}%", 100.0 * last.correct / last.count);
       progress.set_note(every_step ? fmt::format("last step {:.4f}  {}",
                                                  last.loss_sum / last.count, accuracy)
                                    : accuracy);
-      progress.step(loss.item(), n);
+      progress.step(step_stats[0], global_n);
     }
     const double epoch_seconds = seconds_since(start);
     train_seconds += epoch_seconds;

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "common/files.hpp"
+#include "common/job.hpp"
 
 namespace tg::examples {
 namespace fs = std::filesystem;
@@ -155,6 +156,7 @@ void ResumeState::get(const std::string& prefix, EarlyStopping& stopping) const 
 }
 
 void ResumeState::save(const fs::path& run) const {
+  if (!Job::current().is_root()) return;  // rank 0 writes the run's files
   nn::save_npz((run / kResumeFile).string(), archive_);
 }
 
@@ -248,7 +250,8 @@ StopSignals::~StopSignals() {
 int StopSignals::received() { return g_signal; }
 
 void stop_if_signalled(const fs::path& run, std::size_t epoch, std::size_t saved) {
-  const int signal = StopSignals::received();
+  // All ranks of a job stop at the same batch, whichever got the signal.
+  const int signal = static_cast<int>(Job::current().max(StopSignals::received()));
   if (!signal) return;
   throw Interrupted(
       signal, fmt::format("{} during epoch {}; the run is saved as it was {}; resume with: {} "
