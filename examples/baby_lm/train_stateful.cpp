@@ -253,6 +253,7 @@ int train_stateful(Session& s) {
               "training, %.0f chars/s on average\n",
               nats_to_bits(stopping.best()), stopping.best_epoch(), train_seconds,
               train_chars / train_seconds);
+  job.print_communication_share(train_seconds);
   std::printf("saved %s, %s, %s\nsamples:\n", (s.run_dir / "model.npz").string().c_str(),
               (s.run_dir / "metrics.csv").string().c_str(),
               (s.run_dir / "loss.svg").string().c_str());

@@ -197,6 +197,7 @@ int train_windows(Session& s) {
   save_session(s);
   std::printf("best loss %.4f at epoch %zu (weights restored); %.1f s of training\n",
               stopping.best(), stopping.best_epoch(), train_seconds);
+  job.print_communication_share(train_seconds);
   if (target_epoch)
     std::printf("loss first below %g at epoch %zu, after %.1f s of training\n", o.target_loss,
                 target_epoch, target_seconds);

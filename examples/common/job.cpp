@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -101,6 +102,14 @@ double Job::communication_seconds() const {
   if (parallel_->data_parallel) return parallel_->data_parallel->wait_seconds();
 #endif
   return 0;
+}
+
+void Job::print_communication_share(double train_seconds) const {
+  if (size_ == 1) return;
+  const double waited = communication_seconds();
+  std::printf("data-parallel: %d processes; gradient averaging waited %.2f s of %.1f s of "
+              "training (%.1f%%)\n",
+              size_, waited, train_seconds, 100.0 * waited / std::max(train_seconds, 1e-9));
 }
 
 void Job::abort(const std::string& line, int code) const {

@@ -40,6 +40,9 @@ class Job {
   void average_gradients();
   // Seconds spent waiting for gradient communication so far.
   double communication_seconds() const;
+  // In a job of several ranks, prints on stdout the share of `train_seconds` spent waiting for
+  // gradient communication (rank 0's figure).
+  void print_communication_share(double train_seconds) const;
 
   // Ends every rank of the job with `code` after printing `line` (one line, with the rank).
   [[noreturn]] void abort(const std::string& line, int code) const;

@@ -239,6 +239,7 @@ int run_train(const TrainArgs& a) {
               format_rate(static_cast<double>(seen) / std::max(result.train_seconds, 1e-9), "names").c_str(),
               result.stop_reason.c_str(), percent(best.val_accuracy).c_str(),
               percent(best.val_macro_accuracy).c_str(), result.best_epoch);
+  job.print_communication_share(result.train_seconds);
 
   const Evaluation e = evaluate(model, test);
   const std::string report = evaluation_report("test", e, config.labels);
