@@ -10,6 +10,7 @@
 
 #include "common/cli.hpp"
 #include "common/files.hpp"
+#include "common/job.hpp"
 #include "common/limits.hpp"
 #include "common/progress.hpp"
 #include "common/resume.hpp"
@@ -88,6 +89,11 @@ std::unique_ptr<Seq2Seq> load_model(const std::string& path) {
 }
 
 int run_train(const TrainArgs& a) {
+  // Its training loop does not split batches between processes: under mpirun every rank would
+  // train the same model alone. Refused rather than done N times over.
+  if (Job::current().size() > 1)
+    throw Error("seq2seq train does not run data-parallel (name_language and baby_lm do); start it "
+                "without mpirun");
   apply_threads(a.threads);
   // Everything that can fail on the user's input fails before the run folder exists.
   const PairSplit split = load_split(a);
