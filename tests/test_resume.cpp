@@ -1,5 +1,6 @@
-// Resumable training, the three examples end to end: a run stopped by SIGINT or killed outright,
-// then resumed, ends with the same checkpoint as a run never interrupted, bit for bit.
+// Resumable training, the three examples end to end: a run stopped by SIGINT or SIGTERM (saved
+// where it stopped, in the middle of an epoch) or killed outright (resumed from the last epoch's
+// end), then resumed, ends with the same checkpoint as a run never interrupted, bit for bit.
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
@@ -141,9 +142,14 @@ void check_resume(const std::string& program, const std::string& exe, const std:
     CHECK(WEXITSTATUS(stopped.status) == 128 + signal);
     CHECK_THAT(stopped.err,
                Catch::StartsWith(program + ": interrupted: SIG") &&
-                   Catch::Contains("the run is saved as it was after epoch") &&
+                   Catch::Contains("the run is saved at batch ") &&
                    Catch::EndsWith("resume with: " + program + " train --resume 'i'\n"));
     CHECK(std::count(stopped.err.begin(), stopped.err.end(), '\n') == 1);
+    // Saved where it stopped, in the middle of the epoch: the resumed run continues that epoch
+    // from the same batch rather than doing it again.
+    const nn::Archive saved = nn::load_npz((dir.path / "i" / "resume.npz").string());
+    CHECK(saved.contains("partial.epoch"));
+    CHECK(saved.contains("partial.next_batch"));
     for (const auto& e : fs::directory_iterator(dir.path / "i"))
       CHECK_FALSE(examples::is_temporary_file(e.path().filename().string()));
   }

@@ -182,8 +182,16 @@ int train_stateful(Session& s) {
     }
     std::printf("resuming after epoch %zu\n", first_epoch - 1);
   }
-  const auto save_resume_point = [&](std::size_t epoch, bool finished) {
+  const auto save_resume_point = [&](std::size_t epoch, bool finished,
+                                     const examples::EpochPosition* stopped_in = nullptr,
+                                     const LmState* carried = nullptr) {
     examples::ResumeState state = resume_state(s);
+    if (stopped_in) stopped_in->put(state);
+    if (carried)
+      for (std::size_t l = 0; l < carried->size(); ++l) {
+        state.put_tensor(fmt::format("partial.state{}.h", l), (*carried)[l].h);
+        state.put_tensor(fmt::format("partial.state{}.c", l), (*carried)[l].c);
+      }
     state.put("stopping.", stopping);
     state.put("rng.sample", sample_gen);
     state.put_size("epoch", epoch);
@@ -195,6 +203,10 @@ int train_stateful(Session& s) {
     state.save(s.run_dir);
   };
   if (!resumed) save_resume_point(0, false);
+  std::optional<examples::EpochPosition> stopped_in;  // of a run stopped in the middle of an epoch
+  if (resumed) stopped_in = examples::EpochPosition::get(*resumed);
+  if (stopped_in && stopped_in->next_batch > batches)
+    throw Error("--resume: the saved position in the stopped epoch does not fit this corpus");
 
   job.attach(model);
   model.train();
@@ -205,8 +217,36 @@ int train_stateful(Session& s) {
     examples::Progress progress(
         batches,
         examples::epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs), "chars", 10));
-    for (std::size_t k = 0; k < batches && !stop; ++k) {
-      examples::stop_if_signalled(s.run_dir, epoch, epoch - 1);
+    std::size_t first_batch = 0;
+    if (stopped_in && stopped_in->epoch == epoch) {  // continue where a signal stopped it
+      first_batch = stopped_in->next_batch;
+      interval_loss = stopped_in->sums["interval_loss"];
+      interval_seconds = stopped_in->sums["interval_seconds"];
+      interval_chars = static_cast<std::size_t>(stopped_in->sums["interval_chars"]);
+      progress.resume_from(first_batch, stopped_in->progress_items, stopped_in->progress_loss_sum);
+      const Shape shape{1, last_stream - first_stream, model.config().units};
+      for (std::size_t l = 0; first_batch > 0 && l < model.config().layers; ++l)
+        state.push_back({resumed->tensor(fmt::format("partial.state{}.h", l), shape),
+                         resumed->tensor(fmt::format("partial.state{}.c", l), shape)});
+      stopped_in.reset();
+    }
+    for (std::size_t k = first_batch; k < batches && !stop; ++k) {
+      // One process saves in the middle of an epoch; in a data-parallel job the other ranks'
+      // stream states are not gathered, so the job stops as saved after the last epoch.
+      if (job.size() > 1) examples::stop_if_signalled(s.run_dir, epoch, epoch - 1);
+      if (const int signal = examples::stop_signal()) {
+        examples::EpochPosition position;
+        position.epoch = epoch;
+        position.next_batch = k;
+        position.progress_items = progress.items();
+        position.progress_loss_sum = progress.loss_sum();
+        position.sums = {{"interval_loss", interval_loss},
+                         {"interval_seconds", interval_seconds},
+                         {"interval_chars", double(interval_chars)}};
+        save_resume_point(epoch - 1, false, &position, &state);
+        examples::throw_interrupted(signal, s.run_dir, epoch,
+                                    fmt::format("at batch {} of epoch {}", k, epoch));
+      }
       const auto start = std::chrono::steady_clock::now();
       train_batches.batch(k, inputs, targets);
       if (job.size() > 1) {

@@ -106,8 +106,10 @@ int train_windows(Session& s) {
     }
     std::printf("resuming after epoch %zu\n", first_epoch - 1);
   }
-  const auto save_resume_point = [&](std::size_t epoch, bool finished) {
+  const auto save_resume_point = [&](std::size_t epoch, bool finished,
+                                     const examples::EpochPosition* stopped_in = nullptr) {
     examples::ResumeState state = resume_state(s);
+    if (stopped_in) stopped_in->put(state);
     state.put("stopping.", stopping);
     state.put_size("epoch", epoch);
     state.put_size("finished", finished);
@@ -117,18 +119,50 @@ int train_windows(Session& s) {
     state.save(s.run_dir);
   };
   if (!resumed) save_resume_point(0, false);
+  std::optional<examples::EpochPosition> stopped_in;  // of a run stopped in the middle of an epoch
+  if (resumed) stopped_in = examples::EpochPosition::get(*resumed);
+  if (stopped_in && (stopped_in->order.size() != windows || stopped_in->next_batch > batches))
+    throw Error("--resume: the saved position in the stopped epoch does not fit this corpus");
 
   job.attach(model);
   model.train();
   std::size_t epoch = first_epoch;
   for (; epoch <= o.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
-    const std::vector<std::size_t> order = shuffled_order(windows, s.gen);
+    // An epoch stopped by a signal continues with its own order, where it stopped.
+    const bool continuing = stopped_in && stopped_in->epoch == epoch;
+    const std::vector<std::size_t> order =
+        continuing ? stopped_in->order : shuffled_order(windows, s.gen);
     examples::Progress progress(
         batches, examples::epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs), "windows"));
     LastStepScore last;
-    for (std::size_t b = 0; b < batches; ++b) {
-      examples::stop_if_signalled(s.run_dir, epoch, epoch - 1);
+    std::size_t first_batch = 0;
+    double earlier_seconds = 0;
+    if (continuing) {
+      first_batch = stopped_in->next_batch;
+      earlier_seconds = stopped_in->seconds;
+      last.loss_sum = stopped_in->sums["last_loss_sum"];
+      last.correct = static_cast<std::size_t>(stopped_in->sums["last_correct"]);
+      last.count = static_cast<std::size_t>(stopped_in->sums["last_count"]);
+      progress.resume_from(first_batch, stopped_in->progress_items, stopped_in->progress_loss_sum);
+      stopped_in.reset();
+    }
+    for (std::size_t b = first_batch; b < batches; ++b) {
+      if (const int signal = examples::stop_signal()) {
+        examples::EpochPosition position;
+        position.epoch = epoch;
+        position.next_batch = b;
+        position.order = order;
+        position.progress_items = progress.items();
+        position.progress_loss_sum = progress.loss_sum();
+        position.seconds = seconds_since(start) + earlier_seconds;
+        position.sums = {{"last_loss_sum", last.loss_sum},
+                         {"last_correct", double(last.correct)},
+                         {"last_count", double(last.count)}};
+        save_resume_point(epoch - 1, false, &position);
+        examples::throw_interrupted(signal, s.run_dir, epoch,
+                                    fmt::format("at batch {} of epoch {}", b, epoch));
+      }
       const std::size_t global_first = b * global_batch;
       const std::size_t global_n = std::min(global_batch, windows - global_first);
       const auto [share_first, share_last] = job.share(global_n);
@@ -163,7 +197,7 @@ int train_windows(Session& s) {
                                    : accuracy);
       progress.step(step_stats[0], global_n);
     }
-    const double epoch_seconds = seconds_since(start);
+    const double epoch_seconds = seconds_since(start) + earlier_seconds;
     train_seconds += epoch_seconds;
     const double loss = progress.mean_loss(), accuracy = double(last.correct) / windows;
     const double last_step_loss = last.loss_sum / double(windows);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 #include <sstream>
 
 #include "tapegrad/autograd/ops.hpp"
@@ -187,9 +188,11 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
   std::size_t steps = 0, first_epoch = 1;
   bool out_of_time = false;
   // Everything random or stateful the loop touches, so that a resumed run is the same run.
-  const auto save_point = [&](std::size_t epoch, bool finished) {
+  const auto save_point = [&](std::size_t epoch, bool finished,
+                              const examples::EpochPosition* stopped_in = nullptr) {
     if (!hooks.on_resume_point) return;
     examples::ResumeState state;
+    if (stopped_in) stopped_in->put(state);
     state.put("model.", model);
     state.put("optim.", *optimizer);
     state.put("sched.", schedule);
@@ -209,8 +212,13 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
     state.put("history", history_text(result.history));
     hooks.on_resume_point(state);
   };
+  std::optional<examples::EpochPosition> resumed_partial;
   if (const examples::ResumeState* r = hooks.resume) {
     if (r->size("finished")) throw Error("--resume: that run has finished; nothing to resume");
+    resumed_partial = examples::EpochPosition::get(*r);
+    if (resumed_partial)
+      for (const std::size_t position : resumed_partial->order)
+        if (position >= train.size()) throw Error("--resume: the saved epoch's batches are damaged");
     r->get("model.", model);
     r->get("optim.", *optimizer);
     r->get("sched.", schedule);
@@ -241,18 +249,49 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
   };
   model.train();
   for (std::size_t epoch = first_epoch; epoch <= o.epochs && !out_of_time; ++epoch) {
+    // A resumed epoch that was stopped in its middle continues with its own batches (drawing new
+    // ones would consume the generator a second time).
+    const bool continuing = resumed_partial && resumed_partial->epoch == epoch;
     const auto batches =
-        epoch_batches(train, o.batch * static_cast<std::size_t>(job.size()), C, o.sampling, gen);
+        continuing ? resumed_partial->batches()
+                   : epoch_batches(train, o.batch * static_cast<std::size_t>(job.size()), C,
+                                   o.sampling, gen);
     const ProgressOptions po =
         epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs), "names", 10);
     Progress progress(batches.size(), po, out);
     EpochRecord r;
     r.epoch = epoch;
     r.lr = optimizer->lr();
-    std::size_t correct = 0, seen = 0;
-    const double start = now_seconds();
-    for (const auto& global_positions : batches) {
-      if (hooks.on_batch) hooks.on_batch(epoch);
+    std::size_t correct = 0, seen = 0, first_batch = 0;
+    double earlier_seconds = 0;  // of this epoch, before a stop
+    if (continuing) {
+      first_batch = std::min(resumed_partial->next_batch, batches.size());
+      correct = static_cast<std::size_t>(resumed_partial->sums["correct"]);
+      seen = static_cast<std::size_t>(resumed_partial->sums["seen"]);
+      earlier_seconds = resumed_partial->seconds;
+      progress.resume_from(first_batch, resumed_partial->progress_items,
+                           resumed_partial->progress_loss_sum);
+      resumed_partial.reset();
+    }
+    const double start = now_seconds() - earlier_seconds;
+    for (std::size_t b = first_batch; b < batches.size(); ++b) {
+      const std::vector<std::size_t>& global_positions = batches[b];
+      if (hooks.should_stop && hooks.should_stop()) {
+        examples::EpochPosition position;
+        position.epoch = epoch;
+        position.next_batch = b;
+        for (const auto& batch : batches) {
+          position.batch_sizes.push_back(batch.size());
+          position.order.insert(position.order.end(), batch.begin(), batch.end());
+        }
+        position.progress_items = progress.items();
+        position.progress_loss_sum = progress.loss_sum();
+        position.seconds = now_seconds() - start;
+        position.sums = {{"correct", double(correct)}, {"seen", double(seen)}};
+        save_point(epoch - 1, false, &position);
+        if (hooks.on_stopped) hooks.on_stopped(epoch, b);
+        throw Error("training stopped by a signal");  // on_stopped should have said how
+      }
       const auto [first, last] = job.share(global_positions.size());
       const std::vector<std::size_t> positions(global_positions.begin() + first,
                                                global_positions.begin() + last);

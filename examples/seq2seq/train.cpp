@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <optional>
 #include <cmath>
 #include <sstream>
 
@@ -105,9 +106,11 @@ TrainResult train_model(Seq2Seq& model, const EncodedPairs& train, const Encoded
   std::size_t steps = 0, first_epoch = 1;
   bool out_of_time = false;
   // Everything random or stateful the loop touches, so that a resumed run is the same run.
-  const auto save_point = [&](std::size_t epoch, bool finished) {
+  const auto save_point = [&](std::size_t epoch, bool finished,
+                              const EpochPosition* stopped_in = nullptr) {
     if (!hooks.on_resume_point) return;
     ResumeState state;
+    if (stopped_in) stopped_in->put(state);
     state.put("model.", model);
     state.put("optim.", optimizer);
     state.put("sched.", schedule);
@@ -122,8 +125,13 @@ TrainResult train_model(Seq2Seq& model, const EncodedPairs& train, const Encoded
     state.put("history", history_text(result.history));
     hooks.on_resume_point(state);
   };
+  std::optional<EpochPosition> stopped_in;  // of a run stopped in the middle of an epoch
   if (const ResumeState* r = hooks.resume) {
     if (r->size("finished")) throw Error("--resume: that run has finished; nothing to resume");
+    stopped_in = EpochPosition::get(*r);
+    if (stopped_in)
+      for (const std::size_t position : stopped_in->order)
+        if (position >= train.size()) throw Error("--resume: the saved epoch's batches are damaged");
     r->get("model.", model);
     r->get("optim.", optimizer);
     r->get("sched.", schedule);
@@ -142,16 +150,43 @@ TrainResult train_model(Seq2Seq& model, const EncodedPairs& train, const Encoded
   }
   for (std::size_t epoch = first_epoch; epoch <= o.epochs && !out_of_time; ++epoch) {
     model.train();
-    const auto batches = data::shuffled_batches(train.size(), o.batch, gen);
+    // An epoch stopped by a signal continues with its own batches, where it stopped.
+    const bool continuing = stopped_in && stopped_in->epoch == epoch;
+    const auto batches =
+        continuing ? stopped_in->batches() : data::shuffled_batches(train.size(), o.batch, gen);
     Progress progress(batches.size(), epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs), "pairs", 10),
                       out);
     EpochRecord r;
     r.epoch = epoch;
     r.lr = optimizer.lr();
-    std::size_t seen = 0;
-    const double start = now_seconds();
-    for (const auto& positions : batches) {
-      if (hooks.on_batch) hooks.on_batch(epoch);
+    std::size_t seen = 0, first_batch = 0;
+    double earlier_seconds = 0;
+    if (continuing) {
+      first_batch = std::min(stopped_in->next_batch, batches.size());
+      seen = static_cast<std::size_t>(stopped_in->sums["seen"]);
+      earlier_seconds = stopped_in->seconds;
+      progress.resume_from(first_batch, stopped_in->progress_items, stopped_in->progress_loss_sum);
+      stopped_in.reset();
+    }
+    const double start = now_seconds() - earlier_seconds;
+    for (std::size_t b = first_batch; b < batches.size(); ++b) {
+      const std::vector<std::size_t>& positions = batches[b];
+      if (hooks.should_stop && hooks.should_stop()) {
+        EpochPosition position;
+        position.epoch = epoch;
+        position.next_batch = b;
+        for (const auto& batch : batches) {
+          position.batch_sizes.push_back(batch.size());
+          position.order.insert(position.order.end(), batch.begin(), batch.end());
+        }
+        position.progress_items = progress.items();
+        position.progress_loss_sum = progress.loss_sum();
+        position.seconds = now_seconds() - start;
+        position.sums = {{"seen", double(seen)}};
+        save_point(epoch - 1, false, &position);
+        if (hooks.on_stopped) hooks.on_stopped(epoch, b);
+        throw Error("training stopped by a signal");  // on_stopped should have said how
+      }
       const Tensor loss = model.loss(pick(train.sources, positions), pick(train.targets, positions));
       const double value = loss.item();
       check_loss_finite(value, epoch, steps + 1);
