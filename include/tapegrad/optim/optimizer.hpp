@@ -65,7 +65,7 @@ struct ParamState {
 //   <prefix>group<i>.params           number of parameters in group i
 //   <prefix>group<i>.lr               group i's current learning rate
 //   <prefix>group<i>.weight_decay     group i's weight decay
-//   <prefix>group<i>.initial_lr       group i's initial_lr (NaN if no scheduler set it)
+//   <prefix>group<i>.initial_lr       group i's initial_lr (absent until a scheduler sets it)
 //   <prefix>state.<param>.step        the parameter's update count (only parameters updated at
 //   <prefix>state.<param>.<buffer>    least once), and each of its buffers (e.g. "exp_avg"),
 //                                     with the parameter's shape and dtype
