@@ -209,6 +209,7 @@ int train_stateful(Session& s) {
     throw Error("--resume: the saved position in the stopped epoch does not fit this corpus");
 
   job.attach(model);
+  examples::StopRequest signal_stop(s.run_dir);
   model.train();
   bool stop = false;
   Indices inputs, targets;
@@ -234,18 +235,13 @@ int train_stateful(Session& s) {
       // One process saves in the middle of an epoch; in a data-parallel job the other ranks'
       // stream states are not gathered, so the job stops as saved after the last epoch.
       if (job.size() > 1) examples::stop_if_signalled(s.run_dir, epoch, epoch - 1);
-      if (const int signal = examples::stop_signal()) {
-        examples::EpochPosition position;
-        position.epoch = epoch;
-        position.next_batch = k;
-        position.progress_items = progress.items();
-        position.progress_loss_sum = progress.loss_sum();
+      if (signal_stop.requested()) {
+        examples::EpochPosition position = examples::EpochPosition::at(epoch, k, progress);
         position.sums = {{"interval_loss", interval_loss},
                          {"interval_seconds", interval_seconds},
                          {"interval_chars", double(interval_chars)}};
         save_resume_point(epoch - 1, false, &position, &state);
-        examples::throw_interrupted(signal, s.run_dir, epoch,
-                                    fmt::format("at batch {} of epoch {}", k, epoch));
+        signal_stop.stopped(epoch, k);
       }
       const auto start = std::chrono::steady_clock::now();
       train_batches.batch(k, inputs, targets);

@@ -125,6 +125,7 @@ int train_windows(Session& s) {
     throw Error("--resume: the saved position in the stopped epoch does not fit this corpus");
 
   job.attach(model);
+  examples::StopRequest signal_stop(s.run_dir);
   model.train();
   std::size_t epoch = first_epoch;
   for (; epoch <= o.epochs; ++epoch) {
@@ -148,20 +149,15 @@ int train_windows(Session& s) {
       stopped_in.reset();
     }
     for (std::size_t b = first_batch; b < batches; ++b) {
-      if (const int signal = examples::stop_signal()) {
-        examples::EpochPosition position;
-        position.epoch = epoch;
-        position.next_batch = b;
+      if (signal_stop.requested()) {
+        examples::EpochPosition position = examples::EpochPosition::at(epoch, b, progress);
         position.order = order;
-        position.progress_items = progress.items();
-        position.progress_loss_sum = progress.loss_sum();
         position.seconds = seconds_since(start) + earlier_seconds;
         position.sums = {{"last_loss_sum", last.loss_sum},
                          {"last_correct", double(last.correct)},
                          {"last_count", double(last.count)}};
         save_resume_point(epoch - 1, false, &position);
-        examples::throw_interrupted(signal, s.run_dir, epoch,
-                                    fmt::format("at batch {} of epoch {}", b, epoch));
+        signal_stop.stopped(epoch, b);
       }
       const std::size_t global_first = b * global_batch;
       const std::size_t global_n = std::min(global_batch, windows - global_first);

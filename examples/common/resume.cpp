@@ -306,6 +306,29 @@ std::vector<std::vector<std::size_t>> EpochPosition::batches() const {
   return out;
 }
 
+EpochPosition EpochPosition::at(std::size_t epoch, std::size_t next_batch,
+                                const Progress& progress) {
+  EpochPosition p;
+  p.epoch = epoch;
+  p.next_batch = next_batch;
+  p.progress_items = progress.items();
+  p.progress_loss_sum = progress.loss_sum();
+  return p;
+}
+
+void EpochPosition::set_batches(const std::vector<std::vector<std::size_t>>& batches) {
+  order.clear();
+  batch_sizes.clear();
+  for (const auto& batch : batches) {
+    batch_sizes.push_back(batch.size());
+    order.insert(order.end(), batch.begin(), batch.end());
+  }
+}
+
+void StopRequest::stopped(std::size_t epoch, std::size_t batch) const {
+  throw_interrupted(signal_, run_, epoch, fmt::format("at batch {} of epoch {}", batch, epoch));
+}
+
 int stop_signal() {
   // All ranks of a job stop at the same batch, whichever got the signal.
   return static_cast<int>(Job::current().max(StopSignals::received()));

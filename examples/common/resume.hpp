@@ -13,6 +13,7 @@
 #include "tapegrad/autograd/random.hpp"
 #include "common/cli.hpp"
 #include "common/early_stopping.hpp"
+#include "common/progress.hpp"
 #include "tapegrad/nn/module.hpp"
 #include "tapegrad/nn/npz.hpp"
 #include "tapegrad/optim/lr_scheduler.hpp"
@@ -84,11 +85,14 @@ struct EpochPosition {
   double seconds = 0;                    // of the epoch so far
   std::map<std::string, double> sums;    // the loop's own running sums (correct, seen...)
 
+  // Stopped before batch `next_batch` of `epoch`, with the progress line's sums.
+  static EpochPosition at(std::size_t epoch, std::size_t next_batch, const Progress& progress);
   void put(ResumeState& state) const;
   // The saved position, if the state was saved in the middle of an epoch.
   static std::optional<EpochPosition> get(const ResumeState& state);
-  // `order` cut into batch_sizes.
+  // `order` cut into batch_sizes, and the other way round.
   std::vector<std::vector<std::size_t>> batches() const;
+  void set_batches(const std::vector<std::vector<std::size_t>>& batches);
 };
 
 // The arguments after the program name, one string, so a run can record how it was started.
@@ -123,6 +127,20 @@ int stop_signal();
 // saved <saved_where>; resume with: <program> train --resume '<run>'".
 [[noreturn]] void throw_interrupted(int signal, const std::filesystem::path& run, std::size_t epoch,
                                     const std::string& saved_where);
+
+// A training loop's stop on a signal, with a save in the middle of the epoch: requested() before
+// every batch (every rank calls it there); when it says yes the loop saves its resume point and
+// calls stopped(), which ends the run with the line saying how to resume.
+class StopRequest {
+ public:
+  explicit StopRequest(std::filesystem::path run) : run_(std::move(run)) {}
+  bool requested() { return (signal_ = stop_signal()) != 0; }
+  [[noreturn]] void stopped(std::size_t epoch, std::size_t batch) const;
+
+ private:
+  std::filesystem::path run_;
+  int signal_ = 0;
+};
 
 // Throws Interrupted when a signal arrived (stop_signal), the run being saved after epoch `saved`.
 void stop_if_signalled(const std::filesystem::path& run, std::size_t epoch, std::size_t saved);

@@ -276,21 +276,13 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
     const double start = now_seconds() - earlier_seconds;
     for (std::size_t b = first_batch; b < batches.size(); ++b) {
       const std::vector<std::size_t>& global_positions = batches[b];
-      if (hooks.should_stop && hooks.should_stop()) {
-        examples::EpochPosition position;
-        position.epoch = epoch;
-        position.next_batch = b;
-        for (const auto& batch : batches) {
-          position.batch_sizes.push_back(batch.size());
-          position.order.insert(position.order.end(), batch.begin(), batch.end());
-        }
-        position.progress_items = progress.items();
-        position.progress_loss_sum = progress.loss_sum();
+      if (hooks.stop && hooks.stop->requested()) {
+        examples::EpochPosition position = examples::EpochPosition::at(epoch, b, progress);
+        position.set_batches(batches);
         position.seconds = now_seconds() - start;
         position.sums = {{"correct", double(correct)}, {"seen", double(seen)}};
         save_point(epoch - 1, false, &position);
-        if (hooks.on_stopped) hooks.on_stopped(epoch, b);
-        throw Error("training stopped by a signal");  // on_stopped should have said how
+        hooks.stop->stopped(epoch, b);
       }
       const auto [first, last] = job.share(global_positions.size());
       const std::vector<std::size_t> positions(global_positions.begin() + first,

@@ -74,10 +74,9 @@ struct EpochRecord {
 struct TrainHooks {
   std::function<void(const EpochRecord&)> on_epoch;  // after validation, every epoch
   std::function<void(const EpochRecord&)> on_best;   // a new best model is in `model`
-  // Before every batch: whether to stop (a signal); the loop then makes a resume point in the
-  // middle of the epoch and calls on_stopped, which ends the run (throws).
-  std::function<bool()> should_stop;
-  std::function<void(std::size_t epoch, std::size_t batch)> on_stopped;
+  // Asked before every batch; on a stop the loop saves a resume point in the middle of the
+  // epoch, then the request ends the run.
+  examples::StopRequest* stop = nullptr;
   // Before the first epoch, after each one, and on a stop in the middle of one: `state` holds
   // everything the loop needs to continue from there (the caller adds its own entries and saves
   // it).

@@ -158,11 +158,8 @@ int run_train(const TrainArgs& a) {
   std::optional<StopSignals> signals(std::in_place);
   TrainHooks hooks;
   hooks.resume = resumed ? &*resumed : nullptr;
-  int signal = 0;
-  hooks.should_stop = [&] { return (signal = stop_signal()) != 0; };
-  hooks.on_stopped = [&](std::size_t epoch, std::size_t batch) {
-    throw_interrupted(signal, run, epoch, fmt::format("at batch {} of epoch {}", batch, epoch));
-  };
+  StopRequest stop(run);
+  hooks.stop = &stop;
   hooks.on_resume_point = [&](ResumeState& state) {
     state.set_run(kExampleName, a.started_args);
     for (const auto& [key, value] : extra) state.put("extra." + key, value);

@@ -52,10 +52,9 @@ void write_curves_svg(const std::filesystem::path& path, const std::vector<Epoch
 struct TrainHooks {
   std::function<void(const EpochRecord&)> on_epoch;  // after validation
   std::function<void(const EpochRecord&)> on_best;   // the model holds a new best
-  // Before every batch: whether to stop (a signal); the loop then saves a resume point in the
-  // middle of the epoch and calls on_stopped, which ends the run (throws).
-  std::function<bool()> should_stop;
-  std::function<void(std::size_t epoch, std::size_t batch)> on_stopped;
+  // Asked before every batch; on a stop the loop saves a resume point in the middle of the
+  // epoch, then the request ends the run.
+  StopRequest* stop = nullptr;
   // Before the first epoch and after each one: `state` holds everything the loop needs to
   // continue from there (the caller adds its own entries and saves it).
   std::function<void(ResumeState& state)> on_resume_point;
