@@ -42,19 +42,23 @@ def cpu_name():
     return f"{model} (family {family} model {number}; {', '.join(isa)}), {os.cpu_count()} cores"
 
 
-def run(processes, command, out_dir):
+def run(processes, command, out_dir, env=None):
     line = ["mpirun", "-np", str(processes)] + LOCAL_ONLY + command + ["--out", out_dir]
-    result = subprocess.run(line, env=ENV, capture_output=True, text=True)
+    result = subprocess.run(line, env=env or ENV, capture_output=True, text=True)
     if result.returncode != 0:
         sys.exit(f"scaling.py: {' '.join(line)} failed ({result.returncode}): {result.stderr[-500:]}")
     return result.stdout
 
 
-def measure(example, processes, args, work):
+def measure(example, processes, args, work, bucket=None):
     out_dir = tempfile.mkdtemp(dir=work)
+    env = None
+    if bucket:  # (bucket bytes, overlap) through the examples' TAPEGRAD_DP_* knobs
+        env = dict(ENV, TAPEGRAD_DP_BUCKET_BYTES=str(bucket[0]), TAPEGRAD_DP_OVERLAP=str(bucket[1]),
+                   OMPI_MCA_mca_base_env_list="TAPEGRAD_DP_BUCKET_BYTES;TAPEGRAD_DP_OVERLAP")
     if example == "name_language":
         out = run(processes, [args.build + "/examples/name_language", "train", "--data", args.names,
-                              "--epochs", str(args.epochs), "--threads", "1"], out_dir)
+                              "--epochs", str(args.epochs), "--threads", "1"], out_dir, env)
         value, kilo = RATE.search(out).groups()
         rate = float(value) * (1000 if kilo else 1)
     else:
@@ -78,7 +82,24 @@ def main():
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--examples", default="name_language,baby_lm")
     p.add_argument("--json", help="append one JSON line per configuration")
+    p.add_argument("--buckets", help="instead: name_language at 2 processes for each BYTES:OVERLAP "
+                                     "(e.g. 26214400:1,65536:1,65536:0), interleaved")
     args = p.parse_args()
+    if args.buckets:
+        configs = [tuple(int(v) for v in c.split(":")) for c in args.buckets.split(",")]
+        runs = {c: [] for c in configs}
+        with tempfile.TemporaryDirectory() as work:
+            for r in range(args.repeats):
+                for c in configs:
+                    runs[c].append(measure("name_language", 2, args, work, c))
+        print(f"CPU: {cpu_name()}; load average at the end {os.getloadavg()[0]:.2f}")
+        print(f"name_language, 2 processes, medians of {args.repeats} interleaved repeats\n")
+        print("| bucket bytes | overlap | names/s | allreduce wait (rank 0) |")
+        print("|---|---|---|---|")
+        for c in configs:
+            print(f"| {c[0]:,} | {'on' if c[1] else 'off'} | {statistics.median(v for v, _ in runs[c]):,.0f} "
+                  f"| {100 * statistics.median(s for _, s in runs[c]):.1f}% |")
+        return
     processes = [int(n) for n in args.processes.split(",")]
     examples = args.examples.split(",")
     with tempfile.TemporaryDirectory() as work:

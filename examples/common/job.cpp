@@ -83,7 +83,17 @@ void Job::attach(const nn::Module& model) {
   if (size_ == 1) return;
 #ifdef TAPEGRAD_EXAMPLES_MPI
   distributed::broadcast_parameters(model);
-  parallel_->data_parallel = std::make_unique<distributed::DataParallel>(model);
+  distributed::DataParallelOptions options;
+  if (const char* bytes = std::getenv("TAPEGRAD_DP_BUCKET_BYTES")) {
+    char* end = nullptr;
+    const unsigned long long value = std::strtoull(bytes, &end, 10);
+    if (!*bytes || *end || value == 0)
+      throw Error(fmt::format("TAPEGRAD_DP_BUCKET_BYTES is '{}', not a positive byte count", bytes));
+    options.bucket_bytes = static_cast<std::size_t>(value);
+  }
+  if (const char* overlap = std::getenv("TAPEGRAD_DP_OVERLAP"))
+    options.overlap = std::string(overlap) != "0";
+  parallel_->data_parallel = std::make_unique<distributed::DataParallel>(model, options);
 #else
   (void)model;
 #endif

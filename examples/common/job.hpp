@@ -34,6 +34,8 @@ class Job {
   double max(double value) const;
 
   // Gives every rank rank 0's weights and prepares gradient averaging for `model`'s parameters.
+  // For measurements, TAPEGRAD_DP_BUCKET_BYTES sets the bucket size (default 25 MB: one bucket
+  // for these examples) and TAPEGRAD_DP_OVERLAP=0 waits for the end of backward to communicate.
   void attach(const nn::Module& model);
   // After backward (and before clipping and the optimizer step): every parameter's gradient
   // becomes the mean over ranks. A rank with an empty share calls it too, without backward.
