@@ -1,5 +1,5 @@
 // The thread's matrix-product precision and its scope guard.
-#include "autograd/autocast.hpp"
+#include "tapegrad/autograd/autocast.hpp"
 
 #include <fmt/format.h>
 

@@ -1,5 +1,5 @@
 // Shared argument checks for ops.
-#include "autograd/function.hpp"
+#include "tapegrad/autograd/function.hpp"
 
 namespace tg {
 

@@ -1,5 +1,5 @@
 // gradcheck: analytic gradients by one backward pass, numeric ones by central differences.
-#include "autograd/gradcheck.hpp"
+#include "tapegrad/autograd/gradcheck.hpp"
 
 #include <fmt/format.h>
 
@@ -7,7 +7,7 @@
 #include <set>
 
 #include "autograd/ops/families.hpp"
-#include "autograd/tape.hpp"
+#include "tapegrad/autograd/tape.hpp"
 
 namespace tg {
 

@@ -1,10 +1,10 @@
 // Generator implementation: portable transforms over mt19937_64.
-#include "autograd/random.hpp"
+#include "tapegrad/autograd/random.hpp"
 
 #include <cmath>
 #include <sstream>
 
-#include "autograd/error.hpp"
+#include "tapegrad/autograd/error.hpp"
 
 namespace tg {
 

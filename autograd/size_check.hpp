@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <string>
 
-#include "autograd/error.hpp"
+#include "tapegrad/autograd/error.hpp"
 
 namespace tg {
 

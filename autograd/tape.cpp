@@ -1,5 +1,5 @@
 // The graph's engine: recording, iterative teardown, backward, tg::grad, hooks, the DOT writer.
-#include "autograd/tape.hpp"
+#include "tapegrad/autograd/tape.hpp"
 
 #include <fmt/format.h>
 
@@ -9,7 +9,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "autograd/function.hpp"
+#include "tapegrad/autograd/function.hpp"
 
 namespace tg {
 

@@ -1,5 +1,5 @@
 // Tensor handle: construction, accessors, conversion and the entry points of backward.
-#include "autograd/tensor.hpp"
+#include "tapegrad/autograd/tensor.hpp"
 
 #include "autograd/size_check.hpp"
 
@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <xtensor/xbuilder.hpp>
 
-#include "autograd/tape.hpp"
+#include "tapegrad/autograd/tape.hpp"
 
 namespace tg {
 
@@ -18,21 +18,18 @@ std::string to_string(DType dtype) { return dtype == DType::Float32 ? "float32" 
 
 std::string shape_str(const Shape& shape) { return fmt::format("[{}]", fmt::join(shape, ",")); }
 
-namespace {
-
 // A training step allocates and frees the same few hundred arrays every iteration. With glibc's
 // defaults the freed top of the heap is returned to the kernel after each backward and every
 // array of the next step page-faults on first touch (measured: ~100 us per [32,128] op instead
 // of ~1 us), and arrays over 128 KiB are mmap'ed and unmapped each time. Keeping freed memory
-// in the process makes steady-state steps fault-free; peak memory is unchanged.
-// TAPEGRAD_MALLOC_TUNING=0 leaves malloc as configured by the program.
-[[maybe_unused]] const bool g_malloc_tuned = [] {
-  const char* setting = std::getenv("TAPEGRAD_MALLOC_TUNING");
-  if (setting && std::string(setting) == "0") return false;
+// in the process makes steady-state steps fault-free; peak memory is unchanged. It changes malloc
+// for the whole process, so the library does it only when the program asks.
+void tune_malloc_for_training() {
   mallopt(M_MMAP_THRESHOLD, 64 << 20);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
-  return true;
-}();
+}
+
+namespace {
 
 template <class T>
 std::shared_ptr<TensorImpl> make_impl(xt::xarray<T>&& value, bool requires_grad) {

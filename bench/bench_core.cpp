@@ -5,11 +5,11 @@
 #include <cstdlib>
 #include <xtensor/xarray.hpp>
 
-#include "autograd/blas.hpp"
-#include "autograd/ops.hpp"
-#include "autograd/tape.hpp"
+#include "tapegrad/autograd/blas.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/autograd/tape.hpp"
 #include "bench_util.hpp"
-#include "nn/recurrent.hpp"
+#include "tapegrad/nn/recurrent.hpp"
 
 using namespace tg;
 
@@ -87,6 +87,7 @@ void unguarded_forwards() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  tg::tune_malloc_for_training();
   const int repeats = argc > 1 ? std::atoi(argv[1]) : 7;
   fmt::print("tapegrad core benchmark (median of {} repeats)\n", repeats);
   fmt::print("{}\n\n", blas::describe());

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "autograd/autocast.hpp"
+#include "tapegrad/autograd/autocast.hpp"
 #include "tapegrad/autograd/blas.hpp"
 #include "tapegrad/autograd/tensor.hpp"
 #include "bench_util.hpp"

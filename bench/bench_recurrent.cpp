@@ -205,6 +205,7 @@ Options parse(int argc, char** argv) {
 }  // namespace tg::bench
 
 int main(int argc, char** argv) {
+  tg::tune_malloc_for_training();
   using namespace tg::bench;
   const double baseline = max_rss_mib();
   try {

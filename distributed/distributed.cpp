@@ -1,6 +1,6 @@
 // tg::distributed over MPI: initialisation, broadcast, reductions, job abort, bucketed gradient
 // averaging driven by the parameters' gradient hooks, and the sharded sampler.
-#include "distributed/distributed.hpp"
+#include "tapegrad/distributed/distributed.hpp"
 
 #include <fmt/format.h>
 #include <mpi.h>
@@ -11,7 +11,7 @@
 #include <cstdlib>
 #include <numeric>
 
-#include "autograd/function.hpp"
+#include "tapegrad/autograd/function.hpp"
 
 namespace tg::distributed {
 

@@ -1,7 +1,7 @@
 // Element-wise activation modules: each binds its tg:: op.
-#include "nn/activation.hpp"
+#include "tapegrad/nn/activation.hpp"
 
-#include "autograd/ops/elementwise.hpp"
+#include "tapegrad/autograd/ops/elementwise.hpp"
 
 namespace tg::nn {
 

@@ -1,11 +1,11 @@
 // nn::MultiheadAttention: projections, heads as a batch axis of the N-D matmul, masked softmax.
-#include "nn/attention.hpp"
+#include "tapegrad/nn/attention.hpp"
 
 #include <cmath>
 
 #include <fmt/format.h>
 
-#include "autograd/ops.hpp"
+#include "tapegrad/autograd/ops.hpp"
 
 namespace tg::nn {
 

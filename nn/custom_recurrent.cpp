@@ -1,10 +1,11 @@
 // The driver's generic path: a custom cell's steps as ordinary ops, one projection up front.
-#include "nn/custom_recurrent.hpp"
+#include "tapegrad/nn/custom_recurrent.hpp"
 
 #include <fmt/format.h>
 
-#include "autograd/ops/linalg.hpp"
-#include "autograd/ops/shape.hpp"
+#include "tapegrad/autograd/ops/linalg.hpp"
+#include "tapegrad/autograd/ops/shape.hpp"
+#include "nn/rnn_ops.hpp"
 
 namespace tg::nn {
 

@@ -1,5 +1,5 @@
 // tg::data: padding and seeded batch orders.
-#include "nn/data.hpp"
+#include "tapegrad/nn/data.hpp"
 
 #include <algorithm>
 #include <numeric>

@@ -1,9 +1,9 @@
 // nn::Dropout: argument checks and the mode-dependent call to tg::dropout.
-#include "nn/dropout.hpp"
+#include "tapegrad/nn/dropout.hpp"
 
 #include <fmt/format.h>
 
-#include "autograd/ops/loss.hpp"
+#include "tapegrad/autograd/ops/loss.hpp"
 
 namespace tg::nn {
 

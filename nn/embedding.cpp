@@ -1,11 +1,11 @@
 // nn::Embedding: initialisation, the padding row, and the lookup through tg::embedding.
-#include "nn/embedding.hpp"
+#include "tapegrad/nn/embedding.hpp"
 
 #include <algorithm>
 
 #include <fmt/format.h>
 
-#include "autograd/ops/shape.hpp"
+#include "tapegrad/autograd/ops/shape.hpp"
 
 namespace tg::nn {
 

@@ -1,9 +1,9 @@
 // nn::LayerNorm: parameters and checks; the normalisation itself is the fused tg::layer_norm op.
-#include "nn/layer_norm.hpp"
+#include "tapegrad/nn/layer_norm.hpp"
 
 #include <fmt/format.h>
 
-#include "autograd/ops/statistics.hpp"
+#include "tapegrad/autograd/ops/statistics.hpp"
 
 namespace tg::nn {
 

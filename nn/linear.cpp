@@ -1,11 +1,11 @@
 // nn::Linear: initialisation and shape checks; the product itself is tg::linear.
-#include "nn/linear.hpp"
+#include "tapegrad/nn/linear.hpp"
 
 #include <cmath>
 
 #include <fmt/format.h>
 
-#include "autograd/ops/linalg.hpp"
+#include "tapegrad/autograd/ops/linalg.hpp"
 
 namespace tg::nn {
 

@@ -1,5 +1,5 @@
 // Loss modules: thin bindings of their options to the tg:: loss ops.
-#include "nn/loss.hpp"
+#include "tapegrad/nn/loss.hpp"
 
 namespace tg::nn {
 

@@ -1,10 +1,10 @@
 // The LSTM-with-projections cell, written with tensor ops, and its layer.
-#include "nn/lstm_proj.hpp"
+#include "tapegrad/nn/lstm_proj.hpp"
 
 #include <fmt/format.h>
 
-#include "autograd/ops.hpp"
-#include "nn/rnn_cells.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/nn/rnn_cells.hpp"
 
 namespace tg::nn {
 

@@ -1,5 +1,5 @@
 // nn::Module: parameter naming and registration, modes, dtype conversion, state dicts, summary.
-#include "nn/module.hpp"
+#include "tapegrad/nn/module.hpp"
 
 #include <limits>
 
@@ -9,7 +9,7 @@
 #include <array>
 #include <set>
 
-#include "autograd/function.hpp"
+#include "tapegrad/autograd/function.hpp"
 
 namespace tg::nn {
 

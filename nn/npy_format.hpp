@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "autograd/error.hpp"
+#include "tapegrad/autograd/error.hpp"
 
 namespace tg::nn::npy {
 

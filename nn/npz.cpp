@@ -1,5 +1,5 @@
 // .npz checkpoints: the libzip container of .npy entries, reading with checks, atomic saves.
-#include "nn/npz.hpp"
+#include "tapegrad/nn/npz.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

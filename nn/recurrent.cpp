@@ -1,12 +1,14 @@
 // The recurrent driver: per layer and direction one run of the layer's cell, then the outputs,
 // final states and last-step outputs gathered into their layouts; and the fused layers.
-#include "nn/recurrent.hpp"
+#include "tapegrad/nn/recurrent.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 
-#include "autograd/ops/loss.hpp"
+#include "tapegrad/autograd/ops/loss.hpp"
+#include "nn/rnn_detail.hpp"
+#include "nn/rnn_ops.hpp"
 
 namespace tg::nn {
 
@@ -175,6 +177,8 @@ Shape RecurrentDriver::output_shape(const Shape& input_shape) const {
 }
 
 // ---- fused layers ------------------------------------------------------------------------
+
+RecurrentLayer::~RecurrentLayer() = default;
 
 RecurrentLayer::RecurrentLayer(CellKind kind, const RecurrentOptions& options, Generator& gen)
     : RecurrentDriver(options, options.hidden_size,

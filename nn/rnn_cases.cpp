@@ -2,7 +2,7 @@
 #include <algorithm>
 #include <memory>
 
-#include "nn/recurrent.hpp"
+#include "tapegrad/nn/recurrent.hpp"
 #include "nn/rnn_ops.hpp"
 
 namespace tg::nn {

@@ -9,7 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "nn/rnn_kinds.hpp"
+#include "tapegrad/nn/rnn_kinds.hpp"
 
 namespace tg::nn {
 

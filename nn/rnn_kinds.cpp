@@ -1,6 +1,6 @@
-// The description of each built-in cell kind (see nn/rnn_kinds.hpp).
-#include "autograd/error.hpp"
-#include "nn/rnn_kinds.hpp"
+// The description of each built-in cell kind (see tapegrad/nn/rnn_kinds.hpp).
+#include "tapegrad/autograd/error.hpp"
+#include "tapegrad/nn/rnn_kinds.hpp"
 
 namespace tg::nn {
 

@@ -14,8 +14,9 @@
 #include <memory>
 #include <vector>
 
-#include "autograd/gradcheck.hpp"
-#include "autograd/tensor.hpp"
+#include "tapegrad/autograd/gradcheck.hpp"
+#include "tapegrad/autograd/tensor.hpp"
+#include "tapegrad/nn/recurrent.hpp"
 #include "nn/rnn_kernels.hpp"
 
 namespace tg::nn {
@@ -28,26 +29,11 @@ Tensor cell(CellKind kind, const Tensor& x, const Tensor& h, const Tensor& c,
             const Tensor& weight_ih, const Tensor& weight_hh, const Tensor& bias_ih,
             const Tensor& bias_hh);
 
-class Workspace;
 
 // The weights of one layer and direction, PyTorch's weight_ih_l{k}, weight_hh_l{k},
 // bias_ih_l{k}, bias_hh_l{k}; biases may be undefined.
 struct CellWeights {
   Tensor w_ih, w_hh, b_ih, b_hh;
-};
-
-using RowFlags = std::shared_ptr<const std::vector<std::uint8_t>>;
-
-// How one layer-direction runs over its input.
-struct SequenceRun {
-  bool batch_first = false;  // x is [B, T, in] instead of [T, B, in]
-  bool reverse = false;      // steps t = steps-1 down to 0
-  // Steps run: [0, steps) of the T in x (0 means all), in either direction; later slices are
-  // padding past every sequence's end.
-  std::size_t steps = 0;
-  // active[t] (null, or missing: every row) flags the rows that step at t; the others keep their
-  // state and get no gradient.
-  std::vector<RowFlags> active;
 };
 
 // Runs `kind` over x ([T, B, in], or [B, T, in] when batch_first) from `initial` ([B, W] values

@@ -1,5 +1,5 @@
 // nn::Sequential: construction from a list, indexing and the chained forward.
-#include "nn/sequential.hpp"
+#include "tapegrad/nn/sequential.hpp"
 
 #include <fmt/format.h>
 

@@ -1,11 +1,11 @@
 // clip_grad_norm and clip_grad_value: raw loops over the gradient arrays.
-#include "optim/clip.hpp"
+#include "tapegrad/optim/clip.hpp"
 
 #include <fmt/format.h>
 
 #include <cmath>
 
-#include "autograd/function.hpp"
+#include "tapegrad/autograd/function.hpp"
 
 namespace tg::optim {
 

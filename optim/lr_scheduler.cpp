@@ -1,5 +1,5 @@
 // Learning-rate schedules: PyTorch 1.13's recursive get_lr() rules, and their state dicts.
-#include "optim/lr_scheduler.hpp"
+#include "tapegrad/optim/lr_scheduler.hpp"
 
 #include <fmt/format.h>
 

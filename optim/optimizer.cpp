@@ -1,11 +1,13 @@
 // Optimizer base: group checks, the step loop, and the state dict with its strict loading.
-#include "optim/optimizer.hpp"
+#include "tapegrad/optim/optimizer.hpp"
 
 #include <fmt/format.h>
 
+#include <cmath>
+#include <limits>
 #include <set>
 
-#include "autograd/tape.hpp"
+#include "tapegrad/autograd/tape.hpp"
 #include "optim/state_io.hpp"
 
 namespace tg::optim {
@@ -156,7 +158,8 @@ std::map<std::string, Tensor> Optimizer::state_dict(const std::string& prefix) c
     out[key + "params"] = detail::scalar64(static_cast<double>(group.params.size()));
     out[key + "lr"] = detail::scalar64(group.lr);
     out[key + "weight_decay"] = detail::scalar64(group.weight_decay);
-    out[key + "initial_lr"] = detail::scalar64(group.initial_lr);
+    // Like PyTorch's, only once a scheduler has set it (a NaN "unset" would be saved otherwise).
+    if (!std::isnan(group.initial_lr)) out[key + "initial_lr"] = detail::scalar64(group.initial_lr);
     for (std::size_t i = 0; i < group.params.size(); ++i) {
       const ParamState& state = states_[g][i];
       if (state.step == 0) continue;
@@ -260,7 +263,7 @@ void Optimizer::load_state_dict(const std::map<std::string, Tensor>& state,
                                                *group_count, groups_.size()));
   for (std::size_t g = 0; g < groups_.size(); ++g) {
     const std::string gkey = fmt::format("{}group{}.", prefix, g);
-    for (const char* field : {"params", "lr", "weight_decay", "initial_lr"})
+    for (const char* field : {"params", "lr", "weight_decay"})
       if (!group_fields[g].count(field)) throw error(gkey + field, "missing");
     if (group_fields[g]["params"] != static_cast<double>(groups_[g].params.size()))
       throw error(gkey + "params", fmt::format("{} parameters in the state, {} in the group",
@@ -282,7 +285,10 @@ void Optimizer::load_state_dict(const std::map<std::string, Tensor>& state,
   for (std::size_t g = 0; g < groups_.size(); ++g) {
     groups_[g].lr = group_fields[g]["lr"];
     groups_[g].weight_decay = group_fields[g]["weight_decay"];
-    groups_[g].initial_lr = group_fields[g]["initial_lr"];
+    const auto initial_lr = group_fields[g].find("initial_lr");
+    groups_[g].initial_lr = initial_lr == group_fields[g].end()
+                                ? std::numeric_limits<double>::quiet_NaN()
+                                : initial_lr->second;
   }
   states_ = std::move(states);
 }

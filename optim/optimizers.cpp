@@ -4,7 +4,7 @@
 // scalar coefficients are computed in double as Python computes them, then rounded to the
 // parameter's dtype, as ATen does with Python scalars; x.add_(y, alpha=a) is fma(a, y, x), and
 // addcmul / addcdiv with value v are fma(v*y, z, x) and x + (v*y)/z (see madd).
-#include "optim/optimizers.hpp"
+#include "tapegrad/optim/optimizers.hpp"
 
 #include <fmt/format.h>
 
@@ -12,7 +12,7 @@
 #include <cmath>
 #include <type_traits>
 
-#include "autograd/function.hpp"
+#include "tapegrad/autograd/function.hpp"
 
 namespace tg::optim {
 

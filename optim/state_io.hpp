@@ -4,7 +4,7 @@
 #include <cmath>
 #include <string>
 
-#include "autograd/tensor.hpp"
+#include "tapegrad/autograd/tensor.hpp"
 
 namespace tg::optim::detail {
 

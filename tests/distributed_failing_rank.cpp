@@ -3,8 +3,8 @@
 #include <cstdio>
 #include <stdexcept>
 
-#include "autograd/error.hpp"
-#include "distributed/distributed.hpp"
+#include "tapegrad/autograd/error.hpp"
+#include "tapegrad/distributed/distributed.hpp"
 
 int main() {
   namespace dist = tg::distributed;

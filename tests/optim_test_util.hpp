@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "autograd/function.hpp"
-#include "autograd/ops.hpp"
-#include "optim/optim.hpp"
+#include "tapegrad/autograd/function.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/optim/optim.hpp"
 #include "compare.hpp"
 
 namespace optim_test {

@@ -5,10 +5,10 @@
 
 #include <sstream>
 
-#include "autograd/ops.hpp"
-#include "nn/data.hpp"
-#include "nn/nn.hpp"
-#include "optim/optimizers.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/nn/data.hpp"
+#include "tapegrad/nn/nn.hpp"
+#include "tapegrad/optim/optimizers.hpp"
 
 using namespace tg;
 

@@ -5,12 +5,12 @@
 #include <fstream>
 #include <map>
 
-#include "autograd/gradcheck.hpp"
-#include "autograd/ops.hpp"
+#include "tapegrad/autograd/gradcheck.hpp"
+#include "tapegrad/autograd/ops.hpp"
 #include "compare.hpp"
-#include "nn/attention.hpp"
-#include "nn/layer_norm.hpp"
-#include "nn/npz.hpp"
+#include "tapegrad/nn/attention.hpp"
+#include "tapegrad/nn/layer_norm.hpp"
+#include "tapegrad/nn/npz.hpp"
 #include "test_checks.hpp"
 
 using namespace tg;

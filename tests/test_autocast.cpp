@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "autograd/autocast.hpp"
+#include "tapegrad/autograd/autocast.hpp"
 #include "tapegrad/autograd/blas.hpp"
 #include "tapegrad/autograd/ops.hpp"
 #include "compare.hpp"

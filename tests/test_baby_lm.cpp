@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <set>
 
-#include "autograd/tape.hpp"
+#include "tapegrad/autograd/tape.hpp"
 #include "baby_lm/corpus.hpp"
 #include "baby_lm/model.hpp"
 #include "baby_lm/sample.hpp"

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <vector>
 
-#include "autograd/ops/loss.hpp"
+#include "tapegrad/autograd/ops/loss.hpp"
 #include "baby_lm/corpus.hpp"
 #include "baby_lm/model.hpp"
 

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "autograd/tensor.hpp"
-#include "nn/module.hpp"
-#include "nn/npz.hpp"
+#include "tapegrad/autograd/tensor.hpp"
+#include "tapegrad/nn/module.hpp"
+#include "tapegrad/nn/npz.hpp"
 
 namespace tg::testing {
 

@@ -4,11 +4,11 @@
 #include <chrono>
 #include <iostream>
 
-#include "autograd/gradcheck.hpp"
-#include "autograd/ops.hpp"
-#include "autograd/tape.hpp"
+#include "tapegrad/autograd/gradcheck.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/autograd/tape.hpp"
 #include "compare.hpp"
-#include "nn/nn.hpp"
+#include "tapegrad/nn/nn.hpp"
 #include "nn/rnn_ops.hpp"
 
 using namespace tg;

@@ -9,10 +9,10 @@
 #include <cstring>
 #include <set>
 
-#include "autograd/ops.hpp"
-#include "distributed/distributed.hpp"
-#include "nn/nn.hpp"
-#include "optim/optim.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/distributed/distributed.hpp"
+#include "tapegrad/nn/nn.hpp"
+#include "tapegrad/optim/optim.hpp"
 
 using namespace tg;
 namespace dist = tg::distributed;

@@ -8,8 +8,8 @@
 #include <memory>
 #include <vector>
 
-#include "autograd/ops.hpp"
-#include "nn/nn.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/nn/nn.hpp"
 
 using namespace tg;
 using nn::CellKind;

@@ -13,7 +13,7 @@
 #include <fstream>
 #include <map>
 
-#include "autograd/blas.hpp"
+#include "tapegrad/autograd/blas.hpp"
 #include "common/cli.hpp"
 #include "common/files.hpp"
 #include "common/progress.hpp"

@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <set>
 
-#include "autograd/function.hpp"
-#include "autograd/gradcheck.hpp"
+#include "tapegrad/autograd/function.hpp"
+#include "tapegrad/autograd/gradcheck.hpp"
 #include "autograd/op_registry.hpp"
-#include "autograd/ops.hpp"
+#include "tapegrad/autograd/ops.hpp"
 
 using namespace tg;
 

@@ -7,9 +7,9 @@
 #include <type_traits>
 #include <vector>
 
-#include "autograd/ops.hpp"
-#include "autograd/tape.hpp"
-#include "nn/nn.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/autograd/tape.hpp"
+#include "tapegrad/nn/nn.hpp"
 
 using namespace tg;
 

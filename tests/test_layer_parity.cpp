@@ -8,9 +8,9 @@
 #include <fstream>
 #include <map>
 
-#include "autograd/ops.hpp"
-#include "nn/nn.hpp"
-#include "nn/npz.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/nn/nn.hpp"
+#include "tapegrad/nn/npz.hpp"
 #include "compare.hpp"
 #include "test_checks.hpp"
 

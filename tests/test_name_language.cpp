@@ -9,9 +9,9 @@
 #include <set>
 #include <sstream>
 
-#include "autograd/ops.hpp"
-#include "autograd/tape.hpp"
-#include "nn/linear.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/autograd/tape.hpp"
+#include "tapegrad/nn/linear.hpp"
 #include "common/checkpoint.hpp"
 #include "common/files.hpp"
 #include "common/text.hpp"

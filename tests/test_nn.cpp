@@ -4,9 +4,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "autograd/gradcheck.hpp"
-#include "autograd/ops.hpp"
-#include "nn/nn.hpp"
+#include "tapegrad/autograd/gradcheck.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/nn/nn.hpp"
 
 using namespace tg;
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/npz.hpp"
+#include "tapegrad/nn/npz.hpp"
 #include "skip.hpp"
 #include "test_support.hpp"
 

@@ -1,7 +1,7 @@
 // Forward values of ops and the errors they give on bad arguments.
 #include <catch2/catch.hpp>
 
-#include "autograd/ops.hpp"
+#include "tapegrad/autograd/ops.hpp"
 
 using namespace tg;
 

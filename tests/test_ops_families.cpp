@@ -4,8 +4,8 @@
 #include <cmath>
 #include <limits>
 
-#include "autograd/ops.hpp"
-#include "autograd/tape.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/autograd/tape.hpp"
 #include "test_checks.hpp"
 
 using namespace tg;

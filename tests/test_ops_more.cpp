@@ -5,7 +5,7 @@
 
 #include <cmath>
 
-#include "autograd/ops.hpp"
+#include "tapegrad/autograd/ops.hpp"
 #include "test_checks.hpp"
 
 using namespace tg;

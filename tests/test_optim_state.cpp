@@ -2,10 +2,11 @@
 // and through an .npz checkpoint).
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <functional>
 #include <memory>
 
-#include "nn/npz.hpp"
+#include "tapegrad/nn/npz.hpp"
 #include "optim_test_util.hpp"
 #include "test_support.hpp"
 
@@ -170,13 +171,26 @@ TEST_CASE("the state dict names every entry as documented", "[optim][state]") {
   const StateDict sd = opt.state_dict();
   std::vector<std::string> keys;
   for (const auto& kv : sd) keys.push_back(kv.first);
+  // No scheduler: no initial_lr (as in PyTorch, and a NaN "unset" is never saved).
   CHECK(keys == std::vector<std::string>{
-                    "optim.group0.initial_lr", "optim.group0.lr", "optim.group0.params",
-                    "optim.group0.weight_decay", "optim.group1.initial_lr", "optim.group1.lr",
-                    "optim.group1.params", "optim.group1.weight_decay", "optim.groups",
-                    "optim.state.fc.weight.exp_avg", "optim.state.fc.weight.exp_avg_sq",
-                    "optim.state.fc.weight.max_exp_avg_sq", "optim.state.fc.weight.step",
-                    "optim.step"});
+                    "optim.group0.lr", "optim.group0.params", "optim.group0.weight_decay",
+                    "optim.group1.lr", "optim.group1.params", "optim.group1.weight_decay",
+                    "optim.groups", "optim.state.fc.weight.exp_avg",
+                    "optim.state.fc.weight.exp_avg_sq", "optim.state.fc.weight.max_exp_avg_sq",
+                    "optim.state.fc.weight.step", "optim.step"});
+  for (const auto& [key, value] : sd)
+    if (value.size() == 1) CHECK(std::isfinite(value.item()));
+  // A scheduler sets it; then it is saved, and it loads back.
+  ExponentialLR schedule(opt, 0.5);
+  const StateDict scheduled = opt.state_dict();
+  CHECK(scheduled.at("optim.group0.initial_lr").item() == 0.01);
+  CHECK(scheduled.at("optim.group1.initial_lr").item() == 0.5);
+  Adam reloaded({{{{"fc.weight", w}}, std::nullopt, std::nullopt}, {{{"fc.bias", b}}, 0.5, 0.1}},
+                AdamOptions{0.01, {0.9, 0.999}, 1e-8, 0, true});
+  reloaded.load_state_dict(scheduled);
+  CHECK(reloaded.param_groups()[1].initial_lr == 0.5);
+  reloaded.load_state_dict(sd);
+  CHECK(std::isnan(reloaded.param_groups()[1].initial_lr));
   CHECK(sd.at("optim.group1.lr").item() == 0.5);
   CHECK(sd.at("optim.group1.weight_decay").item() == 0.1);
   CHECK(sd.at("optim.group0.weight_decay").item() == 0.0);

@@ -5,12 +5,12 @@
 #include <fstream>
 #include <sstream>
 
-#include "autograd/function.hpp"
-#include "autograd/gradcheck.hpp"
-#include "autograd/ops.hpp"
-#include "nn/data.hpp"
-#include "nn/nn.hpp"
-#include "optim/optimizers.hpp"
+#include "tapegrad/autograd/function.hpp"
+#include "tapegrad/autograd/gradcheck.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/nn/data.hpp"
+#include "tapegrad/nn/nn.hpp"
+#include "tapegrad/optim/optimizers.hpp"
 
 // README-BEGIN custom-module
 // A model is a Module with named children; Forwarding gives it operator() for its own forward.

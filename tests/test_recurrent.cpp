@@ -5,11 +5,11 @@
 #include <map>
 #include <set>
 
-#include "autograd/gradcheck.hpp"
-#include "autograd/ops.hpp"
-#include "autograd/tape.hpp"
-#include "nn/nn.hpp"
-#include "nn/rnn_kinds.hpp"
+#include "tapegrad/autograd/gradcheck.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/autograd/tape.hpp"
+#include "tapegrad/nn/nn.hpp"
+#include "tapegrad/nn/rnn_kinds.hpp"
 #include "nn/rnn_ops.hpp"
 #include "compare.hpp"
 

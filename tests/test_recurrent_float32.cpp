@@ -16,10 +16,10 @@
 #include <string>
 #include <vector>
 
-#include "autograd/ops.hpp"
+#include "tapegrad/autograd/ops.hpp"
 #include "compare.hpp"
-#include "nn/nn.hpp"
-#include "nn/rnn_kinds.hpp"
+#include "tapegrad/nn/nn.hpp"
+#include "tapegrad/nn/rnn_kinds.hpp"
 
 using namespace tg;
 using nn::CellKind;

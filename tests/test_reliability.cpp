@@ -8,9 +8,9 @@
 
 #include "common/checkpoint.hpp"
 #include "common/files.hpp"
-#include "nn/linear.hpp"
-#include "nn/npz.hpp"
-#include "optim/clip.hpp"
+#include "tapegrad/nn/linear.hpp"
+#include "tapegrad/nn/npz.hpp"
+#include "tapegrad/optim/clip.hpp"
 #include "test_support.hpp"
 
 // Under AddressSanitizer, an impossible allocation fails as in a plain build (std::bad_alloc)

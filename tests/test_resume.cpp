@@ -1,5 +1,6 @@
-// Resumable training, both examples end to end: a run stopped by SIGINT or killed outright,
-// then resumed, ends with the same checkpoint as a run never interrupted, bit for bit.
+// Resumable training, the three examples end to end: a run stopped by SIGINT or SIGTERM (saved
+// where it stopped, in the middle of an epoch) or killed outright (resumed from the last epoch's
+// end), then resumed, ends with the same checkpoint as a run never interrupted, bit for bit.
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
@@ -16,7 +17,7 @@
 #include <vector>
 
 #include "common/files.hpp"
-#include "nn/npz.hpp"
+#include "tapegrad/nn/npz.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -141,9 +142,14 @@ void check_resume(const std::string& program, const std::string& exe, const std:
     CHECK(WEXITSTATUS(stopped.status) == 128 + signal);
     CHECK_THAT(stopped.err,
                Catch::StartsWith(program + ": interrupted: SIG") &&
-                   Catch::Contains("the run is saved as it was after epoch") &&
+                   Catch::Contains("the run is saved at batch ") &&
                    Catch::EndsWith("resume with: " + program + " train --resume 'i'\n"));
     CHECK(std::count(stopped.err.begin(), stopped.err.end(), '\n') == 1);
+    // Saved where it stopped, in the middle of the epoch: the resumed run continues that epoch
+    // from the same batch rather than doing it again.
+    const nn::Archive saved = nn::load_npz((dir.path / "i" / "resume.npz").string());
+    CHECK(saved.contains("partial.epoch"));
+    CHECK(saved.contains("partial.next_batch"));
     for (const auto& e : fs::directory_iterator(dir.path / "i"))
       CHECK_FALSE(examples::is_temporary_file(e.path().filename().string()));
   }
@@ -234,4 +240,22 @@ TEST_CASE("name_language: SIGTERM saves, --resume ends bit for bit as an uninter
 TEST_CASE("name_language: killed outright, --resume ends bit for bit as an uninterrupted run",
           "[resume][name_language]") {
   check_resume("name_language", NAME_LANGUAGE_BIN, kNamesArgs, 7, SIGKILL, 8);
+}
+
+namespace {
+
+const std::string kSeq2SeqArgs =
+    "train --threads 1 --train-size 600 --val-size 40 --test-size 40 --embedding 8 --hidden 8 "
+    "--decoder-hidden 16 --epochs 8 --patience 0 --time-limit 0 --beam 1 --seed 2";
+
+}  // namespace
+
+TEST_CASE("seq2seq: SIGINT saves, --resume ends bit for bit as an uninterrupted run",
+          "[resume][seq2seq]") {
+  check_resume("seq2seq", SEQ2SEQ_EXE, kSeq2SeqArgs, 3, SIGINT, 5);
+}
+
+TEST_CASE("seq2seq: killed outright, --resume ends bit for bit as an uninterrupted run",
+          "[resume][seq2seq]") {
+  check_resume("seq2seq", SEQ2SEQ_EXE, kSeq2SeqArgs, 5, SIGKILL, 5);
 }

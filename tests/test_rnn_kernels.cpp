@@ -4,7 +4,7 @@
 #include <cstddef>
 #include <vector>
 
-#include "autograd/random.hpp"
+#include "tapegrad/autograd/random.hpp"
 #include "nn/rnn_kernels.hpp"
 
 namespace {

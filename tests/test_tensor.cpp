@@ -3,9 +3,9 @@
 
 #include <sstream>
 
-#include "autograd/blas.hpp"
-#include "autograd/ops.hpp"
-#include "autograd/tape.hpp"
+#include "tapegrad/autograd/blas.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/autograd/tape.hpp"
 
 using namespace tg;
 

@@ -7,9 +7,9 @@
 #include <thread>
 #include <vector>
 
-#include "autograd/ops.hpp"
-#include "nn/nn.hpp"
-#include "optim/optim.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/nn/nn.hpp"
+#include "tapegrad/optim/optim.hpp"
 
 using namespace tg;
 

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "compare.hpp"
-#include "nn/npz.hpp"
+#include "tapegrad/nn/npz.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;

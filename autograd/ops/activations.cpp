@@ -1,10 +1,10 @@
 // More element-wise ops: each forward and its backward side by side, then their gradcheck cases.
-#include "autograd/ops/activations.hpp"
+#include "tapegrad/autograd/ops/activations.hpp"
 
 #include <cmath>
 
 #include "autograd/op_registry.hpp"
-#include "autograd/ops/elementwise.hpp"
+#include "tapegrad/autograd/ops/elementwise.hpp"
 #include "autograd/ops/elementwise_kernels.hpp"
 #include "autograd/ops/families.hpp"
 

@@ -1,9 +1,9 @@
 // Element-wise ops: each forward and its backward side by side, then their gradcheck cases.
-#include "autograd/ops/elementwise.hpp"
+#include "tapegrad/autograd/ops/elementwise.hpp"
 
 #include <xtensor/xoperation.hpp>
 
-#include "autograd/function.hpp"
+#include "tapegrad/autograd/function.hpp"
 #include "autograd/op_registry.hpp"
 #include "autograd/ops/elementwise_kernels.hpp"
 #include "autograd/ops/families.hpp"

@@ -6,7 +6,7 @@
 
 #include <xtensor/xoperation.hpp>
 
-#include "autograd/function.hpp"
+#include "tapegrad/autograd/function.hpp"
 
 namespace tg::detail {
 

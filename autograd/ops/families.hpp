@@ -3,7 +3,7 @@
 
 #include <vector>
 
-#include "autograd/gradcheck.hpp"
+#include "tapegrad/autograd/gradcheck.hpp"
 
 namespace tg {
 

@@ -2,7 +2,7 @@
 //
 // gather, scatter_add and index_add all reduce to one map from the positions of an index array
 // to offsets into x (axis_offsets): the forward and both backwards are loops over that map.
-#include "autograd/ops/indexing.hpp"
+#include "tapegrad/autograd/ops/indexing.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,17 +1,17 @@
 // Losses and dropout: forward and backward side by side, then their gradcheck cases.
-#include "autograd/ops/loss.hpp"
+#include "tapegrad/autograd/ops/loss.hpp"
 
 #include <cmath>
 #include <memory>
 
 #include <xtensor/xoperation.hpp>
 
-#include "autograd/function.hpp"
-#include "autograd/ops/elementwise.hpp"
+#include "tapegrad/autograd/function.hpp"
+#include "tapegrad/autograd/ops/elementwise.hpp"
 #include "autograd/op_registry.hpp"
 #include "autograd/ops/families.hpp"
 #include "autograd/ops/fold.hpp"
-#include "autograd/ops/reduction.hpp"
+#include "tapegrad/autograd/ops/reduction.hpp"
 
 namespace tg {
 

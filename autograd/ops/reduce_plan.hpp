@@ -14,7 +14,7 @@
 
 #include <xtensor/xarray.hpp>
 
-#include "autograd/function.hpp"
+#include "tapegrad/autograd/function.hpp"
 #include "autograd/ops/fold.hpp"
 
 namespace tg::detail {

@@ -4,7 +4,7 @@
 // keep_dims reducers cannot be broadcast safely (STACK_NOTES). Loops over contiguous runs with
 // SIMD-pack folds (fold.hpp) cost ~0.1 ns per element and give the backward the exact mapping
 // from input to output elements.
-#include "autograd/ops/reduction.hpp"
+#include "tapegrad/autograd/ops/reduction.hpp"
 
 #include <cmath>
 #include <limits>
@@ -12,8 +12,8 @@
 
 #include <xtensor/xnoalias.hpp>
 
-#include "autograd/function.hpp"
-#include "autograd/ops/elementwise.hpp"
+#include "tapegrad/autograd/function.hpp"
+#include "tapegrad/autograd/ops/elementwise.hpp"
 #include "autograd/op_registry.hpp"
 #include "autograd/ops/families.hpp"
 #include "autograd/ops/fold.hpp"

@@ -2,7 +2,7 @@
 //
 // Values move by memcpy over contiguous blocks and gradients are added back block by block:
 // xt::concatenate is ~160x slower than a memcpy per row and an xt::keep gather ~70x (STACK_NOTES).
-#include "autograd/ops/shape.hpp"
+#include "tapegrad/autograd/ops/shape.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -11,8 +11,8 @@
 
 #include <xtensor/xoperation.hpp>
 
-#include "autograd/function.hpp"
-#include "autograd/ops/elementwise.hpp"
+#include "tapegrad/autograd/function.hpp"
+#include "tapegrad/autograd/ops/elementwise.hpp"
 #include "autograd/op_registry.hpp"
 #include "autograd/ops/families.hpp"
 

@@ -1,5 +1,5 @@
 // Statistics and normalisations: each forward and its backward side by side, then their cases.
-#include "autograd/ops/statistics.hpp"
+#include "tapegrad/autograd/ops/statistics.hpp"
 
 #include <cmath>
 #include <numeric>

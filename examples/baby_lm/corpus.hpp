@@ -8,9 +8,9 @@
 #include <string_view>
 #include <vector>
 
-#include <autograd/random.hpp>
-#include <autograd/tensor.hpp>
-#include <nn/data.hpp>
+#include <tapegrad/autograd/random.hpp>
+#include <tapegrad/autograd/tensor.hpp>
+#include <tapegrad/nn/data.hpp>
 
 namespace tg::baby_lm {
 

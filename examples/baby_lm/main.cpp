@@ -5,7 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "autograd/autocast.hpp"
+#include "tapegrad/autograd/autocast.hpp"
 #include "baby_lm/commands.hpp"
 #include "baby_lm/train.hpp"
 #include "common/cli.hpp"

@@ -8,7 +8,7 @@
 
 #include "common/limits.hpp"
 
-#include <autograd/ops/shape.hpp>
+#include <tapegrad/autograd/ops/shape.hpp>
 
 #include "common/checkpoint.hpp"
 #include "common/text.hpp"

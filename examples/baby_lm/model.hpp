@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include <autograd/random.hpp>
-#include <nn/nn.hpp>
-#include <optim/optimizer.hpp>
+#include <tapegrad/autograd/random.hpp>
+#include <tapegrad/nn/nn.hpp>
+#include <tapegrad/optim/optimizer.hpp>
 
 #include "baby_lm/corpus.hpp"
 

@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include <autograd/tape.hpp>
+#include <tapegrad/autograd/tape.hpp>
 
 #include "common/text.hpp"
 

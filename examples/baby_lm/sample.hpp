@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include <autograd/random.hpp>
+#include <tapegrad/autograd/random.hpp>
 
 #include "baby_lm/corpus.hpp"
 #include "baby_lm/model.hpp"

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include <optim/optim.hpp>
+#include <tapegrad/optim/optim.hpp>
 
 #include "baby_lm/corpus.hpp"
 #include "baby_lm/model.hpp"

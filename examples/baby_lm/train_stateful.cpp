@@ -7,11 +7,12 @@
 
 #include <fmt/format.h>
 
-#include <autograd/ops/loss.hpp>
-#include <autograd/tape.hpp>
+#include <tapegrad/autograd/ops/loss.hpp>
+#include <tapegrad/autograd/tape.hpp>
 
 #include "common/checkpoint.hpp"
 #include "common/early_stopping.hpp"
+#include "common/job.hpp"
 #include "common/resume.hpp"
 #include "common/svg.hpp"
 #include "common/text.hpp"
@@ -40,6 +41,14 @@ Split split_tail(const std::vector<std::int64_t>& ids, double fraction, std::siz
   return split;
 }
 
+// Rows [first, last) of a [streams, steps] batch: one rank's streams.
+Indices stream_rows(const Indices& batch, std::size_t first, std::size_t last) {
+  const std::size_t steps = batch.shape.at(1);
+  return Indices(std::vector<std::int64_t>(batch.data.begin() + std::ptrdiff_t(first * steps),
+                                           batch.data.begin() + std::ptrdiff_t(last * steps)),
+                 {last - first, steps});
+}
+
 }  // namespace
 
 void check_stateful(const TrainOptions& o, const Corpus& corpus) {
@@ -51,9 +60,10 @@ void check_stateful(const TrainOptions& o, const Corpus& corpus) {
   if (o.sample_prompt.empty() && !corpus.vocab.contains(U'\n'))
     throw Error(what + ": the corpus has no newline, so samples cannot start a line; pass "
                        "--sample-prompt TEXT");
-  const Split split = split_tail(corpus.ids, o.val_fraction, o.batch, what);
-  (void)StreamBatches(split.train, o.batch, o.bptt, what);
-  (void)StreamBatches(split.val, std::min(o.batch, split.val.size() - 1), o.bptt, "held-out tail");
+  const std::size_t streams = o.batch * static_cast<std::size_t>(examples::Job::current().size());
+  const Split split = split_tail(corpus.ids, o.val_fraction, streams, what);
+  (void)StreamBatches(split.train, streams, o.bptt, what);
+  (void)StreamBatches(split.val, std::min(streams, split.val.size() - 1), o.bptt, "held-out tail");
 }
 
 double evaluate_streams(BabyLM& model, const StreamBatches& batches) {
@@ -79,16 +89,23 @@ int train_stateful(Session& s) {
   const TrainOptions& o = s.options;
   BabyLM& model = *s.model;
   const std::string what = o.corpus.string();
-  const Split split = split_tail(s.corpus.ids, o.val_fraction, o.batch, what);
-  const StreamBatches train_batches(split.train, o.batch, o.bptt, what);
-  const StreamBatches val_batches(split.val, std::min(o.batch, split.val.size() - 1), o.bptt,
+  // Under mpirun the text is cut into N x --batch streams; each rank trains --batch of them,
+  // carrying their state from batch to batch.
+  examples::Job& job = examples::Job::current();
+  const std::size_t streams = o.batch * static_cast<std::size_t>(job.size());
+  const auto [first_stream, last_stream] = job.share(streams);
+  const Split split = split_tail(s.corpus.ids, o.val_fraction, streams, what);
+  const StreamBatches train_batches(split.train, streams, o.bptt, what);
+  // Every rank scores the whole held-out tail, cut as a 1-process run of the global batch cuts
+  // it, so all ranks (and runs of any size) take the same early-stopping decisions.
+  const StreamBatches val_batches(split.val, std::min(streams, split.val.size() - 1), o.bptt,
                                   "held-out tail");
   const std::size_t batches = train_batches.batches();
   const double clip = o.clip < 0 ? 5.0 : o.clip;
   const nn::NamedTensors params = model.named_parameters();
   std::printf("stateful mode: %zu training characters as %zu streams of %zu, %zu batches of "
               "%zu x %zu per epoch; %zu held-out characters; gradient norm clipped at %g\n",
-              split.train.size(), o.batch, train_batches.stream_length(), batches, o.batch,
+              split.train.size(), streams, train_batches.stream_length(), batches, streams,
               o.bptt, split.val.size(), clip);
 
   const std::vector<std::string> columns{"epoch",    "step",    "train_chars",
@@ -165,8 +182,16 @@ int train_stateful(Session& s) {
     }
     std::printf("resuming after epoch %zu\n", first_epoch - 1);
   }
-  const auto save_resume_point = [&](std::size_t epoch, bool finished) {
+  const auto save_resume_point = [&](std::size_t epoch, bool finished,
+                                     const examples::EpochPosition* stopped_in = nullptr,
+                                     const LmState* carried = nullptr) {
     examples::ResumeState state = resume_state(s);
+    if (stopped_in) stopped_in->put(state);
+    if (carried)
+      for (std::size_t l = 0; l < carried->size(); ++l) {
+        state.put_tensor(fmt::format("partial.state{}.h", l), (*carried)[l].h);
+        state.put_tensor(fmt::format("partial.state{}.c", l), (*carried)[l].c);
+      }
     state.put("stopping.", stopping);
     state.put("rng.sample", sample_gen);
     state.put_size("epoch", epoch);
@@ -178,7 +203,13 @@ int train_stateful(Session& s) {
     state.save(s.run_dir);
   };
   if (!resumed) save_resume_point(0, false);
+  std::optional<examples::EpochPosition> stopped_in;  // of a run stopped in the middle of an epoch
+  if (resumed) stopped_in = examples::EpochPosition::get(*resumed);
+  if (stopped_in && stopped_in->next_batch > batches)
+    throw Error("--resume: the saved position in the stopped epoch does not fit this corpus");
 
+  job.attach(model);
+  examples::StopRequest signal_stop(s.run_dir);
   model.train();
   bool stop = false;
   Indices inputs, targets;
@@ -187,28 +218,61 @@ int train_stateful(Session& s) {
     examples::Progress progress(
         batches,
         examples::epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs), "chars", 10));
-    for (std::size_t k = 0; k < batches && !stop; ++k) {
-      examples::stop_if_signalled(s.run_dir, epoch, epoch - 1);
+    std::size_t first_batch = 0;
+    if (stopped_in && stopped_in->epoch == epoch) {  // continue where a signal stopped it
+      first_batch = stopped_in->next_batch;
+      interval_loss = stopped_in->sums["interval_loss"];
+      interval_seconds = stopped_in->sums["interval_seconds"];
+      interval_chars = static_cast<std::size_t>(stopped_in->sums["interval_chars"]);
+      progress.resume_from(first_batch, stopped_in->progress_items, stopped_in->progress_loss_sum);
+      const Shape shape{1, last_stream - first_stream, model.config().units};
+      for (std::size_t l = 0; first_batch > 0 && l < model.config().layers; ++l)
+        state.push_back({resumed->tensor(fmt::format("partial.state{}.h", l), shape),
+                         resumed->tensor(fmt::format("partial.state{}.c", l), shape)});
+      stopped_in.reset();
+    }
+    for (std::size_t k = first_batch; k < batches && !stop; ++k) {
+      // One process saves in the middle of an epoch; in a data-parallel job the other ranks'
+      // stream states are not gathered, so the job stops as saved after the last epoch.
+      if (job.size() > 1) examples::stop_if_signalled(s.run_dir, epoch, epoch - 1);
+      if (signal_stop.requested()) {
+        examples::EpochPosition position = examples::EpochPosition::at(epoch, k, progress);
+        position.sums = {{"interval_loss", interval_loss},
+                         {"interval_seconds", interval_seconds},
+                         {"interval_chars", double(interval_chars)}};
+        save_resume_point(epoch - 1, false, &position, &state);
+        signal_stop.stopped(epoch, k);
+      }
       const auto start = std::chrono::steady_clock::now();
       train_batches.batch(k, inputs, targets);
+      if (job.size() > 1) {
+        inputs = stream_rows(inputs, first_stream, last_stream);
+        targets = stream_rows(targets, first_stream, last_stream);
+      }
       const LmOutput out = model.forward(inputs, state, true);
       const Tensor loss = cross_entropy(out.logits, Indices(targets.data));
-      examples::check_loss_finite(loss.item(), epoch, step + 1);
       s.optimizer->zero_grad();
+      // Every rank has as many streams, so the mean of the ranks' means is the global mean.
       loss.backward();
+      job.average_gradients();
+      std::vector<double> step_stats{loss.item() / double(job.size())};
+      job.sum(step_stats);
+      const double value = step_stats[0];
+      const std::size_t chars = targets.size() * static_cast<std::size_t>(job.size());
+      examples::check_loss_finite(value, epoch, step + 1);
       if (clip > 0) optim::clip_grad_norm(params, clip);
       s.optimizer->step();
       // Truncated BPTT: the next batch starts from this state but does not backpropagate into it.
       state = detach(out.state);
-      const double seconds = seconds_since(start), value = loss.item();
+      const double seconds = seconds_since(start);
       train_seconds += seconds;
       interval_seconds += seconds;
-      interval_loss += value * double(targets.size());
-      interval_chars += targets.size();
-      train_chars += targets.size();
+      interval_loss += value * double(chars);
+      interval_chars += chars;
+      train_chars += chars;
       ++step;
       progress.set_note(fmt::format("{:.3f} bits/char", nats_to_bits(value)));
-      progress.step(value, targets.size());
+      progress.step(value, chars);
       if (o.val_every && step % o.val_every == 0 && k + 1 < batches)
         stop = validate(epoch, &progress);
     }
@@ -225,6 +289,7 @@ int train_stateful(Session& s) {
               "training, %.0f chars/s on average\n",
               nats_to_bits(stopping.best()), stopping.best_epoch(), train_seconds,
               train_chars / train_seconds);
+  job.print_communication_share(train_seconds);
   std::printf("saved %s, %s, %s\nsamples:\n", (s.run_dir / "model.npz").string().c_str(),
               (s.run_dir / "metrics.csv").string().c_str(),
               (s.run_dir / "loss.svg").string().c_str());

@@ -14,11 +14,13 @@
 
 #include <fmt/format.h>
 
-#include <autograd/ops/loss.hpp>
-#include <autograd/tape.hpp>
+#include <tapegrad/autograd/ops/elementwise.hpp>
+#include <tapegrad/autograd/ops/loss.hpp>
+#include <tapegrad/autograd/tape.hpp>
 
 #include "common/checkpoint.hpp"
 #include "common/early_stopping.hpp"
+#include "common/job.hpp"
 #include "common/svg.hpp"
 
 namespace tg::baby_lm {
@@ -50,14 +52,17 @@ int train_windows(Session& s) {
   BabyLM& model = *s.model;
   const std::vector<std::int64_t>& ids = s.corpus.ids;
   const std::size_t windows = window_count(ids.size(), o.window, o.corpus.string());
-  const std::size_t batches = (windows + o.batch - 1) / o.batch;
+  // Under mpirun each global batch of N x --batch windows is split between the ranks.
+  examples::Job& job = examples::Job::current();
+  const std::size_t global_batch = o.batch * static_cast<std::size_t>(job.size());
+  const std::size_t batches = (windows + global_batch - 1) / global_batch;
   const double clip = o.clip < 0 ? 0.0 : o.clip;
   const bool every_step = !o.last_step_only;
   const std::size_t steps_scored = every_step ? o.window : 1;
   const nn::NamedTensors params = model.named_parameters();
   std::printf("window mode: %zu windows of %zu characters, %zu batches of %zu per epoch; "
               "the loss scores %s\n",
-              windows, o.window, batches, o.batch,
+              windows, o.window, batches, global_batch,
               every_step ? "the prediction after every prefix of a window (accuracy and "
                            "last-step loss: after the whole window)"
                          : "only the prediction after the whole window");
@@ -101,8 +106,10 @@ int train_windows(Session& s) {
     }
     std::printf("resuming after epoch %zu\n", first_epoch - 1);
   }
-  const auto save_resume_point = [&](std::size_t epoch, bool finished) {
+  const auto save_resume_point = [&](std::size_t epoch, bool finished,
+                                     const examples::EpochPosition* stopped_in = nullptr) {
     examples::ResumeState state = resume_state(s);
+    if (stopped_in) stopped_in->put(state);
     state.put("stopping.", stopping);
     state.put_size("epoch", epoch);
     state.put_size("finished", finished);
@@ -112,37 +119,81 @@ int train_windows(Session& s) {
     state.save(s.run_dir);
   };
   if (!resumed) save_resume_point(0, false);
+  std::optional<examples::EpochPosition> stopped_in;  // of a run stopped in the middle of an epoch
+  if (resumed) stopped_in = examples::EpochPosition::get(*resumed);
+  if (stopped_in && (stopped_in->order.size() != windows || stopped_in->next_batch > batches))
+    throw Error("--resume: the saved position in the stopped epoch does not fit this corpus");
 
+  job.attach(model);
+  examples::StopRequest signal_stop(s.run_dir);
   model.train();
   std::size_t epoch = first_epoch;
   for (; epoch <= o.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
-    const std::vector<std::size_t> order = shuffled_order(windows, s.gen);
+    // An epoch stopped by a signal continues with its own order, where it stopped.
+    const bool continuing = stopped_in && stopped_in->epoch == epoch;
+    const std::vector<std::size_t> order =
+        continuing ? stopped_in->order : shuffled_order(windows, s.gen);
     examples::Progress progress(
         batches, examples::epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs), "windows"));
     LastStepScore last;
-    for (std::size_t b = 0; b < batches; ++b) {
-      examples::stop_if_signalled(s.run_dir, epoch, epoch - 1);
-      const std::size_t first = b * o.batch, n = std::min(o.batch, windows - first);
-      fill_windows(ids, o.window, order.data() + first, n, inputs, targets, every_step);
-      const LmOutput out = model.forward(inputs, {}, every_step);
-      const Tensor loss = cross_entropy(out.logits, targets);
-      examples::check_loss_finite(loss.item(), epoch, b + 1);
+    std::size_t first_batch = 0;
+    double earlier_seconds = 0;
+    if (continuing) {
+      first_batch = stopped_in->next_batch;
+      earlier_seconds = stopped_in->seconds;
+      last.loss_sum = stopped_in->sums["last_loss_sum"];
+      last.correct = static_cast<std::size_t>(stopped_in->sums["last_correct"]);
+      last.count = static_cast<std::size_t>(stopped_in->sums["last_count"]);
+      progress.resume_from(first_batch, stopped_in->progress_items, stopped_in->progress_loss_sum);
+      stopped_in.reset();
+    }
+    for (std::size_t b = first_batch; b < batches; ++b) {
+      if (signal_stop.requested()) {
+        examples::EpochPosition position = examples::EpochPosition::at(epoch, b, progress);
+        position.order = order;
+        position.seconds = seconds_since(start) + earlier_seconds;
+        position.sums = {{"last_loss_sum", last.loss_sum},
+                         {"last_correct", double(last.correct)},
+                         {"last_count", double(last.count)}};
+        save_resume_point(epoch - 1, false, &position);
+        signal_stop.stopped(epoch, b);
+      }
+      const std::size_t global_first = b * global_batch;
+      const std::size_t global_n = std::min(global_batch, windows - global_first);
+      const auto [share_first, share_last] = job.share(global_n);
+      const std::size_t n = share_last - share_first;
+      // [this rank's part of the global mean loss, last-step loss sum, correct, count], summed.
+      std::vector<double> step_stats(4, 0.0);
       s.optimizer->zero_grad();
-      loss.backward();
+      if (n > 0) {
+        fill_windows(ids, o.window, order.data() + global_first + share_first, n, inputs, targets,
+                     every_step);
+        const LmOutput out = model.forward(inputs, {}, every_step);
+        const Tensor loss = cross_entropy(out.logits, targets);
+        const double share = double(n) / double(global_n);
+        (job.size() > 1 ? loss * examples::share_loss_scale(job, double(n), double(global_n))
+                        : loss)
+            .backward();
+        const LastStepScore batch_last = score_last_steps(out.logits, targets, steps_scored);
+        step_stats = {loss.item() * share, batch_last.loss_sum, double(batch_last.correct),
+                      double(batch_last.count)};
+      }
+      job.average_gradients();
+      job.sum(step_stats);
+      examples::check_loss_finite(step_stats[0], epoch, b + 1);
       if (clip > 0) optim::clip_grad_norm(params, clip);
       s.optimizer->step();
-      const LastStepScore batch_last = score_last_steps(out.logits, targets, steps_scored);
-      last.loss_sum += batch_last.loss_sum;
-      last.correct += batch_last.correct;
-      last.count += batch_last.count;
+      last.loss_sum += step_stats[1];
+      last.correct += static_cast<std::size_t>(step_stats[2]);
+      last.count += static_cast<std::size_t>(step_stats[3]);
       const std::string accuracy = fmt::format("acc {:.1f}%", 100.0 * last.correct / last.count);
       progress.set_note(every_step ? fmt::format("last step {:.4f}  {}",
                                                  last.loss_sum / last.count, accuracy)
                                    : accuracy);
-      progress.step(loss.item(), n);
+      progress.step(step_stats[0], global_n);
     }
-    const double epoch_seconds = seconds_since(start);
+    const double epoch_seconds = seconds_since(start) + earlier_seconds;
     train_seconds += epoch_seconds;
     const double loss = progress.mean_loss(), accuracy = double(last.correct) / windows;
     const double last_step_loss = last.loss_sum / double(windows);
@@ -176,6 +227,7 @@ int train_windows(Session& s) {
   save_session(s);
   std::printf("best loss %.4f at epoch %zu (weights restored); %.1f s of training\n",
               stopping.best(), stopping.best_epoch(), train_seconds);
+  job.print_communication_share(train_seconds);
   if (target_epoch)
     std::printf("loss first below %g at epoch %zu, after %.1f s of training\n", o.target_loss,
                 target_epoch, target_seconds);

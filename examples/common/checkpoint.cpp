@@ -3,7 +3,9 @@
 
 #include <fmt/format.h>
 
-#include "autograd/function.hpp"
+#include "tapegrad/autograd/function.hpp"
+
+#include "common/job.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -47,7 +49,7 @@ void save_checkpoint(const std::string& path, const nn::Module& model,
                               "previous checkpoint, if any, is kept)",
                               path, key));
   }
-  nn::save_npz(path, archive);
+  if (Job::current().is_root()) nn::save_npz(path, archive);  // rank 0 writes the run's files
 }
 
 void check_loss_finite(double loss, std::size_t epoch, std::size_t step) {

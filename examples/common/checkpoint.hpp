@@ -6,10 +6,10 @@
 #include <optional>
 #include <string>
 
-#include "autograd/random.hpp"
-#include "nn/module.hpp"
-#include "nn/npz.hpp"
-#include "optim/optimizer.hpp"
+#include "tapegrad/autograd/random.hpp"
+#include "tapegrad/nn/module.hpp"
+#include "tapegrad/nn/npz.hpp"
+#include "tapegrad/optim/optimizer.hpp"
 
 namespace tg::examples {
 

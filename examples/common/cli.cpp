@@ -1,7 +1,12 @@
 // Command-line conventions shared by the examples: one-line errors, exit codes, --threads.
 #include "common/cli.hpp"
 
+#include <fmt/format.h>
+
 #include <tapegrad/autograd/blas.hpp>
+#include <tapegrad/autograd/tensor.hpp>
+
+#include "common/job.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -70,18 +75,28 @@ int run_main(int argc, char** argv, const std::function<int()>& fn) {
     const std::string path = argv[0];
     name_storage() = path.substr(path.find_last_of('/') + 1);
   }
+  tg::tune_malloc_for_training();  // a training program: keep freed memory (see tensor.hpp)
+  const Job* job = nullptr;
+  std::string error;
   try {
+    job = &Job::current();  // joins the mpirun job, if mpirun started this process
     return fn();
   } catch (const ExitRequest& e) {
     return e.code;
   } catch (const Interrupted& e) {
-    print_line("interrupted", e.what());
+    // Every rank stops at the same batch (the signal is agreed on); rank 0 says how to resume.
+    if (!job || job->is_root()) print_line("interrupted", e.what());
     return 128 + e.signal();
   } catch (const std::exception& e) {  // tg::Error, UsageError, std::bad_alloc, ...
-    print_error(e.what());
+    error = e.what();
   } catch (...) {
-    print_error("unknown error");
+    error = "unknown error";
   }
+  // In a job of several ranks the others may be waiting for this one in a collective: end them
+  // all rather than leave them hanging.
+  if (job && job->size() > 1)
+    job->abort(fmt::format("{}: error: {}", program_name(), short_line(error)), kErrorExit);
+  print_error(error);
   return kErrorExit;
 }
 

@@ -5,7 +5,7 @@
 #include <map>
 #include <string>
 
-#include "nn/module.hpp"
+#include "tapegrad/nn/module.hpp"
 
 namespace tg::examples {
 

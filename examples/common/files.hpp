@@ -1,4 +1,8 @@
 // Files of an example run: atomic writes, the metrics CSV, run folders and line reading.
+//
+// In a data-parallel job (common/job.hpp) rank 0 alone writes: on the other ranks the writers
+// (write_file_atomic, CsvWriter, make_run_dir, claim_run_dir, and the checkpoint and resume
+// savers built on them) do nothing, so the training loops need no rank tests around each write.
 #pragma once
 
 #include <cstdio>

@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <string>
 
-#include "nn/npz.hpp"
+#include "tapegrad/nn/npz.hpp"
 
 namespace tg::examples {
 

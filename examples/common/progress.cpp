@@ -99,6 +99,12 @@ double Progress::now() const { return options_.clock(); }
 
 double Progress::elapsed() const { return now() - start_; }
 
+void Progress::resume_from(std::size_t steps, std::size_t items, double loss_sum) {
+  done_ = steps;
+  items_ = items;
+  loss_sum_ = loss_sum;
+}
+
 double Progress::mean_loss() const {
   return items_ ? loss_sum_ / static_cast<double>(items_)
                 : std::numeric_limits<double>::quiet_NaN();

@@ -55,6 +55,10 @@ class Progress {
   std::size_t steps() const { return done_; }
   std::size_t items() const { return items_; }
   double mean_loss() const;  // NaN before the first step
+  double loss_sum() const { return loss_sum_; }  // sum of loss x items
+  // Continues an epoch resumed in its middle: as if `steps` steps of `items` items in all, with
+  // this loss sum, had been done (the rate and ETA count only the steps done since).
+  void resume_from(std::size_t steps, std::size_t items, double loss_sum);
   double elapsed() const;
   // The text of the line for the current state (no '\r' or newline).
   std::string line() const;

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "common/files.hpp"
+#include "common/job.hpp"
 
 namespace tg::examples {
 namespace fs = std::filesystem;
@@ -77,6 +78,24 @@ void ResumeState::put(const std::string& prefix, const EarlyStopping& stopping) 
 void ResumeState::put_tensor(const std::string& key, const Tensor& tensor) {
   archive_.tensors[key] = tensor.clone();
 }
+
+void ResumeState::put_indices(const std::string& key, const std::vector<std::size_t>& values) {
+  archive_.integers[key] = Indices(std::vector<std::int64_t>(values.begin(), values.end()));
+}
+
+std::vector<std::size_t> ResumeState::indices(const std::string& key) const {
+  const auto it = archive_.integers.find(key);
+  if (it == archive_.integers.end()) throw Error(fmt::format("{}: no {} entry", path_, key));
+  std::vector<std::size_t> out;
+  out.reserve(it->second.size());
+  for (const std::int64_t v : it->second.data) {
+    if (v < 0) throw Error(fmt::format("{}: {} holds a negative index", path_, key));
+    out.push_back(static_cast<std::size_t>(v));
+  }
+  return out;
+}
+
+bool ResumeState::contains(const std::string& key) const { return archive_.contains(key); }
 
 Tensor ResumeState::tensor(const std::string& key, const Shape& shape) const {
   const auto it = archive_.tensors.find(key);
@@ -155,6 +174,7 @@ void ResumeState::get(const std::string& prefix, EarlyStopping& stopping) const 
 }
 
 void ResumeState::save(const fs::path& run) const {
+  if (!Job::current().is_root()) return;  // rank 0 writes the run's files
   nn::save_npz((run / kResumeFile).string(), archive_);
 }
 
@@ -247,16 +267,87 @@ StopSignals::~StopSignals() {
 
 int StopSignals::received() { return g_signal; }
 
-void stop_if_signalled(const fs::path& run, std::size_t epoch, std::size_t saved) {
-  const int signal = StopSignals::received();
-  if (!signal) return;
+void EpochPosition::put(ResumeState& state) const {
+  state.put_size("partial.epoch", epoch);
+  state.put_size("partial.next_batch", next_batch);
+  state.put_indices("partial.order", order);
+  state.put_indices("partial.batch_sizes", batch_sizes);
+  state.put_size("partial.progress_items", progress_items);
+  state.put_number("partial.progress_loss_sum", progress_loss_sum);
+  state.put_number("partial.seconds", seconds);
+  for (const auto& [key, value] : sums) state.put_number("partial.sum." + key, value);
+}
+
+std::optional<EpochPosition> EpochPosition::get(const ResumeState& state) {
+  if (!state.contains("partial.epoch")) return std::nullopt;
+  EpochPosition p;
+  p.epoch = state.size("partial.epoch");
+  p.next_batch = state.size("partial.next_batch");
+  p.order = state.indices("partial.order");
+  p.batch_sizes = state.indices("partial.batch_sizes");
+  p.progress_items = state.size("partial.progress_items");
+  p.progress_loss_sum = state.number("partial.progress_loss_sum");
+  p.seconds = state.number("partial.seconds");
+  for (const auto& [key, text] : state.texts("partial.sum.")) p.sums[key] = state.number("partial.sum." + key);
+  std::size_t total = 0;
+  for (const std::size_t size : p.batch_sizes) total += size;
+  if (p.epoch != state.size("epoch") + 1 || (!p.batch_sizes.empty() && total != p.order.size()))
+    throw Error("--resume: the saved position in the stopped epoch is damaged");
+  return p;
+}
+
+std::vector<std::vector<std::size_t>> EpochPosition::batches() const {
+  std::vector<std::vector<std::size_t>> out;
+  std::size_t at = 0;
+  for (const std::size_t size : batch_sizes) {
+    out.emplace_back(order.begin() + std::ptrdiff_t(at), order.begin() + std::ptrdiff_t(at + size));
+    at += size;
+  }
+  return out;
+}
+
+EpochPosition EpochPosition::at(std::size_t epoch, std::size_t next_batch,
+                                const Progress& progress) {
+  EpochPosition p;
+  p.epoch = epoch;
+  p.next_batch = next_batch;
+  p.progress_items = progress.items();
+  p.progress_loss_sum = progress.loss_sum();
+  return p;
+}
+
+void EpochPosition::set_batches(const std::vector<std::vector<std::size_t>>& batches) {
+  order.clear();
+  batch_sizes.clear();
+  for (const auto& batch : batches) {
+    batch_sizes.push_back(batch.size());
+    order.insert(order.end(), batch.begin(), batch.end());
+  }
+}
+
+void StopRequest::stopped(std::size_t epoch, std::size_t batch) const {
+  throw_interrupted(signal_, run_, epoch, fmt::format("at batch {} of epoch {}", batch, epoch));
+}
+
+int stop_signal() {
+  // All ranks of a job stop at the same batch, whichever got the signal.
+  return static_cast<int>(Job::current().max(StopSignals::received()));
+}
+
+void throw_interrupted(int signal, const fs::path& run, std::size_t epoch,
+                       const std::string& saved_where) {
   throw Interrupted(
-      signal, fmt::format("{} during epoch {}; the run is saved as it was {}; resume with: {} "
-                          "train --resume {}",
+      signal, fmt::format("{} during epoch {}; the run is saved {}; resume with: {} train "
+                          "--resume {}",
                           signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal",
-                          epoch,
-                          saved ? fmt::format("after epoch {}", saved) : std::string("at its start"),
-                          program_name(), quoted(run)));
+                          epoch, saved_where, program_name(), quoted(run)));
+}
+
+void stop_if_signalled(const fs::path& run, std::size_t epoch, std::size_t saved) {
+  if (const int signal = stop_signal())
+    throw_interrupted(signal, run, epoch,
+                      saved ? fmt::format("as it was after epoch {}", saved)
+                            : std::string("as it was at its start"));
 }
 
 }  // namespace tg::examples

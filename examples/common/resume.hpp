@@ -5,22 +5,26 @@
 #include <csignal>
 #include <cstddef>
 #include <filesystem>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "autograd/random.hpp"
+#include "tapegrad/autograd/random.hpp"
 #include "common/cli.hpp"
 #include "common/early_stopping.hpp"
-#include "nn/module.hpp"
-#include "nn/npz.hpp"
-#include "optim/lr_scheduler.hpp"
-#include "optim/optimizer.hpp"
+#include "common/progress.hpp"
+#include "tapegrad/nn/module.hpp"
+#include "tapegrad/nn/npz.hpp"
+#include "tapegrad/optim/lr_scheduler.hpp"
+#include "tapegrad/optim/optimizer.hpp"
 
 namespace tg::examples {
 
-// <run>/resume.npz: the state at the end of the last completed epoch (and before the first), beside
-// model.npz (the best weights). A separate file, so that the best model is never replaced by a
-// later, worse state, and a resumed run starts from exactly where the loop was.
+// <run>/resume.npz: the state at the end of the last completed epoch (and before the first, and
+// where a signal stopped the run, with an EpochPosition), beside model.npz (the best weights). A
+// separate file, so that the best model is never replaced by a later, worse state, and a resumed
+// run starts from exactly where the loop was.
 inline constexpr const char* kResumeFile = "resume.npz";
 
 // A resume checkpoint being written or read: typed entries with exact round trips (doubles as
@@ -37,7 +41,9 @@ class ResumeState {
   void put(const std::string& key, const Generator& generator);
   void put(const std::string& prefix, const EarlyStopping& stopping);
   void put_tensor(const std::string& key, const Tensor& tensor);
+  void put_indices(const std::string& key, const std::vector<std::size_t>& values);
 
+  bool contains(const std::string& key) const;
   const std::string& text(const std::string& key) const;
   // Every text entry under `prefix`, keyed without it.
   std::map<std::string, std::string> texts(const std::string& prefix) const;
@@ -50,6 +56,7 @@ class ResumeState {
   void get(const std::string& prefix, EarlyStopping& stopping) const;
   // A tensor of the given shape.
   Tensor tensor(const std::string& key, const Shape& shape) const;
+  std::vector<std::size_t> indices(const std::string& key) const;
 
   // Which example wrote it and the arguments its run was started with (encode_args).
   void set_run(const std::string& example, const std::string& args);
@@ -63,6 +70,29 @@ class ResumeState {
   std::map<std::string, Tensor> prefixed(const std::string& prefix) const;
   nn::Archive archive_;
   std::string path_ = kResumeFile;
+};
+
+// An epoch stopped in its middle by a signal, saved with the resume state so that the resumed run
+// continues it where it stopped (instead of doing it again): the next batch, the epoch's own data
+// order (drawing a new one would use the generator twice), and what the loop had summed so far.
+struct EpochPosition {
+  std::size_t epoch = 0;       // the epoch stopped in (the resume state's "epoch" is the one before)
+  std::size_t next_batch = 0;  // batches done
+  std::vector<std::size_t> order;        // the epoch's examples (windows, names...) in order
+  std::vector<std::size_t> batch_sizes;  // how `order` is cut into batches (empty: not needed)
+  std::size_t progress_items = 0;        // the progress line's sums (Progress::resume_from)
+  double progress_loss_sum = 0;
+  double seconds = 0;                    // of the epoch so far
+  std::map<std::string, double> sums;    // the loop's own running sums (correct, seen...)
+
+  // Stopped before batch `next_batch` of `epoch`, with the progress line's sums.
+  static EpochPosition at(std::size_t epoch, std::size_t next_batch, const Progress& progress);
+  void put(ResumeState& state) const;
+  // The saved position, if the state was saved in the middle of an epoch.
+  static std::optional<EpochPosition> get(const ResumeState& state);
+  // `order` cut into batch_sizes, and the other way round.
+  std::vector<std::vector<std::size_t>> batches() const;
+  void set_batches(const std::vector<std::vector<std::size_t>>& batches);
 };
 
 // The arguments after the program name, one string, so a run can record how it was started.
@@ -89,8 +119,30 @@ class StopSignals {
   static int received();
 };
 
-// Throws Interrupted when a signal arrived: "<signal> during epoch <epoch>; resume with:
-// <program> train --resume '<run>' (continues after epoch <saved>)".
+// The stop signal received by this process, or in a data-parallel job by any rank (0: none).
+// Every rank calls it at the same point of its loop and gets the same answer.
+int stop_signal();
+
+// Ends the run for `signal`: throws Interrupted with "<signal> during epoch <epoch>; the run is
+// saved <saved_where>; resume with: <program> train --resume '<run>'".
+[[noreturn]] void throw_interrupted(int signal, const std::filesystem::path& run, std::size_t epoch,
+                                    const std::string& saved_where);
+
+// A training loop's stop on a signal, with a save in the middle of the epoch: requested() before
+// every batch (every rank calls it there); when it says yes the loop saves its resume point and
+// calls stopped(), which ends the run with the line saying how to resume.
+class StopRequest {
+ public:
+  explicit StopRequest(std::filesystem::path run) : run_(std::move(run)) {}
+  bool requested() { return (signal_ = stop_signal()) != 0; }
+  [[noreturn]] void stopped(std::size_t epoch, std::size_t batch) const;
+
+ private:
+  std::filesystem::path run_;
+  int signal_ = 0;
+};
+
+// Throws Interrupted when a signal arrived (stop_signal), the run being saved after epoch `saved`.
 void stop_if_signalled(const std::filesystem::path& run, std::size_t epoch, std::size_t saved);
 
 }  // namespace tg::examples

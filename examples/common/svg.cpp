@@ -4,7 +4,7 @@
 #include "common/files.hpp"
 #include "common/text.hpp"
 
-#include <autograd/error.hpp>
+#include <tapegrad/autograd/error.hpp>
 
 #include <fmt/format.h>
 

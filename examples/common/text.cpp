@@ -1,7 +1,7 @@
 // UTF-8 decoding / encoding with validation, display width, and the char-RNN ASCII folding.
 #include "common/text.hpp"
 
-#include <autograd/error.hpp>
+#include <tapegrad/autograd/error.hpp>
 
 #include <utf8proc.h>
 

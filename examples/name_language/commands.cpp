@@ -10,10 +10,11 @@
 #include <numeric>
 #include <optional>
 
-#include "autograd/autocast.hpp"
+#include "tapegrad/autograd/autocast.hpp"
 #include "tapegrad/autograd/random.hpp"
 #include "common/cli.hpp"
 #include "common/files.hpp"
+#include "common/job.hpp"
 #include "common/limits.hpp"
 #include "common/progress.hpp"
 #include "common/resume.hpp"
@@ -160,14 +161,20 @@ int run_train(const TrainArgs& a) {
   make_optimizer(o.optimizer, model.named_parameters(), o);
 
   const bool resuming = !a.resume.empty();
-  const RunFolder folder = claim_run_dir(
-      resuming ? fs::path(a.resume)
-      : a.out.empty() ? make_run_dir("runs/name_language") : fs::path(a.out),
-      resuming ? RunDirUse::Resume : a.overwrite ? RunDirUse::Overwrite : RunDirUse::New);
+  // Under mpirun only rank 0 owns the run folder and writes files; every rank trains (and reads
+  // the resume state, so the run folder must be on a file system they share).
+  const Job& job = Job::current();
+  std::optional<RunFolder> folder;
+  if (job.is_root()) {
+    folder = claim_run_dir(
+        resuming ? fs::path(a.resume)
+        : a.out.empty() ? make_run_dir("runs/name_language") : fs::path(a.out),
+        resuming ? RunDirUse::Resume : a.overwrite ? RunDirUse::Overwrite : RunDirUse::New);
+    report_stale(*folder);
+  }
+  const fs::path run = folder ? folder->path : fs::path(resuming ? a.resume : a.out);
   std::optional<ResumeState> resumed;
-  if (resuming) resumed = ResumeState::load(folder.path, kExampleName);
-  const fs::path& run = folder.path;
-  report_stale(folder);
+  if (resuming) resumed = ResumeState::load(run, kExampleName);
   const fs::path checkpoint = run / "model.npz";
   std::printf("model: %s, %zu parameters\n", describe(config).c_str(), model.parameter_count());
   std::printf("training: %s lr %g (decay %g per epoch), batch %zu, up to %zu epochs%s, class "
@@ -176,9 +183,12 @@ int run_train(const TrainArgs& a) {
               o.time_limit > 0 ? fmt::format(" or {}", format_duration(o.time_limit)).c_str() : "",
               to_string(o.weights).c_str(), to_string(o.sampling).c_str(), config.dropout,
               o.weight_decay, o.clip);
+  if (job.size() > 1)
+    std::printf("data-parallel: %d processes, global batch %zu\n", job.size(),
+                o.batch * static_cast<std::size_t>(job.size()));
   std::printf("run folder: %s\n", run.string().c_str());
   std::fflush(stdout);
-  write_split(run / "split.csv", data, split);
+  if (job.is_root()) write_split(run / "split.csv", data, split);
 
   const EncodedSet train = encode_examples(data, split.train, config.vocabulary);
   const EncodedSet validation = encode_examples(data, split.validation, config.vocabulary);
@@ -190,21 +200,27 @@ int run_train(const TrainArgs& a) {
     history = history_from_text(resumed->text("history"));
     for (const auto& [key, value] : resumed->texts("extra.")) extra[key] = value;
   }
-  CsvWriter metrics = resumed ? CsvWriter(run / "metrics.csv", metrics_header(), history.size())
-                              : CsvWriter(run / "metrics.csv", metrics_header());
+  std::optional<CsvWriter> metrics;
+  if (job.is_root() && resumed)
+    metrics.emplace(run / "metrics.csv", metrics_header(), history.size());
+  else if (job.is_root())
+    metrics.emplace(run / "metrics.csv", metrics_header());
   // While training, Ctrl-C stops at a batch boundary with the last epoch's state saved; after it,
   // Ctrl-C ends the program as usual.
   std::optional<StopSignals> signals(std::in_place);
   TrainHooks hooks;
   hooks.resume = resumed ? &*resumed : nullptr;
-  hooks.on_batch = [&](std::size_t epoch) { stop_if_signalled(run, epoch, epoch - 1); };
+  StopRequest stop(run);
+  hooks.stop = &stop;
   hooks.on_resume_point = [&](ResumeState& state) {
+    if (!job.is_root()) return;
     state.set_run(kExampleName, a.started_args);
     for (const auto& [key, value] : extra) state.put("extra." + key, value);
     state.save(run);
   };
   hooks.on_epoch = [&](const EpochRecord& r) {
-    metrics.write_row(metrics_row(r));
+    if (!job.is_root()) return;
+    metrics->write_row(metrics_row(r));
     history.push_back(r);
     write_curves_svg(run / "curves.svg", history);
   };
@@ -212,10 +228,12 @@ int run_train(const TrainArgs& a) {
     extra["epoch"] = std::to_string(r.epoch);
     extra["val_accuracy"] = fmt::format("{:.6f}", r.val_accuracy);
     extra["val_macro_accuracy"] = fmt::format("{:.6f}", r.val_macro_accuracy);
-    save_checkpoint(checkpoint.string(), model, nullptr, nullptr, make_meta(config, extra));
+    if (job.is_root())
+      save_checkpoint(checkpoint.string(), model, nullptr, nullptr, make_meta(config, extra));
   };
   const TrainResult result = train_model(model, train, validation, o, gen, hooks);
   signals.reset();
+  if (!job.is_root()) return 0;  // rank 0 evaluates and writes the results
   const EpochRecord& best = result.history.at(result.best_epoch - 1);
   std::size_t seen = 0;
   for (const EpochRecord& r : result.history) seen += static_cast<std::size_t>(r.names_per_second * r.seconds + 0.5);
@@ -225,6 +243,7 @@ int run_train(const TrainArgs& a) {
               format_rate(static_cast<double>(seen) / std::max(result.train_seconds, 1e-9), "names").c_str(),
               result.stop_reason.c_str(), percent(best.val_accuracy).c_str(),
               percent(best.val_macro_accuracy).c_str(), result.best_epoch);
+  job.print_communication_share(result.train_seconds);
 
   const Evaluation e = evaluate(model, test);
   const std::string report = evaluation_report("test", e, config.labels);

@@ -10,7 +10,7 @@
 #include <set>
 
 #include "common/files.hpp"
-#include "nn/data.hpp"
+#include "tapegrad/nn/data.hpp"
 #include "common/text.hpp"
 
 namespace tg::examples::names {

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "autograd/random.hpp"
-#include "autograd/tensor.hpp"
+#include "tapegrad/autograd/random.hpp"
+#include "tapegrad/autograd/tensor.hpp"
 
 namespace tg::examples::names {
 

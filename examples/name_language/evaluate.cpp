@@ -8,8 +8,8 @@
 #include <limits>
 #include <tuple>
 
-#include "autograd/ops.hpp"
-#include "autograd/tape.hpp"
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/autograd/tape.hpp"
 #include "common/text.hpp"
 
 namespace tg::examples::names {

@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "autograd/random.hpp"
+#include "tapegrad/autograd/random.hpp"
 #include "common/checkpoint.hpp"
 #include "name_language/data.hpp"
-#include "nn/nn.hpp"
+#include "tapegrad/nn/nn.hpp"
 
 namespace tg::examples::names {
 

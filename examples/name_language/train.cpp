@@ -6,11 +6,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 #include <sstream>
 
-#include "autograd/ops.hpp"
+#include "tapegrad/autograd/ops.hpp"
 #include "common/checkpoint.hpp"
 #include "common/early_stopping.hpp"
+#include "common/job.hpp"
 #include "common/progress.hpp"
 #include "name_language/evaluate.hpp"
 
@@ -186,9 +188,11 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
   std::size_t steps = 0, first_epoch = 1;
   bool out_of_time = false;
   // Everything random or stateful the loop touches, so that a resumed run is the same run.
-  const auto save_point = [&](std::size_t epoch, bool finished) {
+  const auto save_point = [&](std::size_t epoch, bool finished,
+                              const examples::EpochPosition* stopped_in = nullptr) {
     if (!hooks.on_resume_point) return;
     examples::ResumeState state;
+    if (stopped_in) stopped_in->put(state);
     state.put("model.", model);
     state.put("optim.", *optimizer);
     state.put("sched.", schedule);
@@ -208,8 +212,13 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
     state.put("history", history_text(result.history));
     hooks.on_resume_point(state);
   };
+  std::optional<examples::EpochPosition> resumed_partial;
   if (const examples::ResumeState* r = hooks.resume) {
     if (r->size("finished")) throw Error("--resume: that run has finished; nothing to resume");
+    resumed_partial = examples::EpochPosition::get(*r);
+    if (resumed_partial)
+      for (const std::size_t position : resumed_partial->order)
+        if (position >= train.size()) throw Error("--resume: the saved epoch's batches are damaged");
     r->get("model.", model);
     r->get("optim.", *optimizer);
     r->get("sched.", schedule);
@@ -231,38 +240,86 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
   } else {
     save_point(0, false);
   }
+  // Data-parallel under mpirun: each global batch of size() x --batch names is split between the
+  // ranks, every rank drawing the same shuffled order from the same generator.
+  Job& job = Job::current();
+  job.attach(model);
+  const auto weight_of = [&](std::int64_t label) {
+    return weights.empty() ? 1.0 : weights[static_cast<std::size_t>(label)];
+  };
   model.train();
   for (std::size_t epoch = first_epoch; epoch <= o.epochs && !out_of_time; ++epoch) {
-    const auto batches = epoch_batches(train, o.batch, C, o.sampling, gen);
+    // A resumed epoch that was stopped in its middle continues with its own batches (drawing new
+    // ones would consume the generator a second time).
+    const bool continuing = resumed_partial && resumed_partial->epoch == epoch;
+    const auto batches =
+        continuing ? resumed_partial->batches()
+                   : epoch_batches(train, o.batch * static_cast<std::size_t>(job.size()), C,
+                                   o.sampling, gen);
     const ProgressOptions po =
         epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs), "names", 10);
     Progress progress(batches.size(), po, out);
     EpochRecord r;
     r.epoch = epoch;
     r.lr = optimizer->lr();
-    std::size_t correct = 0, seen = 0;
-    const double start = now_seconds();
-    for (const auto& positions : batches) {
-      if (hooks.on_batch) hooks.on_batch(epoch);
-      const Batch batch = gather_batch(train, positions);
-      const Tensor logits = model.forward(batch);
-      const Tensor loss = cross_entropy(logits, Indices(batch.labels), loss_options);
-      check_loss_finite(loss.item(), epoch, steps + 1);
+    std::size_t correct = 0, seen = 0, first_batch = 0;
+    double earlier_seconds = 0;  // of this epoch, before a stop
+    if (continuing) {
+      first_batch = std::min(resumed_partial->next_batch, batches.size());
+      correct = static_cast<std::size_t>(resumed_partial->sums["correct"]);
+      seen = static_cast<std::size_t>(resumed_partial->sums["seen"]);
+      earlier_seconds = resumed_partial->seconds;
+      progress.resume_from(first_batch, resumed_partial->progress_items,
+                           resumed_partial->progress_loss_sum);
+      resumed_partial.reset();
+    }
+    const double start = now_seconds() - earlier_seconds;
+    for (std::size_t b = first_batch; b < batches.size(); ++b) {
+      const std::vector<std::size_t>& global_positions = batches[b];
+      if (hooks.stop && hooks.stop->requested()) {
+        examples::EpochPosition position = examples::EpochPosition::at(epoch, b, progress);
+        position.set_batches(batches);
+        position.seconds = now_seconds() - start;
+        position.sums = {{"correct", double(correct)}, {"seen", double(seen)}};
+        save_point(epoch - 1, false, &position);
+        hooks.stop->stopped(epoch, b);
+      }
+      const auto [first, last] = job.share(global_positions.size());
+      const std::vector<std::size_t> positions(global_positions.begin() + first,
+                                               global_positions.begin() + last);
+      double local_weight = 0, global_weight = 0;
+      for (std::size_t p : global_positions) global_weight += weight_of(train.labels[p]);
+      for (std::size_t p : positions) local_weight += weight_of(train.labels[p]);
+      // [this rank's part of the global mean loss, correct, time is up]: summed over the ranks.
+      std::vector<double> step_stats(3, 0.0);
       optimizer->zero_grad();
-      loss.backward();
+      if (!positions.empty()) {
+        const Batch batch = gather_batch(train, positions);
+        const Tensor logits = model.forward(batch);
+        const Tensor loss = cross_entropy(logits, Indices(batch.labels), loss_options);
+        const double scale = share_loss_scale(job, local_weight, global_weight);
+        (job.size() > 1 ? loss * scale : loss).backward();
+        step_stats[0] = loss.item() * local_weight / global_weight;
+        const float* l = logits.value<float>().data();
+        for (std::size_t b = 0; b < batch.size(); ++b)
+          step_stats[1] += static_cast<std::int64_t>(std::max_element(l + b * C, l + (b + 1) * C) -
+                                                     (l + b * C)) == batch.labels[b];
+      }
+      job.average_gradients();
+      step_stats[2] =
+          o.time_limit > 0 && result.train_seconds + (now_seconds() - start) >= o.time_limit;
+      job.sum(step_stats);
+      check_loss_finite(step_stats[0], epoch, steps + 1);
       if (o.clip > 0) optim::clip_grad_norm(params, o.clip);
       optimizer->step();
       average.update();
       ++steps;
-      const float* l = logits.value<float>().data();
-      for (std::size_t b = 0; b < batch.size(); ++b)
-        correct += static_cast<std::int64_t>(std::max_element(l + b * C, l + (b + 1) * C) -
-                                             (l + b * C)) == batch.labels[b];
-      seen += batch.size();
+      correct += static_cast<std::size_t>(step_stats[1]);
+      seen += global_positions.size();
       progress.set_note(fmt::format("acc {:.1f}%", 100.0 * static_cast<double>(correct) /
                                                        static_cast<double>(seen)));
-      progress.step(loss.item(), batch.size());
-      if (o.time_limit > 0 && result.train_seconds + (now_seconds() - start) >= o.time_limit) {
+      progress.step(step_stats[0], global_positions.size());
+      if (step_stats[2] > 0) {  // any rank's clock: all ranks stop after the same step
         out_of_time = true;
         r.partial = seen < train.size();
         break;

@@ -10,11 +10,11 @@
 #include <string>
 #include <vector>
 
-#include "autograd/random.hpp"
+#include "tapegrad/autograd/random.hpp"
 #include "common/resume.hpp"
 #include "name_language/data.hpp"
 #include "name_language/model.hpp"
-#include "optim/optim.hpp"
+#include "tapegrad/optim/optim.hpp"
 
 namespace tg::examples::names {
 
@@ -74,10 +74,12 @@ struct EpochRecord {
 struct TrainHooks {
   std::function<void(const EpochRecord&)> on_epoch;  // after validation, every epoch
   std::function<void(const EpochRecord&)> on_best;   // a new best model is in `model`
-  // Before every batch (the place to stop for a signal).
-  std::function<void(std::size_t epoch)> on_batch;
-  // Before the first epoch and after each one: `state` holds everything the loop needs to
-  // continue from there (the caller adds its own entries and saves it).
+  // Asked before every batch; on a stop the loop saves a resume point in the middle of the
+  // epoch, then the request ends the run.
+  examples::StopRequest* stop = nullptr;
+  // Before the first epoch, after each one, and on a stop in the middle of one: `state` holds
+  // everything the loop needs to continue from there (the caller adds its own entries and saves
+  // it).
   std::function<void(examples::ResumeState& state)> on_resume_point;
   // Continue from such a state instead of starting afresh.
   const examples::ResumeState* resume = nullptr;

@@ -1,5 +1,12 @@
 // Fits y = 3x - 1 with an installed tapegrad; exits non-zero if it does not learn.
 #include <tapegrad.hpp>
+#include <tapegrad/nn/linear.hpp>
+
+// The package config makes Release the build type when the project sets none (this project does
+// not): tapegrad's templates run ~60x slower unoptimised.
+#if !defined(__OPTIMIZE__)
+#error "the consumer was built without optimisation: tapegrad's package config should give Release"
+#endif
 
 #include <cmath>
 #include <cstdio>

@@ -6,12 +6,18 @@ if(rc)
   message(FATAL_ERROR "install failed: ${rc}")
 endif()
 execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${WORK_DIR}/build
-                -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DCMAKE_BUILD_TYPE=Release
+                -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix ${EXTRA_CONFIGURE_ARGS}
                 RESULT_VARIABLE rc)
 if(rc)
   message(FATAL_ERROR "configuring the consumer failed: ${rc}")
 endif()
-execute_process(COMMAND ${CMAKE_COMMAND} --build ${WORK_DIR}/build RESULT_VARIABLE rc)
+# Only the public headers are installed: the umbrella and the tapegrad/ folder.
+file(GLOB installed RELATIVE ${WORK_DIR}/prefix/include ${WORK_DIR}/prefix/include/*)
+if(NOT installed STREQUAL "tapegrad;tapegrad.hpp")
+  message(FATAL_ERROR "installed include/ holds '${installed}', expected 'tapegrad;tapegrad.hpp'")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} --build ${WORK_DIR}/build --parallel 2
+                RESULT_VARIABLE rc)
 if(rc)
   message(FATAL_ERROR "building the consumer failed: ${rc}")
 endif()

@@ -10,8 +10,8 @@
 #include <cstdio>
 #include <string>
 
-#include "autograd/error.hpp"
-#include "nn/npz.hpp"
+#include "tapegrad/autograd/error.hpp"
+#include "tapegrad/nn/npz.hpp"
 
 namespace {
 

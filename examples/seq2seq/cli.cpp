@@ -1,0 +1,130 @@
+// seq2seq command line: the train / eval / translate subcommands and every flag's help.
+#include <CLI/CLI.hpp>
+
+#include "common/cli.hpp"
+#include "common/resume.hpp"
+#include "seq2seq/commands.hpp"
+
+namespace tg::examples::seq2seq {
+
+namespace {
+
+void add_train_options(CLI::App& cmd, TrainArgs& a) {
+  TrainOptions& t = a.train;
+  cmd.add_option("--data", a.data,
+                 "File of tab-separated pairs, one per line: source<TAB>target, or "
+                 "source<TAB>target<TAB>group (the report breaks the accuracy down by group); "
+                 "split 80/10/10 by source string. Default: generated dates");
+  integer_in(cmd.add_option("--train-size", a.sizes.train,
+                            "Generated dates: training pairs (ignored with --data)"),
+             1, 1000000);
+  integer_in(cmd.add_option("--val-size", a.sizes.validation,
+                            "Generated dates: validation pairs (ignored with --data)"),
+             1, 100000);
+  integer_in(cmd.add_option("--test-size", a.sizes.test,
+                            "Generated dates: test pairs (ignored with --data)"),
+             1, 100000);
+  cmd.add_option("--cell", a.cell, "Recurrent cell of the encoder and the decoder: gru or lstm")
+      ->check(CLI::IsMember({"gru", "lstm"}));
+  integer_in(cmd.add_option("--embedding", a.embedding, "Character embedding size (source and target)"),
+             1, 4096);
+  integer_in(cmd.add_option("--hidden", a.hidden, "Encoder units per direction"), 1, 4096);
+  integer_in(cmd.add_option("--decoder-hidden", a.decoder_hidden,
+                            "Decoder units, also the width of the attentional vector"),
+             1, 4096);
+  number_in(cmd.add_option("--lr", t.lr, "Adam's learning rate"), 0, 10, true);
+  number_in(cmd.add_option("--lr-decay", t.lr_decay,
+                           "Multiply the learning rate by this after every epoch (1 = constant)"),
+            0, 1, true);
+  number_in(cmd.add_option("--clip", t.clip,
+                           "Clip the gradient's total norm to this; 0 = no clipping"),
+            0.0, 1e9);
+  integer_in(cmd.add_option("--epochs", t.epochs, "Maximum number of epochs"), 1, 100000);
+  integer_in(cmd.add_option("--batch", t.batch, "Pairs per mini-batch"), 1, 65536);
+  integer_in(cmd.add_option("--patience", t.patience,
+                            "Early stopping: stop after this many epochs without a better "
+                            "validation exact match; 0 = off (the best epoch's weights are kept "
+                            "either way; a perfect validation score also stops)"),
+             0, 100000);
+  number_in(cmd.add_option("--time-limit", t.time_limit,
+                           "Stop training after this many seconds (validation excluded); 0 = no "
+                           "limit"),
+            0.0, 1e9);
+  integer_in(cmd.add_option("--beam", a.beam,
+                            "Beam width of the final test report beside greedy decoding; 1 = "
+                            "greedy only"),
+             1, 100);
+  integer_in(cmd.add_option("--seed", a.seed,
+                            "Seed of the generated data, the split, the initialisation and the "
+                            "shuffling"),
+             0, UINT64_MAX);
+  add_threads_option(cmd, a.threads);
+  cmd.add_option("--out", a.out,
+                 "Run folder for the checkpoint, metrics.csv, pictures and the data parts "
+                 "(default: runs/seq2seq/<timestamp>)");
+  cmd.add_flag("--overwrite", a.overwrite, "Allow --out to name a folder that holds a checkpoint");
+  cmd.add_option("--resume", a.resume,
+                 "Continue the run in this folder where it stopped (Ctrl-C, kill, crash): "
+                 "`seq2seq train --resume RUN` alone, the flags are the run's; without a time "
+                 "limit the result is the same, bit for bit, as a run never interrupted");
+}
+
+}  // namespace
+
+int seq2seq_main(int argc, char** argv) {
+  return run_main(argc, argv, [&]() -> int {
+    CLI::App app{
+        "Character-level sequence-to-sequence model with attention (tapegrad example): a "
+        "bidirectional GRU / LSTM encoder and an attention decoder, trained by default to write "
+        "human dates (\"3rd of March 1999\", \"03/03/99\") as ISO dates (1999-03-03).",
+        "seq2seq"};
+    app.require_subcommand(1);
+    app.option_defaults()->always_capture_default();
+    app.footer(
+        "Examples:\n"
+        "  seq2seq train\n"
+        "  seq2seq eval --checkpoint runs/seq2seq/<run>/model.npz\n"
+        "  seq2seq translate --checkpoint runs/seq2seq/<run>/model.npz \"3rd of March 1999\" "
+        "\"03/03/99\" --beam 5\n"
+        "Numeric dates with the year last read day first (03/04/99 is 1999-04-03); two-digit "
+        "years are 1950-2049.");
+
+    TrainArgs train;
+    CLI::App* train_cmd = app.add_subcommand(
+        "train", "Train a model; writes a run folder with the checkpoint, metrics, the data parts, "
+                 "attention pictures and the test report");
+    add_train_options(*train_cmd, train);
+
+    EvalArgs eval;
+    CLI::App* eval_cmd = app.add_subcommand(
+        "eval", "Exact match of a checkpoint on a file of pairs (default: the test part of its run)");
+    eval_cmd->add_option("--checkpoint", eval.checkpoint, "model.npz written by train")->required();
+    eval_cmd->add_option("--data", eval.data,
+                         "File of tab-separated pairs (default: test.tsv beside the checkpoint)");
+    integer_in(eval_cmd->add_option("--beam", eval.beam,
+                                    "Beam width reported beside greedy decoding; 1 = greedy only"),
+               1, 100);
+    add_threads_option(*eval_cmd, eval.threads);
+
+    TranslateArgs translate;
+    CLI::App* translate_cmd = app.add_subcommand(
+        "translate", "Print each source and its translation, tab-separated");
+    translate_cmd->add_option("--checkpoint", translate.checkpoint, "model.npz written by train")
+        ->required();
+    integer_in(translate_cmd->add_option("--beam", translate.beam,
+                                         "Beam width; 1 = greedy decoding"),
+               1, 100);
+    add_threads_option(*translate_cmd, translate.threads);
+    translate_cmd->add_option("sources", translate.sources, "Texts to translate")->required();
+
+    std::vector<std::string> args = resume_command_line(argc, argv, kExampleName, train.started_args);
+    std::vector<char*> args_argv;
+    for (std::string& arg : args) args_argv.push_back(arg.data());
+    parse_args(app, static_cast<int>(args_argv.size()), args_argv.data());
+    if (train_cmd->parsed()) return run_train(train);
+    if (eval_cmd->parsed()) return run_eval(eval);
+    return run_translate(translate);
+  });
+}
+
+}  // namespace tg::examples::seq2seq

@@ -1,0 +1,21 @@
+// More element-wise ops: abs, log1p, softplus, gelu, and element-wise minimum / maximum.
+#pragma once
+
+#include "tapegrad/autograd/tensor.hpp"
+
+namespace tg {
+
+// |x|; the gradient at 0 is 0 (sign(x)), as PyTorch.
+Tensor abs(const Tensor& x);
+// log(1 + x), accurate for small x.
+Tensor log1p(const Tensor& x);
+// (1/beta) log(1 + exp(beta x)), and x itself where beta x > threshold (PyTorch's rule).
+Tensor softplus(const Tensor& x, double beta = 1.0, double threshold = 20.0);
+// Gaussian error linear unit: x Phi(x) exactly, or PyTorch's approximate="tanh" form.
+enum class GeluApproximation { None, Tanh };
+Tensor gelu(const Tensor& x, GeluApproximation approximate = GeluApproximation::None);
+// Element-wise with broadcasting; where a == b the gradient is split in halves (PyTorch).
+Tensor minimum(const Tensor& a, const Tensor& b);
+Tensor maximum(const Tensor& a, const Tensor& b);
+
+}  // namespace tg

@@ -1,0 +1,145 @@
+// nn::Module: a tree of named parameters and child modules, with PyTorch's naming and modes.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tapegrad/autograd/tensor.hpp"
+
+namespace tg::nn {
+
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+// One line of Module::summary().
+struct SummaryRow {
+  std::string name;  // hierarchical ("encoder.lstm")
+  std::string type;  // type_name()
+  Shape output_shape;  // meaningful only when output_known
+  std::size_t params = 0;
+  bool output_known = true;  // false where the shape cannot be derived (not a chain, no input)
+};
+
+class Module {
+ public:
+  // The shape summary_rows passes on where no shape is known.
+  static const Shape& unknown_shape();
+
+  virtual ~Module() = default;
+  Module() = default;
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  // The layer's name in summaries ("Linear", "LSTM").
+  virtual std::string type_name() const = 0;
+  // One-input, one-output modules (everything that can sit in a Sequential) override this.
+  // The default throws tg::Error naming the type.
+  virtual Tensor forward(const Tensor& input);
+  Tensor operator()(const Tensor& input) { return forward(input); }
+  // Keras-style output shape for an input shape, used by summary() (batch axis included).
+  // The default chains the children in order; a module without children keeps the shape
+  // (right for activations and dropout: every layer that changes shapes overrides it).
+  virtual Shape output_shape(const Shape& input_shape) const;
+
+  // Parameters in registration order, depth first (own parameters before the children's), named
+  // as PyTorch names them ("encoder.lstm.weight_ih_l0"). A tensor shared by two modules (weight
+  // tying) is listed once, under its first name, as PyTorch does.
+  NamedTensors named_parameters() const;
+  std::vector<Tensor> parameters() const;
+  std::size_t parameter_count() const;            // elements, shared tensors counted once
+  std::size_t trainable_parameter_count() const;  // those with requires_grad
+  const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const {
+    return children_;
+  }
+
+  // Training mode (dropout active) or evaluation mode, recursively.
+  void train(bool on = true);
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+
+  void zero_grad();
+  // Freezes (false) or unfreezes every parameter of this module and its descendants, as
+  // PyTorch's module.requires_grad_(): a frozen parameter gets no gradient, so optimizers leave
+  // it alone, and parameter summaries count it as non-trainable.
+  Module& set_requires_grad(bool requires_grad);
+  // Converts every parameter in place (the Tensor handles stay valid): to(DType::Float64) for
+  // gradcheck, as PyTorch's model.double(). Gradients are dropped; requires_grad is kept. Call
+  // it between steps, not while a tape refers to the parameters.
+  void to(DType dtype);
+
+  // Parameters by name (copies of the values, every name even for shared tensors), and loading
+  // them back with checks: every name must exist with the same shape; a mismatch throws naming
+  // the key and both shapes. Missing or unexpected keys throw when strict (all are listed). Values
+  // are converted to the model's dtype. Nothing is modified unless every check passes.
+  std::map<std::string, Tensor> state_dict() const;
+  void load_state_dict(const std::map<std::string, Tensor>& state, bool strict = true);
+
+  // A table like Keras' model.summary(): layer, output shape, parameter count, totals.
+  // Output shapes are computed from `input_shape` through output_shape() of the children; where
+  // that fails (a model that is not a chain of its children) the shape shows as "?" and the
+  // rest of the tree is still listed. Without an input shape every shape is "?".
+  std::string summary(const Shape& input_shape) const;
+  std::string summary() const;
+  // Appends this module's rows and returns its output shape. A module without children is one
+  // row; a container (any module with children, e.g. Sequential) is one row per descendant
+  // layer, its children fed in order. Override to feed children differently in a custom model.
+  virtual Shape summary_rows(const std::string& name, const Shape& input_shape,
+                             std::vector<SummaryRow>& rows) const;
+
+ protected:
+  // Registers a parameter (marked requires_grad, named for DOT graphs). Names are unique within
+  // a module and contain no '.'. The returned reference stays valid for the module's lifetime.
+  // register_module() prefixes the child's tensor names with its own, so trees built bottom-up
+  // (children complete before they are registered, as in constructors) carry full PyTorch names.
+  const Tensor& register_parameter(std::string name, Tensor value);
+  template <class M>
+  std::shared_ptr<M> register_module(std::string name, std::shared_ptr<M> module) {
+    adopt_child(std::move(name), module);
+    return module;
+  }
+  // Whether forward feeds the children in order, each one's output to the next (Sequential):
+  // then summary() reports a shape a child does not take as an error instead of "?".
+  virtual bool children_form_a_chain() const { return false; }
+  // Called after train()/eval() changes the mode, for modules that cache per-mode state.
+  virtual void on_mode_change() {}
+
+ private:
+  void adopt_child(std::string name, std::shared_ptr<Module> module);
+  void check_new_name(const char* what, const std::string& name) const;
+  void collect(const std::string& prefix, NamedTensors& out) const;
+
+  std::deque<std::pair<std::string, Tensor>> params_;  // deque: register_parameter's references stay valid
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  bool training_ = true;
+};
+
+// Base for a model whose forward takes other arguments than one tensor: derive from
+// nn::Forwarding<MyModel> and `model(args...)` calls MyModel::forward(args...), whatever its
+// signature (e.g. forward(const Indices& ids) or forward(x, lengths)), as PyTorch's __call__.
+template <class Derived>
+class Forwarding : public Module {
+ public:
+  template <class... Args>
+  decltype(auto) operator()(Args&&... args) {
+    return static_cast<Derived&>(*this).forward(std::forward<Args>(args)...);
+  }
+};
+
+// Evaluation mode (no dropout) for a scope, as PyTorch's `with torch.no_grad()` pattern for
+// modes: the previous mode comes back when the scope ends, even through an exception.
+class EvalModeGuard {
+ public:
+  explicit EvalModeGuard(Module& m) : module_(m), was_training_(m.is_training()) { m.eval(); }
+  ~EvalModeGuard() { module_.train(was_training_); }
+  EvalModeGuard(const EvalModeGuard&) = delete;
+  EvalModeGuard& operator=(const EvalModeGuard&) = delete;
+
+ private:
+  Module& module_;
+  bool was_training_;
+};
+
+}  // namespace tg::nn

@@ -1,0 +1,172 @@
+// The recurrent driver (layers, directions, lengths, dropout, state in and out) and the layers
+// that plug into it: the fused RNN, LSTM and GRU, and cells written by users with tensor ops.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "tapegrad/autograd/gradcheck.hpp"
+#include "tapegrad/autograd/random.hpp"
+#include "tapegrad/nn/module.hpp"
+#include "tapegrad/nn/rnn_cells.hpp"
+#include "tapegrad/nn/rnn_kinds.hpp"
+
+namespace tg::nn {
+
+class Workspace;
+struct CellWeights;
+
+using RowFlags = std::shared_ptr<const std::vector<std::uint8_t>>;
+
+// How one layer-direction runs over its input.
+struct SequenceRun {
+  bool batch_first = false;  // x is [B, T, in] instead of [T, B, in]
+  bool reverse = false;      // steps t = steps-1 down to 0
+  // Steps run: [0, steps) of the T in x (0 means all), in either direction; later slices are
+  // padding past every sequence's end.
+  std::size_t steps = 0;
+  // active[t] (null, or missing: every row) flags the rows that step at t; the others keep their
+  // state and get no gradient.
+  std::vector<RowFlags> active;
+};
+
+struct RecurrentOptions {
+  std::size_t input_size = 0;
+  std::size_t hidden_size = 0;
+  std::size_t num_layers = 1;
+  bool bias = true;
+  bool batch_first = false;  // input and output [B, T, F] instead of [T, B, F]
+  bool bidirectional = false;
+  double dropout = 0.0;  // on the outputs of every layer but the last, in training mode only
+  // What forward(const Tensor&) returns: the outputs of all steps, or only `last` (Keras'
+  // return_sequences), e.g. to put the layer in a Sequential before a classifier.
+  bool return_sequences = true;
+};
+
+// Initial or final state: h [L*D, B, H] and, for the LSTM only, c [L*D, B, H]; row l*D + d is
+// layer l, direction d (0 forward, 1 reverse), as PyTorch's h_n. Undefined means zeros.
+struct RecurrentState {
+  Tensor h;
+  Tensor c;
+};
+
+struct RecurrentOutput {
+  Tensor output;  // [T, B, D*H] (batch_first: [B, T, D*H]); zero at padded steps
+  // [B, D*H]: each direction's final h of the last layer, side by side. Forward: the state at
+  // the sequence's own last step (= output at step length-1); reverse: after reading back to step
+  // 0. For one direction, the output of each sequence's last step.
+  Tensor last;
+  RecurrentState state;  // final h (and c), the state at each sequence's own last step
+};
+
+// The driver every recurrent layer shares. Per layer l and direction d it asks the layer to run
+// one layer-direction (run_direction) and gets every step's state [T, B, W] back; it takes care
+// of the input and state layouts, lengths, dropout between layers, the outputs and the final
+// states. A state row is h (the first `hidden` columns, the layer's output) then, for cells that
+// have one, c (the next `cell` columns).
+class RecurrentDriver : public Module {
+ public:
+  // x [T, B, in] (batch_first: [B, T, in]). `lengths` (empty: all T) gives each sequence's
+  // length, 1..T: steps past it are padding, which produce zero output, leave the state unchanged
+  // and get no gradient; the reverse direction starts at each sequence's own last step.
+  RecurrentOutput forward(const Tensor& x, const RecurrentState& state,
+                          const std::vector<std::size_t>& lengths = {});
+  // return_sequences ? output : last, from a zero state.
+  Tensor forward(const Tensor& x) override;
+  using Module::operator();
+  RecurrentOutput operator()(const Tensor& x, const RecurrentState& state,
+                             const std::vector<std::size_t>& lengths = {}) {
+    return forward(x, state, lengths);
+  }
+  Shape output_shape(const Shape& input_shape) const override;
+
+  const RecurrentOptions& options() const { return options_; }
+  std::size_t num_directions() const { return options_.bidirectional ? 2 : 1; }
+  // The dropout between layers draws from the layer's own generator, seeded at construction from
+  // the initialisation generator; reseed it to repeat masks.
+  void manual_seed(std::uint64_t seed) { dropout_gen_.manual_seed(seed); }
+  Generator& dropout_generator() { return dropout_gen_; }
+
+ protected:
+  // `hidden`: width of h (each direction's output); `cell`: width of c (0: no cell state).
+  RecurrentDriver(const RecurrentOptions& options, std::size_t hidden, std::size_t cell);
+  // The input width of layer l: input_size, or D * hidden above the first.
+  std::size_t layer_input_size(std::size_t layer) const;
+  // PyTorch's parameter suffix of layer-direction (l, reverse): "_l0", "_l1_reverse".
+  static std::string suffix(std::size_t layer, bool reverse);
+  // Seeds the dropout generator: a subclass calls it after drawing its parameters, so that
+  // the initialisation order is PyTorch's.
+  void seed_dropout(Generator& gen);
+  // For layers that learn the width of c from their cells after construction.
+  void set_cell_width(std::size_t cell) { cell_ = cell; }
+  // Runs layer-direction k (index layer * D + direction) over `input` from `initial` ([B, W]
+  // values, W = hidden + cell; undefined: zero) and returns every step's state [T, B, W], zero
+  // at steps past run.steps.
+  virtual Tensor run_direction(std::size_t k, const Tensor& input, const Tensor& initial,
+                               const SequenceRun& run) = 0;
+  Workspace* workspace() const { return workspace_.get(); }
+
+ private:
+  RecurrentOptions options_;
+  std::size_t hidden_, cell_;
+  Generator dropout_gen_;
+  std::shared_ptr<Workspace> workspace_;  // buffers recycled from one forward to the next
+};
+
+// The fused built-in layers RNN, LSTM and GRU. Parameters, per layer l and direction, are
+// named as PyTorch's: weight_ih_l{l} [G*H, in], weight_hh_l{l} [G*H, H], bias_ih_l{l},
+// bias_hh_l{l} [G*H], then the same with the suffix _reverse; all drawn from
+// U(-1/sqrt(H), 1/sqrt(H)) in that order. Each layer-direction is one node (the cell kind's
+// sequence op) that owns its steps; its backward replays them (BPTT).
+class RecurrentLayer : public RecurrentDriver {
+ public:
+  ~RecurrentLayer() override;  // out of line: CellWeights is internal (nn/rnn_ops.hpp)
+  CellKind kind() const { return kind_; }
+  const Tensor& weight_ih(std::size_t layer, bool reverse = false) const;
+  const Tensor& weight_hh(std::size_t layer, bool reverse = false) const;
+  const Tensor& bias_ih(std::size_t layer, bool reverse = false) const;  // undefined: no bias
+  const Tensor& bias_hh(std::size_t layer, bool reverse = false) const;
+
+ protected:
+  RecurrentLayer(CellKind kind, const RecurrentOptions& options, Generator& gen);
+  Tensor run_direction(std::size_t k, const Tensor& input, const Tensor& initial,
+                       const SequenceRun& run) override;
+
+ private:
+  const CellWeights& weights(std::size_t layer, bool reverse) const;
+
+  CellKind kind_;
+  std::vector<CellWeights> weights_;  // index layer * D + direction
+};
+
+class RNN : public RecurrentLayer {
+ public:
+  explicit RNN(const RecurrentOptions& options, Nonlinearity nonlinearity = Nonlinearity::Tanh,
+               Generator& gen = default_generator());
+  RNN(const RecurrentOptions& options, Generator& gen) : RNN(options, Nonlinearity::Tanh, gen) {}
+  std::string type_name() const override { return "RNN"; }
+  Nonlinearity nonlinearity() const;
+};
+
+class LSTM : public RecurrentLayer {
+ public:
+  explicit LSTM(const RecurrentOptions& options, Generator& gen = default_generator());
+  std::string type_name() const override { return "LSTM"; }
+};
+
+class GRU : public RecurrentLayer {
+ public:
+  explicit GRU(const RecurrentOptions& options, Generator& gen = default_generator());
+  std::string type_name() const override { return "GRU"; }
+};
+
+// The fused layer of `kind`: RNN (tanh or relu), LSTM or GRU.
+std::shared_ptr<RecurrentLayer> make_recurrent_layer(CellKind kind, const RecurrentOptions& options,
+                                                     Generator& gen = default_generator());
+
+// Gradcheck cases (float64) of the recurrent ops: the fused cells ("rnn_cell", "lstm_cell",
+// "gru_cell"), the fused sequences ("rnn_sequence", ...) and "rnn_gather". Whole layers are not among them (tests/test_recurrent.cpp gradchecks those).
+std::vector<GradcheckCase> recurrent_gradcheck_cases();
+
+}  // namespace tg::nn
