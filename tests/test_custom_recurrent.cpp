@@ -113,12 +113,13 @@ TEST_CASE("an LSTM written with ops in a custom cell matches nn::LSTM in float64
   // Same names, PyTorch's: copy the fused layer's parameters into the custom one.
   const auto custom_params = custom.named_parameters();
   REQUIRE(custom_params.size() == fused.named_parameters().size());
-  for (const auto& [name, t] : fused.named_parameters()) {
+  for (const auto& entry : fused.named_parameters()) {  // (no structured binding: clang 14
+    const std::string& name = entry.first;               // cannot capture one in a lambda)
     INFO(name);
     auto found = std::find_if(custom_params.begin(), custom_params.end(),
                               [&](const auto& p) { return p.first == name; });
     REQUIRE(found != custom_params.end());
-    found->second.value<double>() = t.value<double>();
+    found->second.value<double>() = entry.second.value<double>();
   }
   const std::vector<std::size_t> lengths{5, 3, 4};
   auto run = [&](nn::RecurrentDriver& layer) {
