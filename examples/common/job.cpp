@@ -61,6 +61,14 @@ std::pair<std::size_t, std::size_t> Job::share(std::size_t n) const {
   return {first, first + base + (r < extra ? 1 : 0)};
 }
 
+std::vector<std::size_t> Job::strided_share(const std::vector<std::size_t>& global) const {
+  std::vector<std::size_t> mine;
+  for (std::size_t i = static_cast<std::size_t>(rank_); i < global.size();
+       i += static_cast<std::size_t>(size_))
+    mine.push_back(global[i]);
+  return mine;
+}
+
 void Job::sum(std::vector<double>& values) const {
   if (size_ == 1) return;
 #ifdef TAPEGRAD_EXAMPLES_MPI

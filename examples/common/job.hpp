@@ -29,6 +29,9 @@ class Job {
   // This rank's part [first, last) of a global batch of n items: contiguous, the parts' sizes
   // differing by at most one (a part may be empty when n < size()).
   std::pair<std::size_t, std::size_t> share(std::size_t n) const;
+  // This rank's part of a global batch as every size()-th item from rank(): for a batch sorted by
+  // length, every rank gets the same mix of lengths, so none waits for a rank padded longer.
+  std::vector<std::size_t> strided_share(const std::vector<std::size_t>& global) const;
   // Element-wise sums across ranks, every rank getting the result (a job of one: unchanged).
   void sum(std::vector<double>& values) const;
   double max(double value) const;

@@ -284,9 +284,9 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
         save_point(epoch - 1, false, &position);
         hooks.stop->stopped(epoch, b);
       }
-      const auto [first, last] = job.share(global_positions.size());
-      const std::vector<std::size_t> positions(global_positions.begin() + first,
-                                               global_positions.begin() + last);
+      // Batches are cut from names sorted by length: every rank takes every size()-th name, so
+      // all ranks pad to about the same length and none waits for the others.
+      const std::vector<std::size_t> positions = job.strided_share(global_positions);
       double local_weight = 0, global_weight = 0;
       for (std::size_t p : global_positions) global_weight += weight_of(train.labels[p]);
       for (std::size_t p : positions) local_weight += weight_of(train.labels[p]);
