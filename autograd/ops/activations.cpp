@@ -61,14 +61,16 @@ Tensor softplus(const Tensor& x, double beta, double threshold) {
       [beta, threshold](const auto& v) {
         using T = value_t<decltype(v)>;
         // max(z,0) + log1p(exp(-|z|)) never overflows, whatever the sign of z = beta x.
+        // Evaluated here: a lazy expression returned from the lambda would still refer to the
+        // local z (AddressSanitizer: stack-use-after-scope).
         const auto z = T(beta) * v;
-        return xt::where(z > T(threshold), v,
-                         (xt::maximum(z, T(0)) + xt::log1p(xt::exp(-xt::abs(z)))) / T(beta));
+        return xt::xarray<T>(xt::where(
+            z > T(threshold), v, (xt::maximum(z, T(0)) + xt::log1p(xt::exp(-xt::abs(z)))) / T(beta)));
       },
       [beta, threshold](const auto& g, const auto& v, const auto&) {
         using T = value_t<decltype(v)>;
         const auto z = T(beta) * v;
-        return g * xt::where(z > T(threshold), T(1), T(1) / (T(1) + xt::exp(-z)));
+        return xt::xarray<T>(g * xt::where(z > T(threshold), T(1), T(1) / (T(1) + xt::exp(-z))));
       });
 }
 
