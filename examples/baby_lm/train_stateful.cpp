@@ -204,7 +204,7 @@ int train_stateful(Session& s) {
   };
   if (!resumed) save_resume_point(0, false);
   std::optional<examples::EpochPosition> stopped_in;  // of a run stopped in the middle of an epoch
-  if (resumed) stopped_in = examples::EpochPosition::get(*resumed);
+  if (resumed) stopped_in = examples::EpochPosition::get(*resumed, 0);  // no saved order
   if (stopped_in && stopped_in->next_batch > batches)
     throw Error("--resume: the saved position in the stopped epoch does not fit this corpus");
 
@@ -220,11 +220,10 @@ int train_stateful(Session& s) {
         examples::epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs), "chars", 10));
     std::size_t first_batch = 0;
     if (stopped_in && stopped_in->epoch == epoch) {  // continue where a signal stopped it
-      first_batch = stopped_in->next_batch;
+      first_batch = stopped_in->continue_in(progress);
       interval_loss = stopped_in->sums["interval_loss"];
       interval_seconds = stopped_in->sums["interval_seconds"];
       interval_chars = static_cast<std::size_t>(stopped_in->sums["interval_chars"]);
-      progress.resume_from(first_batch, stopped_in->progress_items, stopped_in->progress_loss_sum);
       const Shape shape{1, last_stream - first_stream, model.config().units};
       for (std::size_t l = 0; first_batch > 0 && l < model.config().layers; ++l)
         state.push_back({resumed->tensor(fmt::format("partial.state{}.h", l), shape),

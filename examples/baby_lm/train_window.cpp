@@ -120,7 +120,7 @@ int train_windows(Session& s) {
   };
   if (!resumed) save_resume_point(0, false);
   std::optional<examples::EpochPosition> stopped_in;  // of a run stopped in the middle of an epoch
-  if (resumed) stopped_in = examples::EpochPosition::get(*resumed);
+  if (resumed) stopped_in = examples::EpochPosition::get(*resumed, windows);
   if (stopped_in && (stopped_in->order.size() != windows || stopped_in->next_batch > batches))
     throw Error("--resume: the saved position in the stopped epoch does not fit this corpus");
 
@@ -140,12 +140,11 @@ int train_windows(Session& s) {
     std::size_t first_batch = 0;
     double earlier_seconds = 0;
     if (continuing) {
-      first_batch = stopped_in->next_batch;
+      first_batch = stopped_in->continue_in(progress);
       earlier_seconds = stopped_in->seconds;
       last.loss_sum = stopped_in->sums["last_loss_sum"];
       last.correct = static_cast<std::size_t>(stopped_in->sums["last_correct"]);
       last.count = static_cast<std::size_t>(stopped_in->sums["last_count"]);
-      progress.resume_from(first_batch, stopped_in->progress_items, stopped_in->progress_loss_sum);
       stopped_in.reset();
     }
     for (std::size_t b = first_batch; b < batches; ++b) {

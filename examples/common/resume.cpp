@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -278,7 +279,7 @@ void EpochPosition::put(ResumeState& state) const {
   for (const auto& [key, value] : sums) state.put_number("partial.sum." + key, value);
 }
 
-std::optional<EpochPosition> EpochPosition::get(const ResumeState& state) {
+std::optional<EpochPosition> EpochPosition::get(const ResumeState& state, std::size_t examples) {
   if (!state.contains("partial.epoch")) return std::nullopt;
   EpochPosition p;
   p.epoch = state.size("partial.epoch");
@@ -291,9 +292,18 @@ std::optional<EpochPosition> EpochPosition::get(const ResumeState& state) {
   for (const auto& [key, text] : state.texts("partial.sum.")) p.sums[key] = state.number("partial.sum." + key);
   std::size_t total = 0;
   for (const std::size_t size : p.batch_sizes) total += size;
-  if (p.epoch != state.size("epoch") + 1 || (!p.batch_sizes.empty() && total != p.order.size()))
+  const bool order_fits = std::all_of(p.order.begin(), p.order.end(),
+                                      [&](std::size_t i) { return i < examples; });
+  if (p.epoch != state.size("epoch") + 1 || !order_fits ||
+      (!p.batch_sizes.empty() &&
+       (total != p.order.size() || p.next_batch > p.batch_sizes.size())))
     throw Error("--resume: the saved position in the stopped epoch is damaged");
   return p;
+}
+
+std::size_t EpochPosition::continue_in(Progress& progress) const {
+  progress.resume_from(next_batch, progress_items, progress_loss_sum);
+  return next_batch;
 }
 
 std::vector<std::vector<std::size_t>> EpochPosition::batches() const {

@@ -88,8 +88,11 @@ struct EpochPosition {
   // Stopped before batch `next_batch` of `epoch`, with the progress line's sums.
   static EpochPosition at(std::size_t epoch, std::size_t next_batch, const Progress& progress);
   void put(ResumeState& state) const;
-  // The saved position, if the state was saved in the middle of an epoch.
-  static std::optional<EpochPosition> get(const ResumeState& state);
+  // The saved position, if the state was saved in the middle of an epoch; refused as damaged when
+  // `order` holds an index from `examples` on, or next_batch is past its batches.
+  static std::optional<EpochPosition> get(const ResumeState& state, std::size_t examples);
+  // Puts the progress line back where the epoch stopped; returns the batch to continue from.
+  std::size_t continue_in(Progress& progress) const;
   // `order` cut into batch_sizes, and the other way round.
   std::vector<std::vector<std::size_t>> batches() const;
   void set_batches(const std::vector<std::vector<std::size_t>>& batches);

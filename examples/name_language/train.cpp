@@ -215,10 +215,7 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
   std::optional<examples::EpochPosition> resumed_partial;
   if (const examples::ResumeState* r = hooks.resume) {
     if (r->size("finished")) throw Error("--resume: that run has finished; nothing to resume");
-    resumed_partial = examples::EpochPosition::get(*r);
-    if (resumed_partial)
-      for (const std::size_t position : resumed_partial->order)
-        if (position >= train.size()) throw Error("--resume: the saved epoch's batches are damaged");
+    resumed_partial = examples::EpochPosition::get(*r, train.size());
     r->get("model.", model);
     r->get("optim.", *optimizer);
     r->get("sched.", schedule);
@@ -265,12 +262,10 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
     std::size_t correct = 0, seen = 0, first_batch = 0;
     double earlier_seconds = 0;  // of this epoch, before a stop
     if (continuing) {
-      first_batch = std::min(resumed_partial->next_batch, batches.size());
+      first_batch = resumed_partial->continue_in(progress);
       correct = static_cast<std::size_t>(resumed_partial->sums["correct"]);
       seen = static_cast<std::size_t>(resumed_partial->sums["seen"]);
       earlier_seconds = resumed_partial->seconds;
-      progress.resume_from(first_batch, resumed_partial->progress_items,
-                           resumed_partial->progress_loss_sum);
       resumed_partial.reset();
     }
     const double start = now_seconds() - earlier_seconds;

@@ -128,10 +128,7 @@ TrainResult train_model(Seq2Seq& model, const EncodedPairs& train, const Encoded
   std::optional<EpochPosition> stopped_in;  // of a run stopped in the middle of an epoch
   if (const ResumeState* r = hooks.resume) {
     if (r->size("finished")) throw Error("--resume: that run has finished; nothing to resume");
-    stopped_in = EpochPosition::get(*r);
-    if (stopped_in)
-      for (const std::size_t position : stopped_in->order)
-        if (position >= train.size()) throw Error("--resume: the saved epoch's batches are damaged");
+    stopped_in = EpochPosition::get(*r, train.size());
     r->get("model.", model);
     r->get("optim.", optimizer);
     r->get("sched.", schedule);
@@ -162,10 +159,9 @@ TrainResult train_model(Seq2Seq& model, const EncodedPairs& train, const Encoded
     std::size_t seen = 0, first_batch = 0;
     double earlier_seconds = 0;
     if (continuing) {
-      first_batch = std::min(stopped_in->next_batch, batches.size());
+      first_batch = stopped_in->continue_in(progress);
       seen = static_cast<std::size_t>(stopped_in->sums["seen"]);
       earlier_seconds = stopped_in->seconds;
-      progress.resume_from(first_batch, stopped_in->progress_items, stopped_in->progress_loss_sum);
       stopped_in.reset();
     }
     const double start = now_seconds() - earlier_seconds;
