@@ -54,10 +54,13 @@ void save_checkpoint(const std::string& path, const nn::Module& model,
 
 void check_loss_finite(double loss, std::size_t epoch, std::size_t step) {
   if (std::isfinite(loss)) return;
+  // A NaN's sign bit depends on which instruction produced it (fmt prints "-nan" for some), so
+  // the message names it without one: the same failure reads the same on every machine.
+  const std::string value = std::isnan(loss) ? "nan" : fmt::format("{}", loss);
   throw Error(fmt::format("training diverged: the loss is {} at epoch {}, step {}; stopped "
                           "without saving (the last good checkpoint is kept); try a smaller --lr "
                           "or --clip",
-                          loss, epoch, step));
+                          value, epoch, step));
 }
 
 CheckpointMeta read_checkpoint_meta(const nn::Archive& archive, const std::string& path,
