@@ -115,21 +115,23 @@ double serial_below() {
 std::atomic<int> g_threads{0};
 std::atomic<int> g_active{0};
 
-void use_threads_for(int m, int n, int k) {
+// The threads a product of m x k x n runs on: one below serial_below(), else all asked for.
+int threads_for(int m, int n, int k) {
   int threads = g_threads.load(std::memory_order_relaxed);
   if (threads == 0) {  // set_num_threads not called: start from OpenBLAS's own count
     threads = openblas_get_num_threads();
     g_active.store(threads, std::memory_order_relaxed);
     g_threads.store(threads, std::memory_order_relaxed);
   }
-  if (threads <= 1) return;
-  const int want = double(m) * n * k < serial_below() ? 1 : threads;
-  if (g_active.exchange(want, std::memory_order_relaxed) != want) openblas_set_num_threads(want);
+  if (threads <= 1) return threads;
+  return double(m) * n * k < serial_below() ? 1 : threads;
 }
 
-int threads_for(int m, int n, int k) {
-  use_threads_for(m, n, k);
-  return g_active.load(std::memory_order_relaxed);
+// Sets OpenBLAS to threads_for(m, n, k) before it runs the product.
+void use_threads_for(int m, int n, int k) {
+  const int want = threads_for(m, n, k);
+  if (want <= 1 && g_threads.load(std::memory_order_relaxed) <= 1) return;
+  if (g_active.exchange(want, std::memory_order_relaxed) != want) openblas_set_num_threads(want);
 }
 
 std::atomic<int> g_float32_provider{int(Float32Provider::Auto)};

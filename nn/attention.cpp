@@ -64,6 +64,7 @@ MultiheadAttention::MultiheadAttention(const MultiheadAttentionOptions& options,
 
 AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& key,
                                             const Tensor& value, const AttentionArgs& args) {
+  const AutocastGuard precision = precision_scope();
   const std::size_t e = options_.embed_dim(), h = options_.num_heads();
   for (const Tensor* t : {&query, &key, &value})
     if (t->dim() != 3 || t->shape()[2] != e)

@@ -22,7 +22,10 @@ Linear::Linear(std::size_t in_features, std::size_t out_features, bool bias, Gen
                                Tensor::uniform({out_features}, -bound, bound, DType::Float32, gen));
 }
 
-Tensor Linear::forward(const Tensor& input) { return linear(input, weight_, bias_); }
+Tensor Linear::forward(const Tensor& input) {
+  const AutocastGuard precision = precision_scope();
+  return linear(input, weight_, bias_);
+}
 
 Shape Linear::output_shape(const Shape& input_shape) const {
   if (input_shape.empty() || input_shape.back() != in_features_)

@@ -187,6 +187,12 @@ const Shape& Module::unknown_shape() {
   return unknown;
 }
 
+Module& Module::set_matmul_precision(std::optional<MatmulPrecision> precision) {
+  matmul_precision_ = precision;
+  for (const auto& child : children_) child.second->set_matmul_precision(precision);
+  return *this;
+}
+
 Module& Module::set_requires_grad(bool requires_grad) {
   for (const Tensor& p : parameters()) p.set_requires_grad(requires_grad);
   return *this;

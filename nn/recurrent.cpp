@@ -66,6 +66,7 @@ void RecurrentDriver::seed_dropout(Generator& gen) { dropout_gen_.manual_seed(ge
 
 RecurrentOutput RecurrentDriver::forward(const Tensor& x, const RecurrentState& state,
                                          const std::vector<std::size_t>& lengths) {
+  const AutocastGuard precision = precision_scope();
   const std::string name = type_name();
   const RecurrentOptions& o = options_;
   if (!x.defined()) throw Error(name + ": undefined input");

@@ -223,3 +223,100 @@ TEST_CASE("oneDNN float32 products agree with OpenBLAS", "[autocast]") {
   CHECK(out_err <= kFloat32Tolerance);
   CHECK(grad_err <= kFloat32Tolerance);
 }
+
+namespace {
+
+// A user's model whose forward does its own product: set_matmul_precision reaches it through
+// Forwarding's operator().
+struct Scorer : nn::Forwarding<Scorer> {
+  Tensor weight;
+  explicit Scorer(Generator& gen)
+      : weight(register_parameter("weight", Tensor::uniform({12, 5}, -1, 1, DType::Float32, gen))) {}
+  std::string type_name() const override { return "Scorer"; }
+  Tensor forward(const Tensor& x, double scale) { return matmul(x, weight) * scale; }
+};
+
+// Values of the output then of every parameter's gradient after sum(y * y).backward().
+std::vector<std::vector<double>> outputs_and_grads(nn::Module& model, const Tensor& y) {
+  sum(y * y).backward();
+  std::vector<std::vector<double>> all{y.to_vector()};
+  for (const Tensor& p : model.parameters()) all.push_back(p.grad_tensor().to_vector());
+  model.zero_grad();
+  return all;
+}
+
+}  // namespace
+
+TEST_CASE("a module's matmul precision holds in its forward whatever the scope", "[autocast]") {
+  if (!blas::bf16_supported()) TG_SKIP(tg::testing::kNeedsBf16, "no bf16 products here: " + blas::describe());
+  Generator gen(11);
+  const Tensor x = Tensor::uniform({2, 6, 20}, -1, 1, DType::Float32, gen);
+  nn::Sequential model;
+  auto encoder = model.add(std::make_shared<nn::Linear>(20, 12, true, gen));
+  auto head = model.add(std::make_shared<nn::Linear>(12, 5, true, gen));
+
+  const auto float32 = outputs_and_grads(model, model(x));
+  // The same model with every product in a bf16 scope, and with only the encoder's: the
+  // references the per-module settings must reproduce bit for bit.
+  auto all_bf16 = [&] {
+    AutocastGuard bf16;
+    return model(x);
+  };
+  auto encoder_bf16 = [&] {
+    Tensor h;
+    {
+      AutocastGuard bf16;
+      h = encoder->forward(x);
+    }
+    return head->forward(h);
+  };
+  auto head_bf16 = [&] {
+    const Tensor h = encoder->forward(x);
+    AutocastGuard bf16;
+    return head->forward(h);
+  };
+  const auto reference_all = outputs_and_grads(model, all_bf16());
+  const auto reference_head = outputs_and_grads(model, head_bf16());
+  const auto reference_encoder = outputs_and_grads(model, encoder_bf16());
+  CHECK(rel_norm_error(reference_encoder[0], float32[0]) >= kBf16Floor);
+  CHECK(rel_norm_error(reference_all[0], reference_encoder[0]) >= kBf16Floor);
+  CHECK(rel_norm_error(reference_head[0], reference_encoder[0]) >= kBf16Floor);
+
+  encoder->set_matmul_precision(MatmulPrecision::BFloat16);
+  CHECK(outputs_and_grads(model, model(x)) == reference_encoder);  // no scope: the encoder's own
+  CHECK(outputs_and_grads(model, encoder_bf16()) == reference_encoder);
+  {
+    // A float32 setting holds inside a bf16 scope; the unset head follows the scope.
+    AutocastGuard bf16;
+    encoder->set_matmul_precision(MatmulPrecision::Float32);
+    head->set_matmul_precision(std::nullopt);
+    CHECK(outputs_and_grads(model, model(x)) == reference_head);
+  }
+  // Set on the container, it reaches every layer; unset, everything follows the scope again.
+  model.set_matmul_precision(MatmulPrecision::BFloat16);
+  CHECK(encoder->matmul_precision_setting() == MatmulPrecision::BFloat16);
+  CHECK(outputs_and_grads(model, model(x)) == reference_all);
+  model.set_matmul_precision(std::nullopt);
+  CHECK(outputs_and_grads(model, model(x)) == float32);
+  CHECK(outputs_and_grads(model, all_bf16()) == reference_all);
+
+  // A recurrent layer, and a user's module whose forward has its own signature.
+  nn::LSTM lstm(nn::LSTMOptions(20, 12), gen);
+  auto lstm_run = [&] { return outputs_and_grads(lstm, lstm(x)); };
+  const auto lstm_float32 = lstm_run();
+  const auto lstm_bf16 = [&] {
+    AutocastGuard bf16;
+    return lstm_run();
+  }();
+  lstm.set_matmul_precision(MatmulPrecision::BFloat16);
+  CHECK(lstm_run() == lstm_bf16);
+  CHECK(rel_norm_error(lstm_bf16[0], lstm_float32[0]) >= kBf16Floor);
+
+  Scorer scorer(gen);
+  auto scorer_run = [&] { return outputs_and_grads(scorer, scorer(slice(x, 2, 0, 12), 0.5)); };
+  const auto scorer_float32 = scorer_run();
+  scorer.set_matmul_precision(MatmulPrecision::BFloat16);
+  const auto scorer_bf16 = scorer_run();
+  CHECK(rel_norm_error(scorer_bf16[0], scorer_float32[0]) >= kBf16Floor);
+  CHECK(rel_norm_error(scorer_bf16[0], scorer_float32[0]) <= kBf16Tolerance);
+}

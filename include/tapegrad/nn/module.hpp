@@ -4,10 +4,12 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "tapegrad/autograd/autocast.hpp"
 #include "tapegrad/autograd/tensor.hpp"
 
 namespace tg::nn {
@@ -38,7 +40,11 @@ class Module {
   // One-input, one-output modules (everything that can sit in a Sequential) override this.
   // The default throws tg::Error naming the type.
   virtual Tensor forward(const Tensor& input);
-  Tensor operator()(const Tensor& input) { return forward(input); }
+  // forward() in this module's matmul precision (see set_matmul_precision).
+  Tensor operator()(const Tensor& input) {
+    const AutocastGuard precision = precision_scope();
+    return forward(input);
+  }
   // Keras-style output shape for an input shape, used by summary() (batch axis included).
   // The default chains the children in order; a module without children keeps the shape
   // (right for activations and dropout: every layer that changes shapes overrides it).
@@ -59,6 +65,15 @@ class Module {
   void train(bool on = true);
   void eval() { train(false); }
   bool is_training() const { return training_; }
+
+  // The precision of this module's matrix products, and its descendants', as a Keras layer's
+  // dtype policy: set, it holds in their forward whatever scope they run in (a bf16 encoder
+  // beside a float32 head inside one model); std::nullopt (the default) follows the enclosing
+  // tg::AutocastGuard. The built-in layers' forward() honours it, and operator() of every module
+  // (a custom forward's own products included). Like set_requires_grad, it applies to the
+  // children registered at the time of the call.
+  Module& set_matmul_precision(std::optional<MatmulPrecision> precision);
+  std::optional<MatmulPrecision> matmul_precision_setting() const { return matmul_precision_; }
 
   void zero_grad();
   // Freezes (false) or unfreezes every parameter of this module and its descendants, as
@@ -103,6 +118,11 @@ class Module {
   // Whether forward feeds the children in order, each one's output to the next (Sequential):
   // then summary() reports a shape a child does not take as an error instead of "?".
   virtual bool children_form_a_chain() const { return false; }
+  // A guard putting this module's products in its set precision, or in the current one when
+  // unset: `const AutocastGuard precision = precision_scope();` at the top of a forward.
+  AutocastGuard precision_scope() const {
+    return AutocastGuard(matmul_precision_.value_or(tg::matmul_precision()));
+  }
   // Called after train()/eval() changes the mode, for modules that cache per-mode state.
   virtual void on_mode_change() {}
 
@@ -114,6 +134,7 @@ class Module {
   std::deque<std::pair<std::string, Tensor>> params_;  // deque: register_parameter's references stay valid
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
+  std::optional<MatmulPrecision> matmul_precision_;
 };
 
 // Base for a model whose forward takes other arguments than one tensor: derive from
@@ -124,6 +145,7 @@ class Forwarding : public Module {
  public:
   template <class... Args>
   decltype(auto) operator()(Args&&... args) {
+    const AutocastGuard precision = precision_scope();
     return static_cast<Derived&>(*this).forward(std::forward<Args>(args)...);
   }
 };
