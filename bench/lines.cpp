@@ -105,15 +105,18 @@ Timing per_step_seconds(const std::function<void()>& step, int repeats, double m
                         double warmup_time) {
   const double start = now_seconds();
   std::vector<double> recent;
+  std::size_t warmup_steps = 0;
   while (recent.size() < 2 || now_seconds() - start < warmup_time) {
     const double t0 = now_seconds();
     step();
+    ++warmup_steps;
     recent.push_back(now_seconds() - t0);
     if (recent.size() > 3) recent.erase(recent.begin());
   }
   const double fastest = std::max(*std::min_element(recent.begin(), recent.end()), 1e-9);
   Timing timing;
   timing.steps_per_repeat = static_cast<std::size_t>(std::max(1.0, std::ceil(min_time / fastest)));
+  timing.warmup_steps = warmup_steps;
   for (int r = 0; r < repeats; ++r) {
     const double t0 = now_seconds();
     for (std::size_t s = 0; s < timing.steps_per_repeat; ++s) step();

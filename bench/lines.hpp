@@ -41,6 +41,7 @@ void emit_names_skipped(const std::string& workload, const std::string& names_di
 struct Timing {
   std::vector<double> samples;
   std::size_t steps_per_repeat = 0;
+  std::size_t warmup_steps = 0;  // run before the repeats (all steps: warm-up + repeats x per repeat)
 };
 Timing per_step_seconds(const std::function<void()>& step, int repeats, double min_time,
                         double warmup_time);

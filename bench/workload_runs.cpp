@@ -154,7 +154,9 @@ void run_c(const Options& o) {
           const Fields config{{"batch", json_number(batch)},   {"hidden", json_number(hidden)},
                               {"seq", json_number(seq)},       {"layers", json_number(layers)},
                               {"threads", json_number(o.threads)}};
-          const Fields extra = extra_steps(t.steps_per_repeat);
+          Fields extra = extra_steps(t.steps_per_repeat);
+          // For bench/onednn_breakdown.py, which divides oneDNN's timings by the steps run.
+          extra.push_back({"steps_run", json_number(t.warmup_steps + t.samples.size() * t.steps_per_repeat)});
           emit_metric("c", config, "step_ms", map(t.samples, [](double s) { return s * 1e3; }),
                       "ms", "median", extra);
           emit_gflops("c", config, t.samples, flops, peak, extra);
