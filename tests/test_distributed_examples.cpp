@@ -161,3 +161,39 @@ TEST_CASE("baby_lm under mpirun: window and stateful modes train the 1-process m
     }
   }
 }
+
+TEST_CASE("baby_lm --stateful under mpirun: SIGTERM saves mid-epoch and --resume ends bit for bit") {
+  TempDir dir;
+  const std::string args = "train --corpus " + kPhrases +
+                           " --stateful --epochs 12 --units 64 --embed 16 --batch 4 --bptt 8 "
+                           "--seed 4 --patience 0 --sample-length 5 --threads 1";
+  const RunResult whole = mpirun(2, BABY_LM_EXE, args + " --out u", dir.path);
+  INFO(whole.err);
+  REQUIRE(whole.code == 0);
+  // The same job in the background; once it has written two validations, and a little into
+  // the third epoch (so that the streams carry a state), one rank (a child of mpirun) gets SIGTERM, as from `pkill` or a batch scheduler: the job agrees to stop at the
+  // next batch on every rank.
+  const std::string job = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 " +
+                          std::string(MPIEXEC) + " -np 2 " + TAPEGRAD_MPI_LOCAL_ONLY + " " +
+                          BABY_LM_EXE + " " + args + " --out i 2> err.txt";
+  run_shell("{ " + job + " & pid=$!; n=0; while [ \"$(cat i/metrics.csv 2>/dev/null | wc -l)\" -lt 3 ] && "
+                  "[ $n -lt 1200 ]; do sleep 0.05; n=$((n+1)); done; sleep 0.05; "
+                  "kill -TERM $(pgrep -P $pid | head -n 1); wait $pid; }",
+            dir.path);
+  const std::string err = read_text(dir.path / "err.txt");
+  INFO(err);
+  REQUIRE(err.find("baby_lm: interrupted: SIGTERM during epoch ") != std::string::npos);
+  CHECK(err.find("the run is saved at batch ") != std::string::npos);
+  CHECK(occurrences(err, "interrupted") == 1);  // rank 0 alone says it
+  // Saved where it stopped, the two ranks' streams side by side as one process holds them.
+  const nn::Archive saved = nn::load_npz((dir.path / "i" / "resume.npz").string());
+  REQUIRE(saved.tensors.count("partial.state0.h"));
+  CHECK(saved.tensors.at("partial.state0.h").shape() == Shape{1, 8, 64});
+  CHECK(saved.tensors.count("partial.state1.c"));
+
+  const RunResult resumed = mpirun(2, BABY_LM_EXE, "train --resume i", dir.path);
+  INFO(resumed.err);
+  REQUIRE(resumed.code == 0);
+  CHECK(largest_relative_difference((dir.path / "u" / "model.npz").string(),
+                                    (dir.path / "i" / "model.npz").string()) == 0.0);
+}

@@ -6,6 +6,8 @@
 #include <optional>
 
 #include <fmt/format.h>
+#include <xtensor/xadapt.hpp>
+#include <xtensor/xview.hpp>
 
 #include <tapegrad/autograd/ops/loss.hpp>
 #include <tapegrad/autograd/tape.hpp>
@@ -47,6 +49,27 @@ Indices stream_rows(const Indices& batch, std::size_t first, std::size_t last) {
   return Indices(std::vector<std::int64_t>(batch.data.begin() + std::ptrdiff_t(first * steps),
                                            batch.data.begin() + std::ptrdiff_t(last * steps)),
                  {last - first, steps});
+}
+
+// Every rank's carried stream states put together ([1, streams, units] per layer, as a run of
+// one process holds them), so that a stopped data-parallel run saves where it stopped.
+LmState all_streams(const LmState& mine, std::size_t streams, const examples::Job& job) {
+  const auto gather = [&](const Tensor& part) {
+    const auto& rows = part.value<float>();
+    const std::size_t units = part.shape().at(2);
+    std::vector<float> whole =
+        job.all_gather_rows(std::vector<float>(rows.begin(), rows.end()), streams, units);
+    return Tensor(xt::xarray<float>(xt::adapt(whole, Shape{1, streams, units})));
+  };
+  LmState out;
+  for (const nn::RecurrentState& layer : mine) out.push_back({gather(layer.h), gather(layer.c)});
+  return out;
+}
+
+// This rank's streams [first, last) of a saved [1, streams, units] state.
+Tensor own_streams(const Tensor& whole, std::size_t first, std::size_t last) {
+  return Tensor(xt::xarray<float>(
+      xt::view(whole.value<float>(), xt::all(), xt::range(first, last), xt::all())));
 }
 
 }  // namespace
@@ -224,22 +247,23 @@ int train_stateful(Session& s) {
       interval_loss = stopped_in->sums["interval_loss"];
       interval_seconds = stopped_in->sums["interval_seconds"];
       interval_chars = static_cast<std::size_t>(stopped_in->sums["interval_chars"]);
-      const Shape shape{1, last_stream - first_stream, model.config().units};
+      const Shape shape{1, streams, model.config().units};
+      const auto saved = [&](const std::string& key) {
+        return own_streams(resumed->tensor(key, shape), first_stream, last_stream);
+      };
       for (std::size_t l = 0; first_batch > 0 && l < model.config().layers; ++l)
-        state.push_back({resumed->tensor(fmt::format("partial.state{}.h", l), shape),
-                         resumed->tensor(fmt::format("partial.state{}.c", l), shape)});
+        state.push_back({saved(fmt::format("partial.state{}.h", l)),
+                         saved(fmt::format("partial.state{}.c", l))});
       stopped_in.reset();
     }
     for (std::size_t k = first_batch; k < batches && !stop; ++k) {
-      // One process saves in the middle of an epoch; in a data-parallel job the other ranks'
-      // stream states are not gathered, so the job stops as saved after the last epoch.
-      if (job.size() > 1) examples::stop_if_signalled(s.run_dir, epoch, epoch - 1);
-      if (signal_stop.requested()) {
+      if (signal_stop.requested()) {  // agreed by every rank of a job
         examples::EpochPosition position = examples::EpochPosition::at(epoch, k, progress);
         position.sums = {{"interval_loss", interval_loss},
                          {"interval_seconds", interval_seconds},
                          {"interval_chars", double(interval_chars)}};
-        save_resume_point(epoch - 1, false, &position, &state);
+        const LmState carried = all_streams(state, streams, job);
+        save_resume_point(epoch - 1, false, &position, &carried);
         signal_stop.stopped(epoch, k);
       }
       const auto start = std::chrono::steady_clock::now();

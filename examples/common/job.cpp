@@ -4,8 +4,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include <tapegrad/autograd/error.hpp>
 #ifdef TAPEGRAD_EXAMPLES_MPI
@@ -85,6 +87,32 @@ double Job::max(double value) const {
   double m = slots[0];
   for (double v : slots) m = std::max(m, v);
   return m;
+}
+
+std::vector<float> Job::all_gather_rows(const std::vector<float>& part, std::size_t n,
+                                        std::size_t width) const {
+  const auto [first, last] = share(n);
+  if (part.size() != (last - first) * width)
+    throw Error(fmt::format("Job::all_gather_rows: rank {} holds {} values, its {} rows of {} "
+                            "are {}",
+                            rank_, part.size(), last - first, width, (last - first) * width));
+  if (size_ == 1) return part;
+  // No gather in tg::distributed: every rank writes its rows into zeroed slots, summed. As bit
+  // patterns (integers below 2^32, exact in a double), since adding zeros to the values would
+  // turn a -0.0 into +0.0.
+  std::vector<double> slots(n * width, 0.0);
+  for (std::size_t i = 0; i < part.size(); ++i) {
+    std::uint32_t bits;
+    std::memcpy(&bits, &part[i], sizeof bits);
+    slots[first * width + i] = bits;
+  }
+  sum(slots);
+  std::vector<float> whole(n * width);
+  for (std::size_t i = 0; i < whole.size(); ++i) {
+    const auto bits = static_cast<std::uint32_t>(slots[i]);
+    std::memcpy(&whole[i], &bits, sizeof bits);
+  }
+  return whole;
 }
 
 void Job::attach(const nn::Module& model) {

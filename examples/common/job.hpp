@@ -35,6 +35,10 @@ class Job {
   // Element-wise sums across ranks, every rank getting the result (a job of one: unchanged).
   void sum(std::vector<double>& values) const;
   double max(double value) const;
+  // The rows of an [n, width] matrix that the ranks hold as their share(n) parts (`part`: this
+  // rank's rows), put together in rank order on every rank, bit for bit.
+  std::vector<float> all_gather_rows(const std::vector<float>& part, std::size_t n,
+                                     std::size_t width) const;
 
   // Gives every rank rank 0's weights and prepares gradient averaging for `model`'s parameters.
   // For measurements, TAPEGRAD_DP_BUCKET_BYTES sets the bucket size (default 25 MB: one bucket

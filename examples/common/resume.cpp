@@ -353,11 +353,4 @@ void throw_interrupted(int signal, const fs::path& run, std::size_t epoch,
                           epoch, saved_where, program_name(), quoted(run)));
 }
 
-void stop_if_signalled(const fs::path& run, std::size_t epoch, std::size_t saved) {
-  if (const int signal = stop_signal())
-    throw_interrupted(signal, run, epoch,
-                      saved ? fmt::format("as it was after epoch {}", saved)
-                            : std::string("as it was at its start"));
-}
-
 }  // namespace tg::examples

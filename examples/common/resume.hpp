@@ -145,7 +145,4 @@ class StopRequest {
   int signal_ = 0;
 };
 
-// Throws Interrupted when a signal arrived (stop_signal), the run being saved after epoch `saved`.
-void stop_if_signalled(const std::filesystem::path& run, std::size_t epoch, std::size_t saved);
-
 }  // namespace tg::examples
