@@ -437,6 +437,13 @@ TEST_CASE("run folders are named by time and never reused by accident", "[exampl
                         Catch::Contains("mine"));
   CHECK_NOTHROW(claim_run_dir(mine, RunDirUse::Overwrite));
   CHECK_NOTHROW(claim_run_dir(mine, RunDirUse::Resume));
+  // A refused folder is left as it was: no lock file is created in someone else's folder.
+  const fs::path theirs = dir.path / "theirs";
+  fs::create_directories(theirs);
+  write_file_atomic(theirs / "notes.txt", "mine\n");
+  CHECK_THROWS_WITH(claim_run_dir(theirs, RunDirUse::New), Catch::Contains("not empty (notes.txt)"));
+  CHECK_FALSE(fs::exists(theirs / ".lock"));
+  CHECK(std::distance(fs::directory_iterator(theirs), fs::directory_iterator()) == 1);
   CHECK_THROWS_WITH(claim_run_dir(mine / "metrics.csv", RunDirUse::New),
                     Catch::Contains("not a folder"));
 }

@@ -284,6 +284,42 @@ bool is_temporary_file(const std::string& name) {
          (!name.empty() && name[0] == '.' && name.find(".tmp.") != std::string::npos);
 }
 
+namespace {
+
+// What a run folder holds besides its lock: temporary files of killed saves, a checkpoint, others.
+struct FolderContents {
+  std::vector<fs::path> stale;
+  std::string checkpoint, other;
+};
+
+FolderContents list_run_dir(const fs::path& dir) {
+  FolderContents contents;
+  std::error_code ec;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name == ".lock") continue;
+    if (is_temporary_file(name)) contents.stale.push_back(entry.path());
+    else if (entry.path().extension() == ".npz") contents.checkpoint = name;
+    else contents.other = name;
+  }
+  if (ec) throw Error("run folder " + quoted(dir) + " cannot be listed: " + ec.message());
+  return contents;
+}
+
+void refuse_unless_usable(const fs::path& dir, RunDirUse use, const FolderContents& contents) {
+  if (use != RunDirUse::New) return;
+  if (!contents.checkpoint.empty())
+    throw Error("run folder " + quoted(dir) + " already holds a checkpoint (" +
+                contents.checkpoint + "); choose another folder, pass --resume to continue it, "
+                "or --overwrite to replace it");
+  if (!contents.other.empty())
+    throw Error("run folder " + quoted(dir) + " is not empty (" + contents.other +
+                ") and holds no checkpoint; choose another folder, or pass --overwrite to "
+                "replace what it holds");
+}
+
+}  // namespace
+
 RunFolder claim_run_dir(const fs::path& dir, RunDirUse use) {
   // In a data-parallel job rank 0 claims the folder (its refusals end the whole job); the other
   // ranks neither lock nor check it.
@@ -291,29 +327,16 @@ RunFolder claim_run_dir(const fs::path& dir, RunDirUse use) {
   std::error_code ec;
   if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
     throw Error("run folder " + quoted(dir) + " exists and is not a folder");
+  // A folder refused as it stands is refused before the lock file is created in it: a mistyped
+  // --out naming someone's folder is left exactly as it was.
+  if (fs::is_directory(dir, ec)) refuse_unless_usable(dir, use, list_run_dir(dir));
   fs::create_directories(dir, ec);
   if (ec) throw Error("run folder " + quoted(dir) + " cannot be created: " + ec.message());
   RunFolder folder{dir, RunLock(dir)};
-  // Checked with the lock held: two runs started together cannot both find the folder empty.
-  std::vector<fs::path> stale;
-  std::string checkpoint, other;
-  for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name == ".lock") continue;
-    if (is_temporary_file(name)) stale.push_back(entry.path());
-    else if (entry.path().extension() == ".npz") checkpoint = name;
-    else other = name;
-  }
-  if (ec) throw Error("run folder " + quoted(dir) + " cannot be listed: " + ec.message());
-  if (use == RunDirUse::New && !checkpoint.empty())
-    throw Error("run folder " + quoted(dir) + " already holds a checkpoint (" + checkpoint +
-                "); choose another folder, pass --resume to continue it, or --overwrite to "
-                "replace it");
-  if (use == RunDirUse::New && !other.empty())
-    throw Error("run folder " + quoted(dir) + " is not empty (" + other +
-                ") and holds no checkpoint; choose another folder, or pass --overwrite to "
-                "replace what it holds");
-  for (const fs::path& path : stale)
+  // Checked again with the lock held: two runs started together cannot both find it empty.
+  const FolderContents contents = list_run_dir(dir);
+  refuse_unless_usable(dir, use, contents);
+  for (const fs::path& path : contents.stale)
     if (fs::remove(path, ec)) ++folder.stale_removed;
   return folder;
 }
