@@ -345,6 +345,16 @@ TEST_CASE("confusion heatmap SVG is well-formed, labelled and annotated when sma
   CHECK(big_xml.elements["text"] ==
         25 + 25 + 2 + 6 + 1);  // labels, axis titles, ticks, scale title
 
+  // An attention map's axes repeat characters: the tooltips number the positions there.
+  Heatmap attention;
+  attention.row_labels = {"1", "9", "9", "9"};
+  attention.col_labels = {"m", "a", "y"};
+  attention.row_title = "output";
+  attention.col_title = "source";
+  attention.values.assign(12, 0.25);
+  XmlCheck attention_xml(heatmap_svg(attention));
+  CHECK(has_text(attention_xml, "output 3 '9', source a: 0.25 (33.3% of the row)"));
+
   map.values.pop_back();
   CHECK_THROWS_WITH(heatmap_svg(map), Catch::Contains("8 values") && Catch::Contains("3 row"));
 }

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <set>
 
 namespace tg::examples {
 namespace {
@@ -317,6 +318,18 @@ std::string heatmap_svg(const Heatmap& map) {
   for (std::size_t r = 0; r < rows; ++r)
     for (std::size_t c = 0; c < cols; ++c)
       if (std::isfinite(map.values[r * cols + c])) row_sum[r] += map.values[r * cols + c];
+  // On an axis whose labels repeat (an attention map's characters), a tooltip also names the
+  // position, 1-based: "output 4 '1'" tells which of the 1s it is.
+  const auto tip_labels = [](const std::vector<std::string>& labels) {
+    const bool repeated =
+        std::set<std::string>(labels.begin(), labels.end()).size() != labels.size();
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < labels.size(); ++i)
+      out.push_back(repeated ? fmt::format("{} '{}'", i + 1, labels[i]) : labels[i]);
+    return out;
+  };
+  const std::vector<std::string> row_tips = tip_labels(map.row_labels),
+                                 col_tips = tip_labels(map.col_labels);
   for (std::size_t r = 0; r < rows; ++r) {
     for (std::size_t c = 0; c < cols; ++c) {
       const double v = map.values[r * cols + c];
@@ -372,8 +385,8 @@ std::string heatmap_svg(const Heatmap& map) {
       const double x = gx + cell * static_cast<double>(c), y = gy + cell * static_cast<double>(r);
       const Rgb colour = blues(shade[r * cols + c]);
       // The tooltip carries the exact value even where none is printed.
-      const std::string tip = map.row_title + " " + map.row_labels[r] + ", " + map.col_title + " " +
-                              map.col_labels[c] + ": " + value_text(v) +
+      const std::string tip = map.row_title + " " + row_tips[r] + ", " + map.col_title + " " +
+                              col_tips[c] + ": " + value_text(v) +
                               (map.normalize_rows && row_sum[r] > 0
                                    ? fmt::format(" ({:.1f}% of the row)", 100 * v / row_sum[r])
                                    : "");
