@@ -248,12 +248,12 @@ int train_stateful(Session& s) {
       interval_seconds = stopped_in->sums["interval_seconds"];
       interval_chars = static_cast<std::size_t>(stopped_in->sums["interval_chars"]);
       const Shape shape{1, streams, model.config().units};
-      const auto saved = [&](const std::string& key) {
-        return own_streams(resumed->tensor(key, shape), first_stream, last_stream);
-      };
-      for (std::size_t l = 0; first_batch > 0 && l < model.config().layers; ++l)
-        state.push_back({saved(fmt::format("partial.state{}.h", l)),
-                         saved(fmt::format("partial.state{}.c", l))});
+      for (std::size_t l = 0; first_batch > 0 && l < model.config().layers; ++l) {
+        const Tensor h = resumed->tensor(fmt::format("partial.state{}.h", l), shape);
+        const Tensor c = resumed->tensor(fmt::format("partial.state{}.c", l), shape);
+        state.push_back({own_streams(h, first_stream, last_stream),
+                         own_streams(c, first_stream, last_stream)});
+      }
       stopped_in.reset();
     }
     for (std::size_t k = first_batch; k < batches && !stop; ++k) {
