@@ -17,7 +17,6 @@ namespace {
 
 thread_local bool g_grad_enabled = true;
 std::atomic<std::uint64_t> g_sequence{0};
-std::atomic<std::uint64_t> g_traversal{0};
 std::atomic<std::size_t> g_live_nodes{0};
 
 // Edges of dying nodes wait here while the outermost ~Node drains them (see tape.hpp). A plain

@@ -19,12 +19,12 @@ struct ShiftMax {
 // The max() op's fold propagates NaN: a NaN accumulator stays NaN, a NaN value replaces it.
 struct NanMax {
   template <class V>
-  V operator()(V a, V b) const { return (b > a) | (b != b) ? b : a; }
+  V operator()(V a, V b) const { return ((b > a) | (b != b)) ? b : a; }
 };
 // The min() op's fold, NaN-propagating likewise.
 struct NanMin {
   template <class V>
-  V operator()(V a, V b) const { return (b < a) | (b != b) ? b : a; }
+  V operator()(V a, V b) const { return ((b < a) | (b != b)) ? b : a; }
 };
 
 // fold(init, value(0), ..., value(n-1)), reassociated into one SIMD pack of accumulators. The

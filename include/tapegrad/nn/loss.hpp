@@ -6,9 +6,12 @@
 
 namespace tg::nn {
 
-// Losses have no parameters; they are modules (as in PyTorch) so a model can hold one.
+// Losses have no parameters; they are modules (as in PyTorch) so a model can hold one. Each
+// keeps Module's one-input forward visible beside its own (that one throws: a loss takes two
+// inputs), so no compiler warns that it is hidden.
 class CrossEntropyLoss : public Module {
  public:
+  using Module::forward;
   explicit CrossEntropyLoss(CrossEntropyOptions options = {}) : options_(std::move(options)) {}
   std::string type_name() const override { return "CrossEntropyLoss"; }
   // logits [N, C], targets N class indices.
@@ -24,6 +27,7 @@ class CrossEntropyLoss : public Module {
 
 class NLLLoss : public Module {
  public:
+  using Module::forward;
   explicit NLLLoss(CrossEntropyOptions options = {}) : options_(std::move(options)) {}
   std::string type_name() const override { return "NLLLoss"; }
   // log_probs [N, C] (log-softmaxed), targets N class indices.
@@ -39,6 +43,7 @@ class NLLLoss : public Module {
 
 class MSELoss : public Module {
  public:
+  using Module::forward;
   explicit MSELoss(Reduction reduction = Reduction::Mean) : reduction_(reduction) {}
   std::string type_name() const override { return "MSELoss"; }
   Tensor forward(const Tensor& prediction, const Tensor& target) const;
