@@ -192,12 +192,13 @@ Options parse(int argc, char** argv) {
   if (std::find(precisions.begin(), precisions.end(), o.precision) == precisions.end())
     throw std::invalid_argument(
         "--precision must be one of float32, float32-openblas, float32-onednn, bf16");
-  o.repeats = repeats > 0 ? repeats : (o.quick ? 3 : 5);
+  const RunLength length = run_length(repeats, o.quick);
+  o.repeats = length.repeats;
+  o.min_time = length.min_time;
+  o.warmup_time = length.warmup_time;
   if (o.repeats < 5 && !o.quick)
     log(fmt::format("warning: {} repeats; figures should be medians of at least 5", o.repeats));
   o.steps = steps > 0 ? steps : (o.quick ? 10 : 50);
-  o.min_time = o.quick ? 0.2 : 1.0;
-  o.warmup_time = o.quick ? 0.1 : 0.5;
   return o;
 }
 

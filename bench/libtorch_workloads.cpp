@@ -267,9 +267,10 @@ Args parse(int argc, char** argv) {
       a.workload != "peak")
     throw std::invalid_argument("--workload must be one of a, b, c, d, peak");
   if (a.threads < 1) throw std::invalid_argument("--threads must be at least 1");
-  a.repeats = repeats > 0 ? repeats : (a.quick ? 3 : 5);
-  a.min_time = a.quick ? 0.2 : 1.0;
-  a.warmup_time = a.quick ? 0.1 : 0.5;
+  const RunLength length = run_length(repeats, a.quick);
+  a.repeats = length.repeats;
+  a.min_time = length.min_time;
+  a.warmup_time = length.warmup_time;
   return a;
 }
 

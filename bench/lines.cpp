@@ -101,6 +101,10 @@ void emit_names_skipped(const std::string& workload, const std::string& names_di
 
 // ---- timing ---------------------------------------------------------------------------------
 
+RunLength run_length(int repeats_flag, bool quick) {
+  return {repeats_flag > 0 ? repeats_flag : (quick ? 3 : 5), quick ? 0.2 : 1.0, quick ? 0.1 : 0.5};
+}
+
 Timing per_step_seconds(const std::function<void()>& step, int repeats, double min_time,
                         double warmup_time) {
   const double start = now_seconds();

@@ -46,4 +46,12 @@ struct Timing {
 Timing per_step_seconds(const std::function<void()>& step, int repeats, double min_time,
                         double warmup_time);
 
+// How long each side of the comparison times a workload, the same for all: `--repeats` (0: the
+// default, 3 with --quick, else 5), and the seconds of a timed repeat and of the warm-up.
+struct RunLength {
+  int repeats;
+  double min_time, warmup_time;
+};
+RunLength run_length(int repeats_flag, bool quick);
+
 }  // namespace tg::bench
