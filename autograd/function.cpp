@@ -42,3 +42,15 @@ std::size_t normalize_axis(const char* op, int axis, const Shape& shape) {
 }
 
 }  // namespace tg
+
+namespace tg {
+
+void record(const char* op, const Tensor& out, const std::vector<Tensor>& inputs, Saves saves,
+            Formula formula) {
+  auto node = std::make_shared<Node>();
+  node->op = op;
+  node->formula = std::move(formula);
+  detail::attach_node(node, out.impl(), inputs, saves.inputs, saves.output);
+}
+
+}  // namespace tg

@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "tapegrad/autograd/function.hpp"
+#include "tapegrad/autograd/ops/elementwise.hpp"
 
 namespace tg {
 
@@ -65,17 +66,24 @@ Node::~Node() {
 namespace detail {
 
 void attach_node(const std::shared_ptr<Node>& node, TensorImpl& output,
-                 const std::vector<Tensor>& inputs) {
+                 const std::vector<Tensor>& inputs, std::uint32_t saved_inputs,
+                 bool output_saved) {
   node->sequence = g_sequence.fetch_add(1, std::memory_order_relaxed) + 1;
   node->edges.reserve(inputs.size());
-  for (const Tensor& t : inputs) {
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& t = inputs[i];
     TensorImpl* impl = t.impl_ptr().get();
-    if (impl == &output)  // the op reads what it writes: link the previous producer only
+    if (impl == &output) {  // the op reads what it writes: link the previous producer only
       node->edges.push_back({nullptr, output.grad_fn});
-    else
-      node->edges.push_back({t.impl_ptr(), t.requires_grad() ? impl->grad_fn : nullptr});
+      continue;
+    }
+    const bool saved = i < 32 && ((saved_inputs >> i) & 1u) && impl;
+    node->edges.push_back({t.impl_ptr(), t.requires_grad() ? impl->grad_fn : nullptr,
+                           saved ? impl->version : 0, saved});
   }
   node->output = &output;
+  node->output_saved = output_saved;
+  node->output_version = output.version;
   output.requires_grad = true;
   output.grad_fn = node;
 }
@@ -119,6 +127,39 @@ std::vector<std::shared_ptr<Node>> reachable(const std::vector<Tensor>& roots,
   return found;
 }
 
+// Before anything is computed: every tensor a node saved still has the version it had when the
+// node was recorded, and under create_graph every node has a formula.
+void check_runnable(const std::vector<std::shared_ptr<Node>>& order, const char* caller,
+                    bool create_graph) {
+  for (const auto& node : order) {
+    if (create_graph && !node->formula)
+      throw Error(fmt::format(
+          "{}: op '{}' has no double backward (create_graph = true): its gradient is a fused "
+          "kernel; for a recurrent layer, an op-built cell (nn::CustomCell) runs through the "
+          "same driver and can be differentiated twice",
+          caller, node->op));
+    auto changed = [&](const char* what, std::uint64_t now, std::uint64_t then, const Shape& shape) {
+      throw Error(fmt::format(
+          "{}: one of the tensors op '{}' saved for its gradient ({} of shape {}) was modified "
+          "in place since (version {}, saved at {}); clone() it before writing, or write it "
+          "before the op runs",
+          caller, node->op, what, shape_str(shape), now, then));
+    };
+    auto shape_of = [](const TensorImpl& t) {
+      return std::visit([](auto& a) { return Shape(a.value.shape().begin(), a.value.shape().end()); },
+                        t.arrays);
+    };
+    for (std::size_t i = 0; i < node->edges.size(); ++i) {
+      const Node::Edge& e = node->edges[i];
+      if (e.saved && e.input->version != e.version)
+        changed(fmt::format("its input {}", i).c_str(), e.input->version, e.version,
+                shape_of(*e.input));
+    }
+    if (node->output_saved && node->output->version != node->output_version)
+      changed("its output", node->output->version, node->output_version, shape_of(*node->output));
+  }
+}
+
 template <class T>
 void add_into(TensorImpl& impl, const xt::xarray<T>& g) {
   accumulate_grad<T>(Tensor(impl.shared_from_this()), g);
@@ -132,12 +173,12 @@ void call_with_gradient(xt::xarray<T>& gradient, const std::vector<Tensor::GradH
   try {
     for (const auto& hook : hooks) hook(lent);
   } catch (...) {
-    gradient = std::move(lent.value<T>());
+    gradient = std::move(lent.impl().get<T>().value);
     throw;
   }
   if (lent.dtype() != dtype_of<T>() || lent.shape() != shape)
     throw Error("hook: a gradient hook replaced the gradient with one of another shape or dtype");
-  gradient = std::move(lent.value<T>());
+  gradient = std::move(lent.impl().get<T>().value);
 }
 
 // A non-leaf's gradient of this pass is complete: its hooks, then retain_grad's copy.
@@ -149,7 +190,7 @@ void finish_non_leaf_gradient(TensorImpl& impl, bool keep_retained) {
     if (!h.hooks.empty()) call_with_gradient<T>(g, h.hooks);
     if (!keep_retained || !h.retains_grad) return;
     if (h.retained.defined())
-      h.retained.value<T>() += g;
+      h.retained.impl().get<T>().value += g;
     else
       h.retained = Tensor(xt::xarray<T>(g));
   });
@@ -177,8 +218,10 @@ void check_roots(const char* caller, const std::vector<Tensor>& roots,
     const Tensor& r = roots[i];
     if (!r.defined()) throw Error(fmt::format("{}: tensor {} is undefined", caller, i));
     if (!r.requires_grad())
-      throw Error(fmt::format("{}: tensor does not require grad (no input requires grad, or it "
-                              "was computed under NoGradGuard)",
+      throw Error(fmt::format("{}: tensor does not require grad (no input requires grad, it was "
+                              "computed under NoGradGuard, or from gradients computed without "
+                              "create_graph: pass create_graph = true to the tg::grad or backward "
+                              "that made them to differentiate them again)",
                               caller));
     if (seeds.empty()) {
       if (r.size() != 1)
@@ -209,11 +252,68 @@ struct Capture {
   Tensor* result;
 };
 
+// The inputs of a node as tensors, for its formula (an input that is the node's own output, kept
+// as null, is the output).
+std::vector<Tensor> node_inputs(const Node& node) {
+  std::vector<Tensor> inputs;
+  inputs.reserve(node.edges.size());
+  for (const Node::Edge& e : node.edges)
+    inputs.emplace_back(e.input ? e.input : node.output->shared_from_this());
+  return inputs;
+}
+
+// The formula's result for input i, checked against the input.
+const Tensor* formula_gradient(const Node& node, const std::vector<Tensor>& grads, std::size_t i) {
+  const Node::Edge& e = node.edges[i];
+  if (!e.input || !e.input->requires_grad || i >= grads.size() || !grads[i].defined())
+    return nullptr;
+  const Tensor& g = grads[i];
+  const Tensor input(e.input);
+  if (g.dtype() != input.dtype() || g.shape() != input.shape())
+    throw Error(fmt::format("backward: op '{}' gave a {} gradient of shape {} for its input {}, "
+                            "a {} tensor of shape {}",
+                            node.op, to_string(g.dtype()), shape_str(g.shape()), i,
+                            to_string(input.dtype()), shape_str(input.shape())));
+  return &g;
+}
+
+std::vector<Tensor> call_formula(const Node& node, const Tensor& grad) {
+  std::vector<Tensor> grads =
+      node.formula(grad, node_inputs(node), Tensor(node.output->shared_from_this()));
+  if (grads.size() > node.edges.size())
+    throw Error(fmt::format("backward: op '{}' gave {} gradients for {} inputs", node.op,
+                            grads.size(), node.edges.size()));
+  return grads;
+}
+
+// Without a raw kernel, a node's formula runs unrecorded on the output's working gradient (lent
+// to it as a tensor: the output's gradient is done with once its node has run), and what it
+// returns is added into the inputs' gradient buffers, moved where nothing else holds it.
+void run_formula_unrecorded(Node& node, TensorImpl& out) {
+  dispatch(out.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const Tensor lent(std::move(out.get<T>().grad));
+    std::vector<Tensor> grads = call_formula(node, lent);
+    for (std::size_t i = 0; i < node.edges.size(); ++i) {
+      const Tensor* g = formula_gradient(node, grads, i);
+      if (!g) continue;
+      TensorImpl& input = *node.edges[i].input;
+      xt::xarray<T>& source = g->impl().get<T>().value;
+      if (input.has_grad) {
+        input.get<T>().grad += source;
+      } else {
+        const bool sole_owner = g->impl_ptr().use_count() == 1 && !g->same(lent);
+        input.get<T>().grad = sole_owner ? std::move(source) : xt::xarray<T>(source);
+        input.has_grad = true;
+      }
+    }
+  });
+}
+
 // One backward pass over the nodes reachable from `roots`. `captures` (tg::grad) take copies of
 // requested non-leaf gradients; `leaf_mode` false means leaf .grad is being redirected, so
 // leaf hooks and retain_grad copies are skipped.
-void run_pass(const char* caller, const std::vector<Tensor>& roots,
-              const std::vector<Tensor>& seeds, bool retain_graph,
+void run_pass(const std::vector<Tensor>& roots, const std::vector<Tensor>& seeds,
               const std::vector<std::shared_ptr<Node>>& order, std::vector<Capture>& captures,
               bool leaf_mode) {
   NoGradGuard no_grad;  // backward code must not record
@@ -266,35 +366,110 @@ void run_pass(const char* caller, const std::vector<Tensor>& roots,
         if (c.impl == &out) *c.result = copy_of_gradient(out);
       if (out.hooks) finish_non_leaf_gradient(out, leaf_mode);
     }
-    if (out.has_grad) node.backward(out);
+    if (out.has_grad) {
+      if (node.backward)
+        node.backward(out);
+      else
+        run_formula_unrecorded(node, out);
+    }
     if (!leaf_hooks.empty()) fire_leaf_hooks(static_cast<std::ptrdiff_t>(i));
   }
-
   // A non-leaf keeps no gradient after the pass (retain_grad keeps a copy, made above).
   for (const auto& node : order) node->output->has_grad = false;
-  if (!retain_graph)
-    for (const auto& node : order) {
-      node->released = true;
-      node->backward = nullptr;
-      node->edges.clear();
+}
+
+// The create_graph pass: the same walk, with gradients as tensors on the tape and every node's
+// formula run recorded. Returns the gradients that reached leaves (and roots that are leaves).
+std::unordered_map<TensorImpl*, Tensor> run_graph_pass(
+    const std::vector<Tensor>& roots, const std::vector<Tensor>& seeds,
+    const std::vector<std::shared_ptr<Node>>& order, std::vector<Capture>& captures,
+    bool leaf_mode) {
+  GradModeGuard recording(true);
+  std::unordered_map<TensorImpl*, Tensor> grads;
+  auto add = [&](TensorImpl* t, const Tensor& g) {
+    auto [it, fresh] = grads.try_emplace(t, g);
+    if (!fresh) it->second = it->second + g;
+  };
+  for (std::size_t i = 0; i < roots.size(); ++i)
+    add(roots[i].impl_ptr().get(),
+        seeds.empty() ? Tensor::ones(roots[i].shape(), roots[i].dtype()) : seeds[i]);
+  for (const auto& node_ptr : order) {
+    const Node& node = *node_ptr;
+    TensorImpl* out = node.output;
+    const auto found = grads.find(out);
+    if (found == grads.end()) continue;
+    Tensor g = found->second;
+    grads.erase(found);
+    for (Capture& c : captures)
+      if (c.impl == out) *c.result = g;
+    if (out->hooks) {
+      const Shape shape = g.shape();
+      for (const auto& hook : out->hooks->hooks) hook(g);
+      if (!g.defined() || g.shape() != shape)
+        throw Error("hook: a gradient hook replaced the gradient with one of another shape");
+      Tensor& kept = out->hooks->retained;
+      if (leaf_mode && out->hooks->retains_grad) {
+        if (!kept.defined())
+          kept = g.detach();
+        else
+          dispatch(g.dtype(), [&](auto tag) {
+            using T = decltype(tag);
+            kept.impl().get<T>().value += g.value<T>();
+          });
+      }
     }
-  (void)caller;
+    const std::vector<Tensor> input_grads = call_formula(node, g);
+    for (std::size_t i = 0; i < node.edges.size(); ++i)
+      if (const Tensor* gi = formula_gradient(node, input_grads, i))
+        add(node.edges[i].input.get(), *gi);
+  }
+  return grads;
+}
+
+void release(const std::vector<std::shared_ptr<Node>>& order) {
+  for (const auto& node : order) {
+    node->released = true;
+    node->backward = nullptr;
+    node->formula = nullptr;
+    node->edges.clear();
+  }
 }
 
 }  // namespace
 
 void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& seeds,
-              bool retain_graph) {
+              std::optional<bool> retain_graph, bool create_graph) {
   check_roots("backward", roots, seeds);
   const auto order = reachable(roots, "backward", true);
+  check_runnable(order, "backward", create_graph);
   std::vector<Capture> none;
-  run_pass("backward", roots, seeds, retain_graph, order, none, true);
+  if (!create_graph) {
+    run_pass(roots, seeds, order, none, true);
+  } else {
+    // Leaves get the value in .grad, as always, and the tensor on the tape in grad_graph.
+    for (auto& [impl, g] : run_graph_pass(roots, seeds, order, none, true)) {
+      if (!impl->is_leaf() || !impl->requires_grad) continue;
+      const Tensor leaf(impl->shared_from_this());
+      const bool had = impl->has_grad;
+      const Tensor before = had ? leaf.grad_tensor() : Tensor();
+      dispatch(impl->dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        add_into<T>(*impl, g.value<T>());
+      });
+      const Tensor sum = had ? before + g : g;
+      impl->grad_graph = sum.impl_ptr();
+      if (impl->hooks && !impl->hooks->hooks.empty()) call_leaf_hooks(*impl);
+    }
+  }
+  if (!retain_graph.value_or(create_graph)) release(order);
 }
 
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
-                         const std::vector<Tensor>& seeds, bool retain_graph, bool allow_unused) {
+                         const std::vector<Tensor>& seeds, std::optional<bool> retain_graph,
+                         bool create_graph, bool allow_unused) {
   check_roots("grad", outputs, seeds);
   const auto order = reachable(outputs, "grad", true);
+  check_runnable(order, "grad", create_graph);
   std::unordered_set<const TensorImpl*> leaves_used, nodes_reached;
   for (const auto& node : order) {
     nodes_reached.insert(node->output);
@@ -317,6 +492,26 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
                               "allow_unused = true to get an undefined tensor for it",
                               i, shape_str(in.shape())));
     if (used && !in.is_leaf()) captures.push_back({in.impl_ptr().get(), &result[i]});
+  }
+  auto fill_unreached = [&] {
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      const Tensor& in = inputs[i];
+      const bool used = in.is_leaf() ? leaves_used.count(in.impl_ptr().get()) > 0
+                                     : nodes_reached.count(in.impl_ptr().get()) > 0;
+      if (used && !result[i].defined()) result[i] = Tensor::zeros(in.shape(), in.dtype());
+    }
+  };
+
+  if (create_graph) {
+    auto leaf_grads = run_graph_pass(outputs, seeds, order, captures, false);
+    for (std::size_t i = 0; i < inputs.size(); ++i)
+      if (inputs[i].is_leaf()) {
+        const auto found = leaf_grads.find(inputs[i].impl_ptr().get());
+        if (found != leaf_grads.end()) result[i] = found->second;
+      }
+    fill_unreached();
+    if (!retain_graph.value_or(true)) release(order);
+    return result;
   }
 
   // Leaves' .grad stay as they are: their buffers step aside for the pass and come back after.
@@ -346,20 +541,19 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
     }
   };
   try {
-    run_pass("grad", outputs, seeds, retain_graph, order, captures, false);
+    run_pass(outputs, seeds, order, captures, false);
     for (std::size_t i = 0; i < inputs.size(); ++i) {
       const Tensor& in = inputs[i];
-      if (in.is_leaf() && leaves_used.count(in.impl_ptr().get()))
-        result[i] = in.impl().has_grad ? copy_of_gradient(in.impl())
-                                       : Tensor::zeros(in.shape(), in.dtype());
-      else if (!in.is_leaf() && !result[i].defined() && nodes_reached.count(in.impl_ptr().get()))
-        result[i] = Tensor::zeros(in.shape(), in.dtype());
+      if (in.is_leaf() && leaves_used.count(in.impl_ptr().get()) && in.impl().has_grad)
+        result[i] = copy_of_gradient(in.impl());
     }
+    fill_unreached();
   } catch (...) {
     restore();
     throw;
   }
   restore();
+  if (!retain_graph.value_or(false)) release(order);
   return result;
 }
 

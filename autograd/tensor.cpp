@@ -92,7 +92,7 @@ Tensor Tensor::from_vector(const std::vector<double>& values, const Shape& shape
                             values.size(), shape_str(shape), t.size()));
   with_dtype(dtype, [&](auto s) {
     using T = decltype(s);
-    T* p = t.value<T>().data();
+    T* p = t.impl().get<T>().value.data();  // a new tensor: not a write to count
     for (std::size_t i = 0; i < values.size(); ++i) p[i] = static_cast<T>(values[i]);
   });
   return t;
@@ -102,7 +102,7 @@ Tensor Tensor::uniform(const Shape& shape, double lo, double hi, DType dtype, Ge
   Tensor t = zeros(shape, dtype);
   with_dtype(dtype, [&](auto s) {
     using T = decltype(s);
-    for (auto& x : t.value<T>()) x = static_cast<T>(gen.uniform(lo, hi));
+    for (auto& x : t.impl().get<T>().value) x = static_cast<T>(gen.uniform(lo, hi));
   });
   return t;
 }
@@ -112,7 +112,7 @@ Tensor Tensor::normal(const Shape& shape, double mean, double stddev, DType dtyp
   Tensor t = zeros(shape, dtype);
   with_dtype(dtype, [&](auto s) {
     using T = decltype(s);
-    for (auto& x : t.value<T>()) x = static_cast<T>(mean + stddev * gen.normal());
+    for (auto& x : t.impl().get<T>().value) x = static_cast<T>(mean + stddev * gen.normal());
   });
   return t;
 }
@@ -163,11 +163,21 @@ std::vector<double> Tensor::to_vector() const {
 }
 
 template <class T>
-xt::xarray<T>& Tensor::value() const& {
+const xt::xarray<T>& Tensor::value() const& {
   TensorImpl& i = impl();
   if (i.dtype() != dtype_of<T>())
     throw Error(fmt::format("value: tensor is {}, accessed as {}", to_string(i.dtype()),
                             to_string(dtype_of<T>())));
+  return i.get<T>().value;
+}
+
+template <class T>
+xt::xarray<T>& Tensor::mutable_value() const& {
+  TensorImpl& i = impl();
+  if (i.dtype() != dtype_of<T>())
+    throw Error(fmt::format("mutable_value: tensor is {}, accessed as {}", to_string(i.dtype()),
+                            to_string(dtype_of<T>())));
+  ++i.version;
   return i.get<T>().value;
 }
 
@@ -183,14 +193,16 @@ xt::xarray<T>& Tensor::grad() const& {
                   "it before backward");
     if (!i.hooks->retained.defined())
       throw Error("grad: tensor has no gradient (backward not run, or zeroed)");
-    return i.hooks->retained.value<T>();
+    return i.hooks->retained.impl().get<T>().value;
   }
   if (!i.has_grad) throw Error("grad: tensor has no gradient (backward not run, or zeroed)");
   return i.get<T>().grad;
 }
 
-template xt::xarray<float>& Tensor::value<float>() const&;
-template xt::xarray<double>& Tensor::value<double>() const&;
+template const xt::xarray<float>& Tensor::value<float>() const&;
+template const xt::xarray<double>& Tensor::value<double>() const&;
+template xt::xarray<float>& Tensor::mutable_value<float>() const&;
+template xt::xarray<double>& Tensor::mutable_value<double>() const&;
 template xt::xarray<float>& Tensor::grad<float>() const&;
 template xt::xarray<double>& Tensor::grad<double>() const&;
 
@@ -224,12 +236,14 @@ const Tensor& Tensor::register_hook(GradHook hook) const {
 }
 
 Tensor Tensor::grad_tensor() const {
+  if (impl_ && impl_->grad_graph && impl_->has_grad) return Tensor(impl_->grad_graph);
   return with_dtype(dtype(), [&](auto s) { return Tensor(grad<decltype(s)>()); });
 }
 
 void Tensor::zero_grad() const {
   if (!impl_) return;
   impl_->has_grad = false;
+  impl_->grad_graph = nullptr;
   if (impl_->hooks) impl_->hooks->retained = Tensor();
 }
 
@@ -261,15 +275,10 @@ Tensor Tensor::to(DType target) const {
   });
 }
 
-void Tensor::backward(bool retain_graph) const {
-  if (size() != 1)
-    throw Error(fmt::format("backward: output of shape {} is not a scalar; pass a seed gradient",
-                            shape_str(shape())));
-  backward(Tensor::ones(shape(), dtype()), retain_graph);
-}
-
-void Tensor::backward(const Tensor& seed, bool retain_graph) const {
-  tg::backward({*this}, {seed}, retain_graph);
+void Tensor::backward(const Tensor& seed, std::optional<bool> retain_graph,
+                      bool create_graph) const {
+  tg::backward({*this}, seed.defined() ? std::vector<Tensor>{seed} : std::vector<Tensor>{},
+               retain_graph, create_graph);
 }
 
 Indices::Indices(std::vector<std::int64_t> values)

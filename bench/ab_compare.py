@@ -7,8 +7,9 @@ so that both see the same machine, and reports the median of each side and new/o
 
 OLD_BUILD and build are CMake build folders (their bench/bench_core and bench/bench_recurrent
 are run). Workloads: `overhead` (bench_core's per-op framework overhead, microseconds; lower is
-better), a, b, d (bench_recurrent's, see pytorch_workloads.py; higher is better) and one
-`c:B,H,T,L` per --grid-point. A change that touches a hot path reports this table.
+better), `block` (bench_block's op-built Transformer block step, ms; lower is better), a, b, d
+(bench_recurrent's, see pytorch_workloads.py; higher is better) and one `c:B,H,T,L` per
+--grid-point. A change that touches a hot path reports this table.
 """
 import argparse
 import json
@@ -36,6 +37,13 @@ def run_overhead(build, repeats):
         sys.exit(f"ab_compare: no overhead line in {build}/bench/bench_core's output")
     return {"overhead_us": float(m.group(3)), "per_op_us": float(m.group(1)),
             "raw_us": float(m.group(2))}
+
+
+def run_block(build, repeats):
+    out = subprocess.run([f"{build}/bench/bench_block", str(repeats)], capture_output=True,
+                         text=True, check=True).stdout
+    return {json.loads(line)["metric"]: json.loads(line)["value"] for line in out.splitlines()
+            if line.startswith("{")}
 
 
 def run_recurrent(build, workload, threads, repeats, grid_point=None):
@@ -70,6 +78,8 @@ def main():
     for w in args.workloads.split(","):
         if w == "overhead":
             jobs.append(("overhead", lambda b: run_overhead(b, args.repeats)))
+        elif w == "block":
+            jobs.append(("block", lambda b: run_block(b, args.repeats)))
         elif w in ("a", "b", "d"):
             jobs.append((w, lambda b, w=w: run_recurrent(b, w, args.threads, args.repeats)))
         elif w:

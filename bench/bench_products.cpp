@@ -71,7 +71,7 @@ double gflops(const Shape3& s, Side side) {
   auto run = [&] {
     for (int i = 0; i < iters; ++i)
       blas::gemm<float>(s.trans_a, s.trans_b, s.m, s.n, s.k, 1.0f, a.value().data(), lda,
-                        b.value().data(), ldb, beta, c.value().data(), s.n, how);
+                        b.value().data(), ldb, beta, c.mutable_value().data(), s.n, how);
   };
   run();  // warm-up: primitive creation
   const double t = bench::median_seconds(5, run);

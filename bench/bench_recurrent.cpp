@@ -28,7 +28,7 @@ std::vector<double> sgemm_gflops(int samples) {
   const blas::How how{matmul_precision(), prepared.get()};
   auto product = [&] {
     blas::gemm<float>(false, false, ni, ni, ni, 1.0f, a.value().data(), ni, b.value().data(), ni,
-                      0.0f, c.value().data(), ni, how);
+                      0.0f, c.mutable_value().data(), ni, how);
   };
   product();
   std::vector<double> result;

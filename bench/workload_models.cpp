@@ -54,7 +54,7 @@ NameBatch names_batch(const std::vector<NamePair>& pairs, std::size_t begin, std
   const OneHotBatch b = one_hot_batch(pairs, begin, end);
   NameBatch out;
   out.x = Tensor::zeros({b.steps, b.batch, b.width});
-  std::copy(b.x.begin(), b.x.end(), out.x.value().data());
+  std::copy(b.x.begin(), b.x.end(), out.x.mutable_value().data());
   out.lengths = b.lengths;
   out.labels = Indices(b.labels);
   return out;

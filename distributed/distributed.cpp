@@ -79,7 +79,7 @@ void broadcast_parameters(const nn::Module& module, int root) {
     const std::string& what = name;  // clang 14 cannot capture a structured binding
     dispatch(param.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      auto& v = param.template value<T>();
+      auto& v = param.template mutable_value<T>();
       check(MPI_Bcast(v.data(), static_cast<int>(v.size()), mpi_type<T>(), root, MPI_COMM_WORLD),
             fmt::format("MPI_Bcast of {}", what).c_str());
     });

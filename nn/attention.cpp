@@ -59,7 +59,7 @@ MultiheadAttention::MultiheadAttention(const MultiheadAttentionOptions& options,
       "in_proj_weight", Tensor::uniform({3 * e, e}, -bound, bound, DType::Float32, gen));
   if (options.bias()) in_proj_bias_ = register_parameter("in_proj_bias", Tensor::zeros({3 * e}));
   out_proj_ = register_module("out_proj", std::make_shared<Linear>(e, e, options.bias(), gen));
-  if (options.bias()) out_proj_->bias().value<float>().fill(0.0f);
+  if (options.bias()) out_proj_->bias().mutable_value<float>().fill(0.0f);
 }
 
 AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& key,

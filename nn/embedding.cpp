@@ -20,7 +20,7 @@ Embedding::Embedding(std::size_t num_embeddings, std::size_t embedding_dim, long
                             padding_idx, num_embeddings));
   Tensor table = Tensor::normal({num_embeddings, embedding_dim}, 0.0, 1.0, DType::Float32, gen);
   if (padding_idx >= 0) {
-    float* row = table.value<float>().data() + static_cast<std::size_t>(padding_idx) * embedding_dim;
+    float* row = table.mutable_value<float>().data() + static_cast<std::size_t>(padding_idx) * embedding_dim;
     std::fill(row, row + embedding_dim, 0.0f);
   }
   weight_ = register_parameter("weight", std::move(table));

@@ -177,7 +177,7 @@ void Module::load_state_dict(const std::map<std::string, Tensor>& state, bool st
     dispatch(tensor.dtype(), [&, &tensor = tensor](auto s) {
       using T = decltype(s);
       const Tensor source = it->second.dtype() == tensor.dtype() ? it->second : it->second.to(tensor.dtype());
-      tensor.value<T>() = source.value<T>();
+      tensor.mutable_value<T>() = source.value<T>();
     });
   }
 }

@@ -75,7 +75,7 @@ Tensor cell(CellKind kind, const Tensor& x, const Tensor& h, const Tensor& c,
     Tensor result(std::move(out));
     if (!any_requires_grad_in(inputs)) return result;
     // The saved activations move into the closure; their buffers (and rows' pointers) stay put.
-    record<T>(op, result, inputs,
+    record_fused<T>(op, result, inputs,
               [kind, split = spec.split_hidden_gate, has_c = spec.has_cell_state, x, h, c, w_ih, w_hh, b_ih, b_hh, d, batch, rows, how, gates = std::move(gates),
                hn = std::move(hn)](const xt::xarray<T>& g) mutable {
                 const std::size_t H = d.hidden, gh = d.gh, width = has_c ? 2 * H : H;

@@ -323,7 +323,7 @@ Tensor cell_sequence(CellKind kind, const Tensor& x, const Tensor& initial,
     if (geo.split) hh = draw<T>(ws, {B, GH});
 
     Tensor states = new_tensor<T>(ws, {geo.total, B, geo.width});
-    T* sv = states.value<T>().data();
+    T* sv = states.mutable_value<T>().data();
     std::fill(sv + steps * slice, sv + geo.total * slice, T(0));
     const T* whh = w.w_hh.value<T>().data();
     // W_hh converted (bf16) and laid out for the step products once per forward, not per step.
@@ -356,10 +356,10 @@ Tensor cell_sequence(CellKind kind, const Tensor& x, const Tensor& initial,
     if (ws && geo.split) ws->give_back(std::move(hh));
     if (!recording) return states;
     // The closure holds its inputs and plain data, never `states`: that arrives as `out`.
-    record<T>(op, states, inputs,
+    record_fused<T>(op, states, inputs,
               [geo, run, saved, x, initial, w](const xt::xarray<T>& g, const Tensor& out) {
                 sequence_backward<T>(geo, run, *saved, x, initial, w, g.data(),
-                                     out.value<T>().data());
+                                     out.impl().get<T>().value.data());
               });
     return states;
   });
@@ -389,7 +389,7 @@ Tensor gather_rows(const Shape& shape, const std::vector<GatherPiece>& pieces, W
   return dispatch(sources.front().dtype(), [&](auto tag) {
     using T = decltype(tag);
     Tensor result = new_tensor<T>(ws, shape);
-    T* out = result.value<T>().data();
+    T* out = result.mutable_value<T>().data();
     std::fill_n(out, total, T(0));
     for (const GatherPiece& pc : pieces) {
       const T* src = pc.source.value<T>().data() + pc.source_offset;
@@ -399,7 +399,7 @@ Tensor gather_rows(const Shape& shape, const std::vector<GatherPiece>& pieces, W
           std::copy_n(src + r * pc.source_stride, pc.width, dst + r * pc.stride);
     }
     if (any_requires_grad_in(sources))
-      record<T>(op, result, sources, [pieces](const xt::xarray<T>& g) {
+      record_fused<T>(op, result, sources, [pieces](const xt::xarray<T>& g) {
         for (const GatherPiece& pc : pieces) {
           if (!pc.source.requires_grad()) continue;
           T* dsrc = grad_buffer_for_add<T>(pc.source) + pc.source_offset;

@@ -126,7 +126,5 @@ class Workspace : public ArrayRecycler, public std::enable_shared_from_this<Work
   Pool<double> spare_double_;
 };
 
-// Gradcheck cases of the ops above (cells, sequences, gather), in float64.
-void add_rnn_op_cases(std::vector<GradcheckCase>& cases);
 
 }  // namespace tg::nn

@@ -29,10 +29,12 @@ struct Arrays {
 
 template <class T>
 Arrays<T> arrays_of(const Tensor& param, ParamState& state) {
+  // The step writes the parameter: a graph recorded before it cannot be back-propagated after.
+  ++param.impl().version;
   auto& a = param.impl().get<T>();
   Arrays<T> out{a.value.data(), a.grad.data(), a.value.size(), {}};
   for (std::size_t b = 0; b < state.buffers.size() && b < out.buf.size(); ++b)
-    out.buf[b] = state.buffers[b].value<T>().data();
+    out.buf[b] = state.buffers[b].mutable_value<T>().data();
   return out;
 }
 

@@ -115,7 +115,7 @@ TEST_CASE("LayerNorm and MultiheadAttention pass gradcheck, parameters included"
     ln.to(DType::Float64);
     for (const Tensor& p : ln.parameters()) {
       const Tensor r = Tensor::uniform(p.shape(), 0.5, 1.5, DType::Float64, gen);
-      p.value<double>() = r.value<double>();
+      p.mutable_value<double>() = r.value<double>();
     }
     const Tensor x = Tensor::uniform({3, 4}, -2, 2, DType::Float64, gen).set_requires_grad();
     std::vector<Tensor> wrt = ln.parameters();
@@ -130,7 +130,7 @@ TEST_CASE("LayerNorm and MultiheadAttention pass gradcheck, parameters included"
     for (const auto& [name, p] : mha.named_parameters())
       if (name.find("bias") != std::string::npos) {
         const Tensor r = Tensor::uniform(p.shape(), -0.5, 0.5, DType::Float64, gen);
-        p.value<double>() = r.value<double>();
+        p.mutable_value<double>() = r.value<double>();
       }
     const Tensor q = Tensor::uniform({2, 3, 4}, -1, 1, DType::Float64, gen).set_requires_grad();
     const Tensor kv = Tensor::uniform({2, 4, 4}, -1, 1, DType::Float64, gen).set_requires_grad();

@@ -373,9 +373,9 @@ TEST_CASE("early stopping keeps the best weights and stops after patience epochs
   BabyLM model(small_config(5), gen);
   const Tensor w = model.named_parameters().back().second;  // fc.bias
   examples::EarlyStopping stop(2);
-  w.value<float>().fill(1.0f);
+  w.mutable_value<float>().fill(1.0f);
   CHECK(stop.update(1.0, 1, model));
-  w.value<float>().fill(2.0f);
+  w.mutable_value<float>().fill(2.0f);
   CHECK(!stop.update(1.5, 2, model));
   CHECK(!stop.should_stop());
   CHECK(!stop.update(1.0, 3, model));  // equal is no improvement

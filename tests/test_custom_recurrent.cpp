@@ -119,7 +119,7 @@ TEST_CASE("an LSTM written with ops in a custom cell matches nn::LSTM in float64
     auto found = std::find_if(custom_params.begin(), custom_params.end(),
                               [&](const auto& p) { return p.first == name; });
     REQUIRE(found != custom_params.end());
-    found->second.value<double>() = entry.second.value<double>();
+    found->second.mutable_value<double>() = entry.second.value<double>();
   }
   const std::vector<std::size_t> lengths{5, 3, 4};
   auto run = [&](nn::RecurrentDriver& layer) {

@@ -147,7 +147,7 @@ TEST_CASE("N ranks on N shards train as one process on the whole batch", "[distr
     dist::broadcast_parameters(model);  // rank 0's seed-6 weights everywhere...
     TinyModel seed6(6);
     for (std::size_t i = 0; i < reference.parameters().size(); ++i)  // ...and in the reference
-      reference.parameters()[i].value<double>() = seed6.parameters()[i].value<double>();
+      reference.parameters()[i].mutable_value<double>() = seed6.parameters()[i].value<double>();
     dist::DataParallelOptions options;
     options.bucket_bytes = 512;  // several buckets, so some start during backward
     options.overlap = overlap;

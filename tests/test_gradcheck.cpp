@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 
+#include "op_cases.hpp"
 #include "tapegrad/autograd/function.hpp"
 #include "tapegrad/autograd/gradcheck.hpp"
 #include "autograd/op_registry.hpp"
@@ -13,7 +14,7 @@
 using namespace tg;
 
 TEST_CASE("every registered gradcheck case passes in float64", "[gradcheck]") {
-  const auto& cases = gradcheck_cases();
+  const auto& cases = tg::testing::op_cases();
   REQUIRE(!cases.empty());
   for (const GradcheckCase& c : cases) {
     DYNAMIC_SECTION(c.op << ": " << c.label) {
@@ -30,7 +31,7 @@ TEST_CASE("every registered op has gradcheck cases", "[gradcheck]") {
   // with the names it records under: a new op without cases fails here.
   const std::vector<std::string> ops = registered_ops();
   REQUIRE(ops.size() >= 35);  // the families register; an empty registry would pass vacuously
-  const std::vector<std::string> have = gradchecked_ops();
+  const std::vector<std::string> have = tg::testing::op_case_names();
   const std::set<std::string> checked(have.begin(), have.end());
   for (const std::string& op : ops) {
     INFO(op << " is registered but has no gradcheck case");
@@ -41,13 +42,18 @@ TEST_CASE("every registered op has gradcheck cases", "[gradcheck]") {
 TEST_CASE("every op a case records on the tape is a registered op", "[gradcheck]") {
   const std::vector<std::string> ops = registered_ops();
   const std::set<std::string> registered(ops.begin(), ops.end());
-  for (const GradcheckCase& c : gradcheck_cases()) {
+  for (const GradcheckCase& c : tg::testing::op_cases()) {
     std::vector<Tensor> inputs;
     for (const Shape& s : c.shapes) inputs.push_back(Tensor::full(s, 0.7, DType::Float64, true));
-    for (const auto& node : graph_nodes({c.f(inputs)})) {
+    const auto nodes = graph_nodes({c.f(inputs)});
+    for (const auto& node : nodes) {
       INFO(c.op << ": " << c.label << " recorded " << node->op);
       CHECK(registered.count(node->op) == 1);
     }
+    // The case is named after the op it checks, which must be the op that produced its result
+    // (or, for a composite case, one it records): a misnamed case cannot cover another op.
+    INFO(c.op << ": " << c.label);
+    CHECK(std::any_of(nodes.begin(), nodes.end(), [&](const auto& n) { return n->op == c.op; }));
   }
 }
 
@@ -58,10 +64,10 @@ Tensor tanh_scaled_backward(const Tensor& x, double factor) {
   xt::xarray<double> y = xt::tanh(x.value<double>());
   Tensor out(std::move(y));
   if (any_requires_grad(x))
-    record<double>("tanh", out, {x}, [x, factor](const xt::xarray<double>& g, const Tensor& y) {
-      const auto& yv = y.value<double>();
-      accumulate_grad<double>(x, g * (1.0 - yv * yv) * factor);
-    });
+    record("tanh", out, {x}, saves_output,
+           [factor](const Tensor& g, const Inputs&, const Tensor& y) -> Grads {
+             return {g * (1.0 - y * y) * factor};
+           });
   return out;
 }
 

@@ -42,7 +42,7 @@ TEST_CASE("two losses of one forward: retain_graph then a second backward accumu
   const Tensor y = x * 1.0;
   const Tensor l1 = sum(y * y);
   const Tensor l2 = sum(y * 3.0);
-  l1.backward(/*retain_graph=*/true);
+  l1.backward(Tensor(), /*retain_graph=*/true);
   CHECK(grad_of(x) == std::vector<double>{2, 4, 6});
   l2.backward();
   CHECK(grad_of(x) == std::vector<double>{5, 7, 9});
@@ -184,7 +184,8 @@ TEST_CASE("tg::grad returns what .grad would hold, touching no .grad", "[graph]"
   CHECK_THROWS_WITH(grad({f()}, {x, unused}), Catch::Contains("input 1") &&
                                                    Catch::Contains("not used") &&
                                                    Catch::Contains("allow_unused"));
-  const std::vector<Tensor> g2 = grad({f()}, {unused, w}, {}, false, /*allow_unused=*/true);
+  const std::vector<Tensor> g2 =
+      grad({f()}, {unused, w}, {}, false, /*create_graph=*/false, /*allow_unused=*/true);
   CHECK_FALSE(g2[0].defined());
   CHECK(g2[1].to_vector() == gw);
 
@@ -204,7 +205,7 @@ TEST_CASE("retain_grad keeps a non-leaf's gradient, and without it grad() says s
   const Tensor kept = h * 1.0;
   kept.retain_grad();
   const Tensor loss = sum(kept * h);  // d/dkept = h = {3, 6}
-  loss.backward(true);
+  loss.backward(Tensor(), true);
   CHECK_THROWS_WITH(h.grad<double>(), Catch::Contains("non-leaf") &&
                                           Catch::Contains("retain_grad"));
   CHECK(grad_of(kept) == std::vector<double>{3, 6});
@@ -228,7 +229,7 @@ TEST_CASE("hooks see each gradient once it is complete, and may change it", "[gr
   h.register_hook([&](Tensor& g) {
     calls.push_back("h");
     seen_h = g.to_vector();
-    g.value<double>() *= 2.0;  // doubles what flows on into w1
+    g.mutable_value<double>() *= 2.0;  // doubles what flows on into w1
   });
   const Tensor loss = sum(h * w2) + sum(h);
   loss.backward();

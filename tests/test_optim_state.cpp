@@ -63,7 +63,7 @@ struct Trainer {
   void restore(const StateDict& state) {
     for (const auto& [name, t] : params()) {
       NoGradGuard no_grad;
-      t.value<float>() = state.at("model." + name).value<float>();
+      t.mutable_value<float>() = state.at("model." + name).value<float>();
     }
     opt->load_state_dict(state);
     for (std::size_t i = 0; i < scheds.size(); ++i)

@@ -2,8 +2,11 @@
 // README-END markers, run as tests, and a test checks that README.md quotes each one verbatim.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <fstream>
 #include <sstream>
+
+#include "compare.hpp"
 
 #include "tapegrad/autograd/function.hpp"
 #include "tapegrad/autograd/gradcheck.hpp"
@@ -42,18 +45,20 @@ class AttentionPool : public tg::nn::Forwarding<AttentionPool> {
 // README-END
 
 // README-BEGIN custom-op
-// An op: compute the value, record a closure that adds into the input's gradient. The closure
-// takes the output as its second parameter (never capture it: the output owns the node).
+// An op: compute the value, then record its derivative as a formula over tensors, given the
+// output's gradient, the inputs and the output. Written with ops, it is recorded under
+// create_graph, so cube's gradient can be differentiated again. saves_inputs: the formula reads
+// x, so writing x in place before backward is refused.
 tg::Tensor cube(const tg::Tensor& x) {
   return tg::dispatch(x.dtype(), [&](auto s) {
     using T = decltype(s);
     const auto& v = x.value<T>();
     tg::Tensor y(xt::xarray<T>(v * v * v));
     if (tg::any_requires_grad(x))
-      tg::record<T>("cube", y, {x}, [x](const xt::xarray<T>& g, const tg::Tensor&) {
-        const auto& xv = x.value<T>();
-        tg::accumulate_grad<T>(x, g * T(3) * xv * xv);
-      });
+      tg::record("cube", y, {x}, tg::saves_inputs,
+                 [](const tg::Tensor& g, const tg::Inputs& in, const tg::Tensor&) -> tg::Grads {
+                   return {g * 3.0 * in[0] * in[0]};
+                 });
     return y;
   });
 }
@@ -89,6 +94,39 @@ TEST_CASE("README: the custom op passes gradcheck", "[readme]") {
   CHECK(y.to_vector() == (x * x * x).to_vector());
 }
 
+TEST_CASE("README: a Hessian-vector product and a gradient penalty", "[readme]") {
+  // README-BEGIN higher-order
+  // A Hessian-vector product: differentiate the gradient (kept on the tape by create_graph)
+  // dotted with a direction v.
+  const tg::Tensor w = tg::Tensor::uniform({3}, -1, 1, tg::DType::Float64).set_requires_grad();
+  const tg::Tensor v = tg::Tensor::ones({3}, tg::DType::Float64);
+  const tg::Tensor loss = tg::sum(tg::tanh(w) * w);
+  const tg::Tensor g = tg::grad({loss}, {w}, {}, {}, /*create_graph=*/true)[0];
+  const tg::Tensor hv = tg::grad({tg::sum(g * v)}, {w})[0];  // H v
+
+  // A gradient penalty (WGAN-GP): the critic's input gradient, pushed towards norm 1.
+  tg::nn::Sequential critic({std::make_shared<tg::nn::Linear>(2, 16),
+                             std::make_shared<tg::nn::Tanh>(),
+                             std::make_shared<tg::nn::Linear>(16, 1)});
+  const tg::Tensor x = tg::Tensor::uniform({8, 2}, -1, 1).set_requires_grad();
+  const tg::Tensor dx = tg::grad({tg::sum(critic(x))}, {x}, {}, {}, /*create_graph=*/true)[0];
+  const tg::Tensor penalty = tg::mean(tg::pow(tg::sqrt(tg::sum(dx * dx, {1})) - 1.0, 2.0));
+  (tg::mean(critic(x)) + 10.0 * penalty).backward();  // the penalty reaches the weights
+  // README-END
+  // tanh(w) w is separable: H is diagonal, h_ii = 2 sech^2(w) - 2 w tanh(w) sech^2(w).
+  for (std::size_t i = 0; i < 3; ++i) {
+    const double wi = w.value<double>()(i), t = std::tanh(wi), s = 1 - t * t;
+    CHECK(hv.value<double>()(i) == Approx(2 * s - 2 * wi * t * s).epsilon(1e-12));
+  }
+  const tg::Tensor first = critic.named_parameters().front().second;
+  CHECK(first.has_grad());
+  // The penalty's share of the weights' gradient is not zero: without it they differ.
+  const std::vector<double> with_penalty = first.grad_tensor().to_vector();
+  first.zero_grad();
+  tg::mean(critic(x)).backward();
+  CHECK(tg::testing::max_abs_diff(with_penalty, first.grad_tensor().to_vector()) > 1e-6);
+}
+
 TEST_CASE("README.md quotes every snippet of this file verbatim", "[readme]") {
   auto read = [](const std::string& path) {
     std::ifstream in(path);
@@ -116,5 +154,5 @@ TEST_CASE("README.md quotes every snippet of this file verbatim", "[readme]") {
     CHECK(readme.find(flush) != std::string::npos);
     ++snippets;
   }
-  CHECK(snippets == 4);
+  CHECK(snippets == 5);
 }

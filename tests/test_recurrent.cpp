@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "op_cases.hpp"
 #include "tapegrad/autograd/gradcheck.hpp"
 #include "tapegrad/autograd/ops.hpp"
 #include "tapegrad/autograd/tape.hpp"
@@ -101,7 +102,7 @@ void check_layer_gradients(CellKind kind, const LayerCase& c, bool training = fa
 }  // namespace
 
 TEST_CASE("every recurrent gradcheck case passes in float64", "[recurrent][gradcheck]") {
-  const auto cases = nn::recurrent_gradcheck_cases();
+  const auto cases = tg::testing::recurrent_cases();
   std::set<std::string> ops;
   for (const GradcheckCase& c : cases) {
     ops.insert(c.op);
@@ -119,8 +120,8 @@ TEST_CASE("every recurrent gradcheck case passes in float64", "[recurrent][gradc
 TEST_CASE("every op a layer records is gradchecked, one node per layer and direction",
           "[recurrent][gradcheck]") {
   std::set<std::string> checked;
-  for (const std::string& op : gradchecked_ops()) checked.insert(op);
-  for (const GradcheckCase& c : nn::recurrent_gradcheck_cases()) checked.insert(c.op);
+  for (const std::string& op : tg::testing::op_case_names()) checked.insert(op);
+  for (const GradcheckCase& c : tg::testing::recurrent_cases()) checked.insert(c.op);
   for (CellKind kind : kKinds) {
     nn::RecurrentOptions o{2, 3, 2, true, false, true, 0.5};
     auto layer = make_layer(kind, o);

@@ -48,7 +48,7 @@ TEST_CASE("a diverged loss stops training, and NaN weights are never saved", "[r
   const std::string path = dir.file("model.npz");
   examples::save_checkpoint(path, layer, nullptr, nullptr, meta);
   const std::string good = read_text(path);
-  layer.named_parameters().at(0).second.value<float>()(1, 2) = std::nanf("");
+  layer.named_parameters().at(0).second.mutable_value<float>()(1, 2) = std::nanf("");
   CHECK_THROWS_WITH(examples::save_checkpoint(path, layer, nullptr, nullptr, meta),
                     Catch::Contains("not saved: weight holds NaN or infinity"));
   CHECK(read_text(path) == good);

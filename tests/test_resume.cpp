@@ -163,7 +163,7 @@ void check_resume(const std::string& program, const std::string& exe, const std:
     nn::Archive state = nn::load_npz((dir.path / "nan" / "resume.npz").string());
     for (auto& [key, tensor] : state.tensors)
       if (key.rfind("model.", 0) == 0 && tensor.dtype() == DType::Float32)
-        tensor.value<float>().data()[0] = std::nanf("");
+        tensor.mutable_value<float>().data()[0] = std::nanf("");
     nn::save_npz((dir.path / "nan" / "resume.npz").string(), state);
     const bool had_model = fs::exists(dir.path / "nan" / "model.npz");
     const std::string model = had_model ? read_text(dir.path / "nan" / "model.npz") : "";

@@ -56,7 +56,7 @@ TEST_CASE("retain_graph keeps the graph for a second backward with the same resu
   const Tensor x = Tensor::from_vector({0.5, -1}, {2}, DType::Float64, true);
   const Tensor h = tanh(x);
   const Tensor y = sum(h * h);
-  y.backward(true);
+  y.backward(Tensor(), true);
   const auto first = x.grad_tensor().to_vector();
   y.backward();  // intermediate gradients restart from zero; the leaf accumulates
   const auto second = x.grad_tensor().to_vector();
@@ -68,7 +68,7 @@ TEST_CASE("retain_graph keeps the graph for a second backward with the same resu
 TEST_CASE("backward with an explicit seed on a non-scalar", "[tape]") {
   const Tensor x = Tensor::from_vector({1, 2}, {2}, DType::Float64, true);
   const Tensor y = x * 3.0;
-  CHECK_THROWS_WITH(y.backward(true), Catch::Contains("not a scalar"));
+  CHECK_THROWS_WITH(y.backward(), Catch::Contains("not a scalar"));
   y.backward(Tensor::from_vector({1, 10}, {2}, DType::Float64));
   CHECK(x.grad<double>()(1) == 30);
 }

@@ -1,4 +1,4 @@
-// Positional ops: each forward and its backward side by side, then their gradcheck cases.
+// Positional ops: each forward and its backward side by side.
 //
 // gather, scatter_add and index_add all reduce to one map from the positions of an index array
 // to offsets into x (axis_offsets): the forward and both backwards are loops over that map.
@@ -8,8 +8,8 @@
 #include <cmath>
 #include <numeric>
 
+#include "tapegrad/autograd/ops/shape.hpp"
 #include "autograd/op_registry.hpp"
-#include "autograd/ops/families.hpp"
 #include "autograd/ops/reduce_plan.hpp"
 
 namespace tg {
@@ -84,7 +84,7 @@ Indices arg_extreme(const char* op, const Tensor& x, int axis, bool keepdims, Be
 
 // scatter_add and index_add: out = x, out[offsets[p]] += src[p].
 Tensor scatter_add_at(const char* op, const Tensor& x, const Tensor& src,
-                      std::vector<std::size_t> offsets) {
+                      std::vector<std::size_t> offsets, Formula formula) {
   check_same_dtype(op, {x, src});
   if (src.size() != offsets.size())
     throw Error(fmt::format("{}: src {} does not match the index ({} positions)", op,
@@ -96,7 +96,8 @@ Tensor scatter_add_at(const char* op, const Tensor& x, const Tensor& src,
     for (std::size_t p = 0; p < offsets.size(); ++p) out.data()[offsets[p]] += ps[p];
     Tensor y(std::move(out));
     if (any_requires_grad(x, src)) {
-      record<T>(op, y, {x, src}, [x, src, offsets = std::move(offsets)](const xt::xarray<T>& g) {
+      record<T>(op, y, {x, src}, saves_nothing, std::move(formula),
+                [x, src, offsets = std::move(offsets)](const xt::xarray<T>& g) {
         if (x.requires_grad()) accumulate_grad<T>(x, g);
         if (src.requires_grad()) {
           T* gs = grad_buffer_for_add<T>(src);
@@ -152,7 +153,12 @@ TopK topk(const Tensor& x, std::size_t k, int axis, bool largest) {
     for (std::size_t p = 0; p < offsets.size(); ++p) out.data()[p] = px[offsets[p]];
     Tensor values(std::move(out));
     if (any_requires_grad(x)) {
-      record<T>(op_topk, values, {x}, [x, offsets = offsets](const xt::xarray<T>& g) {
+      Formula formula = [axis, index = Indices(picked, so)](const Tensor& g, const Inputs& in,
+                                                          const Tensor&) -> Grads {
+        return {scatter_add(Tensor::zeros(in[0].shape(), g.dtype()), axis, index, g)};
+      };
+      record<T>(op_topk, values, {x}, saves_nothing, std::move(formula),
+                [x, offsets = offsets](const xt::xarray<T>& g) {
         T* gx = grad_buffer_for_add<T>(x);
         for (std::size_t p = 0; p < offsets.size(); ++p) gx[offsets[p]] += g.data()[p];
       });
@@ -173,7 +179,11 @@ Tensor gather(const Tensor& x, int axis, const Indices& index) {
     for (std::size_t p = 0; p < offsets.size(); ++p) out.data()[p] = px[offsets[p]];
     Tensor y(std::move(out));
     if (any_requires_grad(x)) {
-      record<T>(op_gather, y, {x}, [x, offsets = std::move(offsets)](const xt::xarray<T>& g) {
+      Formula formula = [axis, index](const Tensor& g, const Inputs& in, const Tensor&) -> Grads {
+        return {scatter_add(Tensor::zeros(in[0].shape(), g.dtype()), axis, index, g)};
+      };
+      record<T>(op_gather, y, {x}, saves_nothing, std::move(formula),
+                [x, offsets = std::move(offsets)](const xt::xarray<T>& g) {
         T* gx = grad_buffer_for_add<T>(x);
         for (std::size_t p = 0; p < offsets.size(); ++p) gx[offsets[p]] += g.data()[p];
       });
@@ -187,8 +197,12 @@ Tensor scatter_add(const Tensor& x, int axis, const Indices& index, const Tensor
   if (src.defined() && src.shape() != index.shape)
     throw Error(fmt::format("scatter_add: src {} must have the index's shape {}",
                             shape_str(src.shape()), shape_str(index.shape)));
+  Formula formula = [axis, index](const Tensor& g, const Inputs& in, const Tensor&) -> Grads {
+    return {g, in[1].requires_grad() ? gather(g, axis, index) : Tensor()};
+  };
   return scatter_add_at(op_scatter_add, x, src,
-                        axis_offsets(op_scatter_add, sx, normalize_axis(op_scatter_add, axis, sx), index));
+                        axis_offsets(op_scatter_add, sx, normalize_axis(op_scatter_add, axis, sx), index),
+                        std::move(formula));
 }
 
 Tensor index_add(const Tensor& x, int axis, const Indices& index, const Tensor& src) {
@@ -208,8 +222,12 @@ Tensor index_add(const Tensor& x, int axis, const Indices& index, const Tensor& 
   for (std::size_t o = 0; o < l.outer; ++o)
     for (std::size_t k = 0; k < l.n; ++k)
       std::fill_n(expanded.begin() + static_cast<long>((o * l.n + k) * l.inner), l.inner, index[k]);
+  Formula formula = [axis, index](const Tensor& g, const Inputs& in, const Tensor&) -> Grads {
+    return {g, in[1].requires_grad() ? index_select(g, axis, index) : Tensor()};
+  };
   return scatter_add_at(op_index_add, x, src,
-                        axis_offsets(op_index_add, sx, a, Indices(std::move(expanded), expected)));
+                        axis_offsets(op_index_add, sx, a, Indices(std::move(expanded), expected)),
+                        std::move(formula));
 }
 
 Tensor one_hot(const Indices& index, std::size_t num_classes, DType dtype) {
@@ -224,31 +242,6 @@ Tensor one_hot(const Indices& index, std::size_t num_classes, DType dtype) {
     values[p * num_classes + static_cast<std::size_t>(c)] = 1.0;
   }
   return Tensor::from_vector(values, so, dtype);
-}
-
-void add_indexing_cases(std::vector<GradcheckCase>& cases) {
-  using In = const std::vector<Tensor>&;
-  cases.push_back({"topk", "largest 2 of the last axis", {{3, 5}}, [](In in) { return topk(in[0], 2).values; }});
-  cases.push_back({"topk", "smallest 3 along the first axis", {{4, 2}},
-                   [](In in) { return topk(in[0], 3, 0, false).values; }});
-  cases.push_back({"topk", "all of a 1-D tensor", {{4}}, [](In in) { return topk(in[0], 4).values; }});
-  cases.push_back({"topk", "k = 0", {{2, 3}}, [](In in) { return topk(in[0], 0).values; }});
-  const Indices rows({2, 0, 2, 1, 1, 1}, {2, 3});  // repeated positions accumulate
-  cases.push_back({"gather", "along the last axis, repeats", {{2, 3}}, [rows](In in) { return gather(in[0], 1, rows); }});
-  cases.push_back({"gather", "along the first axis, smaller index", {{4, 3}},
-                   [](In in) { return gather(in[0], 0, Indices({3, 0, 0}, {1, 3})); }});
-  cases.push_back({"gather", "middle axis of 3-D", {{2, 3, 2}},
-                   [](In in) { return gather(in[0], 1, Indices({0, 2, 1, 1}, {2, 1, 2})); }});
-  cases.push_back({"scatter_add", "last axis, repeats", {{2, 3}, {2, 3}},
-                   [rows](In in) { return scatter_add(in[0], 1, rows, in[1]); }});
-  cases.push_back({"scatter_add", "first axis, into a larger input", {{4, 2}, {1, 2}},
-                   [](In in) { return scatter_add(in[0], 0, Indices({3, 3}, {1, 2}), in[1]); }});
-  cases.push_back({"index_add", "rows, repeated", {{4, 3}, {3, 3}},
-                   [](In in) { return index_add(in[0], 0, Indices({1, 3, 1}), in[1]); }});
-  cases.push_back({"index_add", "middle axis of 3-D", {{2, 3, 2}, {2, 2, 2}},
-                   [](In in) { return index_add(in[0], 1, Indices({2, 0}), in[1]); }});
-  cases.push_back({"index_add", "empty index", {{2, 3}, {0, 3}},
-                   [](In in) { return index_add(in[0], 0, Indices(std::vector<std::int64_t>{}), in[1]); }});
 }
 
 }  // namespace tg

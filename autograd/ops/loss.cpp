@@ -1,4 +1,4 @@
-// Losses and dropout: forward and backward side by side, then their gradcheck cases.
+// Losses and dropout: forward and backward side by side.
 #include "tapegrad/autograd/ops/loss.hpp"
 
 #include <cmath>
@@ -9,9 +9,9 @@
 #include "tapegrad/autograd/function.hpp"
 #include "tapegrad/autograd/ops/elementwise.hpp"
 #include "autograd/op_registry.hpp"
-#include "autograd/ops/families.hpp"
 #include "autograd/ops/fold.hpp"
 #include "tapegrad/autograd/ops/reduction.hpp"
+#include "tapegrad/autograd/ops/shape.hpp"
 
 namespace tg {
 
@@ -118,6 +118,26 @@ std::vector<T> row_scales(const xt::xarray<T>& g, const RowWeights<T>& rw) {
   return scale;
 }
 
+// The formulas' constants for cross_entropy and nll_loss: one_hot(y) [N, C] and each row's
+// factor w_i [/ denominator] as [N, 1] (0 for ignored rows).
+template <class T>
+std::pair<Tensor, Tensor> target_constants(const RowWeights<T>& rw) {
+  const std::size_t n = rw.w.size();
+  xt::xarray<T> one_hot = xt::zeros<T>(Shape{n, rw.classes});
+  xt::xarray<T> factor = xt::zeros<T>(Shape{n, 1});
+  for (std::size_t i = 0; i < n; ++i) {
+    if (rw.w[i] == T(0)) continue;
+    one_hot.data()[i * rw.classes + static_cast<std::size_t>(rw.targets[i])] = T(1);
+    factor.data()[i] = rw.w[i] / (rw.reduction == Reduction::Mean ? rw.denominator : T(1));
+  }
+  return {Tensor(std::move(one_hot)), Tensor(std::move(factor))};
+}
+
+// The output gradient as a factor per row: [N, 1] without reduction, the scalar otherwise.
+Tensor per_row(const Tensor& g, Reduction reduction) {
+  return reduction == Reduction::None ? reshape(g, {-1, 1}) : g;
+}
+
 // SplitMix64's output function (Steele, Lea, Flood 2014): a bijective mix of a 64-bit counter.
 std::uint64_t splitmix64(std::uint64_t z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -144,7 +164,13 @@ Tensor cross_entropy(const Tensor& logits, const Indices& targets,
     Tensor loss(nll_forward<T>(log_probs.value<T>().data(), *rw));
     if (any_requires_grad(logits)) {
       // dlogits = (softmax - one_hot(y)) * w_i / denominator, row by row.
-      record<T>(op_cross_entropy, loss, {logits}, [logits, log_probs, rw](const xt::xarray<T>& g) {
+      Formula formula = [constants = target_constants(*rw), reduction = options.reduction](
+                            const Tensor& g, const Inputs& in, const Tensor&) -> Grads {
+        const auto& [one_hot, factor] = constants;
+        return {(softmax(in[0], 1) - one_hot) * (factor * per_row(g, reduction))};
+      };
+      record<T>(op_cross_entropy, loss, {logits}, saves_input(0), std::move(formula),
+                [logits, log_probs, rw](const xt::xarray<T>& g) {
         const std::vector<T> scale = row_scales(g, *rw);
         xt::xarray<T> d = xt::exp(log_probs.value<T>());
         T* pd = d.data();
@@ -176,7 +202,13 @@ Tensor nll_loss(const Tensor& log_probs, const Indices& targets,
     Tensor loss(nll_forward<T>(log_probs.value<T>().data(), *rw));
     if (any_requires_grad(log_probs)) {
       // Only each row's target entry has a gradient: -w_i / denominator.
-      record<T>(op_nll_loss, loss, {log_probs}, [log_probs, rw](const xt::xarray<T>& g) {
+      Formula formula = [constants = target_constants(*rw), reduction = options.reduction](
+                            const Tensor& g, const Inputs&, const Tensor&) -> Grads {
+        const auto& [one_hot, factor] = constants;
+        return {-one_hot * (factor * per_row(g, reduction))};
+      };
+      record<T>(op_nll_loss, loss, {log_probs}, saves_nothing, std::move(formula),
+                [log_probs, rw](const xt::xarray<T>& g) {
         const std::vector<T> scale = row_scales(g, *rw);
         xt::xarray<T> d = xt::zeros<T>(log_probs.value<T>().shape());
         for (std::size_t i = 0; i < scale.size(); ++i)
@@ -211,7 +243,13 @@ Tensor mse_loss(const Tensor& prediction, const Tensor& target, Reduction reduct
     if (any_requires_grad(prediction, target)) {
       // d/dprediction = 2 (prediction - target) g [/ n]; the target's is its negative. The lazy
       // expressions are evaluated straight into the gradients unless broadcasting must be undone.
-      record<T>(op_mse_loss, loss, {prediction, target},
+      Formula formula = [reduction, n](const Tensor& g, const Inputs& in, const Tensor&) -> Grads {
+        const double scale = reduction == Reduction::Mean ? 2.0 / double(n) : 2.0;
+        const Tensor d = (in[0] - in[1]) * (g * scale);
+        return {in[0].requires_grad() ? sum_to_size(d, in[0].shape()) : Tensor(),
+                in[1].requires_grad() ? sum_to_size(-d, in[1].shape()) : Tensor()};
+      };
+      record<T>(op_mse_loss, loss, {prediction, target}, saves_inputs, std::move(formula),
                 [prediction, target, reduction, n, diff = std::move(diff)](const xt::xarray<T>& g) {
                   auto give = [&](const Tensor& t, const auto& grad) {
                     if (!t.requires_grad()) return;
@@ -266,62 +304,17 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
     if (n % 2) pm[n - 1] = keep(draw(n / 2));
     Tensor y(xt::xarray<T>(xv * mask));
     if (any_requires_grad(x)) {
-      record<T>(op_dropout, y, {x}, [x, mask = std::move(mask)](const xt::xarray<T>& g) {
+      Formula formula = [kept = Tensor(xt::xarray<T>(mask))](const Tensor& g, const Inputs&,
+                                                           const Tensor&) -> Grads {
+        return {g * kept};
+      };
+      record<T>(op_dropout, y, {x}, saves_nothing, std::move(formula),
+                [x, mask = std::move(mask)](const xt::xarray<T>& g) {
         accumulate_grad<T>(x, g * mask);
       });
     }
     return y;
   });
-}
-
-void add_loss_cases(std::vector<GradcheckCase>& cases) {
-  using In = const std::vector<Tensor>&;
-  auto options = [](Reduction reduction, long ignore_index = -100, Tensor weight = Tensor()) {
-    CrossEntropyOptions o;
-    o.reduction = reduction;
-    o.ignore_index = ignore_index;
-    o.weight = std::move(weight);
-    return o;
-  };
-  auto class_weights = [] { return Tensor::from_vector({0.5, 2.0, 1.0, 0.25, 1.5}, {5}, DType::Float64); };
-  const Indices targets({1, 0, 4, 1});
-  using Loss = Tensor (*)(const Tensor&, const Indices&, const CrossEntropyOptions&);
-  for (auto [name, op] : {std::pair<const char*, Loss>{"cross_entropy", &cross_entropy},
-                          {"nll_loss", &nll_loss}}) {
-    auto loss = [op = op, targets](CrossEntropyOptions o) {
-      return [op, targets, o](In in) { return op(in[0], targets, o); };
-    };
-    cases.push_back({name, "mean", {{4, 5}}, loss(options(Reduction::Mean))});
-    cases.push_back({name, "sum", {{4, 5}}, loss(options(Reduction::Sum))});
-    cases.push_back({name, "no reduction", {{4, 5}}, loss(options(Reduction::None))});
-    cases.push_back({name, "ignore_index", {{4, 5}}, loss(options(Reduction::Mean, 1))});
-    cases.push_back({name, "class weights, mean", {{4, 5}}, [op = op, targets, options, class_weights](In in) {
-                       return op(in[0], targets, options(Reduction::Mean, -100, class_weights()));
-                     }});
-    cases.push_back({name, "class weights, ignore_index, none", {{4, 5}},
-                     [op = op, targets, options, class_weights](In in) {
-                       return op(in[0], targets, options(Reduction::None, 4, class_weights()));
-                     }});
-    cases.push_back({name, "one row", {{1, 3}}, [op = op](In in) { return op(in[0], Indices({2}), {}); }});
-  }
-  cases.push_back({"cross_entropy", "large logits", {{3, 4}}, [](In in) {
-                     return cross_entropy(in[0] * 40.0, Indices({0, 3, 2}));
-                   }});
-  auto mse = [](Reduction r) { return [r](In in) { return mse_loss(in[0], in[1], r); }; };
-  cases.push_back({"mse_loss", "mean", {{3, 4}, {3, 4}}, mse(Reduction::Mean)});
-  cases.push_back({"mse_loss", "sum", {{3, 4}, {3, 4}}, mse(Reduction::Sum)});
-  cases.push_back({"mse_loss", "no reduction", {{3, 4}, {3, 4}}, mse(Reduction::None)});
-  cases.push_back({"mse_loss", "broadcast target", {{3, 4}, {3, 1}}, mse(Reduction::Mean)});
-  cases.push_back({"mse_loss", "broadcast, no reduction", {{4}, {2, 1}}, mse(Reduction::None)});
-
-  cases.push_back({"dropout", "p = 0.3, reseeded mask", {{4, 5}}, [](In in) {
-                     Generator gen(7);  // the same mask at every evaluation
-                     return dropout(in[0], 0.3, true, gen);
-                   }});
-  cases.push_back({"dropout", "p = 0.5, odd size, 3-D", {{3, 1, 5}}, [](In in) {
-                     Generator gen(11);
-                     return dropout(in[0], 0.5, true, gen);
-                   }});
 }
 
 }  // namespace tg

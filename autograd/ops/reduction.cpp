@@ -1,4 +1,4 @@
-// Reductions and the softmax family: each forward and its backward side by side, then their cases.
+// Reductions and the softmax family: each forward and its backward side by side.
 //
 // The kernels are raw loops over .data(): a lazy xtensor reducer costs ~1.2 ns per element and
 // keep_dims reducers cannot be broadcast safely (STACK_NOTES). Loops over contiguous runs with
@@ -14,8 +14,8 @@
 
 #include "tapegrad/autograd/function.hpp"
 #include "tapegrad/autograd/ops/elementwise.hpp"
+#include "tapegrad/autograd/ops/shape.hpp"
 #include "autograd/op_registry.hpp"
-#include "autograd/ops/families.hpp"
 #include "autograd/ops/fold.hpp"
 #include "autograd/ops/reduce_plan.hpp"
 
@@ -50,6 +50,29 @@ using detail::for_each_lane;
 using detail::lane_max;
 using detail::lane_sum;
 
+// x's shape with the reduced axes kept as 1: where a reduction's gradient is broadcast from.
+Shape kept_shape(const char* op, const Shape& shape, const std::vector<int>& axes) {
+  return make_plan(op, shape, axes, true).out_shape;
+}
+
+// For max and min: 1/count at each input element equal to its lane's extremum (count = the
+// number of ties), 0 elsewhere. Ties share the gradient equally, as torch.amax.
+template <class T>
+xt::xarray<T> tie_share(const ReducePlan& plan, const xt::xarray<T>& x, const xt::xarray<T>& y) {
+  const T* px = x.data();
+  const T* py = y.data();
+  std::vector<T> count(plan.out_size, T(0));
+  walk_elements(plan, [&](std::size_t i, std::size_t o) {
+    if (px[i] == py[o]) count[o] += T(1);
+  });
+  xt::xarray<T> share = array_of_shape<T>(Shape(x.shape().begin(), x.shape().end()));
+  T* ps = share.data();
+  walk_elements(plan, [&](std::size_t i, std::size_t o) {
+    ps[i] = px[i] == py[o] ? T(1) / count[o] : T(0);
+  });
+  return share;
+}
+
 // sum and mean: the same loops, mean scaled by 1/count both ways.
 Tensor sum_or_mean(const char* op, const Tensor& x, const std::vector<int>& axes, bool keepdims,
                    bool is_mean) {
@@ -67,7 +90,13 @@ Tensor sum_or_mean(const char* op, const Tensor& x, const std::vector<int>& axes
       for (std::size_t o = 0; o < plan.out_size; ++o) po[o] *= scale;
     Tensor y(std::move(out));
     if (any_requires_grad(x)) {
-      record<T>(op, y, {x}, [x, plan = std::move(plan), scale](const xt::xarray<T>& g) {
+      Formula formula = [kept = kept_shape(op, x.shape(), axes), scale](
+                            const Tensor& g, const Inputs& in, const Tensor&) -> Grads {
+        const Tensor spread = broadcast_to(reshape(g, kept), in[0].shape());
+        return {scale == T(1) ? spread : spread * double(scale)};
+      };
+      record<T>(op, y, {x}, saves_nothing, std::move(formula),
+                [x, plan = std::move(plan), scale](const xt::xarray<T>& g) {
         xt::xarray<T> gx = array_of_shape<T>(x.shape());
         T* pg = gx.data();
         const T* pgo = g.data();
@@ -125,20 +154,19 @@ Tensor extremum(const char* op, const Tensor& x, const std::vector<int>& axes, b
                    Fold());
     Tensor y(std::move(out));
     if (any_requires_grad(x)) {
-      // Tied extrema share the gradient equally (torch.amax): count them, then spread g / count.
-      record<T>(op, y, {x}, [x, plan = std::move(plan)](const xt::xarray<T>& g, const Tensor& out) {
-        const T* pxv = x.value<T>().data();
-        const T* py = out.value<T>().data();
-        std::vector<T> share(plan.out_size, T(0));
-        walk_elements(plan, [&](std::size_t i, std::size_t o) {
-          if (pxv[i] == py[o]) share[o] += T(1);
-        });
-        for (std::size_t o = 0; o < plan.out_size; ++o) share[o] = g.data()[o] / share[o];
-        xt::xarray<T> gx = array_of_shape<T>(x.shape());
+      // The share of the gradient each element gets is a constant (which elements tie).
+      Formula formula = [plan, kept = kept_shape(op, sx, axes)](
+                            const Tensor& g, const Inputs& in, const Tensor& y) -> Grads {
+        const Tensor share = constant_from(
+            [&](const auto& xv, const auto& yv) { return tie_share(plan, xv, yv); }, in[0], y);
+        return {broadcast_to(reshape(g, kept), in[0].shape()) * share};
+      };
+      record<T>(op, y, {x}, saves_all, std::move(formula),
+                [x, plan = std::move(plan)](const xt::xarray<T>& g, const Tensor& out) {
+        xt::xarray<T> gx = tie_share(plan, x.value<T>(), out.value<T>());
         T* pg = gx.data();
-        walk_elements(plan, [&](std::size_t i, std::size_t o) {
-          pg[i] = pxv[i] == py[o] ? share[o] : T(0);
-        });
+        const T* pgo = g.data();
+        walk_elements(plan, [&](std::size_t i, std::size_t o) { pg[i] *= pgo[o]; });
         accumulate_grad<T>(x, std::move(gx));
       });
     }
@@ -154,6 +182,19 @@ Tensor max(const Tensor& x, const std::vector<int>& axes, bool keepdims) {
 
 Tensor min(const Tensor& x, const std::vector<int>& axes, bool keepdims) {
   return extremum<NanMin>(op_min, x, axes, keepdims, std::numeric_limits<double>::infinity());
+}
+
+Tensor sum_to_size(const Tensor& x, const Shape& shape) {
+  const Shape sx = x.shape();
+  if (sx == shape) return x;
+  if (shape.size() > sx.size() || broadcast_shapes("sum_to_size", shape, sx) != sx)
+    throw Error(fmt::format("sum_to_size: shape {} does not broadcast to the input's {}",
+                            shape_str(shape), shape_str(sx)));
+  const std::size_t lead = sx.size() - shape.size();
+  std::vector<int> axes;
+  for (std::size_t a = 0; a < sx.size(); ++a)
+    if (a < lead || (shape[a - lead] == 1 && sx[a] != 1)) axes.push_back(static_cast<int>(a));
+  return reshape(axes.empty() ? x : sum(x, axes), shape);
 }
 
 Tensor logsumexp(const Tensor& x, const std::vector<int>& axes, bool keepdims) {
@@ -181,7 +222,14 @@ Tensor logsumexp(const Tensor& x, const std::vector<int>& axes, bool keepdims) {
     Tensor y(std::move(out));
     if (any_requires_grad(x)) {
       // d lse / d x = exp(x - lse): the softmax over the reduced axes, from the saved output.
-      record<T>(op_logsumexp, y, {x}, [x, plan = std::move(plan)](const xt::xarray<T>& g, const Tensor& out) {
+      Formula formula = [kept = kept_shape(op_logsumexp, sx, axes)](
+                            const Tensor& g, const Inputs& in, const Tensor& y) -> Grads {
+        const Shape shape = in[0].shape();
+        return {broadcast_to(reshape(g, kept), shape) *
+                exp(in[0] - broadcast_to(reshape(y, kept), shape))};
+      };
+      record<T>(op_logsumexp, y, {x}, saves_all, std::move(formula),
+                [x, plan = std::move(plan)](const xt::xarray<T>& g, const Tensor& out) {
         const T* pxv = x.value<T>().data();
         const T* py = out.value<T>().data();
         const T* pgo = g.data();
@@ -211,7 +259,11 @@ Tensor softmax(const Tensor& x, int axis) {
     Tensor y(std::move(out));
     if (any_requires_grad(x)) {
       // dx = y * (g - sum(g * y)) along the axis.
-      record<T>(op_softmax, y, {x}, [x, l](const xt::xarray<T>& g, const Tensor& out) {
+      Formula formula = [axis](const Tensor& g, const Inputs&, const Tensor& y) -> Grads {
+        return {y * (g - sum(g * y, {axis}, true))};
+      };
+      record<T>(op_softmax, y, {x}, saves_output, std::move(formula),
+                [x, l](const xt::xarray<T>& g, const Tensor& out) {
         const T* py = out.value<T>().data();
         const T* pgo = g.data();
         xt::xarray<T> gx = array_of_shape<T>(x.shape());
@@ -248,7 +300,11 @@ Tensor log_softmax(const Tensor& x, int axis) {
     Tensor y(std::move(out));
     if (any_requires_grad(x)) {
       // dx = g - exp(y) * sum(g) along the axis.
-      record<T>(op_log_softmax, y, {x}, [x, l](const xt::xarray<T>& g, const Tensor& out) {
+      Formula formula = [axis](const Tensor& g, const Inputs&, const Tensor& y) -> Grads {
+        return {g - exp(y) * sum(g, {axis}, true)};
+      };
+      record<T>(op_log_softmax, y, {x}, saves_output, std::move(formula),
+                [x, l](const xt::xarray<T>& g, const Tensor& out) {
         const T* pgo = g.data();
         xt::xarray<T> gx = xt::exp(out.value<T>());
         T* pg = gx.data();
@@ -262,46 +318,6 @@ Tensor log_softmax(const Tensor& x, int axis) {
     }
     return y;
   });
-}
-
-void add_reduction_cases(std::vector<GradcheckCase>& cases) {
-  using Axes = std::vector<int>;
-  using Reducer = Tensor (*)(const Tensor&, const std::vector<int>&, bool);
-  auto reduce = [](Reducer op, Axes axes, bool keepdims) {
-    return [op, axes, keepdims](const std::vector<Tensor>& in) { return op(in[0], axes, keepdims); };
-  };
-  for (auto [name, op] : {std::pair<const char*, Reducer>{"sum", &sum}, {"mean", &mean},
-                          {"max", &max}, {"min", &min}, {"logsumexp", &logsumexp}}) {
-    cases.push_back({name, "all axes", {{3, 4}}, reduce(op, {}, false)});
-    cases.push_back({name, "all axes, keepdims", {{2, 3}}, reduce(op, {}, true)});
-    cases.push_back({name, "last axis", {{3, 5}}, reduce(op, {1}, false)});
-    cases.push_back({name, "first axis, keepdims", {{4, 3}}, reduce(op, {0}, true)});
-    cases.push_back({name, "negative axis, keepdims", {{2, 3, 4}}, reduce(op, {-1}, true)});
-    cases.push_back({name, "middle axis", {{2, 3, 4}}, reduce(op, {-2}, false)});
-    cases.push_back({name, "non-adjacent axes", {{2, 3, 4}}, reduce(op, {0, 2}, false)});
-    cases.push_back({name, "two axes, keepdims", {{2, 3, 4}}, reduce(op, {2, 1}, true)});
-    cases.push_back({name, "size-1 axes", {{3, 1, 4, 1}}, reduce(op, {1, 2}, false)});
-    cases.push_back({name, "only a size-1 axis", {{3, 1}}, reduce(op, {1}, false)});
-    cases.push_back({name, "scalar input", {{}}, reduce(op, {}, false)});
-  }
-  cases.push_back({"sum", "chained after itself", {{2, 3, 4}}, [](const std::vector<Tensor>& in) {
-                     return sum(sum(in[0], {1}, true), {0});
-                   }});
-  using Softmax = Tensor (*)(const Tensor&, int);
-  for (auto [name, op] : {std::pair<const char*, Softmax>{"softmax", &softmax},
-                          {"log_softmax", &log_softmax}}) {
-    auto along = [op = op](int axis) {
-      return [op, axis](const std::vector<Tensor>& in) { return op(in[0], axis); };
-    };
-    cases.push_back({name, "last axis", {{3, 5}}, along(-1)});
-    cases.push_back({name, "first axis", {{4, 3}}, along(0)});
-    cases.push_back({name, "middle axis", {{2, 3, 4}}, along(1)});
-    cases.push_back({name, "1-D", {{6}}, along(0)});
-    cases.push_back({name, "size-1 axis", {{3, 1}}, along(1)});
-    cases.push_back({name, "large values", {{2, 4}}, [op = op](const std::vector<Tensor>& in) {
-                       return op(in[0] * 30.0, -1);
-                     }});
-  }
 }
 
 }  // namespace tg

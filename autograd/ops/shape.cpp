@@ -1,4 +1,4 @@
-// Shape ops: forward and backward side by side, then their gradcheck cases.
+// Shape ops: forward and backward side by side.
 //
 // Values move by memcpy over contiguous blocks and gradients are added back block by block:
 // xt::concatenate is ~160x slower than a memcpy per row and an xt::keep gather ~70x (STACK_NOTES).
@@ -13,8 +13,9 @@
 
 #include "tapegrad/autograd/function.hpp"
 #include "tapegrad/autograd/ops/elementwise.hpp"
+#include "tapegrad/autograd/ops/indexing.hpp"
+#include "tapegrad/autograd/ops/reduction.hpp"
 #include "autograd/op_registry.hpp"
-#include "autograd/ops/families.hpp"
 
 namespace tg {
 
@@ -27,6 +28,7 @@ const OpName op_index_select{"index_select"};
 const OpName op_embedding{"embedding"};
 const OpName op_where{"where"};
 const OpName op_masked_fill{"masked_fill"};
+const OpName op_broadcast_to{"broadcast_to"};
 
 namespace {
 
@@ -81,7 +83,7 @@ void scatter_add_rows(const T* src, const Indices& idx, std::size_t row, T* tabl
 // concat and stack: the output is `outer` repetitions of [block of input 0 | block of input 1 |
 // ...]; backward hands each input its blocks back.
 Tensor join(const char* op, const std::vector<Tensor>& inputs, const Shape& out_shape,
-            std::size_t outer, const std::vector<std::size_t>& blocks) {
+            std::size_t outer, const std::vector<std::size_t>& blocks, Formula formula) {
   const std::size_t width = std::accumulate(blocks.begin(), blocks.end(), std::size_t{0});
   return dispatch(inputs.front().dtype(), [&](auto s) {
     using T = decltype(s);
@@ -97,7 +99,8 @@ Tensor join(const char* op, const std::vector<Tensor>& inputs, const Shape& out_
       }
     Tensor y(std::move(out));
     if (any_requires_grad_in(inputs)) {
-      record<T>(op, y, inputs, [inputs, blocks, outer, width](const xt::xarray<T>& g) {
+      record<T>(op, y, inputs, saves_nothing, std::move(formula),
+                [inputs, blocks, outer, width](const xt::xarray<T>& g) {
         std::size_t offset = 0;
         for (std::size_t k = 0; k < inputs.size(); ++k) {
           if (inputs[k].requires_grad()) {  // an input listed twice simply accumulates twice
@@ -158,7 +161,11 @@ Tensor reshape(const Tensor& x, const std::vector<long>& shape) {
     copy_block(value.data(), x.value<T>().data(), total);
     Tensor y(std::move(value));
     if (any_requires_grad(x)) {
-      record<T>(op_reshape, y, {x}, [x, total](const xt::xarray<T>& g) {
+      Formula formula = [](const Tensor& g, const Inputs& in, const Tensor&) -> Grads {
+        return {reshape(g, in[0].shape())};
+      };
+      record<T>(op_reshape, y, {x}, saves_nothing, std::move(formula),
+                [x, total](const xt::xarray<T>& g) {
         T beta;
         T* d = grad_for_accumulation<T>(x, beta);
         copy_or_add(d, g.data(), total, beta != T(0));
@@ -188,7 +195,19 @@ Tensor concat(const std::vector<Tensor>& tensors, int axis) {
     out_shape[a] += sk[a];
     blocks.push_back(product(sk.begin() + a, sk.end()));
   }
-  return join(op_concat, tensors, out_shape, outer, blocks);
+  // Each input's gradient is its slice of g along the axis.
+  Formula formula = [a](const Tensor& g, const Inputs& in, const Tensor&) -> Grads {
+    Grads grads;
+    long offset = 0;
+    for (const Tensor& t : in) {
+      const long extent = static_cast<long>(t.shape()[a]);
+      grads.push_back(t.requires_grad() ? slice(g, static_cast<int>(a), offset, offset + extent)
+                                        : Tensor());
+      offset += extent;
+    }
+    return grads;
+  };
+  return join(op_concat, tensors, out_shape, outer, blocks, std::move(formula));
 }
 
 Tensor stack(const std::vector<Tensor>& tensors, int axis) {
@@ -208,7 +227,17 @@ Tensor stack(const std::vector<Tensor>& tensors, int axis) {
   out_shape.insert(out_shape.begin() + a, tensors.size());
   const std::size_t outer = product(first.begin(), first.begin() + a);
   const std::size_t block = product(first.begin() + a, first.end());
-  return join(op_stack, tensors, out_shape, outer, std::vector<std::size_t>(tensors.size(), block));
+  Formula formula = [a](const Tensor& g, const Inputs& in, const Tensor&) -> Grads {
+    Grads grads;
+    for (std::size_t k = 0; k < in.size(); ++k)
+      grads.push_back(in[k].requires_grad()
+                          ? reshape(slice(g, a, static_cast<long>(k), static_cast<long>(k) + 1),
+                                    in[k].shape())
+                          : Tensor());
+    return grads;
+  };
+  return join(op_stack, tensors, out_shape, outer, std::vector<std::size_t>(tensors.size(), block),
+              std::move(formula));
 }
 
 Tensor slice(const Tensor& x, int axis, long start, long end) {
@@ -234,7 +263,23 @@ Tensor slice(const Tensor& x, int axis, long start, long end) {
       copy_block(out.data() + o * piece, px + o * block + from, piece);
     Tensor y(std::move(out));
     if (any_requires_grad(x)) {
-      record<T>(op_slice, y, {x}, [x, outer, from, block, piece](const xt::xarray<T>& g) {
+      // g back in its place between zeros.
+      Formula formula = [a, first, len](const Tensor& g, const Inputs& in, const Tensor&) -> Grads {
+        const Shape shape = in[0].shape();
+        std::vector<Tensor> parts;
+        auto zeros = [&](std::size_t extent) {
+          Shape part = shape;
+          part[a] = extent;
+          parts.push_back(Tensor::zeros(part, g.dtype()));
+        };
+        if (first > 0) zeros(static_cast<std::size_t>(first));
+        parts.push_back(g);
+        const std::size_t after = shape[a] - static_cast<std::size_t>(first + len);
+        if (after > 0) zeros(after);
+        return {parts.size() == 1 ? g : concat(parts, static_cast<int>(a))};
+      };
+      record<T>(op_slice, y, {x}, saves_nothing, std::move(formula),
+                [x, outer, from, block, piece](const xt::xarray<T>& g) {
         T* d = grad_buffer_for_add<T>(x);
         for (std::size_t o = 0; o < outer; ++o)
           copy_or_add(d + o * block + from, g.data() + o * piece, piece, true);
@@ -266,7 +311,10 @@ Tensor index_select(const Tensor& x, int axis, const Indices& index) {
       gather_rows(px + o * in_block, index, inner, out.data() + o * out_block);
     Tensor y(std::move(out));
     if (any_requires_grad(x)) {
-      record<T>(op_index_select, y, {x},
+      Formula formula = [a, index](const Tensor& g, const Inputs& in, const Tensor&) -> Grads {
+        return {index_add(Tensor::zeros(in[0].shape(), g.dtype()), static_cast<int>(a), index, g)};
+      };
+      record<T>(op_index_select, y, {x}, saves_nothing, std::move(formula),
                 [x, index, outer, inner, in_block, out_block](const xt::xarray<T>& g) {
                   T* d = grad_buffer_for_add<T>(x);
                   for (std::size_t o = 0; o < outer; ++o)
@@ -298,7 +346,20 @@ Tensor embedding(const Tensor& weight, const Indices& indices, long padding_idx)
     if (any_requires_grad(weight)) {
       // A negative padding_idx means no padding row; -1 never matches a checked index.
       const std::int64_t skip = padding_idx < 0 ? -1 : padding_idx;
-      record<T>(op_embedding, y, {weight}, [weight, indices, dim, skip](const xt::xarray<T>& g) {
+      // The rows of g added into the rows they came from, the padding row's left out.
+      Formula formula = [indices, skip](const Tensor& g, const Inputs& in, const Tensor&) -> Grads {
+        const Shape sw = in[0].shape();
+        const Indices flat(indices.data);
+        Tensor rows = reshape(g, {static_cast<long>(flat.size()), static_cast<long>(sw[1])});
+        if (skip >= 0) {
+          std::vector<double> is_padding;
+          for (std::int64_t i : flat.data) is_padding.push_back(i == skip ? 1.0 : 0.0);
+          rows = masked_fill(rows, Tensor::from_vector(is_padding, {flat.size(), 1}, g.dtype()), 0.0);
+        }
+        return {index_add(Tensor::zeros(sw, g.dtype()), 0, flat, rows)};
+      };
+      record<T>(op_embedding, y, {weight}, saves_nothing, std::move(formula),
+                [weight, indices, dim, skip](const xt::xarray<T>& g) {
         scatter_add_rows(g.data(), indices, dim, grad_buffer_for_add<T>(weight), skip);
       });
     }
@@ -330,7 +391,13 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
     Tensor y(std::move(out));
     if (any_requires_grad(a, b)) {
       // The condition gets no gradient, so it is not an input of the node.
-      record<T>(op_where, y, {a, b}, [cond, a, b](const xt::xarray<T>& g) {
+      Formula formula = [cond](const Tensor& g, const Inputs& in, const Tensor&) -> Grads {
+        const Tensor zero = Tensor::scalar(0.0, g.dtype());
+        return {in[0].requires_grad() ? sum_to_size(where(cond, g, zero), in[0].shape()) : Tensor(),
+                in[1].requires_grad() ? sum_to_size(where(cond, zero, g), in[1].shape()) : Tensor()};
+      };
+      record<T>(op_where, y, {a, b}, saves_nothing, std::move(formula),
+                [cond, a, b](const xt::xarray<T>& g) {
         const auto taken = xt::not_equal(cond.value<T>(), T(0));
         if (a.requires_grad())
           accumulate_grad_reduced<T>(a, xt::xarray<T>(xt::where(taken, g, T(0))));
@@ -366,7 +433,11 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
     }
     Tensor y(std::move(out));
     if (any_requires_grad(x)) {
-      record<T>(op_masked_fill, y, {x}, [x, m](const xt::xarray<T>& g) {
+      Formula formula = [m](const Tensor& g, const Inputs&, const Tensor&) -> Grads {
+        return {masked_fill(g, m, 0.0)};
+      };
+      record<T>(op_masked_fill, y, {x}, saves_nothing, std::move(formula),
+                [x, m](const xt::xarray<T>& g) {
         accumulate_grad<T>(x, xt::where(xt::not_equal(m.value<T>(), T(0)), T(0), g));
       });
     }
@@ -374,74 +445,25 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   });
 }
 
-void add_shape_cases(std::vector<GradcheckCase>& cases) {
-  using In = const std::vector<Tensor>&;
-  auto constant = [](std::vector<double> values, Shape shape) {
-    return Tensor::from_vector(values, shape, DType::Float64);
-  };
-  cases.push_back({"reshape", "inferred axis", {{2, 3, 4}}, [](In in) { return reshape(in[0], {4, -1}); }});
-  cases.push_back({"reshape", "add size-1 axes", {{6}}, [](In in) { return reshape(in[0], {1, 2, 1, 3}); }});
-  cases.push_back({"reshape", "to a scalar", {{1, 1}}, [](In in) { return reshape(in[0], {}); }});
-  cases.push_back({"reshape", "used twice", {{2, 3}}, [](In in) {
-                     return concat({reshape(in[0], {3, 2}), reshape(in[0], {-1, 2})}, 0);
-                   }});
-
-  cases.push_back({"concat", "axis 0", {{2, 3}, {4, 3}}, [](In in) { return concat({in[0], in[1]}, 0); }});
-  cases.push_back({"concat", "negative axis, three inputs", {{2, 3}, {2, 1}, {2, 2}},
-                   [](In in) { return concat({in[0], in[1], in[2]}, -1); }});
-  cases.push_back({"concat", "middle axis of 3-D", {{2, 1, 3}, {2, 2, 3}},
-                   [](In in) { return concat({in[0], in[1]}, 1); }});
-  cases.push_back({"concat", "same tensor twice", {{2, 3}}, [](In in) { return concat({in[0], in[0]}, 1); }});
-  cases.push_back({"concat", "single input", {{3}}, [](In in) { return concat({in[0]}); }});
-
-  cases.push_back({"stack", "axis 0", {{2, 3}, {2, 3}, {2, 3}},
-                   [](In in) { return stack({in[0], in[1], in[2]}, 0); }});
-  cases.push_back({"stack", "new last axis", {{2, 3}, {2, 3}}, [](In in) { return stack({in[0], in[1]}, -1); }});
-  cases.push_back({"stack", "middle axis", {{2, 3}, {2, 3}}, [](In in) { return stack({in[0], in[1]}, 1); }});
-  cases.push_back({"stack", "scalars", {{}, {}}, [](In in) { return stack({in[0], in[1], in[0]}); }});
-
-  cases.push_back({"slice", "middle columns", {{3, 5}}, [](In in) { return slice(in[0], 1, 1, 4); }});
-  cases.push_back({"slice", "negative bounds and axis", {{2, 3, 5}}, [](In in) { return slice(in[0], -1, -3, -1); }});
-  cases.push_back({"slice", "one row, size-1 result", {{4, 3}}, [](In in) { return slice(in[0], 0, 2, 3); }});
-  cases.push_back({"slice", "end past the extent", {{2, 4, 2}}, [](In in) { return slice(in[0], 1, 1, 100); }});
-  cases.push_back({"slice", "empty result", {{3, 2}}, [](In in) { return slice(in[0], 0, 2, 1); }});
-
-  cases.push_back({"index_select", "rows, repeated", {{4, 3}}, [](In in) {
-                     return index_select(in[0], 0, Indices({2, 0, 2, 3}));
-                   }});
-  cases.push_back({"index_select", "last axis", {{3, 4}}, [](In in) { return index_select(in[0], -1, Indices({3, 1})); }});
-  cases.push_back({"index_select", "middle axis of 3-D", {{2, 3, 2}}, [](In in) {
-                     return index_select(in[0], 1, Indices({1, 1, 0}));
-                   }});
-
-  cases.push_back({"embedding", "repeated indices", {{5, 3}}, [](In in) { return embedding(in[0], Indices({1, 4, 1, 0})); }});
-  // The forward still reads the padding row (as PyTorch's does); masking those outputs makes the
-  // numeric gradient of the padding row zero, which is what the backward must give it.
-  cases.push_back({"embedding", "2-D indices with padding", {{4, 2}}, [constant](In in) {
-                     const Tensor not_padding = constant({0, 1, 1, 0, 1, 1}, {2, 3, 1});
-                     return embedding(in[0], Indices({0, 2, 3, 0, 3, 3}, {2, 3}), 0) * not_padding;
-                   }});
-  cases.push_back({"embedding", "scalar index", {{3, 4}}, [](In in) { return embedding(in[0], Indices({2}, {})); }});
-
-  cases.push_back({"where", "same shapes", {{2, 3}, {2, 3}}, [constant](In in) {
-                     return where(constant({1, 0, 0, 1, 1, 0}, {2, 3}), in[0], in[1]);
-                   }});
-  cases.push_back({"where", "all three broadcast", {{3, 1}, {4}}, [constant](In in) {
-                     return where(constant({1, 0, 0, 1, 0, 1, 1, 0, 2, 0, -1, 0}, {3, 4}), in[0], in[1]);
-                   }});
-  cases.push_back({"where", "row condition, scalar b", {{3, 4}, {}}, [constant](In in) {
-                     return where(constant({0, 1, 1, 0}, {4}), in[0], in[1]);
-                   }});
-  cases.push_back({"where", "condition computed from an input", {{3, 4}, {3, 4}, {3, 4}}, [](In in) {
-                     return where(relu(in[0]), in[1], in[2]);  // gets no gradient through cond
-                   }});
-
-  cases.push_back({"masked_fill", "same shape", {{2, 3}}, [constant](In in) {
-                     return masked_fill(in[0], constant({0, 1, 0, 0, 0, 1}, {2, 3}), -5.0);
-                   }});
-  cases.push_back({"masked_fill", "broadcast column mask", {{3, 4}}, [constant](In in) {
-                     return masked_fill(in[0], constant({1, 0, 1}, {3, 1}), 0.0);
-                   }});
+Tensor broadcast_to(const Tensor& x, const Shape& shape) {
+  check_same_dtype(op_broadcast_to, {x});
+  const Shape sx = x.shape();
+  if (sx == shape) return x;
+  if (sx.size() > shape.size() || broadcast_shapes(op_broadcast_to, sx, shape) != shape)
+    throw Error(fmt::format("broadcast_to: shape {} cannot be broadcast to {}", shape_str(sx),
+                            shape_str(shape)));
+  return dispatch(x.dtype(), [&](auto s) {
+    using T = decltype(s);
+    Tensor y(xt::xarray<T>(xt::broadcast(x.value<T>(), shape)));
+    if (any_requires_grad(x)) {
+      Formula formula = [](const Tensor& g, const Inputs& in, const Tensor&) -> Grads {
+        return {sum_to_size(g, in[0].shape())};
+      };
+      record<T>(op_broadcast_to, y, {x}, saves_nothing, std::move(formula),
+                [x](const xt::xarray<T>& g) { accumulate_grad_reduced<T>(x, g); });
+    }
+    return y;
+  });
 }
 
 }  // namespace tg

@@ -1,4 +1,4 @@
-// Statistics and normalisations: each forward and its backward side by side, then their cases.
+// Statistics and normalisations: each forward and its backward side by side.
 #include "tapegrad/autograd/ops/statistics.hpp"
 
 #include <cmath>
@@ -6,8 +6,10 @@
 
 #include <xtensor/xbroadcast.hpp>
 
+#include "tapegrad/autograd/ops/elementwise.hpp"
+#include "tapegrad/autograd/ops/reduction.hpp"
+#include "tapegrad/autograd/ops/shape.hpp"
 #include "autograd/op_registry.hpp"
-#include "autograd/ops/families.hpp"
 #include "autograd/ops/reduce_plan.hpp"
 
 namespace tg {
@@ -54,7 +56,17 @@ Tensor variance(const char* op, const Tensor& x, const std::vector<int>& axes, l
     }
     Tensor y(std::move(out));
     if (any_requires_grad(x)) {
-      record<T>(op, y, {x},
+      // d var / d x_i = 2 (x_i - mean) / divisor (the mean's own term sums to 0);
+      // d std = d var / (2 std).
+      Formula formula = [kept = make_plan(op, x.shape(), axes, true).out_shape, axes,
+                         divisor = double(divisor), take_sqrt](const Tensor& g, const Inputs& in,
+                                                               const Tensor& y) -> Grads {
+        const Tensor deviation = in[0] - mean(in[0], axes, true);
+        const Tensor factor = take_sqrt ? reshape(g / y, kept) * (1.0 / divisor)
+                                        : reshape(g, kept) * (2.0 / divisor);
+        return {deviation * factor};
+      };
+      record<T>(op, y, {x}, take_sqrt ? saves_all : saves_inputs, std::move(formula),
                 [x, plan = std::move(plan), means = std::move(means), divisor, take_sqrt](
                     const xt::xarray<T>& g, const Tensor& out) {
                   // d var / d x_i = 2 (x_i - mean) / divisor (the mean's own term sums to 0);
@@ -129,7 +141,29 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
     }
     Tensor y(std::move(out));
     if (any_requires_grad_in(inputs)) {
-      record<T>(op_layer_norm, y, inputs,
+      // Recomputed with ops, so that it can be differentiated again:
+      // dx = rstd (dxhat - tg::mean(dxhat) - xhat tg::mean(dxhat xhat)), dxhat = g w.
+      Formula formula = [k, eps, has_weight = weight.defined(), has_bias = bias.defined()](
+                            const Tensor& g, const Inputs& in, const Tensor&) -> Grads {
+        std::vector<int> axes;
+        for (int a = -static_cast<int>(k); a < 0; ++a) axes.push_back(a);
+        const Tensor centred = in[0] - tg::mean(in[0], axes, true);
+        const Tensor rstd = pow(tg::mean(centred * centred, axes, true) + eps, -0.5);
+        const Tensor xhat = centred * rstd;
+        const Tensor dxhat = has_weight ? g * in[1] : g;
+        Grads grads{in[0].requires_grad()
+                        ? rstd * (dxhat - tg::mean(dxhat, axes, true) -
+                                  xhat * tg::mean(dxhat * xhat, axes, true))
+                        : Tensor()};
+        if (has_weight)
+          grads.push_back(in[1].requires_grad() ? sum_to_size(g * xhat, in[1].shape()) : Tensor());
+        if (has_bias) {
+          const Tensor& b = in[has_weight ? 2 : 1];
+          grads.push_back(b.requires_grad() ? sum_to_size(g, b.shape()) : Tensor());
+        }
+        return grads;
+      };
+      record<T>(op_layer_norm, y, inputs, saves_inputs, std::move(formula),
                 [x, weight, bias, d, rows, mean = std::move(mean),
                  rstd = std::move(rstd)](const xt::xarray<T>& g) {
                   const T* pxv = x.value<T>().data();
@@ -201,7 +235,11 @@ Tensor masked_softmax(const Tensor& x, const Tensor& mask, int axis) {
     Tensor y(std::move(out));
     if (any_requires_grad(x)) {
       // softmax's dx = y (g - sum(g y)); masked positions have y = 0, so they get 0.
-      record<T>(op_masked_softmax, y, {x}, [x, l](const xt::xarray<T>& g, const Tensor& out) {
+      Formula formula = [axis](const Tensor& g, const Inputs&, const Tensor& y) -> Grads {
+        return {y * (g - sum(g * y, {axis}, true))};
+      };
+      record<T>(op_masked_softmax, y, {x}, saves_output, std::move(formula),
+                [x, l](const xt::xarray<T>& g, const Tensor& out) {
         const T* py = out.value<T>().data();
         const T* pg = g.data();
         xt::xarray<T> gx = array_of_shape<T>(x.shape());
@@ -217,42 +255,6 @@ Tensor masked_softmax(const Tensor& x, const Tensor& mask, int axis) {
     }
     return y;
   });
-}
-
-void add_statistics_cases(std::vector<GradcheckCase>& cases) {
-  using In = const std::vector<Tensor>&;
-  using Axes = std::vector<int>;
-  for (auto [name, op] : {std::pair{"var", &var}, {"std", &stddev}}) {
-    auto f = [op = op](Axes axes, long correction, bool keepdims) {
-      return [op, axes, correction, keepdims](In in) { return op(in[0], axes, correction, keepdims); };
-    };
-    cases.push_back({name, "all axes", {{3, 4}}, f({}, 1, false)});
-    cases.push_back({name, "last axis, keepdims", {{3, 5}}, f({-1}, 1, true)});
-    cases.push_back({name, "first axis, biased", {{4, 3}}, f({0}, 0, false)});
-    cases.push_back({name, "two axes of 3-D", {{2, 3, 4}}, f({0, 2}, 1, false)});
-    cases.push_back({name, "size-1 axes kept", {{3, 1, 4}}, f({2}, 1, false)});
-  }
-  auto ln = [](Shape normalized, bool affine) {
-    return [normalized, affine](In in) {
-      return affine ? layer_norm(in[0], normalized, in[1], in[2]) : layer_norm(in[0], normalized);
-    };
-  };
-  cases.push_back({"layer_norm", "affine, last axis", {{3, 5}, {5}, {5}}, ln({5}, true)});
-  cases.push_back({"layer_norm", "affine, two trailing axes of 3-D", {{2, 3, 4}, {3, 4}, {3, 4}}, ln({3, 4}, true)});
-  cases.push_back({"layer_norm", "no affine, one row", {{1, 6}}, ln({6}, false)});
-  cases.push_back({"layer_norm", "weight only, 1-D input", {{7}, {7}},
-                   [](In in) { return layer_norm(in[0], {7}, in[1]); }});
-  cases.push_back({"layer_norm", "two features", {{4, 2}, {2}, {2}}, ln({2}, true)});
-  auto ms = [](Tensor mask, int axis) {
-    return [mask, axis](In in) { return masked_softmax(in[0], mask, axis); };
-  };
-  const Tensor keys = Tensor::from_vector({0, 0, 1, 0, 1, 1, 0, 0, 0, 0, 1, 1}, {3, 4}, DType::Float64);
-  cases.push_back({"masked_softmax", "padding mask, last axis", {{3, 4}}, ms(keys, -1)});
-  cases.push_back({"masked_softmax", "broadcast key mask over heads", {{3, 2, 4}},
-                   ms(Tensor::from_vector({0, 1, 0, 1, 0, 0, 0, 0, 1, 1, 1, 0}, {3, 1, 4}, DType::Float64), -1)});
-  cases.push_back({"masked_softmax", "a fully masked row", {{2, 3}},
-                   ms(Tensor::from_vector({1, 1, 1, 0, 1, 0}, {2, 3}, DType::Float64), 1)});
-  cases.push_back({"masked_softmax", "first axis, nothing masked", {{4, 3}}, ms(Tensor::zeros({1}, DType::Float64), 0)});
 }
 
 }  // namespace tg

@@ -43,7 +43,7 @@ class WeightAverage {
     const float d = static_cast<float>(std::min(decay_, 1.0 - 1.0 / static_cast<double>(updates_ + 1)));
     for (std::size_t i = 0; i < params_.size(); ++i) {
       const auto& p = params_[i].value<float>();
-      auto& a = average_[i].value<float>();
+      auto& a = average_[i].mutable_value<float>();
       const float* src = p.data();
       float* dst = a.data();
       for (std::size_t k = 0, n = p.size(); k < n; ++k) dst[k] += (1.0f - d) * (src[k] - dst[k]);
@@ -57,7 +57,7 @@ class WeightAverage {
   void swap() {
     if (decay_ <= 0) return;
     for (std::size_t i = 0; i < params_.size(); ++i)
-      std::swap(params_[i].value<float>(), average_[i].value<float>());
+      std::swap(params_[i].mutable_value<float>(), average_[i].mutable_value<float>());
   }
 
  private:

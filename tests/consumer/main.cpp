@@ -24,8 +24,8 @@ int main() {
     w.zero_grad();
     b.zero_grad();
     loss.backward();
-    w.value() -= 0.1f * w.grad();
-    b.value() -= 0.1f * b.grad();
+    w.mutable_value() -= 0.1f * w.grad();
+    b.mutable_value() -= 0.1f * b.grad();
     loss_value = loss.item();
   }
   std::printf("w=%.3f b=%.3f loss=%.2e\n", w.item(), b.item(), loss_value);

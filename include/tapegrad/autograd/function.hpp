@@ -1,24 +1,27 @@
 // The toolkit for writing an op: dtype dispatch, argument checks, recording, gradient accumulation.
 //
 // An op is one function: check its arguments, compute the value, and if any input requires grad
-// record a closure that reads the output gradient and accumulates into the inputs:
+// record its derivative as a formula over tensors, which receives (the output's gradient, the
+// inputs, the output) and returns the inputs' gradients:
 //
 //   Tensor tanh(const Tensor& x) {
 //     return dispatch(x.dtype(), [&](auto s) {
 //       using T = decltype(s);
 //       Tensor y(xt::xarray<T>(xt::tanh(x.value<T>())));
 //       if (any_requires_grad(x))
-//         record<T>("tanh", y, {x}, [x](const xt::xarray<T>& g, const Tensor& y) {
-//           const auto& yv = y.value<T>();
-//           accumulate_grad<T>(x, g * (T(1) - yv * yv));
-//         });
+//         record(op_tanh, y, {x}, saves_output,
+//                [](const Tensor& g, const Inputs&, const Tensor& y) -> Grads {
+//                  return {g * (1.0 - y * y)};
+//                });
 //       return y;
 //     });
 //   }
 //
-// Closures capture only what backward needs (tanh keeps its result, not its input), and never
-// the output: the output owns its node, so capturing it would keep both alive forever. A closure
-// that needs the output takes it as a second parameter, as tanh's does.
+// Written with ops, the formula is recorded under create_graph, so gradients of gradients come
+// for free; without create_graph it runs unrecorded. `saves_output` says what the formula reads
+// (for the in-place check). An op may add a raw kernel that backward runs instead of the formula
+// when no graph is wanted, where a measurement shows it matters (the last argument of record);
+// a kernel captures only its own inputs and plain data, never the output, which owns the node.
 #pragma once
 
 #include <fmt/format.h>
@@ -52,24 +55,75 @@ bool any_requires_grad(const Ts&... tensors) {
 
 bool any_requires_grad_in(const std::vector<Tensor>& tensors);
 
-// Records a node for `out`, produced by `op` from `inputs`. When backward() reaches the node,
-// `backward` is called with the output's gradient (an xt::xarray<T> of out's shape), and, if it
-// takes a second argument, with the output tensor itself (for ops whose derivative is written
-// with their result, like tanh). The closure must not capture `out`: the output owns the node,
-// so that would be a cycle that never frees (see tapegrad/autograd/tape.hpp).
-template <class T, class Backward>
-void record(const char* op, const Tensor& out, const std::vector<Tensor>& inputs,
-            Backward&& backward) {
-  using F = std::decay_t<Backward>;
-  auto node = std::make_shared<Node>();
-  node->op = op;
-  node->backward = [f = F(std::forward<Backward>(backward))](TensorImpl& output) mutable {
+// A formula's arguments and result (see Formula in tape.hpp).
+using Inputs = std::vector<Tensor>;
+using Grads = std::vector<Tensor>;
+
+// What an op's backward reads, checked against in-place writes before backward runs: the inputs
+// by position (bit i for input i) and the output.
+struct Saves {
+  std::uint32_t inputs = 0;
+  bool output = false;
+};
+inline constexpr Saves saves_nothing{};
+inline constexpr Saves saves_output{0, true};
+inline constexpr Saves saves_inputs{~0u, false};
+inline constexpr Saves saves_all{~0u, true};
+constexpr Saves saves_input(std::size_t i, bool output = false) { return {1u << i, output}; }
+constexpr Saves operator|(Saves a, Saves b) { return {a.inputs | b.inputs, a.output || b.output}; }
+
+namespace detail {
+// Wraps a raw kernel `f(grad)` or `f(grad, output)` for Node::backward.
+template <class T, class Kernel>
+std::function<void(TensorImpl&)> raw_kernel(Kernel&& kernel) {
+  using F = std::decay_t<Kernel>;
+  return [f = F(std::forward<Kernel>(kernel))](TensorImpl& output) mutable {
     if constexpr (std::is_invocable_v<F&, const xt::xarray<T>&, const Tensor&>)
       f(output.get<T>().grad, Tensor(output.shared_from_this()));
     else
       f(output.get<T>().grad);
   };
+}
+}  // namespace detail
+
+// Records a node for `out`, produced by `op` from `inputs`, whose derivative is `formula`.
+void record(const char* op, const Tensor& out, const std::vector<Tensor>& inputs, Saves saves,
+            Formula formula);
+
+// The same, with a raw kernel that backward runs instead of the formula when no graph of the
+// backward is wanted. The kernel is called with the output's gradient (an xt::xarray<T> of out's
+// shape) and, if it takes a second argument, the output tensor; it adds into its inputs'
+// gradients (accumulate_grad and friends below) and must not capture `out`.
+template <class T, class Kernel>
+void record(const char* op, const Tensor& out, const std::vector<Tensor>& inputs, Saves saves,
+            Formula formula, Kernel&& kernel) {
+  auto node = std::make_shared<Node>();
+  node->op = op;
+  node->formula = std::move(formula);
+  node->backward = detail::raw_kernel<T>(std::forward<Kernel>(kernel));
+  detail::attach_node(node, out.impl(), inputs, saves.inputs, saves.output);
+}
+
+// A node with a raw kernel only: no formula, so no double backward (create_graph through it is
+// refused, naming the op). For fused kernels whose derivative cannot be written with ops, such
+// as the recurrent layers' whole sequences.
+template <class T, class Kernel>
+void record_fused(const char* op, const Tensor& out, const std::vector<Tensor>& inputs,
+                  Kernel&& kernel) {
+  auto node = std::make_shared<Node>();
+  node->op = op;
+  node->backward = detail::raw_kernel<T>(std::forward<Kernel>(kernel));
   detail::attach_node(node, out.impl(), inputs);
+}
+
+// A constant tensor (no gradient) computed from the values of `tensors` by f(value arrays...),
+// evaluated at once: the masks, signs and counts of formulas (relu's x > 0, max's ties).
+template <class F, class... Ts>
+Tensor constant_from(F&& f, const Tensor& first, const Ts&... rest) {
+  return dispatch(first.dtype(), [&](auto s) {
+    using T = decltype(s);
+    return Tensor(xt::xarray<T>(f(first.template value<T>(), rest.template value<T>()...)));
+  });
 }
 
 // grad(t) += g, allocating on first use. g must have t's shape exactly; gradients of broadcast
@@ -101,7 +155,10 @@ T* grad_for_accumulation(const Tensor& t, T& beta) {
   if (impl.has_grad) {
     beta = T(1);
   } else {
-    if (arrays.grad.shape() != arrays.value.shape()) arrays.grad.resize(arrays.value.shape());
+    // The storage is checked too: a moved-from 0-d array keeps its (empty) shape, not its element.
+    if (arrays.grad.shape() != arrays.value.shape() ||
+        arrays.grad.storage().size() != arrays.value.size())
+      arrays.grad.resize(arrays.value.shape(), true);
     impl.has_grad = true;
     beta = T(0);
   }

@@ -1,4 +1,5 @@
-// gradcheck: compares analytic gradients with central finite differences, in float64.
+// gradcheck and gradgradcheck: analytic first and second derivatives against central finite
+// differences, in float64.
 //
 // Why float64: in float32 no step size separates a correct gradient from a 1%-wrong one reliably;
 // in float64 with h = 1e-6 the gap is over four orders of magnitude. Tensors carry their dtype at
@@ -36,16 +37,26 @@ struct GradcheckReport {
   std::size_t worst_index = 0;
   double worst_analytic = 0.0;
   double worst_numeric = 0.0;
+  std::string worst_path;       // "raw kernel" or "formula": which analytic gradient it was
+  bool formula_checked = false;  // every node had a formula, so both paths were checked
   std::string message() const;
 };
 
 // Checks d f / d t for every t in wrt (all float64 and requiring grad). f is evaluated many
-// times and must be deterministic (reseed any dropout inside it).
+// times and must be deterministic (reseed any dropout inside it). Both analytic gradients are
+// checked: the ordinary backward (raw kernels where ops have them) and the ops' formulas (as
+// create_graph runs them), unless a node has no formula (the fused recurrent kernels).
 GradcheckReport gradcheck(const std::function<Tensor()>& f, const std::vector<Tensor>& wrt,
                           const GradcheckOptions& options = {});
 
+// Checks second derivatives the same way (torch.autograd.gradgradcheck): the gradient, taken
+// with create_graph, of h = sum_i sum(dL/dt_i * V_i) (L = sum(f() * R), V_i fixed random
+// directions), i.e. Hessian-vector products, against central differences of h.
+GradcheckReport gradgradcheck(const std::function<Tensor()>& f, const std::vector<Tensor>& wrt,
+                              const GradcheckOptions& options = {});
+
 // A sample case for an op: inputs of the given shapes are drawn in float64 and f is checked
-// with respect to all of them. Each op family lists its cases beside its ops.
+// with respect to all of them. The library's cases are registered by its tests.
 struct GradcheckCase {
   enum class Domain { Any, Positive, AwayFromZero };
   std::string op;     // the op name recorded on the tape
@@ -55,12 +66,9 @@ struct GradcheckCase {
   Domain domain = Domain::Any;
 };
 
-// Every registered case of every op family.
-const std::vector<GradcheckCase>& gradcheck_cases();
-// The names of all ops that have cases; a tape node with any other name is an unchecked op.
-std::vector<std::string> gradchecked_ops();
-
-// Draws a case's inputs and runs gradcheck on it.
+// Draws a case's inputs and runs gradcheck (gradgradcheck) on it.
 GradcheckReport run_gradcheck_case(const GradcheckCase& c, const GradcheckOptions& options = {});
+GradcheckReport run_gradgradcheck_case(const GradcheckCase& c,
+                                       const GradcheckOptions& options = {});
 
 }  // namespace tg

@@ -5,6 +5,7 @@
 #include <functional>
 #include <iosfwd>
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -63,6 +64,12 @@ struct TensorImpl : std::enable_shared_from_this<TensorImpl> {
   std::unique_ptr<GradHooks> hooks;  // register_hook / retain_grad, rarely used
   std::weak_ptr<ArrayRecycler> recycler;  // gets the arrays back when this tensor dies
   std::string name;                  // optional, shown in DOT graphs
+  // Counts writes to the value (Tensor::mutable_value). A node remembers the versions of what its
+  // backward reads, and backward refuses a tensor written since (PyTorch's version counter).
+  std::uint64_t version = 0;
+  // A leaf's gradient as a tensor on the tape, after backward with create_graph (the value is in
+  // Arrays::grad as well); null otherwise.
+  std::shared_ptr<TensorImpl> grad_graph;
 
   TensorImpl();
   ~TensorImpl();
@@ -100,21 +107,31 @@ class Tensor {
   double item() const;                   // the value of a one-element tensor
   std::vector<double> to_vector() const;  // all values, row-major
 
-  // The value and gradient arrays. T must match dtype() (tg::Error otherwise). grad() throws
-  // when no gradient has been accumulated since the last zero_grad(), and for a non-leaf
-  // tensor unless retain_grad() was called before backward (PyTorch keeps only leaves' .grad).
-  // Both return references into the tensor, so they cannot be called on a temporary Tensor
-  // (`model(x).value()` would dangle): name the tensor first.
+  // The value and gradient arrays. T must match dtype() (tg::Error otherwise). value() is for
+  // reading; mutable_value() is for writing, and counts as a write the moment it is called: a
+  // backward that needs the old values (saved by an op recorded before) then throws, naming the
+  // op, instead of computing a wrong gradient. grad() throws when no gradient has been
+  // accumulated since the last zero_grad(), and for a non-leaf tensor unless retain_grad() was
+  // called before backward (PyTorch keeps only leaves' .grad). All return references into the
+  // tensor, so they cannot be called on a temporary Tensor (`model(x).value()` would dangle):
+  // name the tensor first.
   template <class T = float>
-  xt::xarray<T>& value() const&;
+  const xt::xarray<T>& value() const&;
   template <class T = float>
-  xt::xarray<T>& value() && = delete;
+  const xt::xarray<T>& value() && = delete;
+  template <class T = float>
+  xt::xarray<T>& mutable_value() const&;
+  template <class T = float>
+  xt::xarray<T>& mutable_value() && = delete;
+  std::uint64_t version() const { return impl().version; }
   template <class T = float>
   xt::xarray<T>& grad() const&;
   template <class T = float>
   xt::xarray<T>& grad() && = delete;
   bool has_grad() const;
-  Tensor grad_tensor() const;  // a copy of the gradient as a new leaf tensor
+  // The gradient as a tensor: after backward with create_graph, the one on the tape (so it can
+  // be differentiated again); otherwise a copy, as a new leaf.
+  Tensor grad_tensor() const;
   // Forget the gradient; its buffer is kept and reused by the next accumulation.
   void zero_grad() const;
 
@@ -144,11 +161,12 @@ class Tensor {
   Tensor to(DType dtype) const;
   Tensor clone() const { return to(dtype()); }
 
-  // Back-propagate from this tensor (tg::backward({*this}, ...)). Without a seed the tensor must
-  // have one element; with one, the seed is the gradient of this tensor. Without retain_graph
-  // the graph it ran is released, and a second backward through it throws.
-  void backward(bool retain_graph = false) const;
-  void backward(const Tensor& seed, bool retain_graph = false) const;
+  // Back-propagate from this tensor: tg::backward({*this}, {seed}, retain_graph, create_graph),
+  // libtorch's argument order. Without a seed (an undefined Tensor) the tensor must have one
+  // element. retain_graph defaults to create_graph; without it the graph that ran is released,
+  // and a second backward through it throws.
+  void backward(const Tensor& seed = Tensor(), std::optional<bool> retain_graph = std::nullopt,
+                bool create_graph = false) const;
 
   // A handle on an existing TensorImpl (for engine code that holds the impl).
   explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}

@@ -165,8 +165,4 @@ class GRU : public RecurrentLayer {
 std::shared_ptr<RecurrentLayer> make_recurrent_layer(CellKind kind, const RecurrentOptions& options,
                                                      Generator& gen = default_generator());
 
-// Gradcheck cases (float64) of the recurrent ops: the fused cells ("rnn_cell", "lstm_cell",
-// "gru_cell"), the fused sequences ("rnn_sequence", ...) and "rnn_gather". Whole layers are not among them (tests/test_recurrent.cpp gradchecks those).
-std::vector<GradcheckCase> recurrent_gradcheck_cases();
-
 }  // namespace tg::nn

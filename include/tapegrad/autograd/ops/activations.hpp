@@ -1,4 +1,4 @@
-// More element-wise ops: abs, log1p, softplus, gelu, and element-wise minimum / maximum.
+// More element-wise ops: abs, erf, log1p, softplus, gelu, and element-wise minimum / maximum.
 #pragma once
 
 #include "tapegrad/autograd/tensor.hpp"
@@ -7,6 +7,8 @@ namespace tg {
 
 // |x|; the gradient at 0 is 0 (sign(x)), as PyTorch.
 Tensor abs(const Tensor& x);
+// The error function, 2/sqrt(pi) times the integral of exp(-t^2) from 0 to x (torch.erf).
+Tensor erf(const Tensor& x);
 // log(1 + x), accurate for small x.
 Tensor log1p(const Tensor& x);
 // (1/beta) log(1 + exp(beta x)), and x itself where beta x > threshold (PyTorch's rule).

@@ -17,6 +17,10 @@ Tensor max(const Tensor& x, const std::vector<int>& axes = {}, bool keepdims = f
 Tensor min(const Tensor& x, const std::vector<int>& axes = {}, bool keepdims = false);
 // log(sum(exp(x))) over axes, computed stably (shifted by the maximum); all -inf gives -inf.
 Tensor logsumexp(const Tensor& x, const std::vector<int>& axes = {}, bool keepdims = false);
+// x summed over the axes along which `shape` would broadcast to x's shape (leading axes, and
+// axes where shape has 1), so that the result has `shape` (torch's sum_to_size): how a
+// broadcast's gradient is reduced. x itself if it has the shape already.
+Tensor sum_to_size(const Tensor& x, const Shape& shape);
 // Along one axis, stable at any magnitude; backward from the saved output.
 Tensor softmax(const Tensor& x, int axis = -1);
 Tensor log_softmax(const Tensor& x, int axis = -1);

@@ -31,5 +31,8 @@ Tensor embedding(const Tensor& weight, const Indices& indices, long padding_idx 
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b);
 // x with `value` wherever mask != 0 (mask broadcast to x's shape).
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);
+// x repeated along new leading axes and its size-1 axes to `shape` (NumPy's broadcast_to,
+// torch's expand); the gradient is summed back (sum_to_size). x itself if the shape is x's.
+Tensor broadcast_to(const Tensor& x, const Shape& shape);
 
 }  // namespace tg

@@ -4,6 +4,7 @@
 
 #include "tapegrad/nn/recurrent.hpp"
 #include "nn/rnn_ops.hpp"
+#include "op_cases.hpp"
 
 namespace tg::nn {
 
@@ -125,18 +126,18 @@ void add_gather_cases(std::vector<GradcheckCase>& cases) {
 
 }  // namespace
 
-void add_rnn_op_cases(std::vector<GradcheckCase>& cases) {
-  for (CellKind kind : kCellKinds) {
-    add_cell_cases(cases, kind);
-    add_sequence_cases(cases, kind);
-  }
-  add_gather_cases(cases);
-}
+}  // namespace tg::nn
 
-std::vector<GradcheckCase> recurrent_gradcheck_cases() {
+namespace tg::testing {
+
+std::vector<GradcheckCase> recurrent_cases() {
   std::vector<GradcheckCase> cases;
-  add_rnn_op_cases(cases);
+  for (nn::CellKind kind : nn::kCellKinds) {
+    nn::add_cell_cases(cases, kind);
+    nn::add_sequence_cases(cases, kind);
+  }
+  nn::add_gather_cases(cases);
   return cases;
 }
 
-}  // namespace tg::nn
+}  // namespace tg::testing

@@ -1,0 +1,18 @@
+// The ops' gradcheck cases (tests/op_cases.cpp) and the recurrent ops' (tests/recurrent_cases.cpp).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "tapegrad/autograd/gradcheck.hpp"
+
+namespace tg::testing {
+
+// Every case of every op family.
+const std::vector<GradcheckCase>& op_cases();
+// The names of the ops that have cases.
+std::vector<std::string> op_case_names();
+// The recurrent ops' cases: cells alone, fused sequences, the row gather.
+std::vector<GradcheckCase> recurrent_cases();
+
+}  // namespace tg::testing
