@@ -48,7 +48,7 @@ int rank(const std::string& core) {
 // TAPEGRAD_OPENBLAS_CORETYPE=<name> forces a kernel and =keep accepts OpenBLAS's choice. An
 // OPENBLAS_CORETYPE naming a kernel weaker than the CPU supports is upgraded (some machine images
 // set one globally); that is reported by describe().
-void select_kernel() {
+void choose_kernel() {
   const std::string current = openblas_get_corename();
   const char* forced = std::getenv("TAPEGRAD_OPENBLAS_CORETYPE");
   if (forced && std::string(forced) == "keep") {
@@ -88,10 +88,15 @@ void select_kernel() {
 }
 
 std::once_flag g_selected;
-void ensure_selected() { std::call_once(g_selected, select_kernel); }
-
-// Select at program start so the first timed product already uses the fast kernel.
-[[maybe_unused]] const bool g_selected_at_start = (ensure_selected(), true);
+std::atomic<bool> g_is_selected{false};
+// On first use, never at load: a program that links tapegrad and never multiplies keeps its
+// environment and OpenBLAS as they were.
+void ensure_selected() {
+  std::call_once(g_selected, [] {
+    choose_kernel();
+    g_is_selected.store(true, std::memory_order_release);
+  });
+}
 
 CBLAS_TRANSPOSE trans(bool t) { return t ? CblasTrans : CblasNoTrans; }
 
@@ -101,13 +106,13 @@ CBLAS_TRANSPOSE trans(bool t) { return t ? CblasTrans : CblasNoTrans; }
 // measured here at 2 threads, an LSTM step at batch 1 / hidden 512 took 3.4-3.9 ms with
 // OpenBLAS's split and 2.8 ms with these products serial; batch 32 / hidden 128 was unchanged,
 // while products from 2^24 up (256x512x128) still run ~1.8x faster on two threads.
-double serial_below() {
-  static const double value = [] {
-    const char* setting = std::getenv("TAPEGRAD_BLAS_SERIAL_BELOW");
-    return setting ? std::atof(setting) : double(1 << 24);
-  }();
-  return value;
-}
+// Set in code by set_serial_below(); TAPEGRAD_BLAS_SERIAL_BELOW overrides the default for
+// measuring without a rebuild.
+std::atomic<double> g_serial_below{[] {
+  const char* setting = std::getenv("TAPEGRAD_BLAS_SERIAL_BELOW");
+  return setting ? std::atof(setting) : double(1 << 24);
+}()};
+double serial_below() { return g_serial_below.load(std::memory_order_relaxed); }
 
 // Threads asked for by set_num_threads (0: not yet known, see use_threads_for), and
 // the count OpenBLAS is set to now. openblas_set_num_threads only stores the count when its pool
@@ -288,6 +293,14 @@ std::string describe() {
                                                     : "built without oneDNN");
   return fmt::format("OpenBLAS kernel {} ({}), {} thread{}; bf16 products: {}", i.core,
                      i.configured, i.threads, i.threads == 1 ? "" : "s", bf16);
+}
+
+void select_kernel() { ensure_selected(); }
+
+bool kernel_selected() { return g_is_selected.load(std::memory_order_acquire); }
+
+void set_serial_below(double multiply_adds) {
+  g_serial_below.store(multiply_adds, std::memory_order_relaxed);
 }
 
 void set_num_threads(int threads) {

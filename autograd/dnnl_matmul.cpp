@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <optional>
 #include <vector>
+#include <list>
 #include <unordered_map>
 
 // oneDNN runs on OpenMP here (Debian's build links libgomp), and takes its thread count from the
@@ -142,17 +143,42 @@ struct KeyHash {
   }
 };
 
+// The plans of this thread, most recently used first, at most kMaxPlans: a run whose shapes keep
+// changing (variable batch sizes or lengths) must not grow it without end. A plan is a primitive
+// and its memory descriptors (the operands' buffers are the shared scratch), so 256 of them are
+// a few MB, and a recurrent run's working set (a few shapes per layer) stays far below.
+struct PlanCache {
+  std::list<std::pair<Key, Plan>> recent;
+  std::unordered_map<Key, std::list<std::pair<Key, Plan>>::iterator, KeyHash> index;
+};
+
+PlanCache& plan_cache() {
+  thread_local PlanCache cache;
+  return cache;
+}
+
 Plan& plan_for(const Product& p, bool packed) {
-  thread_local std::unordered_map<Key, Plan, KeyHash> plans;
+  PlanCache& cache = plan_cache();
   const Key key{p, packed};
-  auto found = plans.find(key);
-  if (found == plans.end()) found = plans.emplace(key, make_plan(p, packed)).first;
-  return found->second;
+  const auto found = cache.index.find(key);
+  if (found != cache.index.end()) {
+    cache.recent.splice(cache.recent.begin(), cache.recent, found->second);
+    return found->second->second;
+  }
+  cache.recent.emplace_front(key, make_plan(p, packed));
+  cache.index.emplace(key, cache.recent.begin());
+  if (cache.recent.size() > kMaxPlans) {
+    cache.index.erase(cache.recent.back().first);
+    cache.recent.pop_back();
+  }
+  return cache.recent.front().second;
 }
 
 }  // namespace
 
 bool available() { return true; }
+
+std::size_t cached_plans() { return plan_cache().recent.size(); }
 
 std::string bf16_family() {
   const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
@@ -240,6 +266,7 @@ struct PackedWeights {};
 
 bool Product::operator==(const Product&) const { return false; }
 bool available() { return false; }
+std::size_t cached_plans() { return 0; }
 std::string bf16_family() { return ""; }
 std::string version() { return ""; }
 std::string bf16_implementation() { return ""; }

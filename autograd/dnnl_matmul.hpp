@@ -2,6 +2,7 @@
 // and result), primitives cached per product shape. Used by tg::blas only; not installed API.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
 
@@ -23,6 +24,11 @@ struct Product {
 
 // False when tapegrad was built without oneDNN (then nothing below may be called).
 bool available();
+
+// Plans (a primitive per product shape) are cached per thread, the least recently used dropped
+// beyond kMaxPlans; cached_plans() counts the calling thread's.
+inline constexpr std::size_t kMaxPlans = 256;
+std::size_t cached_plans();
 
 // The bfloat16 kernel family this CPU gives oneDNN: "AMX", "AVX512-BF16", or "" when it has
 // neither (oneDNN would emulate bf16 more slowly than float32 runs).

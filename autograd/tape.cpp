@@ -1,11 +1,13 @@
-// The graph's engine: recording, iterative teardown, backward, tg::grad, hooks, the DOT writer.
+// The graph's engine: recording, iterative teardown, backward, tg::grad (create_graph), hooks.
 #include "tapegrad/autograd/tape.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <ostream>
+#include <string>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -246,6 +248,16 @@ Tensor copy_of_gradient(TensorImpl& impl) {
   });
 }
 
+// For measuring what the raw kernels save: TAPEGRAD_FORMULAS_ONLY=1 runs every op's formula
+// (unrecorded) where it has a raw kernel too. Read once; a debugging knob, not a setting.
+bool formulas_only() {
+  static const bool only = [] {
+    const char* v = std::getenv("TAPEGRAD_FORMULAS_ONLY");
+    return v && std::string(v) == "1";
+  }();
+  return only;
+}
+
 // A non-leaf tensor whose gradient tg::grad returns: copied when complete, before its op runs.
 struct Capture {
   TensorImpl* impl;
@@ -367,7 +379,7 @@ void run_pass(const std::vector<Tensor>& roots, const std::vector<Tensor>& seeds
       if (out.hooks) finish_non_leaf_gradient(out, leaf_mode);
     }
     if (out.has_grad) {
-      if (node.backward)
+      if (node.backward && !(formulas_only() && node.formula))
         node.backward(out);
       else
         run_formula_unrecorded(node, out);
@@ -560,34 +572,6 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
 std::vector<std::shared_ptr<const Node>> graph_nodes(const std::vector<Tensor>& roots) {
   auto order = reachable(roots, "graph_nodes", false);
   return {order.rbegin(), order.rend()};
-}
-
-void write_dot(std::ostream& out, const std::vector<Tensor>& roots) {
-  std::unordered_map<const TensorImpl*, std::string> ids;
-  auto tensor_id = [&](const TensorImpl* t) {
-    auto found = ids.find(t);
-    if (found != ids.end()) return found->second;
-    std::string id = fmt::format("t{}", ids.size());
-    ids.emplace(t, id);
-    const std::string shape =
-        std::visit([](auto& a) { return shape_str(a.value.shape()); }, t->arrays);
-    const std::string label = t->name.empty() ? shape : t->name + "\\n" + shape;
-    out << fmt::format("  {} [shape=ellipse, label=\"{}\"{}];\n", id, label,
-                       t->is_leaf() ? ", style=filled, fillcolor=lightblue" : "");
-    return id;
-  };
-  out << "digraph tape {\n  rankdir=LR;\n";
-  const auto nodes = graph_nodes(roots);
-  for (std::size_t i = 0; i < nodes.size(); ++i) {
-    const Node& node = *nodes[i];
-    const std::string op_id = fmt::format("op{}", i);
-    out << fmt::format("  {} [shape=box, label=\"{}{}\"];\n", op_id, node.op,
-                       node.released ? " (freed)" : "");
-    for (const Node::Edge& e : node.edges)
-      out << "  " << tensor_id(e.input ? e.input.get() : node.output) << " -> " << op_id << ";\n";
-    out << "  " << op_id << " -> " << tensor_id(node.output) << ";\n";
-  }
-  out << "}\n";
 }
 
 }  // namespace tg

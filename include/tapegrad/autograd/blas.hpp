@@ -1,5 +1,5 @@
 // Matrix products through OpenBLAS or oneDNN (float32 or bfloat16 operands), and the choice of
-// OpenBLAS's fast kernel on start-up.
+// OpenBLAS's fast kernel on first use.
 #pragma once
 
 #include <memory>
@@ -61,10 +61,15 @@ struct Info {
 };
 
 // Debian's OpenBLAS 0.3.21 misdetects recent AVX-512 CPUs and falls back to a slow kernel.
-// At program start tapegrad switches to the best kernel for the CPU's features (Cooperlake with
-// avx512bf16, SkylakeX with avx512f, Haswell with avx2) when OpenBLAS's choice, or an
-// OPENBLAS_CORETYPE from the environment, is weaker. TAPEGRAD_OPENBLAS_CORETYPE=<kernel> forces a
-// kernel; =keep leaves OpenBLAS's choice alone. info() says what is in use and why.
+// tapegrad switches to the best kernel for the CPU's features (Cooperlake with avx512bf16,
+// SkylakeX with avx512f, Haswell with avx2) when OpenBLAS's choice, or an OPENBLAS_CORETYPE from
+// the environment, is weaker. The choice is made once, on the first product (or info(),
+// describe(), set_num_threads()), or when select_kernel() is called; never when the program
+// loads, so a program that links tapegrad and never multiplies keeps OpenBLAS and its
+// environment as they were. TAPEGRAD_OPENBLAS_CORETYPE=<kernel> forces a kernel; =keep leaves
+// OpenBLAS's choice alone (for debugging). info() says what is in use and why.
+void select_kernel();
+bool kernel_selected();  // whether the choice has been made in this process
 Info info();
 // One line: "OpenBLAS kernel Cooperlake (auto: ...), 2 threads; bf16 products: AMX (oneDNN
 // 2.6.3, brg:avx512_core_amx_bf16)", or "...; bf16 products: float32 fallback (why)"; outside
@@ -72,10 +77,12 @@ Info info();
 std::string describe();
 // Threads for the products large enough to gain from them: products of fewer than 2^24
 // multiply-adds (a recurrent step's, at small batch) always run on one thread, which is faster
-// in a training loop and robust to a busy machine. TAPEGRAD_BLAS_SERIAL_BELOW=<multiply-adds>
-// moves that bound (0: leave every split to OpenBLAS). Products run by oneDNN (bf16, and the
+// in a training loop and robust to a busy machine. set_serial_below moves that bound (0: leave
+// every split to OpenBLAS); TAPEGRAD_BLAS_SERIAL_BELOW=<multiply-adds> sets its starting value,
+// for measuring without a rebuild. Products run by oneDNN (bf16, and the
 // float32 ones it wins) always use one thread: its OpenMP workers spin between products.
 void set_num_threads(int threads);
+void set_serial_below(double multiply_adds);
 int num_threads();  // as set (or OpenBLAS's default), not the count of the current product
 
 }  // namespace tg::blas

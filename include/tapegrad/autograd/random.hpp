@@ -33,7 +33,13 @@ class Generator {
   double spare_ = 0.0;
 };
 
-// The generator used when none is passed (per thread, seeded with 5489 until manual_seed).
+// The generator used when none is passed: one per thread, so that threads never share an engine.
+// manual_seed(s) seeds the whole process, as torch.manual_seed: every thread's generator restarts
+// (the caller's at once, the others' at their next use) at its thread's stream of s. Threads are
+// numbered in the order they first use their generator; thread 0 (usually main) gets s itself,
+// thread k a stream derived from s and k, so threads draw different numbers and a program that
+// starts its threads in a fixed order draws the same ones every run. Before any manual_seed the
+// process seed is 5489 (mt19937_64's default).
 Generator& default_generator();
 void manual_seed(std::uint64_t seed);
 
