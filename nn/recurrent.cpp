@@ -239,6 +239,9 @@ LSTM::LSTM(const RecurrentOptions& options, Generator& gen)
 GRU::GRU(const RecurrentOptions& options, Generator& gen)
     : RecurrentLayer(CellKind::Gru, options, gen) {}
 
+MGU::MGU(const RecurrentOptions& options, Generator& gen)
+    : RecurrentLayer(CellKind::Mgu, options, gen) {}
+
 std::shared_ptr<RecurrentLayer> make_recurrent_layer(CellKind kind, const RecurrentOptions& options,
                                                      Generator& gen) {
   switch (kind) {  // no default: a new kind must say which layer it makes
@@ -246,6 +249,7 @@ std::shared_ptr<RecurrentLayer> make_recurrent_layer(CellKind kind, const Recurr
     case CellKind::RnnRelu: return std::make_shared<RNN>(options, Nonlinearity::Relu, gen);
     case CellKind::Lstm: return std::make_shared<LSTM>(options, gen);
     case CellKind::Gru: return std::make_shared<GRU>(options, gen);
+    case CellKind::Mgu: return std::make_shared<MGU>(options, gen);
   }
   throw Error("make_recurrent_layer: not a CellKind");
 }

@@ -60,8 +60,9 @@ Tensor cell(CellKind kind, const Tensor& x, const Tensor& h, const Tensor& c,
     rows.hidden = hidden;
     rows.gates = gates.data();
     rows.hh = hp && spec.split_hidden_gate ? hh.data() : nullptr;
-    rows.b_hn = spec.split_hidden_gate && b_hh.defined() ? b_hh.value<T>().data() + 2 * hidden
-                                                         : nullptr;
+    rows.b_hn = spec.split_hidden_gate && b_hh.defined()
+                    ? b_hh.value<T>().data() + spec.split_offset(hidden)
+                    : nullptr;
     rows.hn = spec.split_hidden_gate ? hn.data() : nullptr;
     rows.h_prev = hp;
     rows.ld_h_prev = hidden;

@@ -87,14 +87,14 @@ void add_column_sums(const Tensor& bias, const T* g, std::size_t rows, std::size
   }
 }
 
-// Every bias row of the gates: b_ih + b_hh, except the GRU's n part of b_hh, which goes inside
-// r * (W_hn h + b_hn) in the cell.
+// Every bias row of the gates: b_ih + b_hh, except the split gate's part of b_hh (the GRU's and
+// MGU's n), which goes inside r * (W_hn h + b_hn) in the cell.
 template <class T>
 bool fill_gate_bias(CellKind kind, const Tensor& b_ih, const Tensor& b_hh, std::size_t rows,
                     std::size_t hidden, T* gates) {
   const CellSpec& spec = cell_spec(kind);
   const std::size_t gh = spec.gate_count * hidden;
-  const std::size_t hh_cols = spec.split_hidden_gate ? 2 * hidden : gh;
+  const std::size_t hh_cols = spec.split_hidden_gate ? spec.split_offset(hidden) : gh;
   if (!b_ih.defined() && !b_hh.defined()) return false;
   std::vector<T> row(gh, T(0));
   if (b_ih.defined()) std::copy_n(b_ih.value<T>().data(), gh, row.begin());
@@ -116,8 +116,9 @@ void add_bias_grads(CellKind kind, const Tensor& b_ih, const Tensor& b_hh, const
   if (b_ih.requires_grad()) add_column_sums(b_ih, dg, rows, gh, 0, gh);
   if (b_hh.requires_grad()) {
     if (spec.split_hidden_gate) {
-      add_column_sums(b_hh, dg, rows, gh, 0, 2 * hidden);
-      add_column_sums(b_hh, dhh, rows, gh, 2 * hidden, hidden);
+      const std::size_t split = spec.split_offset(hidden);
+      add_column_sums(b_hh, dg, rows, gh, 0, split);
+      add_column_sums(b_hh, dhh, rows, gh, split, hidden);
     } else {
       add_column_sums(b_hh, dg, rows, gh, 0, gh);
     }

@@ -164,6 +164,42 @@ void gru_backward_row(std::size_t H, const T* act, const T* hn, const T* h_prev,
   });
 }
 
+// MGU: f = sigmoid(gates_f + hh_f), n = tanh(gates_n + f * (hh_n + b_hn)), h' = h + f (n - h).
+template <class T>
+void mgu_forward_row(std::size_t H, T* gates, const T* hh, const T* b_hn, const T* h_prev,
+                     T* hn_out, T* h) {
+  lanes<T>(H, [&](std::size_t j, auto lane) {
+    using V = typename decltype(lane)::type;
+    const V f = sigmoid<T>(load<V>(gates + j) + load_or_zero<V>(hh, j));
+    const V hn = load_or_zero<V>(hh, H + j) + load_or_zero<V>(b_hn, j);
+    const V n = xsimd::tanh(load<V>(gates + H + j) + f * hn);
+    const V hp = load_or_zero<V>(h_prev, j);
+    store_lane(gates + j, f);
+    store_lane(gates + H + j, n);
+    store_lane(hn_out + j, hn);
+    store_lane(h + j, V(hp + f * (n - hp)));
+  });
+}
+
+// dn_pre = dh f (1 - n^2); df = dh (n - h) + dn_pre hn, the second term through f * hn; the
+// hidden side's n part is dn_pre f.
+template <class T>
+void mgu_backward_row(std::size_t H, const T* act, const T* hn, const T* h_prev, const T* dh,
+                      T* dgates, T* dhh, T* dh_prev) {
+  lanes<T>(H, [&](std::size_t j, auto lane) {
+    using V = typename decltype(lane)::type;
+    const V f = load<V>(act + j), n = load<V>(act + H + j);
+    const V dhv = load<V>(dh + j), hp = load_or_zero<V>(h_prev, j);
+    const V dn_pre = dhv * f * (T(1) - n * n);
+    const V df_pre = (dhv * (n - hp) + dn_pre * load<V>(hn + j)) * f * (T(1) - f);
+    store_lane(dgates + j, df_pre);
+    store_lane(dgates + H + j, dn_pre);
+    store_lane(dhh + j, df_pre);
+    store_lane(dhh + H + j, V(dn_pre * f));
+    if (dh_prev) store_lane(dh_prev + j, V(load<V>(dh_prev + j) + dhv * (T(1) - f)));
+  });
+}
+
 template <class T>
 const T* row_of(const T* base, std::size_t b, std::size_t ld) {
   return base ? base + b * ld : nullptr;
@@ -205,6 +241,9 @@ void cell_forward(const CellRows<T>& r) {
       case CellKind::Gru:
         gru_forward_row(H, gates, row_of(r.hh, b, GH), r.b_hn, hp, r.hn + b * H, h);
         break;
+      case CellKind::Mgu:
+        mgu_forward_row(H, gates, row_of(r.hh, b, GH), r.b_hn, hp, r.hn + b * H, h);
+        break;
     }
   }
 }
@@ -238,6 +277,10 @@ void cell_backward(const CellRows<T>& f, const CellGrads<T>& g) {
         break;
       case CellKind::Gru:
         gru_backward_row(H, act, f.hn + b * H, row_of(f.h_prev, b, f.ld_h_prev), dh, dgates,
+                         g.dhh + b * GH, dh_prev);
+        break;
+      case CellKind::Mgu:
+        mgu_backward_row(H, act, f.hn + b * H, row_of(f.h_prev, b, f.ld_h_prev), dh, dgates,
                          g.dhh + b * GH, dh_prev);
         break;
     }

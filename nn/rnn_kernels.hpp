@@ -3,7 +3,8 @@
 // The recorded ops (nn/rnn_ops.cpp) do the matrix products with BLAS and hand one block of rows
 // (a batch at one time step) to these kernels, which apply every gate non-linearity and the state
 // update in one vectorized pass (xsimd), forward and backward. Layouts and gate orders are
-// PyTorch's: RNN h; LSTM i, f, g, o; GRU r, z, n with n = tanh(W_in x + b_in + r * (W_hn h + b_hn)).
+// PyTorch's: RNN h; LSTM i, f, g, o; GRU r, z, n with n = tanh(W_in x + b_in + r * (W_hn h + b_hn));
+// MGU f, n in the GRU's form (n = tanh(W_in x + b_in + f * (W_hn h + b_hn)), h' = (1 - f) h + f n).
 #pragma once
 
 #include <cstddef>
@@ -23,9 +24,10 @@ struct CellRows {
   // In: pre-activations (input side + hidden side, biases included, except the GRU's n gate,
   // whose hidden part comes in hh). Out: the activated gates, which backward reads.
   T* gates = nullptr;
-  const T* hh = nullptr;    // GRU: [rows, 3H] h_prev W_hh^T without bias; null means zero
-  const T* b_hn = nullptr;  // GRU: the n part of b_hh; null means no bias
-  T* hn = nullptr;          // GRU: [rows, H] W_hn h_prev + b_hn, saved for backward
+  // The split gate (GRU, MGU: the last, n): its hidden part is applied inside the cell.
+  const T* hh = nullptr;    // [rows, G*H] h_prev W_hh^T without bias; null means zero
+  const T* b_hn = nullptr;  // the n part of b_hh; null means no bias
+  T* hn = nullptr;          // [rows, H] W_hn h_prev + b_hn, saved for backward
   const T* h_prev = nullptr;  // null: zero state
   std::size_t ld_h_prev = 0;
   const T* c_prev = nullptr;  // LSTM; null: zero state
@@ -49,7 +51,7 @@ struct CellGrads {
   const T* dc = nullptr;  // LSTM: gradient of the new c
   std::size_t ld_dout = 0;
   T* dgates = nullptr;  // [rows, G*H] written: gradient of the input-side pre-activations
-  T* dhh = nullptr;     // GRU: [rows, 3H] written: gradient of the hidden-side pre-activations
+  T* dhh = nullptr;     // split gate: [rows, G*H] written: gradient of the hidden-side pre-activations
   // Accumulated (+=), may be null when not wanted: the direct paths of the state that bypass the
   // W_hh product (GRU z * dh, LSTM f * dc, padding rows passing their gradient through).
   T* dh_prev = nullptr;
@@ -59,7 +61,7 @@ struct CellGrads {
 };
 
 // For RNN and LSTM the hidden-side pre-activation gradient equals dgates (gates are one sum), so
-// dhh is only written for the GRU. Padding rows get zero gate gradients.
+// dhh is only written for a kind with a split gate. Padding rows get zero gate gradients.
 template <class T>
 void cell_backward(const CellRows<T>& fwd, const CellGrads<T>& g);
 

@@ -13,6 +13,7 @@ const CellSpec& cell_spec(CellKind kind) {
     s.sequence_op = "rnn_sequence";
     s.label = "tanh";
     s.gate_count = 1;
+    s.gate_names = "h";
     return s;
   }();
   static const CellSpec rnn_relu = [] {
@@ -29,6 +30,7 @@ const CellSpec& cell_spec(CellKind kind) {
     s.label = "lstm";
     s.gate_count = 4;
     s.has_cell_state = true;
+    s.gate_names = "i,f,g,o";
     return s;
   }();
   static const CellSpec gru = [] {
@@ -39,6 +41,18 @@ const CellSpec& cell_spec(CellKind kind) {
     s.label = "gru";
     s.gate_count = 3;
     s.split_hidden_gate = true;
+    s.gate_names = "r,z,n";
+    return s;
+  }();
+  static const CellSpec mgu = [] {
+    CellSpec s{};
+    s.layer_name = "MGU";
+    s.op_name = "mgu_cell";
+    s.sequence_op = "mgu_sequence";
+    s.label = "mgu";
+    s.gate_count = 2;
+    s.split_hidden_gate = true;
+    s.gate_names = "f,n";
     return s;
   }();
   switch (kind) {  // no default: -Werror=switch names this place for a new kind
@@ -46,8 +60,19 @@ const CellSpec& cell_spec(CellKind kind) {
     case CellKind::RnnRelu: return rnn_relu;
     case CellKind::Lstm: return lstm;
     case CellKind::Gru: return gru;
+    case CellKind::Mgu: return mgu;
   }
   throw Error("cell_spec: not a CellKind");
+}
+
+CellKind parse_cell_kind(const std::string& name) {
+  std::string names;
+  for (CellKind kind : kCellKinds) {
+    if (name == cell_spec(kind).label) return kind;
+    names += std::string(names.empty() ? "" : ", ") + cell_spec(kind).label;
+  }
+  if (name == "rnn") return CellKind::RnnTanh;
+  throw Error("unknown cell kind '" + name + "' (expected rnn, " + names + ")");
 }
 
 }  // namespace tg::nn

@@ -332,7 +332,8 @@ Tensor cell_sequence(CellKind kind, const Tensor& x, const Tensor& initial,
                                                           GH, geo.precision);
     const blas::How step_how{geo.precision, whh_prepared.get()};
     const T* init = initial.defined() ? initial.value<T>().data() : nullptr;
-    const T* bhn = geo.split && w.b_hh.defined() ? w.b_hh.value<T>().data() + 2 * H : nullptr;
+    const T* bhn =
+        geo.split && w.b_hh.defined() ? w.b_hh.value<T>().data() + spec.split_offset(H) : nullptr;
     for (std::size_t i = 0; i < steps; ++i) {
       const std::size_t t = geo.time(i);
       T* hn = geo.split ? saved->hn.data() + (recording ? t * B * H : 0) : nullptr;

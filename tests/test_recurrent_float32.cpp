@@ -11,6 +11,7 @@
 // trusting a pass.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <string>
@@ -37,9 +38,14 @@ constexpr std::size_t kSteps = 5, kBatch = 3, kInput = 10;
 const char* kind_name(CellKind kind) { return nn::cell_spec(kind).label; }
 
 std::vector<std::string> gate_names(CellKind kind) {
-  if (kind == CellKind::Lstm) return {"i", "f", "g", "o"};
-  if (kind == CellKind::Gru) return {"r", "z", "n"};
-  return {"h"};
+  std::vector<std::string> names;
+  std::string all = nn::cell_spec(kind).gate_names;
+  for (std::size_t at = 0; at <= all.size();) {
+    const std::size_t comma = std::min(all.find(',', at), all.size());
+    names.push_back(all.substr(at, comma - at));
+    at = comma + 1;
+  }
+  return names;
 }
 
 std::shared_ptr<nn::RecurrentLayer> make_layer(CellKind kind, std::size_t hidden) {
@@ -169,6 +175,10 @@ Results run_reference(const Problem& p, const Fault& fault) {
       const Tensor z = faulty(sigmoid(part(gx, 1) + part(gh, 1)), 1, fault);
       const Tensor n = faulty(tanh(part(gx, 2) + r * part(gh, 2)), 2, fault);
       h = (1.0 - z) * n + z * h;
+    } else if (p.kind == CellKind::Mgu) {
+      const Tensor f = faulty(sigmoid(part(gx, 0) + part(gh, 0)), 0, fault);
+      const Tensor n = faulty(tanh(part(gx, 1) + f * part(gh, 1)), 1, fault);
+      h = (1.0 - f) * h + f * n;
     } else {
       const Tensor s = gx + gh;
       h = faulty(p.kind == CellKind::RnnRelu ? relu(s) : tanh(s), 0, fault);
@@ -207,7 +217,7 @@ Results forward_only(const Results& r) {
   return f;
 }
 
-const CellKind kKinds[] = {CellKind::RnnTanh, CellKind::RnnRelu, CellKind::Lstm, CellKind::Gru};
+constexpr const auto& kKinds = nn::kCellKinds;
 
 }  // namespace
 

@@ -6,6 +6,7 @@
 #include "common/cli.hpp"
 #include "common/resume.hpp"
 #include "name_language/commands.hpp"
+#include "name_language/model.hpp"
 
 namespace tg::examples::names {
 
@@ -20,8 +21,9 @@ void add_train_options(CLI::App& cmd, TrainArgs& a) {
                  "ascii: fold to ASCII letters and \" .,;'\" (NFD, accents dropped); unicode: "
                  "keep code points")
       ->check(CLI::IsMember({"ascii", "unicode"}));
-  cmd.add_option("--model", a.model, "Recurrent layer: rnn (plain tanh RNN), lstm or gru")
-      ->check(CLI::IsMember({"rnn", "lstm", "gru"}));
+  cmd.add_option("--model", a.model,
+                 "Recurrent layer: rnn (plain tanh RNN), lstm, gru or mgu (minimal gated unit)")
+      ->check(CLI::IsMember(cell_choices()));
   integer_in(cmd.add_option("--hidden", a.hidden, "Hidden units of the recurrent layer"), 1, 4096);
   integer_in(cmd.add_option("--layers", a.layers, "Stacked recurrent layers"), 1, 16);
   cmd.add_flag("--bidirectional,!--no-bidirectional", a.bidirectional,

@@ -146,7 +146,7 @@ int run_train(const TrainArgs& a) {
   config.vocabulary = Vocabulary::for_charset(charset, names_of(data, split.train));
   // Refused before anything is allocated: the tape keeps, per batch, about (gates + 2) floats per
   // hidden unit, layer, direction and character (names are at most kMaxNameBytes long).
-  const double gates = a.model == "lstm" ? 4 : a.model == "gru" ? 3 : 1;
+  const double gates = double(nn::gate_count(nn::parse_cell_kind(a.model)));
   check_training_memory(
       fmt::format("--hidden {} --layers {}{}", a.hidden, a.layers,
                   a.bidirectional ? " --bidirectional" : ""),

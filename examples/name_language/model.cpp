@@ -2,6 +2,7 @@
 #include "name_language/model.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "common/limits.hpp"
 
@@ -11,7 +12,14 @@ namespace tg::examples::names {
 
 namespace {
 
-bool is_cell(const std::string& cell) { return cell == "rnn" || cell == "lstm" || cell == "gru"; }
+bool is_cell(const std::string& cell) {
+  try {
+    nn::parse_cell_kind(cell);
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
 
 std::string join_lines(const std::vector<std::string>& items) {
   std::string out;
@@ -31,6 +39,13 @@ std::vector<std::string> split_lines(const std::string& text) {
 }
 
 }  // namespace
+
+std::vector<std::string> cell_choices() {
+  std::vector<std::string> names{"rnn"};  // the tanh RNN
+  for (nn::CellKind kind : nn::kCellKinds)
+    if (nn::cell_spec(kind).gate_count > 1) names.push_back(nn::cell_spec(kind).label);
+  return names;
+}
 
 std::map<std::string, std::string> to_meta(const ModelConfig& c) {
   return {{"model", c.cell},
@@ -55,7 +70,8 @@ ModelConfig config_from_meta(const std::map<std::string, std::string>& meta,
   ModelConfig c;
   c.cell = read.text("model");
   if (!is_cell(c.cell))
-    throw Error(fmt::format("{}: meta.model is '{}' (expected rnn, lstm or gru)", path, c.cell));
+    throw Error(fmt::format("{}: meta.model is '{}' (expected {})", path, c.cell,
+                            fmt::join(cell_choices(), ", ")));
   c.hidden = read.size("hidden", 1, kMaxSize, "a size");
   c.layers = read.size("layers", 1, kMaxSize, "a size");
   c.embedding = read.size("embedding", 0, kMaxSize, "a size");
@@ -81,7 +97,9 @@ ModelConfig config_from_meta(const std::map<std::string, std::string>& meta,
 }
 
 std::string describe(const ModelConfig& c) {
-  std::string cell = c.cell == "rnn" ? "RNN (tanh)" : c.cell == "lstm" ? "LSTM" : "GRU";
+  const nn::CellSpec& spec = nn::cell_spec(nn::parse_cell_kind(c.cell));
+  const std::string cell =
+      spec.gate_count == 1 ? fmt::format("RNN ({})", spec.label) : spec.layer_name;
   return fmt::format("{}{}, {} layer{} x {}, {} ({} characters, {}), {} languages",
                      c.bidirectional ? "bidirectional " : "", cell, c.layers,
                      c.layers == 1 ? "" : "s", c.hidden,
@@ -91,7 +109,7 @@ std::string describe(const ModelConfig& c) {
 
 double parameter_estimate(const ModelConfig& c) {
   const double vocab = double(c.vocabulary.size()), labels = double(c.labels.size());
-  const std::size_t gates = c.cell == "lstm" ? 4 : c.cell == "gru" ? 3 : 1;
+  const std::size_t gates = nn::gate_count(nn::parse_cell_kind(c.cell));
   const std::size_t input = c.embedding > 0 ? c.embedding : c.vocabulary.size();
   return vocab * double(c.embedding) +
          examples::recurrent_parameters(gates, input, c.hidden, c.layers, c.bidirectional) +
@@ -101,7 +119,8 @@ double parameter_estimate(const ModelConfig& c) {
 NameClassifier::NameClassifier(ModelConfig config, Generator& gen) : config_(std::move(config)) {
   const ModelConfig& c = config_;
   if (!is_cell(c.cell))
-    throw Error("NameClassifier: unknown model '" + c.cell + "' (expected rnn, lstm or gru)");
+    throw Error("NameClassifier: unknown model '" + c.cell + "' (expected " +
+                fmt::format("{}", fmt::join(cell_choices(), ", ")) + ")");
   if (c.labels.size() < 2) throw Error("NameClassifier: needs at least two languages");
   const std::size_t vocab = c.vocabulary.size();
   if (c.embedding > 0)
@@ -116,12 +135,7 @@ NameClassifier::NameClassifier(ModelConfig config, Generator& gen) : config_(std
   o.bidirectional = c.bidirectional;
   o.dropout = c.layers > 1 ? c.dropout : 0.0;
   o.return_sequences = false;
-  if (c.cell == "rnn")
-    rnn_ = register_module("rnn", std::make_shared<nn::RNN>(o, nn::Nonlinearity::Tanh, gen));
-  else if (c.cell == "lstm")
-    rnn_ = register_module("rnn", std::make_shared<nn::LSTM>(o, gen));
-  else
-    rnn_ = register_module("rnn", std::make_shared<nn::GRU>(o, gen));
+  rnn_ = register_module("rnn", nn::make_recurrent_layer(nn::parse_cell_kind(c.cell), o, gen));
   dropout_ = register_module("dropout", std::make_shared<nn::Dropout>(c.dropout, gen));
   fc_ = register_module("fc", std::make_shared<nn::Linear>(
                                    c.hidden * (c.bidirectional ? 2 : 1), c.labels.size(), true, gen));

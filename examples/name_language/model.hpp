@@ -30,6 +30,8 @@ struct ModelConfig {
 
 // Metadata entries of the checkpoint ("model", "hidden", ..., "vocabulary", "labels") and back.
 // from_meta throws tg::Error "<path>: ..." naming a missing or invalid entry.
+// What --model and meta.model take: "rnn" (tanh) and every gated kind's label (lstm, gru, mgu).
+std::vector<std::string> cell_choices();
 std::map<std::string, std::string> to_meta(const ModelConfig& config);
 ModelConfig config_from_meta(const std::map<std::string, std::string>& meta,
                              const std::string& path);

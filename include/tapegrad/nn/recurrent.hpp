@@ -161,6 +161,14 @@ class GRU : public RecurrentLayer {
   std::string type_name() const override { return "GRU"; }
 };
 
+// The minimal gated unit (see CellKind::Mgu): weight_ih_l0 [2H, in], weight_hh_l0 [2H, H], gates
+// f, n, PyTorch's naming and initialisation as for the GRU. No PyTorch counterpart.
+class MGU : public RecurrentLayer {
+ public:
+  explicit MGU(const RecurrentOptions& options, Generator& gen = default_generator());
+  std::string type_name() const override { return "MGU"; }
+};
+
 // The fused layer of `kind`: RNN (tanh or relu), LSTM or GRU.
 std::shared_ptr<RecurrentLayer> make_recurrent_layer(CellKind kind, const RecurrentOptions& options,
                                                      Generator& gen = default_generator());
