@@ -9,6 +9,7 @@
 #include "tapegrad/nn/linear.hpp"
 #include "tapegrad/nn/loss.hpp"
 #include "tapegrad/nn/module.hpp"
+#include "tapegrad/nn/options.hpp"
 #include "tapegrad/nn/sequential.hpp"
 
 // Recurrent layers:
