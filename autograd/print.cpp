@@ -67,3 +67,11 @@ std::ostream& operator<<(std::ostream& out, const Tensor& t) {
 }
 
 }  // namespace tg
+
+namespace xt {
+
+// Printed as a tensor holding a copy of the array (for people reading, not for hot paths).
+std::ostream& operator<<(std::ostream& out, const xarray<float>& a) { return out << tg::Tensor(a); }
+std::ostream& operator<<(std::ostream& out, const xarray<double>& a) { return out << tg::Tensor(a); }
+
+}  // namespace xt

@@ -68,8 +68,8 @@ double resident_mib() {
 void unguarded_forwards() {
   Generator gen(0);
   nn::RecurrentOptions o;
-  o.input_size = 32;
-  o.hidden_size = 128;
+  o.input_size(32);
+  o.hidden_size(128);
   nn::LSTM lstm(o, gen);
   const Tensor x = Tensor::uniform({15, 8, 32}, -1, 1, DType::Float32, gen);
   fmt::print("\nforwards of LSTM(32, 128) on [15, 8, 32] without NoGradGuard, no backward:\n");

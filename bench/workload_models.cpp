@@ -63,8 +63,8 @@ NameBatch names_batch(const std::vector<NamePair>& pairs, std::size_t begin, std
 NameClassifier::NameClassifier(std::size_t labels) {
   Generator init(0);
   nn::RecurrentOptions o;
-  o.input_size = examples::ascii_letters_vocabulary().size();
-  o.hidden_size = 128;
+  o.input_size(examples::ascii_letters_vocabulary().size());
+  o.hidden_size(128);
   lstm_ = std::make_shared<nn::LSTM>(o, init);
   fc_ = std::make_shared<nn::Linear>(128, labels, true, init);
   nn::NamedTensors params;

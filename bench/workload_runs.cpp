@@ -119,9 +119,9 @@ double lstm_step_flops(std::size_t batch, std::size_t hidden, std::size_t seq,
 std::function<void()> grid_trainer(std::size_t batch, std::size_t hidden, std::size_t seq,
                                    std::size_t layers, Generator& gen) {
   nn::RecurrentOptions ro;
-  ro.input_size = hidden;
-  ro.hidden_size = hidden;
-  ro.num_layers = layers;
+  ro.input_size(hidden);
+  ro.hidden_size(hidden);
+  ro.num_layers(layers);
   auto lstm = std::make_shared<nn::LSTM>(ro, gen);
   auto opt = std::make_shared<optim::SGD>(lstm->named_parameters(), optim::SGDOptions{1e-3});
   const Tensor x = Tensor::uniform({seq, batch, hidden}, -1, 1, DType::Float32, gen);

@@ -11,22 +11,22 @@ namespace tg::nn {
 
 CustomRecurrent::CustomRecurrent(const RecurrentOptions& options, const CellFactory& make_cell,
                                  Generator& gen)
-    : RecurrentDriver(options, options.hidden_size, 0) {
+    : RecurrentDriver(options, options.hidden_size(), 0) {
   const RecurrentOptions& o = options;
-  if (o.input_size == 0 || o.hidden_size == 0 || o.num_layers == 0 || !make_cell)
+  if (o.input_size() == 0 || o.hidden_size() == 0 || o.num_layers() == 0 || !make_cell)
     throw Error(fmt::format("CustomRecurrent: input_size {}, hidden_size {} and num_layers {} "
                             "must be positive, and a cell factory given",
-                            o.input_size, o.hidden_size, o.num_layers));
-  if (!(o.dropout >= 0.0 && o.dropout < 1.0))
-    throw Error(fmt::format("CustomRecurrent: dropout must be in [0, 1), got {}", o.dropout));
-  for (std::size_t l = 0; l < o.num_layers; ++l)
+                            o.input_size(), o.hidden_size(), o.num_layers()));
+  if (!(o.dropout() >= 0.0 && o.dropout() < 1.0))
+    throw Error(fmt::format("CustomRecurrent: dropout must be in [0, 1), got {}", o.dropout()));
+  for (std::size_t l = 0; l < o.num_layers(); ++l)
     for (std::size_t d = 0; d < num_directions(); ++d) {
       std::shared_ptr<CustomCell> c = make_cell(layer_input_size(l), gen);
-      if (!c || c->hidden_size() != o.hidden_size || c->weight_ih().dim() != 2 ||
+      if (!c || c->hidden_size() != o.hidden_size() || c->weight_ih().dim() != 2 ||
           c->weight_ih().size(1) != layer_input_size(l))
         throw Error(fmt::format("CustomRecurrent: the cell of layer {} must have hidden_size {} "
                                 "and weight_ih [P, {}]",
-                                l, o.hidden_size, layer_input_size(l)));
+                                l, o.hidden_size(), layer_input_size(l)));
       if (!cells_.empty() && c->cell_size() != cells_.front()->cell_size())
         throw Error("CustomRecurrent: every cell must have the same cell_size");
       for (const auto& [name, t] : c->named_parameters())
@@ -38,7 +38,7 @@ CustomRecurrent::CustomRecurrent(const RecurrentOptions& options, const CellFact
 }
 
 CustomCell& CustomRecurrent::cell(std::size_t layer, bool reverse) const {
-  if (layer >= options().num_layers || (reverse && !options().bidirectional))
+  if (layer >= options().num_layers() || (reverse && !options().bidirectional()))
     throw Error(fmt::format("CustomRecurrent: no layer {}{}", layer, reverse ? " in reverse" : ""));
   return *cells_[layer * num_directions() + (reverse ? 1 : 0)];
 }

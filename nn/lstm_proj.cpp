@@ -50,10 +50,10 @@ class ProjectedLstmCell : public CustomCell {
 
 // The driver's h is the projection: it sizes outputs and upper layers' inputs by P.
 RecurrentOptions projected(RecurrentOptions o, std::size_t proj_size) {
-  if (proj_size == 0 || proj_size >= o.hidden_size)
+  if (proj_size == 0 || proj_size >= o.hidden_size())
     throw Error(fmt::format("LSTM: proj_size {} must be in (0, hidden_size {})", proj_size,
-                            o.hidden_size));
-  o.hidden_size = proj_size;
+                            o.hidden_size()));
+  o.hidden_size(proj_size);
   return o;
 }
 
@@ -61,11 +61,11 @@ RecurrentOptions projected(RecurrentOptions o, std::size_t proj_size) {
 
 LSTMProj::LSTMProj(const RecurrentOptions& options, std::size_t proj_size, Generator& gen)
     : CustomRecurrent(projected(options, proj_size),
-                      [H = options.hidden_size, P = proj_size, bias = options.bias](
+                      [H = options.hidden_size(), P = proj_size, bias = options.bias()](
                           std::size_t in, Generator& g) {
                         return std::make_shared<ProjectedLstmCell>(in, H, P, bias, g);
                       },
                       gen),
-      proj_size_(proj_size), cell_hidden_(options.hidden_size) {}
+      proj_size_(proj_size), cell_hidden_(options.hidden_size()) {}
 
 }  // namespace tg::nn

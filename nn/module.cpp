@@ -5,9 +5,14 @@
 
 #include <fmt/format.h>
 
+#include <cxxabi.h>
+
 #include <algorithm>
 #include <array>
+#include <cstdlib>
+#include <memory>
 #include <set>
+#include <typeinfo>
 
 #include "tapegrad/autograd/function.hpp"
 
@@ -36,6 +41,18 @@ std::string join_keys(const std::vector<std::string>& keys) {
 
 }  // namespace
 
+std::string Module::type_name() const {
+  // The dynamic type's name as the compiler mangles it, demangled ("tg::nn::Linear",
+  // "MyModel<float>"), then stripped of its namespaces.
+  int status = 0;
+  const std::unique_ptr<char, void (*)(void*)> demangled(
+      abi::__cxa_demangle(typeid(*this).name(), nullptr, nullptr, &status), std::free);
+  std::string name = status == 0 && demangled ? demangled.get() : typeid(*this).name();
+  const std::size_t template_start = std::min(name.find('<'), name.size());
+  const std::size_t last_scope = name.rfind("::", template_start);
+  return last_scope == std::string::npos ? name : name.substr(last_scope + 2);
+}
+
 Tensor Module::forward(const Tensor&) {
   throw Error(type_name() + ": forward(Tensor) is not supported by this module");
 }
@@ -51,7 +68,8 @@ void Module::check_new_name(const char* what, const std::string& name) const {
     throw Error(fmt::format("{}: {}: invalid name '{}' (non-empty, no '.')", what, type_name(), name));
   const auto same = [&](const auto& entry) { return entry.first == name; };
   if (std::any_of(params_.begin(), params_.end(), same) ||
-      std::any_of(children_.begin(), children_.end(), same))
+      std::any_of(children_.begin(), children_.end(), same) ||
+      std::any_of(buffers_.begin(), buffers_.end(), [&](const Buffer& b) { return b.name == name; }))
     throw Error(fmt::format("{}: {}: name '{}' is already taken", what, type_name(), name));
 }
 
@@ -68,18 +86,53 @@ const Tensor& Module::register_parameter(std::string name, Tensor value) {
   return params_.back().second;
 }
 
+const Tensor& Module::register_buffer(std::string name, Tensor value, bool persistent) {
+  check_new_name("register_buffer", name);
+  if (!value.defined())
+    throw Error(fmt::format("register_buffer: {}: '{}' is an undefined tensor", type_name(), name));
+  // A buffer is state, not a graph node: it is detached so that updating it in forward (running
+  // statistics) never keeps a tape alive or asks for a gradient.
+  if (!value.is_leaf() || value.requires_grad()) value = value.detach();
+  value.set_name(name);
+  buffers_.push_back({std::move(name), std::move(value), persistent});
+  return buffers_.back().value;
+}
+
 void Module::adopt_child(std::string name, std::shared_ptr<Module> module) {
   check_new_name("register_module", name);
   if (!module) throw Error(fmt::format("register_module: {}: '{}' is null", type_name(), name));
   // Tensor names are set bottom-up: a child's parameters are named relative to the child, and
   // each adoption prefixes them, so a full tree carries PyTorch's names into DOT graphs.
   for (const auto& [local, tensor] : module->named_parameters()) tensor.set_name(join_name(name, local));
+  for (const auto& [local, tensor] : module->named_buffers()) tensor.set_name(join_name(name, local));
   children_.emplace_back(std::move(name), std::move(module));
 }
 
-void Module::collect(const std::string& prefix, NamedTensors& out) const {
+void Module::collect(const std::string& prefix, NamedTensors& out, bool with_buffers,
+                     bool all_buffers) const {
   for (const auto& [name, tensor] : params_) out.emplace_back(join_name(prefix, name), tensor);
-  for (const auto& [name, child] : children_) child->collect(join_name(prefix, name), out);
+  if (with_buffers)
+    for (const Buffer& b : buffers_)
+      if (b.persistent || all_buffers) out.emplace_back(join_name(prefix, b.name), b.value);
+  for (const auto& [name, child] : children_)
+    child->collect(join_name(prefix, name), out, with_buffers, all_buffers);
+}
+
+void Module::collect_buffers(const std::string& prefix, NamedTensors& out) const {
+  for (const Buffer& b : buffers_) out.emplace_back(join_name(prefix, b.name), b.value);
+  for (const auto& [name, child] : children_) child->collect_buffers(join_name(prefix, name), out);
+}
+
+NamedTensors Module::named_buffers() const {
+  NamedTensors all;
+  collect_buffers("", all);
+  return all;
+}
+
+std::vector<Tensor> Module::buffers() const {
+  std::vector<Tensor> out;
+  for (auto& entry : named_buffers()) out.push_back(std::move(entry.second));
+  return out;
 }
 
 NamedTensors Module::named_parameters() const {
@@ -124,7 +177,9 @@ void Module::zero_grad() {
 }
 
 void Module::to(DType dtype) {
-  for (const Tensor& t : parameters()) {
+  std::vector<Tensor> tensors = parameters();
+  for (const Tensor& b : buffers()) tensors.push_back(b);
+  for (const Tensor& t : tensors) {
     if (t.dtype() == dtype) continue;
     // Swapping the arrays inside the existing TensorImpl keeps every handle (optimizers,
     // layers' members) pointing at the converted parameter.
@@ -137,7 +192,7 @@ void Module::to(DType dtype) {
 
 std::map<std::string, Tensor> Module::state_dict() const {
   NamedTensors all;
-  collect("", all);
+  collect("", all, /*with_buffers=*/true);
   std::map<std::string, Tensor> out;
   for (const auto& [name, tensor] : all) out.emplace(name, tensor.detach());
   return out;
@@ -145,7 +200,7 @@ std::map<std::string, Tensor> Module::state_dict() const {
 
 void Module::load_state_dict(const std::map<std::string, Tensor>& state, bool strict) {
   NamedTensors all;
-  collect("", all);
+  collect("", all, /*with_buffers=*/true);
   std::vector<std::string> missing;
   std::set<std::string> model_keys;
   for (const auto& [name, tensor] : all) {

@@ -55,7 +55,7 @@ RecurrentDriver::RecurrentDriver(const RecurrentOptions& options, std::size_t hi
       workspace_(std::make_shared<Workspace>()) {}
 
 std::size_t RecurrentDriver::layer_input_size(std::size_t layer) const {
-  return layer == 0 ? options_.input_size : num_directions() * hidden_;
+  return layer == 0 ? options_.input_size() : num_directions() * hidden_;
 }
 
 std::string RecurrentDriver::suffix(std::size_t layer, bool reverse) {
@@ -71,15 +71,15 @@ RecurrentOutput RecurrentDriver::forward(const Tensor& x, const RecurrentState& 
   const RecurrentOptions& o = options_;
   if (!x.defined()) throw Error(name + ": undefined input");
   const Shape sx = x.shape();
-  if (sx.size() != 3 || sx[2] != o.input_size || sx[0] == 0 || sx[1] == 0)
+  if (sx.size() != 3 || sx[2] != o.input_size() || sx[0] == 0 || sx[1] == 0)
     throw Error(fmt::format("{}: input {} (expected [{}, {}])", name, shape_str(sx),
-                            o.batch_first ? "B, T" : "T, B", o.input_size));
+                            o.batch_first() ? "B, T" : "T, B", o.input_size()));
   const std::vector<Tensor> params = parameters();
   if (!params.empty() && x.dtype() != params.front().dtype())
     throw Error(fmt::format("{}: input is {} but the parameters are {}", name,
                             to_string(x.dtype()), to_string(params.front().dtype())));
-  const std::size_t T = o.batch_first ? sx[1] : sx[0], B = o.batch_first ? sx[0] : sx[1];
-  const std::size_t L = o.num_layers, D = num_directions(), H = hidden_, C = cell_, W = H + C;
+  const std::size_t T = o.batch_first() ? sx[1] : sx[0], B = o.batch_first() ? sx[0] : sx[1];
+  const std::size_t L = o.num_layers(), D = num_directions(), H = hidden_, C = cell_, W = H + C;
   if (state.c.defined() && C == 0)
     throw Error(name + ": c given, but the cell has no cell state (only the LSTM and custom cells "
                 "with one take c)");
@@ -109,7 +109,7 @@ RecurrentOutput RecurrentDriver::forward(const Tensor& x, const RecurrentState& 
   auto final_offset = [&](std::size_t d) { return d == 0 ? (pad.steps - 1) * B * W : 0; };
 
   Tensor input = x;
-  bool input_batch_first = o.batch_first;
+  bool input_batch_first = o.batch_first();
   std::vector<Tensor> states(L * D);  // per layer-direction: every step's state [T, B, W]
   Tensor output;
   for (std::size_t l = 0; l < L; ++l) {
@@ -123,7 +123,7 @@ RecurrentOutput RecurrentDriver::forward(const Tensor& x, const RecurrentState& 
     }
     // Every step's h, directions side by side; padded steps stay zero.
     const bool top = l + 1 == L;
-    const bool out_batch_first = top && o.batch_first;
+    const bool out_batch_first = top && o.batch_first();
     const std::size_t row_stride = out_batch_first ? T * D * H : D * H;
     std::vector<GatherPiece> pieces;
     for (std::size_t d = 0; d < D; ++d)
@@ -135,8 +135,8 @@ RecurrentOutput RecurrentDriver::forward(const Tensor& x, const RecurrentState& 
                              .only(pad.active[t]));
       }
     output = gather_rows(out_batch_first ? Shape{B, T, D * H} : Shape{T, B, D * H}, pieces, ws);
-    if (!top && o.dropout > 0.0 && is_training())
-      output = tg::dropout(output, o.dropout, true, dropout_gen_);
+    if (!top && o.dropout() > 0.0 && is_training())
+      output = tg::dropout(output, o.dropout(), true, dropout_gen_);
     input = output;
     input_batch_first = false;
   }
@@ -163,17 +163,17 @@ RecurrentOutput RecurrentDriver::forward(const Tensor& x, const RecurrentState& 
 
 Tensor RecurrentDriver::forward(const Tensor& x) {
   RecurrentOutput out = forward(x, RecurrentState{});
-  return options_.return_sequences ? out.output : out.last;
+  return options_.return_sequences() ? out.output : out.last;
 }
 
 Shape RecurrentDriver::output_shape(const Shape& input_shape) const {
   const RecurrentOptions& o = options_;
-  if (input_shape.size() != 3 || input_shape[2] != o.input_size)
+  if (input_shape.size() != 3 || input_shape[2] != o.input_size())
     throw Error(fmt::format("{}: input shape {} (expected [{}, {}])", type_name(),
-                            shape_str(input_shape), o.batch_first ? "B, T" : "T, B",
-                            o.input_size));
+                            shape_str(input_shape), o.batch_first() ? "B, T" : "T, B",
+                            o.input_size()));
   const std::size_t features = num_directions() * hidden_;
-  if (!o.return_sequences) return {o.batch_first ? input_shape[0] : input_shape[1], features};
+  if (!o.return_sequences()) return {o.batch_first() ? input_shape[0] : input_shape[1], features};
   return {input_shape[0], input_shape[1], features};
 }
 
@@ -182,24 +182,24 @@ Shape RecurrentDriver::output_shape(const Shape& input_shape) const {
 RecurrentLayer::~RecurrentLayer() = default;
 
 RecurrentLayer::RecurrentLayer(CellKind kind, const RecurrentOptions& options, Generator& gen)
-    : RecurrentDriver(options, options.hidden_size,
-                      cell_spec(kind).has_cell_state ? options.hidden_size : 0),
+    : RecurrentDriver(options, options.hidden_size(),
+                      cell_spec(kind).has_cell_state ? options.hidden_size() : 0),
       kind_(kind) {
   const char* name = cell_spec(kind).layer_name;
   const RecurrentOptions& o = options;
-  if (o.input_size == 0 || o.hidden_size == 0 || o.num_layers == 0)
+  if (o.input_size() == 0 || o.hidden_size() == 0 || o.num_layers() == 0)
     throw Error(fmt::format("{}: input_size {}, hidden_size {} and num_layers {} must be positive",
-                            name, o.input_size, o.hidden_size, o.num_layers));
-  if (!(o.dropout >= 0.0 && o.dropout < 1.0))
-    throw Error(fmt::format("{}: dropout must be in [0, 1), got {}", name, o.dropout));
-  const std::size_t dirs = num_directions(), H = o.hidden_size, gh = gate_count(kind) * H;
-  for (std::size_t l = 0; l < o.num_layers; ++l) {
+                            name, o.input_size(), o.hidden_size(), o.num_layers()));
+  if (!(o.dropout() >= 0.0 && o.dropout() < 1.0))
+    throw Error(fmt::format("{}: dropout must be in [0, 1), got {}", name, o.dropout()));
+  const std::size_t dirs = num_directions(), H = o.hidden_size(), gh = gate_count(kind) * H;
+  for (std::size_t l = 0; l < o.num_layers(); ++l) {
     for (std::size_t d = 0; d < dirs; ++d) {
       const std::string s = suffix(l, d == 1);
       CellWeights w;
       w.w_ih = register_parameter("weight_ih" + s, recurrent_init({gh, layer_input_size(l)}, H, gen));
       w.w_hh = register_parameter("weight_hh" + s, recurrent_init({gh, H}, H, gen));
-      if (o.bias) {
+      if (o.bias()) {
         w.b_ih = register_parameter("bias_ih" + s, recurrent_init({gh}, H, gen));
         w.b_hh = register_parameter("bias_hh" + s, recurrent_init({gh}, H, gen));
       }
@@ -215,7 +215,7 @@ Tensor RecurrentLayer::run_direction(std::size_t k, const Tensor& input, const T
 }
 
 const CellWeights& RecurrentLayer::weights(std::size_t layer, bool reverse) const {
-  if (layer >= options().num_layers || (reverse && !options().bidirectional))
+  if (layer >= options().num_layers() || (reverse && !options().bidirectional()))
     throw Error(fmt::format("{}: no layer {}{}", cell_spec(kind_).layer_name, layer,
                             reverse ? " in reverse" : ""));
   return weights_[layer * num_directions() + (reverse ? 1 : 0)];

@@ -239,6 +239,10 @@ void add_activation_cases(std::vector<GradcheckCase>& cases) {
   cases.push_back({"erf", "wide range", {{6}}, [](In in) { return erf(in[0] * 3.0); }});
   cases.push_back({"log1p", "matrix", {{3, 4}}, [](In in) { return log1p(in[0]); }, D::Positive});
   cases.push_back({"log1p", "near -1 and 0", {{5}}, [](In in) { return log1p(in[0] * 0.9 - 0.9); }, D::Positive});
+  // The composed activations, under the op whose gradient they lean on.
+  cases.push_back({"mul", "silu", {{3, 4}}, [](In in) { return silu(in[0]); }});
+  cases.push_back({"where", "leaky_relu", {{3, 4}}, [](In in) { return leaky_relu(in[0], 0.2); }, D::AwayFromZero});
+  cases.push_back({"where", "elu, both branches", {{3, 4}}, [](In in) { return elu(in[0] * 2.0, 0.7); }, D::AwayFromZero});
   cases.push_back({"softplus", "matrix", {{3, 4}}, [](In in) { return softplus(in[0]); }});
   cases.push_back({"softplus", "beta 2, both sides of the threshold", {{2, 5}},
                    [](In in) { return softplus(in[0] * 15.0, 2.0, 20.0); }, D::AwayFromZero});

@@ -14,6 +14,9 @@ const std::map<std::string, ParityFunction>& op_parity_cases() {
       {"softplus_beta2", [](In x) { return softplus(x[0] * 3.0, 2.0, 4.0); }},
       {"erf", [](In x) { return erf(x[0]); }},
       {"log1p", [](In x) { return log1p(x[0]); }},
+      {"silu", [](In x) { return silu(x[0]); }},
+      {"leaky_relu", [](In x) { return leaky_relu(x[0], 0.2); }},
+      {"elu", [](In x) { return elu(x[0] * 3.0, 0.7); }},
   };
   return cases;
 }

@@ -57,13 +57,13 @@ TEST_CASE("optimizers take a plain list of tensors", "[api][optim]") {
 
 TEST_CASE("chaining option builders build every layer", "[api][nn]") {
   nn::LSTM lstm(nn::LSTMOptions(3, 5).num_layers(2).bidirectional(true).batch_first(true));
-  CHECK(lstm.options().num_layers == 2);
-  CHECK(lstm.options().bidirectional);
-  CHECK(lstm.options().batch_first);
-  nn::RecurrentOptions aggregate;  // the aggregate still works as before
-  aggregate.input_size = 3;
-  aggregate.hidden_size = 2;
-  CHECK(nn::GRU(aggregate).options().hidden_size == 2);
+  CHECK(lstm.options().num_layers() == 2);
+  CHECK(lstm.options().bidirectional());
+  CHECK(lstm.options().batch_first());
+  nn::RecurrentOptions set_one_by_one;
+  set_one_by_one.input_size(3);
+  set_one_by_one.hidden_size(2);
+  CHECK(nn::GRU(set_one_by_one).options().hidden_size() == 2);
   CHECK(nn::Linear(nn::LinearOptions(4, 3).bias(false)).bias().defined() == false);
   CHECK(nn::Embedding(nn::EmbeddingOptions(5, 2).padding_idx(1)).padding_idx() == 1);
   nn::LayerNorm ln(nn::LayerNormOptions({4}).elementwise_affine(false).eps(1e-3));

@@ -58,9 +58,9 @@ Run lstm_step(DType dtype, const std::function<void(const std::function<void()>&
               const std::function<void(const std::function<void()>&)>& backward_scope) {
   Generator gen(7);
   nn::RecurrentOptions o;
-  o.input_size = kInput;
-  o.hidden_size = kHidden;
-  o.num_layers = 2;
+  o.input_size(kInput);
+  o.hidden_size(kHidden);
+  o.num_layers(2);
   nn::LSTM lstm(o, gen);
   lstm.to(dtype);
   const Tensor x = Tensor::uniform({kSteps, kBatch, kInput}, -1, 1, dtype, gen);
@@ -227,13 +227,16 @@ TEST_CASE("oneDNN float32 products agree with OpenBLAS", "[autocast]") {
 namespace {
 
 // A user's model whose forward does its own product: set_matmul_precision reaches it through
-// Forwarding's operator().
+// the precision_scope() its forward opens (as the built-in layers' do).
 struct Scorer : nn::Forwarding<Scorer> {
   Tensor weight;
   explicit Scorer(Generator& gen)
       : weight(register_parameter("weight", Tensor::uniform({12, 5}, -1, 1, DType::Float32, gen))) {}
   std::string type_name() const override { return "Scorer"; }
-  Tensor forward(const Tensor& x, double scale) { return matmul(x, weight) * scale; }
+  Tensor forward(const Tensor& x, double scale) {
+    const AutocastGuard precision = precision_scope();
+    return matmul(x, weight) * scale;
+  }
 };
 
 // Values of the output then of every parameter's gradient after sum(y * y).backward().

@@ -99,15 +99,15 @@ Tensor weigh(const nn::RecurrentOutput& out) {
 TEST_CASE("an LSTM written with ops in a custom cell matches nn::LSTM in float64",
           "[recurrent][custom]") {
   nn::RecurrentOptions o;
-  o.input_size = 3;
-  o.hidden_size = 4;
-  o.num_layers = 2;
-  o.bidirectional = true;
-  o.batch_first = true;
-  o.dropout = 0.3;
+  o.input_size(3);
+  o.hidden_size(4);
+  o.num_layers(2);
+  o.bidirectional(true);
+  o.batch_first(true);
+  o.dropout(0.3);
   Generator gen(5);
   nn::LSTM fused(o, gen);
-  nn::CustomRecurrent custom(o, ops_lstm(o.hidden_size), gen);
+  nn::CustomRecurrent custom(o, ops_lstm(o.hidden_size()), gen);
   fused.to(DType::Float64);
   custom.to(DType::Float64);
   // Same names, PyTorch's: copy the fused layer's parameters into the custom one.
@@ -145,10 +145,10 @@ TEST_CASE("an LSTM written with ops in a custom cell matches nn::LSTM in float64
 TEST_CASE("a custom cell is gradchecked through the driver with lengths and two directions",
           "[recurrent][custom][gradcheck]") {
   nn::RecurrentOptions o;
-  o.input_size = 2;
-  o.hidden_size = 3;
-  o.num_layers = 2;
-  o.bidirectional = true;
+  o.input_size(2);
+  o.hidden_size(3);
+  o.num_layers(2);
+  o.bidirectional(true);
   Generator gen(9);
   nn::CustomRecurrent layer(o, [](std::size_t in, Generator& g) {
     return std::make_shared<MinimalGatedCell>(in, 3, g);
@@ -176,8 +176,8 @@ TEST_CASE("a custom cell is gradchecked through the driver with lengths and two 
 TEST_CASE("custom LSTM cell vs fused LSTM: time per training step", "[.speed]") {
   for (std::size_t B : {1, 32}) {
     nn::RecurrentOptions o;
-    o.input_size = 128;
-    o.hidden_size = 128;
+    o.input_size(128);
+    o.hidden_size(128);
     Generator gen(1);
     nn::LSTM fused(o, gen);
     nn::CustomRecurrent custom(o, ops_lstm(128), gen);

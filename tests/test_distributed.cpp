@@ -44,8 +44,8 @@ class TinyModel : public nn::Module {
     Generator gen(seed);
     embedding = register_module("embedding", std::make_shared<nn::Embedding>(7, 4, -1, gen));
     nn::RecurrentOptions o;
-    o.input_size = 4;
-    o.hidden_size = 6;
+    o.input_size(4);
+    o.hidden_size(6);
     lstm = register_module("lstm", std::make_shared<nn::LSTM>(o, gen));
     fc = register_module("fc", std::make_shared<nn::Linear>(6, 3, true, gen));
     to(DType::Float64);

@@ -18,7 +18,7 @@ namespace {
 
 std::shared_ptr<nn::RecurrentLayer> make_layer(CellKind kind, double dropout) {
   Generator gen(11);  // the same weights whatever the dropout
-  const nn::RecurrentOptions o{5, 8, 3, true, false, true, dropout};
+  const auto o = nn::RecurrentOptions(5, 8).num_layers(3).bidirectional(true).dropout(dropout);
   return nn::make_recurrent_layer(kind, o, gen);
 }
 

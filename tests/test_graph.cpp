@@ -142,9 +142,9 @@ TEST_CASE("10,000 forwards of a recurrent model without NoGradGuard keep the nod
           "[graph]") {
   Generator gen(1);
   nn::RecurrentOptions o;
-  o.input_size = 4;
-  o.hidden_size = 8;
-  o.num_layers = 2;
+  o.input_size(4);
+  o.hidden_size(8);
+  o.num_layers(2);
   nn::LSTM lstm(o, gen);
   nn::Linear head(8, 3, true, gen);
   const Tensor x = Tensor::uniform({6, 2, 4}, -1, 1, DType::Float32, gen);

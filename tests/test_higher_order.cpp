@@ -319,8 +319,8 @@ TEST_CASE("what has no second derivative says so", "[higher_order]") {
   }
   SECTION("a fused recurrent layer is refused, naming the op-built cell path") {
     nn::RecurrentOptions options;
-    options.input_size = 3;
-    options.hidden_size = 4;
+    options.input_size(3);
+    options.hidden_size(4);
     nn::LSTM lstm(options);
     const Tensor x = Tensor::uniform({5, 2, 3}, -1, 1).set_requires_grad();
     const Tensor out = lstm(x);

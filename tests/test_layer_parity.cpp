@@ -85,11 +85,11 @@ std::shared_ptr<nn::RecurrentDriver> recurrent_layer(const std::string& kind,
 
 void check_recurrent(Parity& p, const nn::Archive& a, const std::string& kind) {
   nn::RecurrentOptions o;
-  o.input_size = integer(a, "input_size");
-  o.hidden_size = integer(a, "hidden_size");
-  o.num_layers = integer(a, "num_layers");
-  o.bidirectional = integer(a, "bidirectional") != 0;
-  o.batch_first = integer(a, "batch_first") != 0;
+  o.input_size(integer(a, "input_size"));
+  o.hidden_size(integer(a, "hidden_size"));
+  o.num_layers(integer(a, "num_layers"));
+  o.bidirectional(integer(a, "bidirectional") != 0);
+  o.batch_first(integer(a, "batch_first") != 0);
   auto layer =
       recurrent_layer(kind, o, a.integers.count("proj_size") ? integer(a, "proj_size") : 0);
   load_params(*layer, a);

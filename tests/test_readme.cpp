@@ -1,19 +1,19 @@
 // The README's "Writing your own model" snippets: they live here, between README-BEGIN and
 // README-END markers, run as tests, and a test checks that README.md quotes each one verbatim.
+// They see the library only through <tapegrad.hpp>, as a README reader's program would, and a
+// test checks that every public header is reachable from it.
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
+#include <regex>
+#include <set>
 #include <sstream>
 
 #include "compare.hpp"
 
-#include "tapegrad/autograd/function.hpp"
-#include "tapegrad/autograd/gradcheck.hpp"
-#include "tapegrad/autograd/ops.hpp"
-#include "tapegrad/nn/data.hpp"
-#include "tapegrad/nn/nn.hpp"
-#include "tapegrad/optim/optimizers.hpp"
+#include "tapegrad.hpp"
 
 // README-BEGIN custom-module
 // A model is a Module with named children; Forwarding gives it operator() for its own forward.
@@ -125,6 +125,43 @@ TEST_CASE("README: a Hessian-vector product and a gradient penalty", "[readme]")
   first.zero_grad();
   tg::mean(critic(x)).backward();
   CHECK(tg::testing::max_abs_diff(with_penalty, first.grad_tensor().to_vector()) > 1e-6);
+}
+
+TEST_CASE("<tapegrad.hpp> reaches every public header", "[readme]") {
+  namespace fs = std::filesystem;
+  const fs::path include_dir = fs::path(TAPEGRAD_SOURCE_DIR) / "include";
+  std::set<std::string> all, reached;
+  for (const auto& entry : fs::recursive_directory_iterator(include_dir / "tapegrad"))
+    if (entry.path().extension() == ".hpp") all.insert(fs::relative(entry.path(), include_dir).string());
+  REQUIRE(all.size() > 30);
+  // Follows the #include "tapegrad/..." lines from the umbrella header, transitively.
+  const std::regex include_line(R"re(#include\s+"(tapegrad/[^"]+)")re");
+  std::vector<std::string> pending{"tapegrad.hpp"};
+  while (!pending.empty()) {
+    const std::string header = pending.back();
+    pending.pop_back();
+    std::ifstream in(include_dir / header);
+    REQUIRE(in);
+    for (std::string line; std::getline(in, line);) {
+      std::smatch m;
+      if (std::regex_search(line, m, include_line) && reached.insert(m[1]).second) pending.push_back(m[1]);
+    }
+  }
+  for (const std::string& header : all) {
+    INFO(header << " is public but <tapegrad.hpp> does not include it");
+    CHECK(reached.count(header) == 1);
+  }
+}
+
+TEST_CASE("gradients and values print as tensors do", "[readme]") {
+  const tg::Tensor x = tg::Tensor::from_vector({1, 2}, {2}).set_requires_grad();
+  tg::sum(x * x).backward();
+  std::ostringstream grad_text, value_text;
+  grad_text << x.grad();
+  const tg::Tensor d = tg::Tensor::from_vector({1, 2}, {2}, tg::DType::Float64);
+  value_text << d.value<double>();
+  CHECK(grad_text.str() == "tensor([2.0000, 4.0000], dtype=float32)");
+  CHECK(value_text.str() == "tensor([1.0000, 2.0000], dtype=float64)");
 }
 
 TEST_CASE("README.md quotes every snippet of this file verbatim", "[readme]") {

@@ -74,18 +74,18 @@ void check_layer_gradients(CellKind kind, const LayerCase& c, bool training = fa
   layer->to(DType::Float64);
   layer->train(training);
   const auto& o = c.options;
-  const std::size_t ld = o.num_layers * (o.bidirectional ? 2 : 1);
-  const Shape xs = o.batch_first ? Shape{c.batch, c.steps, o.input_size}
-                                 : Shape{c.steps, c.batch, o.input_size};
+  const std::size_t ld = o.num_layers() * (o.bidirectional() ? 2 : 1);
+  const Shape xs = o.batch_first() ? Shape{c.batch, c.steps, o.input_size()}
+                                 : Shape{c.steps, c.batch, o.input_size()};
   std::vector<Tensor> wrt = layer->parameters();
   const Tensor x = random64(xs, 11, true);
   wrt.push_back(x);
   nn::RecurrentState state;
   if (c.with_state) {
-    state.h = random64({ld, c.batch, o.hidden_size}, 12, true);
+    state.h = random64({ld, c.batch, o.hidden_size()}, 12, true);
     wrt.push_back(state.h);
     if (kind == CellKind::Lstm) {
-      state.c = random64({ld, c.batch, o.hidden_size}, 13, true);
+      state.c = random64({ld, c.batch, o.hidden_size()}, 13, true);
       wrt.push_back(state.c);
     }
   }
@@ -129,7 +129,7 @@ TEST_CASE("every op a layer records is gradchecked, one node per layer and direc
   for (const std::string& op : tg::testing::op_case_names()) checked.insert(op);
   for (const GradcheckCase& c : tg::testing::recurrent_cases()) checked.insert(c.op);
   for (CellKind kind : kKinds) {
-    nn::RecurrentOptions o{2, 3, 2, true, false, true, 0.5};
+    auto o = nn::RecurrentOptions(2, 3).num_layers(2).bidirectional(true).dropout(0.5);
     auto layer = make_layer(kind, o);
     layer->to(DType::Float64);
     nn::RecurrentState state{random64({4, 3, 3}, 1, true),
@@ -176,32 +176,32 @@ TEST_CASE("cells: gradients of the cell modules against finite differences", "[r
 TEST_CASE("layers: gradients against finite differences", "[recurrent]") {
   for (CellKind kind : kKinds) {
     DYNAMIC_SECTION(kind_name(kind)) {
-      LayerCase one{{2, 3}, 4, 2, {}, false};
+      LayerCase one{nn::RecurrentOptions(2, 3), 4, 2, {}, false};
       check_layer_gradients(kind, one);
-      LayerCase two{{2, 3, 2}, 3, 2, {}, true};
+      LayerCase two{nn::RecurrentOptions(2, 3).num_layers(2), 3, 2, {}, true};
       check_layer_gradients(kind, two);
-      LayerCase bidir{{2, 3, 1, true, false, true}, 4, 3, {}, true};
+      LayerCase bidir{nn::RecurrentOptions(2, 3).bidirectional(true), 4, 3, {}, true};
       check_layer_gradients(kind, bidir);
       // Lengths whose maximum is below T, batch-first, two bidirectional layers.
-      LayerCase padded{{2, 3, 2, true, true, true}, 5, 3, {4, 1, 3}, true};
+      LayerCase padded{nn::RecurrentOptions(2, 3).num_layers(2).batch_first(true).bidirectional(true), 5, 3, {4, 1, 3}, true};
       check_layer_gradients(kind, padded);
-      LayerCase no_bias{{2, 3, 1, false}, 3, 2, {3, 2}, false};
+      LayerCase no_bias{nn::RecurrentOptions(2, 3).bias(false), 3, 2, {3, 2}, false};
       check_layer_gradients(kind, no_bias);
       // A hidden size whose gate rows do not start on a vector boundary (20 doubles = 160
       // bytes): the row kernels must not use aligned stores there (they once crashed).
-      LayerCase unaligned{{2, 20}, 2, 2, {}, true};
+      LayerCase unaligned{nn::RecurrentOptions(2, 20), 2, 2, {}, true};
       check_layer_gradients(kind, unaligned);
     }
   }
   SECTION("dropout between layers, in evaluation and in training (masks reseeded)") {
-    LayerCase c{{2, 3, 2, true, false, true, 0.4}, 4, 2, {}, true};
+    LayerCase c{nn::RecurrentOptions(2, 3).num_layers(2).bidirectional(true).dropout(0.4), 4, 2, {}, true};
     check_layer_gradients(CellKind::Lstm, c, false);
     check_layer_gradients(CellKind::Lstm, c, true);
   }
 }
 
 TEST_CASE("parameters are named, shaped and initialised as PyTorch's", "[recurrent]") {
-  nn::RecurrentOptions o{4, 3, 2, true, false, true};
+  auto o = nn::RecurrentOptions(4, 3).num_layers(2).bidirectional(true);
   nn::LSTM lstm(o);
   std::vector<std::pair<std::string, Shape>> got;
   for (const auto& [name, t] : lstm.named_parameters()) got.push_back({name, t.shape()});
@@ -220,7 +220,7 @@ TEST_CASE("parameters are named, shaped and initialised as PyTorch's", "[recurre
     for (double v : p.to_vector()) CHECK(std::abs(v) <= 1.0 / std::sqrt(3.0));
   }
 
-  nn::GRU gru({5, 4, 1, false});
+  nn::GRU gru(nn::RecurrentOptions(5, 4).bias(false));
   CHECK(gru.parameter_count() == 12 * 5 + 12 * 4);
   CHECK(gru.named_parameters().front().first == "weight_ih_l0");
   nn::GRUCell cell(5, 4);
@@ -236,8 +236,8 @@ TEST_CASE("parameters are named, shaped and initialised as PyTorch's", "[recurre
   // Shapes and summary.
   CHECK(lstm.output_shape({7, 2, 4}) == Shape{7, 2, 6});
   nn::RecurrentOptions last = o;
-  last.return_sequences = false;
-  last.batch_first = true;
+  last.return_sequences(false);
+  last.batch_first(true);
   nn::LSTM classifier(last);
   CHECK(classifier.output_shape({2, 7, 4}) == Shape{2, 6});
   const std::string summary = classifier.summary({2, 7, 4});
@@ -252,8 +252,8 @@ TEST_CASE("parameters are named, shaped and initialised as PyTorch's", "[recurre
 }
 
 TEST_CASE("bad arguments are refused with messages naming the layer and shapes", "[recurrent]") {
-  nn::LSTM lstm({4, 3});
-  nn::GRU gru({4, 3});
+  nn::LSTM lstm(nn::RecurrentOptions(4, 3));
+  nn::GRU gru(nn::RecurrentOptions(4, 3));
   CHECK_THROWS_WITH(lstm.forward(Tensor::zeros({5, 2, 3})),
                     Catch::Contains("LSTM: input [5,2,3]") && Catch::Contains("[T, B, 4]"));
   CHECK_THROWS_WITH(lstm.forward(Tensor::zeros({5, 2, 4}), {Tensor::zeros({1, 3, 3})}),
@@ -266,7 +266,7 @@ TEST_CASE("bad arguments are refused with messages naming the layer and shapes",
                     Catch::Contains("only the LSTM"));
   CHECK_THROWS_WITH(lstm.forward(Tensor::zeros({5, 2, 4}, DType::Float64)),
                     Catch::Contains("float64") && Catch::Contains("float32"));
-  CHECK_THROWS_WITH(nn::LSTM({4, 3, 1, true, false, false, 1.0}), Catch::Contains("dropout"));
+  CHECK_THROWS_WITH(nn::LSTM(nn::RecurrentOptions(4, 3).dropout(1.0)), Catch::Contains("dropout"));
   CHECK_THROWS_WITH(nn::lstm_cell(Tensor::zeros({2, 3}), {}, {}, lstm.weight_ih(0),
                                   lstm.weight_hh(0)),
                     Catch::Contains("lstm_cell: input [2,3] does not match weight_ih [12,4]"));
@@ -306,7 +306,7 @@ TEST_CASE("padding: each sequence of a padded batch behaves as if run alone", "[
   for (CellKind kind : kKinds) {
     for (bool batch_first : {false, true}) {
       DYNAMIC_SECTION(kind_name(kind) << (batch_first ? " batch-first" : " time-first")) {
-        const nn::RecurrentOptions o{2, 3, 2, true, batch_first, true};
+        const auto o = nn::RecurrentOptions(2, 3).num_layers(2).batch_first(batch_first).bidirectional(true);
         auto layer = make_layer(kind, o);
         layer->to(DType::Float64);
         const std::size_t T = 5, B = 3, LD = 4;
@@ -390,7 +390,7 @@ TEST_CASE("stepping one step at a time with the state carried equals one call", 
   for (CellKind kind : kKinds) {
     for (bool batch_first : {false, true}) {
       DYNAMIC_SECTION(kind_name(kind) << (batch_first ? " batch-first" : " time-first")) {
-        const nn::RecurrentOptions o{3, 4, 2, true, batch_first};
+        const auto o = nn::RecurrentOptions(3, 4).num_layers(2).batch_first(batch_first);
         auto layer = make_layer(kind, o);
         layer->to(DType::Float64);
         const std::size_t T = 6, B = 2;
@@ -477,19 +477,19 @@ TEST_CASE("a layer equals its cell applied step by step", "[recurrent]") {
     if (lstm) CHECK(max_abs_diff(c.to_vector(), out.state.c.to_vector()) < 1e-14);
   };
   nn::RNNCell rnn_cell(3, 4, true, nn::Nonlinearity::Relu, gen);
-  nn::RNN rnn({3, 4}, nn::Nonlinearity::Relu, gen);
+  nn::RNN rnn(nn::RecurrentOptions(3, 4), nn::Nonlinearity::Relu, gen);
   step_by_cell(rnn_cell, rnn, false);
   nn::LSTMCell lstm_cell(3, 4, true, gen);
-  nn::LSTM lstm({3, 4}, gen);
+  nn::LSTM lstm(nn::RecurrentOptions(3, 4), gen);
   step_by_cell(lstm_cell, lstm, true);
   nn::GRUCell gru_cell(3, 4, true, gen);
-  nn::GRU gru({3, 4}, gen);
+  nn::GRU gru(nn::RecurrentOptions(3, 4), gen);
   step_by_cell(gru_cell, gru, false);
 }
 
 TEST_CASE("no-grad forward records nothing and gives the same values", "[recurrent]") {
   for (CellKind kind : kKinds) {
-    auto layer = make_layer(kind, {3, 4, 2, true, false, true});
+    auto layer = make_layer(kind, nn::RecurrentOptions(3, 4).num_layers(2).bidirectional(true));
     const Tensor x = Tensor::uniform({4, 1, 3}, -1, 1);
     const nn::RecurrentOutput with_grad = layer->forward(x, {}, {});
     const std::size_t nodes_before = live_node_count();
@@ -506,7 +506,7 @@ TEST_CASE("a whole model gradchecks: Embedding -> LSTM -> Linear -> cross_entrop
           "[recurrent]") {
   Generator gen(51);
   nn::Embedding embedding(6, 3, -1, gen);
-  nn::LSTM lstm({3, 4, 2, true, true, false}, gen);
+  nn::LSTM lstm(nn::RecurrentOptions(3, 4).num_layers(2).batch_first(true), gen);
   nn::Linear fc(4, 6, true, gen);
   for (nn::Module* m : {static_cast<nn::Module*>(&embedding), static_cast<nn::Module*>(&lstm),
                         static_cast<nn::Module*>(&fc)})

@@ -50,7 +50,7 @@ std::vector<std::string> gate_names(CellKind kind) {
 
 std::shared_ptr<nn::RecurrentLayer> make_layer(CellKind kind, std::size_t hidden) {
   Generator gen(42);
-  const nn::RecurrentOptions o{kInput, hidden};
+  const nn::RecurrentOptions o(kInput, hidden);
   return nn::make_recurrent_layer(kind, o, gen);
 }
 

@@ -22,7 +22,7 @@ std::vector<std::vector<double>> train(std::uint64_t seed, const std::atomic<int
   if (go)
     while (go->load() == 0) std::this_thread::yield();
   Generator gen(seed);  // the thread's own: the default generator is shared, not thread-safe
-  nn::LSTM lstm(nn::RecurrentOptions{4, 24}, gen);
+  nn::LSTM lstm(nn::RecurrentOptions(4, 24), gen);
   nn::Linear head(24, 2, true, gen);
   const Tensor x = Tensor::uniform({6, 8, 4}, -1, 1, DType::Float32, gen);
   const Tensor y = Tensor::uniform({8, 2}, -1, 1, DType::Float32, gen);

@@ -1,5 +1,6 @@
-// Activation functions: softplus and gelu (exact and tanh forms). Each forward and its backward
-// side by side (abs, erf, log1p, minimum and maximum are in special.cpp).
+// Activation functions: softplus and gelu (exact and tanh forms), each forward and its backward
+// side by side; silu, leaky_relu and elu composed of other ops (abs, erf, log1p, minimum and
+// maximum are in special.cpp).
 #include "tapegrad/autograd/ops/activations.hpp"
 
 #include <cmath>
@@ -97,6 +98,34 @@ Tensor gelu(const Tensor& x, GeluApproximation approximate) {
       [](const Tensor& g, const Tensor& v, const Tensor&) {
         return g * (0.5 * (1.0 + erf(v * kInvSqrt2)) + v * kInvSqrt2Pi * exp(-0.5 * v * v));
       });
+}
+
+// Composed of ops that have formulas, so every derivative order comes with them.
+Tensor silu(const Tensor& x) { return x * sigmoid(x); }
+
+namespace {
+
+// 1 where x > 0, else 0, as a constant of x's dtype.
+Tensor positive(const Tensor& x) {
+  return constant_from(
+      [](const auto& v) {
+        using T = value_t<decltype(v)>;
+        return xt::cast<T>(v > T(0));
+      },
+      x);
+}
+
+}  // namespace
+
+Tensor leaky_relu(const Tensor& x, double negative_slope) {
+  return where(positive(x), x, x * negative_slope);
+}
+
+Tensor elu(const Tensor& x, double alpha) {
+  // exp(min(x, 0)): the branch not taken must not overflow for large x (its gradient is
+  // multiplied by zero, but inf * 0 would be NaN).
+  const Tensor negative_part = minimum(x, Tensor::scalar(0.0, x.dtype()));
+  return where(positive(x), x, alpha * (exp(negative_part) - 1.0));
 }
 
 }  // namespace tg

@@ -39,10 +39,10 @@ BabyLM::BabyLM(const ModelConfig& config, Generator& gen)
   emb_ = register_module("emb", std::make_shared<nn::Embedding>(config.vocab, config.embed, -1, gen));
   for (std::size_t l = 0; l < config.layers; ++l) {
     nn::RecurrentOptions o;
-    o.input_size = l == 0 ? config.embed : config.units;
-    o.hidden_size = config.units;
-    o.batch_first = true;
-    o.return_sequences = l + 1 < config.layers || config.all_steps;
+    o.input_size(l == 0 ? config.embed : config.units);
+    o.hidden_size(config.units);
+    o.batch_first(true);
+    o.return_sequences(l + 1 < config.layers || config.all_steps);
     const std::string n = std::to_string(l + 1);
     lstms_.push_back(register_module("lstm" + n, std::make_shared<nn::LSTM>(o, gen)));
     drops_.push_back(

@@ -129,12 +129,12 @@ NameClassifier::NameClassifier(ModelConfig config, Generator& gen) : config_(std
     embedding_ = register_module(
         "embedding", std::make_shared<nn::Embedding>(vocab, c.embedding, Vocabulary::kUnknown, gen));
   nn::RecurrentOptions o;
-  o.input_size = c.embedding > 0 ? c.embedding : vocab;
-  o.hidden_size = c.hidden;
-  o.num_layers = c.layers;
-  o.bidirectional = c.bidirectional;
-  o.dropout = c.layers > 1 ? c.dropout : 0.0;
-  o.return_sequences = false;
+  o.input_size(c.embedding > 0 ? c.embedding : vocab);
+  o.hidden_size(c.hidden);
+  o.num_layers(c.layers);
+  o.bidirectional(c.bidirectional);
+  o.dropout(c.layers > 1 ? c.dropout : 0.0);
+  o.return_sequences(false);
   rnn_ = register_module("rnn", nn::make_recurrent_layer(nn::parse_cell_kind(c.cell), o, gen));
   dropout_ = register_module("dropout", std::make_shared<nn::Dropout>(c.dropout, gen));
   fc_ = register_module("fc", std::make_shared<nn::Linear>(

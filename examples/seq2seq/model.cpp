@@ -120,10 +120,10 @@ Seq2Seq::Seq2Seq(ModelConfig config, Generator& gen) : config_(std::move(config)
   source_embedding_ = register_module(
       "source_embedding", std::make_shared<nn::Embedding>(c.source.size(), c.embedding, kPad, gen));
   nn::RecurrentOptions o;
-  o.input_size = c.embedding;
-  o.hidden_size = c.hidden;
-  o.bidirectional = true;
-  o.batch_first = true;
+  o.input_size(c.embedding);
+  o.hidden_size(c.hidden);
+  o.bidirectional(true);
+  o.batch_first(true);
   encoder_ = register_module("encoder", nn::make_recurrent_layer(
                                             c.cell == "lstm" ? nn::CellKind::Lstm : nn::CellKind::Gru,
                                             o, gen));

@@ -183,6 +183,17 @@ class Tensor {
 // and last 3 entries along each axis.
 std::ostream& operator<<(std::ostream& out, const Tensor& t);
 
+}  // namespace tg
+
+// `std::cout << x.grad()` and `<< x.value()` print the array as a tensor does, without
+// <xtensor/xio.hpp> (whose template these exact overloads take precedence over where both are seen).
+namespace xt {
+std::ostream& operator<<(std::ostream& out, const xarray<float>& a);
+std::ostream& operator<<(std::ostream& out, const xarray<double>& a);
+}  // namespace xt
+
+namespace tg {
+
 // What register_hook and retain_grad attach to a tensor.
 struct GradHooks {
   std::vector<Tensor::GradHook> hooks;

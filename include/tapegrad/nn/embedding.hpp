@@ -3,22 +3,18 @@
 
 #include "tapegrad/autograd/random.hpp"
 #include "tapegrad/nn/module.hpp"
+#include "tapegrad/nn/options.hpp"
 
 namespace tg::nn {
 
-// Chaining options: Embedding(EmbeddingOptions(1000, 64).padding_idx(0)).
+// Embedding(EmbeddingOptions(1000, 64).padding_idx(0)).
 class EmbeddingOptions {
  public:
   EmbeddingOptions(std::size_t num_embeddings, std::size_t embedding_dim)
-      : num_(num_embeddings), dim_(embedding_dim) {}
-  EmbeddingOptions& padding_idx(long v) { padding_idx_ = v; return *this; }
-  std::size_t num_embeddings() const { return num_; }
-  std::size_t embedding_dim() const { return dim_; }
-  long padding_idx() const { return padding_idx_; }
-
- private:
-  std::size_t num_, dim_;
-  long padding_idx_ = -1;
+      : num_embeddings_(num_embeddings), embedding_dim_(embedding_dim) {}
+  TG_ARG(std::size_t, num_embeddings);
+  TG_ARG(std::size_t, embedding_dim);
+  TG_ARG(long, padding_idx) = -1;  // -1: none
 };
 
 class Embedding : public Module {

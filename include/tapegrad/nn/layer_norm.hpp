@@ -2,23 +2,17 @@
 #pragma once
 
 #include "tapegrad/nn/module.hpp"
+#include "tapegrad/nn/options.hpp"
 
 namespace tg::nn {
 
-// Chaining options: LayerNormOptions({512}).eps(1e-6).elementwise_affine(false).
+// LayerNormOptions({512}).eps(1e-6).elementwise_affine(false).
 class LayerNormOptions {
  public:
   LayerNormOptions(Shape normalized_shape) : normalized_shape_(std::move(normalized_shape)) {}
-  LayerNormOptions& eps(double v) { eps_ = v; return *this; }
-  LayerNormOptions& elementwise_affine(bool v) { affine_ = v; return *this; }
-  const Shape& normalized_shape() const { return normalized_shape_; }
-  double eps() const { return eps_; }
-  bool elementwise_affine() const { return affine_; }
-
- private:
-  Shape normalized_shape_;
-  double eps_ = 1e-5;
-  bool affine_ = true;
+  TG_ARG(Shape, normalized_shape);
+  TG_ARG(double, eps) = 1e-5;
+  TG_ARG(bool, elementwise_affine) = true;
 };
 
 class LayerNorm : public Module {

@@ -3,22 +3,18 @@
 
 #include "tapegrad/autograd/random.hpp"
 #include "tapegrad/nn/module.hpp"
+#include "tapegrad/nn/options.hpp"
 
 namespace tg::nn {
 
-// Chaining options: Linear(LinearOptions(128, 10).bias(false)).
+// Linear(LinearOptions(128, 10).bias(false)).
 class LinearOptions {
  public:
   LinearOptions(std::size_t in_features, std::size_t out_features)
-      : in_(in_features), out_(out_features) {}
-  LinearOptions& bias(bool v) { bias_ = v; return *this; }
-  std::size_t in_features() const { return in_; }
-  std::size_t out_features() const { return out_; }
-  bool bias() const { return bias_; }
-
- private:
-  std::size_t in_, out_;
-  bool bias_ = true;
+      : in_features_(in_features), out_features_(out_features) {}
+  TG_ARG(std::size_t, in_features);
+  TG_ARG(std::size_t, out_features);
+  TG_ARG(bool, bias) = true;
 };
 
 class Linear : public Module {

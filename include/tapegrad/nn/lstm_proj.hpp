@@ -12,7 +12,7 @@ namespace tg::nn {
 // features. Runs through the op-by-op path (each step is a few nodes), not a fused kernel.
 class LSTMProj : public CustomRecurrent {
  public:
-  // options.hidden_size is H (the cell); proj_size is P, 0 < P < H as in PyTorch.
+  // options.hidden_size() is H (the cell); proj_size is P, 0 < P < H as in PyTorch.
   LSTMProj(const RecurrentOptions& options, std::size_t proj_size,
            Generator& gen = default_generator());
   std::string type_name() const override { return "LSTM"; }

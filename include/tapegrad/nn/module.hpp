@@ -1,4 +1,4 @@
-// nn::Module: a tree of named parameters and child modules, with PyTorch's naming and modes.
+// nn::Module: a tree of named parameters, buffers and child modules, with PyTorch's naming and modes.
 #pragma once
 
 #include <deque>
@@ -35,20 +35,23 @@ class Module {
   Module(const Module&) = delete;
   Module& operator=(const Module&) = delete;
 
-  // The layer's name in summaries ("Linear", "LSTM").
-  virtual std::string type_name() const = 0;
+  // The layer's name in summaries and errors ("Linear", "LSTM"). The default is the class's
+  // own name without its namespaces; override it only to show another.
+  virtual std::string type_name() const;
   // One-input, one-output modules (everything that can sit in a Sequential) override this.
   // The default throws tg::Error naming the type.
   virtual Tensor forward(const Tensor& input);
-  // forward() in this module's matmul precision (see set_matmul_precision).
-  Tensor operator()(const Tensor& input) {
-    const AutocastGuard precision = precision_scope();
-    return forward(input);
-  }
+  // The same as forward(input), as PyTorch's __call__.
+  Tensor operator()(const Tensor& input) { return forward(input); }
   // Keras-style output shape for an input shape, used by summary() (batch axis included).
   // The default chains the children in order; a module without children keeps the shape
   // (right for activations and dropout: every layer that changes shapes overrides it).
   virtual Shape output_shape(const Shape& input_shape) const;
+
+  // Buffers: tensors that are state but not trained (BatchNorm's running statistics), named as
+  // parameters are. Persistent ones are in state_dict(); all are converted by to(dtype).
+  NamedTensors named_buffers() const;
+  std::vector<Tensor> buffers() const;
 
   // Parameters in registration order, depth first (own parameters before the children's), named
   // as PyTorch names them ("encoder.lstm.weight_ih_l0"). A tensor shared by two modules (weight
@@ -69,9 +72,9 @@ class Module {
   // The precision of this module's matrix products, and its descendants', as a Keras layer's
   // dtype policy: set, it holds in their forward whatever scope they run in (a bf16 encoder
   // beside a float32 head inside one model); std::nullopt (the default) follows the enclosing
-  // tg::AutocastGuard. The built-in layers' forward() honours it, and operator() of every module
-  // (a custom forward's own products included). Like set_requires_grad, it applies to the
-  // children registered at the time of the call.
+  // tg::AutocastGuard. The built-in layers' forward() honours it; a custom forward's own
+  // products do where it opens precision_scope() first, as the built-in layers do. Like
+  // set_requires_grad, it applies to the children registered at the time of the call.
   Module& set_matmul_precision(std::optional<MatmulPrecision> precision);
   std::optional<MatmulPrecision> matmul_precision_setting() const { return matmul_precision_; }
 
@@ -80,12 +83,13 @@ class Module {
   // PyTorch's module.requires_grad_(): a frozen parameter gets no gradient, so optimizers leave
   // it alone, and parameter summaries count it as non-trainable.
   Module& set_requires_grad(bool requires_grad);
-  // Converts every parameter in place (the Tensor handles stay valid): to(DType::Float64) for
-  // gradcheck, as PyTorch's model.double(). Gradients are dropped; requires_grad is kept. Call
-  // it between steps, not while a tape refers to the parameters.
+  // Converts every parameter and buffer in place (the Tensor handles stay valid):
+  // to(DType::Float64) for gradcheck, as PyTorch's model.double(). Gradients are dropped;
+  // requires_grad is kept. Call it between steps, not while a tape refers to the parameters.
   void to(DType dtype);
 
-  // Parameters by name (copies of the values, every name even for shared tensors), and loading
+  // Parameters and persistent buffers by name (copies of the values, every name even for shared
+  // tensors), and loading
   // them back with checks: every name must exist with the same shape; a mismatch throws naming
   // the key and both shapes. Missing or unexpected keys throw when strict (all are listed). Values
   // are converted to the model's dtype. Nothing is modified unless every check passes.
@@ -110,6 +114,9 @@ class Module {
   // register_module() prefixes the child's tensor names with its own, so trees built bottom-up
   // (children complete before they are registered, as in constructors) carry full PyTorch names.
   const Tensor& register_parameter(std::string name, Tensor value);
+  // Registers a buffer (never requires grad, never trained), as PyTorch's register_buffer;
+  // a non-persistent one is left out of state_dict. Same naming rules as parameters.
+  const Tensor& register_buffer(std::string name, Tensor value, bool persistent = true);
   template <class M>
   std::shared_ptr<M> register_module(std::string name, std::shared_ptr<M> module) {
     adopt_child(std::move(name), module);
@@ -120,6 +127,7 @@ class Module {
   virtual bool children_form_a_chain() const { return false; }
   // A guard putting this module's products in its set precision, or in the current one when
   // unset: `const AutocastGuard precision = precision_scope();` at the top of a forward.
+  // (operator() does not add it: forward and operator() compute the same.)
   AutocastGuard precision_scope() const {
     return AutocastGuard(matmul_precision_.value_or(tg::matmul_precision()));
   }
@@ -129,9 +137,18 @@ class Module {
  private:
   void adopt_child(std::string name, std::shared_ptr<Module> module);
   void check_new_name(const char* what, const std::string& name) const;
-  void collect(const std::string& prefix, NamedTensors& out) const;
+  // Appends parameters (with buffers: those too, the persistent ones only unless all_buffers).
+  void collect(const std::string& prefix, NamedTensors& out, bool with_buffers = false,
+               bool all_buffers = false) const;
+  void collect_buffers(const std::string& prefix, NamedTensors& out) const;
 
   std::deque<std::pair<std::string, Tensor>> params_;  // deque: register_parameter's references stay valid
+  struct Buffer {
+    std::string name;
+    Tensor value;
+    bool persistent;
+  };
+  std::deque<Buffer> buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
   std::optional<MatmulPrecision> matmul_precision_;
@@ -145,7 +162,6 @@ class Forwarding : public Module {
  public:
   template <class... Args>
   decltype(auto) operator()(Args&&... args) {
-    const AutocastGuard precision = precision_scope();
     return static_cast<Derived&>(*this).forward(std::forward<Args>(args)...);
   }
 };

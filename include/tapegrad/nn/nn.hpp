@@ -3,6 +3,9 @@
 
 #include "tapegrad/nn/activation.hpp"
 #include "tapegrad/nn/attention.hpp"
+#include "tapegrad/nn/batch_norm.hpp"
+#include "tapegrad/nn/containers.hpp"
+#include "tapegrad/nn/data.hpp"
 #include "tapegrad/nn/dropout.hpp"
 #include "tapegrad/nn/embedding.hpp"
 #include "tapegrad/nn/layer_norm.hpp"
@@ -16,4 +19,3 @@
 #include "tapegrad/nn/recurrent.hpp"
 #include "tapegrad/nn/custom_recurrent.hpp"
 #include "tapegrad/nn/lstm_proj.hpp"
-#include "tapegrad/nn/recurrent_options.hpp"

@@ -9,6 +9,7 @@
 #include "tapegrad/autograd/gradcheck.hpp"
 #include "tapegrad/autograd/random.hpp"
 #include "tapegrad/nn/module.hpp"
+#include "tapegrad/nn/options.hpp"
 #include "tapegrad/nn/rnn_cells.hpp"
 #include "tapegrad/nn/rnn_kinds.hpp"
 
@@ -31,18 +32,28 @@ struct SequenceRun {
   std::vector<RowFlags> active;
 };
 
-struct RecurrentOptions {
-  std::size_t input_size = 0;
-  std::size_t hidden_size = 0;
-  std::size_t num_layers = 1;
-  bool bias = true;
-  bool batch_first = false;  // input and output [B, T, F] instead of [T, B, F]
-  bool bidirectional = false;
-  double dropout = 0.0;  // on the outputs of every layer but the last, in training mode only
+// nn::LSTM lstm(nn::LSTMOptions(32, 128).num_layers(2).bidirectional(true)).
+class RecurrentOptions {
+ public:
+  RecurrentOptions(std::size_t input_size = 0, std::size_t hidden_size = 0)
+      : input_size_(input_size), hidden_size_(hidden_size) {}
+  TG_ARG(std::size_t, input_size);
+  TG_ARG(std::size_t, hidden_size);
+  TG_ARG(std::size_t, num_layers) = 1;
+  TG_ARG(bool, bias) = true;
+  // Input and output [B, T, F] instead of [T, B, F].
+  TG_ARG(bool, batch_first) = false;
+  TG_ARG(bool, bidirectional) = false;
+  // On the outputs of every layer but the last, in training mode only.
+  TG_ARG(double, dropout) = 0.0;
   // What forward(const Tensor&) returns: the outputs of all steps, or only `last` (Keras'
   // return_sequences), e.g. to put the layer in a Sequential before a classifier.
-  bool return_sequences = true;
+  TG_ARG(bool, return_sequences) = true;
 };
+using RNNOptions = RecurrentOptions;
+using LSTMOptions = RecurrentOptions;
+using GRUOptions = RecurrentOptions;
+using MGUOptions = RecurrentOptions;
 
 // Initial or final state: h [L*D, B, H] and, for the LSTM only, c [L*D, B, H]; row l*D + d is
 // layer l, direction d (0 forward, 1 reverse), as PyTorch's h_n. Undefined means zeros.
@@ -82,7 +93,7 @@ class RecurrentDriver : public Module {
   Shape output_shape(const Shape& input_shape) const override;
 
   const RecurrentOptions& options() const { return options_; }
-  std::size_t num_directions() const { return options_.bidirectional ? 2 : 1; }
+  std::size_t num_directions() const { return options_.bidirectional() ? 2 : 1; }
   // The dropout between layers draws from the layer's own generator, seeded at construction from
   // the initialisation generator; reseed it to repeat masks.
   void manual_seed(std::uint64_t seed) { dropout_gen_.manual_seed(seed); }

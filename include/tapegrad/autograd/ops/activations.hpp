@@ -1,4 +1,5 @@
-// More element-wise ops: abs, erf, log1p, softplus, gelu, and element-wise minimum / maximum.
+// More element-wise ops: abs, erf, log1p, softplus, gelu, silu, leaky_relu, elu, and element-wise
+// minimum / maximum.
 #pragma once
 
 #include "tapegrad/autograd/tensor.hpp"
@@ -16,6 +17,12 @@ Tensor softplus(const Tensor& x, double beta = 1.0, double threshold = 20.0);
 // Gaussian error linear unit: x Phi(x) exactly, or PyTorch's approximate="tanh" form.
 enum class GeluApproximation { None, Tanh };
 Tensor gelu(const Tensor& x, GeluApproximation approximate = GeluApproximation::None);
+// x sigmoid(x) (torch.nn.functional.silu, "swish").
+Tensor silu(const Tensor& x);
+// x where x > 0, negative_slope x elsewhere (F.leaky_relu; the gradient at 0 is negative_slope).
+Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);
+// x where x > 0, alpha (exp(x) - 1) elsewhere (F.elu).
+Tensor elu(const Tensor& x, double alpha = 1.0);
 // Element-wise with broadcasting; where a == b the gradient is split in halves (PyTorch).
 Tensor minimum(const Tensor& a, const Tensor& b);
 Tensor maximum(const Tensor& a, const Tensor& b);
