@@ -3,6 +3,7 @@
 
 #include "tapegrad/nn/activation.hpp"
 #include "tapegrad/nn/attention.hpp"
+#include "tapegrad/nn/conv.hpp"
 #include "tapegrad/nn/dropout.hpp"
 #include "tapegrad/nn/embedding.hpp"
 #include "tapegrad/nn/layer_norm.hpp"
@@ -10,6 +11,7 @@
 #include "tapegrad/nn/loss.hpp"
 #include "tapegrad/nn/module.hpp"
 #include "tapegrad/nn/options.hpp"
+#include "tapegrad/nn/pooling.hpp"
 #include "tapegrad/nn/sequential.hpp"
 
 // Recurrent layers:
