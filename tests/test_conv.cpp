@@ -124,6 +124,17 @@ TEST_CASE("conv1d's formula (create_graph) gives the raw kernel's gradients", "[
   }
 }
 
+TEST_CASE("conv1d takes an empty batch: empty output, zero gradients", "[conv]") {
+  const Tensor x = Tensor::zeros({0, 3, 8}, DType::Float32, true);
+  const Tensor w = Tensor::normal({4, 3, 3}).set_requires_grad();
+  const Tensor b = Tensor::normal({4}).set_requires_grad();
+  const Tensor y = conv1d(x, w, b, 1, 1);
+  CHECK(y.shape() == Shape{0, 4, 8});
+  sum(y).backward();
+  CHECK(w.grad_tensor().to_vector() == std::vector<double>(36, 0.0));
+  CHECK(b.grad_tensor().to_vector() == std::vector<double>(4, 0.0));
+}
+
 TEST_CASE("Conv1d's default initialisation is PyTorch's U(-1/sqrt(fan_in), 1/sqrt(fan_in))",
           "[conv]") {
   Generator gen(7);
@@ -192,6 +203,8 @@ TEST_CASE("conv1d and pooling refuse bad arguments with one line naming the shap
                     Catch::Contains("expected input [N, C_in, L] or [C_in, L], got [10]"));
   CHECK_THROWS_WITH(conv1d(x, Tensor::zeros({6, 4, 3}), Tensor(), 2, PaddingMode::Same),
                     Catch::Contains("padding 'same' needs stride 1"));
+  CHECK_THROWS_WITH(conv1d(Tensor::zeros({3, 10}), Tensor::zeros({6, 4, 3})),
+                    "conv1d: weight [6,4,3] needs input channels 4, got [3,10]");
   CHECK_THROWS_WITH(nn::Conv1d(nn::Conv1dOptions(4, 6, 3).padding_mode("reflect")),
                     "Conv1d: padding_mode 'reflect' is not supported (only 'zeros')");
   CHECK_THROWS_WITH(nn::Conv1d(nn::Conv1dOptions(4, 6, 3).groups(4)),

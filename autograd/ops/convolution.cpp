@@ -198,18 +198,19 @@ Grads conv1d_formula(const Tensor& g, const Inputs& in, const ConvGeometry& geo)
   return grads;
 }
 
-Tensor conv1d_batched(const Tensor& x, const Tensor& weight, const Tensor& bias,
-                      std::size_t stride, ConvPadding padding, std::size_t dilation,
-                      std::size_t groups) {
+// `shown` is the input's shape as the caller gave it (unbatched [C, L] included), for messages.
+Tensor conv1d_batched(const Tensor& x, const Shape& shown, const Tensor& weight,
+                      const Tensor& bias, std::size_t stride, ConvPadding padding,
+                      std::size_t dilation, std::size_t groups) {
   const Shape sx = x.shape(), sw = weight.shape();
   const std::size_t in_channels = sx[1], out_channels = sw[0], kernel = sw[2];
   if (groups == 0 || in_channels % groups != 0 || out_channels % groups != 0)
     throw Error(fmt::format("conv1d: groups {} must divide input channels {} (input {}) and "
                             "output channels {} (weight {})",
-                            groups, in_channels, shape_str(sx), out_channels, shape_str(sw)));
+                            groups, in_channels, shape_str(shown), out_channels, shape_str(sw)));
   if (sw[1] * groups != in_channels)
     throw Error(fmt::format("conv1d: weight {} needs input channels {}, got {}", shape_str(sw),
-                            sw[1] * groups, shape_str(sx)));
+                            sw[1] * groups, shape_str(shown)));
   if (bias.defined() && bias.shape() != Shape{out_channels})
     throw Error(fmt::format("conv1d: bias {} does not match weight {} (expected [{}])",
                             shape_str(bias.shape()), shape_str(sw), out_channels));
@@ -224,7 +225,7 @@ Tensor conv1d_batched(const Tensor& x, const Tensor& weight, const Tensor& bias,
     pad_left = pad_right = 0;
   }
   const ConvGeometry geo{sx[0], in_channels, out_channels, groups,
-                         conv_window(op_conv1d, sx, sx[2], kernel, stride, pad_left, pad_right,
+                         conv_window(op_conv1d, shown, sx[2], kernel, stride, pad_left, pad_right,
                                      dilation)};
   return dispatch(x.dtype(), [&](auto s) {
     using T = decltype(s);
@@ -234,7 +235,7 @@ Tensor conv1d_batched(const Tensor& x, const Tensor& weight, const Tensor& bias,
     const auto cols = conv_columns<T>(x.value<T>().data(), geo);
     auto product = buffer<T>(out_channels * cols_n);  // [C_out, N * L_out]
     const T* pw = weight.value<T>().data();
-    for (std::size_t g = 0; g < groups; ++g)
+    for (std::size_t g = 0; g < groups && cols_n > 0; ++g)
       blas::gemm<T>(false, false, as_int(out_g), as_int(cols_n), as_int(rows), T(1),
                     pw + g * out_g * rows, as_int(rows), cols.get() + g * rows * cols_n,
                     as_int(cols_n), T(0), product.get() + g * out_g * cols_n, as_int(cols_n), how);
@@ -267,6 +268,11 @@ Tensor conv1d_batched(const Tensor& x, const Tensor& weight, const Tensor& bias,
         for (std::size_t o = 0; o < out_channels; ++o)
           std::copy_n(grad.data() + (n * out_channels + o) * lout, lout,
                       g2.get() + o * cols_n + n * lout);
+      if (cols_n == 0) {  // an empty batch: zero gradients, and no products (BLAS wants ld >= 1)
+        for (const Tensor& t : {x, weight, bias})
+          if (t.requires_grad()) grad_buffer_for_add<T>(t);
+        return;
+      }
       if (weight.requires_grad()) {  // dW_g = G_g cols_g^T
         const auto cols = conv_columns<T>(x.value<T>().data(), geo);
         T beta;
@@ -314,7 +320,7 @@ Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias, std
     throw Error(fmt::format("conv1d: expected weight [C_out, C_in / groups, K], got {}",
                             shape_str(weight.shape())));
   return batched(input, [&](const Tensor& x) {
-    return conv1d_batched(x, weight, bias, stride, padding, dilation, groups);
+    return conv1d_batched(x, input.shape(), weight, bias, stride, padding, dilation, groups);
   });
 }
 
