@@ -336,6 +336,7 @@ const std::vector<GradcheckCase>& op_cases() {
     add_activation_cases(all);
     add_indexing_cases(all);
     add_statistics_cases(all);
+    add_convolution_cases(all);
     return all;
   }();
   return cases;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "tapegrad/autograd/ops/activations.hpp"
+#include "tapegrad/autograd/ops/convolution.hpp"
 #include "tapegrad/autograd/ops/elementwise.hpp"
 #include "tapegrad/autograd/ops/indexing.hpp"
 #include "tapegrad/autograd/ops/linalg.hpp"

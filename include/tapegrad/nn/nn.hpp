@@ -6,6 +6,7 @@
 #include "tapegrad/nn/batch_norm.hpp"
 #include "tapegrad/nn/containers.hpp"
 #include "tapegrad/nn/data.hpp"
+#include "tapegrad/nn/conv.hpp"
 #include "tapegrad/nn/dropout.hpp"
 #include "tapegrad/nn/embedding.hpp"
 #include "tapegrad/nn/layer_norm.hpp"
@@ -13,6 +14,7 @@
 #include "tapegrad/nn/loss.hpp"
 #include "tapegrad/nn/module.hpp"
 #include "tapegrad/nn/options.hpp"
+#include "tapegrad/nn/pooling.hpp"
 #include "tapegrad/nn/sequential.hpp"
 
 // Recurrent layers:
