@@ -2,6 +2,7 @@
 #pragma once
 
 #include "tapegrad/autograd/ops/activations.hpp"
+#include "tapegrad/autograd/ops/einsum.hpp"
 #include "tapegrad/autograd/ops/elementwise.hpp"
 #include "tapegrad/autograd/ops/indexing.hpp"
 #include "tapegrad/autograd/ops/linalg.hpp"
@@ -9,3 +10,6 @@
 #include "tapegrad/autograd/ops/reduction.hpp"
 #include "tapegrad/autograd/ops/shape.hpp"
 #include "tapegrad/autograd/ops/statistics.hpp"
+#include "tapegrad/autograd/ops/triangular.hpp"
+#include "tapegrad/autograd/ops/trigonometric.hpp"
+#include "tapegrad/autograd/ops/views.hpp"
