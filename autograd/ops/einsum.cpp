@@ -24,6 +24,15 @@ struct Labelled {
 
 bool has(const std::string& s, char c) { return s.find(c) != std::string::npos; }
 
+// t under `shape`, without a copy when it has that shape already.
+Tensor reshaped(const Tensor& t, const std::vector<long>& shape) {
+  const Shape st = t.shape();
+  if (std::equal(st.begin(), st.end(), shape.begin(), shape.end(),
+                 [](std::size_t a, long b) { return static_cast<long>(a) == b; }))
+    return t;
+  return reshape(t, shape);
+}
+
 // t's axes put in the order of `to` (a permutation of t's letters); t itself if already so.
 Labelled permute_to(const Labelled& x, const std::string& to) {
   if (x.letters == to) return x;
@@ -71,12 +80,12 @@ Labelled contract(const Labelled& a, const Labelled& b, const std::string& keep,
   const Tensor pb = permute_to(b, batch + shared + only_b).t;
   const bool batched = !batch.empty();
   const Tensor product =
-      batched ? matmul(reshape(pa, {nb, m, k}), reshape(pb, {nb, k, n}))
-              : matmul(reshape(pa, {m, k}), reshape(pb, {k, n}));
+      batched ? matmul(reshaped(pa, {nb, m, k}), reshaped(pb, {nb, k, n}))
+              : matmul(reshaped(pa, {m, k}), reshaped(pb, {k, n}));
   const std::string letters = batch + only_a + only_b;
   std::vector<long> shape;
   for (char c : letters) shape.push_back(extent.at(c));
-  return {reshape(product, shape), letters};
+  return {reshaped(product, shape), letters};
 }
 
 }  // namespace
@@ -124,7 +133,7 @@ Tensor einsum(const std::string& equation, const std::vector<Tensor>& operands) 
       if (!fresh && it->second != e && it->second != 1 && e != 1)
         throw fail(fmt::format("subscript '{}' has extent {} in an earlier operand and {} in "
                                "operand {} {}", s[d], it->second, e, i, shape_str(shape)));
-      it->second = std::max(it->second, e);
+      if (it->second == 1) it->second = e;
       ++count[s[d]];
     }
   }
