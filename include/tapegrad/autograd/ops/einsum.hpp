@@ -13,7 +13,8 @@ namespace tg {
 // letters that appear exactly once, in alphabetical order (uppercase first), as NumPy and
 // PyTorch do. A letter shared by operands must have one extent (or 1, which broadcasts); letters
 // absent from the output are summed. Operands are contracted pairwise, left to right, each pair
-// as one matmul, so gradients (and gradients of gradients) come from those ops.
+// as one matmul, so gradients (and gradients of gradients) come from those ops. An equation
+// that changes nothing ("ij->ij") returns the operand itself, as broadcast_to does.
 // Not supported, refused with a message: a letter repeated within one operand (a diagonal, as
 // "ii->i") and "..." (ellipsis).
 Tensor einsum(const std::string& equation, const std::vector<Tensor>& operands);
