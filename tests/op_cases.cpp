@@ -337,6 +337,7 @@ const std::vector<GradcheckCase>& op_cases() {
     add_indexing_cases(all);
     add_statistics_cases(all);
     add_convolution_cases(all);
+    add_view_cases(all);
     return all;
   }();
   return cases;

@@ -14,6 +14,9 @@ const std::vector<GradcheckCase>& op_cases();
 std::vector<std::string> op_case_names();
 // The convolution and pooling family's cases (tests/op_cases_conv.cpp).
 void add_convolution_cases(std::vector<GradcheckCase>& cases);
+// The cases of the view-like and index-pattern ops, sin / cos, einsum and 1-D matmul
+// (tests/op_cases_views.cpp), appended to op_cases().
+void add_view_cases(std::vector<GradcheckCase>& cases);
 // The recurrent ops' cases: cells alone, fused sequences, the row gather.
 std::vector<GradcheckCase> recurrent_cases();
 

@@ -8,7 +8,8 @@ namespace tg::testing {
 
 const std::map<std::string, ParityFunction>& op_parity_cases() {
   using In = const std::vector<Tensor>&;
-  static const std::map<std::string, ParityFunction> cases = {
+  static const std::map<std::string, ParityFunction> cases = [] {
+    std::map<std::string, ParityFunction> all = {
       {"gelu", [](In x) { return gelu(x[0]); }},
       {"gelu_tanh", [](In x) { return gelu(x[0], GeluApproximation::Tanh); }},
       {"softplus_beta2", [](In x) { return softplus(x[0] * 3.0, 2.0, 4.0); }},
@@ -27,7 +28,10 @@ const std::map<std::string, ParityFunction>& op_parity_cases() {
       {"max_pool1d_dilation", [](In x) { return max_pool1d(x[0], 3, 1, 1, 2); }},
       {"avg_pool1d_ceil_exclude_pad", [](In x) { return avg_pool1d(x[0], 3, 2, 1, true, false); }},
       {"avg_pool1d_ceil_include_pad", [](In x) { return avg_pool1d(x[0], 4, 3, 2, true, true); }},
-  };
+    };
+    add_view_parity_cases(all);
+    return all;
+  }();
   return cases;
 }
 

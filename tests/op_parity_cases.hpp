@@ -15,5 +15,7 @@ using ParityFunction = std::function<Tensor(const std::vector<Tensor>&)>;
 
 // Every case, by the name op_fixtures.py gives it.
 const std::map<std::string, ParityFunction>& op_parity_cases();
+// The cases of tests/fixtures/op_fixtures_views.py (tests/op_parity_cases_views.cpp).
+void add_view_parity_cases(std::map<std::string, ParityFunction>& cases);
 
 }  // namespace tg::testing

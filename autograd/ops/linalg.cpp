@@ -84,12 +84,36 @@ BatchPlan plan_batches(const Shape& ba, const Shape& bb) {
 
 }  // namespace
 
+namespace {
+
+// torch.matmul's 1-D rules: a vector operand becomes a matrix of one row (on the left) or one
+// column (on the right) and that axis is dropped from the product, so the gradients are the
+// reshapes' and the product's.
+Tensor matmul_with_vector(const Tensor& a, const Tensor& b) {
+  const Shape sa = a.shape(), sb = b.shape();
+  if (sa.empty() || sb.empty())
+    throw Error(fmt::format("matmul: both operands need at least 1 axis: {} x {}", shape_str(sa),
+                            shape_str(sb)));
+  const std::size_t k = sa.back(), kb = sb.size() == 1 ? sb[0] : sb[sb.size() - 2];
+  if (k != kb)
+    throw Error(fmt::format("matmul: inner dimensions differ: {} x {}", shape_str(sa),
+                            shape_str(sb)));
+  const long n = static_cast<long>(k);
+  const Tensor a2 = sa.size() == 1 ? reshape(a, {1, n}) : a;
+  const Tensor b2 = sb.size() == 1 ? reshape(b, {n, 1}) : b;
+  Shape out = a2.dim() > 2 ? Shape(sa.begin(), sa.end() - 2) : Shape();
+  if (b2.dim() > 2) out = Shape(sb.begin(), sb.end() - 2);  // only one operand can be 2-D+ here
+  if (sa.size() > 1) out.push_back(sa[sa.size() - 2]);
+  if (sb.size() > 1) out.push_back(sb.back());
+  return reshape(matmul(a2, b2), out);
+}
+
+}  // namespace
+
 Tensor matmul(const Tensor& a, const Tensor& b) {
   check_same_dtype(op_matmul, {a, b});
   const Shape sa = a.shape(), sb = b.shape();
-  if (sa.size() < 2 || sb.size() < 2)
-    throw Error(fmt::format("matmul: both operands need at least 2 axes: {} x {}", shape_str(sa),
-                            shape_str(sb)));
+  if (sa.size() < 2 || sb.size() < 2) return matmul_with_vector(a, b);
   const std::size_t m = sa[sa.size() - 2], k = sa.back();
   const std::size_t kb = sb[sb.size() - 2], n = sb.back();
   if (k != kb)

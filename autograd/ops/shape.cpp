@@ -240,19 +240,25 @@ Tensor stack(const std::vector<Tensor>& tensors, int axis) {
               std::move(formula));
 }
 
-Tensor slice(const Tensor& x, int axis, long start, long end) {
+Tensor slice(const Tensor& x, int axis, long start, long end, long step) {
   check_same_dtype(op_slice, {x});
   const Shape sx = x.shape();
   const std::size_t a = normalize_axis(op_slice, axis, sx);
+  if (step <= 0)
+    throw Error(fmt::format("slice: step must be positive, got {} (shape {})", step, shape_str(sx)));
   const long n = static_cast<long>(sx[a]);
   auto clamp_bound = [n](long v) { return std::clamp(v < 0 ? v + n : v, 0L, n); };
   const long first = clamp_bound(start);
-  const long len = std::max(clamp_bound(end), first) - first;
+  const long len = (std::max(clamp_bound(end), first) - first + step - 1) / step;
   const std::size_t outer = product(sx.begin(), sx.begin() + a);
   const std::size_t inner = product(sx.begin() + a + 1, sx.end());
   const std::size_t from = static_cast<std::size_t>(first) * inner;  // offset in each block
   const std::size_t block = static_cast<std::size_t>(n) * inner;
   const std::size_t piece = static_cast<std::size_t>(len) * inner;
+  // With a step, each block is `len` runs of `inner` elements, `stride` apart.
+  const std::size_t run = step == 1 ? piece : inner;
+  const std::size_t runs = step == 1 ? 1 : static_cast<std::size_t>(len);
+  const std::size_t stride = static_cast<std::size_t>(step) * inner;
   Shape out_shape = sx;
   out_shape[a] = static_cast<std::size_t>(len);
   return dispatch(x.dtype(), [&](auto s) {
@@ -260,12 +266,19 @@ Tensor slice(const Tensor& x, int axis, long start, long end) {
     xt::xarray<T> out = xt::xarray<T>::from_shape(out_shape);
     const T* px = x.value<T>().data();
     for (std::size_t o = 0; o < outer; ++o)
-      copy_block(out.data() + o * piece, px + o * block + from, piece);
+      for (std::size_t r = 0; r < runs; ++r)
+        copy_block(out.data() + o * piece + r * run, px + o * block + from + r * stride, run);
     Tensor y(std::move(out));
     if (any_requires_grad(x)) {
       // g back in its place between zeros.
-      Formula formula = [a, first, len](const Tensor& g, const Inputs& in, const Tensor&) -> Grads {
+      Formula formula = [a, first, len, step](const Tensor& g, const Inputs& in,
+                                              const Tensor&) -> Grads {
         const Shape shape = in[0].shape();
+        if (step > 1) {
+          std::vector<std::int64_t> taken;
+          for (long k = 0; k < len; ++k) taken.push_back(first + k * step);
+          return {index_add(Tensor::zeros(shape, g.dtype()), static_cast<int>(a), Indices(taken), g)};
+        }
         std::vector<Tensor> parts;
         auto zeros = [&](std::size_t extent) {
           Shape part = shape;
@@ -279,10 +292,11 @@ Tensor slice(const Tensor& x, int axis, long start, long end) {
         return {parts.size() == 1 ? g : concat(parts, static_cast<int>(a))};
       };
       record<T>(op_slice, y, {x}, saves_nothing, std::move(formula),
-                [x, outer, from, block, piece](const xt::xarray<T>& g) {
+                [x, outer, from, block, piece, run, runs, stride](const xt::xarray<T>& g) {
         T* d = grad_buffer_for_add<T>(x);
         for (std::size_t o = 0; o < outer; ++o)
-          copy_or_add(d + o * block + from, g.data() + o * piece, piece, true);
+          for (std::size_t r = 0; r < runs; ++r)
+            copy_or_add(d + o * block + from + r * stride, g.data() + o * piece + r * run, run, true);
       });
     }
     return y;

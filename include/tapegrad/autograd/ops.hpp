@@ -3,6 +3,7 @@
 
 #include "tapegrad/autograd/ops/activations.hpp"
 #include "tapegrad/autograd/ops/convolution.hpp"
+#include "tapegrad/autograd/ops/einsum.hpp"
 #include "tapegrad/autograd/ops/elementwise.hpp"
 #include "tapegrad/autograd/ops/indexing.hpp"
 #include "tapegrad/autograd/ops/linalg.hpp"
@@ -10,3 +11,6 @@
 #include "tapegrad/autograd/ops/reduction.hpp"
 #include "tapegrad/autograd/ops/shape.hpp"
 #include "tapegrad/autograd/ops/statistics.hpp"
+#include "tapegrad/autograd/ops/triangular.hpp"
+#include "tapegrad/autograd/ops/trigonometric.hpp"
+#include "tapegrad/autograd/ops/views.hpp"

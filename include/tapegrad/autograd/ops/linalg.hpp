@@ -8,7 +8,8 @@
 namespace tg {
 
 // [..., M, K] x [..., K, N] -> [..., M, N]: the leading (batch) axes broadcast as NumPy's
-// (torch.matmul for operands of 2 or more axes); [..., M, K] x [K, N] is one BLAS product.
+// (torch.matmul); [..., M, K] x [K, N] is one BLAS product. A 1-D operand follows torch.matmul:
+// [K] x [K] -> [] (dot product), [K] x [..., K, N] -> [..., N], [..., M, K] x [K] -> [..., M].
 Tensor matmul(const Tensor& a, const Tensor& b);
 
 // x W^T + b for x [..., in], weight [out, in], bias [out] (bias may be undefined): one BLAS call

@@ -18,9 +18,10 @@ Tensor reshape(const Tensor& x, const S& shape) {
 }
 Tensor concat(const std::vector<Tensor>& tensors, int axis = 0);
 Tensor stack(const std::vector<Tensor>& tensors, int axis = 0);
-// Elements start <= i < end along `axis` (negative start/end count from the end, and bounds
-// past the ends are clamped, as Python's slices).
-Tensor slice(const Tensor& x, int axis, long start, long end);
+// Elements start, start + step, ... < end along `axis` (x[start:end:step] in PyTorch): negative
+// start/end count from the end and bounds past the ends are clamped, as Python's slices; step
+// must be positive.
+Tensor slice(const Tensor& x, int axis, long start, long end, long step = 1);
 // Rows (or slices along `axis`) picked by a 1-D index list; repeated indices accumulate in backward.
 Tensor index_select(const Tensor& x, int axis, const Indices& index);
 // Rows of a [V, D] table for each index: result shape = indices.shape + [D]. Backward
