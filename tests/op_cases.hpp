@@ -12,6 +12,8 @@ namespace tg::testing {
 const std::vector<GradcheckCase>& op_cases();
 // The names of the ops that have cases.
 std::vector<std::string> op_case_names();
+// The cases of tests/op_cases_loss.cpp (K-dim classification, binary and regression losses).
+void add_more_loss_cases(std::vector<GradcheckCase>& cases);
 // The recurrent ops' cases: cells alone, fused sequences, the row gather.
 std::vector<GradcheckCase> recurrent_cases();
 

@@ -7,5 +7,6 @@
 #include "tapegrad/autograd/ops/linalg.hpp"
 #include "tapegrad/autograd/ops/loss.hpp"
 #include "tapegrad/autograd/ops/reduction.hpp"
+#include "tapegrad/autograd/ops/sampling.hpp"
 #include "tapegrad/autograd/ops/shape.hpp"
 #include "tapegrad/autograd/ops/statistics.hpp"
