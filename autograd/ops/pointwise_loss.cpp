@@ -94,20 +94,24 @@ Tensor piecewise_loss(const char* op, const Tensor& input, const Tensor& target,
     if (any_requires_grad(input, target)) {
       Formula formula = [reduction, n, pw](const Tensor& g, const Inputs& in, const Tensor&) -> Grads {
         const Tensor diff = in[0] - in[1];
-        // The masks are constants: the derivative of a step is 0.
-        const Tensor inside = constant_from(
-            [r = pw.r](const auto& a) {
-              using V = typename std::decay_t<decltype(a)>::value_type;
-              return xt::cast<V>(xt::abs(a) < V(r));
-            },
-            diff);
+        // Outside |d| < r the slope is the constant k sign(d); inside it is c d, masked by a
+        // constant (the derivative of a step is 0).
         const Tensor outside_slope = constant_from(
             [r = pw.r, k = pw.k](const auto& a) {
               using V = typename std::decay_t<decltype(a)>::value_type;
               return xt::where(xt::abs(a) < V(r), V(0), V(k) * xt::sign(a));
             },
             diff);
-        Tensor slope = pw.r > 0.0 ? inside * (diff * pw.c) + outside_slope : outside_slope;
+        Tensor slope = outside_slope;
+        if (pw.r > 0.0) {
+          const Tensor inside = constant_from(
+              [r = pw.r](const auto& a) {
+                using V = typename std::decay_t<decltype(a)>::value_type;
+                return xt::cast<V>(xt::abs(a) < V(r));
+              },
+              diff);
+          slope = inside * (diff * pw.c) + outside_slope;
+        }
         const Tensor d = slope * element_grad(g, reduction, n);
         return {in[0].requires_grad() ? sum_to_size(d, in[0].shape()) : Tensor(),
                 in[1].requires_grad() ? sum_to_size(-d, in[1].shape()) : Tensor()};
