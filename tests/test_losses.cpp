@@ -57,7 +57,7 @@ TEST_CASE("cross_entropy over [N, C, d]: the class axis second, per-element shap
   CHECK(l.item() == Approx(2.407605964444).epsilon(1e-12));
 }
 
-TEST_CASE("the [N, C] case stays one node; other shapes are views of it", "[loss]") {
+TEST_CASE("the [N, C] case stays one node, other shapes are views of it", "[loss]") {
   const Tensor logits = leaf({1, 2, 3, 4, 5, 6}, {2, 3});
   CrossEntropyOptions smoothing;
   smoothing.label_smoothing = 0.1;
@@ -68,7 +68,7 @@ TEST_CASE("the [N, C] case stays one node; other shapes are views of it", "[loss
   CHECK(std::count(ops.begin(), ops.end(), "cross_entropy") == 1);
 }
 
-TEST_CASE("label smoothing 0 changes nothing; nll_loss refuses it", "[loss]") {
+TEST_CASE("label smoothing 0 changes nothing, nll_loss refuses it", "[loss]") {
   const Tensor x = leaf({1, 2, 0.5, -1, 0, 3}, {2, 3}, DType::Float64);
   CrossEntropyOptions zero;
   zero.label_smoothing = 0.0;
