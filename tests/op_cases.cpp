@@ -333,6 +333,7 @@ const std::vector<GradcheckCase>& op_cases() {
     add_linalg_cases(all);
     add_shape_cases(all);
     add_loss_cases(all);
+    add_more_loss_cases(all);
     add_activation_cases(all);
     add_indexing_cases(all);
     add_statistics_cases(all);

@@ -17,6 +17,8 @@ void add_convolution_cases(std::vector<GradcheckCase>& cases);
 // The cases of the view-like and index-pattern ops, sin / cos, einsum and 1-D matmul
 // (tests/op_cases_views.cpp), appended to op_cases().
 void add_view_cases(std::vector<GradcheckCase>& cases);
+// The cases of tests/op_cases_loss.cpp (K-dim classification, binary and regression losses).
+void add_more_loss_cases(std::vector<GradcheckCase>& cases);
 // The recurrent ops' cases: cells alone, fused sequences, the row gather.
 std::vector<GradcheckCase> recurrent_cases();
 

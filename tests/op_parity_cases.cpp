@@ -2,9 +2,33 @@
 // counterpart of one CASES entry in tests/fixtures/op_fixtures.py.
 #include "op_parity_cases.hpp"
 
+#include <utility>
+
 #include "tapegrad/autograd/ops.hpp"
 
 namespace tg::testing {
+
+namespace {
+
+// The fixed targets and weights of op_fixtures.py's loss cases.
+const Indices kTargetsK({0, 2, 1, 1, 2, 0, 0, 1}, {2, 4});
+const Indices kTargetsK2({2, 0, 1, 1, 0, 0, 2, 1}, {2, 2, 2});
+const Indices kTargetRows({1, 0, 2, 1});
+Tensor w3() { return Tensor::from_vector({0.5, 2.0, 1.0}, {3}, DType::Float64); }
+Tensor w4() { return Tensor::from_vector({0.5, 2.0, 1.0, 0.25}, {4}, DType::Float64); }
+Tensor pos4() { return Tensor::from_vector({3.0, 0.5, 1.0, 2.0}, {4}, DType::Float64); }
+
+CrossEntropyOptions ce(Reduction reduction, long ignore_index = -100, Tensor weight = Tensor(),
+                       double label_smoothing = 0.0) {
+  CrossEntropyOptions o;
+  o.reduction = reduction;
+  o.ignore_index = ignore_index;
+  o.weight = std::move(weight);
+  o.label_smoothing = label_smoothing;
+  return o;
+}
+
+}  // namespace
 
 const std::map<std::string, ParityFunction>& op_parity_cases() {
   using In = const std::vector<Tensor>&;
@@ -28,6 +52,45 @@ const std::map<std::string, ParityFunction>& op_parity_cases() {
       {"max_pool1d_dilation", [](In x) { return max_pool1d(x[0], 3, 1, 1, 2); }},
       {"avg_pool1d_ceil_exclude_pad", [](In x) { return avg_pool1d(x[0], 3, 2, 1, true, false); }},
       {"avg_pool1d_ceil_include_pad", [](In x) { return avg_pool1d(x[0], 4, 3, 2, true, true); }},
+      {"cross_entropy_kdim_mean", [](In x) { return cross_entropy(x[0], kTargetsK); }},
+      {"cross_entropy_kdim_weight_ignore_smoothing",
+       [](In x) { return cross_entropy(x[0], kTargetsK, ce(Reduction::Mean, 1, w3(), 0.2)); }},
+      {"cross_entropy_kdim_ignore_smoothing",
+       [](In x) { return cross_entropy(x[0], kTargetsK, ce(Reduction::Mean, 1, {}, 0.3)); }},
+      {"cross_entropy_kdim_weight_none",
+       [](In x) { return cross_entropy(x[0], kTargetsK, ce(Reduction::None, 2, w3(), 0.1)); }},
+      {"cross_entropy_kdim2_sum",
+       [](In x) { return cross_entropy(x[0] * 2.0, kTargetsK2, ce(Reduction::Sum)); }},
+      {"cross_entropy_unbatched",
+       [](In x) { return cross_entropy(x[0], Indices({3}, Shape{}), ce(Reduction::None)); }},
+      {"cross_entropy_smoothing_weight_sum",
+       [](In x) { return cross_entropy(x[0], kTargetRows, ce(Reduction::Sum, -100, w3(), 0.2)); }},
+      {"nll_loss_kdim_weight_ignore",
+       [](In x) { return nll_loss(log_softmax(x[0], 1), kTargetsK, ce(Reduction::Mean, 0, w3())); }},
+      {"binary_cross_entropy_mean",
+       [](In x) { return binary_cross_entropy(sigmoid(x[0] * 2.0), sigmoid(x[1])); }},
+      {"binary_cross_entropy_weight_none",
+       [](In x) { return binary_cross_entropy(sigmoid(x[0]), sigmoid(x[1]), w4(), Reduction::None); }},
+      {"binary_cross_entropy_hard_sum", [](In x) {
+         const Tensor hard = Tensor::from_vector({0, 1, 1, 0, 1}, {5}, DType::Float64);
+         return binary_cross_entropy(sigmoid(x[0]), hard, {}, Reduction::Sum);
+       }},
+      {"binary_cross_entropy_with_logits_mean",
+       [](In x) { return binary_cross_entropy_with_logits(x[0] * 3.0, sigmoid(x[1])); }},
+      {"binary_cross_entropy_with_logits_weights_sum", [](In x) {
+         return binary_cross_entropy_with_logits(x[0] * 3.0, sigmoid(x[1]), w4(), pos4(), Reduction::Sum);
+       }},
+      {"binary_cross_entropy_with_logits_pos_weight_none", [](In x) {
+         return binary_cross_entropy_with_logits(x[0], sigmoid(x[1]), {}, pos4(), Reduction::None);
+       }},
+      {"l1_loss_mean", [](In x) { return l1_loss(x[0], x[1]); }},
+      {"l1_loss_broadcast_none", [](In x) { return l1_loss(x[0], x[1], Reduction::None); }},
+      {"smooth_l1_loss_beta_half", [](In x) { return smooth_l1_loss(x[0], x[1], Reduction::Mean, 0.5); }},
+      {"smooth_l1_loss_sum", [](In x) { return smooth_l1_loss(x[0] * 2.0, x[1], Reduction::Sum); }},
+      {"smooth_l1_loss_beta0_none",
+       [](In x) { return smooth_l1_loss(x[0], x[1], Reduction::None, 0.0); }},
+      {"huber_loss_delta", [](In x) { return huber_loss(x[0] * 2.0, x[1], Reduction::Mean, 0.7); }},
+      {"huber_loss_none", [](In x) { return huber_loss(x[0] * 2.0, x[1], Reduction::None); }},
     };
     add_view_parity_cases(all);
     return all;

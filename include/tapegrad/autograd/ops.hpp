@@ -9,6 +9,7 @@
 #include "tapegrad/autograd/ops/linalg.hpp"
 #include "tapegrad/autograd/ops/loss.hpp"
 #include "tapegrad/autograd/ops/reduction.hpp"
+#include "tapegrad/autograd/ops/sampling.hpp"
 #include "tapegrad/autograd/ops/shape.hpp"
 #include "tapegrad/autograd/ops/statistics.hpp"
 #include "tapegrad/autograd/ops/triangular.hpp"
