@@ -3,6 +3,7 @@
 
 #include "tapegrad/autograd/autocast.hpp"
 #include "tapegrad/autograd/blas.hpp"
+#include "tapegrad/autograd/bool_mask.hpp"
 #include "tapegrad/autograd/gradcheck.hpp"
 #include "tapegrad/autograd/ops.hpp"
 #include "tapegrad/autograd/random.hpp"
