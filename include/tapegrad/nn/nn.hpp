@@ -9,8 +9,10 @@
 #include "tapegrad/nn/linear.hpp"
 #include "tapegrad/nn/loss.hpp"
 #include "tapegrad/nn/module.hpp"
+#include "tapegrad/nn/module_list.hpp"
 #include "tapegrad/nn/options.hpp"
 #include "tapegrad/nn/sequential.hpp"
+#include "tapegrad/nn/transformer.hpp"
 
 // Recurrent layers:
 #include "tapegrad/nn/recurrent.hpp"
