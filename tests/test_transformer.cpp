@@ -251,3 +251,13 @@ TEST_CASE("Transformer layers: dropout in training mode only, shapes, errors", "
   CHECK_THROWS_WITH(dec(tgt, memory, BoolMask(Tensor::zeros({4, 4}))),
                     Catch::Contains("attn_mask [4,4] must be [3,3]"));
 }
+
+TEST_CASE("TransformerEncoder: a fully padded sequence stays finite (PyTorch gives NaN)", "[transformer]") {
+  nn::TransformerEncoder enc(nn::TransformerLayerOptions(8, 2).dim_feedforward(16).dropout(0.0), 2);
+  const Tensor x = Tensor::uniform({4, 2, 8}, -1, 1).set_requires_grad();  // [S, B, E]
+  const BoolMask padding({0, 0, 1, 1, 1, 1, 1, 1}, {2, 4});  // batch element 1: all padding
+  const Tensor y = enc(x, nn::generate_square_subsequent_mask(4), padding);
+  sum(y).backward();
+  for (double v : y.to_vector()) REQUIRE(std::isfinite(v));
+  for (double g : x.grad_tensor().to_vector()) REQUIRE(std::isfinite(g));
+}
