@@ -127,7 +127,7 @@ void run_e(const Options& o) {
 // ---- command line ---------------------------------------------------------------------------
 
 const char* const kUsage =
-    "usage: bench_recurrent --workload a|b|c|d|e|peak [--threads N] [--repeats N] [--quick]\n"
+    "usage: bench_recurrent --workload a|b|c|d|e|f|peak [--threads N] [--repeats N] [--quick]\n"
     "                       [--names-dir DIR] [--steps N] [--grid-point B,H,T,L]\n"
     "                       [--precision float32|float32-openblas|float32-onednn|bf16]\n"
     "tapegrad's side of bench/compare_pytorch.py; the workloads and the JSON lines printed on\n"
@@ -183,9 +183,9 @@ Options parse(int argc, char** argv) {
       throw std::invalid_argument("unknown argument " + arg);
     }
   }
-  const std::vector<std::string> known{"a", "b", "c", "d", "e", "peak", "e-child"};
+  const std::vector<std::string> known{"a", "b", "c", "d", "e", "f", "peak", "e-child"};
   if (std::find(known.begin(), known.end(), o.workload) == known.end())
-    throw std::invalid_argument("--workload must be one of a, b, c, d, e, peak");
+    throw std::invalid_argument("--workload must be one of a, b, c, d, e, f, peak");
   if (o.of != "a" && o.of != "b") throw std::invalid_argument("--of must be a or b");
   const std::vector<std::string> precisions{"float32", "float32-openblas", "float32-onednn",
                                             "bf16"};
@@ -236,6 +236,7 @@ int main(int argc, char** argv) {
     else if (o.workload == "c") run_c(o);
     else if (o.workload == "d") run_d(o);
     else if (o.workload == "e") run_e(o);
+    else if (o.workload == "f") run_f(o);
     else run_peak(o);
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "bench_recurrent: %s\n%s", e.what(), kUsage);

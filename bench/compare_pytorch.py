@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Runs the recurrent workloads on PyTorch, libtorch and tapegrad and prints one comparison table.
+"""Runs the recurrent (and Transformer) workloads on PyTorch, libtorch and tapegrad and prints one comparison table.
 
 The workloads, the command line shared by both sides and the JSON lines contract are defined in
 pytorch_workloads.py's docstring. This driver:
@@ -9,7 +9,7 @@ pytorch_workloads.py's docstring. This driver:
      default (as inherited) and tuned (OMP_WAIT_POLICY=PASSIVE + the fastest kernel);
   3. runs build/bench/bench_recurrent with the same flags, if it exists (otherwise it says so and
      shows the PyTorch side alone), and build/bench/libtorch_workloads (the libtorch C++ API,
-     workloads a-d, built when CMake finds Torch) in the tuned environment, if it exists;
+     workloads a-d and f, built when CMake finds Torch) in the tuned environment, if it exists;
   4. matches measurements on workload + config + metric and prints a markdown table on stdout
      (and into --markdown FILE). Ratios are tapegrad over PyTorch for speeds and PyTorch over
      tapegrad for times and memory, so that above 1 always means tapegrad is better.
@@ -28,10 +28,11 @@ import pytorch_workloads as pw
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_TAPEGRAD = os.path.join(pw.REPO_ROOT, "build", "bench", "bench_recurrent")
 DEFAULT_LIBTORCH = os.path.join(pw.REPO_ROOT, "build", "bench", "libtorch_workloads")
-LIBTORCH_WORKLOADS = {"peak", "a", "b", "c", "d"}
-ORDER = ["peak", "a", "b", "c", "d", "e"]
+LIBTORCH_WORKLOADS = {"peak", "a", "b", "c", "d", "f"}
+ORDER = ["peak", "a", "b", "c", "d", "e", "f"]
 TITLES = {"peak": "sgemm peak", "a": "a baby_lm step", "b": "b name_language epoch",
-          "c": "c LSTM grid step", "d": "d generation", "e": "e peak RSS"}
+          "c": "c LSTM grid step", "d": "d generation", "e": "e peak RSS",
+          "f": "f char Transformer step"}
 # metric: (higher is better, format of a value)
 METRICS = {
     "sgemm_gflops": (True, "{:.0f} GFLOP/s"), "windows_per_s": (True, "{:.0f} win/s"),
@@ -40,11 +41,13 @@ METRICS = {
     "gflops": (True, "{:.3g} GFLOP/s"), "peak_fraction": (True, "{:.0%} of peak"),
     "us_per_char": (False, "{:.0f} us/char"), "peak_rss_mib": (False, "{:.0f} MiB"),
     "baseline_rss_mib": (False, "{:.0f} MiB at start"),
+    "tokens_per_s": (True, "{:.0f} tok/s"),
 }
 # workload: (metric the ratio is taken on, metrics shown beside it)
 SHOWN = {"peak": ("sgemm_gflops", []), "a": ("windows_per_s", ["chars_per_s"]),
          "b": ("names_per_s", ["epoch_s"]), "c": ("step_ms", ["gflops", "peak_fraction"]),
-         "d": ("us_per_char", []), "e": ("peak_rss_mib", ["baseline_rss_mib"])}
+         "d": ("us_per_char", []), "e": ("peak_rss_mib", ["baseline_rss_mib"]),
+         "f": ("step_ms", ["tokens_per_s"])}
 SOURCES = [("pytorch", "default"), ("pytorch", "tuned"), ("libtorch", None), ("tapegrad", None)]
 
 
@@ -299,7 +302,7 @@ def render(records, args):
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="smoke run: fewer repeats and sizes")
-    p.add_argument("--workloads", default="a,b,c,d,e", help="comma list of a,b,c,d,e")
+    p.add_argument("--workloads", default="a,b,c,d,e,f", help="comma list of a,b,c,d,e,f")
     p.add_argument("--threads", default="1,2", help="comma list of thread counts")
     p.add_argument("--variants", default="default,tuned", help="PyTorch environments to run")
     p.add_argument("--repeats", type=int, default=None, help="default 5, --quick 3")
@@ -316,7 +319,7 @@ def parse_args(argv):
     p.add_argument("--load", metavar="FILE", help="render a run saved with --json, run nothing")
     args = p.parse_args(argv)
     args.workloads = [w for w in args.workloads.split(",") if w]
-    unknown = set(args.workloads) - set("abcde")
+    unknown = set(args.workloads) - set("abcdef")
     if unknown:
         p.error(f"unknown workloads: {','.join(sorted(unknown))}")
     args.threads = [int(t) for t in args.threads.split(",") if t]

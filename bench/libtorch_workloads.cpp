@@ -1,4 +1,4 @@
-// libtorch_workloads: the libtorch C++ API's side of bench/compare_pytorch.py (workloads a-d and
+// libtorch_workloads: the libtorch C++ API's side of bench/compare_pytorch.py (workloads a-d, f and
 // the peak, as bench/pytorch_workloads.py defines them; same flags and JSON lines, framework
 // "libtorch"). Built only when CMake finds Torch; never needed by the tests.
 //
@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
@@ -241,6 +242,99 @@ void run_d(const Args& a) {
               "us_per_char", samples, "us/char");
 }
 
+// Workload (f): the character Transformer of pytorch_workloads.py.
+constexpr int64_t kTfVocab = 64, kTfBatch = 32, kTfSeq = 64, kTfDim = 128, kTfHeads = 4,
+                  kTfFeedForward = 512, kTfLayers = 2;
+
+// One pre-LN TransformerEncoderLayer (PyTorch's norm_first=True), sequence first.
+struct PreLNImpl : torch::nn::Module {
+  torch::nn::MultiheadAttention self_attn{nullptr};
+  torch::nn::Linear linear1{nullptr}, linear2{nullptr};
+  torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
+  torch::nn::Dropout dropout{nullptr}, dropout1{nullptr}, dropout2{nullptr};
+  PreLNImpl() {
+    self_attn = register_module("self_attn", torch::nn::MultiheadAttention(
+        torch::nn::MultiheadAttentionOptions(kTfDim, kTfHeads).dropout(0.1)));
+    linear1 = register_module("linear1", torch::nn::Linear(kTfDim, kTfFeedForward));
+    linear2 = register_module("linear2", torch::nn::Linear(kTfFeedForward, kTfDim));
+    norm1 = register_module("norm1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({kTfDim})));
+    norm2 = register_module("norm2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({kTfDim})));
+    dropout = register_module("dropout", torch::nn::Dropout(0.1));
+    dropout1 = register_module("dropout1", torch::nn::Dropout(0.1));
+    dropout2 = register_module("dropout2", torch::nn::Dropout(0.1));
+  }
+  // x [T, B, E] (libtorch's MultiheadAttention is sequence-first).
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask) {
+    const torch::Tensor y = norm1->forward(x);
+    torch::Tensor h = x + dropout1->forward(std::get<0>(self_attn->forward(
+                              y, y, y, /*key_padding_mask=*/{}, /*need_weights=*/false, mask)));
+    return h + dropout2->forward(linear2->forward(
+                   dropout->forward(torch::relu(linear1->forward(norm2->forward(h))))));
+  }
+};
+TORCH_MODULE(PreLN);
+
+struct CharTransformerImpl : torch::nn::Module {
+  torch::nn::Embedding emb{nullptr};
+  torch::nn::Linear head{nullptr};
+  torch::Tensor causal;
+
+  CharTransformerImpl() {
+    emb = register_module("emb", torch::nn::Embedding(kTfVocab, kTfDim));
+    // libtorch 1.13's TransformerEncoderLayer has no norm_first (it is post-LN): the pre-LN
+    // layer is written out from its modules, as PyTorch's forward does.
+    for (int64_t i = 0; i < kTfLayers; ++i) {
+      layers.push_back(register_module("layer" + std::to_string(i), PreLN()));
+    }
+    norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({kTfDim})));
+    head = register_module("head", torch::nn::Linear(kTfDim, kTfVocab));
+    causal = register_buffer("causal", torch::triu(torch::full({kTfSeq, kTfSeq}, -INFINITY), 1));
+  }
+  std::vector<PreLN> layers;
+  torch::nn::LayerNorm norm{nullptr};
+
+  // ids [B, T] -> logits [B * T, vocab]
+  torch::Tensor forward(const torch::Tensor& ids) {
+    torch::Tensor x = emb->forward(ids).transpose(0, 1);  // [T, B, E]
+    for (auto& layer : layers) x = layer->forward(x, causal);
+    return head->forward(norm->forward(x).transpose(0, 1)).reshape({-1, kTfVocab});
+  }
+};
+TORCH_MODULE(CharTransformer);
+
+void run_f(const Args& a) {
+  torch::manual_seed(0);
+  CharTransformer model;
+  model->train();
+  torch::optim::Adam opt(model->parameters(), torch::optim::AdamOptions(1e-3));
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(3);
+  std::vector<torch::Tensor> pool;
+  for (int i = 0; i < 8; ++i)
+    pool.push_back(torch::randint(0, kTfVocab, {kTfBatch, kTfSeq + 1}, gen, torch::kLong));
+  std::size_t counter = 0;
+  auto step = [&] {
+    const torch::Tensor& ids = pool[counter++ % pool.size()];
+    opt.zero_grad();
+    const torch::Tensor logits = model->forward(ids.slice(1, 0, kTfSeq));
+    const torch::Tensor loss =
+        torch::nn::functional::cross_entropy(logits, ids.slice(1, 1).reshape({-1}));
+    loss.backward();
+    opt.step();
+  };
+  const Timing t = per_step_seconds(step, a.repeats, a.min_time, a.warmup_time);
+  std::vector<double> ms, tokens;
+  for (double s : t.samples) {
+    ms.push_back(s * 1e3);
+    tokens.push_back(double(kTfBatch * kTfSeq) / s);
+  }
+  const Fields config{{"batch", json_number(kTfBatch)}, {"seq", json_number(kTfSeq)},
+                      {"d_model", json_number(kTfDim)}, {"layers", json_number(kTfLayers)},
+                      {"threads", json_number(a.threads)}};
+  const Fields extra{{"steps_per_repeat", json_number(double(t.steps_per_repeat))}};
+  emit_metric("f", config, "step_ms", ms, "ms", "median", extra);
+  emit_metric("f", config, "tokens_per_s", tokens, "tokens/s", "median", extra);
+}
+
 void run_peak(const Args& a) {
   emit_metric("peak", {{"n", json_number(kPeakN)}, {"threads", json_number(a.threads)}},
               "sgemm_gflops", peak_gflops(std::max(5, a.repeats)), "GFLOP/s", "max");
@@ -264,8 +358,8 @@ Args parse(int argc, char** argv) {
     else throw std::invalid_argument("unknown argument " + arg);
   }
   if (a.workload != "a" && a.workload != "b" && a.workload != "c" && a.workload != "d" &&
-      a.workload != "peak")
-    throw std::invalid_argument("--workload must be one of a, b, c, d, peak");
+      a.workload != "f" && a.workload != "peak")
+    throw std::invalid_argument("--workload must be one of a, b, c, d, f, peak");
   if (a.threads < 1) throw std::invalid_argument("--threads must be at least 1");
   const RunLength length = run_length(repeats, a.quick);
   a.repeats = length.repeats;
@@ -292,10 +386,11 @@ int main(int argc, char** argv) {
     else if (a.workload == "b") run_b(a);
     else if (a.workload == "c") run_c(a);
     else if (a.workload == "d") run_d(a);
+    else if (a.workload == "f") run_f(a);
     else run_peak(a);
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "libtorch_workloads: %s\nusage: libtorch_workloads --workload "
-                         "a|b|c|d|peak [--threads N] [--repeats N] [--quick] [--names-dir DIR]\n",
+                         "a|b|c|d|f|peak [--threads N] [--repeats N] [--quick] [--names-dir DIR]\n",
                  e.what());
     return 2;
   } catch (const std::exception& e) {

@@ -46,6 +46,14 @@ e  peak resident memory: a fresh process runs N training steps of (a), or N batc
    built one at a time, and reports its ru_maxrss. Config "of" says which. Metrics:
    peak_rss_mib and baseline_rss_mib (ru_maxrss right after the framework is loaded; for
    tapegrad at the start of main). Each repeat is another fresh process.
+f  character Transformer training step: Embedding(64, 128) -> TransformerEncoder of 2 pre-LN
+   TransformerEncoderLayers (d_model 128, nhead 4, dim_feedforward 512, dropout 0.1, relu,
+   batch_first, norm_first) with a final LayerNorm(128) -> Linear(128 -> 64); the causal float
+   mask of generate_square_subsequent_mask(64) on every layer; cross-entropy of every position
+   against the next token; Adam(lr 1e-3); training mode (dropout on). Batch 32, sequence 64:
+   ids [32, 64], targets [32, 64], fixed pseudo-random (a pool of 8 batches, cycled).
+   The PyTorch side runs nn.TransformerEncoder(enable_nested_tensor=False), its ordinary path.
+   Metrics: step_ms, tokens_per_s (= 32 * 64 / step time).
 peak  sgemm peak: 2048x2048 float32 matrix product (torch.mm), best of the repeats.
    Metric: sgemm_gflops.
 
@@ -54,7 +62,7 @@ being enough steps to last a minimum time (reported as steps_per_repeat).
 
 Command line (bench_recurrent takes the same)
 ---------------------------------------------
-  --workload a|b|c|d|e|peak  --threads N  --repeats N  [--quick]  [--names-dir DIR]
+  --workload a|b|c|d|e|f|peak  --threads N  --repeats N  [--quick]  [--names-dir DIR]
   [--steps N]   (e: steps per process; default 50, quick 10)
 --quick: repeats 3 (unless given), shorter repeats, grid batch {1, 32} x hidden {128, 512} x
 sequence {15} x layers {1}, e with 10 steps. PyTorch only: --variant default|tuned, --coretype,
@@ -73,15 +81,17 @@ applied before torch is imported, as libgomp and OpenBLAS read them when they lo
 JSON lines contract (both frameworks)
 -------------------------------------
 One object per line on stdout, one line per measurement:
-  {"framework": "pytorch"|"tapegrad", "workload": "a"|"b"|"c"|"d"|"e"|"peak",
+  {"framework": "pytorch"|"tapegrad", "workload": "a"|"b"|"c"|"d"|"e"|"f"|"peak",
    "config": {...}, "metric": "...", "value": number, "repeats": n, "median_of": [n numbers]}
 config holds exactly these keys (matching is on workload + config + metric):
   a: batch, window, threads          b: batch, names, threads
   c: batch, hidden, seq, layers, threads          d: chars, threads
   e: of ("a"|"b"), steps, threads    peak: n, threads
+  f: batch, seq, d_model, layers, threads
 metrics (unit; better):  a windows_per_s, chars_per_s (higher);  b names_per_s (higher), epoch_s
   (lower);  c step_ms (lower), gflops, peak_fraction (higher);  d us_per_char (lower);
-  e peak_rss_mib, baseline_rss_mib (lower);  peak sgemm_gflops (higher).
+  e peak_rss_mib, baseline_rss_mib (lower);  f step_ms (lower), tokens_per_s (higher);
+  peak sgemm_gflops (higher).
 value is the median of median_of (for peak and the max: "stat": "max"). Optional extra keys:
 "variant" (the PyTorch environment: "default"|"tuned"), "unit", "steps_per_repeat", "stat",
 "peak_gflops". Lines without "metric" carry {"info": {...}} or {"skipped": "reason"} and are
@@ -107,6 +117,7 @@ BABY_BATCH, BABY_WINDOW = 32, 15
 NAMES_BATCH = 64
 GEN_PROMPT, GEN_CHARS = "me want ", 200
 PEAK_N = 2048
+TF_VOCAB, TF_BATCH, TF_SEQ, TF_DIM, TF_HEADS, TF_FF, TF_LAYERS = 64, 32, 64, 128, 4, 512, 2
 GRID = {"batch": (1, 32, 256), "hidden": (128, 512), "seq": (15, 64), "layers": (1, 2)}
 QUICK_GRID = {"batch": (1, 32), "hidden": (128, 512), "seq": (15,), "layers": (1,)}
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -215,6 +226,43 @@ def baby_lm_trainer():
         counter[0] += 1
         opt.zero_grad(set_to_none=True)
         loss = loss_fn(model(x)[0], y)
+        loss.backward()
+        opt.step()
+    return step
+
+
+def char_transformer_trainer():
+    """A function doing one training step of workload (f)."""
+    nn = torch.nn
+
+    class CharTransformer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(TF_VOCAB, TF_DIM)
+            layer = nn.TransformerEncoderLayer(TF_DIM, TF_HEADS, TF_FF, dropout=0.1,
+                                               batch_first=True, norm_first=True)
+            self.encoder = nn.TransformerEncoder(layer, TF_LAYERS, norm=nn.LayerNorm(TF_DIM),
+                                                 enable_nested_tensor=False)
+            self.head = nn.Linear(TF_DIM, TF_VOCAB)
+            self.register_buffer("causal", nn.Transformer.generate_square_subsequent_mask(TF_SEQ))
+
+        def forward(self, ids):
+            return self.head(self.encoder(self.emb(ids), self.causal))
+
+    torch.manual_seed(0)
+    model = CharTransformer().train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    gen = torch.Generator().manual_seed(3)
+    pool = [torch.randint(0, TF_VOCAB, (TF_BATCH, TF_SEQ + 1), generator=gen) for _ in range(8)]
+    counter = [0]
+
+    def step():
+        ids = pool[counter[0] % len(pool)]
+        counter[0] += 1
+        opt.zero_grad(set_to_none=True)
+        logits = model(ids[:, :-1])
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, TF_VOCAB),
+                                                 ids[:, 1:].reshape(-1))
         loss.backward()
         opt.step()
     return step
@@ -404,6 +452,17 @@ def run_d(args):
                 samples, "us/char")
 
 
+def run_f(args):
+    samples, steps = per_step_seconds(char_transformer_trainer(), args.repeats, args.min_time,
+                                      args.warmup_time)
+    config = {"batch": TF_BATCH, "seq": TF_SEQ, "d_model": TF_DIM, "layers": TF_LAYERS,
+              "threads": args.threads}
+    emit_metric(args, "f", config, "step_ms", [s * 1e3 for s in samples], "ms",
+                steps_per_repeat=steps)
+    emit_metric(args, "f", config, "tokens_per_s", [TF_BATCH * TF_SEQ / s for s in samples],
+                "tokens/s", steps_per_repeat=steps)
+
+
 def max_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -484,7 +543,7 @@ def blas_info():
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--workload", required=True,
-                   choices=["a", "b", "c", "d", "e", "peak", "probe", "e-child"])
+                   choices=["a", "b", "c", "d", "e", "f", "peak", "probe", "e-child"])
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--repeats", type=int, default=None, help="default 5, --quick 3")
     p.add_argument("--quick", action="store_true", help="smoke run: fewer repeats and sizes")
@@ -526,7 +585,7 @@ def main(argv=None):
         "env": {k: os.environ.get(k) for k in keys}, "blas": blas_info(),
         "loadavg": os.getloadavg()[0],
         "blas_build": torch.__config__.show().split("BLAS_INFO=")[-1].split(",")[0]}})
-    {"a": run_a, "b": run_b, "c": run_c, "d": run_d, "e": run_e, "peak": run_peak,
+    {"a": run_a, "b": run_b, "c": run_c, "d": run_d, "e": run_e, "f": run_f, "peak": run_peak,
      "probe": run_probe}[
         args.workload](args)
 

@@ -1,5 +1,5 @@
-// bench_recurrent's models and data: the baby_lm seed model (a, d) and the name classifier with
-// its data pipeline (b), defined as in bench/pytorch_workloads.py.
+// bench_recurrent's models and data: the baby_lm seed model (a, d), the name classifier with
+// its data pipeline (b) and the character Transformer (f), defined as in bench/pytorch_workloads.py.
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -43,6 +43,67 @@ std::function<void()> baby_lm_trainer() {
     const auto& [x, y] = (*pool)[(*counter)++ % pool->size()];
     opt->zero_grad();
     const Tensor loss = cross_entropy(model->forward(x, {}, false).logits, y);
+    loss.backward();
+    opt->step();
+  };
+}
+
+// ---- character Transformer ------------------------------------------------------------------
+
+namespace {
+
+class CharTransformer : public nn::Module {
+ public:
+  explicit CharTransformer(Generator& gen) {
+    emb_ = register_module("emb", std::make_shared<nn::Embedding>(kTfVocab, kTfDim, -1, gen));
+    const nn::TransformerLayerOptions layer = nn::TransformerLayerOptions(kTfDim, kTfHeads)
+                                                  .dim_feedforward(kTfFeedForward)
+                                                  .dropout(0.1)
+                                                  .batch_first(true)
+                                                  .norm_first(true);
+    encoder_ = register_module("encoder", std::make_shared<nn::TransformerEncoder>(
+                                              layer, kTfLayers, /*final_norm=*/true, gen));
+    head_ = register_module("head", std::make_shared<nn::Linear>(kTfDim, kTfVocab, true, gen));
+  }
+  std::string type_name() const override { return "CharTransformer"; }
+  // ids [B, T] -> logits [B * T, vocab]
+  Tensor forward(const Indices& ids) {
+    const Tensor h = (*encoder_)(emb_->forward(ids), causal_);
+    return reshape(head_->forward(h), {-1, static_cast<long>(kTfVocab)});
+  }
+
+ private:
+  std::shared_ptr<nn::Embedding> emb_;
+  std::shared_ptr<nn::TransformerEncoder> encoder_;
+  std::shared_ptr<nn::Linear> head_;
+  Tensor causal_ = nn::generate_square_subsequent_mask(kTfSeq);
+};
+
+}  // namespace
+
+std::function<void()> char_transformer_trainer() {
+  Generator init(0);
+  auto model = std::make_shared<CharTransformer>(init);
+  model->train();
+  auto opt = std::make_shared<optim::Adam>(model->named_parameters(), optim::AdamOptions{1e-3});
+  // A pool of 8 fixed pseudo-random batches of T + 1 tokens: input the first T, target the last T.
+  Generator data(3);
+  auto pool = std::make_shared<std::vector<std::pair<Indices, Indices>>>();
+  for (int i = 0; i < 8; ++i) {
+    std::vector<std::int64_t> x, y;
+    for (std::size_t b = 0; b < kTfBatch; ++b) {
+      std::vector<std::int64_t> row(kTfSeq + 1);
+      for (auto& v : row) v = static_cast<std::int64_t>(data.below(kTfVocab));
+      x.insert(x.end(), row.begin(), row.end() - 1);
+      y.insert(y.end(), row.begin() + 1, row.end());
+    }
+    pool->push_back({Indices(x, {kTfBatch, kTfSeq}), Indices(y)});
+  }
+  auto counter = std::make_shared<std::size_t>(0);
+  return [model, opt, pool, counter] {
+    const auto& [x, y] = (*pool)[(*counter)++ % pool->size()];
+    opt->zero_grad();
+    const Tensor loss = cross_entropy(model->forward(x), y);
     loss.backward();
     opt->step();
   };

@@ -1,5 +1,6 @@
-// bench_recurrent's timed workloads a (baby_lm step), b (name_language epoch), c (LSTM grid) and
-// d (generation at batch 1), measured as bench/pytorch_workloads.py measures PyTorch.
+// bench_recurrent's timed workloads a (baby_lm step), b (name_language epoch), c (LSTM grid),
+// d (generation at batch 1) and f (character Transformer step), measured as
+// bench/pytorch_workloads.py measures PyTorch.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -63,6 +64,18 @@ void run_a(const Options& o) {
                          3.0 * 2.0 * kBabyBatch * c.units * c.vocab;
     emit_gflops("a", config, t.samples, flops, peak, extra_steps(t.steps_per_repeat));
   }
+}
+
+void run_f(const Options& o) {
+  const Timing t = per_step_seconds(char_transformer_trainer(), o.repeats, o.min_time, o.warmup_time);
+  const Fields config{{"batch", json_number(kTfBatch)}, {"seq", json_number(kTfSeq)},
+                      {"d_model", json_number(kTfDim)}, {"layers", json_number(kTfLayers)},
+                      {"threads", json_number(o.threads)}};
+  emit_metric("f", config, "step_ms", map(t.samples, [](double s) { return s * 1e3; }), "ms",
+              "median", extra_steps(t.steps_per_repeat));
+  emit_metric("f", config, "tokens_per_s",
+              map(t.samples, [](double s) { return double(kTfBatch * kTfSeq) / s; }), "tokens/s",
+              "median", extra_steps(t.steps_per_repeat));
 }
 
 void run_b(const Options& o) {

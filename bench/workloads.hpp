@@ -94,11 +94,21 @@ class NameClassifier {
   std::unique_ptr<optim::Adam> opt_;
 };
 
+// ---- workload (f): a character Transformer -----------------------------------------------
+
+constexpr std::size_t kTfVocab = 64, kTfBatch = 32, kTfSeq = 64, kTfDim = 128, kTfHeads = 4,
+                      kTfFeedForward = 512, kTfLayers = 2;
+
+// One training step of workload (f) per call: Embedding -> 2 pre-LN TransformerEncoderLayers
+// (final LayerNorm) under a causal mask -> Linear, cross-entropy on every position, Adam.
+std::function<void()> char_transformer_trainer();
+
 // ---- workloads ------------------------------------------------------------------------------
 
 void run_a(const Options& o);
 void run_b(const Options& o);
 void run_c(const Options& o);
 void run_d(const Options& o);
+void run_f(const Options& o);
 
 }  // namespace tg::bench

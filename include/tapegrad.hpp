@@ -4,6 +4,7 @@
 
 #include "tapegrad/autograd/autocast.hpp"
 #include "tapegrad/autograd/blas.hpp"
+#include "tapegrad/autograd/bool_mask.hpp"
 #include "tapegrad/autograd/error.hpp"
 #include "tapegrad/autograd/function.hpp"
 #include "tapegrad/autograd/gradcheck.hpp"

@@ -1,7 +1,9 @@
 // nn::MultiheadAttention: projections, heads as a batch axis of the N-D matmul, masked softmax.
 #include "tapegrad/nn/attention.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -11,29 +13,75 @@ namespace tg::nn {
 
 namespace {
 
-// Both masks as one [B, 1, L, S] tensor of 0 / 1 (1 = hidden), broadcast over the heads.
-Tensor combined_mask(const AttentionArgs& args, std::size_t b, std::size_t l, std::size_t s,
-                     DType dtype) {
-  std::vector<double> kp, am;
-  if (args.key_padding_mask.defined()) {
-    if (args.key_padding_mask.shape() != Shape{b, s})
-      throw Error(fmt::format("MultiheadAttention: key_padding_mask {} must be [{},{}] (batch, keys)",
-                              shape_str(args.key_padding_mask.shape()), b, s));
-    kp = args.key_padding_mask.to_vector();
-  }
-  if (args.attn_mask.defined()) {
-    if (args.attn_mask.shape() != Shape{l, s})
-      throw Error(fmt::format("MultiheadAttention: attn_mask {} must be [{},{}] (queries, keys)",
-                              shape_str(args.attn_mask.shape()), l, s));
-    am = args.attn_mask.to_vector();
-  }
-  std::vector<double> m(b * l * s, 0.0);
-  for (std::size_t i = 0; i < b; ++i)
-    for (std::size_t q = 0; q < l; ++q)
-      for (std::size_t k = 0; k < s; ++k)
-        m[(i * l + q) * s + k] =
-            (!kp.empty() && kp[i * s + k] != 0.0) || (!am.empty() && am[q * s + k] != 0.0);
-  return Tensor::from_vector(m, {b, 1, l, s}, dtype);
+// The masks of one call, broadcast against the scores [B, H, L, S]: `add` (the float masks'
+// sum, in the graph) and `hide` (1 = hidden: a BoolMask's true or a float mask's -inf), each
+// undefined when there is nothing to add or hide. Both keep axes of extent 1 where no mask
+// varies along them, so that a causal mask costs L * S, not B * H * L * S.
+struct CombinedMasks {
+  Tensor add;
+  Tensor hide;
+};
+
+CombinedMasks combine_masks(const AttentionArgs& args, std::size_t b, std::size_t h,
+                            std::size_t l, std::size_t s, DType dtype) {
+  const AttentionMask& kp = args.key_padding_mask;
+  const AttentionMask& am = args.attn_mask;
+  if (kp.defined() && kp.shape() != Shape{b, s})
+    throw Error(fmt::format("MultiheadAttention: key_padding_mask {} must be [{},{}] (batch, keys)",
+                            shape_str(kp.shape()), b, s));
+  const bool per_head = am.defined() && am.shape().size() == 3;
+  if (am.defined() && am.shape() != Shape{l, s} && am.shape() != Shape{b * h, l, s})
+    throw Error(fmt::format("MultiheadAttention: attn_mask {} must be [{},{}] (queries, keys) or "
+                            "[{},{},{}] (batch * num_heads, queries, keys)",
+                            shape_str(am.shape()), l, s, b * h, l, s));
+  // Each mask's place in [B, H, L, S].
+  const Shape kp_shape{b, 1, 1, s};
+  const Shape am_shape = per_head ? Shape{b, h, l, s} : Shape{1, 1, l, s};
+
+  CombinedMasks out;
+  std::vector<std::uint8_t> kp_hide, am_hide;
+  auto take = [&](const AttentionMask& m, const char* name, const Shape& shape,
+                  std::vector<std::uint8_t>& hide) {
+    if (!m.defined()) return;
+    if (m.is_bool()) {
+      hide = m.bool_mask().values();
+      return;
+    }
+    const std::vector<double> v = m.float_mask().to_vector();
+    const bool zero_one = std::all_of(v.begin(), v.end(), [](double x) { return x == 0.0 || x == 1.0; });
+    if (zero_one && std::find(v.begin(), v.end(), 1.0) != v.end())
+      throw Error(fmt::format("MultiheadAttention: {} holds only 0 and 1; a float mask is added to "
+                              "the scores (PyTorch), so write tg::BoolMask(mask) to hide where 1, "
+                              "or use -inf", name));
+    hide.resize(v.size());
+    std::transform(v.begin(), v.end(), hide.begin(), [](double x) {
+      return static_cast<std::uint8_t>(std::isinf(x) && x < 0);
+    });
+    const Tensor& f = m.float_mask();
+    const Tensor term = reshape(f.dtype() == dtype ? f : f.to(dtype), shape);
+    out.add = out.add.defined() ? out.add + term : term;
+  };
+  take(kp, "key_padding_mask", kp_shape, kp_hide);
+  take(am, "attn_mask", am_shape, am_hide);
+  const auto any = [](const std::vector<std::uint8_t>& v) {
+    return std::find(v.begin(), v.end(), 1) != v.end();
+  };
+  const bool hide_kp = any(kp_hide), hide_am = any(am_hide);
+  if (!hide_kp && !hide_am) return out;
+  const std::size_t bb = hide_kp || (hide_am && per_head) ? b : 1;
+  const std::size_t hh = hide_am && per_head ? h : 1;
+  std::vector<double> m(bb * hh * l * s, 0.0);
+  for (std::size_t i = 0; i < bb; ++i)
+    for (std::size_t j = 0; j < hh; ++j)
+      for (std::size_t q = 0; q < l; ++q)
+        for (std::size_t k = 0; k < s; ++k) {
+          const bool hidden_key = hide_kp && kp_hide[i * s + k];
+          const bool hidden_pair =
+              hide_am && am_hide[per_head ? ((i * h + j) * l + q) * s + k : q * s + k];
+          m[((i * hh + j) * l + q) * s + k] = hidden_key || hidden_pair;
+        }
+  out.hide = Tensor::from_vector(m, {bb, hh, l, s}, dtype);
+  return out;
 }
 
 // [B, T, E] -> [B, H, T, E/H]
@@ -93,9 +141,10 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
   const double scale = 1.0 / std::sqrt(static_cast<double>(e / h));
   const Tensor q = project(q_in, 0) * scale, k = project(k_in, 1), v = project(v_in, 2);
   const Tensor scores = matmul(q, transpose(k, {0, 1, 3, 2}));  // [B, H, L, S]
-  Tensor attn = args.key_padding_mask.defined() || args.attn_mask.defined()
-                    ? masked_softmax(scores, combined_mask(args, b, l, s, scores.dtype()), -1)
-                    : softmax(scores, -1);
+  const CombinedMasks masks = combine_masks(args, b, h, l, s, scores.dtype());
+  const Tensor masked_scores = masks.add.defined() ? scores + masks.add : scores;
+  Tensor attn = masks.hide.defined() ? masked_softmax(masked_scores, masks.hide, -1)
+                                     : softmax(masked_scores, -1);
   attn = dropout(attn, options_.dropout(), is_training(), dropout_gen_);
   const Tensor heads = matmul(attn, v);  // [B, H, L, E/H]
   Tensor out = out_proj_->forward(
@@ -104,6 +153,17 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
   AttentionOutput result{out, Tensor()};
   if (args.need_weights) result.weights = args.average_attn_weights ? mean(attn, {1}) : attn;
   return result;
+}
+
+Shape AttentionMask::shape() const {
+  return hide_.defined() ? hide_.shape() : add_.defined() ? add_.shape() : Shape{};
+}
+
+Tensor generate_square_subsequent_mask(std::size_t size, DType dtype) {
+  std::vector<double> m(size * size, 0.0);
+  for (std::size_t i = 0; i < size; ++i)
+    for (std::size_t j = i + 1; j < size; ++j) m[i * size + j] = -std::numeric_limits<double>::infinity();
+  return Tensor::from_vector(m, {size, size}, dtype);
 }
 
 Tensor MultiheadAttention::forward(const Tensor& input) {

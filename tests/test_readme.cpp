@@ -32,7 +32,7 @@ class AttentionPool : public tg::nn::Forwarding<AttentionPool> {
   tg::Tensor forward(const tg::Indices& ids, const tg::Tensor& padding_mask) {
     const tg::Tensor x = embed_->forward(ids);
     tg::nn::AttentionArgs args;
-    args.key_padding_mask = padding_mask;
+    args.key_padding_mask = tg::BoolMask(padding_mask);  // hide where the mask is 1
     const tg::Tensor attended = attn_->forward(x, x, x, args).output;
     return head_->forward(tg::mean(attended, {1}));
   }

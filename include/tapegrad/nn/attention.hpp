@@ -1,9 +1,10 @@
 // nn::MultiheadAttention: PyTorch's layer, parameter names and layout (in_proj_weight,
-// in_proj_bias, out_proj.weight, out_proj.bias), key padding mask and head-averaged weights.
+// in_proj_bias, out_proj.weight, out_proj.bias), PyTorch's masks and head-averaged weights.
 #pragma once
 
 #include <memory>
 
+#include "tapegrad/autograd/bool_mask.hpp"
 #include "tapegrad/autograd/random.hpp"
 #include "tapegrad/nn/linear.hpp"
 #include "tapegrad/nn/module.hpp"
@@ -38,18 +39,50 @@ struct AttentionOutput {
   Tensor weights;  // undefined without need_weights
 };
 
+// A mask argument, as PyTorch 1.13's: a BoolMask hides the positions where it is true; a float
+// Tensor is ADDED to the attention scores (0 keeps a position, -inf hides it, anything else is a
+// bias, and it gets a gradient when it requires one). Undefined: no mask.
+//
+// A float mask holding only 0 and 1 (at least one 1) is refused: it is what tapegrad once took
+// as "hide where 1", and reading it as a bias of +1 instead would change old code silently.
+// Write tg::BoolMask(mask) to hide where it is 1, or put -inf where it is 1.
+class AttentionMask {
+ public:
+  AttentionMask() = default;
+  AttentionMask(BoolMask hide) : hide_(std::move(hide)) {}  // NOLINT: implicit on purpose
+  AttentionMask(Tensor add) : add_(std::move(add)) {}       // NOLINT: implicit on purpose
+  bool defined() const { return hide_.defined() || add_.defined(); }
+  bool is_bool() const { return hide_.defined(); }
+  const BoolMask& bool_mask() const { return hide_; }
+  const Tensor& float_mask() const { return add_; }
+  Shape shape() const;
+
+ private:
+  BoolMask hide_;
+  Tensor add_;
+};
+
 struct AttentionArgs {
-  // [B, S]: a non-zero element hides that key from every query (PyTorch's bool mask, True =
-  // ignore). Undefined: none.
-  Tensor key_padding_mask;
-  // [L, S]: a non-zero element hides key s from query l (e.g. a causal mask). Undefined: none.
-  Tensor attn_mask;
+  // [B, S]: per batch element, hides keys (BoolMask, true = padding) or adds to their scores
+  // (float), for every query and head.
+  AttentionMask key_padding_mask;
+  // [L, S] for every batch element and head, or [B * num_heads, L, S] (row b * num_heads + h),
+  // e.g. a causal mask (generate_square_subsequent_mask).
+  AttentionMask attn_mask;
   bool need_weights = true;
   bool average_attn_weights = true;
 };
 
-// Differs from PyTorch in one place: a query whose keys are all masked gets zero weights and a
-// zero attention output (before out_proj), where PyTorch gives NaN (tg::masked_softmax).
+// nn.Transformer.generate_square_subsequent_mask: [size, size], 0 on and below the diagonal and
+// -inf above it (query i sees keys 0..i), a float mask for AttentionArgs::attn_mask.
+Tensor generate_square_subsequent_mask(std::size_t size, DType dtype = DType::Float32);
+
+// Masks combine as PyTorch's do: hidden where either BoolMask hides, plus both float masks. Two
+// places differ from PyTorch 1.13, where its own behaviour is not the documented one: a float
+// key_padding_mask is always added (1.13 reads it as a bool mask beside a bool attn_mask, and as
+// masked_fill's 0/1 mask beside a float one), and a query whose keys are all hidden (true, or -inf) gets
+// zero weights and a zero attention output (before out_proj) where PyTorch gives NaN
+// (tg::masked_softmax), so fully padded rows do not poison a loss.
 class MultiheadAttention : public Module {
  public:
   explicit MultiheadAttention(const MultiheadAttentionOptions& options,

@@ -32,7 +32,9 @@ std::vector<std::vector<std::size_t>> shuffled_batches(std::size_t n, std::size_
 struct PaddedBatch {
   Indices ids;                       // [T, B] (time-major, as the recurrent layers take it) or [B, T]
   std::vector<std::size_t> lengths;  // B true lengths (the recurrent layers' `lengths`)
-  Tensor mask;                       // [B, T]: 1 at padded positions (key_padding_mask, masked_fill)
+  // [B, T]: 1 at padded positions (masked_fill's convention; tg::BoolMask(mask) makes it a
+  // key_padding_mask)
+  Tensor mask;
 };
 
 // Pads `sequences` with pad_id to the longest one's length T. Empty sequences are allowed (all

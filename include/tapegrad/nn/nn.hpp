@@ -5,8 +5,8 @@
 #include "tapegrad/nn/attention.hpp"
 #include "tapegrad/nn/batch_norm.hpp"
 #include "tapegrad/nn/containers.hpp"
-#include "tapegrad/nn/data.hpp"
 #include "tapegrad/nn/conv.hpp"
+#include "tapegrad/nn/data.hpp"
 #include "tapegrad/nn/dropout.hpp"
 #include "tapegrad/nn/embedding.hpp"
 #include "tapegrad/nn/layer_norm.hpp"
@@ -16,6 +16,7 @@
 #include "tapegrad/nn/options.hpp"
 #include "tapegrad/nn/pooling.hpp"
 #include "tapegrad/nn/sequential.hpp"
+#include "tapegrad/nn/transformer.hpp"
 
 // Recurrent layers:
 #include "tapegrad/nn/recurrent.hpp"

@@ -24,7 +24,8 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
                   const Tensor& bias = Tensor(), double eps = 1e-5);
 
 // Softmax along `axis` over the positions where mask == 0. The mask convention is
-// masked_fill's and PyTorch's key_padding_mask: a non-zero mask element masks its position out.
+// masked_fill's and that of PyTorch's bool masks: a non-zero mask element masks its position out
+// (nn::MultiheadAttention builds this mask from its BoolMask and -inf entries).
 // The mask broadcasts to x's shape and gets no gradient. Masked positions get probability 0;
 // a lane masked entirely gives all zeros (PyTorch would give NaN), so fully padded rows
 // contribute nothing instead of poisoning a loss.
