@@ -5,8 +5,20 @@
 #include <vector>
 
 #include "tapegrad/autograd/gradcheck.hpp"
+#include "tapegrad/autograd/ops/loss.hpp"
 
 namespace tg::testing {
+
+// cross_entropy / nll_loss options in one call, for the loss cases and fixtures.
+inline CrossEntropyOptions ce_options(Reduction reduction, long ignore_index = -100,
+                                      Tensor weight = Tensor(), double label_smoothing = 0.0) {
+  CrossEntropyOptions o;
+  o.reduction = reduction;
+  o.ignore_index = ignore_index;
+  o.weight = std::move(weight);
+  o.label_smoothing = label_smoothing;
+  return o;
+}
 
 // Every case of every op family.
 const std::vector<GradcheckCase>& op_cases();

@@ -17,16 +17,6 @@ Tensor constant(std::vector<double> values, Shape shape) {
   return Tensor::from_vector(values, shape, DType::Float64);
 }
 
-CrossEntropyOptions ce_options(Reduction reduction, long ignore_index = -100, Tensor weight = Tensor(),
-                               double label_smoothing = 0.0) {
-  CrossEntropyOptions o;
-  o.reduction = reduction;
-  o.ignore_index = ignore_index;
-  o.weight = std::move(weight);
-  o.label_smoothing = label_smoothing;
-  return o;
-}
-
 void add_classification_nd_cases(std::vector<GradcheckCase>& cases) {
   const Tensor weights = constant({0.5, 2.0, 1.0}, {3});
   // [2, 3, 4] logits (C = 3 on axis 1), targets [2, 4].

@@ -1,6 +1,7 @@
 // The tapegrad expression of every PyTorch op fixture, by case name: each line here is the
 // counterpart of one CASES entry in tests/fixtures/op_fixtures.py.
 #include "op_parity_cases.hpp"
+#include "op_cases.hpp"
 
 #include <utility>
 
@@ -17,16 +18,6 @@ const Indices kTargetRows({1, 0, 2, 1});
 Tensor w3() { return Tensor::from_vector({0.5, 2.0, 1.0}, {3}, DType::Float64); }
 Tensor w4() { return Tensor::from_vector({0.5, 2.0, 1.0, 0.25}, {4}, DType::Float64); }
 Tensor pos4() { return Tensor::from_vector({3.0, 0.5, 1.0, 2.0}, {4}, DType::Float64); }
-
-CrossEntropyOptions ce(Reduction reduction, long ignore_index = -100, Tensor weight = Tensor(),
-                       double label_smoothing = 0.0) {
-  CrossEntropyOptions o;
-  o.reduction = reduction;
-  o.ignore_index = ignore_index;
-  o.weight = std::move(weight);
-  o.label_smoothing = label_smoothing;
-  return o;
-}
 
 }  // namespace
 
@@ -54,19 +45,19 @@ const std::map<std::string, ParityFunction>& op_parity_cases() {
       {"avg_pool1d_ceil_include_pad", [](In x) { return avg_pool1d(x[0], 4, 3, 2, true, true); }},
       {"cross_entropy_kdim_mean", [](In x) { return cross_entropy(x[0], kTargetsK); }},
       {"cross_entropy_kdim_weight_ignore_smoothing",
-       [](In x) { return cross_entropy(x[0], kTargetsK, ce(Reduction::Mean, 1, w3(), 0.2)); }},
+       [](In x) { return cross_entropy(x[0], kTargetsK, tg::testing::ce_options(Reduction::Mean, 1, w3(), 0.2)); }},
       {"cross_entropy_kdim_ignore_smoothing",
-       [](In x) { return cross_entropy(x[0], kTargetsK, ce(Reduction::Mean, 1, {}, 0.3)); }},
+       [](In x) { return cross_entropy(x[0], kTargetsK, tg::testing::ce_options(Reduction::Mean, 1, {}, 0.3)); }},
       {"cross_entropy_kdim_weight_none",
-       [](In x) { return cross_entropy(x[0], kTargetsK, ce(Reduction::None, 2, w3(), 0.1)); }},
+       [](In x) { return cross_entropy(x[0], kTargetsK, tg::testing::ce_options(Reduction::None, 2, w3(), 0.1)); }},
       {"cross_entropy_kdim2_sum",
-       [](In x) { return cross_entropy(x[0] * 2.0, kTargetsK2, ce(Reduction::Sum)); }},
+       [](In x) { return cross_entropy(x[0] * 2.0, kTargetsK2, tg::testing::ce_options(Reduction::Sum)); }},
       {"cross_entropy_unbatched",
-       [](In x) { return cross_entropy(x[0], Indices({3}, Shape{}), ce(Reduction::None)); }},
+       [](In x) { return cross_entropy(x[0], Indices({3}, Shape{}), tg::testing::ce_options(Reduction::None)); }},
       {"cross_entropy_smoothing_weight_sum",
-       [](In x) { return cross_entropy(x[0], kTargetRows, ce(Reduction::Sum, -100, w3(), 0.2)); }},
+       [](In x) { return cross_entropy(x[0], kTargetRows, tg::testing::ce_options(Reduction::Sum, -100, w3(), 0.2)); }},
       {"nll_loss_kdim_weight_ignore",
-       [](In x) { return nll_loss(log_softmax(x[0], 1), kTargetsK, ce(Reduction::Mean, 0, w3())); }},
+       [](In x) { return nll_loss(log_softmax(x[0], 1), kTargetsK, tg::testing::ce_options(Reduction::Mean, 0, w3())); }},
       {"binary_cross_entropy_mean",
        [](In x) { return binary_cross_entropy(sigmoid(x[0] * 2.0), sigmoid(x[1])); }},
       {"binary_cross_entropy_weight_none",

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
@@ -22,6 +23,20 @@ inline void check_values(const Tensor& t, const std::vector<double>& expected,
     INFO("element " << i);
     CHECK(v[i] == Approx(expected[i]).margin(margin));
   }
+}
+
+// The fixture names listed in <dir>/index.txt (the files a fixture script wrote), in order.
+inline std::vector<std::string> fixture_index(const std::string& dir) {
+  std::ifstream index(dir + "index.txt");
+  std::vector<std::string> names;
+  for (std::string line; std::getline(index, line);)
+    if (!line.empty()) names.push_back(line);
+  return names;
+}
+
+// A float64 leaf requiring grad with t's values (fixture inputs to differentiate).
+inline Tensor leaf64(const Tensor& t) {
+  return Tensor::from_vector(t.to_vector(), t.shape(), DType::Float64, true);
 }
 
 // Loads the module's parameters from params/<name>, float64.

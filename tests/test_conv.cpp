@@ -22,13 +22,7 @@ namespace {
 
 const std::string kDir = std::string(TAPEGRAD_FIXTURES_DIR) + "/conv/";
 
-std::vector<std::string> fixture_names() {
-  std::ifstream index(kDir + "index.txt");
-  std::vector<std::string> names;
-  for (std::string line; std::getline(index, line);)
-    if (!line.empty()) names.push_back(line);
-  return names;
-}
+std::vector<std::string> fixture_names() { return tg::testing::fixture_index(kDir); }
 
 std::size_t integer(const nn::Archive& a, const std::string& key) {
   return static_cast<std::size_t>(a.integers.at(key).data.at(0));

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "compare.hpp"
+#include "test_checks.hpp"
 #include "tapegrad/autograd/gradcheck.hpp"
 #include "tapegrad/autograd/ops.hpp"
 #include "tapegrad/nn/nn.hpp"
@@ -16,15 +17,9 @@ namespace {
 
 const std::string kDir = std::string(TAPEGRAD_FIXTURES_DIR) + "/norm/";
 
-std::vector<std::string> fixture_names() {
-  std::ifstream in(kDir + "index.txt");
-  std::vector<std::string> names;
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) names.push_back(line);
-  return names;
-}
+std::vector<std::string> fixture_names() { return tg::testing::fixture_index(kDir); }
 
-Tensor leaf(const Tensor& t) { return Tensor::from_vector(t.to_vector(), t.shape(), DType::Float64, true); }
+Tensor leaf(const Tensor& t) { return tg::testing::leaf64(t); }
 
 void require_close(const std::string& what, const Tensor& ours, const Tensor& theirs, double tol = 1e-10) {
   INFO(what);

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "compare.hpp"
+#include "test_checks.hpp"
 #include "op_parity_cases.hpp"
 #include "tapegrad/autograd/ops.hpp"
 #include "tapegrad/nn/npz.hpp"
@@ -17,15 +18,9 @@ namespace {
 
 const std::string kDir = std::string(TAPEGRAD_FIXTURES_DIR) + "/ops/";
 
-std::vector<std::string> fixture_names() {
-  std::ifstream in(kDir + "index.txt");
-  std::vector<std::string> names;
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) names.push_back(line);
-  return names;
-}
+std::vector<std::string> fixture_names() { return tg::testing::fixture_index(kDir); }
 
-Tensor leaf(const Tensor& t) { return Tensor::from_vector(t.to_vector(), t.shape(), DType::Float64, true); }
+Tensor leaf(const Tensor& t) { return tg::testing::leaf64(t); }
 
 // Relative error with an absolute floor of 1: gradients near zero are compared absolutely.
 void require_close(const std::string& what, const Tensor& ours, const Tensor& theirs) {

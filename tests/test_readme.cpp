@@ -83,6 +83,67 @@ TEST_CASE("README: a custom module trains with a plain parameter list", "[readme
   CHECK(predicted.data == std::vector<std::int64_t>{2, 0});
 }
 
+// README-BEGIN modules
+// A character language model from the library's layers: PyTorch's names, options and masks.
+class CharTransformer : public tg::nn::Forwarding<CharTransformer> {
+ public:
+  CharTransformer(std::size_t vocab, std::size_t d_model, std::size_t layers) {
+    embed_ = register_module("embed", std::make_shared<tg::nn::Embedding>(vocab, d_model));
+    // Local features first: a 1-D convolution over time, batch-normalised, then GELU.
+    auto conv = std::make_shared<tg::nn::Sequential>();
+    conv->add(std::make_shared<tg::nn::Conv1d>(tg::nn::Conv1dOptions(d_model, d_model, 3).padding(1)));
+    conv->add(std::make_shared<tg::nn::BatchNorm1d>(d_model));
+    conv->add(std::make_shared<tg::nn::GELU>());
+    conv_ = register_module("conv", conv);
+    encoder_ = register_module("encoder", std::make_shared<tg::nn::TransformerEncoder>(
+        tg::nn::TransformerLayerOptions(d_model, 4).dim_feedforward(4 * d_model).dropout(0.1)
+            .activation(tg::nn::TransformerActivation::GELU).batch_first(true).norm_first(true),
+        layers, /*final_norm=*/true));
+    head_ = register_module("head", std::make_shared<tg::nn::Linear>(d_model, vocab));
+  }
+
+  // ids [B, T] -> logits [B, T, vocab]; position t sees positions 0..t only.
+  tg::Tensor forward(const tg::Indices& ids) {
+    const tg::Tensor x = embed_->forward(ids);                      // [B, T, E]
+    const tg::Tensor local = tg::transpose(conv_->forward(tg::transpose(x, {0, 2, 1})), {0, 2, 1});
+    const std::size_t steps = ids.shape[1];
+    const tg::Tensor causal = tg::nn::generate_square_subsequent_mask(steps);  // -inf above the diagonal
+    return head_->forward(encoder_->forward(x + local, causal));
+  }
+
+ private:
+  std::shared_ptr<tg::nn::Embedding> embed_;
+  std::shared_ptr<tg::nn::Sequential> conv_;
+  std::shared_ptr<tg::nn::TransformerEncoder> encoder_;
+  std::shared_ptr<tg::nn::Linear> head_;
+};
+// README-END
+
+TEST_CASE("README: the character Transformer trains and its state_dict holds buffers", "[readme]") {
+  tg::manual_seed(5);
+  // README-BEGIN modules-train
+  CharTransformer model(/*vocab=*/12, /*d_model=*/16, /*layers=*/2);
+  tg::optim::AdamW adamw(model.parameters(), tg::optim::AdamWOptions{3e-3});
+  const tg::Indices ids({1, 2, 3, 4, 5, 6, 2, 3, 4, 5, 6, 7}, {2, 6});
+  const tg::Indices next({2, 3, 4, 5, 6, 7, 3, 4, 5, 6, 7, 8}, {2, 6});
+  for (int step = 0; step < 30; ++step) {
+    adamw.zero_grad();
+    const tg::Tensor logits = model(ids);                        // [B, T, vocab]
+    const tg::Tensor loss = tg::cross_entropy(tg::transpose(logits, {0, 2, 1}), next);  // [N, C, T]
+    loss.backward();
+    adamw.step();
+  }
+  // Running statistics are buffers: saved with the weights, never trained.
+  std::cout << model.state_dict().count("conv.1.running_mean") << "\n";  // 1
+  // README-END
+  CHECK(model.state_dict().count("conv.1.running_mean") == 1);
+  CHECK(model.state_dict().count("encoder.layers.1.self_attn.in_proj_weight") == 1);
+  model.eval();
+  const tg::Tensor logits = model(ids);
+  const tg::Tensor loss = tg::cross_entropy(tg::transpose(logits, {0, 2, 1}), next);
+  CHECK(loss.to_vector()[0] < 1.0);  // ln(12) = 2.48 at the start
+}
+
 TEST_CASE("README: the custom op passes gradcheck", "[readme]") {
   // README-BEGIN gradcheck
   const tg::Tensor x = tg::Tensor::uniform({3, 4}, -1, 1, tg::DType::Float64).set_requires_grad();
@@ -191,5 +252,5 @@ TEST_CASE("README.md quotes every snippet of this file verbatim", "[readme]") {
     CHECK(readme.find(flush) != std::string::npos);
     ++snippets;
   }
-  CHECK(snippets == 5);
+  CHECK(snippets == 7);
 }

@@ -24,6 +24,17 @@ TEST_CASE("factories give the asked shape, dtype and values", "[tensor]") {
   CHECK_THROWS_WITH(v.item(), Catch::Contains("[2,2]"));
 }
 
+// GCC 12 with AVX-512 (-march=native on Zen 4/5, -march=x86-64-v4) builds the constant list
+// {1, 1, 0, 0} as four ones (its SLP vectorizer broadcasts the first pair); CMakeLists.txt turns
+// that pass off. This catches the miscompile if a compiler brings it back.
+TEST_CASE("initializer lists of values reach tensors as written", "[tensor]") {
+  CHECK(Tensor::from_vector({1, 1, 0, 0}, {4}).to_vector() == std::vector<double>{1, 1, 0, 0});
+  CHECK(Tensor::from_vector({1, 1, 0, 0}, {4}, DType::Float64).to_vector() == std::vector<double>{1, 1, 0, 0});
+  const std::vector<double> values{1, 1, 0, 0};
+  CHECK(values[2] == 0.0);
+  CHECK(values[3] == 0.0);
+}
+
 TEST_CASE("seeded random tensors repeat and generator state round-trips", "[tensor]") {
   Generator a(7), b(7);
   CHECK(Tensor::normal({5}, 0, 1, DType::Float64, a).to_vector() ==

@@ -8,28 +8,20 @@
 #include "tapegrad/autograd/random.hpp"
 #include "tapegrad/nn/linear.hpp"
 #include "tapegrad/nn/module.hpp"
+#include "tapegrad/nn/options.hpp"
 
 namespace tg::nn {
 
-// Chaining options: MultiheadAttentionOptions(64, 8).batch_first(true).dropout(0.1).
+// MultiheadAttentionOptions(64, 8).batch_first(true).dropout(0.1).
 class MultiheadAttentionOptions {
  public:
   MultiheadAttentionOptions(std::size_t embed_dim, std::size_t num_heads)
       : embed_dim_(embed_dim), num_heads_(num_heads) {}
-  MultiheadAttentionOptions& dropout(double v) { dropout_ = v; return *this; }
-  MultiheadAttentionOptions& bias(bool v) { bias_ = v; return *this; }
-  MultiheadAttentionOptions& batch_first(bool v) { batch_first_ = v; return *this; }
-  std::size_t embed_dim() const { return embed_dim_; }
-  std::size_t num_heads() const { return num_heads_; }
-  double dropout() const { return dropout_; }
-  bool bias() const { return bias_; }
-  bool batch_first() const { return batch_first_; }
-
- private:
-  std::size_t embed_dim_, num_heads_;
-  double dropout_ = 0.0;  // on the attention weights, in training mode only
-  bool bias_ = true;
-  bool batch_first_ = false;  // [B, L, E] instead of [L, B, E]
+  TG_ARG(std::size_t, embed_dim);
+  TG_ARG(std::size_t, num_heads);
+  TG_ARG(double, dropout) = 0.0;  // on the attention weights, in training mode only
+  TG_ARG(bool, bias) = true;
+  TG_ARG(bool, batch_first) = false;  // [B, L, E] instead of [L, B, E]
 };
 
 // What forward() returns: the attended values and, with need_weights, the attention weights

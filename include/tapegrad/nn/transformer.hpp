@@ -57,7 +57,6 @@ class TransformerEncoderLayer : public Module {
                  const AttentionMask& src_key_padding_mask = {});
   Tensor operator()(const Tensor& src, const AttentionMask& src_mask,
                     const AttentionMask& src_key_padding_mask = {}) {
-    const AutocastGuard precision = precision_scope();
     return forward(src, src_mask, src_key_padding_mask);
   }
   Tensor forward(const Tensor& src) override { return forward(src, AttentionMask()); }
@@ -96,7 +95,6 @@ class TransformerDecoderLayer : public Module {
                     const AttentionMask& memory_mask = {},
                     const AttentionMask& tgt_key_padding_mask = {},
                     const AttentionMask& memory_key_padding_mask = {}) {
-    const AutocastGuard precision = precision_scope();
     return forward(tgt, memory, tgt_mask, memory_mask, tgt_key_padding_mask,
                    memory_key_padding_mask);
   }
@@ -143,7 +141,6 @@ class TransformerEncoder : public Module {
                  const AttentionMask& src_key_padding_mask = {});
   Tensor operator()(const Tensor& src, const AttentionMask& mask,
                     const AttentionMask& src_key_padding_mask = {}) {
-    const AutocastGuard precision = precision_scope();
     return forward(src, mask, src_key_padding_mask);
   }
   Tensor forward(const Tensor& src) override { return forward(src, AttentionMask()); }
@@ -178,7 +175,6 @@ class TransformerDecoder : public Module {
                     const AttentionMask& memory_mask = {},
                     const AttentionMask& tgt_key_padding_mask = {},
                     const AttentionMask& memory_key_padding_mask = {}) {
-    const AutocastGuard precision = precision_scope();
     return forward(tgt, memory, tgt_mask, memory_mask, tgt_key_padding_mask,
                    memory_key_padding_mask);
   }
