@@ -184,9 +184,9 @@ void add_loss_cases(std::vector<GradcheckCase>& cases) {
   using In = const std::vector<Tensor>&;
   auto options = [](Reduction reduction, long ignore_index = -100, Tensor weight = Tensor()) {
     CrossEntropyOptions o;
-    o.reduction = reduction;
-    o.ignore_index = ignore_index;
-    o.weight = std::move(weight);
+    o.reduction(reduction);
+    o.ignore_index(ignore_index);
+    o.weight(std::move(weight));
     return o;
   };
   auto class_weights = [] { return Tensor::from_vector({0.5, 2.0, 1.0, 0.25, 1.5}, {5}, DType::Float64); };

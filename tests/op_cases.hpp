@@ -13,10 +13,10 @@ namespace tg::testing {
 inline CrossEntropyOptions ce_options(Reduction reduction, long ignore_index = -100,
                                       Tensor weight = Tensor(), double label_smoothing = 0.0) {
   CrossEntropyOptions o;
-  o.reduction = reduction;
-  o.ignore_index = ignore_index;
-  o.weight = std::move(weight);
-  o.label_smoothing = label_smoothing;
+  o.reduction(reduction);
+  o.ignore_index(ignore_index);
+  o.weight(std::move(weight));
+  o.label_smoothing(label_smoothing);
   return o;
 }
 

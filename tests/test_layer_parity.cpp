@@ -151,7 +151,7 @@ void check_embedding(Parity& p, const nn::Archive& a) {
 void check_cross_entropy(Parity& p, const nn::Archive& a) {
   const Tensor logits = zero_grad_copy(a.tensors.at("input"));
   CrossEntropyOptions options;
-  if (a.tensors.count("class_weight")) options.weight = a.tensors.at("class_weight");
+  if (a.tensors.count("class_weight")) options.weight(a.tensors.at("class_weight"));
   const Tensor loss = cross_entropy(logits, a.integers.at("targets"), options);
   p.compare("loss", loss, a.tensors.at("loss"));
   loss.backward();

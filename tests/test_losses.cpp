@@ -30,7 +30,7 @@ std::vector<std::string> recorded_ops(F f) {
 
 CrossEntropyOptions with_reduction(Reduction r) {
   CrossEntropyOptions o;
-  o.reduction = r;
+  o.reduction(r);
   return o;
 }
 
@@ -60,7 +60,7 @@ TEST_CASE("cross_entropy over [N, C, d]: the class axis second, per-element shap
 TEST_CASE("the [N, C] case stays one node, other shapes are views of it", "[loss]") {
   const Tensor logits = leaf({1, 2, 3, 4, 5, 6}, {2, 3});
   CrossEntropyOptions smoothing;
-  smoothing.label_smoothing = 0.1;
+  smoothing.label_smoothing(0.1);
   CHECK(recorded_ops([&] { return cross_entropy(logits, Indices({0, 2}), smoothing); }) ==
         std::vector<std::string>{"cross_entropy"});
   const Tensor kdim = leaf({1, 2, 3, 4, 5, 6}, {1, 3, 2});
@@ -71,11 +71,11 @@ TEST_CASE("the [N, C] case stays one node, other shapes are views of it", "[loss
 TEST_CASE("label smoothing 0 changes nothing, nll_loss refuses it", "[loss]") {
   const Tensor x = leaf({1, 2, 0.5, -1, 0, 3}, {2, 3}, DType::Float64);
   CrossEntropyOptions zero;
-  zero.label_smoothing = 0.0;
+  zero.label_smoothing(0.0);
   CHECK(cross_entropy(x, Indices({1, 2}), zero).item() == cross_entropy(x, Indices({1, 2})).item());
   // e = 1: the loss is the mean of -sum_c log p_c / C alone.
   CrossEntropyOptions full;
-  full.label_smoothing = 1.0;
+  full.label_smoothing(1.0);
   const Tensor lp = log_softmax(x, 1);
   CHECK(cross_entropy(x, Indices({1, 2}), full).item() ==
         Approx(-sum(lp).item() / 3 / 2).epsilon(1e-12));
@@ -94,7 +94,7 @@ TEST_CASE("classification losses name the bad shape or option", "[loss]") {
   CHECK_THROWS_WITH(cross_entropy(Tensor::scalar(1.0), Indices({0}, Shape{})),
                     "cross_entropy: input must be [C], [N, C] or [N, C, d1, ...], got []");
   CrossEntropyOptions bad;
-  bad.label_smoothing = 1.5;
+  bad.label_smoothing(1.5);
   CHECK_THROWS_WITH(cross_entropy(Tensor::zeros({2, 3}), Indices({0, 1}), bad),
                     "cross_entropy: label_smoothing must be in [0, 1], got 1.5");
 }
@@ -167,7 +167,7 @@ TEST_CASE("loss modules apply their options", "[loss][nn]") {
   CHECK(nn::HuberLoss()(x, t).item() == huber_loss(x, t).item());
 
   CrossEntropyOptions smoothing;
-  smoothing.label_smoothing = 0.2;
+  smoothing.label_smoothing(0.2);
   const Tensor logits = Tensor::from_vector({1, 2, 3, 0, 0, 1, 2, -1, 0, 0, 1, 1}, {2, 3, 2}, DType::Float64);
   const Indices targets({0, 2, 1, 1}, {2, 2});
   CHECK(nn::CrossEntropyLoss(smoothing)(logits, targets).item() ==

@@ -356,7 +356,7 @@ TEST_CASE("loss modules match their ops", "[nn]") {
   CHECK(nn::CrossEntropyLoss()(logits, targets).item() ==
         Approx(cross_entropy(logits, targets).item()));
   CrossEntropyOptions sum_opts;
-  sum_opts.reduction = Reduction::Sum;
+  sum_opts.reduction(Reduction::Sum);
   const double ce_sum = nn::CrossEntropyLoss(sum_opts)(logits, targets).item();
   const double expected = (std::log(std::exp(1) + std::exp(2) + std::exp(3)) - 3) + std::log(3.0);
   CHECK(ce_sum == Approx(expected).epsilon(1e-6));

@@ -255,7 +255,7 @@ TEST_CASE("cross_entropy matches PyTorch, weights and ignore_index included", "[
                1e-9);
 
   CrossEntropyOptions weighted;
-  weighted.weight = Tensor::from_vector({0.5, 2.0, 1.0, 0.25}, {4}, DType::Float64);
+  weighted.weight(Tensor::from_vector({0.5, 2.0, 1.0, 0.25}, {4}, DType::Float64));
   logits.zero_grad();
   const Tensor wl = cross_entropy(logits, targets, weighted);
   CHECK(wl.item() == Approx(0.5229324037423129).epsilon(1e-12));
@@ -265,7 +265,7 @@ TEST_CASE("cross_entropy matches PyTorch, weights and ignore_index included", "[
                                       -0.0332931158, 0.0010007540, 0.0201006819, 0.0121916798},
                1e-9);
 
-  weighted.ignore_index = 3;  // row 1 drops out of the sum and of the denominator
+  weighted.ignore_index(3);  // row 1 drops out of the sum and of the denominator
   logits.zero_grad();
   const Tensor il = cross_entropy(logits, targets, weighted);
   CHECK(il.item() == Approx(0.4365962080045551).epsilon(1e-12));
@@ -276,16 +276,16 @@ TEST_CASE("cross_entropy matches PyTorch, weights and ignore_index included", "[
                1e-9);
 
   CrossEntropyOptions none;
-  none.reduction = Reduction::None;
+  none.reduction(Reduction::None);
   check_values(cross_entropy(logits, targets, none), {0.4951818981, 1.3862943611, 0.2022534477},
                1e-9);
   CrossEntropyOptions summed;
-  summed.reduction = Reduction::Sum;
+  summed.reduction(Reduction::Sum);
   CHECK(cross_entropy(logits, targets, summed).item() == Approx(2.0837297069).epsilon(1e-10));
 
   // Everything ignored: the mean is NaN (0/0, as PyTorch) but the gradient is zero, not NaN.
   CrossEntropyOptions all_ignored;
-  all_ignored.ignore_index = 1;
+  all_ignored.ignore_index(1);
   const Tensor one = leaf({1, 2, 3}, {1, 3});
   const Tensor nan_loss = cross_entropy(one, Indices({1}), all_ignored);
   CHECK(std::isnan(nan_loss.item()));
@@ -314,14 +314,14 @@ TEST_CASE("nll_loss picks the target log-probabilities", "[ops][loss]") {
   const Tensor lp = leaf({-0.5, -1.0, -2.0, -0.1, -3.0, -2.5}, {2, 3}, DType::Float64);
   CHECK(nll_loss(lp, Indices({2, 0})).item() == Approx(1.05));
   CrossEntropyOptions weighted;
-  weighted.weight = Tensor::from_vector({1, 2, 3}, {3}, DType::Float64);
+  weighted.weight(Tensor::from_vector({1, 2, 3}, {3}, DType::Float64));
   const Tensor loss = nll_loss(lp, Indices({2, 0}), weighted);
   CHECK(loss.item() == Approx(1.525));
   loss.backward();
   check_values(lp.grad_tensor(), {0, 0, -0.75, -0.25, 0, 0});
   CrossEntropyOptions none;
-  none.reduction = Reduction::None;
-  none.ignore_index = 0;
+  none.reduction(Reduction::None);
+  none.ignore_index(0);
   check_values(nll_loss(lp, Indices({2, 0}), none), {2.0, 0.0});
 }
 
@@ -336,7 +336,7 @@ TEST_CASE("classification loss errors name the bad target and the class count", 
   CHECK_THROWS_WITH(cross_entropy(Tensor::zeros({3}), Indices({0, 1, 2})),
                     "cross_entropy: targets of shape [3] for input [3] (expected [])");
   CrossEntropyOptions weighted;
-  weighted.weight = Tensor::ones({3});
+  weighted.weight(Tensor::ones({3}));
   CHECK_THROWS_WITH(cross_entropy(logits, Indices({0, 1, 2}), weighted),
                     "cross_entropy: class weight of shape [3] for input [3,4] (expected [4])");
 }

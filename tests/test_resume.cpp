@@ -257,5 +257,7 @@ TEST_CASE("seq2seq: SIGINT saves, --resume ends bit for bit as an uninterrupted 
 
 TEST_CASE("seq2seq: killed outright, --resume ends bit for bit as an uninterrupted run",
           "[resume][seq2seq]") {
-  check_resume("seq2seq", SEQ2SEQ_EXE, kSeq2SeqArgs, 5, SIGKILL, 5);
+  // Killed after 3 of 8 epochs: after 5, a loaded machine could finish the last three while the
+  // second-run check ran, and the kill found no process (seen once under ctest -j2).
+  check_resume("seq2seq", SEQ2SEQ_EXE, kSeq2SeqArgs, 3, SIGKILL, 5);
 }

@@ -46,19 +46,19 @@ std::size_t check_classification(const char* op, const Tensor& input, const Indi
                             shape_str(targets.shape), shape_str(s), shape_str(expected)));
   for (std::size_t i = 0; i < targets.size(); ++i) {
     const std::int64_t t = targets[i];
-    if (t != options.ignore_index && (t < 0 || static_cast<std::size_t>(t) >= classes))
+    if (t != options.ignore_index() && (t < 0 || static_cast<std::size_t>(t) >= classes))
       throw Error(fmt::format("{}: target {} ({} {}) out of range for C = {} classes (input {})",
                               op, t, s.size() <= 2 ? "row" : "element", i, classes, shape_str(s)));
   }
-  if (options.weight.defined()) {
-    check_same_dtype(op, {input, options.weight});
-    if (options.weight.shape() != Shape{classes})
+  if (options.weight().defined()) {
+    check_same_dtype(op, {input, options.weight()});
+    if (options.weight().shape() != Shape{classes})
       throw Error(fmt::format("{}: class weight of shape {} for input {} (expected [{}])", op,
-                              shape_str(options.weight.shape()), shape_str(s), classes));
+                              shape_str(options.weight().shape()), shape_str(s), classes));
   }
-  if (!(options.label_smoothing >= 0.0 && options.label_smoothing <= 1.0))
+  if (!(options.label_smoothing() >= 0.0 && options.label_smoothing() <= 1.0))
     throw Error(fmt::format("{}: label_smoothing must be in [0, 1], got {}", op,
-                            options.label_smoothing));
+                            options.label_smoothing()));
   return classes;
 }
 
@@ -96,22 +96,22 @@ std::shared_ptr<const RowWeights<T>> row_weights(const Indices& targets, std::si
   auto rw = std::make_shared<RowWeights<T>>();
   rw->targets = targets.data;
   rw->classes = classes;
-  rw->reduction = options.reduction;
-  rw->ignore_index = options.ignore_index;
-  const T* cw = options.weight.defined() ? options.weight.value<T>().data() : nullptr;
+  rw->reduction = options.reduction();
+  rw->ignore_index = options.ignore_index();
+  const T* cw = options.weight().defined() ? options.weight().value<T>().data() : nullptr;
   rw->w.resize(targets.size());
   for (std::size_t i = 0; i < targets.size(); ++i) {
     const std::int64_t t = targets[i];
-    rw->w[i] = t == options.ignore_index ? T(0) : cw ? cw[t] : T(1);
+    rw->w[i] = t == options.ignore_index() ? T(0) : cw ? cw[t] : T(1);
     rw->denominator += rw->w[i];
   }
-  rw->smoothing = static_cast<T>(options.label_smoothing);
+  rw->smoothing = static_cast<T>(options.label_smoothing());
   if (rw->smoothing != T(0)) {
     rw->class_weight.assign(classes, T(1));
     if (cw) std::copy(cw, cw + classes, rw->class_weight.begin());
     for (T c : rw->class_weight) rw->class_weight_total += c;
     std::size_t kept = 0;
-    for (std::int64_t t : targets.data) kept += t != options.ignore_index;
+    for (std::int64_t t : targets.data) kept += t != options.ignore_index();
     rw->smooth_denominator = cw ? rw->denominator : T(kept);
   }
   return rw;
@@ -214,7 +214,7 @@ Tensor classification_nd(const Tensor& input, const Indices& targets,
     rows = reshape(transpose(input, perm), {-1, static_cast<long>(classes)});
   }
   const Tensor loss = loss2d(rows, Indices(targets.data, Shape{targets.size()}));
-  return options.reduction == Reduction::None ? reshape(loss, targets.shape) : loss;
+  return options.reduction() == Reduction::None ? reshape(loss, targets.shape) : loss;
 }
 
 // SplitMix64's output function (Steele, Lea, Flood 2014): a bijective mix of a 64-bit counter.
@@ -242,7 +242,7 @@ Tensor cross_entropy_rows(const Tensor& logits, const Indices& targets,
     if (any_requires_grad(logits)) {
       // dlogits = (softmax - one_hot(y)) * nll factor + (W softmax - weight) * smoothing factor,
       // row by row (W = sum of the class weights).
-      Formula formula = [k = target_constants(*rw), reduction = options.reduction](
+      Formula formula = [k = target_constants(*rw), reduction = options.reduction()](
                             const Tensor& g, const Inputs& in, const Tensor&) -> Grads {
         const Tensor gr = per_row(g, reduction);
         const Tensor p = softmax(in[0], 1);
@@ -288,7 +288,7 @@ Tensor nll_loss_rows(const Tensor& log_probs, const Indices& targets,
     Tensor loss(nll_forward<T>(log_probs.value<T>().data(), *rw));
     if (any_requires_grad(log_probs)) {
       // Only each row's target entry has a gradient: -w_i / denominator.
-      Formula formula = [k = target_constants(*rw), reduction = options.reduction](
+      Formula formula = [k = target_constants(*rw), reduction = options.reduction()](
                             const Tensor& g, const Inputs&, const Tensor&) -> Grads {
         return {-k.one_hot * (k.factor * per_row(g, reduction))};
       };
@@ -319,9 +319,9 @@ Tensor cross_entropy(const Tensor& logits, const Indices& targets,
 Tensor nll_loss(const Tensor& log_probs, const Indices& targets,
                 const CrossEntropyOptions& options) {
   const std::size_t classes = check_classification(op_nll_loss, log_probs, targets, options);
-  if (options.label_smoothing != 0.0)
+  if (options.label_smoothing() != 0.0)
     throw Error(fmt::format("nll_loss: label_smoothing is an option of cross_entropy, not of "
-                            "nll_loss (got {})", options.label_smoothing));
+                            "nll_loss (got {})", options.label_smoothing()));
   return classification_nd(log_probs, targets, options, classes,
                            [&](const Tensor& rows, const Indices& flat) {
                              return nll_loss_rows(rows, flat, options);

@@ -93,7 +93,7 @@ double evaluate_streams(BabyLM& model, const StreamBatches& batches) {
   NoGradGuard no_grad;
   nn::EvalModeGuard eval(model);
   CrossEntropyOptions sum;
-  sum.reduction = Reduction::Sum;
+  sum.reduction(Reduction::Sum);
   LmState state;
   Indices inputs, targets;
   double total = 0;

@@ -108,7 +108,7 @@ Evaluation evaluate(NameClassifier& model, const EncodedSet& set, std::size_t ba
     const Batch batch = gather_batch(set, positions);
     const Tensor logits = model.forward(batch);
     CrossEntropyOptions sum;
-    sum.reduction = Reduction::Sum;
+    sum.reduction(Reduction::Sum);
     loss_sum += cross_entropy(logits, Indices(batch.labels), sum).item();
     const float* l = logits.value<float>().data();
     for (std::size_t b = 0; b < batch.size(); ++b) {

@@ -174,7 +174,7 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
   for (std::int64_t l : train.labels) ++counts.at(static_cast<std::size_t>(l));
   CrossEntropyOptions loss_options;
   const std::vector<double> weights = class_weights(counts, o.weights);
-  if (!weights.empty()) loss_options.weight = Tensor::from_vector(weights, {C});
+  if (!weights.empty()) loss_options.weight(Tensor::from_vector(weights, {C}));
 
   const nn::NamedTensors params = model.named_parameters();
   std::unique_ptr<optim::Optimizer> optimizer = make_optimizer(o.optimizer, params, o);

@@ -203,7 +203,7 @@ Tensor Seq2Seq::loss(const std::vector<std::vector<std::int64_t>>& sources,
   // One output product for every step: [B, steps, D] -> [B * steps, V].
   const Tensor all = logits(stack(attentional, 1));
   CrossEntropyOptions options;
-  options.ignore_index = kPad;
+  options.ignore_index(kPad);
   return cross_entropy(reshape(all, {as_long(B * steps), as_long(config_.target.size())}),
                        Indices(expected), options);
 }

@@ -60,6 +60,8 @@ struct AttentionArgs {
   AttentionMask key_padding_mask;
   // [L, S] for every batch element and head, or [B * num_heads, L, S] (row b * num_heads + h),
   // e.g. a causal mask (generate_square_subsequent_mask).
+  // A float mask of another dtype than the layer's is converted, and then gets no gradient; one
+  // that should be learned must have the layer's dtype.
   AttentionMask attn_mask;
   bool need_weights = true;
   bool average_attn_weights = true;

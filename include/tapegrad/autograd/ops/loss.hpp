@@ -2,6 +2,7 @@
 // regression losses (binary_cross_entropy[_with_logits], l1, smooth_l1, huber), dropout.
 #pragma once
 
+#include "tapegrad/autograd/options.hpp"
 #include "tapegrad/autograd/random.hpp"
 #include "tapegrad/autograd/tensor.hpp"
 
@@ -9,11 +10,15 @@ namespace tg {
 
 enum class Reduction { Mean, Sum, None };
 
-struct CrossEntropyOptions {
-  Reduction reduction = Reduction::Mean;
-  long ignore_index = -100;  // targets equal to it contribute nothing (and do not count in the mean)
-  Tensor weight;             // optional per-class weights [C]; the mean divides by the summed weights
-  double label_smoothing = 0.0;  // in [0, 1]; cross_entropy only (PyTorch's definition)
+// CrossEntropyOptions().ignore_index(0).label_smoothing(0.1), as F.cross_entropy's arguments.
+class CrossEntropyOptions {
+  TG_ARG(Reduction, reduction) = Reduction::Mean;
+  // Targets equal to it contribute nothing (and do not count in the mean).
+  TG_ARG(long, ignore_index) = -100;
+  // Optional per-class weights [C]; the mean divides by the summed weights.
+  TG_ARG(Tensor, weight);
+  // In [0, 1]; cross_entropy only (PyTorch's definition).
+  TG_ARG(double, label_smoothing) = 0.0;
 };
 
 // logits [N, C] with N class indices, [N, C, d1, ...] with targets [N, d1, ...] (the class
