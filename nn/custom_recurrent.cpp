@@ -5,6 +5,7 @@
 
 #include "tapegrad/autograd/ops/linalg.hpp"
 #include "tapegrad/autograd/ops/shape.hpp"
+#include "tapegrad/nn/rnn_cells.hpp"
 #include "nn/rnn_ops.hpp"
 
 namespace tg::nn {
@@ -75,6 +76,38 @@ Tensor CustomRecurrent::run_direction(std::size_t k, const Tensor& input, const 
     state = next;
   }
   return gather_rows({T, B, W}, pieces, workspace());
+}
+
+OpsCell::OpsCell(CellKind kind, std::size_t input_size, std::size_t hidden_size, bool bias,
+                 Generator& gen)
+    : kind_(kind), hidden_(hidden_size) {
+  const std::size_t gh = gate_count(kind) * hidden_size;
+  w_ih_ = register_parameter("weight_ih", recurrent_init({gh, input_size}, hidden_size, gen));
+  w_hh_ = register_parameter("weight_hh", recurrent_init({gh, hidden_size}, hidden_size, gen));
+  if (bias) {
+    b_ih_ = register_parameter("bias_ih", recurrent_init({gh}, hidden_size, gen));
+    b_hh_ = register_parameter("bias_hh", recurrent_init({gh}, hidden_size, gen));
+  }
+}
+
+std::string OpsCell::type_name() const {
+  return std::string(cell_spec(kind_).layer_name) + "OpsCell";
+}
+
+std::size_t OpsCell::cell_size() const {
+  return state_width(kind_, hidden_) - hidden_;
+}
+
+Tensor OpsCell::step(const Tensor& state, const Tensor& projected) {
+  const long H = static_cast<long>(hidden_);
+  const Tensor h = cell_size() ? slice(state, 1, 0, H) : state;
+  return cell_spec(kind_).step_ops(projected, linear(h, w_hh_, b_hh_), state, hidden_, tap_);
+}
+
+CellFactory ops_cells(CellKind kind, std::size_t hidden_size, bool bias) {
+  return [=](std::size_t input_size, Generator& gen) {
+    return std::make_shared<OpsCell>(kind, input_size, hidden_size, bias, gen);
+  };
 }
 
 }  // namespace tg::nn

@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <iterator>
+#include <utility>
 
 #include "tapegrad/autograd/ops/loss.hpp"
 #include "nn/rnn_detail.hpp"
@@ -233,25 +235,31 @@ Nonlinearity RNN::nonlinearity() const {
   return cell_spec(kind()).relu ? Nonlinearity::Relu : Nonlinearity::Tanh;
 }
 
-LSTM::LSTM(const RecurrentOptions& options, Generator& gen)
-    : RecurrentLayer(CellKind::Lstm, options, gen) {}
+namespace {
 
-GRU::GRU(const RecurrentOptions& options, Generator& gen)
-    : RecurrentLayer(CellKind::Gru, options, gen) {}
+template <CellKind K>
+std::shared_ptr<RecurrentLayer> make_fused(const RecurrentOptions& options, Generator& gen) {
+  if constexpr (K == CellKind::RnnTanh || K == CellKind::RnnRelu)
+    return std::make_shared<RNN>(options, K == CellKind::RnnRelu ? Nonlinearity::Relu
+                                                                 : Nonlinearity::Tanh, gen);
+  else
+    return std::make_shared<FusedRecurrent<K>>(options, gen);
+}
 
-MGU::MGU(const RecurrentOptions& options, Generator& gen)
-    : RecurrentLayer(CellKind::Mgu, options, gen) {}
+template <std::size_t... I>
+std::shared_ptr<RecurrentLayer> make_of_kind(CellKind kind, const RecurrentOptions& options,
+                                             Generator& gen, std::index_sequence<I...>) {
+  std::shared_ptr<RecurrentLayer> made;
+  ((kind == kCellKinds[I] ? void(made = make_fused<kCellKinds[I]>(options, gen)) : void()), ...);
+  if (!made) throw Error("make_recurrent_layer: not a CellKind");
+  return made;
+}
+
+}  // namespace
 
 std::shared_ptr<RecurrentLayer> make_recurrent_layer(CellKind kind, const RecurrentOptions& options,
                                                      Generator& gen) {
-  switch (kind) {  // no default: a new kind must say which layer it makes
-    case CellKind::RnnTanh: return std::make_shared<RNN>(options, Nonlinearity::Tanh, gen);
-    case CellKind::RnnRelu: return std::make_shared<RNN>(options, Nonlinearity::Relu, gen);
-    case CellKind::Lstm: return std::make_shared<LSTM>(options, gen);
-    case CellKind::Gru: return std::make_shared<GRU>(options, gen);
-    case CellKind::Mgu: return std::make_shared<MGU>(options, gen);
-  }
-  throw Error("make_recurrent_layer: not a CellKind");
+  return make_of_kind(kind, options, gen, std::make_index_sequence<std::size(kCellKinds)>{});
 }
 
 }  // namespace tg::nn

@@ -190,4 +190,9 @@ GRUCell::GRUCell(std::size_t input_size, std::size_t hidden_size, bool bias, Gen
 
 Tensor GRUCell::forward(const Tensor& x, const Tensor& h) { return step(x, h, Tensor()); }
 
+Tensor FusedCell::forward(const Tensor& x) {
+  const Tensor state = step(x, Tensor(), Tensor());
+  return cell_spec(kind()).has_cell_state ? state_part(state, 0, hidden_size()) : state;
+}
+
 }  // namespace tg::nn

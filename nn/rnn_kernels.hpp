@@ -1,10 +1,10 @@
 // Fused element-wise gate kernels of the recurrent cells (forward and backward) over raw rows.
 //
-// The recorded ops (nn/rnn_ops.cpp) do the matrix products with BLAS and hand one block of rows
-// (a batch at one time step) to these kernels, which apply every gate non-linearity and the state
-// update in one vectorized pass (xsimd), forward and backward. Layouts and gate orders are
-// PyTorch's: RNN h; LSTM i, f, g, o; GRU r, z, n with n = tanh(W_in x + b_in + r * (W_hn h + b_hn));
-// MGU f, n in the GRU's form (n = tanh(W_in x + b_in + f * (W_hn h + b_hn)), h' = (1 - f) h + f n).
+// The recorded ops (nn/rnn_ops.cpp, nn/rnn_cells.cpp) do the matrix products with BLAS and hand
+// one block of rows (a batch at one time step) to cell_forward / cell_backward, which handle
+// padding rows and give every other row to the kind's row kernels (its description's, written in
+// nn/cells/<label>.cpp with the lanes of nn/cells/lanes.hpp): every gate non-linearity and the
+// state update in one vectorized pass. Layouts and gate orders are PyTorch's.
 #pragma once
 
 #include <cstddef>
@@ -13,6 +13,33 @@
 #include "tapegrad/nn/rnn_kinds.hpp"
 
 namespace tg::nn {
+
+// One row through a kind's row kernels: pointers to H values (G*H for the gate rows).
+template <class T>
+struct CellRow {
+  std::size_t hidden = 0;
+  // In: pre-activations (input side + hidden side, biases included, except the split gate's
+  // hidden part, which comes in hh). Out: the activated gates, which backward reads.
+  T* gates = nullptr;
+  const T* hh = nullptr;    // split gate: the row's W_hh h [G*H] without bias; null: zero
+  const T* b_hn = nullptr;  // split gate: its part of b_hh [H]; null: no bias
+  T* hn = nullptr;          // split gate: W_hn h + b_hn [H], written forward, read backward
+  const T* h_prev = nullptr;  // null: zero state
+  const T* c_prev = nullptr;  // cell state; null: zero
+  T* h = nullptr;             // new state
+  T* c = nullptr;
+};
+
+// The gradients of one row; dh_prev and dc_prev are accumulated (+=) and may be null.
+template <class T>
+struct CellRowGrads {
+  const T* dh = nullptr;  // gradient of the new h
+  const T* dc = nullptr;  // of the new c
+  T* dgates = nullptr;    // [G*H] written: gradient of the input-side pre-activations
+  T* dhh = nullptr;       // split gate: [G*H] written: of the hidden-side pre-activations
+  T* dh_prev = nullptr;   // the state's direct paths that bypass the W_hh product
+  T* dc_prev = nullptr;
+};
 
 // One block of rows through a cell's element-wise part. Pointers are row-major with the given
 // leading dimensions; the gate blocks have leading dimension G*H.

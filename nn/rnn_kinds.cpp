@@ -1,68 +1,37 @@
-// The description of each built-in cell kind (see tapegrad/nn/rnn_kinds.hpp).
-#include "tapegrad/autograd/error.hpp"
+// cell_spec and parse_cell_kind over the kinds' descriptions (each in nn/cells/<label>.cpp).
 #include "tapegrad/nn/rnn_kinds.hpp"
+
+#include <array>
+#include <utility>
+
+#include "tapegrad/autograd/error.hpp"
 
 namespace tg::nn {
 
+namespace {
+
+constexpr std::size_t kKindCount = std::size(kCellKinds);
+
+template <std::size_t... I>
+constexpr bool listed_in_enum_order(std::index_sequence<I...>) {
+  return ((kCellKinds[I] == static_cast<CellKind>(I)) && ...);
+}
+static_assert(listed_in_enum_order(std::make_index_sequence<kKindCount>{}),
+              "kCellKinds lists every CellKind once, in the enum's order");
+
+// The table is built on first use (no work when the library loads), from kCellKinds alone.
+template <std::size_t... I>
+std::array<const CellSpec*, kKindCount> describe_all(std::index_sequence<I...>) {
+  return {&describe_cell<kCellKinds[I]>()...};
+}
+
+}  // namespace
+
 const CellSpec& cell_spec(CellKind kind) {
-  // Named fields: a new field cannot silently shift the meaning of the others.
-  static const CellSpec rnn_tanh = [] {
-    CellSpec s{};
-    s.layer_name = "RNN";
-    s.op_name = "rnn_cell";
-    s.sequence_op = "rnn_sequence";
-    s.label = "tanh";
-    s.gate_count = 1;
-    s.gate_names = "h";
-    return s;
-  }();
-  static const CellSpec rnn_relu = [] {
-    CellSpec s = rnn_tanh;
-    s.label = "relu";
-    s.relu = true;
-    return s;
-  }();
-  static const CellSpec lstm = [] {
-    CellSpec s{};
-    s.layer_name = "LSTM";
-    s.op_name = "lstm_cell";
-    s.sequence_op = "lstm_sequence";
-    s.label = "lstm";
-    s.gate_count = 4;
-    s.has_cell_state = true;
-    s.gate_names = "i,f,g,o";
-    return s;
-  }();
-  static const CellSpec gru = [] {
-    CellSpec s{};
-    s.layer_name = "GRU";
-    s.op_name = "gru_cell";
-    s.sequence_op = "gru_sequence";
-    s.label = "gru";
-    s.gate_count = 3;
-    s.split_hidden_gate = true;
-    s.gate_names = "r,z,n";
-    return s;
-  }();
-  static const CellSpec mgu = [] {
-    CellSpec s{};
-    s.layer_name = "MGU";
-    s.op_name = "mgu_cell";
-    s.sequence_op = "mgu_sequence";
-    s.label = "mgu";
-    s.gate_count = 2;
-    s.split_hidden_gate = true;
-    s.gate_names = "f,n";
-    return s;
-  }();
-  switch (kind) {  // no default: -Werror=switch names this place for a new kind
-    case CellKind::RnnTanh: return rnn_tanh;
-    case CellKind::RnnRelu: return rnn_relu;
-    case CellKind::Lstm: return lstm;
-    case CellKind::Gru: return gru;
-    case CellKind::Mgu: return mgu;
-  }
-  throw Error("cell_spec: not a CellKind");
+  static const auto table = describe_all(std::make_index_sequence<kKindCount>{});
+  const auto index = static_cast<std::size_t>(kind);
+  if (index >= kKindCount) throw Error("cell_spec: not a CellKind");
+  return *table[index];
 }
 
 CellKind parse_cell_kind(const std::string& name) {

@@ -107,6 +107,8 @@ const std::map<std::string, std::string> kModules = {
     {"ELU", "nn.ELU"},
     {"Embedding", "nn.Embedding"},
     {"Forwarding", "(operator() for any forward signature)"},
+    {"FusedCell", "(the fused cell of any kind)"},
+    {"FusedRecurrent", "(the fused layer of any kind)"},
     {"GELU", "nn.GELU"},
     {"GRU", "nn.GRU"},
     {"GRUCell", "nn.GRUCell"},
@@ -127,6 +129,7 @@ const std::map<std::string, std::string> kModules = {
     {"ModuleList", "nn.ModuleList"},
     {"MultiheadAttention", "nn.MultiheadAttention"},
     {"NLLLoss", "nn.NLLLoss"},
+    {"OpsCell", "(a fused kind written with ops: differentiable twice)"},
     {"RNN", "nn.RNN"},
     {"RNNCell", "nn.RNNCell"},
     {"ReLU", "nn.ReLU"},
@@ -153,15 +156,16 @@ std::string read(const std::filesystem::path& p) {
   return s.str();
 }
 
-// Every class of the public nn headers that derives from a module class.
+// Every class of the public nn headers that derives from a module class, and every name of a
+// kind's fused layer (`using LSTM = FusedRecurrent<CellKind::Lstm>`).
 std::set<std::string> public_module_classes() {
   namespace fs = std::filesystem;
-  const std::regex derived(R"(class (\w+) : public (\w+))");
+  const std::regex derived(R"(class (\w+) : public (\w+)|using (\w+) = \w+<CellKind::)");
   std::set<std::string> found;
   for (const auto& entry : fs::directory_iterator(fs::path(TAPEGRAD_SOURCE_DIR) / "include/tapegrad/nn")) {
     const std::string text = read(entry.path());
     for (auto it = std::sregex_iterator(text.begin(), text.end(), derived); it != std::sregex_iterator(); ++it)
-      found.insert((*it)[1]);
+      found.insert((*it)[1].matched ? (*it)[1] : (*it)[3]);
   }
   return found;
 }

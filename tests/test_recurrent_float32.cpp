@@ -7,8 +7,8 @@
 // so instead the float32 layer is compared with the same layer in float64 (the float64 path is
 // itself gradchecked in test_recurrent.cpp). The tolerance must be tight enough that a kernel
 // with one gate's derivative 1% wrong fails it: the test proves that on deliberately wrong
-// kernels, written here with the ops (an independent implementation of each cell), before
-// trusting a pass.
+// kernels, the kind's step written with ops (nn::OpsCell, an independent implementation of the
+// same cell) with one gate perturbed through its gate tap, before trusting a pass.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -114,7 +114,8 @@ Results run_layer(const Problem& p, DType dtype) {
   leaves["x"] = leaf(p.x, {kSteps, kBatch, kInput}, dtype);
   leaves["h0"] = leaf(p.h0, {1, kBatch, H}, dtype);
   nn::RecurrentState state{leaves["h0"], Tensor()};
-  if (p.kind == CellKind::Lstm) state.c = leaves["c0"] = leaf(p.c0, {1, kBatch, H}, dtype);
+  if (nn::cell_spec(p.kind).has_cell_state)
+    state.c = leaves["c0"] = leaf(p.c0, {1, kBatch, H}, dtype);
   const nn::RecurrentOutput out = layer->forward(leaves["x"], state);
   loss_of(p, dtype, out.output, out.state.h, out.state.c).backward();
   Results r{{"output", out.output.to_vector()}, {"h_n", out.state.h.to_vector()}};
@@ -141,56 +142,34 @@ Tensor faulty(const Tensor& gate_value, int gate, const Fault& f) {
   return scale_grad(gate_value, f.derivative) * f.value;
 }
 
-// The cell written with the ops, in float64, PyTorch's formulas and gate order, with an optional
-// fault in one gate. Without a fault it must agree with the float64 layer to rounding (checked):
-// that makes the faulty versions fair stand-ins for a wrong fused kernel.
+// The kind's op-built twin (nn::OpsCell, its description's step written with ops) in float64,
+// with an optional fault in one gate through the cell's gate tap. Without a fault it must agree
+// with the float64 layer to rounding (checked): that makes the faulty versions fair stand-ins for
+// a wrong fused kernel.
 Results run_reference(const Problem& p, const Fault& fault) {
   const DType d = DType::Float64;
-  const long H = static_cast<long>(p.hidden), B = static_cast<long>(kBatch);
+  nn::CustomRecurrent twin(nn::RecurrentOptions(kInput, p.hidden),
+                           nn::ops_cells(p.kind, p.hidden));
+  twin.to(d);
   std::map<std::string, Tensor> leaves;
   for (const auto& [name, values] : p.params) leaves[name] = leaf(values.first, values.second, d);
+  twin.load_state_dict(leaves);
+  leaves.clear();
+  for (const auto& [name, t] : twin.named_parameters()) leaves[name] = t;
+  static_cast<nn::OpsCell&>(twin.cell(0)).set_gate_tap(
+      [&](std::size_t gate, const Tensor& value) {
+        return faulty(value, static_cast<int>(gate), fault);
+      });
+  const std::size_t H = p.hidden;
   leaves["x"] = leaf(p.x, {kSteps, kBatch, kInput}, d);
-  leaves["h0"] = leaf(p.h0, {1, kBatch, p.hidden}, d);
-  if (p.kind == CellKind::Lstm) leaves["c0"] = leaf(p.c0, {1, kBatch, p.hidden}, d);
-  auto part = [&](const Tensor& t, long k) { return slice(t, 1, k * H, (k + 1) * H); };
-
-  Tensor h = reshape(leaves["h0"], {B, H}), c;
-  if (p.kind == CellKind::Lstm) c = reshape(leaves["c0"], {B, H});
-  std::vector<Tensor> outputs;
-  for (std::size_t t = 0; t < kSteps; ++t) {
-    const long ts = static_cast<long>(t);
-    const Tensor xt = reshape(slice(leaves["x"], 0, ts, ts + 1), {B, static_cast<long>(kInput)});
-    const Tensor gx = linear(xt, leaves["weight_ih_l0"], leaves["bias_ih_l0"]);
-    const Tensor gh = linear(h, leaves["weight_hh_l0"], leaves["bias_hh_l0"]);
-    if (p.kind == CellKind::Lstm) {
-      const Tensor s = gx + gh;
-      const Tensor i = faulty(sigmoid(part(s, 0)), 0, fault);
-      const Tensor f = faulty(sigmoid(part(s, 1)), 1, fault);
-      const Tensor g = faulty(tanh(part(s, 2)), 2, fault);
-      const Tensor o = faulty(sigmoid(part(s, 3)), 3, fault);
-      c = f * c + i * g;
-      h = o * tanh(c);
-    } else if (p.kind == CellKind::Gru) {
-      const Tensor r = faulty(sigmoid(part(gx, 0) + part(gh, 0)), 0, fault);
-      const Tensor z = faulty(sigmoid(part(gx, 1) + part(gh, 1)), 1, fault);
-      const Tensor n = faulty(tanh(part(gx, 2) + r * part(gh, 2)), 2, fault);
-      h = (1.0 - z) * n + z * h;
-    } else if (p.kind == CellKind::Mgu) {
-      const Tensor f = faulty(sigmoid(part(gx, 0) + part(gh, 0)), 0, fault);
-      const Tensor n = faulty(tanh(part(gx, 1) + f * part(gh, 1)), 1, fault);
-      h = (1.0 - f) * h + f * n;
-    } else {
-      const Tensor s = gx + gh;
-      h = faulty(p.kind == CellKind::RnnRelu ? relu(s) : tanh(s), 0, fault);
-    }
-    outputs.push_back(h);
-  }
-  const Tensor out = stack(outputs, 0);
-  const Tensor h_n = reshape(h, {1, B, H});
-  const Tensor c_n = c.defined() ? reshape(c, {1, B, H}) : Tensor();
-  loss_of(p, d, out, h_n, c_n).backward();
-  Results r{{"output", out.to_vector()}, {"h_n", h_n.to_vector()}};
-  if (c_n.defined()) r["c_n"] = c_n.to_vector();
+  leaves["h0"] = leaf(p.h0, {1, kBatch, H}, d);
+  nn::RecurrentState state{leaves["h0"], Tensor()};
+  if (nn::cell_spec(p.kind).has_cell_state)
+    state.c = leaves["c0"] = leaf(p.c0, {1, kBatch, H}, d);
+  const nn::RecurrentOutput out = twin.forward(leaves["x"], state);
+  loss_of(p, d, out.output, out.state.h, out.state.c).backward();
+  Results r{{"output", out.output.to_vector()}, {"h_n", out.state.h.to_vector()}};
+  if (out.state.c.defined()) r["c_n"] = out.state.c.to_vector();
   collect_grads(r, leaves);
   return r;
 }

@@ -1,9 +1,11 @@
 // seq2seq command line: the train / eval / translate subcommands and every flag's help.
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 #include "common/cli.hpp"
 #include "common/resume.hpp"
 #include "seq2seq/commands.hpp"
+#include "tapegrad/nn/rnn_kinds.hpp"
 
 namespace tg::examples::seq2seq {
 
@@ -24,8 +26,12 @@ void add_train_options(CLI::App& cmd, TrainArgs& a) {
   integer_in(cmd.add_option("--test-size", a.sizes.test,
                             "Generated dates: test pairs (ignored with --data)"),
              1, 100000);
-  cmd.add_option("--cell", a.cell, "Recurrent cell of the encoder and the decoder: gru or lstm")
-      ->check(CLI::IsMember({"gru", "lstm"}));
+  std::vector<std::string> kinds;
+  for (nn::CellKind kind : nn::kCellKinds) kinds.push_back(nn::cell_spec(kind).label);
+  cmd.add_option("--cell", a.cell,
+                 fmt::format("Recurrent cell of the encoder and the decoder: {}",
+                             fmt::join(kinds, ", ")))
+      ->check(CLI::IsMember(kinds));
   integer_in(cmd.add_option("--embedding", a.embedding, "Character embedding size (source and target)"),
              1, 4096);
   integer_in(cmd.add_option("--hidden", a.hidden, "Encoder units per direction"), 1, 4096);

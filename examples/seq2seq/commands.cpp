@@ -106,7 +106,7 @@ int run_train(const TrainArgs& a) {
   // Targets may use any character of any part: the output alphabet is the task's, not learned.
   config.target = Alphabet::of(targets_of(split), kTargetReserved);
   config.max_output = 2 * longest(targets_of(split)) + 10;
-  const double gates = a.cell == "lstm" ? 4 : 3;
+  const double gates = double(nn::gate_count(nn::parse_cell_kind(a.cell)));
   check_training_memory(
       fmt::format("--hidden {} --decoder-hidden {} --embedding {}", a.hidden, a.decoder_hidden,
                   a.embedding),

@@ -18,7 +18,8 @@ namespace tg::examples::seq2seq {
 
 namespace {
 
-bool is_cell(const std::string& cell) { return cell == "lstm" || cell == "gru"; }
+// The cell kind a config names, or an error naming the known kinds.
+nn::CellKind kind_of(const ModelConfig& c) { return nn::parse_cell_kind(c.cell); }
 
 long as_long(std::size_t v) { return static_cast<long>(v); }
 
@@ -44,8 +45,11 @@ ModelConfig config_from_meta(const std::map<std::string, std::string>& meta, con
   constexpr std::size_t kMaxSize = 1u << 16;  // far beyond any sensible model: a damaged entry
   ModelConfig c;
   c.cell = read.text("cell");
-  if (!is_cell(c.cell))
-    throw Error(fmt::format("{}: meta.cell is '{}' (expected gru or lstm)", path, c.cell));
+  try {
+    kind_of(c);
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: meta.cell: {}", path, e.what()));
+  }
   c.embedding = read.size("embedding", 1, kMaxSize, "a size");
   c.hidden = read.size("hidden", 1, kMaxSize, "a size");
   c.decoder_hidden = read.size("decoder_hidden", 1, kMaxSize, "a size");
@@ -61,7 +65,7 @@ ModelConfig config_from_meta(const std::map<std::string, std::string>& meta, con
 }
 
 std::string describe(const ModelConfig& c) {
-  const std::string cell = c.cell == "lstm" ? "LSTM" : "GRU";
+  const std::string cell = nn::cell_spec(kind_of(c)).layer_name;
   return fmt::format("bidirectional {0} {1} -> {0} {2} with Luong attention, embeddings {3}, "
                      "{4} source -> {5} target characters",
                      cell, c.hidden, c.decoder_hidden, c.embedding, c.source.characters().size(),
@@ -69,7 +73,7 @@ std::string describe(const ModelConfig& c) {
 }
 
 double parameter_estimate(const ModelConfig& c) {
-  const std::size_t gates = c.cell == "lstm" ? 4 : 3;
+  const std::size_t gates = nn::gate_count(kind_of(c));
   const double E = double(c.embedding), H = double(c.hidden), D = double(c.decoder_hidden);
   const double Vs = double(c.source.size()), Vt = double(c.target.size());
   return (Vs + Vt) * E + recurrent_parameters(gates, c.embedding, c.hidden, 1, true) +
@@ -114,7 +118,7 @@ std::string decode_target(const std::vector<std::int64_t>& ids, const Alphabet& 
 
 Seq2Seq::Seq2Seq(ModelConfig config, Generator& gen) : config_(std::move(config)) {
   const ModelConfig& c = config_;
-  if (!is_cell(c.cell)) throw Error("Seq2Seq: unknown cell '" + c.cell + "' (expected gru or lstm)");
+  const nn::CellKind kind = kind_of(c);
   if (c.source.reserved() != kSourceReserved || c.target.reserved() != kTargetReserved)
     throw Error("Seq2Seq: alphabets with the wrong reserved ids");
   source_embedding_ = register_module(
@@ -124,17 +128,13 @@ Seq2Seq::Seq2Seq(ModelConfig config, Generator& gen) : config_(std::move(config)
   o.hidden_size(c.hidden);
   o.bidirectional(true);
   o.batch_first(true);
-  encoder_ = register_module("encoder", nn::make_recurrent_layer(
-                                            c.cell == "lstm" ? nn::CellKind::Lstm : nn::CellKind::Gru,
-                                            o, gen));
+  encoder_ = register_module("encoder", nn::make_recurrent_layer(kind, o, gen));
   bridge_ = register_module("bridge", std::make_shared<nn::Linear>(2 * c.hidden, c.decoder_hidden, true, gen));
   target_embedding_ = register_module(
       "target_embedding", std::make_shared<nn::Embedding>(c.target.size(), c.embedding, kPad, gen));
   const std::size_t step_input = c.embedding + c.decoder_hidden;  // input feeding
-  if (c.cell == "lstm")
-    decoder_ = register_module("decoder", std::make_shared<nn::LSTMCell>(step_input, c.decoder_hidden, true, gen));
-  else
-    decoder_ = register_module("decoder", std::make_shared<nn::GRUCell>(step_input, c.decoder_hidden, true, gen));
+  decoder_ = register_module(
+      "decoder", std::make_shared<nn::FusedCell>(kind, step_input, c.decoder_hidden, true, gen));
   attention_ = register_module("attention", std::make_shared<nn::Linear>(2 * c.hidden, c.decoder_hidden, false, gen));
   combine_ = register_module(
       "combine", std::make_shared<nn::Linear>(2 * c.hidden + c.decoder_hidden, c.decoder_hidden, true, gen));
@@ -163,12 +163,12 @@ StepResult Seq2Seq::step(const EncoderMemory& memory, const Indices& previous, D
   const long B = as_long(previous.size()), T = as_long(memory.outputs.size(1));
   const long D = as_long(config_.decoder_hidden);
   const Tensor x = concat({target_embedding_->forward(previous), state.feed}, 1);
-  if (config_.cell == "lstm") {
-    auto [h, c] = static_cast<nn::LSTMCell&>(*decoder_).forward(x, state.h, state.c);
-    state.h = h;
-    state.c = c;
+  const Tensor next = decoder_->step(x, state.h, state.c);
+  if (nn::cell_spec(decoder_->kind()).has_cell_state) {  // h|c: the LSTM's two halves
+    state.h = slice(next, 1, 0, D);
+    state.c = slice(next, 1, D, 2 * D);
   } else {
-    state.h = static_cast<nn::GRUCell&>(*decoder_).forward(x, state.h);
+    state.h = next;
   }
   // Luong's general score h^T W_a s_j for every source step j, masked where the source is padding.
   const Tensor scores = reshape(matmul(memory.keys, reshape(state.h, {B, D, 1})), {B, T});

@@ -26,7 +26,7 @@ inline constexpr std::size_t kTargetReserved = 3;
 
 // Everything needed to rebuild the model (stored in the checkpoint's metadata).
 struct ModelConfig {
-  std::string cell = "gru";          // encoder and decoder: "gru" or "lstm"
+  std::string cell = "gru";          // encoder and decoder: a cell kind's label (nn::parse_cell_kind)
   std::size_t embedding = 32;        // source and target character embeddings
   std::size_t hidden = 64;           // encoder units per direction
   std::size_t decoder_hidden = 128;  // decoder units (and the attentional vector's width)

@@ -4,7 +4,7 @@
 // "weight_hh"), says how wide its state is, and writes one step with ordinary ops. The layer
 // gives it stacking, two directions, `lengths`, dropout between layers, batch_first and
 // initial / final state. It is the flexible path: every op of every step is a node. The fused
-// RNN, LSTM and GRU stay the fast path.
+// layers (nn::LSTM, ...) stay the fast path; nn::OpsCell is any of them written with ops.
 #pragma once
 
 #include <functional>
@@ -49,5 +49,33 @@ class CustomRecurrent : public RecurrentDriver {
  private:
   std::vector<std::shared_ptr<CustomCell>> cells_;  // index layer * D + direction
 };
+
+// A built-in kind's step written with ops (its description's step_ops) as a custom cell: the
+// fused layer's parameters, names and initialisation, every op of every step a node, so it can
+// be differentiated twice. `CustomRecurrent(options, ops_cells(kind, H))` is the op-built twin of
+// `make_recurrent_layer(kind, options)`: the same generator gives both the same parameters.
+class OpsCell : public CustomCell {
+ public:
+  OpsCell(CellKind kind, std::size_t input_size, std::size_t hidden_size, bool bias = true,
+          Generator& gen = default_generator());
+  std::string type_name() const override;  // "LSTMOpsCell", ...
+  CellKind kind() const { return kind_; }
+  std::size_t hidden_size() const override { return hidden_; }
+  std::size_t cell_size() const override;
+  const Tensor& weight_ih() const override { return w_ih_; }
+  const Tensor& bias_ih() const override { return b_ih_; }
+  Tensor step(const Tensor& state, const Tensor& projected) override;
+  // Every step's activated gates pass through `tap` (empty: none).
+  void set_gate_tap(GateTap tap) { tap_ = std::move(tap); }
+
+ private:
+  CellKind kind_;
+  std::size_t hidden_;
+  Tensor w_ih_, w_hh_, b_ih_, b_hh_;
+  GateTap tap_;
+};
+
+// The cells of an op-built layer of `kind` for CustomRecurrent.
+CellFactory ops_cells(CellKind kind, std::size_t hidden_size, bool bias = true);
 
 }  // namespace tg::nn

@@ -125,15 +125,16 @@ class RecurrentDriver : public Module {
   std::shared_ptr<Workspace> workspace_;  // buffers recycled from one forward to the next
 };
 
-// The fused built-in layers RNN, LSTM and GRU. Parameters, per layer l and direction, are
-// named as PyTorch's: weight_ih_l{l} [G*H, in], weight_hh_l{l} [G*H, H], bias_ih_l{l},
-// bias_hh_l{l} [G*H], then the same with the suffix _reverse; all drawn from
+// The fused built-in layers: one class for every kind, named below. Parameters, per layer l and
+// direction, are named as PyTorch's: weight_ih_l{l} [G*H, in], weight_hh_l{l} [G*H, H],
+// bias_ih_l{l}, bias_hh_l{l} [G*H], then the same with the suffix _reverse; all drawn from
 // U(-1/sqrt(H), 1/sqrt(H)) in that order. Each layer-direction is one node (the cell kind's
 // sequence op) that owns its steps; its backward replays them (BPTT).
 class RecurrentLayer : public RecurrentDriver {
  public:
   ~RecurrentLayer() override;  // out of line: CellWeights is internal (nn/rnn_ops.hpp)
   CellKind kind() const { return kind_; }
+  std::string type_name() const override { return cell_spec(kind_).layer_name; }
   const Tensor& weight_ih(std::size_t layer, bool reverse = false) const;
   const Tensor& weight_hh(std::size_t layer, bool reverse = false) const;
   const Tensor& bias_ih(std::size_t layer, bool reverse = false) const;  // undefined: no bias
@@ -151,36 +152,30 @@ class RecurrentLayer : public RecurrentDriver {
   std::vector<CellWeights> weights_;  // index layer * D + direction
 };
 
+// The fused layer of kind K; the kinds' layers below are its names.
+template <CellKind K>
+class FusedRecurrent : public RecurrentLayer {
+ public:
+  explicit FusedRecurrent(const RecurrentOptions& options, Generator& gen = default_generator())
+      : RecurrentLayer(K, options, gen) {}
+};
+
+using LSTM = FusedRecurrent<CellKind::Lstm>;
+using GRU = FusedRecurrent<CellKind::Gru>;
+// The minimal gated unit (see CellKind::Mgu): weight_ih_l0 [2H, in], weight_hh_l0 [2H, H], gates
+// f, n, PyTorch's naming and initialisation as for the GRU. No PyTorch counterpart.
+using MGU = FusedRecurrent<CellKind::Mgu>;
+
+// The plain RNN takes PyTorch's nonlinearity argument (the kind RnnTanh or RnnRelu).
 class RNN : public RecurrentLayer {
  public:
   explicit RNN(const RecurrentOptions& options, Nonlinearity nonlinearity = Nonlinearity::Tanh,
                Generator& gen = default_generator());
   RNN(const RecurrentOptions& options, Generator& gen) : RNN(options, Nonlinearity::Tanh, gen) {}
-  std::string type_name() const override { return "RNN"; }
   Nonlinearity nonlinearity() const;
 };
 
-class LSTM : public RecurrentLayer {
- public:
-  explicit LSTM(const RecurrentOptions& options, Generator& gen = default_generator());
-  std::string type_name() const override { return "LSTM"; }
-};
-
-class GRU : public RecurrentLayer {
- public:
-  explicit GRU(const RecurrentOptions& options, Generator& gen = default_generator());
-  std::string type_name() const override { return "GRU"; }
-};
-
-// The minimal gated unit (see CellKind::Mgu): weight_ih_l0 [2H, in], weight_hh_l0 [2H, H], gates
-// f, n, PyTorch's naming and initialisation as for the GRU. No PyTorch counterpart.
-class MGU : public RecurrentLayer {
- public:
-  explicit MGU(const RecurrentOptions& options, Generator& gen = default_generator());
-  std::string type_name() const override { return "MGU"; }
-};
-
-// The fused layer of `kind`: RNN (tanh or relu), LSTM or GRU.
+// The fused layer of `kind` (an RNN for the two plain kinds).
 std::shared_ptr<RecurrentLayer> make_recurrent_layer(CellKind kind, const RecurrentOptions& options,
                                                      Generator& gen = default_generator());
 

@@ -1,4 +1,5 @@
-// RNNCell, LSTMCell and GRUCell: one fused op per step, PyTorch's parameters and semantics.
+// RNNCell, LSTMCell, GRUCell and the cell of any kind: one fused op per step, PyTorch's
+// parameters and semantics.
 #pragma once
 
 #include <utility>
@@ -42,12 +43,13 @@ class RecurrentCell : public Module {
   const Tensor& bias_hh() const { return bias_hh_; }
   // [B, in] -> [B, H]
   Shape output_shape(const Shape& input_shape) const override;
+  // One fused step of the cell's kind, whatever it is: h' [B, H], or h'|c' [B, 2H] for a kind
+  // with a cell state (cell_spec(kind()).has_cell_state); h, c undefined mean zeros.
+  Tensor step(const Tensor& x, const Tensor& h, const Tensor& c = Tensor()) const;
 
  protected:
   RecurrentCell(CellKind kind, std::size_t input_size, std::size_t hidden_size, bool bias,
                 Generator& gen);
-  // One fused cell node (h, c may be undefined); the LSTM's result is [B, 2H].
-  Tensor step(const Tensor& x, const Tensor& h, const Tensor& c) const;
 
  private:
   CellKind kind_;
@@ -87,6 +89,20 @@ class GRUCell : public RecurrentCell {
   std::string type_name() const override { return "GRUCell"; }
   Tensor forward(const Tensor& x, const Tensor& h);
   Tensor forward(const Tensor& x) override { return forward(x, Tensor()); }
+};
+
+// The cell of any kind (an MGU's, or one picked by name with parse_cell_kind): step() runs it;
+// named "<layer>Cell" ("MGUCell"), with the parameters of the cells above.
+class FusedCell : public RecurrentCell {
+ public:
+  FusedCell(CellKind kind, std::size_t input_size, std::size_t hidden_size, bool bias = true,
+            Generator& gen = default_generator())
+      : RecurrentCell(kind, input_size, hidden_size, bias, gen) {}
+  std::string type_name() const override {
+    return std::string(cell_spec(kind()).layer_name) + "Cell";
+  }
+  // h' from a zero state.
+  Tensor forward(const Tensor& x) override;
 };
 
 // U(-1/sqrt(hidden), 1/sqrt(hidden)) in float32: PyTorch's initialisation of every recurrent
