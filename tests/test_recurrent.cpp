@@ -84,7 +84,7 @@ void check_layer_gradients(CellKind kind, const LayerCase& c, bool training = fa
   if (c.with_state) {
     state.h = random64({ld, c.batch, o.hidden_size()}, 12, true);
     wrt.push_back(state.h);
-    if (kind == CellKind::Lstm) {
+    if (nn::cell_spec(kind).has_cell_state) {
       state.c = random64({ld, c.batch, o.hidden_size()}, 13, true);
       wrt.push_back(state.c);
     }
@@ -133,7 +133,7 @@ TEST_CASE("every op a layer records is gradchecked, one node per layer and direc
     auto layer = make_layer(kind, o);
     layer->to(DType::Float64);
     nn::RecurrentState state{random64({4, 3, 3}, 1, true),
-                             kind == CellKind::Lstm ? random64({4, 3, 3}, 2, true) : Tensor()};
+                             nn::cell_spec(kind).has_cell_state ? random64({4, 3, 3}, 2, true) : Tensor()};
     const auto out = layer->forward(random64({5, 3, 2}, 3, true), state, {5, 2, 4});
     std::map<std::string, std::size_t> counts;
     for (const auto& node : graph_nodes({out.output, out.state.h, out.state.c})) {
@@ -311,7 +311,7 @@ TEST_CASE("padding: each sequence of a padded batch behaves as if run alone", "[
         layer->to(DType::Float64);
         const std::size_t T = 5, B = 3, LD = 4;
         const std::vector<std::size_t> lengths{5, 2, 4};
-        const bool lstm = kind == CellKind::Lstm;
+        const bool lstm = nn::cell_spec(kind).has_cell_state;
         const Shape xs = batch_first ? Shape{B, T, 2} : Shape{T, B, 2};
         const Shape os = batch_first ? Shape{B, T, 6} : Shape{T, B, 6};
         // Random values everywhere, padding included: nothing there may leak into a result.
@@ -428,7 +428,7 @@ TEST_CASE("stepping one step at a time with the state carried equals one call", 
           state = step.state;
         }
         CHECK(max_abs_diff(state.h.to_vector(), full.state.h.to_vector()) < 1e-13);
-        if (kind == CellKind::Lstm)
+        if (nn::cell_spec(kind).has_cell_state)
           CHECK(max_abs_diff(state.c.to_vector(), full.state.c.to_vector()) < 1e-13);
         layer->zero_grad();
         loss.backward();  // BPTT through the carried states, across the calls
