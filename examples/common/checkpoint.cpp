@@ -5,7 +5,7 @@
 
 #include "tapegrad/autograd/function.hpp"
 
-#include "common/job.hpp"
+#include <tapegrad/train/parallel.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -49,7 +49,7 @@ void save_checkpoint(const std::string& path, const nn::Module& model,
                               "previous checkpoint, if any, is kept)",
                               path, key));
   }
-  if (Job::current().is_root()) nn::save_npz(path, archive);  // rank 0 writes the run's files
+  if (train::parallel().is_root()) nn::save_npz(path, archive);  // rank 0 writes the run's files
 }
 
 void check_loss_finite(double loss, std::size_t epoch, std::size_t step) {

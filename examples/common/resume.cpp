@@ -9,7 +9,7 @@
 #include <cstring>
 
 #include "common/files.hpp"
-#include "common/job.hpp"
+#include <tapegrad/train/parallel.hpp>
 
 namespace tg::examples {
 namespace fs = std::filesystem;
@@ -175,7 +175,7 @@ void ResumeState::get(const std::string& prefix, EarlyStopping& stopping) const 
 }
 
 void ResumeState::save(const fs::path& run) const {
-  if (!Job::current().is_root()) return;  // rank 0 writes the run's files
+  if (!train::parallel().is_root()) return;  // rank 0 writes the run's files
   nn::save_npz((run / kResumeFile).string(), archive_);
 }
 
@@ -341,7 +341,7 @@ void StopRequest::stopped(std::size_t epoch, std::size_t batch) const {
 
 int stop_signal() {
   // All ranks of a job stop at the same batch, whichever got the signal.
-  return static_cast<int>(Job::current().max(StopSignals::received()));
+  return static_cast<int>(train::parallel().max(StopSignals::received()));
 }
 
 void throw_interrupted(int signal, const fs::path& run, std::size_t epoch,
