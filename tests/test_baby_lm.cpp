@@ -7,12 +7,12 @@
 #include <set>
 
 #include "tapegrad/autograd/tape.hpp"
+#include "tapegrad/train/early_stopping.hpp"
 #include "baby_lm/corpus.hpp"
 #include "baby_lm/model.hpp"
 #include "baby_lm/sample.hpp"
 #include "baby_lm/train.hpp"
 #include "common/checkpoint.hpp"
-#include "common/early_stopping.hpp"
 #include "common/text.hpp"
 #include "skip.hpp"
 #include "test_support.hpp"
@@ -372,7 +372,7 @@ TEST_CASE("early stopping keeps the best weights and stops after patience epochs
   Generator gen(2);
   BabyLM model(small_config(5), gen);
   const Tensor w = model.named_parameters().back().second;  // fc.bias
-  examples::EarlyStopping stop(2);
+  tg::train::EarlyStopping stop(2);
   w.mutable_value<float>().fill(1.0f);
   CHECK(stop.update(1.0, 1, model));
   w.mutable_value<float>().fill(2.0f);

@@ -1,4 +1,4 @@
-// The examples' shared utilities: progress line, SVG output, run files, UTF-8 text, CLI errors.
+// The examples' shared utilities: run files, SVG output, UTF-8 text, CLI errors.
 #include <catch2/catch.hpp>
 
 #include <CLI/CLI.hpp>
@@ -16,7 +16,6 @@
 #include "tapegrad/autograd/blas.hpp"
 #include "common/cli.hpp"
 #include "common/files.hpp"
-#include "common/progress.hpp"
 #include "common/svg.hpp"
 #include "common/text.hpp"
 #include "test_support.hpp"
@@ -35,22 +34,6 @@ std::vector<std::string> names_in(const fs::path& dir) {
   return names;
 }
 
-// Everything written to a FILE* (tmpfile) so far.
-std::string contents(std::FILE* f) {
-  std::fflush(f);
-  std::rewind(f);
-  std::string out;
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, f)) out.append(buf, n);
-  return out;
-}
-
-std::size_t count(const std::string& s, const std::string& what) {
-  std::size_t n = 0;
-  for (std::size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + what.size())) ++n;
-  return n;
-}
-
 // What a file descriptor (1 or 2) receives while fn runs.
 template <class F>
 std::string capture_fd(int fd, F&& fn) {
@@ -62,7 +45,7 @@ std::string capture_fd(int fd, F&& fn) {
   std::fflush(nullptr);
   ::dup2(saved, fd);
   ::close(saved);
-  std::string out = contents(tmp);
+  std::string out = written_to(tmp);
   std::fclose(tmp);
   return out;
 }
@@ -179,113 +162,6 @@ bool has_text(const XmlCheck& x, const std::string& t) {
 }
 
 }  // namespace
-
-TEST_CASE("durations and rates format compactly", "[examples][progress]") {
-  CHECK(format_duration(0.44) == "0.4s");
-  CHECK(format_duration(42) == "42s");
-  CHECK(format_duration(65) == "1m05s");
-  CHECK(format_duration(59.7) == "1m00s");
-  CHECK(format_duration(7384) == "2h03m");
-  CHECK(format_duration(-1) == "--");
-  CHECK(format_duration(std::nan("")) == "--");
-  CHECK(format_rate(850) == "850/s");
-  CHECK(format_rate(12345) == "12.3k/s");
-  CHECK(format_rate(999.7) == "1.00k/s");
-  CHECK(format_rate(4.56e6, "names") == "4.56M names/s");
-  CHECK(format_rate(0.5) == "0.50/s");
-  CHECK(format_rate(-1) == "--/s");
-}
-
-TEST_CASE("progress line shows step, running loss, rate, elapsed and ETA", "[examples][progress]") {
-  double t = 0;
-  std::FILE* f = std::tmpfile();
-  ProgressOptions opt;
-  opt.label = "epoch 1/3";
-  opt.unit = "names";
-  opt.terminal = false;
-  opt.clock = [&t] { return t; };
-  Progress p(100, opt, f);
-  t = 10;
-  for (int i = 0; i < 50; ++i) p.step(i < 25 ? 1.0 : 3.0, i < 25 ? 10 : 30);
-  // Weighted by items: (25*10*1 + 25*30*3) / 1000.
-  CHECK(p.mean_loss() == Approx(2.5));
-  const std::string line = p.line();
-  CHECK_THAT(line, Catch::StartsWith("epoch 1/3   50/100  50%  loss 2.5000"));
-  CHECK_THAT(line, Catch::Contains("100 names/s") && Catch::Contains("elapsed 10s") &&
-                       Catch::Contains("ETA 10s"));
-  p.set_note("acc 81.2%");
-  CHECK_THAT(p.line(), Catch::Contains("loss 2.5000  acc 81.2%"));
-  std::fclose(f);
-}
-
-TEST_CASE("without a terminal progress prints plain lines every few percent",
-          "[examples][progress]") {
-  double t = 0;
-  std::FILE* f = std::tmpfile();
-  ProgressOptions opt;
-  opt.terminal = false;
-  opt.clock = [&t] { return t; };
-  {
-    Progress p(200, opt, f);
-    for (int i = 0; i < 200; ++i) {
-      t += 0.01;
-      p.step(1.0, 4);
-    }
-    p.finish("val loss 0.9");
-    p.finish("twice");  // idempotent
-  }
-  const std::string out = contents(f);
-  CHECK(out.find('\r') == std::string::npos);
-  CHECK(count(out, "\n") == 10);  // 10%..90%, then the final line
-  CHECK_THAT(out, Catch::StartsWith(" 20/200  10%") && Catch::Contains("\n180/200  90%"));
-  CHECK_THAT(out,
-             Catch::EndsWith("\n200/200 100%  loss 1.0000  400/s  elapsed 2.0s  val loss 0.9\n"));
-  std::fclose(f);
-}
-
-TEST_CASE("on a terminal progress redraws in place at most ten times a second",
-          "[examples][progress]") {
-  double t = 0;
-  std::FILE* f = std::tmpfile();
-  ProgressOptions opt;
-  opt.terminal = true;
-  opt.clock = [&t] { return t; };
-  Progress p(1000, opt, f);
-  for (int i = 0; i < 1000; ++i) {
-    t += 0.002;  // 2 s in all: 500 steps per second
-    p.step(0.5);
-  }
-  p.finish("done");
-  const std::string out = contents(f);
-  const std::size_t redraws = count(out, "\r");
-  CHECK(redraws >= 15);
-  CHECK(redraws <= 22);  // ~20 throttled draws plus the final one
-  CHECK(count(out, "\n") == 1);
-  CHECK_THAT(out, Catch::EndsWith("\n"));
-  CHECK_THAT(out, Catch::Contains("1000/1000 100%"));
-  // The summary follows the final state directly, whatever a longer earlier line left.
-  CHECK_THAT(out, Catch::Contains("elapsed 2.0s  done"));
-  std::fclose(f);
-}
-
-TEST_CASE("an unfinished terminal progress line is ended when it goes away",
-          "[examples][progress]") {
-  double t = 0;
-  std::FILE* f = std::tmpfile();
-  ProgressOptions opt;
-  opt.terminal = true;
-  opt.clock = [&t] { return t; };
-  {
-    Progress p(10, opt, f);
-    p.step(1.0);
-    p.message("warning: something");
-  }
-  const std::string out = contents(f);
-  CHECK_THAT(out, Catch::Contains("warning: something\n"));
-  CHECK_THAT(out, Catch::EndsWith("\n"));
-  CHECK(count(out, "\n") == 2);
-  std::fclose(f);
-}
 
 TEST_CASE("line chart SVG is well-formed and holds its labels", "[examples][svg]") {
   LineChart chart;
@@ -544,7 +420,7 @@ TEST_CASE("parse_args: bad flags are usage errors, --help exits 0", "[examples][
   CHECK(code == 2);
   CHECK_THAT(err, Catch::StartsWith("name_language: error: ") && Catch::Contains("--bogus") &&
                       Catch::EndsWith("(see --help)\n"));
-  CHECK(count(err, "\n") == 1);
+  CHECK(occurrences(err, "\n") == 1);
   err = capture_fd(2, [&] { out = run({"name_language", "--epochs", "-3"}, code); });
   CHECK(code == 2);
   CHECK(err ==
@@ -599,8 +475,8 @@ TEST_CASE("apply_threads sets BLAS threads and describes BLAS once", "[examples]
   apply_threads(1, f);
   apply_threads(1, f);
   CHECK(tg::blas::num_threads() == 1);
-  const std::string out = contents(f);
+  const std::string out = written_to(f);
   CHECK_THAT(out, Catch::StartsWith("OpenBLAS kernel"));
-  CHECK(count(out, "\n") == 1);
+  CHECK(occurrences(out, "\n") == 1);
   std::fclose(f);
 }

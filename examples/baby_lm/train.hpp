@@ -12,13 +12,13 @@
 #include <vector>
 
 #include <tapegrad/optim/optim.hpp>
+#include <tapegrad/train/progress.hpp>
 
 #include "baby_lm/corpus.hpp"
 #include "baby_lm/model.hpp"
 #include "baby_lm/sample.hpp"
 #include "common/files.hpp"
 #include "common/resume.hpp"
-#include "common/progress.hpp"
 
 namespace tg::baby_lm {
 

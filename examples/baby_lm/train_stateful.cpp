@@ -11,9 +11,9 @@
 
 #include <tapegrad/autograd/ops/loss.hpp>
 #include <tapegrad/autograd/tape.hpp>
+#include <tapegrad/train/early_stopping.hpp>
 
 #include "common/checkpoint.hpp"
-#include "common/early_stopping.hpp"
 #include "common/job.hpp"
 #include "common/resume.hpp"
 #include "common/svg.hpp"
@@ -150,7 +150,7 @@ int train_stateful(Session& s) {
   chart.series.push_back({"training", {}, false});
   chart.series.push_back({"validation (held-out tail)", {}, true});
   chart.y_min = 0.0;
-  examples::EarlyStopping stopping(o.patience);
+  tg::train::EarlyStopping stopping(o.patience);
   Generator sample_gen(o.seed + 1);
   SamplingOptions sampling;
   sampling.temperature = 0.8;
@@ -158,7 +158,7 @@ int train_stateful(Session& s) {
   double train_seconds = 0, interval_seconds = 0, interval_loss = 0;
   std::size_t step = 0, train_chars = 0, interval_chars = 0, validations = 0;
   // Validation, report row, chart and sample; returns whether early stopping says stop.
-  auto validate = [&](std::size_t epoch, examples::Progress* progress) {
+  auto validate = [&](std::size_t epoch, tg::train::Progress* progress) {
     const double val = evaluate_streams(model, val_batches);
     const double train_loss = interval_loss / double(interval_chars);
     const double rate = interval_chars / interval_seconds;
@@ -238,9 +238,9 @@ int train_stateful(Session& s) {
   Indices inputs, targets;
   for (std::size_t epoch = first_epoch; epoch <= o.epochs && !stop; ++epoch) {
     LmState state;  // each epoch reads the streams from their start
-    examples::Progress progress(
+    tg::train::Progress progress(
         batches,
-        examples::epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs), "chars", 10));
+        tg::train::epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs), "chars", 10));
     std::size_t first_batch = 0;
     if (stopped_in && stopped_in->epoch == epoch) {  // continue where a signal stopped it
       first_batch = stopped_in->continue_in(progress);

@@ -17,9 +17,9 @@
 #include <tapegrad/autograd/ops/elementwise.hpp>
 #include <tapegrad/autograd/ops/loss.hpp>
 #include <tapegrad/autograd/tape.hpp>
+#include <tapegrad/train/early_stopping.hpp>
 
 #include "common/checkpoint.hpp"
-#include "common/early_stopping.hpp"
 #include "common/job.hpp"
 #include "common/svg.hpp"
 
@@ -89,7 +89,7 @@ int train_windows(Session& s) {
   chart.series.push_back({every_step ? "training loss (every step)" : "training loss", {}, false});
   if (every_step) chart.series.push_back({"after the whole window", {}, true});
   chart.y_min = 0.0;
-  examples::EarlyStopping stopping(o.patience);
+  tg::train::EarlyStopping stopping(o.patience);
   double train_seconds = 0;
   std::size_t target_epoch = 0;
   double target_seconds = 0;
@@ -134,8 +134,8 @@ int train_windows(Session& s) {
     const bool continuing = stopped_in && stopped_in->epoch == epoch;
     const std::vector<std::size_t> order =
         continuing ? stopped_in->order : shuffled_order(windows, s.gen);
-    examples::Progress progress(
-        batches, examples::epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs), "windows"));
+    tg::train::Progress progress(
+        batches, tg::train::epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs), "windows"));
     LastStepScore last;
     std::size_t first_batch = 0;
     double earlier_seconds = 0;

@@ -4,8 +4,7 @@
 #include <fmt/format.h>
 
 #include "tapegrad/autograd/function.hpp"
-
-#include <tapegrad/train/parallel.hpp>
+#include "tapegrad/train/parallel.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -49,7 +48,7 @@ void save_checkpoint(const std::string& path, const nn::Module& model,
                               "previous checkpoint, if any, is kept)",
                               path, key));
   }
-  if (train::parallel().is_root()) nn::save_npz(path, archive);  // rank 0 writes the run's files
+  if (tg::train::parallel().is_root()) nn::save_npz(path, archive);  // rank 0 writes the run's files
 }
 
 void check_loss_finite(double loss, std::size_t epoch, std::size_t step) {

@@ -2,10 +2,10 @@
 #include "common/files.hpp"
 
 #include <tapegrad/autograd/error.hpp>
+#include <tapegrad/train/parallel.hpp>
 #include <fmt/format.h>
 
 #include "common/cli.hpp"
-#include <tapegrad/train/parallel.hpp>
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -67,7 +67,7 @@ void sync_directory(const fs::path& dir) {
 }  // namespace
 
 void write_file_atomic(const fs::path& path, const std::string& contents) {
-  if (!train::parallel().is_root()) return;  // rank 0 writes the run's files
+  if (!tg::train::parallel().is_root()) return;  // rank 0 writes the run's files
   static std::atomic<unsigned> counter{0};
   const fs::path dir = path.parent_path();
   // Same directory, so the rename stays on one file system; a dot name keeps it out of `ls`;
@@ -165,7 +165,7 @@ std::string csv_line(const std::vector<std::string>& cells) {
 
 CsvWriter::CsvWriter(const fs::path& path, std::vector<std::string> header)
     : path_(path), header_(std::move(header)) {
-  if (!train::parallel().is_root()) return;  // rank 0 writes the run's files; rows go nowhere
+  if (!tg::train::parallel().is_root()) return;  // rank 0 writes the run's files; rows go nowhere
   file_ = std::fopen(path_.c_str(), "wb");
   if (!file_) throw_errno("CsvWriter", "open", path_, errno);
   write_row(std::vector<CsvField>(header_.begin(), header_.end()));
@@ -190,7 +190,7 @@ CsvWriter::CsvWriter(const fs::path& path, std::vector<std::string> header, std:
     cells.push_back(lines[i].substr(start));
     kept_.push_back(std::move(cells));
   }
-  if (!train::parallel().is_root()) return;
+  if (!tg::train::parallel().is_root()) return;
   write_file_atomic(path_, kept);
   file_ = std::fopen(path_.c_str(), "ab");
   if (!file_) throw_errno("CsvWriter", "open", path_, errno);
@@ -221,7 +221,7 @@ void CsvWriter::write_row(const std::vector<CsvField>& row) {
 }
 
 fs::path make_run_dir(const fs::path& base, std::time_t now) {
-  if (!train::parallel().is_root()) return base;  // rank 0 makes (and names) the run folder
+  if (!tg::train::parallel().is_root()) return base;  // rank 0 makes (and names) the run folder
   std::error_code ec;
   fs::create_directories(base, ec);
   if (ec) throw Error("make_run_dir: cannot create " + quoted(base) + ": " + ec.message());
@@ -323,7 +323,7 @@ void refuse_unless_usable(const fs::path& dir, RunDirUse use, const FolderConten
 RunFolder claim_run_dir(const fs::path& dir, RunDirUse use) {
   // In a data-parallel job rank 0 claims the folder (its refusals end the whole job); the other
   // ranks neither lock nor check it.
-  if (!train::parallel().is_root()) return RunFolder{dir, RunLock()};
+  if (!tg::train::parallel().is_root()) return RunFolder{dir, RunLock()};
   std::error_code ec;
   if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
     throw Error("run folder " + quoted(dir) + " exists and is not a folder");

@@ -37,7 +37,7 @@ Job::Job() : mpi_(std::make_unique<Mpi>()) {
   const distributed::World& world = distributed::init();
   rank_ = world.rank;
   size_ = world.size;
-  train::set_parallel(this);
+  tg::train::set_parallel(this);
   // Only rank 0 talks: the others' progress lines would interleave with its own.
   if (rank_ != 0 && !std::freopen("/dev/null", "w", stdout))
     std::fprintf(stderr, "rank %d: cannot silence stdout\n", rank_);
@@ -48,7 +48,7 @@ Job::Job() : mpi_(std::make_unique<Mpi>()) {
 }
 
 Job::~Job() {
-  if (&train::parallel() == this) train::set_parallel(nullptr);
+  if (&tg::train::parallel() == this) tg::train::set_parallel(nullptr);
 }
 
 Job& Job::current() {
@@ -104,7 +104,7 @@ void Job::abort(const std::string& line, int code) const {
 #ifdef TAPEGRAD_EXAMPLES_MPI
   if (size_ > 1) distributed::abort_job(line, code);
 #endif
-  train::Parallel::abort(line, code);
+  tg::train::Parallel::abort(line, code);
 }
 
 double share_loss_scale(const Job& job, double local_weight, double global_weight) {

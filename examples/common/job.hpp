@@ -16,7 +16,7 @@
 
 namespace tg::examples {
 
-class Job : public train::Parallel {
+class Job : public tg::train::Parallel {
  public:
   // The job this process belongs to; joins the MPI job on first use when started by mpirun.
   static Job& current();

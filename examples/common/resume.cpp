@@ -9,7 +9,7 @@
 #include <cstring>
 
 #include "common/files.hpp"
-#include <tapegrad/train/parallel.hpp>
+#include "tapegrad/train/parallel.hpp"
 
 namespace tg::examples {
 namespace fs = std::filesystem;
@@ -68,7 +68,7 @@ void ResumeState::put(const std::string& prefix, const optim::LRScheduler& sched
 void ResumeState::put(const std::string& key, const Generator& generator) {
   put(key, generator.state());
 }
-void ResumeState::put(const std::string& prefix, const EarlyStopping& stopping) {
+void ResumeState::put(const std::string& prefix, const tg::train::EarlyStopping& stopping) {
   put_number(prefix + "best", stopping.best());
   put_size(prefix + "best_epoch", stopping.best_epoch());
   put_size(prefix + "waited", stopping.waited());
@@ -169,13 +169,13 @@ void ResumeState::get(const std::string& key, Generator& generator) const {
     throw Error(fmt::format("{}: {}: {}", path_, key, e.what()));
   }
 }
-void ResumeState::get(const std::string& prefix, EarlyStopping& stopping) const {
+void ResumeState::get(const std::string& prefix, tg::train::EarlyStopping& stopping) const {
   stopping.resume(number(prefix + "best"), size(prefix + "best_epoch"), size(prefix + "waited"),
                   prefixed(prefix + "state."));
 }
 
 void ResumeState::save(const fs::path& run) const {
-  if (!train::parallel().is_root()) return;  // rank 0 writes the run's files
+  if (!tg::train::parallel().is_root()) return;  // rank 0 writes the run's files
   nn::save_npz((run / kResumeFile).string(), archive_);
 }
 
@@ -301,7 +301,7 @@ std::optional<EpochPosition> EpochPosition::get(const ResumeState& state, std::s
   return p;
 }
 
-std::size_t EpochPosition::continue_in(Progress& progress) const {
+std::size_t EpochPosition::continue_in(tg::train::Progress& progress) const {
   progress.resume_from(next_batch, progress_items, progress_loss_sum);
   return next_batch;
 }
@@ -317,7 +317,7 @@ std::vector<std::vector<std::size_t>> EpochPosition::batches() const {
 }
 
 EpochPosition EpochPosition::at(std::size_t epoch, std::size_t next_batch,
-                                const Progress& progress) {
+                                const tg::train::Progress& progress) {
   EpochPosition p;
   p.epoch = epoch;
   p.next_batch = next_batch;
@@ -341,7 +341,7 @@ void StopRequest::stopped(std::size_t epoch, std::size_t batch) const {
 
 int stop_signal() {
   // All ranks of a job stop at the same batch, whichever got the signal.
-  return static_cast<int>(train::parallel().max(StopSignals::received()));
+  return static_cast<int>(tg::train::parallel().max(StopSignals::received()));
 }
 
 void throw_interrupted(int signal, const fs::path& run, std::size_t epoch,

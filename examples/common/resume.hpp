@@ -12,12 +12,12 @@
 
 #include "tapegrad/autograd/random.hpp"
 #include "common/cli.hpp"
-#include "common/early_stopping.hpp"
-#include "common/progress.hpp"
 #include "tapegrad/nn/module.hpp"
 #include "tapegrad/nn/npz.hpp"
 #include "tapegrad/optim/lr_scheduler.hpp"
 #include "tapegrad/optim/optimizer.hpp"
+#include "tapegrad/train/early_stopping.hpp"
+#include "tapegrad/train/progress.hpp"
 
 namespace tg::examples {
 
@@ -39,7 +39,7 @@ class ResumeState {
   void put(const std::string& prefix, const optim::Optimizer& optimizer);
   void put(const std::string& prefix, const optim::LRScheduler& schedule);
   void put(const std::string& key, const Generator& generator);
-  void put(const std::string& prefix, const EarlyStopping& stopping);
+  void put(const std::string& prefix, const tg::train::EarlyStopping& stopping);
   void put_tensor(const std::string& key, const Tensor& tensor);
   void put_indices(const std::string& key, const std::vector<std::size_t>& values);
 
@@ -53,7 +53,7 @@ class ResumeState {
   void get(const std::string& prefix, optim::Optimizer& optimizer) const;
   void get(const std::string& prefix, optim::LRScheduler& schedule) const;
   void get(const std::string& key, Generator& generator) const;
-  void get(const std::string& prefix, EarlyStopping& stopping) const;
+  void get(const std::string& prefix, tg::train::EarlyStopping& stopping) const;
   // A tensor of the given shape.
   Tensor tensor(const std::string& key, const Shape& shape) const;
   std::vector<std::size_t> indices(const std::string& key) const;
@@ -86,13 +86,14 @@ struct EpochPosition {
   std::map<std::string, double> sums;    // the loop's own running sums (correct, seen...)
 
   // Stopped before batch `next_batch` of `epoch`, with the progress line's sums.
-  static EpochPosition at(std::size_t epoch, std::size_t next_batch, const Progress& progress);
+  static EpochPosition at(std::size_t epoch, std::size_t next_batch,
+                          const tg::train::Progress& progress);
   void put(ResumeState& state) const;
   // The saved position, if the state was saved in the middle of an epoch; refused as damaged when
   // `order` holds an index from `examples` on, or next_batch is past its batches.
   static std::optional<EpochPosition> get(const ResumeState& state, std::size_t examples);
   // Puts the progress line back where the epoch stopped; returns the batch to continue from.
-  std::size_t continue_in(Progress& progress) const;
+  std::size_t continue_in(tg::train::Progress& progress) const;
   // `order` cut into batch_sizes, and the other way round.
   std::vector<std::vector<std::size_t>> batches() const;
   void set_batches(const std::vector<std::vector<std::size_t>>& batches);

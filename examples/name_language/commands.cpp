@@ -16,12 +16,12 @@
 #include "common/files.hpp"
 #include "common/job.hpp"
 #include "common/limits.hpp"
-#include "common/progress.hpp"
 #include "common/resume.hpp"
 #include "common/text.hpp"
 #include "name_language/evaluate.hpp"
 #include "name_language/report.hpp"
 #include "tapegrad/nn/npz.hpp"
+#include "tapegrad/train/progress.hpp"
 
 namespace tg::examples::names {
 namespace fs = std::filesystem;
@@ -180,7 +180,9 @@ int run_train(const TrainArgs& a) {
   std::printf("training: %s lr %g (decay %g per epoch), batch %zu, up to %zu epochs%s, class "
               "weights %s, sampling %s, dropout %g, weight decay %g, clip %g\n",
               o.optimizer.c_str(), o.lr, o.lr_decay, o.batch, o.epochs,
-              o.time_limit > 0 ? fmt::format(" or {}", format_duration(o.time_limit)).c_str() : "",
+              o.time_limit > 0
+                  ? fmt::format(" or {}", tg::train::format_duration(o.time_limit)).c_str()
+                  : "",
               to_string(o.weights).c_str(), to_string(o.sampling).c_str(), config.dropout,
               o.weight_decay, o.clip);
   if (job.size() > 1)
@@ -237,10 +239,12 @@ int run_train(const TrainArgs& a) {
   const EpochRecord& best = result.history.at(result.best_epoch - 1);
   std::size_t seen = 0;
   for (const EpochRecord& r : result.history) seen += static_cast<std::size_t>(r.names_per_second * r.seconds + 0.5);
+  const double names_per_second =
+      static_cast<double>(seen) / std::max(result.train_seconds, 1e-9);
   std::printf("\ntraining: %s (%s), stopped by %s; best validation accuracy %s (macro %s) at "
               "epoch %zu\n",
-              format_duration(result.train_seconds).c_str(),
-              format_rate(static_cast<double>(seen) / std::max(result.train_seconds, 1e-9), "names").c_str(),
+              tg::train::format_duration(result.train_seconds).c_str(),
+              tg::train::format_rate(names_per_second, "names").c_str(),
               result.stop_reason.c_str(), percent(best.val_accuracy).c_str(),
               percent(best.val_macro_accuracy).c_str(), result.best_epoch);
   job.print_communication_share(result.train_seconds);

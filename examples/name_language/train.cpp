@@ -10,10 +10,10 @@
 #include <sstream>
 
 #include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/train/early_stopping.hpp"
+#include "tapegrad/train/progress.hpp"
 #include "common/checkpoint.hpp"
-#include "common/early_stopping.hpp"
 #include "common/job.hpp"
-#include "common/progress.hpp"
 #include "name_language/evaluate.hpp"
 
 namespace tg::examples::names {
@@ -184,7 +184,7 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
   TrainResult result;
   result.stop_reason = "epochs";
   // On the averaged weights' validation accuracy; their copy is what training ends with.
-  EarlyStopping stopping(o.patience, EarlyStopping::Goal::Maximize);
+  tg::train::EarlyStopping stopping(o.patience, tg::train::EarlyStopping::Goal::Maximize);
   std::size_t steps = 0, first_epoch = 1;
   bool out_of_time = false;
   // Everything random or stateful the loop touches, so that a resumed run is the same run.
@@ -253,9 +253,9 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
         continuing ? resumed_partial->batches()
                    : epoch_batches(train, o.batch * static_cast<std::size_t>(job.size()), C,
                                    o.sampling, gen);
-    const ProgressOptions po =
-        epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs), "names", 10);
-    Progress progress(batches.size(), po, out);
+    const tg::train::ProgressOptions po =
+        tg::train::epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs), "names", 10);
+    tg::train::Progress progress(batches.size(), po, out);
     EpochRecord r;
     r.epoch = epoch;
     r.lr = optimizer->lr();
@@ -336,8 +336,8 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
     r.best = stopping.update(r.val_accuracy, epoch, model);
     progress.finish(fmt::format("  train loss {:.4f}  val acc {:.1f}%  val macro {:.1f}%  {}{}{}",
                                 r.train_loss, 100 * r.val_accuracy, 100 * r.val_macro_accuracy,
-                                format_duration(r.seconds), r.partial ? " (time limit)" : "",
-                                r.best ? "  *" : ""));
+                                tg::train::format_duration(r.seconds),
+                                r.partial ? " (time limit)" : "", r.best ? "  *" : ""));
     result.history.push_back(r);
     if (r.best) {
       result.best_epoch = epoch;

@@ -12,10 +12,10 @@
 #include "common/files.hpp"
 #include "common/job.hpp"
 #include "common/limits.hpp"
-#include "common/progress.hpp"
 #include "common/resume.hpp"
 #include "common/text.hpp"
 #include "tapegrad/nn/npz.hpp"
+#include "tapegrad/train/progress.hpp"
 
 namespace tg::examples::seq2seq {
 namespace fs = std::filesystem;
@@ -136,7 +136,9 @@ int run_train(const TrainArgs& a) {
   std::printf("training: adam lr %g (decay %g per epoch), batch %zu, clip %g, up to %zu epochs%s, "
               "patience %zu\n",
               o.lr, o.lr_decay, o.batch, o.clip, o.epochs,
-              o.time_limit > 0 ? fmt::format(" or {}", format_duration(o.time_limit)).c_str() : "",
+              o.time_limit > 0
+                  ? fmt::format(" or {}", tg::train::format_duration(o.time_limit)).c_str()
+                  : "",
               o.patience);
   std::printf("run folder: %s\n", run.string().c_str());
   std::fflush(stdout);
@@ -178,7 +180,7 @@ int run_train(const TrainArgs& a) {
   const TrainResult result = train_model(model, train, validation, split.validation, o, gen, hooks);
   signals.reset();
   std::printf("\ntraining: %s, stopped by %s; best validation exact match %.2f%% at epoch %zu\n",
-              format_duration(result.train_seconds).c_str(), result.stop_reason.c_str(),
+              tg::train::format_duration(result.train_seconds).c_str(), result.stop_reason.c_str(),
               100 * result.best_val_exact, result.best_epoch);
 
   const Evaluation greedy = evaluate(model, split.test, test, 1);

@@ -9,11 +9,11 @@
 #include <sstream>
 
 #include "common/checkpoint.hpp"
-#include "common/early_stopping.hpp"
-#include "common/progress.hpp"
 #include "common/svg.hpp"
 #include "tapegrad/nn/data.hpp"
 #include "tapegrad/optim/optim.hpp"
+#include "tapegrad/train/early_stopping.hpp"
+#include "tapegrad/train/progress.hpp"
 
 namespace tg::examples::seq2seq {
 
@@ -100,7 +100,7 @@ TrainResult train_model(Seq2Seq& model, const EncodedPairs& train, const Encoded
   adam.lr = o.lr;
   optim::Adam optimizer(params, adam);
   optim::ExponentialLR schedule(optimizer, o.lr_decay);
-  EarlyStopping stopping(o.patience, EarlyStopping::Goal::Maximize);
+  tg::train::EarlyStopping stopping(o.patience, tg::train::EarlyStopping::Goal::Maximize);
   TrainResult result;
   result.stop_reason = "epochs";
   std::size_t steps = 0, first_epoch = 1;
@@ -151,8 +151,9 @@ TrainResult train_model(Seq2Seq& model, const EncodedPairs& train, const Encoded
     const bool continuing = stopped_in && stopped_in->epoch == epoch;
     const auto batches =
         continuing ? stopped_in->batches() : data::shuffled_batches(train.size(), o.batch, gen);
-    Progress progress(batches.size(), epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs), "pairs", 10),
-                      out);
+    tg::train::Progress progress(
+        batches.size(),
+        tg::train::epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs), "pairs", 10), out);
     EpochRecord r;
     r.epoch = epoch;
     r.lr = optimizer.lr();
@@ -201,7 +202,7 @@ TrainResult train_model(Seq2Seq& model, const EncodedPairs& train, const Encoded
     r.val_exact = evaluate(model, validation_pairs, validation, 1).exact_match();
     r.best = stopping.update(r.val_exact, epoch, model);
     progress.finish(fmt::format("  train loss {:.4f}  val exact {:.2f}%  {}{}{}", r.train_loss,
-                                100 * r.val_exact, format_duration(r.seconds),
+                                100 * r.val_exact, tg::train::format_duration(r.seconds),
                                 r.partial ? " (time limit)" : "", r.best ? "  *" : ""));
     result.history.push_back(r);
     if (r.best) {

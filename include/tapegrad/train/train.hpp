@@ -1,4 +1,6 @@
 // tg::train: the training utilities (run files, resume, signals, progress, curves) in one include.
 #pragma once
 
+#include "tapegrad/train/early_stopping.hpp"
 #include "tapegrad/train/parallel.hpp"
+#include "tapegrad/train/progress.hpp"
