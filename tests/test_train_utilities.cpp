@@ -1,17 +1,155 @@
-// tg::train's utilities: progress line, SVG charts, run files, checkpoints, resume state, the
-// single-process Parallel. They are tested through the library alone (no examples linked).
+// tg::train's utilities: progress line, SVG charts, run files, messages, the processes of a run.
+// Tested through the library alone: no example code is linked.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <map>
+#include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "tapegrad/train/files.hpp"
+#include "tapegrad/train/messages.hpp"
+#include "tapegrad/train/parallel.hpp"
 #include "tapegrad/train/progress.hpp"
+#include "tapegrad/train/svg.hpp"
+
 #include "test_support.hpp"
 
+namespace fs = std::filesystem;
 namespace train = tg::train;
 using tg::testing::occurrences;
+using tg::testing::TempDir;
 using tg::testing::written_to;
+
+namespace {
+
+std::vector<std::string> names_in(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// A small XML reader, strict enough to prove an SVG well-formed: one root, every tag closed in
+// order, attribute values quoted, no duplicate attributes, only defined entities, no raw '<'
+// or '&' in text. Collects the decoded text content and the element names.
+class XmlCheck {
+ public:
+  explicit XmlCheck(std::string doc) : s_(std::move(doc)) {
+    skip_space();
+    if (s_.compare(pos_, 5, "<?xml") == 0) {
+      pos_ = s_.find("?>", pos_);
+      if (pos_ == std::string::npos) fail("unterminated declaration");
+      pos_ += 2;
+    }
+    skip_space();
+    element();
+    skip_space();
+    if (pos_ != s_.size()) fail("content after the root element");
+  }
+  std::string root;
+  std::vector<std::string> texts;
+  std::map<std::string, int> elements;
+
+ private:
+  [[noreturn]] void fail(const std::string& why) {
+    throw std::runtime_error("XML: " + why + " at offset " + std::to_string(pos_));
+  }
+  void skip_space() {
+    while (pos_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[pos_]))) ++pos_;
+  }
+  std::string name() {
+    const std::size_t start = pos_;
+    while (pos_ < s_.size() &&
+           (std::isalnum(static_cast<unsigned char>(s_[pos_])) || std::strchr(":-_.", s_[pos_])))
+      ++pos_;
+    if (pos_ == start) fail("expected a name");
+    return s_.substr(start, pos_ - start);
+  }
+  std::string decode(const std::string& raw) {
+    std::string out;
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '<') fail("raw '<' in text");
+      if (raw[i] != '&') {
+        out += raw[i];
+        continue;
+      }
+      const std::size_t end = raw.find(';', i);
+      if (end == std::string::npos) fail("unterminated entity");
+      const std::string ent = raw.substr(i + 1, end - i - 1);
+      static const std::map<std::string, std::string> known{
+          {"amp", "&"}, {"lt", "<"}, {"gt", ">"}, {"quot", "\""}, {"apos", "'"}};
+      if (known.count(ent))
+        out += known.at(ent);
+      else if (ent.size() > 1 && ent[0] == '#')
+        out += '?';
+      else
+        fail("unknown entity &" + ent + ";");
+      i = end;
+    }
+    return out;
+  }
+  void element() {
+    if (s_[pos_] != '<') fail("expected '<'");
+    ++pos_;
+    const std::string tag = name();
+    if (root.empty()) root = tag;
+    ++elements[tag];
+    std::vector<std::string> attrs;
+    for (;;) {
+      skip_space();
+      if (s_.compare(pos_, 2, "/>") == 0) {
+        pos_ += 2;
+        return;
+      }
+      if (s_[pos_] == '>') break;
+      const std::string attr = name();
+      if (std::find(attrs.begin(), attrs.end(), attr) != attrs.end()) fail("duplicate " + attr);
+      attrs.push_back(attr);
+      skip_space();
+      if (s_[pos_++] != '=') fail("expected '='");
+      skip_space();
+      const char quote = s_[pos_++];
+      if (quote != '"' && quote != '\'') fail("unquoted attribute");
+      const std::size_t end = s_.find(quote, pos_);
+      if (end == std::string::npos) fail("unterminated attribute");
+      decode(s_.substr(pos_, end - pos_));
+      pos_ = end + 1;
+    }
+    ++pos_;
+    for (;;) {
+      const std::size_t lt = s_.find('<', pos_);
+      if (lt == std::string::npos) fail("unclosed <" + tag + ">");
+      const std::string text = decode(s_.substr(pos_, lt - pos_));
+      if (text.find_first_not_of(" \n\t\r") != std::string::npos) texts.push_back(text);
+      pos_ = lt;
+      if (s_.compare(pos_, 2, "</") == 0) {
+        pos_ += 2;
+        if (name() != tag) fail("mismatched close of <" + tag + ">");
+        skip_space();
+        if (s_[pos_++] != '>') fail("expected '>'");
+        return;
+      }
+      element();
+    }
+  }
+  std::string s_;
+  std::size_t pos_ = 0;
+};
+
+bool has_text(const XmlCheck& x, const std::string& t) {
+  return std::find(x.texts.begin(), x.texts.end(), t) != x.texts.end();
+}
+
+}  // namespace
 
 TEST_CASE("durations and rates format compactly", "[train][progress]") {
   CHECK(train::format_duration(0.44) == "0.4s");
@@ -120,3 +258,257 @@ TEST_CASE("an unfinished terminal progress line is ended when it goes away",
   std::fclose(f);
 }
 
+TEST_CASE("line chart SVG is well-formed and holds its labels", "[train][svg]") {
+  train::LineChart chart;
+  chart.title = "Loss <train & \"val\">";
+  chart.x_label = "epoch";
+  chart.y_label = "cross-entropy";
+  train::Series training{"train", {}, false}, val{"val 'held out'", {}, true};
+  for (int e = 1; e <= 12; ++e) {
+    training.points.push_back({double(e), 2.0 / e});
+    val.points.push_back({double(e), 2.2 / e + 0.05});
+  }
+  val.points[5].y = std::nan("");  // a diverged evaluation breaks the line
+  chart.series = {training, val, train::Series{"bad \xFF byte", {{1, 1}}, false}};
+  const std::string svg = train::line_chart_svg(chart);
+  XmlCheck xml(svg);
+  CHECK(xml.root == "svg");
+  CHECK(has_text(xml, "Loss <train & \"val\">"));
+  CHECK(has_text(xml, "val 'held out'"));
+  CHECK(has_text(xml, "bad \xEF\xBF\xBD byte"));
+  CHECK(has_text(xml, "epoch"));
+  CHECK(has_text(xml, "cross-entropy"));
+  CHECK(has_text(xml, "12"));  // integer x ticks (epochs)
+  CHECK_FALSE(has_text(xml, "12.0"));
+  CHECK(has_text(xml, "2.5"));           // y ticks with the decimals their step needs
+  CHECK(xml.elements["polyline"] == 4);  // train, val in two pieces, the one-point series
+  CHECK(svg.find("nan") == std::string::npos);
+
+  chart.y_min = 1;
+  chart.y_max = 0;
+  CHECK_THROWS_WITH(train::line_chart_svg(chart), Catch::Contains("y_max"));
+  CHECK_NOTHROW(XmlCheck(train::line_chart_svg(train::LineChart{})));  // empty chart still renders
+}
+
+TEST_CASE("confusion heatmap SVG is well-formed, labelled and annotated when small",
+          "[train][svg]") {
+  train::Heatmap map;
+  map.title = "Confusion & co";
+  map.row_labels = {"Czech", "Polish", "Vietnamese"};
+  map.col_labels = map.row_labels;
+  map.values = {50, 7, 0, 3, 90, 1, 0, 0, 12};
+  XmlCheck xml(train::heatmap_svg(map));
+  CHECK(has_text(xml, "Confusion & co"));
+  for (const char* label : {"Czech", "Polish", "Vietnamese", "true", "predicted", "100%"})
+    CHECK(has_text(xml, label));
+  for (const char* value : {"50", "7", "90", "12"}) CHECK(has_text(xml, value));
+  CHECK(has_text(xml, "true Polish, predicted Czech: 3 (3.2% of the row)"));  // tooltip
+  CHECK(xml.elements["rect"] == 9 + 3);  // cells, background, frame, scale
+
+  // Too large to print values: only labels, titles and scale ticks remain as text.
+  train::Heatmap big;
+  for (int i = 0; i < 25; ++i) {
+    big.row_labels.push_back("class " + std::to_string(i));
+    big.col_labels.push_back("class " + std::to_string(i));
+  }
+  big.values.assign(25 * 25, 1.5);
+  XmlCheck big_xml(train::heatmap_svg(big));
+  CHECK(big_xml.elements["text"] ==
+        25 + 25 + 2 + 6 + 1);  // labels, axis titles, ticks, scale title
+
+  // An attention map's axes repeat characters: the tooltips number the positions there.
+  train::Heatmap attention;
+  attention.row_labels = {"1", "9", "9", "9"};
+  attention.col_labels = {"m", "a", "y"};
+  attention.row_title = "output";
+  attention.col_title = "source";
+  attention.values.assign(12, 0.25);
+  XmlCheck attention_xml(train::heatmap_svg(attention));
+  CHECK(has_text(attention_xml, "output 3 '9', source a: 0.25 (33.3% of the row)"));
+
+  map.values.pop_back();
+  CHECK_THROWS_WITH(train::heatmap_svg(map),
+                    Catch::Contains("8 values") && Catch::Contains("3 row"));
+}
+
+TEST_CASE("xml_escape makes any text safe", "[train][svg]") {
+  CHECK(train::xml_escape("a<b & \"c\" 'd'>") == "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;");
+  CHECK(train::xml_escape("x\x01y\tz") == "xy\tz");
+  CHECK(train::xml_escape("\xC3") == "\xEF\xBF\xBD");
+}
+
+TEST_CASE("atomic writes replace the file and leave no temporaries", "[train][files]") {
+  TempDir dir;
+  const fs::path file = dir.path / "loss.svg";
+  train::write_file_atomic(file, "first");
+  train::write_file_atomic(file, "second version");
+  CHECK(train::read_file(file) == "second version");
+  CHECK(names_in(dir.path) == std::vector<std::string>{"loss.svg"});
+  const auto perms = fs::status(file).permissions();
+  CHECK((perms & fs::perms::owner_read) != fs::perms::none);  // not mkstemp's 0600-only
+  CHECK_THROWS_WITH(train::write_file_atomic(dir.path / "missing" / "x.txt", "x"),
+                    Catch::Contains("write_file_atomic") && Catch::Contains("missing/x.txt"));
+  CHECK(names_in(dir.path) == std::vector<std::string>{"loss.svg"});
+  // A failed rename (the target is a non-empty folder) removes its temporary too.
+  fs::create_directory(dir.path / "taken");
+  train::write_file_atomic(dir.path / "taken" / "inside", "x");
+  CHECK_THROWS_WITH(train::write_file_atomic(dir.path / "taken", "x"), Catch::Contains("taken"));
+  CHECK(names_in(dir.path) == std::vector<std::string>{"loss.svg", "taken"});
+}
+
+TEST_CASE("read_lines strips line ends and a BOM, and names a missing file", "[train][files]") {
+  TempDir dir;
+  train::write_file_atomic(dir.path / "names.txt",
+                           "\xEF\xBB\xBFNovak\r\nDvo\xC5\x99\xC3\xA1k\n\nSmith");
+  CHECK(train::read_lines(dir.path / "names.txt") ==
+        std::vector<std::string>{"Novak", "Dvo\xC5\x99\xC3\xA1k", "", "Smith"});
+  CHECK_THROWS_WITH(train::read_lines(dir.path / "nope.txt"),
+                    Catch::Contains("nope.txt") && Catch::Contains("No such file"));
+  CHECK_THROWS_WITH(train::read_lines(dir.path), Catch::Contains("is a directory"));
+}
+
+TEST_CASE("metrics CSV writes a header, flushes rows and starts afresh when reopened",
+          "[train][files]") {
+  TempDir dir;
+  const fs::path path = dir.path / "metrics.csv";
+  {
+    train::CsvWriter csv(path, {"epoch", "train_loss", "note"});
+    csv.write_row({1, 0.123456789, "plain"});
+    // Flushed per row: readable while the writer is still open.
+    CHECK(train::read_lines(path) ==
+          std::vector<std::string>{"epoch,train_loss,note", "1,0.1234568,plain"});
+    CHECK_THROWS_WITH(csv.write_row({2, 0.5}), Catch::Contains("2 values for 3 columns"));
+  }
+  {
+    // A run folder reused with --overwrite: the old run's rows (and layout) are gone.
+    train::CsvWriter csv(path, {"epoch", "loss"});
+    csv.write_row({1, "a, \"quoted\" note"});
+  }
+  CHECK(train::read_lines(path) ==
+        std::vector<std::string>{"epoch,loss", "1,\"a, \"\"quoted\"\" note\""});
+  CHECK_THROWS_WITH(train::CsvWriter(dir.path / "missing" / "m.csv", {"epoch"}),
+                    Catch::Contains("m.csv"));
+}
+
+TEST_CASE("run folders are named by time and never reused by accident", "[train][files]") {
+  TempDir dir;
+  std::tm when{};
+  when.tm_year = 2024 - 1900;
+  when.tm_mon = 2;
+  when.tm_mday = 9;
+  when.tm_hour = 14;
+  when.tm_min = 5;
+  when.tm_sec = 7;
+  when.tm_isdst = -1;
+  const std::time_t t = std::mktime(&when);
+  const fs::path base = dir.path / "runs";
+  CHECK(train::make_run_dir(base, t) == base / "20240309-140507");
+  CHECK(train::make_run_dir(base, t) == base / "20240309-140507-2");
+  CHECK(train::make_run_dir(base, t) == base / "20240309-140507-3");
+  CHECK(fs::is_directory(base / "20240309-140507-3"));
+
+  const fs::path mine = dir.path / "mine";
+  CHECK(train::claim_run_dir(mine, train::RunDirUse::New).path == mine);
+  // Only its lock file: still empty.
+  CHECK_NOTHROW(train::claim_run_dir(mine, train::RunDirUse::New));
+  train::write_file_atomic(mine / "metrics.csv", "x\n");
+  // Files without a checkpoint are refused too: they may be another program's.
+  CHECK_THROWS_WITH(train::claim_run_dir(mine, train::RunDirUse::New),
+                    Catch::Contains("not empty (metrics.csv)") && Catch::Contains("--overwrite"));
+  train::write_file_atomic(mine / "checkpoint.npz", "PK");
+  CHECK_THROWS_WITH(train::claim_run_dir(mine, train::RunDirUse::New),
+                    Catch::Contains("checkpoint.npz") && Catch::Contains("--overwrite") &&
+                        Catch::Contains("mine"));
+  CHECK_NOTHROW(train::claim_run_dir(mine, train::RunDirUse::Overwrite));
+  CHECK_NOTHROW(train::claim_run_dir(mine, train::RunDirUse::Resume));
+  // A refused folder is left as it was: no lock file is created in someone else's folder.
+  const fs::path theirs = dir.path / "theirs";
+  fs::create_directories(theirs);
+  train::write_file_atomic(theirs / "notes.txt", "mine\n");
+  CHECK_THROWS_WITH(train::claim_run_dir(theirs, train::RunDirUse::New),
+                    Catch::Contains("not empty (notes.txt)"));
+  CHECK_FALSE(fs::exists(theirs / ".lock"));
+  CHECK(std::distance(fs::directory_iterator(theirs), fs::directory_iterator()) == 1);
+  CHECK_THROWS_WITH(train::claim_run_dir(mine / "metrics.csv", train::RunDirUse::New),
+                    Catch::Contains("not a folder"));
+}
+
+namespace {
+
+// Rank `rank` of `size` processes that never communicate: what another rank sees of the
+// utilities that consult tg::train::parallel(), without MPI.
+class PretendRank : public train::Parallel {
+ public:
+  PretendRank(int rank, int size) : rank_(rank), size_(size) {}
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+
+ private:
+  int rank_, size_;
+};
+
+// Installs a group for one scope, and the single process again after it.
+struct InstalledGroup {
+  explicit InstalledGroup(train::Parallel& group) { train::set_parallel(&group); }
+  ~InstalledGroup() { train::set_parallel(nullptr); }
+};
+
+}  // namespace
+
+TEST_CASE("one process is the default group: rank 0 of 1, collectives return their input",
+          "[train][parallel]") {
+  train::Parallel& group = train::parallel();
+  CHECK(group.rank() == 0);
+  CHECK(group.size() == 1);
+  CHECK(group.is_root());
+  CHECK(group.share(5) == std::pair<std::size_t, std::size_t>{0, 5});
+  CHECK(group.strided_share({4, 7, 9}) == std::vector<std::size_t>{4, 7, 9});
+  std::vector<double> values{1.5, -2};
+  group.sum(values);
+  CHECK(values == std::vector<double>{1.5, -2});
+  CHECK(group.max(3.25) == 3.25);
+  CHECK(group.all_gather_rows({1, -0.0f, 3, 4}, 2, 2) == std::vector<float>{1, -0.0f, 3, 4});
+  CHECK_THROWS_WITH(group.all_gather_rows({1, 2, 3}, 2, 2), Catch::Contains("holds 3 values"));
+  CHECK(group.communication_seconds() == 0);
+}
+
+TEST_CASE("share and strided_share split a global batch as the examples' jobs do",
+          "[train][parallel]") {
+  // 10 items over 3 ranks: 4, 3, 3 contiguous; every 3rd item from the rank.
+  const std::vector<std::size_t> global{0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+  CHECK(PretendRank(0, 3).share(10) == std::pair<std::size_t, std::size_t>{0, 4});
+  CHECK(PretendRank(1, 3).share(10) == std::pair<std::size_t, std::size_t>{4, 7});
+  CHECK(PretendRank(2, 3).share(10) == std::pair<std::size_t, std::size_t>{7, 10});
+  CHECK(PretendRank(2, 3).share(1) == std::pair<std::size_t, std::size_t>{1, 1});  // empty
+  CHECK(PretendRank(1, 3).strided_share(global) == std::vector<std::size_t>{1, 4, 7});
+  CHECK_FALSE(PretendRank(1, 3).is_root());
+}
+
+TEST_CASE("outside rank 0 of the installed group the run-file writers write nothing",
+          "[train][parallel]") {
+  TempDir dir;
+  PretendRank other(1, 2);
+  {
+    InstalledGroup installed(other);
+    CHECK(&train::parallel() == &other);
+    train::write_file_atomic(dir.path / "report.txt", "x");
+    train::CsvWriter csv(dir.path / "metrics.csv", {"epoch"});
+    csv.write_row({1});
+    CHECK(train::make_run_dir(dir.path / "runs") == dir.path / "runs");
+    CHECK_FALSE(train::claim_run_dir(dir.path / "run", train::RunDirUse::New).lock.held());
+    CHECK(names_in(dir.path).empty());
+  }
+  CHECK(train::parallel().is_root());  // the single process again
+  train::write_file_atomic(dir.path / "report.txt", "x");
+  CHECK(names_in(dir.path) == std::vector<std::string>{"report.txt"});
+}
+
+TEST_CASE("messages are one line of bounded length that names the program", "[train][messages]") {
+  train::set_program_name("/usr/local/bin/my_trainer");
+  CHECK(train::program_name() == "my_trainer");
+  CHECK(train::message_line("warning", "first\nsecond\r\n") == "my_trainer: warning: first second");
+  const std::string long_line = train::message_line("error", std::string(1000, 'x'));
+  CHECK_THAT(long_line, Catch::EndsWith("... (700 more characters)"));
+  CHECK(long_line.size() < 400);
+  train::set_program_name("tapegrad");
+}

@@ -12,12 +12,12 @@
 #include <vector>
 
 #include <tapegrad/optim/optim.hpp>
+#include <tapegrad/train/files.hpp>
 #include <tapegrad/train/progress.hpp>
 
 #include "baby_lm/corpus.hpp"
 #include "baby_lm/model.hpp"
 #include "baby_lm/sample.hpp"
-#include "common/files.hpp"
 #include "common/resume.hpp"
 
 namespace tg::baby_lm {
@@ -58,7 +58,7 @@ int train(const TrainOptions& options);
 struct Session {
   TrainOptions options;
   Corpus corpus;
-  examples::RunFolder folder;  // locked for the session
+  tg::train::RunFolder folder;  // locked for the session
   std::filesystem::path run_dir;
   Generator gen;  // initialisation, then shuffling
   std::unique_ptr<BabyLM> model;

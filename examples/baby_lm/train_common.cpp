@@ -85,15 +85,15 @@ Session start_session(const TrainOptions& options) {
   optim::AdamOptions adam;
   adam.lr = options.lr;
   s.optimizer = std::make_unique<optim::Adam>(s.model->named_parameters(), adam);
-  s.folder = examples::claim_run_dir(
-      !options.resume.empty() ? options.resume
-      : options.out.empty()   ? examples::make_run_dir("runs/baby_lm")
-                              : options.out,
-      !options.resume.empty() ? examples::RunDirUse::Resume
-      : options.overwrite     ? examples::RunDirUse::Overwrite
-                              : examples::RunDirUse::New);
+  s.folder =
+      tg::train::claim_run_dir(!options.resume.empty() ? options.resume
+                               : options.out.empty()   ? tg::train::make_run_dir("runs/baby_lm")
+                                                       : options.out,
+                               !options.resume.empty() ? tg::train::RunDirUse::Resume
+                               : options.overwrite     ? tg::train::RunDirUse::Overwrite
+                                                       : tg::train::RunDirUse::New);
   s.run_dir = s.folder.path;
-  examples::report_stale(s.folder);
+  tg::train::report_stale(s.folder);
 
   std::printf("corpus: %s (%zu lines, %zu characters, vocabulary of %zu: %s)\n",
               options.corpus.string().c_str(), s.corpus.lines, s.corpus.text.size(),

@@ -11,12 +11,12 @@
 
 #include <tapegrad/autograd/ops/loss.hpp>
 #include <tapegrad/autograd/tape.hpp>
+#include <tapegrad/train/checkpoint.hpp>
 #include <tapegrad/train/early_stopping.hpp>
+#include <tapegrad/train/svg.hpp>
 
-#include "common/checkpoint.hpp"
 #include "common/job.hpp"
 #include "common/resume.hpp"
-#include "common/svg.hpp"
 #include "common/text.hpp"
 
 namespace tg::baby_lm {
@@ -139,11 +139,11 @@ int train_stateful(Session& s) {
   std::optional<examples::ResumeState> resumed;
   if (!o.resume.empty()) resumed = examples::ResumeState::load(s.run_dir, kExampleName);
   if (resumed && resumed->size("finished"))
-    throw Error("--resume: " + examples::quoted(s.run_dir) + " has finished; nothing to resume");
-  examples::CsvWriter csv =
-      resumed ? examples::CsvWriter(s.run_dir / "metrics.csv", columns, resumed->size("validations"))
-              : examples::CsvWriter(s.run_dir / "metrics.csv", columns);
-  examples::LineChart chart;
+    throw Error("--resume: " + tg::train::quoted(s.run_dir) + " has finished; nothing to resume");
+  tg::train::CsvWriter csv = resumed ? tg::train::CsvWriter(s.run_dir / "metrics.csv", columns,
+                                                            resumed->size("validations"))
+                                     : tg::train::CsvWriter(s.run_dir / "metrics.csv", columns);
+  tg::train::LineChart chart;
   chart.title = "baby_lm stateful training";
   chart.x_label = "batches";
   chart.y_label = "bits per character";
@@ -178,7 +178,7 @@ int train_stateful(Session& s) {
                    nats_to_bits(val), rate, train_seconds});
     chart.series[0].points.push_back({double(step), nats_to_bits(train_loss)});
     chart.series[1].points.push_back({double(step), nats_to_bits(val)});
-    examples::write_line_chart(s.run_dir / "loss.svg", chart);
+    tg::train::write_line_chart(s.run_dir / "loss.svg", chart);
     s.info.extra["epochs"] = std::to_string(epoch);
     if (improved) {
       s.info.extra["best_val_bpc"] = fmt::format("{:.6f}", nats_to_bits(val));
@@ -282,7 +282,7 @@ int train_stateful(Session& s) {
       job.sum(step_stats);
       const double value = step_stats[0];
       const std::size_t chars = targets.size() * static_cast<std::size_t>(job.size());
-      examples::check_loss_finite(value, epoch, step + 1);
+      tg::train::check_loss_finite(value, epoch, step + 1);
       if (clip > 0) optim::clip_grad_norm(params, clip);
       s.optimizer->step();
       // Truncated BPTT: the next batch starts from this state but does not backpropagate into it.

@@ -17,11 +17,11 @@
 #include <tapegrad/autograd/ops/elementwise.hpp>
 #include <tapegrad/autograd/ops/loss.hpp>
 #include <tapegrad/autograd/tape.hpp>
+#include <tapegrad/train/checkpoint.hpp>
 #include <tapegrad/train/early_stopping.hpp>
+#include <tapegrad/train/svg.hpp>
 
-#include "common/checkpoint.hpp"
 #include "common/job.hpp"
-#include "common/svg.hpp"
 
 namespace tg::baby_lm {
 
@@ -76,13 +76,13 @@ int train_windows(Session& s) {
   std::size_t first_epoch = 1;
   if (resumed) {
     if (resumed->size("finished"))
-      throw Error("--resume: " + examples::quoted(s.run_dir) + " has finished; nothing to resume");
+      throw Error("--resume: " + tg::train::quoted(s.run_dir) + " has finished; nothing to resume");
     first_epoch = resumed->size("epoch") + 1;
   }
-  examples::CsvWriter csv = resumed ? examples::CsvWriter(s.run_dir / "metrics.csv", columns,
-                                                          first_epoch - 1)
-                                    : examples::CsvWriter(s.run_dir / "metrics.csv", columns);
-  examples::LineChart chart;
+  tg::train::CsvWriter csv =
+      resumed ? tg::train::CsvWriter(s.run_dir / "metrics.csv", columns, first_epoch - 1)
+              : tg::train::CsvWriter(s.run_dir / "metrics.csv", columns);
+  tg::train::LineChart chart;
   chart.title = "baby_lm training loss";
   chart.x_label = "epoch";
   chart.y_label = "loss (nats per character)";
@@ -180,7 +180,7 @@ int train_windows(Session& s) {
       }
       job.average_gradients();
       job.sum(step_stats);
-      examples::check_loss_finite(step_stats[0], epoch, b + 1);
+      tg::train::check_loss_finite(step_stats[0], epoch, b + 1);
       if (clip > 0) optim::clip_grad_norm(params, clip);
       s.optimizer->step();
       last.loss_sum += step_stats[1];
@@ -207,7 +207,7 @@ int train_windows(Session& s) {
                    train_seconds});
     chart.series[0].points.push_back({double(epoch), loss});
     if (every_step) chart.series[1].points.push_back({double(epoch), last_step_loss});
-    examples::write_line_chart(s.run_dir / "loss.svg", chart);
+    tg::train::write_line_chart(s.run_dir / "loss.svg", chart);
     s.info.extra["epochs"] = std::to_string(epoch);
     if (improved) {
       s.info.extra["best_epoch"] = std::to_string(epoch);

@@ -1,10 +1,9 @@
 // Command-line conventions shared by the examples: one-line errors, exit codes, --threads.
 #include "common/cli.hpp"
 
-#include <fmt/format.h>
-
 #include <tapegrad/autograd/blas.hpp>
 #include <tapegrad/autograd/tensor.hpp>
+#include <tapegrad/train/messages.hpp>
 
 #include "common/job.hpp"
 
@@ -21,60 +20,10 @@ namespace {
 
 constexpr int kErrorExit = 2;
 
-std::string& name_storage() {
-  static std::string name = "tapegrad";
-  return name;
-}
-
-// Messages from CLI11 or nested errors may hold newlines; the contract is one line.
-std::string one_line(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '\n' || c == '\r') {
-      if (!out.empty() && out.back() != ' ') out += ' ';
-    } else {
-      out += c;
-    }
-  }
-  while (!out.empty() && out.back() == ' ') out.pop_back();
-  return out;
-}
-
-// One line, and a short one: an error listing thousands of keys (a damaged checkpoint's) is no
-// more useful than its first ones.
-std::string short_line(const std::string& text) {
-  constexpr std::size_t kMax = 400, kKeep = 300;
-  std::string line = one_line(text);
-  if (line.size() > kMax) {
-    std::size_t cut = kKeep;
-    while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;  // UTF-8
-    line = line.substr(0, cut) + "... (" + std::to_string(line.size() - cut) +
-           " more characters)";
-  }
-  return line;
-}
-
-void print_line(const char* kind, const std::string& message) {
-  // Whatever stdout holds goes first, so a log that merges both streams keeps the order.
-  std::cout.flush();
-  std::fflush(stdout);
-  std::fprintf(stderr, "%s: %s: %s\n", program_name().c_str(), kind, short_line(message).c_str());
-  std::fflush(stderr);
-}
-
 }  // namespace
 
-const std::string& program_name() { return name_storage(); }
-
-void print_error(const std::string& message) { print_line("error", message); }
-
-void print_warning(const std::string& message) { print_line("warning", message); }
-
 int run_main(int argc, char** argv, const std::function<int()>& fn) {
-  if (argc > 0 && argv && argv[0] && *argv[0]) {
-    const std::string path = argv[0];
-    name_storage() = path.substr(path.find_last_of('/') + 1);
-  }
+  if (argc > 0 && argv && argv[0]) tg::train::set_program_name(argv[0]);
   tg::tune_malloc_for_training();  // a training program: keep freed memory (see tensor.hpp)
   const Job* job = nullptr;
   std::string error;
@@ -85,7 +34,7 @@ int run_main(int argc, char** argv, const std::function<int()>& fn) {
     return e.code;
   } catch (const Interrupted& e) {
     // Every rank stops at the same batch (the signal is agreed on); rank 0 says how to resume.
-    if (!job || job->is_root()) print_line("interrupted", e.what());
+    if (!job || job->is_root()) tg::train::print_message("interrupted", e.what());
     return 128 + e.signal();
   } catch (const std::exception& e) {  // tg::Error, UsageError, std::bad_alloc, ...
     error = e.what();
@@ -95,8 +44,8 @@ int run_main(int argc, char** argv, const std::function<int()>& fn) {
   // In a job of several ranks the others may be waiting for this one in a collective: end them
   // all rather than leave them hanging.
   if (job && job->size() > 1)
-    job->abort(fmt::format("{}: error: {}", program_name(), short_line(error)), kErrorExit);
-  print_error(error);
+    job->abort(tg::train::message_line("error", error), kErrorExit);
+  tg::train::print_error(error);
   return kErrorExit;
 }
 

@@ -43,18 +43,10 @@ class Interrupted : public std::exception {
 };
 
 // Runs fn and returns its exit code. Anything it throws becomes one line on stderr,
-// "<program>: error: <message>", and exit code 2: new users see what went wrong, not
-// "terminate called after throwing an instance of ...", an abort and a core dump.
-// The program name is argv[0] without its directories.
+// "<program>: error: <message>" (tg::train::print_error), and exit code 2: new users see what
+// went wrong, not "terminate called after throwing an instance of ...", an abort and a core
+// dump. The program name (tg::train::program_name) is argv[0] without its directories.
 int run_main(int argc, char** argv, const std::function<int()>& fn);
-
-// The program name run_main saw ("tapegrad" before that).
-const std::string& program_name();
-
-// "<program>: error: <message>" / "<program>: warning: <message>" on stderr, on one line of at
-// most ~400 characters (the rest is cut, with a count of what was cut).
-void print_error(const std::string& message);
-void print_warning(const std::string& message);
 
 // app.parse with the examples' conventions: --help and --help-all print to stdout and end the
 // program with code 0 (ExitRequest); a parse error (unknown flag, missing value, failed check)

@@ -8,7 +8,8 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "common/files.hpp"
+#include "tapegrad/train/files.hpp"
+#include "tapegrad/train/messages.hpp"
 #include "tapegrad/train/parallel.hpp"
 
 namespace tg::examples {
@@ -183,16 +184,16 @@ ResumeState ResumeState::load(const fs::path& run, const std::string& example) {
   const fs::path path = run / kResumeFile;
   std::error_code ec;
   if (!fs::is_directory(run, ec))
-    throw Error("--resume: " + quoted(run) + " is not a run folder");
+    throw Error("--resume: " + tg::train::quoted(run) + " is not a run folder");
   if (!fs::exists(path, ec))
-    throw Error("--resume: " + quoted(run) + " holds no " + kResumeFile +
+    throw Error("--resume: " + tg::train::quoted(run) + " holds no " + kResumeFile +
                 " (not a run of this version, or it finished before saving one)");
   ResumeState state;
   state.path_ = path.string();
   state.archive_ = nn::load_npz(path.string());
   const std::string& written_by = state.text(kExampleKey);
   if (written_by != example)
-    throw Error(fmt::format("--resume: {} is a {} run, not a {} one", quoted(run), written_by,
+    throw Error(fmt::format("--resume: {} is a {} run, not a {} one", tg::train::quoted(run), written_by,
                             example));
   return state;
 }
@@ -350,7 +351,7 @@ void throw_interrupted(int signal, const fs::path& run, std::size_t epoch,
       signal, fmt::format("{} during epoch {}; the run is saved {}; resume with: {} train "
                           "--resume {}",
                           signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal",
-                          epoch, saved_where, program_name(), quoted(run)));
+                          epoch, saved_where, tg::train::program_name(), tg::train::quoted(run)));
 }
 
 }  // namespace tg::examples

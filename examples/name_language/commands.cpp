@@ -13,7 +13,6 @@
 #include "tapegrad/autograd/autocast.hpp"
 #include "tapegrad/autograd/random.hpp"
 #include "common/cli.hpp"
-#include "common/files.hpp"
 #include "common/job.hpp"
 #include "common/limits.hpp"
 #include "common/resume.hpp"
@@ -21,6 +20,8 @@
 #include "name_language/evaluate.hpp"
 #include "name_language/report.hpp"
 #include "tapegrad/nn/npz.hpp"
+#include "tapegrad/train/files.hpp"
+#include "tapegrad/train/messages.hpp"
 #include "tapegrad/train/progress.hpp"
 
 namespace tg::examples::names {
@@ -74,8 +75,9 @@ std::map<std::string, std::string> train_meta(const TrainArgs& a, const std::str
           {"sampling", to_string(o.sampling)}};
 }
 
-CheckpointMeta make_meta(const ModelConfig& config, const std::map<std::string, std::string>& extra) {
-  CheckpointMeta meta{kExampleName, to_meta(config)};
+tg::train::CheckpointMeta make_meta(const ModelConfig& config,
+                                    const std::map<std::string, std::string>& extra) {
+  tg::train::CheckpointMeta meta{kExampleName, to_meta(config)};
   for (const auto& [k, v] : extra) meta.text[k] = v;
   return meta;
 }
@@ -101,7 +103,7 @@ std::string resolve_data_dir(const std::string& given) {
 LoadedModel load_model(const std::string& path) {
   const nn::Archive archive = nn::load_npz(path);
   LoadedModel loaded;
-  loaded.meta = read_checkpoint_meta(archive, path, kExampleName);
+  loaded.meta = tg::train::read_checkpoint_meta(archive, path, kExampleName);
   ModelConfig config = config_from_meta(loaded.meta.text, path);
   check_parameter_count(archive, path, parameter_estimate(config));
   Generator gen(0);  // the weights are overwritten: any initialisation will do
@@ -110,7 +112,7 @@ LoadedModel load_model(const std::string& path) {
   } catch (const Error& e) {
     throw Error(fmt::format("{}: {}", path, e.what()));
   }
-  load_checkpoint_state(archive, path, *loaded.model, nullptr, nullptr);
+  tg::train::load_checkpoint_state(archive, path, *loaded.model, nullptr, nullptr);
   loaded.model->eval();
   return loaded;
 }
@@ -164,13 +166,16 @@ int run_train(const TrainArgs& a) {
   // Under mpirun only rank 0 owns the run folder and writes files; every rank trains (and reads
   // the resume state, so the run folder must be on a file system they share).
   const Job& job = Job::current();
-  std::optional<RunFolder> folder;
+  std::optional<tg::train::RunFolder> folder;
   if (job.is_root()) {
-    folder = claim_run_dir(
-        resuming ? fs::path(a.resume)
-        : a.out.empty() ? make_run_dir("runs/name_language") : fs::path(a.out),
-        resuming ? RunDirUse::Resume : a.overwrite ? RunDirUse::Overwrite : RunDirUse::New);
-    report_stale(*folder);
+    folder =
+        tg::train::claim_run_dir(resuming        ? fs::path(a.resume)
+                                 : a.out.empty() ? tg::train::make_run_dir("runs/name_language")
+                                                 : fs::path(a.out),
+                                 resuming      ? tg::train::RunDirUse::Resume
+                                 : a.overwrite ? tg::train::RunDirUse::Overwrite
+                                               : tg::train::RunDirUse::New);
+    tg::train::report_stale(*folder);
   }
   const fs::path run = folder ? folder->path : fs::path(resuming ? a.resume : a.out);
   std::optional<ResumeState> resumed;
@@ -202,7 +207,7 @@ int run_train(const TrainArgs& a) {
     history = history_from_text(resumed->text("history"));
     for (const auto& [key, value] : resumed->texts("extra.")) extra[key] = value;
   }
-  std::optional<CsvWriter> metrics;
+  std::optional<tg::train::CsvWriter> metrics;
   if (job.is_root() && resumed)
     metrics.emplace(run / "metrics.csv", metrics_header(), history.size());
   else if (job.is_root())
@@ -231,7 +236,8 @@ int run_train(const TrainArgs& a) {
     extra["val_accuracy"] = fmt::format("{:.6f}", r.val_accuracy);
     extra["val_macro_accuracy"] = fmt::format("{:.6f}", r.val_macro_accuracy);
     if (job.is_root())
-      save_checkpoint(checkpoint.string(), model, nullptr, nullptr, make_meta(config, extra));
+      tg::train::save_checkpoint(checkpoint.string(), model, nullptr, nullptr,
+                                 make_meta(config, extra));
   };
   const TrainResult result = train_model(model, train, validation, o, gen, hooks);
   signals.reset();
@@ -255,8 +261,9 @@ int run_train(const TrainArgs& a) {
   extra["test_accuracy"] = fmt::format("{:.6f}", e.accuracy());
   extra["test_macro_accuracy"] = fmt::format("{:.6f}", e.macro_accuracy());
   extra["train_seconds"] = fmt::format("{:.1f}", result.train_seconds);
-  save_checkpoint(checkpoint.string(), model, nullptr, nullptr, make_meta(config, extra));
-  write_file_atomic(run / "report.txt", report);
+  tg::train::save_checkpoint(checkpoint.string(), model, nullptr, nullptr,
+                             make_meta(config, extra));
+  tg::train::write_file_atomic(run / "report.txt", report);
   write_confusion_picture(run / "confusion.svg", e, config.labels,
                           fmt::format("Test confusion, % of each true language (accuracy {}, macro {})",
                                       percent(e.accuracy()), percent(e.macro_accuracy())));
@@ -270,7 +277,7 @@ int run_eval(const EvalArgs& a) {
   apply_threads(a.threads);
   LoadedModel loaded = load_model(a.checkpoint);
   const ModelConfig& config = loaded.model->config();
-  const MetaReader meta = meta_reader(loaded.meta.text, a.checkpoint);
+  const tg::train::MetaReader meta = meta_reader(loaded.meta.text, a.checkpoint);
   const std::string data_dir = a.data.empty() ? meta.text("data") : a.data;
   const Dataset data = load_names(data_dir, config.charset);
   if (data.labels != config.labels)
@@ -299,9 +306,10 @@ int run_eval(const EvalArgs& a) {
   std::size_t unknown = 0;
   for (const auto& ids : set.ids) unknown += std::count(ids.begin(), ids.end(), Vocabulary::kUnknown);
   if (unknown)
-    print_warning(fmt::format("{} characters of the {} part are not in the model's vocabulary; "
-                              "they read as unknown",
-                              unknown, a.part));
+    tg::train::print_warning(
+        fmt::format("{} characters of the {} part are not in the model's vocabulary; "
+                    "they read as unknown",
+                    unknown, a.part));
   const Evaluation e = evaluate(*loaded.model, set);
   std::printf("\n%s", evaluation_report(a.part, e, config.labels).c_str());
   return 0;
@@ -318,12 +326,13 @@ int run_predict(const PredictArgs& a) {
   for (const std::string& name : a.names) {
     const Encoded enc = encode_for_prediction(name, config.charset, config.vocabulary);
     if (enc.ids.empty()) {
-      print_warning("'" + name + "' has no characters left; skipped");
+      tg::train::print_warning("'" + name + "' has no characters left; skipped");
       continue;
     }
     if (!enc.unknown.empty())
-      print_warning(fmt::format("'{}': '{}' not in the model's alphabet; read as unknown", name,
-                                encode_utf8(enc.unknown)));
+      tg::train::print_warning(
+          fmt::format("'{}': '{}' not in the model's alphabet; read as unknown", name,
+                      encode_utf8(enc.unknown)));
     shown.push_back(name);
     ids.push_back(enc.ids);
   }

@@ -10,9 +10,9 @@
 #include <sstream>
 
 #include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/train/checkpoint.hpp"
 #include "tapegrad/train/early_stopping.hpp"
 #include "tapegrad/train/progress.hpp"
-#include "common/checkpoint.hpp"
 #include "common/job.hpp"
 #include "name_language/evaluate.hpp"
 
@@ -304,7 +304,7 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
       step_stats[2] =
           o.time_limit > 0 && result.train_seconds + (now_seconds() - start) >= o.time_limit;
       job.sum(step_stats);
-      check_loss_finite(step_stats[0], epoch, steps + 1);
+      tg::train::check_loss_finite(step_stats[0], epoch, steps + 1);
       if (o.clip > 0) optim::clip_grad_norm(params, o.clip);
       optimizer->step();
       average.update();

@@ -8,12 +8,12 @@
 #include <cmath>
 #include <sstream>
 
-#include "common/checkpoint.hpp"
-#include "common/svg.hpp"
 #include "tapegrad/nn/data.hpp"
 #include "tapegrad/optim/optim.hpp"
+#include "tapegrad/train/checkpoint.hpp"
 #include "tapegrad/train/early_stopping.hpp"
 #include "tapegrad/train/progress.hpp"
+#include "tapegrad/train/svg.hpp"
 
 namespace tg::examples::seq2seq {
 
@@ -31,9 +31,9 @@ std::vector<T> pick(const std::vector<T>& items, const std::vector<std::size_t>&
   return out;
 }
 
-Series series(const std::string& name, const std::vector<EpochRecord>& history,
-              double EpochRecord::*field) {
-  Series s;
+tg::train::Series series(const std::string& name, const std::vector<EpochRecord>& history,
+                         double EpochRecord::*field) {
+  tg::train::Series s;
   s.name = name;
   for (const EpochRecord& r : history) s.points.push_back({r.elapsed, r.*field});
   return s;
@@ -73,21 +73,21 @@ std::vector<std::string> metrics_header() {
           "elapsed_seconds", "pairs_per_second", "best"};
 }
 
-std::vector<CsvField> metrics_row(const EpochRecord& r) {
+std::vector<tg::train::CsvField> metrics_row(const EpochRecord& r) {
   return {r.epoch, r.steps, r.lr, r.train_loss, r.val_exact, r.seconds, r.elapsed,
           r.pairs_per_second, static_cast<int>(r.best)};
 }
 
 void write_curves_svg(const std::filesystem::path& path, const std::vector<EpochRecord>& history) {
   // Against training time rather than epochs: the quality bar is a time budget.
-  LineChart chart;
+  tg::train::LineChart chart;
   chart.title = "Training loss and validation exact match";
   chart.x_label = "training seconds";
   chart.y_label = "loss / exact match";
   chart.y_min = 0;
   chart.series = {series("training loss (mean over the epoch)", history, &EpochRecord::train_loss),
                   series("validation exact match (greedy)", history, &EpochRecord::val_exact)};
-  write_line_chart(path, chart);
+  tg::train::write_line_chart(path, chart);
 }
 
 TrainResult train_model(Seq2Seq& model, const EncodedPairs& train, const EncodedPairs& validation,
@@ -178,7 +178,7 @@ TrainResult train_model(Seq2Seq& model, const EncodedPairs& train, const Encoded
       }
       const Tensor loss = model.loss(pick(train.sources, positions), pick(train.targets, positions));
       const double value = loss.item();
-      check_loss_finite(value, epoch, steps + 1);
+      tg::train::check_loss_finite(value, epoch, steps + 1);
       optimizer.zero_grad();
       loss.backward();
       if (o.clip > 0) optim::clip_grad_norm(params, o.clip);

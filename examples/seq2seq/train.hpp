@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "tapegrad/autograd/random.hpp"
-#include "common/files.hpp"
+#include "tapegrad/train/files.hpp"
 #include "common/resume.hpp"
 #include "seq2seq/evaluate.hpp"
 #include "seq2seq/model.hpp"
@@ -45,7 +45,7 @@ std::string history_text(const std::vector<EpochRecord>& history);
 std::vector<EpochRecord> history_from_text(const std::string& text);
 
 std::vector<std::string> metrics_header();
-std::vector<CsvField> metrics_row(const EpochRecord& r);
+std::vector<tg::train::CsvField> metrics_row(const EpochRecord& r);
 // Training loss and validation exact match per epoch, two charts in one SVG.
 void write_curves_svg(const std::filesystem::path& path, const std::vector<EpochRecord>& history);
 
