@@ -1,9 +1,11 @@
-// tg::train's utilities: progress line, SVG charts, run files, messages, the processes of a run.
+// tg::train's utilities: progress line, SVG charts, run files, resume state, stop signals,
+// messages, the processes of a run.
 // Tested through the library alone: no example code is linked.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cctype>
+#include <csignal>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -19,6 +21,8 @@
 #include "tapegrad/train/messages.hpp"
 #include "tapegrad/train/parallel.hpp"
 #include "tapegrad/train/progress.hpp"
+#include "tapegrad/train/resume.hpp"
+#include "tapegrad/train/signals.hpp"
 #include "tapegrad/train/svg.hpp"
 
 #include "test_support.hpp"
@@ -510,5 +514,52 @@ TEST_CASE("messages are one line of bounded length that names the program", "[tr
   const std::string long_line = train::message_line("error", std::string(1000, 'x'));
   CHECK_THAT(long_line, Catch::EndsWith("... (700 more characters)"));
   CHECK(long_line.size() < 400);
+  train::set_program_name("tapegrad");
+}
+
+TEST_CASE("a resume state round-trips its entries and the command line it records",
+          "[train][resume]") {
+  TempDir dir;
+  const std::vector<std::string> args{"train", "--name", "a b\nc", "", "x:y"};
+  CHECK(train::decode_args(train::encode_args(args)) == args);
+  CHECK_THROWS_WITH(train::decode_args("5:ab"), Catch::Contains("damaged"));
+
+  train::ResumeState state;
+  state.set_run("my_trainer", train::encode_args(args));
+  state.put_number("lr", 0.1);
+  state.put_size("epoch", 3);
+  state.put_indices("order", {2, 0, 1});
+  state.save(dir.path);
+  CHECK(names_in(dir.path) == std::vector<std::string>{train::kResumeFile});
+  const train::ResumeState loaded = train::ResumeState::load(dir.path, "my_trainer");
+  CHECK(train::decode_args(loaded.run_args()) == args);
+  CHECK(loaded.number("lr") == 0.1);  // shortest round-trip text: exact
+  CHECK(loaded.size("epoch") == 3);
+  CHECK(loaded.indices("order") == std::vector<std::size_t>{2, 0, 1});
+  CHECK_THROWS_WITH(loaded.size("lr"), Catch::Contains("lr is not a count"));
+  CHECK_THROWS_WITH(train::ResumeState::load(dir.path, "other"),
+                    Catch::Contains("is a my_trainer run, not a other one"));
+}
+
+TEST_CASE("a stop signal is a flag polled between batches, then an Interrupted naming the run",
+          "[train][signals]") {
+  train::set_program_name("my_trainer");
+  {
+    const train::StopSignals guard;
+    CHECK(train::stop_signal() == 0);
+    std::raise(SIGTERM);  // handled: the process goes on
+    CHECK(train::stop_signal() == SIGTERM);
+    train::StopRequest request("runs/r1");
+    REQUIRE(request.requested());
+    try {
+      request.stopped(2, 7);
+      FAIL("stopped() returned");
+    } catch (const train::Interrupted& e) {
+      CHECK(e.signal() == SIGTERM);
+      CHECK(std::string(e.what()) ==
+            "SIGTERM during epoch 2; the run is saved at batch 7 of epoch 2; resume with: "
+            "my_trainer train --resume 'runs/r1'");
+    }
+  }
   train::set_program_name("tapegrad");
 }

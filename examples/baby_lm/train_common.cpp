@@ -16,12 +16,12 @@ namespace fs = std::filesystem;
 
 int train(const TrainOptions& options) {
   Session s = start_session(options);
-  const examples::StopSignals signals;  // Ctrl-C stops at a batch boundary, state saved
+  const tg::train::StopSignals signals;  // Ctrl-C stops at a batch boundary, state saved
   return options.stateful ? train_stateful(s) : train_windows(s);
 }
 
-examples::ResumeState resume_state(const Session& s) {
-  examples::ResumeState state;
+tg::train::ResumeState resume_state(const Session& s) {
+  tg::train::ResumeState state;
   state.set_run(kExampleName, s.options.started_args);
   state.put("model.", *s.model);
   state.put("optim.", *s.optimizer);
@@ -31,7 +31,7 @@ examples::ResumeState resume_state(const Session& s) {
   return state;
 }
 
-void resume_session(Session& s, const examples::ResumeState& state) {
+void resume_session(Session& s, const tg::train::ResumeState& state) {
   state.get("model.", *s.model);
   state.get("optim.", *s.optimizer);
   state.get("rng.shuffle", s.gen);

@@ -13,10 +13,10 @@
 #include <tapegrad/autograd/tape.hpp>
 #include <tapegrad/train/checkpoint.hpp>
 #include <tapegrad/train/early_stopping.hpp>
+#include <tapegrad/train/resume.hpp>
 #include <tapegrad/train/svg.hpp>
 
 #include "common/job.hpp"
-#include "common/resume.hpp"
 #include "common/text.hpp"
 
 namespace tg::baby_lm {
@@ -136,8 +136,8 @@ int train_stateful(Session& s) {
                                          "val_bpc",  "chars_per_s", "train_seconds"};
   // The resume point is the end of an epoch (after its validation), as in window mode; one
   // metrics row per validation.
-  std::optional<examples::ResumeState> resumed;
-  if (!o.resume.empty()) resumed = examples::ResumeState::load(s.run_dir, kExampleName);
+  std::optional<tg::train::ResumeState> resumed;
+  if (!o.resume.empty()) resumed = tg::train::ResumeState::load(s.run_dir, kExampleName);
   if (resumed && resumed->size("finished"))
     throw Error("--resume: " + tg::train::quoted(s.run_dir) + " has finished; nothing to resume");
   tg::train::CsvWriter csv = resumed ? tg::train::CsvWriter(s.run_dir / "metrics.csv", columns,
@@ -206,9 +206,9 @@ int train_stateful(Session& s) {
     std::printf("resuming after epoch %zu\n", first_epoch - 1);
   }
   const auto save_resume_point = [&](std::size_t epoch, bool finished,
-                                     const examples::EpochPosition* stopped_in = nullptr,
+                                     const tg::train::EpochPosition* stopped_in = nullptr,
                                      const LmState* carried = nullptr) {
-    examples::ResumeState state = resume_state(s);
+    tg::train::ResumeState state = resume_state(s);
     if (stopped_in) stopped_in->put(state);
     if (carried)
       for (std::size_t l = 0; l < carried->size(); ++l) {
@@ -226,13 +226,13 @@ int train_stateful(Session& s) {
     state.save(s.run_dir);
   };
   if (!resumed) save_resume_point(0, false);
-  std::optional<examples::EpochPosition> stopped_in;  // of a run stopped in the middle of an epoch
-  if (resumed) stopped_in = examples::EpochPosition::get(*resumed, 0);  // no saved order
+  std::optional<tg::train::EpochPosition> stopped_in;  // of a run stopped in the middle of an epoch
+  if (resumed) stopped_in = tg::train::EpochPosition::get(*resumed, 0);  // no saved order
   if (stopped_in && stopped_in->next_batch > batches)
     throw Error("--resume: the saved position in the stopped epoch does not fit this corpus");
 
   job.attach(model);
-  examples::StopRequest signal_stop(s.run_dir);
+  tg::train::StopRequest signal_stop(s.run_dir);
   model.train();
   bool stop = false;
   Indices inputs, targets;
@@ -258,7 +258,7 @@ int train_stateful(Session& s) {
     }
     for (std::size_t k = first_batch; k < batches && !stop; ++k) {
       if (signal_stop.requested()) {  // agreed by every rank of a job
-        examples::EpochPosition position = examples::EpochPosition::at(epoch, k, progress);
+        tg::train::EpochPosition position = tg::train::EpochPosition::at(epoch, k, progress);
         position.sums = {{"interval_loss", interval_loss},
                          {"interval_seconds", interval_seconds},
                          {"interval_chars", double(interval_chars)}};

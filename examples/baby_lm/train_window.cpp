@@ -71,8 +71,8 @@ int train_windows(Session& s) {
                                          "windows_per_s", "epoch_seconds", "train_seconds"};
   // The loop's state at the end of an epoch is the resume point: with it saved, an interrupted
   // run resumed is the same run.
-  std::optional<examples::ResumeState> resumed;
-  if (!o.resume.empty()) resumed = examples::ResumeState::load(s.run_dir, kExampleName);
+  std::optional<tg::train::ResumeState> resumed;
+  if (!o.resume.empty()) resumed = tg::train::ResumeState::load(s.run_dir, kExampleName);
   std::size_t first_epoch = 1;
   if (resumed) {
     if (resumed->size("finished"))
@@ -107,8 +107,8 @@ int train_windows(Session& s) {
     std::printf("resuming after epoch %zu\n", first_epoch - 1);
   }
   const auto save_resume_point = [&](std::size_t epoch, bool finished,
-                                     const examples::EpochPosition* stopped_in = nullptr) {
-    examples::ResumeState state = resume_state(s);
+                                     const tg::train::EpochPosition* stopped_in = nullptr) {
+    tg::train::ResumeState state = resume_state(s);
     if (stopped_in) stopped_in->put(state);
     state.put("stopping.", stopping);
     state.put_size("epoch", epoch);
@@ -119,13 +119,13 @@ int train_windows(Session& s) {
     state.save(s.run_dir);
   };
   if (!resumed) save_resume_point(0, false);
-  std::optional<examples::EpochPosition> stopped_in;  // of a run stopped in the middle of an epoch
-  if (resumed) stopped_in = examples::EpochPosition::get(*resumed, windows);
+  std::optional<tg::train::EpochPosition> stopped_in;  // of a run stopped in the middle of an epoch
+  if (resumed) stopped_in = tg::train::EpochPosition::get(*resumed, windows);
   if (stopped_in && (stopped_in->order.size() != windows || stopped_in->next_batch > batches))
     throw Error("--resume: the saved position in the stopped epoch does not fit this corpus");
 
   job.attach(model);
-  examples::StopRequest signal_stop(s.run_dir);
+  tg::train::StopRequest signal_stop(s.run_dir);
   model.train();
   std::size_t epoch = first_epoch;
   for (; epoch <= o.epochs; ++epoch) {
@@ -149,7 +149,7 @@ int train_windows(Session& s) {
     }
     for (std::size_t b = first_batch; b < batches; ++b) {
       if (signal_stop.requested()) {
-        examples::EpochPosition position = examples::EpochPosition::at(epoch, b, progress);
+        tg::train::EpochPosition position = tg::train::EpochPosition::at(epoch, b, progress);
         position.order = order;
         position.seconds = seconds_since(start) + earlier_seconds;
         position.sums = {{"last_loss_sum", last.loss_sum},

@@ -1,9 +1,12 @@
 // Command-line conventions shared by the examples: one-line errors, exit codes, --threads.
 #include "common/cli.hpp"
 
+#include <fmt/format.h>
+
 #include <tapegrad/autograd/blas.hpp>
 #include <tapegrad/autograd/tensor.hpp>
 #include <tapegrad/train/messages.hpp>
+#include <tapegrad/train/resume.hpp>
 
 #include "common/job.hpp"
 
@@ -12,6 +15,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <stdexcept>
 #include <iostream>
 
@@ -32,7 +36,7 @@ int run_main(int argc, char** argv, const std::function<int()>& fn) {
     return fn();
   } catch (const ExitRequest& e) {
     return e.code;
-  } catch (const Interrupted& e) {
+  } catch (const tg::train::Interrupted& e) {
     // Every rank stops at the same batch (the signal is agreed on); rank 0 says how to resume.
     if (!job || job->is_root()) tg::train::print_message("interrupted", e.what());
     return 128 + e.signal();
@@ -47,6 +51,42 @@ int run_main(int argc, char** argv, const std::function<int()>& fn) {
     job->abort(tg::train::message_line("error", error), kErrorExit);
   tg::train::print_error(error);
   return kErrorExit;
+}
+
+std::vector<std::string> resume_command_line(int argc, char** argv, const std::string& example,
+                                             std::string& started) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::string run;
+  std::size_t at = args.size();
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--resume" && i + 1 < args.size()) {
+      run = args[i + 1];
+      at = i;
+    } else if (args[i].compare(0, 9, "--resume=") == 0) {
+      run = args[i].substr(9);
+      at = i;
+    }
+  }
+  if (at == args.size()) {
+    started = tg::train::encode_args(args);
+    return {argv, argv + argc};
+  }
+  const std::size_t used = args[at] == "--resume" ? 2 : 1;
+  if (args.size() != used + 1 || args[0] != "train")
+    throw UsageError("--resume: give only `train --resume RUN`; the other flags are the run's "
+                     "own (see --help)");
+  const tg::train::ResumeState state = tg::train::ResumeState::load(run, example);
+  std::vector<std::string> out{argv[0]};
+  try {
+    for (std::string& a : tg::train::decode_args(state.run_args())) out.push_back(std::move(a));
+  } catch (const Error& e) {
+    const std::filesystem::path file = std::filesystem::path(run) / tg::train::kResumeFile;
+    throw Error(fmt::format("{}: {}", file.string(), e.what()));
+  }
+  started = state.run_args();
+  out.push_back("--resume");
+  out.push_back(run);
+  return out;
 }
 
 void parse_args(CLI::App& app, int argc, char** argv) {

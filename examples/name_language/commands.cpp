@@ -15,7 +15,6 @@
 #include "common/cli.hpp"
 #include "common/job.hpp"
 #include "common/limits.hpp"
-#include "common/resume.hpp"
 #include "common/text.hpp"
 #include "name_language/evaluate.hpp"
 #include "name_language/report.hpp"
@@ -23,6 +22,7 @@
 #include "tapegrad/train/files.hpp"
 #include "tapegrad/train/messages.hpp"
 #include "tapegrad/train/progress.hpp"
+#include "tapegrad/train/resume.hpp"
 
 namespace tg::examples::names {
 namespace fs = std::filesystem;
@@ -178,8 +178,8 @@ int run_train(const TrainArgs& a) {
     tg::train::report_stale(*folder);
   }
   const fs::path run = folder ? folder->path : fs::path(resuming ? a.resume : a.out);
-  std::optional<ResumeState> resumed;
-  if (resuming) resumed = ResumeState::load(run, kExampleName);
+  std::optional<tg::train::ResumeState> resumed;
+  if (resuming) resumed = tg::train::ResumeState::load(run, kExampleName);
   const fs::path checkpoint = run / "model.npz";
   std::printf("model: %s, %zu parameters\n", describe(config).c_str(), model.parameter_count());
   std::printf("training: %s lr %g (decay %g per epoch), batch %zu, up to %zu epochs%s, class "
@@ -214,12 +214,12 @@ int run_train(const TrainArgs& a) {
     metrics.emplace(run / "metrics.csv", metrics_header());
   // While training, Ctrl-C stops at a batch boundary with the last epoch's state saved; after it,
   // Ctrl-C ends the program as usual.
-  std::optional<StopSignals> signals(std::in_place);
+  std::optional<tg::train::StopSignals> signals(std::in_place);
   TrainHooks hooks;
   hooks.resume = resumed ? &*resumed : nullptr;
-  StopRequest stop(run);
+  tg::train::StopRequest stop(run);
   hooks.stop = &stop;
-  hooks.on_resume_point = [&](ResumeState& state) {
+  hooks.on_resume_point = [&](tg::train::ResumeState& state) {
     if (!job.is_root()) return;
     state.set_run(kExampleName, a.started_args);
     for (const auto& [key, value] : extra) state.put("extra." + key, value);

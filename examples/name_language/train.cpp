@@ -189,9 +189,9 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
   bool out_of_time = false;
   // Everything random or stateful the loop touches, so that a resumed run is the same run.
   const auto save_point = [&](std::size_t epoch, bool finished,
-                              const examples::EpochPosition* stopped_in = nullptr) {
+                              const tg::train::EpochPosition* stopped_in = nullptr) {
     if (!hooks.on_resume_point) return;
-    examples::ResumeState state;
+    tg::train::ResumeState state;
     if (stopped_in) stopped_in->put(state);
     state.put("model.", model);
     state.put("optim.", *optimizer);
@@ -212,10 +212,10 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
     state.put("history", history_text(result.history));
     hooks.on_resume_point(state);
   };
-  std::optional<examples::EpochPosition> resumed_partial;
-  if (const examples::ResumeState* r = hooks.resume) {
+  std::optional<tg::train::EpochPosition> resumed_partial;
+  if (const tg::train::ResumeState* r = hooks.resume) {
     if (r->size("finished")) throw Error("--resume: that run has finished; nothing to resume");
-    resumed_partial = examples::EpochPosition::get(*r, train.size());
+    resumed_partial = tg::train::EpochPosition::get(*r, train.size());
     r->get("model.", model);
     r->get("optim.", *optimizer);
     r->get("sched.", schedule);
@@ -272,7 +272,7 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
     for (std::size_t b = first_batch; b < batches.size(); ++b) {
       const std::vector<std::size_t>& global_positions = batches[b];
       if (hooks.stop && hooks.stop->requested()) {
-        examples::EpochPosition position = examples::EpochPosition::at(epoch, b, progress);
+        tg::train::EpochPosition position = tg::train::EpochPosition::at(epoch, b, progress);
         position.set_batches(batches);
         position.seconds = now_seconds() - start;
         position.sums = {{"correct", double(correct)}, {"seen", double(seen)}};

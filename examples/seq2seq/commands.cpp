@@ -11,12 +11,12 @@
 #include "common/cli.hpp"
 #include "common/job.hpp"
 #include "common/limits.hpp"
-#include "common/resume.hpp"
 #include "common/text.hpp"
 #include "tapegrad/nn/npz.hpp"
 #include "tapegrad/train/files.hpp"
 #include "tapegrad/train/messages.hpp"
 #include "tapegrad/train/progress.hpp"
+#include "tapegrad/train/resume.hpp"
 
 namespace tg::examples::seq2seq {
 namespace fs = std::filesystem;
@@ -132,8 +132,8 @@ int run_train(const TrainArgs& a) {
                                resuming      ? tg::train::RunDirUse::Resume
                                : a.overwrite ? tg::train::RunDirUse::Overwrite
                                              : tg::train::RunDirUse::New);
-  std::optional<ResumeState> resumed;
-  if (resuming) resumed = ResumeState::load(folder.path, kExampleName);
+  std::optional<tg::train::ResumeState> resumed;
+  if (resuming) resumed = tg::train::ResumeState::load(folder.path, kExampleName);
   const fs::path& run = folder.path;
   tg::train::report_stale(folder);
   const fs::path checkpoint = run / "model.npz";
@@ -164,12 +164,12 @@ int run_train(const TrainArgs& a) {
               : tg::train::CsvWriter(run / "metrics.csv", metrics_header());
   // While training, Ctrl-C stops at a batch boundary with the last epoch's state saved; after it,
   // Ctrl-C ends the program as usual.
-  std::optional<StopSignals> signals(std::in_place);
+  std::optional<tg::train::StopSignals> signals(std::in_place);
   TrainHooks hooks;
   hooks.resume = resumed ? &*resumed : nullptr;
-  StopRequest stop(run);
+  tg::train::StopRequest stop(run);
   hooks.stop = &stop;
-  hooks.on_resume_point = [&](ResumeState& state) {
+  hooks.on_resume_point = [&](tg::train::ResumeState& state) {
     state.set_run(kExampleName, a.started_args);
     for (const auto& [key, value] : extra) state.put("extra." + key, value);
     state.save(run);

@@ -107,9 +107,9 @@ TrainResult train_model(Seq2Seq& model, const EncodedPairs& train, const Encoded
   bool out_of_time = false;
   // Everything random or stateful the loop touches, so that a resumed run is the same run.
   const auto save_point = [&](std::size_t epoch, bool finished,
-                              const EpochPosition* stopped_in = nullptr) {
+                              const tg::train::EpochPosition* stopped_in = nullptr) {
     if (!hooks.on_resume_point) return;
-    ResumeState state;
+    tg::train::ResumeState state;
     if (stopped_in) stopped_in->put(state);
     state.put("model.", model);
     state.put("optim.", optimizer);
@@ -125,10 +125,10 @@ TrainResult train_model(Seq2Seq& model, const EncodedPairs& train, const Encoded
     state.put("history", history_text(result.history));
     hooks.on_resume_point(state);
   };
-  std::optional<EpochPosition> stopped_in;  // of a run stopped in the middle of an epoch
-  if (const ResumeState* r = hooks.resume) {
+  std::optional<tg::train::EpochPosition> stopped_in;  // of a run stopped in the middle of an epoch
+  if (const tg::train::ResumeState* r = hooks.resume) {
     if (r->size("finished")) throw Error("--resume: that run has finished; nothing to resume");
-    stopped_in = EpochPosition::get(*r, train.size());
+    stopped_in = tg::train::EpochPosition::get(*r, train.size());
     r->get("model.", model);
     r->get("optim.", optimizer);
     r->get("sched.", schedule);
@@ -169,7 +169,7 @@ TrainResult train_model(Seq2Seq& model, const EncodedPairs& train, const Encoded
     for (std::size_t b = first_batch; b < batches.size(); ++b) {
       const std::vector<std::size_t>& positions = batches[b];
       if (hooks.stop && hooks.stop->requested()) {
-        EpochPosition position = EpochPosition::at(epoch, b, progress);
+        tg::train::EpochPosition position = tg::train::EpochPosition::at(epoch, b, progress);
         position.set_batches(batches);
         position.seconds = now_seconds() - start;
         position.sums = {{"seen", double(seen)}};

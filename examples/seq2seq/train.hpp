@@ -10,7 +10,7 @@
 
 #include "tapegrad/autograd/random.hpp"
 #include "tapegrad/train/files.hpp"
-#include "common/resume.hpp"
+#include "tapegrad/train/resume.hpp"
 #include "seq2seq/evaluate.hpp"
 #include "seq2seq/model.hpp"
 
@@ -54,12 +54,12 @@ struct TrainHooks {
   std::function<void(const EpochRecord&)> on_best;   // the model holds a new best
   // Asked before every batch; on a stop the loop saves a resume point in the middle of the
   // epoch, then the request ends the run.
-  StopRequest* stop = nullptr;
+  tg::train::StopRequest* stop = nullptr;
   // Before the first epoch and after each one: `state` holds everything the loop needs to
   // continue from there (the caller adds its own entries and saves it).
-  std::function<void(ResumeState& state)> on_resume_point;
+  std::function<void(tg::train::ResumeState& state)> on_resume_point;
   // Continue from such a state instead of starting afresh.
-  const ResumeState* resume = nullptr;
+  const tg::train::ResumeState* resume = nullptr;
 };
 
 struct TrainResult {

@@ -7,4 +7,6 @@
 #include "tapegrad/train/messages.hpp"
 #include "tapegrad/train/parallel.hpp"
 #include "tapegrad/train/progress.hpp"
+#include "tapegrad/train/resume.hpp"
+#include "tapegrad/train/signals.hpp"
 #include "tapegrad/train/svg.hpp"

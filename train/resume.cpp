@@ -1,18 +1,16 @@
-// Resumable training: the resume checkpoint, the recorded command line, and stop signals.
-#include "common/resume.hpp"
+// Resumable training: the resume checkpoint, the epoch position and the recorded command line.
+#include "tapegrad/train/resume.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
-#include <cstring>
 
 #include "tapegrad/train/files.hpp"
-#include "tapegrad/train/messages.hpp"
 #include "tapegrad/train/parallel.hpp"
 
-namespace tg::examples {
+namespace tg::train {
 namespace fs = std::filesystem;
 
 namespace {
@@ -31,21 +29,14 @@ std::map<std::string, Tensor> with_prefix(const std::string& prefix,
   return out;
 }
 
-volatile std::sig_atomic_t g_signal = 0;
-
-extern "C" void on_stop_signal(int signal) {
-  g_signal = signal;
-  // The next one ends the program: a user pressing Ctrl-C twice means it.
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
-}
-
 }  // namespace
 
 void ResumeState::set_run(const std::string& example, const std::string& args) {
   put(kExampleKey, example);
   put(kArgsKey, args);
 }
+
+const std::string& ResumeState::run_args() const { return text(kArgsKey); }
 
 void ResumeState::put(const std::string& key, const std::string& text) {
   archive_.strings[key] = text;
@@ -69,7 +60,7 @@ void ResumeState::put(const std::string& prefix, const optim::LRScheduler& sched
 void ResumeState::put(const std::string& key, const Generator& generator) {
   put(key, generator.state());
 }
-void ResumeState::put(const std::string& prefix, const tg::train::EarlyStopping& stopping) {
+void ResumeState::put(const std::string& prefix, const EarlyStopping& stopping) {
   put_number(prefix + "best", stopping.best());
   put_size(prefix + "best_epoch", stopping.best_epoch());
   put_size(prefix + "waited", stopping.waited());
@@ -170,13 +161,13 @@ void ResumeState::get(const std::string& key, Generator& generator) const {
     throw Error(fmt::format("{}: {}: {}", path_, key, e.what()));
   }
 }
-void ResumeState::get(const std::string& prefix, tg::train::EarlyStopping& stopping) const {
+void ResumeState::get(const std::string& prefix, EarlyStopping& stopping) const {
   stopping.resume(number(prefix + "best"), size(prefix + "best_epoch"), size(prefix + "waited"),
                   prefixed(prefix + "state."));
 }
 
 void ResumeState::save(const fs::path& run) const {
-  if (!tg::train::parallel().is_root()) return;  // rank 0 writes the run's files
+  if (!parallel().is_root()) return;  // rank 0 writes the run's files
   nn::save_npz((run / kResumeFile).string(), archive_);
 }
 
@@ -184,16 +175,16 @@ ResumeState ResumeState::load(const fs::path& run, const std::string& example) {
   const fs::path path = run / kResumeFile;
   std::error_code ec;
   if (!fs::is_directory(run, ec))
-    throw Error("--resume: " + tg::train::quoted(run) + " is not a run folder");
+    throw Error("--resume: " + quoted(run) + " is not a run folder");
   if (!fs::exists(path, ec))
-    throw Error("--resume: " + tg::train::quoted(run) + " holds no " + kResumeFile +
+    throw Error("--resume: " + quoted(run) + " holds no " + kResumeFile +
                 " (not a run of this version, or it finished before saving one)");
   ResumeState state;
   state.path_ = path.string();
   state.archive_ = nn::load_npz(path.string());
   const std::string& written_by = state.text(kExampleKey);
   if (written_by != example)
-    throw Error(fmt::format("--resume: {} is a {} run, not a {} one", tg::train::quoted(run), written_by,
+    throw Error(fmt::format("--resume: {} is a {} run, not a {} one", quoted(run), written_by,
                             example));
   return state;
 }
@@ -220,54 +211,6 @@ std::vector<std::string> decode_args(const std::string& text) {
   }
   return out;
 }
-
-std::vector<std::string> resume_command_line(int argc, char** argv, const std::string& example,
-                                             std::string& started) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  std::string run;
-  std::size_t at = args.size();
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--resume" && i + 1 < args.size()) {
-      run = args[i + 1];
-      at = i;
-    } else if (starts_with(args[i], "--resume=")) {
-      run = args[i].substr(9);
-      at = i;
-    }
-  }
-  if (at == args.size()) {
-    started = encode_args(args);
-    return {argv, argv + argc};
-  }
-  const std::size_t used = args[at] == "--resume" ? 2 : 1;
-  if (args.size() != used + 1 || args[0] != "train")
-    throw UsageError("--resume: give only `train --resume RUN`; the other flags are the run's "
-                     "own (see --help)");
-  const ResumeState state = ResumeState::load(run, example);
-  std::vector<std::string> out{argv[0]};
-  try {
-    for (std::string& a : decode_args(state.text(kArgsKey))) out.push_back(std::move(a));
-  } catch (const Error& e) {
-    throw Error(fmt::format("{}: {}", (fs::path(run) / kResumeFile).string(), e.what()));
-  }
-  started = state.text(kArgsKey);
-  out.push_back("--resume");
-  out.push_back(run);
-  return out;
-}
-
-StopSignals::StopSignals() {
-  g_signal = 0;
-  std::signal(SIGINT, on_stop_signal);
-  std::signal(SIGTERM, on_stop_signal);
-}
-
-StopSignals::~StopSignals() {
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
-}
-
-int StopSignals::received() { return g_signal; }
 
 void EpochPosition::put(ResumeState& state) const {
   state.put_size("partial.epoch", epoch);
@@ -302,7 +245,7 @@ std::optional<EpochPosition> EpochPosition::get(const ResumeState& state, std::s
   return p;
 }
 
-std::size_t EpochPosition::continue_in(tg::train::Progress& progress) const {
+std::size_t EpochPosition::continue_in(Progress& progress) const {
   progress.resume_from(next_batch, progress_items, progress_loss_sum);
   return next_batch;
 }
@@ -318,7 +261,7 @@ std::vector<std::vector<std::size_t>> EpochPosition::batches() const {
 }
 
 EpochPosition EpochPosition::at(std::size_t epoch, std::size_t next_batch,
-                                const tg::train::Progress& progress) {
+                                const Progress& progress) {
   EpochPosition p;
   p.epoch = epoch;
   p.next_batch = next_batch;
@@ -336,22 +279,4 @@ void EpochPosition::set_batches(const std::vector<std::vector<std::size_t>>& bat
   }
 }
 
-void StopRequest::stopped(std::size_t epoch, std::size_t batch) const {
-  throw_interrupted(signal_, run_, epoch, fmt::format("at batch {} of epoch {}", batch, epoch));
-}
-
-int stop_signal() {
-  // All ranks of a job stop at the same batch, whichever got the signal.
-  return static_cast<int>(tg::train::parallel().max(StopSignals::received()));
-}
-
-void throw_interrupted(int signal, const fs::path& run, std::size_t epoch,
-                       const std::string& saved_where) {
-  throw Interrupted(
-      signal, fmt::format("{} during epoch {}; the run is saved {}; resume with: {} train "
-                          "--resume {}",
-                          signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal",
-                          epoch, saved_where, tg::train::program_name(), tg::train::quoted(run)));
-}
-
-}  // namespace tg::examples
+}  // namespace tg::train
