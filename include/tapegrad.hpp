@@ -15,6 +15,7 @@
 #include "tapegrad/nn/nn.hpp"
 #include "tapegrad/nn/npz.hpp"
 #include "tapegrad/optim/optim.hpp"
+#include "tapegrad/train/train.hpp"
 // Data-parallel training: installed only where tapegrad was built with MPI (link
 // tapegrad::distributed to use it).
 #if __has_include("tapegrad/distributed/distributed.hpp")

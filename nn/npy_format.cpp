@@ -1,4 +1,4 @@
-// The .npy array format: dtypes, headers, and UTF-8 <-> UTF-32 text (see npy_format.hpp).
+// The .npy array format: dtypes and headers (see npy_format.hpp).
 #include "nn/npy_format.hpp"
 
 #include <algorithm>
@@ -121,48 +121,6 @@ std::string shape_tuple(const Shape& shape) {  // Python's repr of the shape tup
 }
 
 }  // namespace
-
-// --- UTF-8 <-> UTF-32 ---------------------------------------------------------------------------
-
-std::size_t utf8_to_utf32(const std::string& in, std::u32string& out) {
-  const auto* s = reinterpret_cast<const unsigned char*>(in.data());
-  const std::size_t n = in.size();
-  std::size_t i = 0;
-  while (i < n) {
-    const unsigned b = s[i];
-    std::size_t len;
-    char32_t cp, min;
-    if (b < 0x80) { len = 1; cp = b; min = 0; }
-    else if (b >= 0xC2 && b <= 0xDF) { len = 2; cp = b & 0x1F; min = 0x80; }
-    else if (b >= 0xE0 && b <= 0xEF) { len = 3; cp = b & 0x0F; min = 0x800; }
-    else if (b >= 0xF0 && b <= 0xF4) { len = 4; cp = b & 0x07; min = 0x10000; }
-    else return i;
-    if (n - i < len) return i;
-    for (std::size_t k = 1; k < len; ++k) {
-      if ((s[i + k] & 0xC0) != 0x80) return i;
-      cp = (cp << 6) | (s[i + k] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
-    out.push_back(cp);
-    i += len;
-  }
-  return std::string::npos;
-}
-
-bool utf32_to_utf8(const std::u32string& cps, std::string& out) {
-  for (const char32_t cp : cps) {
-    if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    if (cp < 0x80) {
-      out.push_back(static_cast<char>(cp));
-      continue;
-    }
-    const int extra = cp < 0x800 ? 1 : cp < 0x10000 ? 2 : 3;  // continuation bytes
-    out.push_back(static_cast<char>(((0xFF << (7 - extra)) & 0xFF) | (cp >> (6 * extra))));
-    for (int k = extra - 1; k >= 0; --k)
-      out.push_back(static_cast<char>(0x80 | ((cp >> (6 * k)) & 0x3F)));
-  }
-  return true;
-}
 
 // --- .npy dtypes and headers --------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
-// The .npy array format, as np.save writes it: dtypes, header dict parsing and writing, and the
-// UTF-8 <-> UTF-32 conversion of "<U" text. Internal to npz.cpp (the checkpoint container).
+// The .npy array format, as np.save writes it: dtypes, header dict parsing and writing. Internal
+// to npz.cpp (the checkpoint container); its "<U" text converts with nn/utf8.hpp.
 #pragma once
 
 #include <cstddef>
@@ -18,13 +18,6 @@ struct Problem : std::runtime_error {
 
 inline constexpr char kMagic[] = "\x93NUMPY";  // 6 bytes, then major and minor version bytes
 inline constexpr std::size_t kMagicLen = 6;
-
-// Appends the code points of `in` to `out`; returns the byte offset of the first invalid
-// sequence (overlong, surrogate, beyond U+10FFFF, truncated, stray continuation) or npos.
-std::size_t utf8_to_utf32(const std::string& in, std::u32string& out);
-// Appends the UTF-8 encoding of `cps`; false if one is not a Unicode scalar value (NumPy stores
-// whatever a Python str holds, lone surrogates included).
-bool utf32_to_utf8(const std::u32string& cps, std::string& out);
 
 enum class Kind { Float32, Float64, Int64, Int32, Unicode };
 

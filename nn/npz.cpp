@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include "nn/npy_format.hpp"
+#include "nn/utf8.hpp"
 
 namespace tg::nn {
 
@@ -94,7 +95,7 @@ std::string read_text(zip_file_t* f, std::size_t bytes) {
   // NumPy pads "<U" items with NULs and strips trailing ones when reading; so do we.
   while (!cps.empty() && cps.back() == U'\0') cps.pop_back();
   std::string text;
-  if (!utf32_to_utf8(cps, text))
+  if (!utf8::from_utf32(cps, text))
     throw Problem("text holds an invalid code point (e.g. a lone surrogate)");
   return text;
 }
@@ -277,7 +278,7 @@ std::vector<PendingEntry> pending_entries(const Archive& archive) {
                        const void* data, std::size_t size) -> PendingEntry& {
     std::u32string ignored;
     if (key.empty()) throw Problem("empty key");
-    if (utf8_to_utf32(key, ignored) != std::string::npos)
+    if (utf8::to_utf32(key, ignored) != std::string::npos)
       throw Problem(fmt::format("key '{}' is not valid UTF-8", key));
     entries.push_back({key + ".npy", npy_header(descr, shape), data, size, {}});
     return entries.back();
@@ -297,7 +298,7 @@ std::vector<PendingEntry> pending_entries(const Archive& archive) {
   }
   for (const auto& [key, text] : archive.strings) {
     std::u32string cps;
-    const std::size_t bad = utf8_to_utf32(text, cps);
+    const std::size_t bad = utf8::to_utf32(text, cps);
     if (bad != std::string::npos)
       throw Problem(fmt::format("key '{}': text is not valid UTF-8 (byte {})", key, bad));
     if (!cps.empty() && cps.back() == U'\0')

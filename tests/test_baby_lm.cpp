@@ -7,12 +7,12 @@
 #include <set>
 
 #include "tapegrad/autograd/tape.hpp"
+#include "tapegrad/train/checkpoint.hpp"
+#include "tapegrad/train/early_stopping.hpp"
 #include "baby_lm/corpus.hpp"
 #include "baby_lm/model.hpp"
 #include "baby_lm/sample.hpp"
 #include "baby_lm/train.hpp"
-#include "common/checkpoint.hpp"
-#include "common/early_stopping.hpp"
 #include "common/text.hpp"
 #include "skip.hpp"
 #include "test_support.hpp"
@@ -372,7 +372,7 @@ TEST_CASE("early stopping keeps the best weights and stops after patience epochs
   Generator gen(2);
   BabyLM model(small_config(5), gen);
   const Tensor w = model.named_parameters().back().second;  // fc.bias
-  examples::EarlyStopping stop(2);
+  tg::train::EarlyStopping stop(2);
   w.mutable_value<float>().fill(1.0f);
   CHECK(stop.update(1.0, 1, model));
   w.mutable_value<float>().fill(2.0f);
@@ -450,7 +450,7 @@ TEST_CASE("bad checkpoints are refused naming the file and the problem", "[baby_
   const fs::path good = dir.path / "good.npz";
   save_model(good.string(), model, nullptr, nullptr, info);
 
-  const std::string bytes = examples::read_file(good);
+  const std::string bytes = tg::train::read_file(good);
   const fs::path truncated = dir.path / "truncated.npz";
   write_text(truncated, bytes.substr(0, bytes.size() / 2));
   CHECK_THROWS_WITH(load_model(truncated.string()), Catch::Contains("truncated.npz"));
@@ -460,7 +460,7 @@ TEST_CASE("bad checkpoints are refused naming the file and the problem", "[baby_
   CHECK_THROWS_WITH(load_model((dir.path / "none.npz").string()), Catch::Contains("none.npz"));
 
   const fs::path other = dir.path / "other.npz";
-  examples::save_checkpoint(other.string(), model, nullptr, nullptr, {"name_language", {}});
+  tg::train::save_checkpoint(other.string(), model, nullptr, nullptr, {"name_language", {}});
   CHECK_THROWS_WITH(load_model(other.string()),
                     Catch::Contains("other.npz") && Catch::Contains("name_language checkpoint"));
 

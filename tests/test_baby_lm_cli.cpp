@@ -7,9 +7,9 @@
 #include <regex>
 
 #include "tapegrad/autograd/blas.hpp"
+#include "tapegrad/train/checkpoint.hpp"
+#include "tapegrad/train/files.hpp"
 #include "baby_lm/model.hpp"
-#include "common/checkpoint.hpp"
-#include "common/files.hpp"
 #include "skip.hpp"
 #include "test_support.hpp"
 
@@ -48,7 +48,7 @@ TEST_CASE("end to end: train briefly, generate twice with the same seed", "[baby
                             Catch::Contains("T=1.5  me see"));
   for (const char* file : {"model.npz", "metrics.csv", "loss.svg"})
     CHECK(fs::exists(dir.path / "run" / file));
-  CHECK(examples::read_lines(dir.path / "run" / "metrics.csv").size() == 3);
+  CHECK(tg::train::read_lines(dir.path / "run" / "metrics.csv").size() == 3);
   // By default every step of a window is trained: the top LSTM returns all steps.
   CHECK_THAT(train.out, Catch::Contains("lstm2 (LSTM)      [32,15,128]") &&
                             Catch::Contains("last step "));
@@ -63,7 +63,7 @@ TEST_CASE("end to end: train briefly, generate twice with the same seed", "[baby
     CHECK_THAT(seed.out, Catch::Contains("lstm2 (LSTM)      [32,128]") &&
                              Catch::Contains("only the prediction after the whole window"));
   }
-  CHECK(examples::read_lines(dir.path / "seed" / "metrics.csv").size() == 2);
+  CHECK(tg::train::read_lines(dir.path / "seed" / "metrics.csv").size() == 2);
 
   const std::string gen =
       "generate --checkpoint run/model.npz --prompt 'me want' --temperature 0.8 --length 60 "
@@ -90,7 +90,7 @@ TEST_CASE("end to end: train briefly, generate twice with the same seed", "[baby
   check_one_line_error(run_baby_lm("train --corpus nowhere.txt", dir.path), "nowhere.txt");
   write_text(dir.path / "empty.txt", "");
   check_one_line_error(run_baby_lm("train --corpus empty.txt", dir.path), "empty.txt: empty corpus");
-  const std::string bytes = examples::read_file(dir.path / "run" / "model.npz");
+  const std::string bytes = tg::train::read_file(dir.path / "run" / "model.npz");
   write_text(dir.path / "cut.npz", bytes.substr(0, bytes.size() - 1000));
   check_one_line_error(run_baby_lm("generate --checkpoint cut.npz", dir.path), "cut.npz");
   {
@@ -98,8 +98,8 @@ TEST_CASE("end to end: train briefly, generate twice with the same seed", "[baby
     ModelConfig tiny;
     tiny.vocab = tiny.embed = tiny.units = 3;
     BabyLM m(tiny, g);
-    examples::save_checkpoint((dir.path / "names.npz").string(), m, nullptr, nullptr,
-                              {"name_language", {}});
+    tg::train::save_checkpoint((dir.path / "names.npz").string(), m, nullptr, nullptr,
+                               {"name_language", {}});
   }
   check_one_line_error(run_baby_lm("generate --checkpoint names.npz", dir.path),
                        "names.npz: this is a name_language checkpoint");

@@ -1,55 +1,25 @@
-// The examples' shared utilities: progress line, SVG output, run files, UTF-8 text, CLI errors.
+// The examples' shared utilities: UTF-8 text and CLI conventions (tg::train's utilities are
+// tested in test_train_utilities.cpp).
 #include <catch2/catch.hpp>
 
 #include <CLI/CLI.hpp>
 
 #include <unistd.h>
 
-#include <algorithm>
-#include <cctype>
 #include <cstdio>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <map>
+#include <string>
+#include <vector>
 
 #include "tapegrad/autograd/blas.hpp"
+#include "tapegrad/train/messages.hpp"
 #include "common/cli.hpp"
-#include "common/files.hpp"
-#include "common/progress.hpp"
-#include "common/svg.hpp"
 #include "common/text.hpp"
 #include "test_support.hpp"
 
-namespace fs = std::filesystem;
 using namespace tg::examples;
 using namespace tg::testing;
 
 namespace {
-
-
-std::vector<std::string> names_in(const fs::path& dir) {
-  std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
-// Everything written to a FILE* (tmpfile) so far.
-std::string contents(std::FILE* f) {
-  std::fflush(f);
-  std::rewind(f);
-  std::string out;
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, f)) out.append(buf, n);
-  return out;
-}
-
-std::size_t count(const std::string& s, const std::string& what) {
-  std::size_t n = 0;
-  for (std::size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + what.size())) ++n;
-  return n;
-}
 
 // What a file descriptor (1 or 2) receives while fn runs.
 template <class F>
@@ -62,401 +32,12 @@ std::string capture_fd(int fd, F&& fn) {
   std::fflush(nullptr);
   ::dup2(saved, fd);
   ::close(saved);
-  std::string out = contents(tmp);
+  std::string out = written_to(tmp);
   std::fclose(tmp);
   return out;
 }
 
-// A small XML reader, strict enough to prove an SVG well-formed: one root, every tag closed in
-// order, attribute values quoted, no duplicate attributes, only defined entities, no raw '<'
-// or '&' in text. Collects the decoded text content and the element names.
-class XmlCheck {
- public:
-  explicit XmlCheck(std::string doc) : s_(std::move(doc)) {
-    skip_space();
-    if (s_.compare(pos_, 5, "<?xml") == 0) {
-      pos_ = s_.find("?>", pos_);
-      if (pos_ == std::string::npos) fail("unterminated declaration");
-      pos_ += 2;
-    }
-    skip_space();
-    element();
-    skip_space();
-    if (pos_ != s_.size()) fail("content after the root element");
-  }
-  std::string root;
-  std::vector<std::string> texts;
-  std::map<std::string, int> elements;
-
- private:
-  [[noreturn]] void fail(const std::string& why) {
-    throw std::runtime_error("XML: " + why + " at offset " + std::to_string(pos_));
-  }
-  void skip_space() {
-    while (pos_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[pos_]))) ++pos_;
-  }
-  std::string name() {
-    const std::size_t start = pos_;
-    while (pos_ < s_.size() &&
-           (std::isalnum(static_cast<unsigned char>(s_[pos_])) || std::strchr(":-_.", s_[pos_])))
-      ++pos_;
-    if (pos_ == start) fail("expected a name");
-    return s_.substr(start, pos_ - start);
-  }
-  std::string decode(const std::string& raw) {
-    std::string out;
-    for (std::size_t i = 0; i < raw.size(); ++i) {
-      if (raw[i] == '<') fail("raw '<' in text");
-      if (raw[i] != '&') {
-        out += raw[i];
-        continue;
-      }
-      const std::size_t end = raw.find(';', i);
-      if (end == std::string::npos) fail("unterminated entity");
-      const std::string ent = raw.substr(i + 1, end - i - 1);
-      static const std::map<std::string, std::string> known{
-          {"amp", "&"}, {"lt", "<"}, {"gt", ">"}, {"quot", "\""}, {"apos", "'"}};
-      if (known.count(ent))
-        out += known.at(ent);
-      else if (ent.size() > 1 && ent[0] == '#')
-        out += '?';
-      else
-        fail("unknown entity &" + ent + ";");
-      i = end;
-    }
-    return out;
-  }
-  void element() {
-    if (s_[pos_] != '<') fail("expected '<'");
-    ++pos_;
-    const std::string tag = name();
-    if (root.empty()) root = tag;
-    ++elements[tag];
-    std::vector<std::string> attrs;
-    for (;;) {
-      skip_space();
-      if (s_.compare(pos_, 2, "/>") == 0) {
-        pos_ += 2;
-        return;
-      }
-      if (s_[pos_] == '>') break;
-      const std::string attr = name();
-      if (std::find(attrs.begin(), attrs.end(), attr) != attrs.end()) fail("duplicate " + attr);
-      attrs.push_back(attr);
-      skip_space();
-      if (s_[pos_++] != '=') fail("expected '='");
-      skip_space();
-      const char quote = s_[pos_++];
-      if (quote != '"' && quote != '\'') fail("unquoted attribute");
-      const std::size_t end = s_.find(quote, pos_);
-      if (end == std::string::npos) fail("unterminated attribute");
-      decode(s_.substr(pos_, end - pos_));
-      pos_ = end + 1;
-    }
-    ++pos_;
-    for (;;) {
-      const std::size_t lt = s_.find('<', pos_);
-      if (lt == std::string::npos) fail("unclosed <" + tag + ">");
-      const std::string text = decode(s_.substr(pos_, lt - pos_));
-      if (text.find_first_not_of(" \n\t\r") != std::string::npos) texts.push_back(text);
-      pos_ = lt;
-      if (s_.compare(pos_, 2, "</") == 0) {
-        pos_ += 2;
-        if (name() != tag) fail("mismatched close of <" + tag + ">");
-        skip_space();
-        if (s_[pos_++] != '>') fail("expected '>'");
-        return;
-      }
-      element();
-    }
-  }
-  std::string s_;
-  std::size_t pos_ = 0;
-};
-
-bool has_text(const XmlCheck& x, const std::string& t) {
-  return std::find(x.texts.begin(), x.texts.end(), t) != x.texts.end();
-}
-
 }  // namespace
-
-TEST_CASE("durations and rates format compactly", "[examples][progress]") {
-  CHECK(format_duration(0.44) == "0.4s");
-  CHECK(format_duration(42) == "42s");
-  CHECK(format_duration(65) == "1m05s");
-  CHECK(format_duration(59.7) == "1m00s");
-  CHECK(format_duration(7384) == "2h03m");
-  CHECK(format_duration(-1) == "--");
-  CHECK(format_duration(std::nan("")) == "--");
-  CHECK(format_rate(850) == "850/s");
-  CHECK(format_rate(12345) == "12.3k/s");
-  CHECK(format_rate(999.7) == "1.00k/s");
-  CHECK(format_rate(4.56e6, "names") == "4.56M names/s");
-  CHECK(format_rate(0.5) == "0.50/s");
-  CHECK(format_rate(-1) == "--/s");
-}
-
-TEST_CASE("progress line shows step, running loss, rate, elapsed and ETA", "[examples][progress]") {
-  double t = 0;
-  std::FILE* f = std::tmpfile();
-  ProgressOptions opt;
-  opt.label = "epoch 1/3";
-  opt.unit = "names";
-  opt.terminal = false;
-  opt.clock = [&t] { return t; };
-  Progress p(100, opt, f);
-  t = 10;
-  for (int i = 0; i < 50; ++i) p.step(i < 25 ? 1.0 : 3.0, i < 25 ? 10 : 30);
-  // Weighted by items: (25*10*1 + 25*30*3) / 1000.
-  CHECK(p.mean_loss() == Approx(2.5));
-  const std::string line = p.line();
-  CHECK_THAT(line, Catch::StartsWith("epoch 1/3   50/100  50%  loss 2.5000"));
-  CHECK_THAT(line, Catch::Contains("100 names/s") && Catch::Contains("elapsed 10s") &&
-                       Catch::Contains("ETA 10s"));
-  p.set_note("acc 81.2%");
-  CHECK_THAT(p.line(), Catch::Contains("loss 2.5000  acc 81.2%"));
-  std::fclose(f);
-}
-
-TEST_CASE("without a terminal progress prints plain lines every few percent",
-          "[examples][progress]") {
-  double t = 0;
-  std::FILE* f = std::tmpfile();
-  ProgressOptions opt;
-  opt.terminal = false;
-  opt.clock = [&t] { return t; };
-  {
-    Progress p(200, opt, f);
-    for (int i = 0; i < 200; ++i) {
-      t += 0.01;
-      p.step(1.0, 4);
-    }
-    p.finish("val loss 0.9");
-    p.finish("twice");  // idempotent
-  }
-  const std::string out = contents(f);
-  CHECK(out.find('\r') == std::string::npos);
-  CHECK(count(out, "\n") == 10);  // 10%..90%, then the final line
-  CHECK_THAT(out, Catch::StartsWith(" 20/200  10%") && Catch::Contains("\n180/200  90%"));
-  CHECK_THAT(out,
-             Catch::EndsWith("\n200/200 100%  loss 1.0000  400/s  elapsed 2.0s  val loss 0.9\n"));
-  std::fclose(f);
-}
-
-TEST_CASE("on a terminal progress redraws in place at most ten times a second",
-          "[examples][progress]") {
-  double t = 0;
-  std::FILE* f = std::tmpfile();
-  ProgressOptions opt;
-  opt.terminal = true;
-  opt.clock = [&t] { return t; };
-  Progress p(1000, opt, f);
-  for (int i = 0; i < 1000; ++i) {
-    t += 0.002;  // 2 s in all: 500 steps per second
-    p.step(0.5);
-  }
-  p.finish("done");
-  const std::string out = contents(f);
-  const std::size_t redraws = count(out, "\r");
-  CHECK(redraws >= 15);
-  CHECK(redraws <= 22);  // ~20 throttled draws plus the final one
-  CHECK(count(out, "\n") == 1);
-  CHECK_THAT(out, Catch::EndsWith("\n"));
-  CHECK_THAT(out, Catch::Contains("1000/1000 100%"));
-  // The summary follows the final state directly, whatever a longer earlier line left.
-  CHECK_THAT(out, Catch::Contains("elapsed 2.0s  done"));
-  std::fclose(f);
-}
-
-TEST_CASE("an unfinished terminal progress line is ended when it goes away",
-          "[examples][progress]") {
-  double t = 0;
-  std::FILE* f = std::tmpfile();
-  ProgressOptions opt;
-  opt.terminal = true;
-  opt.clock = [&t] { return t; };
-  {
-    Progress p(10, opt, f);
-    p.step(1.0);
-    p.message("warning: something");
-  }
-  const std::string out = contents(f);
-  CHECK_THAT(out, Catch::Contains("warning: something\n"));
-  CHECK_THAT(out, Catch::EndsWith("\n"));
-  CHECK(count(out, "\n") == 2);
-  std::fclose(f);
-}
-
-TEST_CASE("line chart SVG is well-formed and holds its labels", "[examples][svg]") {
-  LineChart chart;
-  chart.title = "Loss <train & \"val\">";
-  chart.x_label = "epoch";
-  chart.y_label = "cross-entropy";
-  Series train{"train", {}, false}, val{"val 'held out'", {}, true};
-  for (int e = 1; e <= 12; ++e) {
-    train.points.push_back({double(e), 2.0 / e});
-    val.points.push_back({double(e), 2.2 / e + 0.05});
-  }
-  val.points[5].y = std::nan("");  // a diverged evaluation breaks the line
-  chart.series = {train, val, Series{"bad \xFF byte", {{1, 1}}, false}};
-  const std::string svg = line_chart_svg(chart);
-  XmlCheck xml(svg);
-  CHECK(xml.root == "svg");
-  CHECK(has_text(xml, "Loss <train & \"val\">"));
-  CHECK(has_text(xml, "val 'held out'"));
-  CHECK(has_text(xml, "bad \xEF\xBF\xBD byte"));
-  CHECK(has_text(xml, "epoch"));
-  CHECK(has_text(xml, "cross-entropy"));
-  CHECK(has_text(xml, "12"));  // integer x ticks (epochs)
-  CHECK_FALSE(has_text(xml, "12.0"));
-  CHECK(has_text(xml, "2.5"));           // y ticks with the decimals their step needs
-  CHECK(xml.elements["polyline"] == 4);  // train, val in two pieces, the one-point series
-  CHECK(svg.find("nan") == std::string::npos);
-
-  chart.y_min = 1;
-  chart.y_max = 0;
-  CHECK_THROWS_WITH(line_chart_svg(chart), Catch::Contains("y_max"));
-  CHECK_NOTHROW(XmlCheck(line_chart_svg(LineChart{})));  // empty chart still renders
-}
-
-TEST_CASE("confusion heatmap SVG is well-formed, labelled and annotated when small",
-          "[examples][svg]") {
-  Heatmap map;
-  map.title = "Confusion & co";
-  map.row_labels = {"Czech", "Polish", "Vietnamese"};
-  map.col_labels = map.row_labels;
-  map.values = {50, 7, 0, 3, 90, 1, 0, 0, 12};
-  XmlCheck xml(heatmap_svg(map));
-  CHECK(has_text(xml, "Confusion & co"));
-  for (const char* label : {"Czech", "Polish", "Vietnamese", "true", "predicted", "100%"})
-    CHECK(has_text(xml, label));
-  for (const char* value : {"50", "7", "90", "12"}) CHECK(has_text(xml, value));
-  CHECK(has_text(xml, "true Polish, predicted Czech: 3 (3.2% of the row)"));  // tooltip
-  CHECK(xml.elements["rect"] == 9 + 3);  // cells, background, frame, scale
-
-  // Too large to print values: only labels, titles and scale ticks remain as text.
-  Heatmap big;
-  for (int i = 0; i < 25; ++i) {
-    big.row_labels.push_back("class " + std::to_string(i));
-    big.col_labels.push_back("class " + std::to_string(i));
-  }
-  big.values.assign(25 * 25, 1.5);
-  XmlCheck big_xml(heatmap_svg(big));
-  CHECK(big_xml.elements["text"] ==
-        25 + 25 + 2 + 6 + 1);  // labels, axis titles, ticks, scale title
-
-  // An attention map's axes repeat characters: the tooltips number the positions there.
-  Heatmap attention;
-  attention.row_labels = {"1", "9", "9", "9"};
-  attention.col_labels = {"m", "a", "y"};
-  attention.row_title = "output";
-  attention.col_title = "source";
-  attention.values.assign(12, 0.25);
-  XmlCheck attention_xml(heatmap_svg(attention));
-  CHECK(has_text(attention_xml, "output 3 '9', source a: 0.25 (33.3% of the row)"));
-
-  map.values.pop_back();
-  CHECK_THROWS_WITH(heatmap_svg(map), Catch::Contains("8 values") && Catch::Contains("3 row"));
-}
-
-TEST_CASE("xml_escape makes any text safe", "[examples][svg]") {
-  CHECK(xml_escape("a<b & \"c\" 'd'>") == "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;");
-  CHECK(xml_escape("x\x01y\tz") == "xy\tz");
-  CHECK(xml_escape("\xC3") == "\xEF\xBF\xBD");
-}
-
-TEST_CASE("atomic writes replace the file and leave no temporaries", "[examples][files]") {
-  TempDir dir;
-  const fs::path file = dir.path / "loss.svg";
-  write_file_atomic(file, "first");
-  write_file_atomic(file, "second version");
-  CHECK(read_file(file) == "second version");
-  CHECK(names_in(dir.path) == std::vector<std::string>{"loss.svg"});
-  const auto perms = fs::status(file).permissions();
-  CHECK((perms & fs::perms::owner_read) != fs::perms::none);  // not mkstemp's 0600-only
-  CHECK_THROWS_WITH(write_file_atomic(dir.path / "missing" / "x.txt", "x"),
-                    Catch::Contains("write_file_atomic") && Catch::Contains("missing/x.txt"));
-  CHECK(names_in(dir.path) == std::vector<std::string>{"loss.svg"});
-  // A failed rename (the target is a non-empty folder) removes its temporary too.
-  fs::create_directory(dir.path / "taken");
-  write_file_atomic(dir.path / "taken" / "inside", "x");
-  CHECK_THROWS_WITH(write_file_atomic(dir.path / "taken", "x"), Catch::Contains("taken"));
-  CHECK(names_in(dir.path) == std::vector<std::string>{"loss.svg", "taken"});
-}
-
-TEST_CASE("read_lines strips line ends and a BOM, and names a missing file", "[examples][files]") {
-  TempDir dir;
-  write_file_atomic(dir.path / "names.txt", "\xEF\xBB\xBFNovak\r\nDvo\xC5\x99\xC3\xA1k\n\nSmith");
-  CHECK(read_lines(dir.path / "names.txt") ==
-        std::vector<std::string>{"Novak", "Dvo\xC5\x99\xC3\xA1k", "", "Smith"});
-  CHECK_THROWS_WITH(read_lines(dir.path / "nope.txt"),
-                    Catch::Contains("nope.txt") && Catch::Contains("No such file"));
-  CHECK_THROWS_WITH(read_lines(dir.path), Catch::Contains("is a directory"));
-}
-
-TEST_CASE("metrics CSV writes a header, flushes rows and starts afresh when reopened",
-          "[examples][files]") {
-  TempDir dir;
-  const fs::path path = dir.path / "metrics.csv";
-  {
-    CsvWriter csv(path, {"epoch", "train_loss", "note"});
-    csv.write_row({1, 0.123456789, "plain"});
-    // Flushed per row: readable while the writer is still open.
-    CHECK(read_lines(path) ==
-          std::vector<std::string>{"epoch,train_loss,note", "1,0.1234568,plain"});
-    CHECK_THROWS_WITH(csv.write_row({2, 0.5}), Catch::Contains("2 values for 3 columns"));
-  }
-  {
-    // A run folder reused with --overwrite: the old run's rows (and layout) are gone.
-    CsvWriter csv(path, {"epoch", "loss"});
-    csv.write_row({1, "a, \"quoted\" note"});
-  }
-  CHECK(read_lines(path) ==
-        std::vector<std::string>{"epoch,loss", "1,\"a, \"\"quoted\"\" note\""});
-  CHECK_THROWS_WITH(CsvWriter(dir.path / "missing" / "m.csv", {"epoch"}),
-                    Catch::Contains("m.csv"));
-}
-
-TEST_CASE("run folders are named by time and never reused by accident", "[examples][files]") {
-  TempDir dir;
-  std::tm when{};
-  when.tm_year = 2024 - 1900;
-  when.tm_mon = 2;
-  when.tm_mday = 9;
-  when.tm_hour = 14;
-  when.tm_min = 5;
-  when.tm_sec = 7;
-  when.tm_isdst = -1;
-  const std::time_t t = std::mktime(&when);
-  const fs::path base = dir.path / "runs";
-  CHECK(make_run_dir(base, t) == base / "20240309-140507");
-  CHECK(make_run_dir(base, t) == base / "20240309-140507-2");
-  CHECK(make_run_dir(base, t) == base / "20240309-140507-3");
-  CHECK(fs::is_directory(base / "20240309-140507-3"));
-
-  const fs::path mine = dir.path / "mine";
-  CHECK(claim_run_dir(mine, RunDirUse::New).path == mine);
-  CHECK_NOTHROW(claim_run_dir(mine, RunDirUse::New));  // only its lock file: still empty
-  write_file_atomic(mine / "metrics.csv", "x\n");
-  // Files without a checkpoint are refused too: they may be another program's.
-  CHECK_THROWS_WITH(claim_run_dir(mine, RunDirUse::New),
-                    Catch::Contains("not empty (metrics.csv)") && Catch::Contains("--overwrite"));
-  write_file_atomic(mine / "checkpoint.npz", "PK");
-  CHECK_THROWS_WITH(claim_run_dir(mine, RunDirUse::New),
-                    Catch::Contains("checkpoint.npz") && Catch::Contains("--overwrite") &&
-                        Catch::Contains("mine"));
-  CHECK_NOTHROW(claim_run_dir(mine, RunDirUse::Overwrite));
-  CHECK_NOTHROW(claim_run_dir(mine, RunDirUse::Resume));
-  // A refused folder is left as it was: no lock file is created in someone else's folder.
-  const fs::path theirs = dir.path / "theirs";
-  fs::create_directories(theirs);
-  write_file_atomic(theirs / "notes.txt", "mine\n");
-  CHECK_THROWS_WITH(claim_run_dir(theirs, RunDirUse::New), Catch::Contains("not empty (notes.txt)"));
-  CHECK_FALSE(fs::exists(theirs / ".lock"));
-  CHECK(std::distance(fs::directory_iterator(theirs), fs::directory_iterator()) == 1);
-  CHECK_THROWS_WITH(claim_run_dir(mine / "metrics.csv", RunDirUse::New),
-                    Catch::Contains("not a folder"));
-}
 
 TEST_CASE("UTF-8 decodes, encodes and reports invalid input with its origin", "[examples][text]") {
   const std::string nguyen = "Nguy\xE1\xBB\x85n";
@@ -509,7 +90,7 @@ TEST_CASE("run_main turns errors into one line and exit code 2", "[examples][cli
   });
   CHECK(code == 2);
   CHECK(err == "name_language: error: load: 'data/x' not found second line\n");
-  CHECK(program_name() == "name_language");
+  CHECK(tg::train::program_name() == "name_language");
 
   err = capture_fd(2, [&] { code = run_main(1, argv, [] { return 0; }); });
   CHECK(code == 0);
@@ -544,7 +125,7 @@ TEST_CASE("parse_args: bad flags are usage errors, --help exits 0", "[examples][
   CHECK(code == 2);
   CHECK_THAT(err, Catch::StartsWith("name_language: error: ") && Catch::Contains("--bogus") &&
                       Catch::EndsWith("(see --help)\n"));
-  CHECK(count(err, "\n") == 1);
+  CHECK(occurrences(err, "\n") == 1);
   err = capture_fd(2, [&] { out = run({"name_language", "--epochs", "-3"}, code); });
   CHECK(code == 2);
   CHECK(err ==
@@ -599,8 +180,8 @@ TEST_CASE("apply_threads sets BLAS threads and describes BLAS once", "[examples]
   apply_threads(1, f);
   apply_threads(1, f);
   CHECK(tg::blas::num_threads() == 1);
-  const std::string out = contents(f);
+  const std::string out = written_to(f);
   CHECK_THAT(out, Catch::StartsWith("OpenBLAS kernel"));
-  CHECK(count(out, "\n") == 1);
+  CHECK(occurrences(out, "\n") == 1);
   std::fclose(f);
 }

@@ -12,8 +12,8 @@
 #include "tapegrad/autograd/ops.hpp"
 #include "tapegrad/autograd/tape.hpp"
 #include "tapegrad/nn/linear.hpp"
-#include "common/checkpoint.hpp"
-#include "common/files.hpp"
+#include "tapegrad/train/checkpoint.hpp"
+#include "tapegrad/train/files.hpp"
 #include "common/text.hpp"
 #include "name_language/commands.hpp"
 #include "name_language/data.hpp"
@@ -164,7 +164,7 @@ TEST_CASE("split.csv lists every example with its part", "[name_language][data]"
   const Dataset d = load_names(kShippedNames, Charset::Unicode);
   const Split s = stratified_split(d, 1);
   write_split(dir.path / "split.csv", d, s);
-  const auto lines = read_lines(dir.path / "split.csv");
+  const auto lines = tg::train::read_lines(dir.path / "split.csv");
   REQUIRE(lines.size() == d.examples.size() + 1);
   CHECK(lines[0] == "name,language,part");
   CHECK(std::count_if(lines.begin(), lines.end(), [](const std::string& l) {
@@ -376,7 +376,8 @@ TEST_CASE("CLI: bad input is one line on stderr, exit code 2, nothing overwritte
   {
     // A checkpoint of the other example.
     tg::nn::Linear layer(2, 2);
-    save_checkpoint((dir.path / "baby.npz").string(), layer, nullptr, nullptr, {"baby_lm", {}});
+    tg::train::save_checkpoint((dir.path / "baby.npz").string(), layer, nullptr, nullptr,
+                               {"baby_lm", {}});
   }
   expect_error({"predict", "--checkpoint", "baby.npz", "Smith"}, "baby_lm checkpoint, not a name_language");
   expect_error({"eval", "--checkpoint", "baby.npz"}, "baby.npz");
@@ -425,7 +426,7 @@ TEST_CASE("end to end: train on data/, the loss falls, eval and predict from the
   CHECK(contains(train.out, "most common confusions"));
 
   // metrics.csv: one row per epoch; the training loss fell.
-  const auto rows = read_lines(run / "metrics.csv");
+  const auto rows = tg::train::read_lines(run / "metrics.csv");
   REQUIRE(rows.size() == 4);
   auto cell = [&](std::size_t row, std::size_t column) {
     std::stringstream ss(rows.at(row));
@@ -438,7 +439,8 @@ TEST_CASE("end to end: train on data/, the loss falls, eval and predict from the
 
   // The checkpoint holds everything eval and predict need.
   const tg::nn::Archive archive = tg::nn::load_npz((run / "model.npz").string());
-  const CheckpointMeta meta = read_checkpoint_meta(archive, "model.npz", "name_language");
+  const tg::train::CheckpointMeta meta =
+      tg::train::read_checkpoint_meta(archive, "model.npz", "name_language");
   for (const char* key : {"model", "hidden", "layers", "embedding", "vocabulary", "labels", "charset",
                           "seed", "data", "test_accuracy"})
     CHECK(meta.text.count(key) == 1);

@@ -6,11 +6,11 @@
 #include <filesystem>
 #include <limits>
 
-#include "common/checkpoint.hpp"
-#include "common/files.hpp"
 #include "tapegrad/nn/linear.hpp"
 #include "tapegrad/nn/npz.hpp"
 #include "tapegrad/optim/clip.hpp"
+#include "tapegrad/train/checkpoint.hpp"
+#include "tapegrad/train/files.hpp"
 #include "test_support.hpp"
 
 // Under AddressSanitizer, an impossible allocation fails as in a plain build (std::bad_alloc)
@@ -32,24 +32,24 @@ TEST_CASE("clip_grad_norm refuses a NaN or negative max_norm", "[reliability][op
 }
 
 TEST_CASE("a diverged loss stops training, and NaN weights are never saved", "[reliability][examples]") {
-  CHECK_NOTHROW(examples::check_loss_finite(2.5, 1, 1));
-  CHECK_THROWS_WITH(examples::check_loss_finite(std::nan(""), 3, 17),
+  CHECK_NOTHROW(tg::train::check_loss_finite(2.5, 1, 1));
+  CHECK_THROWS_WITH(tg::train::check_loss_finite(std::nan(""), 3, 17),
                     Catch::Contains("training diverged") && Catch::Contains("epoch 3, step 17") &&
                         Catch::Contains("last good checkpoint is kept"));
-  CHECK_THROWS_AS(examples::check_loss_finite(INFINITY, 1, 1), Error);
+  CHECK_THROWS_AS(tg::train::check_loss_finite(INFINITY, 1, 1), Error);
   // A NaN with its sign bit set (as x86 produces from 0 * inf) reads "nan" too, not "-nan".
-  CHECK_THROWS_WITH(examples::check_loss_finite(-std::nan(""), 3, 17),
+  CHECK_THROWS_WITH(tg::train::check_loss_finite(-std::nan(""), 3, 17),
                     Catch::Contains("the loss is nan at epoch 3"));
 
   TempDir dir;
   Generator gen(1);
   nn::Linear layer(3, 2, true, gen);
-  const examples::CheckpointMeta meta{"test", {{"k", "v"}}};
+  const tg::train::CheckpointMeta meta{"test", {{"k", "v"}}};
   const std::string path = dir.file("model.npz");
-  examples::save_checkpoint(path, layer, nullptr, nullptr, meta);
+  tg::train::save_checkpoint(path, layer, nullptr, nullptr, meta);
   const std::string good = read_text(path);
   layer.named_parameters().at(0).second.mutable_value<float>()(1, 2) = std::nanf("");
-  CHECK_THROWS_WITH(examples::save_checkpoint(path, layer, nullptr, nullptr, meta),
+  CHECK_THROWS_WITH(tg::train::save_checkpoint(path, layer, nullptr, nullptr, meta),
                     Catch::Contains("not saved: weight holds NaN or infinity"));
   CHECK(read_text(path) == good);
   CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);
@@ -59,17 +59,17 @@ TEST_CASE("a run folder is claimed by one run at a time", "[reliability][example
   TempDir dir;
   const fs::path run = dir.path / "run";
   {
-    examples::RunFolder first = examples::claim_run_dir(run, examples::RunDirUse::New);
+    tg::train::RunFolder first = tg::train::claim_run_dir(run, tg::train::RunDirUse::New);
     REQUIRE(first.lock.held());
     // flock is per open file: a second claim conflicts even from this process.
-    CHECK_THROWS_WITH(examples::claim_run_dir(run, examples::RunDirUse::Overwrite),
+    CHECK_THROWS_WITH(tg::train::claim_run_dir(run, tg::train::RunDirUse::Overwrite),
                       Catch::Contains("is in use by another run (pid ") &&
                           Catch::Contains("choose another --out"));
-    CHECK_THROWS_WITH(examples::claim_run_dir(run, examples::RunDirUse::Resume),
+    CHECK_THROWS_WITH(tg::train::claim_run_dir(run, tg::train::RunDirUse::Resume),
                       Catch::Contains("in use"));
   }
   // Released with its holder.
-  CHECK(examples::claim_run_dir(run, examples::RunDirUse::New).lock.held());
+  CHECK(tg::train::claim_run_dir(run, tg::train::RunDirUse::New).lock.held());
 }
 
 TEST_CASE("temporary files of killed saves are removed when the folder is next used",
@@ -81,10 +81,10 @@ TEST_CASE("temporary files of killed saves are removed when the folder is next u
   write_text(run / "model.npz.tmp-4242-0", "half a checkpoint");
   write_text(run / ".loss.svg.tmp.4242.3", "half a picture");
   write_text(run / "metrics.csv", "epoch\n");
-  CHECK(examples::is_temporary_file("model.npz.tmp-1-2"));
-  CHECK_FALSE(examples::is_temporary_file("model.npz"));
-  CHECK_FALSE(examples::is_temporary_file("tmp.txt"));
-  const examples::RunFolder folder = examples::claim_run_dir(run, examples::RunDirUse::Resume);
+  CHECK(tg::train::is_temporary_file("model.npz.tmp-1-2"));
+  CHECK_FALSE(tg::train::is_temporary_file("model.npz"));
+  CHECK_FALSE(tg::train::is_temporary_file("tmp.txt"));
+  const tg::train::RunFolder folder = tg::train::claim_run_dir(run, tg::train::RunDirUse::Resume);
   CHECK(folder.stale_removed == 2);
   CHECK_FALSE(fs::exists(run / "model.npz.tmp-4242-0"));
   CHECK_FALSE(fs::exists(run / ".loss.svg.tmp.4242.3"));

@@ -16,8 +16,8 @@
 #include <thread>
 #include <vector>
 
-#include "common/files.hpp"
 #include "tapegrad/nn/npz.hpp"
+#include "tapegrad/train/files.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -151,7 +151,7 @@ void check_resume(const std::string& program, const std::string& exe, const std:
     CHECK(saved.contains("partial.epoch"));
     CHECK(saved.contains("partial.next_batch"));
     for (const auto& e : fs::directory_iterator(dir.path / "i"))
-      CHECK_FALSE(examples::is_temporary_file(e.path().filename().string()));
+      CHECK_FALSE(tg::train::is_temporary_file(e.path().filename().string()));
   }
   CHECK(fs::exists(dir.path / "i" / "resume.npz"));
 
@@ -184,8 +184,8 @@ void check_resume(const std::string& program, const std::string& exe, const std:
   REQUIRE(resumed.code == 0);
   check_same_checkpoint(dir.path / "u" / "model.npz", dir.path / "i" / "model.npz");
   // metrics.csv continued, not restarted: the same rows; the columns before the timings exact.
-  const auto u = examples::read_lines(dir.path / "u" / "metrics.csv");
-  const auto i = examples::read_lines(dir.path / "i" / "metrics.csv");
+  const auto u = tg::train::read_lines(dir.path / "u" / "metrics.csv");
+  const auto i = tg::train::read_lines(dir.path / "i" / "metrics.csv");
   REQUIRE(u.size() == i.size());
   const auto leading = [&](const std::string& line) {
     std::size_t end = 0;

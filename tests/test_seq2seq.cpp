@@ -6,8 +6,8 @@
 #include <cctype>
 #include <set>
 
-#include "common/checkpoint.hpp"
 #include "tapegrad/optim/optim.hpp"
+#include "tapegrad/train/checkpoint.hpp"
 #include "seq2seq/commands.hpp"
 #include "seq2seq/dates.hpp"
 #include "seq2seq/evaluate.hpp"
@@ -231,8 +231,8 @@ TEST_CASE("seq2seq model: a checkpoint translates as the model it was saved from
   Seq2Seq model(config, gen);
   model.eval();
   TempDir dir;
-  examples::save_checkpoint(dir.file("model.npz"), model, nullptr, nullptr,
-                            {kExampleName, to_meta(config)});
+  tg::train::save_checkpoint(dir.file("model.npz"), model, nullptr, nullptr,
+                             {kExampleName, to_meta(config)});
   const std::unique_ptr<Seq2Seq> loaded = load_model(dir.file("model.npz"));
   CHECK(loaded->config().source.text() == config.source.text());
   CHECK(loaded->config().target.text() == config.target.text());

@@ -7,8 +7,9 @@
 #include <filesystem>
 #include <map>
 
-#include "common/checkpoint.hpp"
-#include "common/files.hpp"
+#include <tapegrad/train/checkpoint.hpp>
+#include <tapegrad/train/files.hpp>
+
 #include "seq2seq/commands.hpp"
 #include "seq2seq/dates.hpp"
 #include "test_support.hpp"
@@ -44,7 +45,7 @@ void write_untrained_checkpoint(const fs::path& path) {
   c.target = Alphabet::of(targets, kTargetReserved);
   Generator gen(1);
   Seq2Seq model(c, gen);
-  examples::save_checkpoint(path.string(), model, nullptr, nullptr, {kExampleName, to_meta(c)});
+  tg::train::save_checkpoint(path.string(), model, nullptr, nullptr, {kExampleName, to_meta(c)});
 }
 
 // Runs `args` in a folder holding an earlier run ("old") and the test inputs; train commands
@@ -158,7 +159,7 @@ TEST_CASE("seq2seq end to end: a small run learns, eval and translate read its c
   CHECK_THAT(train.out, Catch::Contains("exact match greedy") && Catch::Contains("beam 3") &&
                             Catch::Contains("exact match per group"));
   // The training loss falls from epoch to epoch (metrics.csv: epoch,steps,lr,train_loss,...).
-  const std::vector<std::string> rows = examples::read_lines(dir.path / "run" / "metrics.csv");
+  const std::vector<std::string> rows = tg::train::read_lines(dir.path / "run" / "metrics.csv");
   REQUIRE(rows.size() >= 3);
   const auto loss = [&](std::size_t row) {
     std::string cells = rows[row];

@@ -6,7 +6,8 @@
 
 #include <fmt/format.h>
 
-#include "common/files.hpp"
+#include <tapegrad/train/files.hpp>
+
 #include "common/text.hpp"
 
 namespace tg::baby_lm {
@@ -96,7 +97,7 @@ Corpus load_corpus(const fs::path& path) {
                             bytes, kMaxCorpusBytes));
   for (const fs::path& file : files) {
     std::size_t number = 0;
-    for (const std::string& line : examples::read_lines(file, kMaxLineBytes)) {
+    for (const std::string& line : tg::train::read_lines(file, kMaxLineBytes)) {
       ++number;
       if (corpus.lines++) corpus.text.push_back(U'\n');
       corpus.text += examples::decode_utf8(line, {file.string(), number});

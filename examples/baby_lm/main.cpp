@@ -9,7 +9,6 @@
 #include "baby_lm/commands.hpp"
 #include "baby_lm/train.hpp"
 #include "common/cli.hpp"
-#include "common/resume.hpp"
 
 namespace {
 

@@ -9,8 +9,8 @@
 #include "common/limits.hpp"
 
 #include <tapegrad/autograd/ops/shape.hpp>
+#include <tapegrad/train/checkpoint.hpp>
 
-#include "common/checkpoint.hpp"
 #include "common/text.hpp"
 
 namespace tg::baby_lm {
@@ -82,11 +82,11 @@ const char* const kStructural[] = {"vocab", "embed", "units", "layers", "dropout
 std::string number_text(double value) { return fmt::format("{}", value); }
 
 // Typed reads of the metadata, with baby_lm's wording of a missing entry.
-examples::MetaReader meta_reader(const std::map<std::string, std::string>& meta,
-                                 const std::string& path) {
-  return examples::MetaReader(meta, path,
-                              "checkpoint has no meta.{} entry; was it written by an older or "
-                              "damaged baby_lm?");
+tg::train::MetaReader meta_reader(const std::map<std::string, std::string>& meta,
+                                  const std::string& path) {
+  return tg::train::MetaReader(meta, path,
+                               "checkpoint has no meta.{} entry; was it written by an older or "
+                               "damaged baby_lm?");
 }
 
 // Far beyond any model this example trains: a larger value is a damaged entry.
@@ -97,7 +97,7 @@ constexpr std::size_t kMaxSize = std::size_t{1} << 32;
 void save_model(const std::string& path, const BabyLM& model, const optim::Optimizer* optimizer,
                 const Generator* generator, const RunInfo& info) {
   const ModelConfig& c = model.config();
-  examples::CheckpointMeta meta{kExampleName, info.extra};
+  tg::train::CheckpointMeta meta{kExampleName, info.extra};
   meta.text["vocab"] = info.vocab.utf8();
   meta.text["embed"] = std::to_string(c.embed);
   meta.text["units"] = std::to_string(c.units);
@@ -107,7 +107,7 @@ void save_model(const std::string& path, const BabyLM& model, const optim::Optim
   meta.text["window"] = std::to_string(info.window);
   meta.text["bptt"] = std::to_string(info.bptt);
   meta.text["corpus"] = info.corpus;
-  examples::save_checkpoint(path, model, optimizer, generator, meta);
+  tg::train::save_checkpoint(path, model, optimizer, generator, meta);
 }
 
 double parameter_estimate(const ModelConfig& c) {
@@ -118,10 +118,11 @@ double parameter_estimate(const ModelConfig& c) {
 
 LoadedModel load_model(const std::string& path) {
   const nn::Archive archive = nn::load_npz(path);
-  const examples::CheckpointMeta meta = examples::read_checkpoint_meta(archive, path, kExampleName);
+  const tg::train::CheckpointMeta meta =
+      tg::train::read_checkpoint_meta(archive, path, kExampleName);
   LoadedModel loaded;
   RunInfo& info = loaded.info;
-  const examples::MetaReader read = meta_reader(meta.text, path);
+  const tg::train::MetaReader read = meta_reader(meta.text, path);
   const std::string& vocab_text = read.text("vocab");
   try {
     info.vocab = Vocabulary(examples::decode_utf8(vocab_text));
@@ -148,7 +149,7 @@ LoadedModel load_model(const std::string& path) {
   // The weights overwrite this initialisation; the generator only has to exist.
   Generator gen(0);
   loaded.model = std::make_unique<BabyLM>(info.model, gen);
-  examples::load_checkpoint_state(archive, path, *loaded.model, nullptr, nullptr);
+  tg::train::load_checkpoint_state(archive, path, *loaded.model, nullptr, nullptr);
   return loaded;
 }
 

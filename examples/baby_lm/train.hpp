@@ -12,13 +12,13 @@
 #include <vector>
 
 #include <tapegrad/optim/optim.hpp>
+#include <tapegrad/train/files.hpp>
+#include <tapegrad/train/progress.hpp>
+#include <tapegrad/train/resume.hpp>
 
 #include "baby_lm/corpus.hpp"
 #include "baby_lm/model.hpp"
 #include "baby_lm/sample.hpp"
-#include "common/files.hpp"
-#include "common/resume.hpp"
-#include "common/progress.hpp"
 
 namespace tg::baby_lm {
 
@@ -58,7 +58,7 @@ int train(const TrainOptions& options);
 struct Session {
   TrainOptions options;
   Corpus corpus;
-  examples::RunFolder folder;  // locked for the session
+  tg::train::RunFolder folder;  // locked for the session
   std::filesystem::path run_dir;
   Generator gen;  // initialisation, then shuffling
   std::unique_ptr<BabyLM> model;
@@ -74,9 +74,9 @@ void save_session(Session& s);
 
 // The resume checkpoint's common part: model, optimizer, both generators, the run's metadata.
 // A mode adds its loop's state, then saves it with ResumeState::save.
-examples::ResumeState resume_state(const Session& s);
+tg::train::ResumeState resume_state(const Session& s);
 // Loads that common part into the session (the model and optimizer are already built).
-void resume_session(Session& s, const examples::ResumeState& state);
+void resume_session(Session& s, const tg::train::ResumeState& state);
 
 // Samples from `prompts` at temperatures 0.5, 1.0 and 1.5, one line each, as the seed prints
 // them after training. Prompts with characters outside the vocabulary are skipped.

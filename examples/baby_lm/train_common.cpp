@@ -16,12 +16,12 @@ namespace fs = std::filesystem;
 
 int train(const TrainOptions& options) {
   Session s = start_session(options);
-  const examples::StopSignals signals;  // Ctrl-C stops at a batch boundary, state saved
+  const tg::train::StopSignals signals;  // Ctrl-C stops at a batch boundary, state saved
   return options.stateful ? train_stateful(s) : train_windows(s);
 }
 
-examples::ResumeState resume_state(const Session& s) {
-  examples::ResumeState state;
+tg::train::ResumeState resume_state(const Session& s) {
+  tg::train::ResumeState state;
   state.set_run(kExampleName, s.options.started_args);
   state.put("model.", *s.model);
   state.put("optim.", *s.optimizer);
@@ -31,7 +31,7 @@ examples::ResumeState resume_state(const Session& s) {
   return state;
 }
 
-void resume_session(Session& s, const examples::ResumeState& state) {
+void resume_session(Session& s, const tg::train::ResumeState& state) {
   state.get("model.", *s.model);
   state.get("optim.", *s.optimizer);
   state.get("rng.shuffle", s.gen);
@@ -85,15 +85,15 @@ Session start_session(const TrainOptions& options) {
   optim::AdamOptions adam;
   adam.lr = options.lr;
   s.optimizer = std::make_unique<optim::Adam>(s.model->named_parameters(), adam);
-  s.folder = examples::claim_run_dir(
-      !options.resume.empty() ? options.resume
-      : options.out.empty()   ? examples::make_run_dir("runs/baby_lm")
-                              : options.out,
-      !options.resume.empty() ? examples::RunDirUse::Resume
-      : options.overwrite     ? examples::RunDirUse::Overwrite
-                              : examples::RunDirUse::New);
+  s.folder =
+      tg::train::claim_run_dir(!options.resume.empty() ? options.resume
+                               : options.out.empty()   ? tg::train::make_run_dir("runs/baby_lm")
+                                                       : options.out,
+                               !options.resume.empty() ? tg::train::RunDirUse::Resume
+                               : options.overwrite     ? tg::train::RunDirUse::Overwrite
+                                                       : tg::train::RunDirUse::New);
   s.run_dir = s.folder.path;
-  examples::report_stale(s.folder);
+  tg::train::report_stale(s.folder);
 
   std::printf("corpus: %s (%zu lines, %zu characters, vocabulary of %zu: %s)\n",
               options.corpus.string().c_str(), s.corpus.lines, s.corpus.text.size(),

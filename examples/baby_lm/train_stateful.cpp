@@ -11,12 +11,12 @@
 
 #include <tapegrad/autograd/ops/loss.hpp>
 #include <tapegrad/autograd/tape.hpp>
+#include <tapegrad/train/checkpoint.hpp>
+#include <tapegrad/train/early_stopping.hpp>
+#include <tapegrad/train/resume.hpp>
+#include <tapegrad/train/svg.hpp>
 
-#include "common/checkpoint.hpp"
-#include "common/early_stopping.hpp"
 #include "common/job.hpp"
-#include "common/resume.hpp"
-#include "common/svg.hpp"
 #include "common/text.hpp"
 
 namespace tg::baby_lm {
@@ -136,21 +136,21 @@ int train_stateful(Session& s) {
                                          "val_bpc",  "chars_per_s", "train_seconds"};
   // The resume point is the end of an epoch (after its validation), as in window mode; one
   // metrics row per validation.
-  std::optional<examples::ResumeState> resumed;
-  if (!o.resume.empty()) resumed = examples::ResumeState::load(s.run_dir, kExampleName);
+  std::optional<tg::train::ResumeState> resumed;
+  if (!o.resume.empty()) resumed = tg::train::ResumeState::load(s.run_dir, kExampleName);
   if (resumed && resumed->size("finished"))
-    throw Error("--resume: " + examples::quoted(s.run_dir) + " has finished; nothing to resume");
-  examples::CsvWriter csv =
-      resumed ? examples::CsvWriter(s.run_dir / "metrics.csv", columns, resumed->size("validations"))
-              : examples::CsvWriter(s.run_dir / "metrics.csv", columns);
-  examples::LineChart chart;
+    throw Error("--resume: " + tg::train::quoted(s.run_dir) + " has finished; nothing to resume");
+  tg::train::CsvWriter csv = resumed ? tg::train::CsvWriter(s.run_dir / "metrics.csv", columns,
+                                                            resumed->size("validations"))
+                                     : tg::train::CsvWriter(s.run_dir / "metrics.csv", columns);
+  tg::train::LineChart chart;
   chart.title = "baby_lm stateful training";
   chart.x_label = "batches";
   chart.y_label = "bits per character";
   chart.series.push_back({"training", {}, false});
   chart.series.push_back({"validation (held-out tail)", {}, true});
   chart.y_min = 0.0;
-  examples::EarlyStopping stopping(o.patience);
+  tg::train::EarlyStopping stopping(o.patience);
   Generator sample_gen(o.seed + 1);
   SamplingOptions sampling;
   sampling.temperature = 0.8;
@@ -158,7 +158,7 @@ int train_stateful(Session& s) {
   double train_seconds = 0, interval_seconds = 0, interval_loss = 0;
   std::size_t step = 0, train_chars = 0, interval_chars = 0, validations = 0;
   // Validation, report row, chart and sample; returns whether early stopping says stop.
-  auto validate = [&](std::size_t epoch, examples::Progress* progress) {
+  auto validate = [&](std::size_t epoch, tg::train::Progress* progress) {
     const double val = evaluate_streams(model, val_batches);
     const double train_loss = interval_loss / double(interval_chars);
     const double rate = interval_chars / interval_seconds;
@@ -178,7 +178,7 @@ int train_stateful(Session& s) {
                    nats_to_bits(val), rate, train_seconds});
     chart.series[0].points.push_back({double(step), nats_to_bits(train_loss)});
     chart.series[1].points.push_back({double(step), nats_to_bits(val)});
-    examples::write_line_chart(s.run_dir / "loss.svg", chart);
+    tg::train::write_line_chart(s.run_dir / "loss.svg", chart);
     s.info.extra["epochs"] = std::to_string(epoch);
     if (improved) {
       s.info.extra["best_val_bpc"] = fmt::format("{:.6f}", nats_to_bits(val));
@@ -206,9 +206,9 @@ int train_stateful(Session& s) {
     std::printf("resuming after epoch %zu\n", first_epoch - 1);
   }
   const auto save_resume_point = [&](std::size_t epoch, bool finished,
-                                     const examples::EpochPosition* stopped_in = nullptr,
+                                     const tg::train::EpochPosition* stopped_in = nullptr,
                                      const LmState* carried = nullptr) {
-    examples::ResumeState state = resume_state(s);
+    tg::train::ResumeState state = resume_state(s);
     if (stopped_in) stopped_in->put(state);
     if (carried)
       for (std::size_t l = 0; l < carried->size(); ++l) {
@@ -226,21 +226,21 @@ int train_stateful(Session& s) {
     state.save(s.run_dir);
   };
   if (!resumed) save_resume_point(0, false);
-  std::optional<examples::EpochPosition> stopped_in;  // of a run stopped in the middle of an epoch
-  if (resumed) stopped_in = examples::EpochPosition::get(*resumed, 0);  // no saved order
+  std::optional<tg::train::EpochPosition> stopped_in;  // of a run stopped in the middle of an epoch
+  if (resumed) stopped_in = tg::train::EpochPosition::get(*resumed, 0);  // no saved order
   if (stopped_in && stopped_in->next_batch > batches)
     throw Error("--resume: the saved position in the stopped epoch does not fit this corpus");
 
   job.attach(model);
-  examples::StopRequest signal_stop(s.run_dir);
+  tg::train::StopRequest signal_stop(s.run_dir);
   model.train();
   bool stop = false;
   Indices inputs, targets;
   for (std::size_t epoch = first_epoch; epoch <= o.epochs && !stop; ++epoch) {
     LmState state;  // each epoch reads the streams from their start
-    examples::Progress progress(
+    tg::train::Progress progress(
         batches,
-        examples::epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs), "chars", 10));
+        tg::train::epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs), "chars", 10));
     std::size_t first_batch = 0;
     if (stopped_in && stopped_in->epoch == epoch) {  // continue where a signal stopped it
       first_batch = stopped_in->continue_in(progress);
@@ -258,7 +258,7 @@ int train_stateful(Session& s) {
     }
     for (std::size_t k = first_batch; k < batches && !stop; ++k) {
       if (signal_stop.requested()) {  // agreed by every rank of a job
-        examples::EpochPosition position = examples::EpochPosition::at(epoch, k, progress);
+        tg::train::EpochPosition position = tg::train::EpochPosition::at(epoch, k, progress);
         position.sums = {{"interval_loss", interval_loss},
                          {"interval_seconds", interval_seconds},
                          {"interval_chars", double(interval_chars)}};
@@ -282,7 +282,7 @@ int train_stateful(Session& s) {
       job.sum(step_stats);
       const double value = step_stats[0];
       const std::size_t chars = targets.size() * static_cast<std::size_t>(job.size());
-      examples::check_loss_finite(value, epoch, step + 1);
+      tg::train::check_loss_finite(value, epoch, step + 1);
       if (clip > 0) optim::clip_grad_norm(params, clip);
       s.optimizer->step();
       // Truncated BPTT: the next batch starts from this state but does not backpropagate into it.

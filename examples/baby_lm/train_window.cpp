@@ -17,11 +17,11 @@
 #include <tapegrad/autograd/ops/elementwise.hpp>
 #include <tapegrad/autograd/ops/loss.hpp>
 #include <tapegrad/autograd/tape.hpp>
+#include <tapegrad/train/checkpoint.hpp>
+#include <tapegrad/train/early_stopping.hpp>
+#include <tapegrad/train/svg.hpp>
 
-#include "common/checkpoint.hpp"
-#include "common/early_stopping.hpp"
 #include "common/job.hpp"
-#include "common/svg.hpp"
 
 namespace tg::baby_lm {
 
@@ -71,25 +71,25 @@ int train_windows(Session& s) {
                                          "windows_per_s", "epoch_seconds", "train_seconds"};
   // The loop's state at the end of an epoch is the resume point: with it saved, an interrupted
   // run resumed is the same run.
-  std::optional<examples::ResumeState> resumed;
-  if (!o.resume.empty()) resumed = examples::ResumeState::load(s.run_dir, kExampleName);
+  std::optional<tg::train::ResumeState> resumed;
+  if (!o.resume.empty()) resumed = tg::train::ResumeState::load(s.run_dir, kExampleName);
   std::size_t first_epoch = 1;
   if (resumed) {
     if (resumed->size("finished"))
-      throw Error("--resume: " + examples::quoted(s.run_dir) + " has finished; nothing to resume");
+      throw Error("--resume: " + tg::train::quoted(s.run_dir) + " has finished; nothing to resume");
     first_epoch = resumed->size("epoch") + 1;
   }
-  examples::CsvWriter csv = resumed ? examples::CsvWriter(s.run_dir / "metrics.csv", columns,
-                                                          first_epoch - 1)
-                                    : examples::CsvWriter(s.run_dir / "metrics.csv", columns);
-  examples::LineChart chart;
+  tg::train::CsvWriter csv =
+      resumed ? tg::train::CsvWriter(s.run_dir / "metrics.csv", columns, first_epoch - 1)
+              : tg::train::CsvWriter(s.run_dir / "metrics.csv", columns);
+  tg::train::LineChart chart;
   chart.title = "baby_lm training loss";
   chart.x_label = "epoch";
   chart.y_label = "loss (nats per character)";
   chart.series.push_back({every_step ? "training loss (every step)" : "training loss", {}, false});
   if (every_step) chart.series.push_back({"after the whole window", {}, true});
   chart.y_min = 0.0;
-  examples::EarlyStopping stopping(o.patience);
+  tg::train::EarlyStopping stopping(o.patience);
   double train_seconds = 0;
   std::size_t target_epoch = 0;
   double target_seconds = 0;
@@ -107,8 +107,8 @@ int train_windows(Session& s) {
     std::printf("resuming after epoch %zu\n", first_epoch - 1);
   }
   const auto save_resume_point = [&](std::size_t epoch, bool finished,
-                                     const examples::EpochPosition* stopped_in = nullptr) {
-    examples::ResumeState state = resume_state(s);
+                                     const tg::train::EpochPosition* stopped_in = nullptr) {
+    tg::train::ResumeState state = resume_state(s);
     if (stopped_in) stopped_in->put(state);
     state.put("stopping.", stopping);
     state.put_size("epoch", epoch);
@@ -119,13 +119,13 @@ int train_windows(Session& s) {
     state.save(s.run_dir);
   };
   if (!resumed) save_resume_point(0, false);
-  std::optional<examples::EpochPosition> stopped_in;  // of a run stopped in the middle of an epoch
-  if (resumed) stopped_in = examples::EpochPosition::get(*resumed, windows);
+  std::optional<tg::train::EpochPosition> stopped_in;  // of a run stopped in the middle of an epoch
+  if (resumed) stopped_in = tg::train::EpochPosition::get(*resumed, windows);
   if (stopped_in && (stopped_in->order.size() != windows || stopped_in->next_batch > batches))
     throw Error("--resume: the saved position in the stopped epoch does not fit this corpus");
 
   job.attach(model);
-  examples::StopRequest signal_stop(s.run_dir);
+  tg::train::StopRequest signal_stop(s.run_dir);
   model.train();
   std::size_t epoch = first_epoch;
   for (; epoch <= o.epochs; ++epoch) {
@@ -134,8 +134,8 @@ int train_windows(Session& s) {
     const bool continuing = stopped_in && stopped_in->epoch == epoch;
     const std::vector<std::size_t> order =
         continuing ? stopped_in->order : shuffled_order(windows, s.gen);
-    examples::Progress progress(
-        batches, examples::epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs), "windows"));
+    tg::train::Progress progress(
+        batches, tg::train::epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs), "windows"));
     LastStepScore last;
     std::size_t first_batch = 0;
     double earlier_seconds = 0;
@@ -149,7 +149,7 @@ int train_windows(Session& s) {
     }
     for (std::size_t b = first_batch; b < batches; ++b) {
       if (signal_stop.requested()) {
-        examples::EpochPosition position = examples::EpochPosition::at(epoch, b, progress);
+        tg::train::EpochPosition position = tg::train::EpochPosition::at(epoch, b, progress);
         position.order = order;
         position.seconds = seconds_since(start) + earlier_seconds;
         position.sums = {{"last_loss_sum", last.loss_sum},
@@ -180,7 +180,7 @@ int train_windows(Session& s) {
       }
       job.average_gradients();
       job.sum(step_stats);
-      examples::check_loss_finite(step_stats[0], epoch, b + 1);
+      tg::train::check_loss_finite(step_stats[0], epoch, b + 1);
       if (clip > 0) optim::clip_grad_norm(params, clip);
       s.optimizer->step();
       last.loss_sum += step_stats[1];
@@ -207,7 +207,7 @@ int train_windows(Session& s) {
                    train_seconds});
     chart.series[0].points.push_back({double(epoch), loss});
     if (every_step) chart.series[1].points.push_back({double(epoch), last_step_loss});
-    examples::write_line_chart(s.run_dir / "loss.svg", chart);
+    tg::train::write_line_chart(s.run_dir / "loss.svg", chart);
     s.info.extra["epochs"] = std::to_string(epoch);
     if (improved) {
       s.info.extra["best_epoch"] = std::to_string(epoch);

@@ -5,6 +5,8 @@
 
 #include <tapegrad/autograd/blas.hpp>
 #include <tapegrad/autograd/tensor.hpp>
+#include <tapegrad/train/messages.hpp>
+#include <tapegrad/train/resume.hpp>
 
 #include "common/job.hpp"
 
@@ -13,6 +15,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <stdexcept>
 #include <iostream>
 
@@ -21,60 +24,10 @@ namespace {
 
 constexpr int kErrorExit = 2;
 
-std::string& name_storage() {
-  static std::string name = "tapegrad";
-  return name;
-}
-
-// Messages from CLI11 or nested errors may hold newlines; the contract is one line.
-std::string one_line(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '\n' || c == '\r') {
-      if (!out.empty() && out.back() != ' ') out += ' ';
-    } else {
-      out += c;
-    }
-  }
-  while (!out.empty() && out.back() == ' ') out.pop_back();
-  return out;
-}
-
-// One line, and a short one: an error listing thousands of keys (a damaged checkpoint's) is no
-// more useful than its first ones.
-std::string short_line(const std::string& text) {
-  constexpr std::size_t kMax = 400, kKeep = 300;
-  std::string line = one_line(text);
-  if (line.size() > kMax) {
-    std::size_t cut = kKeep;
-    while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;  // UTF-8
-    line = line.substr(0, cut) + "... (" + std::to_string(line.size() - cut) +
-           " more characters)";
-  }
-  return line;
-}
-
-void print_line(const char* kind, const std::string& message) {
-  // Whatever stdout holds goes first, so a log that merges both streams keeps the order.
-  std::cout.flush();
-  std::fflush(stdout);
-  std::fprintf(stderr, "%s: %s: %s\n", program_name().c_str(), kind, short_line(message).c_str());
-  std::fflush(stderr);
-}
-
 }  // namespace
 
-const std::string& program_name() { return name_storage(); }
-
-void print_error(const std::string& message) { print_line("error", message); }
-
-void print_warning(const std::string& message) { print_line("warning", message); }
-
 int run_main(int argc, char** argv, const std::function<int()>& fn) {
-  if (argc > 0 && argv && argv[0] && *argv[0]) {
-    const std::string path = argv[0];
-    name_storage() = path.substr(path.find_last_of('/') + 1);
-  }
+  if (argc > 0 && argv && argv[0]) tg::train::set_program_name(argv[0]);
   tg::tune_malloc_for_training();  // a training program: keep freed memory (see tensor.hpp)
   const Job* job = nullptr;
   std::string error;
@@ -83,9 +36,9 @@ int run_main(int argc, char** argv, const std::function<int()>& fn) {
     return fn();
   } catch (const ExitRequest& e) {
     return e.code;
-  } catch (const Interrupted& e) {
+  } catch (const tg::train::Interrupted& e) {
     // Every rank stops at the same batch (the signal is agreed on); rank 0 says how to resume.
-    if (!job || job->is_root()) print_line("interrupted", e.what());
+    if (!job || job->is_root()) tg::train::print_message("interrupted", e.what());
     return 128 + e.signal();
   } catch (const std::exception& e) {  // tg::Error, UsageError, std::bad_alloc, ...
     error = e.what();
@@ -95,9 +48,45 @@ int run_main(int argc, char** argv, const std::function<int()>& fn) {
   // In a job of several ranks the others may be waiting for this one in a collective: end them
   // all rather than leave them hanging.
   if (job && job->size() > 1)
-    job->abort(fmt::format("{}: error: {}", program_name(), short_line(error)), kErrorExit);
-  print_error(error);
+    job->abort(tg::train::message_line("error", error), kErrorExit);
+  tg::train::print_error(error);
   return kErrorExit;
+}
+
+std::vector<std::string> resume_command_line(int argc, char** argv, const std::string& example,
+                                             std::string& started) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::string run;
+  std::size_t at = args.size();
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--resume" && i + 1 < args.size()) {
+      run = args[i + 1];
+      at = i;
+    } else if (args[i].compare(0, 9, "--resume=") == 0) {
+      run = args[i].substr(9);
+      at = i;
+    }
+  }
+  if (at == args.size()) {
+    started = tg::train::encode_args(args);
+    return {argv, argv + argc};
+  }
+  const std::size_t used = args[at] == "--resume" ? 2 : 1;
+  if (args.size() != used + 1 || args[0] != "train")
+    throw UsageError("--resume: give only `train --resume RUN`; the other flags are the run's "
+                     "own (see --help)");
+  const tg::train::ResumeState state = tg::train::ResumeState::load(run, example);
+  std::vector<std::string> out{argv[0]};
+  try {
+    for (std::string& a : tg::train::decode_args(state.run_args())) out.push_back(std::move(a));
+  } catch (const Error& e) {
+    const std::filesystem::path file = std::filesystem::path(run) / tg::train::kResumeFile;
+    throw Error(fmt::format("{}: {}", file.string(), e.what()));
+  }
+  started = state.run_args();
+  out.push_back("--resume");
+  out.push_back(run);
+  return out;
 }
 
 void parse_args(CLI::App& app, int argc, char** argv) {

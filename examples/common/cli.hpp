@@ -8,6 +8,7 @@
 #include <functional>
 #include <exception>
 #include <string>
+#include <vector>
 
 // CLI11 stays out of this header: it is large, and only the files that build an App need it.
 namespace CLI {
@@ -29,32 +30,20 @@ struct ExitRequest {
   int code = 0;
 };
 
-// Training stopped by a signal. run_main prints "<program>: interrupted: <message>" and exits with
-// 128 + signal, as a shell reports a program killed by it.
-class Interrupted : public std::exception {
- public:
-  Interrupted(int signal, std::string message) : signal_(signal), message_(std::move(message)) {}
-  const char* what() const noexcept override { return message_.c_str(); }
-  int signal() const { return signal_; }
-
- private:
-  int signal_;
-  std::string message_;
-};
-
 // Runs fn and returns its exit code. Anything it throws becomes one line on stderr,
-// "<program>: error: <message>", and exit code 2: new users see what went wrong, not
-// "terminate called after throwing an instance of ...", an abort and a core dump.
-// The program name is argv[0] without its directories.
+// "<program>: error: <message>" (tg::train::print_error), and exit code 2: new users see what
+// went wrong, not "terminate called after throwing an instance of ...", an abort and a core
+// dump. The program name (tg::train::program_name) is argv[0] without its directories.
+// A tg::train::Interrupted (a run stopped by a signal) prints "<program>: interrupted: <message>"
+// and exits with 128 + signal, as a shell reports a program killed by it.
 int run_main(int argc, char** argv, const std::function<int()>& fn);
 
-// The program name run_main saw ("tapegrad" before that).
-const std::string& program_name();
-
-// "<program>: error: <message>" / "<program>: warning: <message>" on stderr, on one line of at
-// most ~400 characters (the rest is cut, with a count of what was cut).
-void print_error(const std::string& message);
-void print_warning(const std::string& message);
+// The command line to parse. Without --resume: argv as it is. With `train --resume RUN` (nothing
+// else is accepted beside it: the flags are the run's), the arguments RUN was started with
+// (tg::train::ResumeState::run_args), followed by --resume RUN. `started` receives the arguments
+// to record in the run (never holding --resume).
+std::vector<std::string> resume_command_line(int argc, char** argv, const std::string& example,
+                                             std::string& started);
 
 // app.parse with the examples' conventions: --help and --help-all print to stdout and end the
 // program with code 0 (ExitRequest); a parse error (unknown flag, missing value, failed check)

@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include "common/cli.hpp"
-#include "common/resume.hpp"
 #include "name_language/commands.hpp"
 #include "name_language/model.hpp"
 

@@ -13,15 +13,16 @@
 #include "tapegrad/autograd/autocast.hpp"
 #include "tapegrad/autograd/random.hpp"
 #include "common/cli.hpp"
-#include "common/files.hpp"
 #include "common/job.hpp"
 #include "common/limits.hpp"
-#include "common/progress.hpp"
-#include "common/resume.hpp"
 #include "common/text.hpp"
 #include "name_language/evaluate.hpp"
 #include "name_language/report.hpp"
 #include "tapegrad/nn/npz.hpp"
+#include "tapegrad/train/files.hpp"
+#include "tapegrad/train/messages.hpp"
+#include "tapegrad/train/progress.hpp"
+#include "tapegrad/train/resume.hpp"
 
 namespace tg::examples::names {
 namespace fs = std::filesystem;
@@ -74,8 +75,9 @@ std::map<std::string, std::string> train_meta(const TrainArgs& a, const std::str
           {"sampling", to_string(o.sampling)}};
 }
 
-CheckpointMeta make_meta(const ModelConfig& config, const std::map<std::string, std::string>& extra) {
-  CheckpointMeta meta{kExampleName, to_meta(config)};
+tg::train::CheckpointMeta make_meta(const ModelConfig& config,
+                                    const std::map<std::string, std::string>& extra) {
+  tg::train::CheckpointMeta meta{kExampleName, to_meta(config)};
   for (const auto& [k, v] : extra) meta.text[k] = v;
   return meta;
 }
@@ -101,7 +103,7 @@ std::string resolve_data_dir(const std::string& given) {
 LoadedModel load_model(const std::string& path) {
   const nn::Archive archive = nn::load_npz(path);
   LoadedModel loaded;
-  loaded.meta = read_checkpoint_meta(archive, path, kExampleName);
+  loaded.meta = tg::train::read_checkpoint_meta(archive, path, kExampleName);
   ModelConfig config = config_from_meta(loaded.meta.text, path);
   check_parameter_count(archive, path, parameter_estimate(config));
   Generator gen(0);  // the weights are overwritten: any initialisation will do
@@ -110,7 +112,7 @@ LoadedModel load_model(const std::string& path) {
   } catch (const Error& e) {
     throw Error(fmt::format("{}: {}", path, e.what()));
   }
-  load_checkpoint_state(archive, path, *loaded.model, nullptr, nullptr);
+  tg::train::load_checkpoint_state(archive, path, *loaded.model, nullptr, nullptr);
   loaded.model->eval();
   return loaded;
 }
@@ -164,23 +166,28 @@ int run_train(const TrainArgs& a) {
   // Under mpirun only rank 0 owns the run folder and writes files; every rank trains (and reads
   // the resume state, so the run folder must be on a file system they share).
   const Job& job = Job::current();
-  std::optional<RunFolder> folder;
+  std::optional<tg::train::RunFolder> folder;
   if (job.is_root()) {
-    folder = claim_run_dir(
-        resuming ? fs::path(a.resume)
-        : a.out.empty() ? make_run_dir("runs/name_language") : fs::path(a.out),
-        resuming ? RunDirUse::Resume : a.overwrite ? RunDirUse::Overwrite : RunDirUse::New);
-    report_stale(*folder);
+    folder =
+        tg::train::claim_run_dir(resuming        ? fs::path(a.resume)
+                                 : a.out.empty() ? tg::train::make_run_dir("runs/name_language")
+                                                 : fs::path(a.out),
+                                 resuming      ? tg::train::RunDirUse::Resume
+                                 : a.overwrite ? tg::train::RunDirUse::Overwrite
+                                               : tg::train::RunDirUse::New);
+    tg::train::report_stale(*folder);
   }
   const fs::path run = folder ? folder->path : fs::path(resuming ? a.resume : a.out);
-  std::optional<ResumeState> resumed;
-  if (resuming) resumed = ResumeState::load(run, kExampleName);
+  std::optional<tg::train::ResumeState> resumed;
+  if (resuming) resumed = tg::train::ResumeState::load(run, kExampleName);
   const fs::path checkpoint = run / "model.npz";
   std::printf("model: %s, %zu parameters\n", describe(config).c_str(), model.parameter_count());
   std::printf("training: %s lr %g (decay %g per epoch), batch %zu, up to %zu epochs%s, class "
               "weights %s, sampling %s, dropout %g, weight decay %g, clip %g\n",
               o.optimizer.c_str(), o.lr, o.lr_decay, o.batch, o.epochs,
-              o.time_limit > 0 ? fmt::format(" or {}", format_duration(o.time_limit)).c_str() : "",
+              o.time_limit > 0
+                  ? fmt::format(" or {}", tg::train::format_duration(o.time_limit)).c_str()
+                  : "",
               to_string(o.weights).c_str(), to_string(o.sampling).c_str(), config.dropout,
               o.weight_decay, o.clip);
   if (job.size() > 1)
@@ -200,19 +207,19 @@ int run_train(const TrainArgs& a) {
     history = history_from_text(resumed->text("history"));
     for (const auto& [key, value] : resumed->texts("extra.")) extra[key] = value;
   }
-  std::optional<CsvWriter> metrics;
+  std::optional<tg::train::CsvWriter> metrics;
   if (job.is_root() && resumed)
     metrics.emplace(run / "metrics.csv", metrics_header(), history.size());
   else if (job.is_root())
     metrics.emplace(run / "metrics.csv", metrics_header());
   // While training, Ctrl-C stops at a batch boundary with the last epoch's state saved; after it,
   // Ctrl-C ends the program as usual.
-  std::optional<StopSignals> signals(std::in_place);
+  std::optional<tg::train::StopSignals> signals(std::in_place);
   TrainHooks hooks;
   hooks.resume = resumed ? &*resumed : nullptr;
-  StopRequest stop(run);
+  tg::train::StopRequest stop(run);
   hooks.stop = &stop;
-  hooks.on_resume_point = [&](ResumeState& state) {
+  hooks.on_resume_point = [&](tg::train::ResumeState& state) {
     if (!job.is_root()) return;
     state.set_run(kExampleName, a.started_args);
     for (const auto& [key, value] : extra) state.put("extra." + key, value);
@@ -229,7 +236,8 @@ int run_train(const TrainArgs& a) {
     extra["val_accuracy"] = fmt::format("{:.6f}", r.val_accuracy);
     extra["val_macro_accuracy"] = fmt::format("{:.6f}", r.val_macro_accuracy);
     if (job.is_root())
-      save_checkpoint(checkpoint.string(), model, nullptr, nullptr, make_meta(config, extra));
+      tg::train::save_checkpoint(checkpoint.string(), model, nullptr, nullptr,
+                                 make_meta(config, extra));
   };
   const TrainResult result = train_model(model, train, validation, o, gen, hooks);
   signals.reset();
@@ -237,10 +245,12 @@ int run_train(const TrainArgs& a) {
   const EpochRecord& best = result.history.at(result.best_epoch - 1);
   std::size_t seen = 0;
   for (const EpochRecord& r : result.history) seen += static_cast<std::size_t>(r.names_per_second * r.seconds + 0.5);
+  const double names_per_second =
+      static_cast<double>(seen) / std::max(result.train_seconds, 1e-9);
   std::printf("\ntraining: %s (%s), stopped by %s; best validation accuracy %s (macro %s) at "
               "epoch %zu\n",
-              format_duration(result.train_seconds).c_str(),
-              format_rate(static_cast<double>(seen) / std::max(result.train_seconds, 1e-9), "names").c_str(),
+              tg::train::format_duration(result.train_seconds).c_str(),
+              tg::train::format_rate(names_per_second, "names").c_str(),
               result.stop_reason.c_str(), percent(best.val_accuracy).c_str(),
               percent(best.val_macro_accuracy).c_str(), result.best_epoch);
   job.print_communication_share(result.train_seconds);
@@ -251,8 +261,9 @@ int run_train(const TrainArgs& a) {
   extra["test_accuracy"] = fmt::format("{:.6f}", e.accuracy());
   extra["test_macro_accuracy"] = fmt::format("{:.6f}", e.macro_accuracy());
   extra["train_seconds"] = fmt::format("{:.1f}", result.train_seconds);
-  save_checkpoint(checkpoint.string(), model, nullptr, nullptr, make_meta(config, extra));
-  write_file_atomic(run / "report.txt", report);
+  tg::train::save_checkpoint(checkpoint.string(), model, nullptr, nullptr,
+                             make_meta(config, extra));
+  tg::train::write_file_atomic(run / "report.txt", report);
   write_confusion_picture(run / "confusion.svg", e, config.labels,
                           fmt::format("Test confusion, % of each true language (accuracy {}, macro {})",
                                       percent(e.accuracy()), percent(e.macro_accuracy())));
@@ -266,7 +277,7 @@ int run_eval(const EvalArgs& a) {
   apply_threads(a.threads);
   LoadedModel loaded = load_model(a.checkpoint);
   const ModelConfig& config = loaded.model->config();
-  const MetaReader meta = meta_reader(loaded.meta.text, a.checkpoint);
+  const tg::train::MetaReader meta = meta_reader(loaded.meta.text, a.checkpoint);
   const std::string data_dir = a.data.empty() ? meta.text("data") : a.data;
   const Dataset data = load_names(data_dir, config.charset);
   if (data.labels != config.labels)
@@ -295,9 +306,10 @@ int run_eval(const EvalArgs& a) {
   std::size_t unknown = 0;
   for (const auto& ids : set.ids) unknown += std::count(ids.begin(), ids.end(), Vocabulary::kUnknown);
   if (unknown)
-    print_warning(fmt::format("{} characters of the {} part are not in the model's vocabulary; "
-                              "they read as unknown",
-                              unknown, a.part));
+    tg::train::print_warning(
+        fmt::format("{} characters of the {} part are not in the model's vocabulary; "
+                    "they read as unknown",
+                    unknown, a.part));
   const Evaluation e = evaluate(*loaded.model, set);
   std::printf("\n%s", evaluation_report(a.part, e, config.labels).c_str());
   return 0;
@@ -314,12 +326,13 @@ int run_predict(const PredictArgs& a) {
   for (const std::string& name : a.names) {
     const Encoded enc = encode_for_prediction(name, config.charset, config.vocabulary);
     if (enc.ids.empty()) {
-      print_warning("'" + name + "' has no characters left; skipped");
+      tg::train::print_warning("'" + name + "' has no characters left; skipped");
       continue;
     }
     if (!enc.unknown.empty())
-      print_warning(fmt::format("'{}': '{}' not in the model's alphabet; read as unknown", name,
-                                encode_utf8(enc.unknown)));
+      tg::train::print_warning(
+          fmt::format("'{}': '{}' not in the model's alphabet; read as unknown", name,
+                      encode_utf8(enc.unknown)));
     shown.push_back(name);
     ids.push_back(enc.ids);
   }

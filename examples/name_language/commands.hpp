@@ -6,7 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "common/checkpoint.hpp"
+#include <tapegrad/train/checkpoint.hpp>
+
 #include "name_language/model.hpp"
 #include "name_language/train.hpp"
 
@@ -61,7 +62,7 @@ std::string resolve_data_dir(const std::string& given);
 
 // A checkpoint of this example, rebuilt from its metadata and loaded.
 struct LoadedModel {
-  CheckpointMeta meta;
+  tg::train::CheckpointMeta meta;
   std::unique_ptr<NameClassifier> model;
 };
 LoadedModel load_model(const std::string& path);

@@ -9,8 +9,8 @@
 #include <numeric>
 #include <set>
 
-#include "common/files.hpp"
 #include "tapegrad/nn/data.hpp"
+#include "tapegrad/train/files.hpp"
 #include "common/text.hpp"
 
 namespace tg::examples::names {
@@ -60,16 +60,19 @@ std::vector<std::size_t> Dataset::class_counts() const {
 
 Dataset load_names(const fs::path& dir, Charset charset) {
   std::error_code ec;
-  if (!fs::exists(dir, ec)) throw Error("data folder " + quoted(dir) + " does not exist");
-  if (!fs::is_directory(dir, ec)) throw Error("data folder " + quoted(dir) + " is not a folder");
+  if (!fs::exists(dir, ec))
+    throw Error("data folder " + tg::train::quoted(dir) + " does not exist");
+  if (!fs::is_directory(dir, ec))
+    throw Error("data folder " + tg::train::quoted(dir) + " is not a folder");
   std::vector<fs::path> files;
   for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec))
     if (entry.path().extension() == ".txt" && !entry.is_directory()) files.push_back(entry.path());
-  if (ec) throw Error("data folder " + quoted(dir) + " cannot be listed: " + ec.message());
+  if (ec)
+    throw Error("data folder " + tg::train::quoted(dir) + " cannot be listed: " + ec.message());
   if (files.empty())
-    throw Error("data folder " + quoted(dir) + " holds no <Language>.txt files");
+    throw Error("data folder " + tg::train::quoted(dir) + " holds no <Language>.txt files");
   if (files.size() < 2)
-    throw Error("data folder " + quoted(dir) + " holds only one language (" +
+    throw Error("data folder " + tg::train::quoted(dir) + " holds only one language (" +
                 files.front().filename().string() + "): a classifier needs at least two");
   std::sort(files.begin(), files.end());
 
@@ -79,7 +82,7 @@ Dataset load_names(const fs::path& dir, Charset charset) {
   for (const fs::path& file : files) {
     const std::size_t label = data.labels.size();
     data.labels.push_back(file.stem().string());
-    const std::vector<std::string> lines = read_lines(file);
+    const std::vector<std::string> lines = tg::train::read_lines(file);
     std::size_t kept = 0;
     for (std::size_t i = 0; i < lines.size(); ++i) {
       const TextOrigin origin{file.string(), i + 1};
@@ -152,12 +155,12 @@ void write_split(const fs::path& path, const Dataset& data, const Split& split) 
   for (std::size_t i : split.train) part_of[i] = "train";
   for (std::size_t i : split.validation) part_of[i] = "validation";
   for (std::size_t i : split.test) part_of[i] = "test";
-  std::string text = csv_line({"name", "language", "part"}) + "\n";
+  std::string text = tg::train::csv_line({"name", "language", "part"}) + "\n";
   for (std::size_t i = 0; i < data.examples.size(); ++i) {
     const Example& e = data.examples[i];
-    text += csv_line({e.name, data.labels[e.label], part_of[i]}) + "\n";
+    text += tg::train::csv_line({e.name, data.labels[e.label], part_of[i]}) + "\n";
   }
-  write_file_atomic(path, text);
+  tg::train::write_file_atomic(path, text);
 }
 
 Vocabulary::Vocabulary(std::u32string alphabet) : alphabet_(std::move(alphabet)) {

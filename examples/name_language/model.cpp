@@ -59,13 +59,14 @@ std::map<std::string, std::string> to_meta(const ModelConfig& c) {
           {"labels", join_lines(c.labels)}};
 }
 
-MetaReader meta_reader(const std::map<std::string, std::string>& meta, const std::string& path) {
-  return MetaReader(meta, path, "the checkpoint has no meta.{} entry");
+tg::train::MetaReader meta_reader(const std::map<std::string, std::string>& meta,
+                                  const std::string& path) {
+  return tg::train::MetaReader(meta, path, "the checkpoint has no meta.{} entry");
 }
 
 ModelConfig config_from_meta(const std::map<std::string, std::string>& meta,
                              const std::string& path) {
-  const MetaReader read = meta_reader(meta, path);
+  const tg::train::MetaReader read = meta_reader(meta, path);
   constexpr std::size_t kMaxSize = 1u << 20;  // far beyond any sensible model: a damaged entry
   ModelConfig c;
   c.cell = read.text("model");

@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "tapegrad/autograd/random.hpp"
-#include "common/checkpoint.hpp"
 #include "name_language/data.hpp"
 #include "tapegrad/nn/nn.hpp"
+#include "tapegrad/train/checkpoint.hpp"
 
 namespace tg::examples::names {
 
@@ -37,7 +37,8 @@ ModelConfig config_from_meta(const std::map<std::string, std::string>& meta,
                              const std::string& path);
 // Typed reads of a name_language checkpoint's metadata ("<path>: the checkpoint has no meta.<key>
 // entry" when one is missing); `meta` must outlive the reader.
-MetaReader meta_reader(const std::map<std::string, std::string>& meta, const std::string& path);
+tg::train::MetaReader meta_reader(const std::map<std::string, std::string>& meta,
+                                  const std::string& path);
 // "GRU, 1 layer x 128, one-hot input (58 characters), 18 languages"
 std::string describe(const ModelConfig& config);
 

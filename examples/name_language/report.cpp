@@ -5,7 +5,7 @@
 
 #include <cmath>
 
-#include "common/svg.hpp"
+#include <tapegrad/train/svg.hpp>
 
 namespace tg::examples::names {
 
@@ -15,7 +15,7 @@ std::vector<std::string> metrics_header() {
           "epoch_seconds", "names_per_second", "elapsed_seconds", "best"};
 }
 
-std::vector<CsvField> metrics_row(const EpochRecord& r) {
+std::vector<tg::train::CsvField> metrics_row(const EpochRecord& r) {
   return {r.epoch,        r.steps,          r.lr,         r.train_loss,
           r.train_accuracy, r.val_loss,     r.val_accuracy, r.val_macro_accuracy,
           r.seconds,      r.names_per_second, r.elapsed,  static_cast<int>(r.best)};
@@ -31,9 +31,9 @@ std::string nested_at(const std::string& document, int y) {
   return inner;
 }
 
-Series series(const std::string& name, const std::vector<EpochRecord>& history,
-              double EpochRecord::*field, bool dashed = false) {
-  Series s;
+tg::train::Series series(const std::string& name, const std::vector<EpochRecord>& history,
+                         double EpochRecord::*field, bool dashed = false) {
+  tg::train::Series s;
   s.name = name;
   s.dashed = dashed;
   for (const EpochRecord& r : history)
@@ -44,13 +44,13 @@ Series series(const std::string& name, const std::vector<EpochRecord>& history,
 }  // namespace
 
 void write_curves_svg(const std::filesystem::path& path, const std::vector<EpochRecord>& history) {
-  LineChart loss;
+  tg::train::LineChart loss;
   loss.title = "Loss";
   loss.x_label = "epoch";
   loss.y_label = "cross-entropy";
   loss.series = {series("training (mean over the epoch)", history, &EpochRecord::train_loss),
                  series("validation", history, &EpochRecord::val_loss, true)};
-  LineChart accuracy;
+  tg::train::LineChart accuracy;
   accuracy.title = "Accuracy";
   accuracy.x_label = "epoch";
   accuracy.y_label = "accuracy";
@@ -65,14 +65,14 @@ void write_curves_svg(const std::filesystem::path& path, const std::vector<Epoch
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" "
       "viewBox=\"0 0 {0} {1}\">\n{2}{3}</svg>\n",
-      width, 2 * height, nested_at(line_chart_svg(loss), 0),
-      nested_at(line_chart_svg(accuracy), height));
-  write_file_atomic(path, doc);
+      width, 2 * height, nested_at(tg::train::line_chart_svg(loss), 0),
+      nested_at(tg::train::line_chart_svg(accuracy), height));
+  tg::train::write_file_atomic(path, doc);
 }
 
 void write_confusion_picture(const std::filesystem::path& path, const Evaluation& e,
                              const std::vector<std::string>& labels, const std::string& title) {
-  Heatmap map;
+  tg::train::Heatmap map;
   map.title = title;
   map.row_labels = labels;
   map.col_labels = labels;
@@ -84,7 +84,7 @@ void write_confusion_picture(const std::filesystem::path& path, const Evaluation
       map.values.push_back(support > 0 ? std::round(100.0 * static_cast<double>(e.at(t, p)) / support)
                                        : 0.0);
   }
-  write_heatmap(path, map);
+  tg::train::write_heatmap(path, map);
 }
 
 std::string evaluation_report(const std::string& title, const Evaluation& e,

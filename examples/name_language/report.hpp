@@ -6,14 +6,15 @@
 #include <string>
 #include <vector>
 
-#include "common/files.hpp"
+#include <tapegrad/train/files.hpp>
+
 #include "name_language/evaluate.hpp"
 #include "name_language/train.hpp"
 
 namespace tg::examples::names {
 
 std::vector<std::string> metrics_header();
-std::vector<CsvField> metrics_row(const EpochRecord& r);
+std::vector<tg::train::CsvField> metrics_row(const EpochRecord& r);
 
 // Two charts in one SVG: training / validation loss, and validation accuracy / macro accuracy
 // (with training accuracy), per epoch.

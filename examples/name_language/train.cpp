@@ -10,10 +10,10 @@
 #include <sstream>
 
 #include "tapegrad/autograd/ops.hpp"
-#include "common/checkpoint.hpp"
-#include "common/early_stopping.hpp"
+#include "tapegrad/train/checkpoint.hpp"
+#include "tapegrad/train/early_stopping.hpp"
+#include "tapegrad/train/progress.hpp"
 #include "common/job.hpp"
-#include "common/progress.hpp"
 #include "name_language/evaluate.hpp"
 
 namespace tg::examples::names {
@@ -184,14 +184,14 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
   TrainResult result;
   result.stop_reason = "epochs";
   // On the averaged weights' validation accuracy; their copy is what training ends with.
-  EarlyStopping stopping(o.patience, EarlyStopping::Goal::Maximize);
+  tg::train::EarlyStopping stopping(o.patience, tg::train::EarlyStopping::Goal::Maximize);
   std::size_t steps = 0, first_epoch = 1;
   bool out_of_time = false;
   // Everything random or stateful the loop touches, so that a resumed run is the same run.
   const auto save_point = [&](std::size_t epoch, bool finished,
-                              const examples::EpochPosition* stopped_in = nullptr) {
+                              const tg::train::EpochPosition* stopped_in = nullptr) {
     if (!hooks.on_resume_point) return;
-    examples::ResumeState state;
+    tg::train::ResumeState state;
     if (stopped_in) stopped_in->put(state);
     state.put("model.", model);
     state.put("optim.", *optimizer);
@@ -212,10 +212,10 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
     state.put("history", history_text(result.history));
     hooks.on_resume_point(state);
   };
-  std::optional<examples::EpochPosition> resumed_partial;
-  if (const examples::ResumeState* r = hooks.resume) {
+  std::optional<tg::train::EpochPosition> resumed_partial;
+  if (const tg::train::ResumeState* r = hooks.resume) {
     if (r->size("finished")) throw Error("--resume: that run has finished; nothing to resume");
-    resumed_partial = examples::EpochPosition::get(*r, train.size());
+    resumed_partial = tg::train::EpochPosition::get(*r, train.size());
     r->get("model.", model);
     r->get("optim.", *optimizer);
     r->get("sched.", schedule);
@@ -253,9 +253,9 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
         continuing ? resumed_partial->batches()
                    : epoch_batches(train, o.batch * static_cast<std::size_t>(job.size()), C,
                                    o.sampling, gen);
-    const ProgressOptions po =
-        epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs), "names", 10);
-    Progress progress(batches.size(), po, out);
+    const tg::train::ProgressOptions po =
+        tg::train::epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs), "names", 10);
+    tg::train::Progress progress(batches.size(), po, out);
     EpochRecord r;
     r.epoch = epoch;
     r.lr = optimizer->lr();
@@ -272,7 +272,7 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
     for (std::size_t b = first_batch; b < batches.size(); ++b) {
       const std::vector<std::size_t>& global_positions = batches[b];
       if (hooks.stop && hooks.stop->requested()) {
-        examples::EpochPosition position = examples::EpochPosition::at(epoch, b, progress);
+        tg::train::EpochPosition position = tg::train::EpochPosition::at(epoch, b, progress);
         position.set_batches(batches);
         position.seconds = now_seconds() - start;
         position.sums = {{"correct", double(correct)}, {"seen", double(seen)}};
@@ -304,7 +304,7 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
       step_stats[2] =
           o.time_limit > 0 && result.train_seconds + (now_seconds() - start) >= o.time_limit;
       job.sum(step_stats);
-      check_loss_finite(step_stats[0], epoch, steps + 1);
+      tg::train::check_loss_finite(step_stats[0], epoch, steps + 1);
       if (o.clip > 0) optim::clip_grad_norm(params, o.clip);
       optimizer->step();
       average.update();
@@ -336,8 +336,8 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
     r.best = stopping.update(r.val_accuracy, epoch, model);
     progress.finish(fmt::format("  train loss {:.4f}  val acc {:.1f}%  val macro {:.1f}%  {}{}{}",
                                 r.train_loss, 100 * r.val_accuracy, 100 * r.val_macro_accuracy,
-                                format_duration(r.seconds), r.partial ? " (time limit)" : "",
-                                r.best ? "  *" : ""));
+                                tg::train::format_duration(r.seconds),
+                                r.partial ? " (time limit)" : "", r.best ? "  *" : ""));
     result.history.push_back(r);
     if (r.best) {
       result.best_epoch = epoch;

@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "tapegrad/autograd/random.hpp"
-#include "common/resume.hpp"
 #include "name_language/data.hpp"
 #include "name_language/model.hpp"
 #include "tapegrad/optim/optim.hpp"
+#include "tapegrad/train/resume.hpp"
 
 namespace tg::examples::names {
 
@@ -76,13 +76,13 @@ struct TrainHooks {
   std::function<void(const EpochRecord&)> on_best;   // a new best model is in `model`
   // Asked before every batch; on a stop the loop saves a resume point in the middle of the
   // epoch, then the request ends the run.
-  examples::StopRequest* stop = nullptr;
+  tg::train::StopRequest* stop = nullptr;
   // Before the first epoch, after each one, and on a stop in the middle of one: `state` holds
   // everything the loop needs to continue from there (the caller adds its own entries and saves
   // it).
-  std::function<void(examples::ResumeState& state)> on_resume_point;
+  std::function<void(tg::train::ResumeState& state)> on_resume_point;
   // Continue from such a state instead of starting afresh.
-  const examples::ResumeState* resume = nullptr;
+  const tg::train::ResumeState* resume = nullptr;
 };
 
 struct TrainResult {

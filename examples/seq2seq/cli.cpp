@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include "common/cli.hpp"
-#include "common/resume.hpp"
 #include "seq2seq/commands.hpp"
 #include "tapegrad/nn/rnn_kinds.hpp"
 

@@ -9,13 +9,14 @@
 #include <optional>
 
 #include "common/cli.hpp"
-#include "common/files.hpp"
 #include "common/job.hpp"
 #include "common/limits.hpp"
-#include "common/progress.hpp"
-#include "common/resume.hpp"
 #include "common/text.hpp"
 #include "tapegrad/nn/npz.hpp"
+#include "tapegrad/train/files.hpp"
+#include "tapegrad/train/messages.hpp"
+#include "tapegrad/train/progress.hpp"
+#include "tapegrad/train/resume.hpp"
 
 namespace tg::examples::seq2seq {
 namespace fs = std::filesystem;
@@ -63,13 +64,14 @@ PairSplit load_split(const TrainArgs& a) {
               a.data.c_str(), pairs.size(), duplicates, split.train.size(), split.validation.size(),
               split.test.size());
   if (conflicts)
-    print_warning(fmt::format("{}: {} sources are listed with different targets; the first is kept",
-                              a.data, conflicts));
+    tg::train::print_warning(fmt::format(
+        "{}: {} sources are listed with different targets; the first is kept", a.data, conflicts));
   return split;
 }
 
-CheckpointMeta make_meta(const ModelConfig& config, const std::map<std::string, std::string>& extra) {
-  CheckpointMeta meta{kExampleName, to_meta(config)};
+tg::train::CheckpointMeta make_meta(const ModelConfig& config,
+                                    const std::map<std::string, std::string>& extra) {
+  tg::train::CheckpointMeta meta{kExampleName, to_meta(config)};
   for (const auto& [k, v] : extra) meta.text[k] = v;
   return meta;
 }
@@ -78,12 +80,13 @@ CheckpointMeta make_meta(const ModelConfig& config, const std::map<std::string, 
 
 std::unique_ptr<Seq2Seq> load_model(const std::string& path) {
   const nn::Archive archive = nn::load_npz(path);
-  const CheckpointMeta meta = read_checkpoint_meta(archive, path, kExampleName);
+  const tg::train::CheckpointMeta meta =
+      tg::train::read_checkpoint_meta(archive, path, kExampleName);
   ModelConfig config = config_from_meta(meta.text, path);
   check_parameter_count(archive, path, parameter_estimate(config));
   Generator gen(0);  // the weights are overwritten: any initialisation will do
   auto model = std::make_unique<Seq2Seq>(std::move(config), gen);
-  load_checkpoint_state(archive, path, *model, nullptr, nullptr);
+  tg::train::load_checkpoint_state(archive, path, *model, nullptr, nullptr);
   model->eval();
   return model;
 }
@@ -122,21 +125,26 @@ int run_train(const TrainArgs& a) {
   Seq2Seq model(config, gen);
 
   const bool resuming = !a.resume.empty();
-  const RunFolder folder = claim_run_dir(
-      resuming ? fs::path(a.resume)
-      : a.out.empty() ? make_run_dir("runs/seq2seq") : fs::path(a.out),
-      resuming ? RunDirUse::Resume : a.overwrite ? RunDirUse::Overwrite : RunDirUse::New);
-  std::optional<ResumeState> resumed;
-  if (resuming) resumed = ResumeState::load(folder.path, kExampleName);
+  const tg::train::RunFolder folder =
+      tg::train::claim_run_dir(resuming        ? fs::path(a.resume)
+                               : a.out.empty() ? tg::train::make_run_dir("runs/seq2seq")
+                                               : fs::path(a.out),
+                               resuming      ? tg::train::RunDirUse::Resume
+                               : a.overwrite ? tg::train::RunDirUse::Overwrite
+                                             : tg::train::RunDirUse::New);
+  std::optional<tg::train::ResumeState> resumed;
+  if (resuming) resumed = tg::train::ResumeState::load(folder.path, kExampleName);
   const fs::path& run = folder.path;
-  report_stale(folder);
+  tg::train::report_stale(folder);
   const fs::path checkpoint = run / "model.npz";
   std::printf("model: %s, %zu parameters\n", describe(config).c_str(), model.parameter_count());
   const TrainOptions& o = a.train;
   std::printf("training: adam lr %g (decay %g per epoch), batch %zu, clip %g, up to %zu epochs%s, "
               "patience %zu\n",
               o.lr, o.lr_decay, o.batch, o.clip, o.epochs,
-              o.time_limit > 0 ? fmt::format(" or {}", format_duration(o.time_limit)).c_str() : "",
+              o.time_limit > 0
+                  ? fmt::format(" or {}", tg::train::format_duration(o.time_limit)).c_str()
+                  : "",
               o.patience);
   std::printf("run folder: %s\n", run.string().c_str());
   std::fflush(stdout);
@@ -151,16 +159,17 @@ int run_train(const TrainArgs& a) {
     history = history_from_text(resumed->text("history"));
     for (const auto& [key, value] : resumed->texts("extra.")) extra[key] = value;
   }
-  CsvWriter metrics = resumed ? CsvWriter(run / "metrics.csv", metrics_header(), history.size())
-                              : CsvWriter(run / "metrics.csv", metrics_header());
+  tg::train::CsvWriter metrics =
+      resumed ? tg::train::CsvWriter(run / "metrics.csv", metrics_header(), history.size())
+              : tg::train::CsvWriter(run / "metrics.csv", metrics_header());
   // While training, Ctrl-C stops at a batch boundary with the last epoch's state saved; after it,
   // Ctrl-C ends the program as usual.
-  std::optional<StopSignals> signals(std::in_place);
+  std::optional<tg::train::StopSignals> signals(std::in_place);
   TrainHooks hooks;
   hooks.resume = resumed ? &*resumed : nullptr;
-  StopRequest stop(run);
+  tg::train::StopRequest stop(run);
   hooks.stop = &stop;
-  hooks.on_resume_point = [&](ResumeState& state) {
+  hooks.on_resume_point = [&](tg::train::ResumeState& state) {
     state.set_run(kExampleName, a.started_args);
     for (const auto& [key, value] : extra) state.put("extra." + key, value);
     state.save(run);
@@ -173,12 +182,13 @@ int run_train(const TrainArgs& a) {
   hooks.on_best = [&](const EpochRecord& r) {
     extra["epoch"] = std::to_string(r.epoch);
     extra["val_exact_match"] = fmt::format("{:.6f}", r.val_exact);
-    save_checkpoint(checkpoint.string(), model, nullptr, nullptr, make_meta(config, extra));
+    tg::train::save_checkpoint(checkpoint.string(), model, nullptr, nullptr,
+                               make_meta(config, extra));
   };
   const TrainResult result = train_model(model, train, validation, split.validation, o, gen, hooks);
   signals.reset();
   std::printf("\ntraining: %s, stopped by %s; best validation exact match %.2f%% at epoch %zu\n",
-              format_duration(result.train_seconds).c_str(), result.stop_reason.c_str(),
+              tg::train::format_duration(result.train_seconds).c_str(), result.stop_reason.c_str(),
               100 * result.best_val_exact, result.best_epoch);
 
   const Evaluation greedy = evaluate(model, split.test, test, 1);
@@ -190,8 +200,9 @@ int run_train(const TrainArgs& a) {
   extra["test_exact_match"] = fmt::format("{:.6f}", greedy.exact_match());
   if (beam) extra["test_exact_match_beam"] = fmt::format("{:.6f}", beam->exact_match());
   extra["train_seconds"] = fmt::format("{:.1f}", result.train_seconds);
-  save_checkpoint(checkpoint.string(), model, nullptr, nullptr, make_meta(config, extra));
-  write_file_atomic(run / "report.txt", report);
+  tg::train::save_checkpoint(checkpoint.string(), model, nullptr, nullptr,
+                             make_meta(config, extra));
+  tg::train::write_file_atomic(run / "report.txt", report);
   const auto maps = write_attention_maps(run, beam ? *beam : greedy, kAttentionMaps);
   std::printf("\nwrote %s (checkpoint), metrics.csv, curves.svg, report.txt, %zu attention_*.svg, "
               "train/validation/test.tsv\n",
@@ -209,9 +220,10 @@ int run_eval(const EvalArgs& a) {
               data.string().c_str(), pairs.size());
   const EncodedPairs encoded = encode_pairs(pairs, model->config(), data.string());
   if (encoded.unknown_characters)
-    print_warning(fmt::format("{} source characters of {} are not in the model's alphabet; they "
-                              "read as padding",
-                              encoded.unknown_characters, quoted(data)));
+    tg::train::print_warning(
+        fmt::format("{} source characters of {} are not in the model's alphabet; they "
+                    "read as padding",
+                    encoded.unknown_characters, tg::train::quoted(data)));
   const Evaluation greedy = evaluate(*model, pairs, encoded, 1);
   std::optional<Evaluation> beam;
   if (a.beam > 1) beam = evaluate(*model, pairs, encoded, a.beam);
@@ -236,12 +248,13 @@ int run_translate(const TranslateArgs& a) {
     if (!is_valid_utf8(source)) throw Error("a source is not valid UTF-8");
     EncodedText enc = encode_source(source, model->config().source);
     if (enc.ids.empty()) {
-      print_warning("an empty source; skipped");
+      tg::train::print_warning("an empty source; skipped");
       continue;
     }
     if (!enc.unknown.empty())
-      print_warning(fmt::format("'{}': '{}' not in the model's alphabet; read as padding", source,
-                                encode_utf8(enc.unknown)));
+      tg::train::print_warning(
+          fmt::format("'{}': '{}' not in the model's alphabet; read as padding", source,
+                      encode_utf8(enc.unknown)));
     shown.push_back(source);
     ids.push_back(std::move(enc.ids));
   }

@@ -6,7 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "common/checkpoint.hpp"
+#include <tapegrad/train/checkpoint.hpp>
+
 #include "seq2seq/dates.hpp"
 #include "seq2seq/model.hpp"
 #include "seq2seq/train.hpp"

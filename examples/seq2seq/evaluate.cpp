@@ -6,7 +6,8 @@
 #include <algorithm>
 #include <map>
 
-#include "common/svg.hpp"
+#include <tapegrad/train/svg.hpp>
+
 #include "common/text.hpp"
 
 namespace tg::examples::seq2seq {
@@ -174,7 +175,7 @@ std::vector<std::filesystem::path> write_attention_maps(const std::filesystem::p
   for (const Outcome* o : chosen) {
     const std::u32string source = decode_utf8(o->pair->source);
     const std::u32string output = decode_utf8(o->output);
-    Heatmap map;
+    tg::train::Heatmap map;
     map.title = fmt::format("Attention: '{}' -> '{}'{}", o->pair->source, o->output,
                             o->correct() ? "" : " (expected '" + o->pair->target + "')");
     for (char32_t c : source) map.col_labels.push_back(shown_character(c));
@@ -187,7 +188,7 @@ std::vector<std::filesystem::path> write_attention_maps(const std::filesystem::p
     map.max_annotated = 0;  // the shades say it; the tooltips carry the numbers
     if (map.row_labels.empty() || map.col_labels.empty()) continue;
     const std::filesystem::path path = dir / fmt::format("attention_{}.svg", written.size() + 1);
-    write_heatmap(path, map);
+    tg::train::write_heatmap(path, map);
     written.push_back(path);
   }
   return written;

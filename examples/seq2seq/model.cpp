@@ -41,7 +41,7 @@ std::map<std::string, std::string> to_meta(const ModelConfig& c) {
 }
 
 ModelConfig config_from_meta(const std::map<std::string, std::string>& meta, const std::string& path) {
-  const MetaReader read(meta, path, "the checkpoint has no meta.{} entry");
+  const tg::train::MetaReader read(meta, path, "the checkpoint has no meta.{} entry");
   constexpr std::size_t kMaxSize = 1u << 16;  // far beyond any sensible model: a damaged entry
   ModelConfig c;
   c.cell = read.text("cell");

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "tapegrad/autograd/random.hpp"
-#include "common/checkpoint.hpp"
 #include "tapegrad/nn/nn.hpp"
+#include "tapegrad/train/checkpoint.hpp"
 #include "seq2seq/pairs.hpp"
 
 namespace tg::examples::seq2seq {

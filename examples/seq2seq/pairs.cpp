@@ -9,9 +9,9 @@
 #include <unordered_map>
 
 #include "tapegrad/autograd/error.hpp"
-#include "common/files.hpp"
 #include "common/text.hpp"
 #include "tapegrad/nn/data.hpp"
+#include "tapegrad/train/files.hpp"
 
 namespace tg::examples::seq2seq {
 
@@ -33,8 +33,9 @@ std::vector<std::string> split_tabs(const std::string& line) {
 std::vector<Pair> read_pairs(const std::filesystem::path& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec))
-    throw Error(quoted(path) + " is a folder; --data takes a file of tab-separated pairs");
-  const std::vector<std::string> lines = read_lines(path, 1u << 16);
+    throw Error(tg::train::quoted(path) +
+                " is a folder; --data takes a file of tab-separated pairs");
+  const std::vector<std::string> lines = tg::train::read_lines(path, 1u << 16);
   std::vector<Pair> pairs;
   for (std::size_t i = 0; i < lines.size(); ++i) {
     const std::string& line = lines[i];
@@ -56,7 +57,8 @@ std::vector<Pair> read_pairs(const std::filesystem::path& path) {
                                 text->size(), kMaxTextBytes));
     pairs.push_back({fields[0], fields[1], fields.size() == 3 ? fields[2] : ""});
   }
-  if (pairs.empty()) throw Error(quoted(path) + " holds no pairs (lines source<TAB>target)");
+  if (pairs.empty())
+    throw Error(tg::train::quoted(path) + " holds no pairs (lines source<TAB>target)");
   return pairs;
 }
 
@@ -64,7 +66,7 @@ void write_pairs(const std::filesystem::path& path, const std::vector<Pair>& pai
   std::string text;
   for (const Pair& p : pairs)
     text += p.source + '\t' + p.target + (p.group.empty() ? "" : "\t" + p.group) + '\n';
-  write_file_atomic(path, text);
+  tg::train::write_file_atomic(path, text);
 }
 
 PairSplit split_pairs(const std::vector<Pair>& pairs, std::uint64_t seed,

@@ -8,12 +8,12 @@
 #include <cmath>
 #include <sstream>
 
-#include "common/checkpoint.hpp"
-#include "common/early_stopping.hpp"
-#include "common/progress.hpp"
-#include "common/svg.hpp"
 #include "tapegrad/nn/data.hpp"
 #include "tapegrad/optim/optim.hpp"
+#include "tapegrad/train/checkpoint.hpp"
+#include "tapegrad/train/early_stopping.hpp"
+#include "tapegrad/train/progress.hpp"
+#include "tapegrad/train/svg.hpp"
 
 namespace tg::examples::seq2seq {
 
@@ -31,9 +31,9 @@ std::vector<T> pick(const std::vector<T>& items, const std::vector<std::size_t>&
   return out;
 }
 
-Series series(const std::string& name, const std::vector<EpochRecord>& history,
-              double EpochRecord::*field) {
-  Series s;
+tg::train::Series series(const std::string& name, const std::vector<EpochRecord>& history,
+                         double EpochRecord::*field) {
+  tg::train::Series s;
   s.name = name;
   for (const EpochRecord& r : history) s.points.push_back({r.elapsed, r.*field});
   return s;
@@ -73,21 +73,21 @@ std::vector<std::string> metrics_header() {
           "elapsed_seconds", "pairs_per_second", "best"};
 }
 
-std::vector<CsvField> metrics_row(const EpochRecord& r) {
+std::vector<tg::train::CsvField> metrics_row(const EpochRecord& r) {
   return {r.epoch, r.steps, r.lr, r.train_loss, r.val_exact, r.seconds, r.elapsed,
           r.pairs_per_second, static_cast<int>(r.best)};
 }
 
 void write_curves_svg(const std::filesystem::path& path, const std::vector<EpochRecord>& history) {
   // Against training time rather than epochs: the quality bar is a time budget.
-  LineChart chart;
+  tg::train::LineChart chart;
   chart.title = "Training loss and validation exact match";
   chart.x_label = "training seconds";
   chart.y_label = "loss / exact match";
   chart.y_min = 0;
   chart.series = {series("training loss (mean over the epoch)", history, &EpochRecord::train_loss),
                   series("validation exact match (greedy)", history, &EpochRecord::val_exact)};
-  write_line_chart(path, chart);
+  tg::train::write_line_chart(path, chart);
 }
 
 TrainResult train_model(Seq2Seq& model, const EncodedPairs& train, const EncodedPairs& validation,
@@ -100,16 +100,16 @@ TrainResult train_model(Seq2Seq& model, const EncodedPairs& train, const Encoded
   adam.lr = o.lr;
   optim::Adam optimizer(params, adam);
   optim::ExponentialLR schedule(optimizer, o.lr_decay);
-  EarlyStopping stopping(o.patience, EarlyStopping::Goal::Maximize);
+  tg::train::EarlyStopping stopping(o.patience, tg::train::EarlyStopping::Goal::Maximize);
   TrainResult result;
   result.stop_reason = "epochs";
   std::size_t steps = 0, first_epoch = 1;
   bool out_of_time = false;
   // Everything random or stateful the loop touches, so that a resumed run is the same run.
   const auto save_point = [&](std::size_t epoch, bool finished,
-                              const EpochPosition* stopped_in = nullptr) {
+                              const tg::train::EpochPosition* stopped_in = nullptr) {
     if (!hooks.on_resume_point) return;
-    ResumeState state;
+    tg::train::ResumeState state;
     if (stopped_in) stopped_in->put(state);
     state.put("model.", model);
     state.put("optim.", optimizer);
@@ -125,10 +125,10 @@ TrainResult train_model(Seq2Seq& model, const EncodedPairs& train, const Encoded
     state.put("history", history_text(result.history));
     hooks.on_resume_point(state);
   };
-  std::optional<EpochPosition> stopped_in;  // of a run stopped in the middle of an epoch
-  if (const ResumeState* r = hooks.resume) {
+  std::optional<tg::train::EpochPosition> stopped_in;  // of a run stopped in the middle of an epoch
+  if (const tg::train::ResumeState* r = hooks.resume) {
     if (r->size("finished")) throw Error("--resume: that run has finished; nothing to resume");
-    stopped_in = EpochPosition::get(*r, train.size());
+    stopped_in = tg::train::EpochPosition::get(*r, train.size());
     r->get("model.", model);
     r->get("optim.", optimizer);
     r->get("sched.", schedule);
@@ -151,8 +151,9 @@ TrainResult train_model(Seq2Seq& model, const EncodedPairs& train, const Encoded
     const bool continuing = stopped_in && stopped_in->epoch == epoch;
     const auto batches =
         continuing ? stopped_in->batches() : data::shuffled_batches(train.size(), o.batch, gen);
-    Progress progress(batches.size(), epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs), "pairs", 10),
-                      out);
+    tg::train::Progress progress(
+        batches.size(),
+        tg::train::epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs), "pairs", 10), out);
     EpochRecord r;
     r.epoch = epoch;
     r.lr = optimizer.lr();
@@ -168,7 +169,7 @@ TrainResult train_model(Seq2Seq& model, const EncodedPairs& train, const Encoded
     for (std::size_t b = first_batch; b < batches.size(); ++b) {
       const std::vector<std::size_t>& positions = batches[b];
       if (hooks.stop && hooks.stop->requested()) {
-        EpochPosition position = EpochPosition::at(epoch, b, progress);
+        tg::train::EpochPosition position = tg::train::EpochPosition::at(epoch, b, progress);
         position.set_batches(batches);
         position.seconds = now_seconds() - start;
         position.sums = {{"seen", double(seen)}};
@@ -177,7 +178,7 @@ TrainResult train_model(Seq2Seq& model, const EncodedPairs& train, const Encoded
       }
       const Tensor loss = model.loss(pick(train.sources, positions), pick(train.targets, positions));
       const double value = loss.item();
-      check_loss_finite(value, epoch, steps + 1);
+      tg::train::check_loss_finite(value, epoch, steps + 1);
       optimizer.zero_grad();
       loss.backward();
       if (o.clip > 0) optim::clip_grad_norm(params, o.clip);
@@ -201,7 +202,7 @@ TrainResult train_model(Seq2Seq& model, const EncodedPairs& train, const Encoded
     r.val_exact = evaluate(model, validation_pairs, validation, 1).exact_match();
     r.best = stopping.update(r.val_exact, epoch, model);
     progress.finish(fmt::format("  train loss {:.4f}  val exact {:.2f}%  {}{}{}", r.train_loss,
-                                100 * r.val_exact, format_duration(r.seconds),
+                                100 * r.val_exact, tg::train::format_duration(r.seconds),
                                 r.partial ? " (time limit)" : "", r.best ? "  *" : ""));
     result.history.push_back(r);
     if (r.best) {

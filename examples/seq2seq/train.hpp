@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "tapegrad/autograd/random.hpp"
-#include "common/files.hpp"
-#include "common/resume.hpp"
+#include "tapegrad/train/files.hpp"
+#include "tapegrad/train/resume.hpp"
 #include "seq2seq/evaluate.hpp"
 #include "seq2seq/model.hpp"
 
@@ -45,7 +45,7 @@ std::string history_text(const std::vector<EpochRecord>& history);
 std::vector<EpochRecord> history_from_text(const std::string& text);
 
 std::vector<std::string> metrics_header();
-std::vector<CsvField> metrics_row(const EpochRecord& r);
+std::vector<tg::train::CsvField> metrics_row(const EpochRecord& r);
 // Training loss and validation exact match per epoch, two charts in one SVG.
 void write_curves_svg(const std::filesystem::path& path, const std::vector<EpochRecord>& history);
 
@@ -54,12 +54,12 @@ struct TrainHooks {
   std::function<void(const EpochRecord&)> on_best;   // the model holds a new best
   // Asked before every batch; on a stop the loop saves a resume point in the middle of the
   // epoch, then the request ends the run.
-  StopRequest* stop = nullptr;
+  tg::train::StopRequest* stop = nullptr;
   // Before the first epoch and after each one: `state` holds everything the loop needs to
   // continue from there (the caller adds its own entries and saves it).
-  std::function<void(ResumeState& state)> on_resume_point;
+  std::function<void(tg::train::ResumeState& state)> on_resume_point;
   // Continue from such a state instead of starting afresh.
-  const ResumeState* resume = nullptr;
+  const tg::train::ResumeState* resume = nullptr;
 };
 
 struct TrainResult {

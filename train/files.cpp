@@ -1,11 +1,11 @@
-// Files of an example run: atomic writes, the metrics CSV, run folders and line reading.
-#include "common/files.hpp"
+// Files of a training run: atomic writes, the metrics CSV, run folders and line reading.
+#include "tapegrad/train/files.hpp"
 
-#include <tapegrad/autograd/error.hpp>
 #include <fmt/format.h>
 
-#include "common/cli.hpp"
-#include "common/job.hpp"
+#include "tapegrad/autograd/error.hpp"
+#include "tapegrad/train/messages.hpp"
+#include "tapegrad/train/parallel.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -17,7 +17,7 @@
 #include <fstream>
 #include <sstream>
 
-namespace tg::examples {
+namespace tg::train {
 namespace fs = std::filesystem;
 
 std::string quoted(const fs::path& path) { return "'" + path.string() + "'"; }
@@ -67,7 +67,7 @@ void sync_directory(const fs::path& dir) {
 }  // namespace
 
 void write_file_atomic(const fs::path& path, const std::string& contents) {
-  if (!Job::current().is_root()) return;  // rank 0 writes the run's files
+  if (!parallel().is_root()) return;  // rank 0 writes the run's files
   static std::atomic<unsigned> counter{0};
   const fs::path dir = path.parent_path();
   // Same directory, so the rename stays on one file system; a dot name keeps it out of `ls`;
@@ -165,7 +165,7 @@ std::string csv_line(const std::vector<std::string>& cells) {
 
 CsvWriter::CsvWriter(const fs::path& path, std::vector<std::string> header)
     : path_(path), header_(std::move(header)) {
-  if (!Job::current().is_root()) return;  // rank 0 writes the run's files; rows go nowhere
+  if (!parallel().is_root()) return;  // rank 0 writes the run's files; rows go nowhere
   file_ = std::fopen(path_.c_str(), "wb");
   if (!file_) throw_errno("CsvWriter", "open", path_, errno);
   write_row(std::vector<CsvField>(header_.begin(), header_.end()));
@@ -190,7 +190,7 @@ CsvWriter::CsvWriter(const fs::path& path, std::vector<std::string> header, std:
     cells.push_back(lines[i].substr(start));
     kept_.push_back(std::move(cells));
   }
-  if (!Job::current().is_root()) return;
+  if (!parallel().is_root()) return;
   write_file_atomic(path_, kept);
   file_ = std::fopen(path_.c_str(), "ab");
   if (!file_) throw_errno("CsvWriter", "open", path_, errno);
@@ -221,7 +221,7 @@ void CsvWriter::write_row(const std::vector<CsvField>& row) {
 }
 
 fs::path make_run_dir(const fs::path& base, std::time_t now) {
-  if (!Job::current().is_root()) return base;  // rank 0 makes (and names) the run folder
+  if (!parallel().is_root()) return base;  // rank 0 makes (and names) the run folder
   std::error_code ec;
   fs::create_directories(base, ec);
   if (ec) throw Error("make_run_dir: cannot create " + quoted(base) + ": " + ec.message());
@@ -323,7 +323,7 @@ void refuse_unless_usable(const fs::path& dir, RunDirUse use, const FolderConten
 RunFolder claim_run_dir(const fs::path& dir, RunDirUse use) {
   // In a data-parallel job rank 0 claims the folder (its refusals end the whole job); the other
   // ranks neither lock nor check it.
-  if (!Job::current().is_root()) return RunFolder{dir, RunLock()};
+  if (!parallel().is_root()) return RunFolder{dir, RunLock()};
   std::error_code ec;
   if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
     throw Error("run folder " + quoted(dir) + " exists and is not a folder");
@@ -341,4 +341,4 @@ RunFolder claim_run_dir(const fs::path& dir, RunDirUse use) {
   return folder;
 }
 
-}  // namespace tg::examples
+}  // namespace tg::train

@@ -1,4 +1,4 @@
-// Early stopping for the examples' training loops: the best weights kept, patience counted.
+// Early stopping for training loops: the best weights kept, patience counted.
 #pragma once
 
 #include <cstddef>
@@ -7,12 +7,12 @@
 
 #include "tapegrad/nn/module.hpp"
 
-namespace tg::examples {
+namespace tg::train {
 
 // Keras' EarlyStopping(patience, restore_best_weights=True): keeps a copy of the best weights,
 // and says when `patience` updates in a row have not improved on the best. A tie is no
-// improvement. baby_lm monitors a loss (Minimize), name_language a validation accuracy
-// (Maximize: an accuracy is finite, so the first epoch is always the first best).
+// improvement. A loss is minimized, an accuracy maximized (an accuracy is finite, so the first
+// epoch is always the first best; the examples baby_lm and name_language monitor one each).
 class EarlyStopping {
  public:
   enum class Goal { Minimize, Maximize };
@@ -42,4 +42,4 @@ class EarlyStopping {
   std::map<std::string, Tensor> best_state_;
 };
 
-}  // namespace tg::examples
+}  // namespace tg::train

@@ -1,10 +1,9 @@
 // Dependency-free SVG pictures of a run: line charts (loss curves) and confusion-matrix heatmaps.
-#include "common/svg.hpp"
+#include "tapegrad/train/svg.hpp"
 
-#include "common/files.hpp"
-#include "common/text.hpp"
-
-#include <tapegrad/autograd/error.hpp>
+#include "nn/utf8.hpp"
+#include "tapegrad/autograd/error.hpp"
+#include "tapegrad/train/files.hpp"
 
 #include <fmt/format.h>
 
@@ -13,7 +12,7 @@
 #include <cmath>
 #include <set>
 
-namespace tg::examples {
+namespace tg::train {
 namespace {
 
 // No font metrics without a font library: widths are estimated from DejaVu Sans (the widest
@@ -23,7 +22,7 @@ constexpr double kCharEm = 0.62;
 constexpr const char* kFonts = "DejaVu Sans, Helvetica, Arial, sans-serif";
 
 double text_width(const std::string& s, double font_size) {
-  return static_cast<double>(display_width(s)) * kCharEm * font_size;
+  return static_cast<double>(utf8::display_width(s)) * kCharEm * font_size;
 }
 
 // Coordinates with at most two decimals keep the files small and diffable.
@@ -150,7 +149,7 @@ double cell_size(std::size_t rows, std::size_t cols) {
 }  // namespace
 
 std::string xml_escape(std::string_view text) {
-  const std::string clean = sanitize_utf8(text);
+  const std::string clean = utf8::sanitize(text);
   std::string out;
   out.reserve(clean.size());
   for (char c : clean) {
@@ -461,4 +460,4 @@ void write_heatmap(const std::filesystem::path& path, const Heatmap& map) {
   write_file_atomic(path, heatmap_svg(map));
 }
 
-}  // namespace tg::examples
+}  // namespace tg::train

@@ -1,8 +1,9 @@
-// Files of an example run: atomic writes, the metrics CSV, run folders and line reading.
+// Files of a training run: atomic writes, the metrics CSV, run folders and line reading.
 //
-// In a data-parallel job (common/job.hpp) rank 0 alone writes: on the other ranks the writers
-// (write_file_atomic, CsvWriter, make_run_dir, claim_run_dir, and the checkpoint and resume
-// savers built on them) do nothing, so the training loops need no rank tests around each write.
+// In a data-parallel run (tg::train::parallel()) rank 0 alone writes: on the other ranks the
+// writers (write_file_atomic, CsvWriter, make_run_dir, claim_run_dir, and the checkpoint and
+// resume savers built on them) do nothing, so the training loops need no rank tests around each
+// write.
 #pragma once
 
 #include <cstdio>
@@ -14,7 +15,7 @@
 #include <vector>
 #include <cstddef>
 
-namespace tg::examples {
+namespace tg::train {
 
 // 'path' in single quotes, as error messages name files and folders.
 std::string quoted(const std::filesystem::path& path);
@@ -133,4 +134,4 @@ void report_stale(const RunFolder& folder);
 // Whether `name` is a temporary file of a save (see RunFolder).
 bool is_temporary_file(const std::string& name);
 
-}  // namespace tg::examples
+}  // namespace tg::train

@@ -1,7 +1,7 @@
-// Early stopping for the examples' training loops: the best weights kept, patience counted.
-#include "common/early_stopping.hpp"
+// Early stopping for training loops: the best weights kept, patience counted.
+#include "tapegrad/train/early_stopping.hpp"
 
-namespace tg::examples {
+namespace tg::train {
 
 EarlyStopping::EarlyStopping(std::size_t patience, Goal goal)
     : patience_(patience), goal_(goal), best_(goal == Goal::Minimize ? 1e300 : -1e300) {}
@@ -31,4 +31,4 @@ void EarlyStopping::restore(nn::Module& model) const {
   if (!best_state_.empty()) model.load_state_dict(best_state_);
 }
 
-}  // namespace tg::examples
+}  // namespace tg::train

@@ -1,5 +1,5 @@
 // A live progress line for training loops: step/total, running loss, rate, elapsed and ETA.
-#include "common/progress.hpp"
+#include "tapegrad/train/progress.hpp"
 
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -8,9 +8,9 @@
 #include <cmath>
 #include <limits>
 
-#include "common/text.hpp"
+#include "nn/utf8.hpp"
 
-namespace tg::examples {
+namespace tg::train {
 namespace {
 
 double steady_seconds() {
@@ -174,7 +174,7 @@ void Progress::draw(const std::string& tail, bool final_draw) {
   // final line is not redrawn, so it may wrap and keeps its summary whole.
   if (const std::size_t columns = terminal_columns(stream_); columns > 1 && !final_draw)
     text = fit_width(text, columns - 1);
-  const std::size_t width = display_width(text);
+  const std::size_t width = utf8::display_width(text);
   // Blank what a longer previous line left behind; spaces work on every terminal.
   const std::string pad(drawn_width_ > width ? drawn_width_ - width : 0, ' ');
   std::fprintf(stream_, "\r%s%s%s", text.c_str(), pad.c_str(), final_draw ? "\n" : "");
@@ -200,4 +200,4 @@ void Progress::finish(const std::string& summary) {
   draw(summary.empty() ? "" : "  " + summary, true);
 }
 
-}  // namespace tg::examples
+}  // namespace tg::train

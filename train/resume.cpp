@@ -1,17 +1,16 @@
-// Resumable training: the resume checkpoint, the recorded command line, and stop signals.
-#include "common/resume.hpp"
+// Resumable training: the resume checkpoint, the epoch position and the recorded command line.
+#include "tapegrad/train/resume.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
-#include <cstring>
 
-#include "common/files.hpp"
-#include "common/job.hpp"
+#include "tapegrad/train/files.hpp"
+#include "tapegrad/train/parallel.hpp"
 
-namespace tg::examples {
+namespace tg::train {
 namespace fs = std::filesystem;
 
 namespace {
@@ -30,21 +29,14 @@ std::map<std::string, Tensor> with_prefix(const std::string& prefix,
   return out;
 }
 
-volatile std::sig_atomic_t g_signal = 0;
-
-extern "C" void on_stop_signal(int signal) {
-  g_signal = signal;
-  // The next one ends the program: a user pressing Ctrl-C twice means it.
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
-}
-
 }  // namespace
 
 void ResumeState::set_run(const std::string& example, const std::string& args) {
   put(kExampleKey, example);
   put(kArgsKey, args);
 }
+
+const std::string& ResumeState::run_args() const { return text(kArgsKey); }
 
 void ResumeState::put(const std::string& key, const std::string& text) {
   archive_.strings[key] = text;
@@ -175,7 +167,7 @@ void ResumeState::get(const std::string& prefix, EarlyStopping& stopping) const 
 }
 
 void ResumeState::save(const fs::path& run) const {
-  if (!Job::current().is_root()) return;  // rank 0 writes the run's files
+  if (!parallel().is_root()) return;  // rank 0 writes the run's files
   nn::save_npz((run / kResumeFile).string(), archive_);
 }
 
@@ -219,54 +211,6 @@ std::vector<std::string> decode_args(const std::string& text) {
   }
   return out;
 }
-
-std::vector<std::string> resume_command_line(int argc, char** argv, const std::string& example,
-                                             std::string& started) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  std::string run;
-  std::size_t at = args.size();
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--resume" && i + 1 < args.size()) {
-      run = args[i + 1];
-      at = i;
-    } else if (starts_with(args[i], "--resume=")) {
-      run = args[i].substr(9);
-      at = i;
-    }
-  }
-  if (at == args.size()) {
-    started = encode_args(args);
-    return {argv, argv + argc};
-  }
-  const std::size_t used = args[at] == "--resume" ? 2 : 1;
-  if (args.size() != used + 1 || args[0] != "train")
-    throw UsageError("--resume: give only `train --resume RUN`; the other flags are the run's "
-                     "own (see --help)");
-  const ResumeState state = ResumeState::load(run, example);
-  std::vector<std::string> out{argv[0]};
-  try {
-    for (std::string& a : decode_args(state.text(kArgsKey))) out.push_back(std::move(a));
-  } catch (const Error& e) {
-    throw Error(fmt::format("{}: {}", (fs::path(run) / kResumeFile).string(), e.what()));
-  }
-  started = state.text(kArgsKey);
-  out.push_back("--resume");
-  out.push_back(run);
-  return out;
-}
-
-StopSignals::StopSignals() {
-  g_signal = 0;
-  std::signal(SIGINT, on_stop_signal);
-  std::signal(SIGTERM, on_stop_signal);
-}
-
-StopSignals::~StopSignals() {
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
-}
-
-int StopSignals::received() { return g_signal; }
 
 void EpochPosition::put(ResumeState& state) const {
   state.put_size("partial.epoch", epoch);
@@ -335,22 +279,4 @@ void EpochPosition::set_batches(const std::vector<std::vector<std::size_t>>& bat
   }
 }
 
-void StopRequest::stopped(std::size_t epoch, std::size_t batch) const {
-  throw_interrupted(signal_, run_, epoch, fmt::format("at batch {} of epoch {}", batch, epoch));
-}
-
-int stop_signal() {
-  // All ranks of a job stop at the same batch, whichever got the signal.
-  return static_cast<int>(Job::current().max(StopSignals::received()));
-}
-
-void throw_interrupted(int signal, const fs::path& run, std::size_t epoch,
-                       const std::string& saved_where) {
-  throw Interrupted(
-      signal, fmt::format("{} during epoch {}; the run is saved {}; resume with: {} train "
-                          "--resume {}",
-                          signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal",
-                          epoch, saved_where, program_name(), quoted(run)));
-}
-
-}  // namespace tg::examples
+}  // namespace tg::train

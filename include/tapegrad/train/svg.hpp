@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-namespace tg::examples {
+namespace tg::train {
 
 struct Point {
   double x = 0;
@@ -60,4 +60,4 @@ void write_heatmap(const std::filesystem::path& path, const Heatmap& map);
 // forbids (control characters) dropped, invalid UTF-8 replaced by U+FFFD.
 std::string xml_escape(std::string_view text);
 
-}  // namespace tg::examples
+}  // namespace tg::train

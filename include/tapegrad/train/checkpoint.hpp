@@ -1,4 +1,4 @@
-// Training checkpoints of the examples: model, optimizer, RNG and metadata in one .npz.
+// Training checkpoints: model, optimizer, RNG and metadata in one .npz.
 #pragma once
 
 #include <cstddef>
@@ -11,10 +11,11 @@
 #include "tapegrad/nn/npz.hpp"
 #include "tapegrad/optim/optimizer.hpp"
 
-namespace tg::examples {
+namespace tg::train {
 
-// What a checkpoint holds beside the weights: which example wrote it ("name_language" or
-// "baby_lm"), and free-form text entries (vocabulary, labels, hyper-parameters, epoch, ...).
+// What a checkpoint holds beside the weights: which program wrote it (the examples' names:
+// "name_language", "baby_lm"), and free-form text entries (vocabulary, labels,
+// hyper-parameters, epoch, ...).
 struct CheckpointMeta {
   std::string example;
   std::map<std::string, std::string> text;
@@ -30,23 +31,23 @@ void save_checkpoint(const std::string& path, const nn::Module& model,
 
 // Training has diverged when the loss is NaN or infinite: continuing would only produce (and
 // save) garbage. Throws tg::Error saying where, that the last good checkpoint is kept, and what
-// to try; the example exits with code 2.
+// to try (the examples exit with code 2).
 void check_loss_finite(double loss, std::size_t epoch, std::size_t step);
 
 // Reads only the metadata, so a program can rebuild the model (sizes, vocabulary) before
 // loading the weights. Throws tg::Error naming the file when it is not a checkpoint of
-// `expected_example` (another example's, or no tapegrad checkpoint at all).
+// `expected_example` (another program's, or no tapegrad checkpoint at all).
 CheckpointMeta read_checkpoint_meta(const nn::Archive& archive, const std::string& path,
                                     const std::string& expected_example);
 
-// Typed reads of CheckpointMeta::text, so that every example rejects a damaged entry the same
+// Typed reads of CheckpointMeta::text, so that every program rejects a damaged entry the same
 // way. Each failure is a tg::Error starting with the checkpoint's path; a bad value reads
 // "<path>: meta.<key> is '<text>', not <what>" (without ", not <what>" when `what` is empty).
 // The reader refers to `text`, which must outlive it.
 class MetaReader {
  public:
   // `missing` words the error for an absent entry (after "<path>: "), {} standing for the key:
-  // the examples phrase it differently, and their messages are kept as users know them.
+  // programs phrase it differently (the examples' messages are kept as users know them).
   MetaReader(const std::map<std::string, std::string>& text, std::string path,
              std::string missing);
 
@@ -72,4 +73,4 @@ class MetaReader {
 void load_checkpoint_state(const nn::Archive& archive, const std::string& path, nn::Module& model,
                            optim::Optimizer* optimizer, Generator* generator);
 
-}  // namespace tg::examples
+}  // namespace tg::train

@@ -1,8 +1,7 @@
-// Resumable training: the resume checkpoint of a run folder, the command line it was started
-// with, and Ctrl-C / SIGTERM turned into a clean stop.
+// Resumable training: the resume checkpoint of a run folder, the epoch position, the recorded
+// command line, and (signals.hpp) Ctrl-C / SIGTERM turned into a clean stop.
 #pragma once
 
-#include <csignal>
 #include <cstddef>
 #include <filesystem>
 #include <map>
@@ -11,15 +10,15 @@
 #include <vector>
 
 #include "tapegrad/autograd/random.hpp"
-#include "common/cli.hpp"
-#include "common/early_stopping.hpp"
-#include "common/progress.hpp"
 #include "tapegrad/nn/module.hpp"
 #include "tapegrad/nn/npz.hpp"
 #include "tapegrad/optim/lr_scheduler.hpp"
 #include "tapegrad/optim/optimizer.hpp"
+#include "tapegrad/train/early_stopping.hpp"
+#include "tapegrad/train/progress.hpp"
+#include "tapegrad/train/signals.hpp"
 
-namespace tg::examples {
+namespace tg::train {
 
 // <run>/resume.npz: the state at the end of the last completed epoch (and before the first, and
 // where a signal stopped the run, with an EpochPosition), beside model.npz (the best weights). A
@@ -60,6 +59,8 @@ class ResumeState {
 
   // Which example wrote it and the arguments its run was started with (encode_args).
   void set_run(const std::string& example, const std::string& args);
+  // The arguments set_run recorded.
+  const std::string& run_args() const;
 
   // Writes <run>/resume.npz atomically.
   void save(const std::filesystem::path& run) const;
@@ -86,7 +87,8 @@ struct EpochPosition {
   std::map<std::string, double> sums;    // the loop's own running sums (correct, seen...)
 
   // Stopped before batch `next_batch` of `epoch`, with the progress line's sums.
-  static EpochPosition at(std::size_t epoch, std::size_t next_batch, const Progress& progress);
+  static EpochPosition at(std::size_t epoch, std::size_t next_batch,
+                          const Progress& progress);
   void put(ResumeState& state) const;
   // The saved position, if the state was saved in the middle of an epoch; refused as damaged when
   // `order` holds an index from `examples` on, or next_batch is past its batches.
@@ -102,47 +104,4 @@ struct EpochPosition {
 std::string encode_args(const std::vector<std::string>& args);
 std::vector<std::string> decode_args(const std::string& text);
 
-// The command line to parse. Without --resume: argv as it is. With `train --resume RUN` (nothing
-// else is accepted beside it: the flags are the run's), the arguments RUN was started with,
-// followed by --resume RUN. `started` receives the arguments to record in the run (never
-// holding --resume).
-std::vector<std::string> resume_command_line(int argc, char** argv, const std::string& example,
-                                             std::string& started);
-
-// SIGINT and SIGTERM while a guard lives: the first one only sets a flag that the training loops
-// poll between batches, so that a save in progress completes; the default handlers are back after
-// it, so a second Ctrl-C ends the program at once.
-class StopSignals {
- public:
-  StopSignals();
-  ~StopSignals();
-  StopSignals(const StopSignals&) = delete;
-  StopSignals& operator=(const StopSignals&) = delete;
-  // The signal received (0: none).
-  static int received();
-};
-
-// The stop signal received by this process, or in a data-parallel job by any rank (0: none).
-// Every rank calls it at the same point of its loop and gets the same answer.
-int stop_signal();
-
-// Ends the run for `signal`: throws Interrupted with "<signal> during epoch <epoch>; the run is
-// saved <saved_where>; resume with: <program> train --resume '<run>'".
-[[noreturn]] void throw_interrupted(int signal, const std::filesystem::path& run, std::size_t epoch,
-                                    const std::string& saved_where);
-
-// A training loop's stop on a signal, with a save in the middle of the epoch: requested() before
-// every batch (every rank calls it there); when it says yes the loop saves its resume point and
-// calls stopped(), which ends the run with the line saying how to resume.
-class StopRequest {
- public:
-  explicit StopRequest(std::filesystem::path run) : run_(std::move(run)) {}
-  bool requested() { return (signal_ = stop_signal()) != 0; }
-  [[noreturn]] void stopped(std::size_t epoch, std::size_t batch) const;
-
- private:
-  std::filesystem::path run_;
-  int signal_ = 0;
-};
-
-}  // namespace tg::examples
+}  // namespace tg::train

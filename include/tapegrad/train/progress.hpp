@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-namespace tg::examples {
+namespace tg::train {
 
 // "0.4s", "42s", "1m05s", "2h03m"; "--" for a negative or non-finite value (an unknown ETA).
 std::string format_duration(double seconds);
@@ -83,4 +83,4 @@ class Progress {
   std::string note_;
 };
 
-}  // namespace tg::examples
+}  // namespace tg::train

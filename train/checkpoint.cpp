@@ -1,18 +1,17 @@
 // Training checkpoints: one flat .npz, keys grouped by prefix.
-#include "common/checkpoint.hpp"
+#include "tapegrad/train/checkpoint.hpp"
 
 #include <fmt/format.h>
 
 #include "tapegrad/autograd/function.hpp"
-
-#include "common/job.hpp"
+#include "tapegrad/train/parallel.hpp"
 
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 
-namespace tg::examples {
+namespace tg::train {
 
 namespace {
 const std::string kMeta = "meta.";
@@ -49,7 +48,7 @@ void save_checkpoint(const std::string& path, const nn::Module& model,
                               "previous checkpoint, if any, is kept)",
                               path, key));
   }
-  if (Job::current().is_root()) nn::save_npz(path, archive);  // rank 0 writes the run's files
+  if (parallel().is_root()) nn::save_npz(path, archive);  // rank 0 writes the run's files
 }
 
 void check_loss_finite(double loss, std::size_t epoch, std::size_t step) {
@@ -132,4 +131,4 @@ void load_checkpoint_state(const nn::Archive& archive, const std::string& path, 
   }
 }
 
-}  // namespace tg::examples
+}  // namespace tg::train
