@@ -372,7 +372,7 @@ TEST_CASE("early stopping keeps the best weights and stops after patience epochs
   Generator gen(2);
   BabyLM model(small_config(5), gen);
   const Tensor w = model.named_parameters().back().second;  // fc.bias
-  tg::train::EarlyStopping stop(2);
+  tg::train::EarlyStopTracker stop(2);
   w.mutable_value<float>().fill(1.0f);
   CHECK(stop.update(1.0, 1, model));
   w.mutable_value<float>().fill(2.0f);

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -188,6 +189,128 @@ TEST_CASE("README: a Hessian-vector product and a gradient penalty", "[readme]")
   CHECK(tg::testing::max_abs_diff(with_penalty, first.grad_tensor().to_vector()) > 1e-6);
 }
 
+// README-BEGIN trainer
+// Any classifier on (x, y) with a validation set, trained by tg::train::Trainer: a progress line;
+// metrics.csv, curves.svg and the best weights (model.npz) in `run`; early stopping, a time
+// budget, gradient clipping and a decaying learning rate; Ctrl-C saves, `resume` continues the
+// run bit for bit; under mpirun every process trains on its share of each batch.
+struct Dataset {
+  tg::Tensor x;                  // [N, features]
+  std::vector<std::int64_t> y;   // class ids
+};
+
+tg::train::FitResult fit_classifier(tg::nn::Module& model, const Dataset& train,
+                                    const Dataset& val, const std::string& run, bool resume) {
+  tg::Generator shuffle(1);
+  tg::optim::Adam adam(model.parameters(), tg::optim::AdamOptions{1e-2});
+  tg::optim::ExponentialLR decay(adam, 0.95);
+  tg::train::Trainer trainer(model, adam, tg::train::TrainerOptions().max_epochs(30)
+      .max_time(600).gradient_clip_val(1.0).run_dir(run).resume(resume).unit("points"));
+  trainer.scheduler(decay).track("shuffle", shuffle)
+      .callback(std::make_shared<tg::train::EarlyStopping>(
+          tg::train::EarlyStoppingOptions("val_loss").patience(4)))
+      .callback(std::make_shared<tg::train::ModelCheckpoint>("val_loss", tg::train::Mode::Min));
+  return trainer.fit(
+      [&](std::size_t /*epoch*/) { return tg::data::shuffled_batches(train.y.size(), 64, shuffle); },
+      [&](const tg::train::Batch& batch) {
+        std::vector<std::int64_t> rows(batch.items.begin(), batch.items.end()), labels;
+        for (std::size_t i : batch.items) labels.push_back(train.y[i]);
+        const tg::Tensor logits = model(tg::index_select(train.x, 0, tg::Indices(rows)));
+        return tg::train::StepOutput{tg::cross_entropy(logits, tg::Indices(labels)), {}};
+      },
+      [&] { return tg::train::Logs{{"val_loss", tg::cross_entropy(model(val.x), val.y).item()}}; });
+}
+// README-END
+
+namespace {
+
+// Two interleaved spirals, n points, alternating classes.
+Dataset spirals(std::size_t n, std::uint64_t seed) {
+  tg::Generator gen(seed);
+  const std::vector<double> radius = tg::Tensor::uniform({n}, 0.3, 3.0, tg::DType::Float64, gen).to_vector();
+  std::vector<double> xy;
+  Dataset d;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double r = radius[i], sign = i % 2 ? -1.0 : 1.0;
+    xy.push_back(sign * r * std::cos(2.5 * r));
+    xy.push_back(sign * r * std::sin(2.5 * r));
+    d.y.push_back(static_cast<std::int64_t>(i % 2));
+  }
+  d.x = tg::Tensor::from_vector(xy, {n, 2});
+  return d;
+}
+
+// A small MLP that raises SIGINT in its `raise_at`-th forward (0: never), as Ctrl-C would.
+class Mlp : public tg::nn::Module {
+ public:
+  explicit Mlp(std::size_t raise_at = 0) : raise_at_(raise_at) {
+    tg::Generator gen(3);
+    layers_ = register_module("layers", std::make_shared<tg::nn::Sequential>(
+        std::initializer_list<std::shared_ptr<tg::nn::Module>>{
+            std::make_shared<tg::nn::Linear>(tg::nn::LinearOptions(2, 32), gen),
+            std::make_shared<tg::nn::Tanh>(),
+            std::make_shared<tg::nn::Linear>(tg::nn::LinearOptions(32, 32), gen),
+            std::make_shared<tg::nn::Tanh>(),
+            std::make_shared<tg::nn::Linear>(tg::nn::LinearOptions(32, 2), gen)}));
+  }
+  tg::Tensor forward(const tg::Tensor& x) override {
+    if (++calls_ == raise_at_) std::raise(SIGINT);
+    return layers_->forward(x);
+  }
+
+ private:
+  std::size_t raise_at_, calls_ = 0;
+  std::shared_ptr<tg::nn::Sequential> layers_;
+};
+
+}  // namespace
+
+TEST_CASE("README: the Trainer's run, interrupted by SIGINT and resumed, ends bit for bit as an "
+          "uninterrupted one", "[readme][train]") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("tapegrad_readme_trainer_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const Dataset train = spirals(2000, 11), val = spirals(400, 12);
+
+  Mlp whole;
+  const tg::train::FitResult full = fit_classifier(whole, train, val, (dir / "u").string(), false);
+  REQUIRE(full.history.size() >= 5);
+  INFO("first val_loss " << full.history.front().at("val_loss") << ", last "
+                         << full.history.back().at("val_loss") << ", " << full.stop_reason);
+  CHECK(full.history.back().at("val_loss") < 0.5 * full.history.front().at("val_loss"));
+  for (const char* file : {"metrics.csv", "curves.svg", "model.npz", "resume.npz"})
+    CHECK(fs::exists(dir / "u" / file));
+
+  // Stopped by SIGINT in the 3rd epoch (32 batches of 64 an epoch), resumed by a new process's
+  // worth of objects: a fresh model, optimizer and generator.
+  Mlp stopped(2 * (32 + 1) + 10);  // (and a validation forward an epoch): batch 9 of epoch 3
+  try {
+    fit_classifier(stopped, train, val, (dir / "i").string(), false);
+    FAIL("the run was not interrupted");
+  } catch (const tg::train::Interrupted& e) {
+    CHECK(e.signal() == SIGINT);
+    CHECK_THAT(e.what(), Catch::Contains("SIGINT during epoch 3; the run is saved at batch 10 of epoch 3"));
+  }
+  Mlp resumed;
+  const tg::train::FitResult rest = fit_classifier(resumed, train, val, (dir / "i").string(), true);
+  CHECK(rest.stop_reason == full.stop_reason);
+  CHECK(rest.steps == full.steps);
+  REQUIRE(rest.history.size() == full.history.size());
+  for (std::size_t k = 0; k < full.history.size(); ++k)
+    CHECK(rest.history[k].at("val_loss") == full.history[k].at("val_loss"));
+  const auto a = whole.state_dict(), b = resumed.state_dict();
+  REQUIRE(a.size() == b.size());
+  for (const auto& [name, t] : a) {
+    INFO(name);
+    CHECK(t.to_vector() == b.at(name).to_vector());  // bit for bit
+  }
+  // A finished run is not resumed again.
+  Mlp again;
+  CHECK_THROWS_WITH(fit_classifier(again, train, val, (dir / "i").string(), true),
+                    Catch::Contains("has finished"));
+  fs::remove_all(dir);
+}
+
 TEST_CASE("<tapegrad.hpp> reaches every public header", "[readme]") {
   namespace fs = std::filesystem;
   const fs::path include_dir = fs::path(TAPEGRAD_SOURCE_DIR) / "include";
@@ -252,5 +375,5 @@ TEST_CASE("README.md quotes every snippet of this file verbatim", "[readme]") {
     CHECK(readme.find(flush) != std::string::npos);
     ++snippets;
   }
-  CHECK(snippets == 7);
+  CHECK(snippets == 8);
 }

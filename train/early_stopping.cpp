@@ -3,10 +3,10 @@
 
 namespace tg::train {
 
-EarlyStopping::EarlyStopping(std::size_t patience, Goal goal)
+EarlyStopTracker::EarlyStopTracker(std::size_t patience, Goal goal)
     : patience_(patience), goal_(goal), best_(goal == Goal::Minimize ? 1e300 : -1e300) {}
 
-bool EarlyStopping::update(double value, std::size_t epoch, const nn::Module& model) {
+bool EarlyStopTracker::update(double value, std::size_t epoch, const nn::Module& model) {
   // Strict comparisons: a tie, and NaN, are no improvement.
   if (goal_ == Goal::Minimize ? value < best_ : value > best_) {
     best_ = value;
@@ -19,7 +19,7 @@ bool EarlyStopping::update(double value, std::size_t epoch, const nn::Module& mo
   return false;
 }
 
-void EarlyStopping::resume(double best, std::size_t best_epoch, std::size_t waited,
+void EarlyStopTracker::resume(double best, std::size_t best_epoch, std::size_t waited,
                            std::map<std::string, Tensor> best_state) {
   best_ = best;
   best_epoch_ = best_epoch;
@@ -27,7 +27,7 @@ void EarlyStopping::resume(double best, std::size_t best_epoch, std::size_t wait
   best_state_ = std::move(best_state);
 }
 
-void EarlyStopping::restore(nn::Module& model) const {
+void EarlyStopTracker::restore(nn::Module& model) const {
   if (!best_state_.empty()) model.load_state_dict(best_state_);
 }
 

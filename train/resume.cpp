@@ -60,7 +60,7 @@ void ResumeState::put(const std::string& prefix, const optim::LRScheduler& sched
 void ResumeState::put(const std::string& key, const Generator& generator) {
   put(key, generator.state());
 }
-void ResumeState::put(const std::string& prefix, const EarlyStopping& stopping) {
+void ResumeState::put(const std::string& prefix, const EarlyStopTracker& stopping) {
   put_number(prefix + "best", stopping.best());
   put_size(prefix + "best_epoch", stopping.best_epoch());
   put_size(prefix + "waited", stopping.waited());
@@ -161,7 +161,7 @@ void ResumeState::get(const std::string& key, Generator& generator) const {
     throw Error(fmt::format("{}: {}: {}", path_, key, e.what()));
   }
 }
-void ResumeState::get(const std::string& prefix, EarlyStopping& stopping) const {
+void ResumeState::get(const std::string& prefix, EarlyStopTracker& stopping) const {
   stopping.resume(number(prefix + "best"), size(prefix + "best_epoch"), size(prefix + "waited"),
                   prefixed(prefix + "state."));
 }

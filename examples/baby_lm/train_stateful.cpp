@@ -150,7 +150,7 @@ int train_stateful(Session& s) {
   chart.series.push_back({"training", {}, false});
   chart.series.push_back({"validation (held-out tail)", {}, true});
   chart.y_min = 0.0;
-  tg::train::EarlyStopping stopping(o.patience);
+  tg::train::EarlyStopTracker stopping(o.patience);
   Generator sample_gen(o.seed + 1);
   SamplingOptions sampling;
   sampling.temperature = 0.8;

@@ -89,7 +89,7 @@ int train_windows(Session& s) {
   chart.series.push_back({every_step ? "training loss (every step)" : "training loss", {}, false});
   if (every_step) chart.series.push_back({"after the whole window", {}, true});
   chart.y_min = 0.0;
-  tg::train::EarlyStopping stopping(o.patience);
+  tg::train::EarlyStopTracker stopping(o.patience);
   double train_seconds = 0;
   std::size_t target_epoch = 0;
   double target_seconds = 0;

@@ -184,7 +184,7 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
   TrainResult result;
   result.stop_reason = "epochs";
   // On the averaged weights' validation accuracy; their copy is what training ends with.
-  tg::train::EarlyStopping stopping(o.patience, tg::train::EarlyStopping::Goal::Maximize);
+  tg::train::EarlyStopTracker stopping(o.patience, tg::train::EarlyStopTracker::Goal::Maximize);
   std::size_t steps = 0, first_epoch = 1;
   bool out_of_time = false;
   // Everything random or stateful the loop touches, so that a resumed run is the same run.

@@ -100,7 +100,7 @@ TrainResult train_model(Seq2Seq& model, const EncodedPairs& train, const Encoded
   adam.lr = o.lr;
   optim::Adam optimizer(params, adam);
   optim::ExponentialLR schedule(optimizer, o.lr_decay);
-  tg::train::EarlyStopping stopping(o.patience, tg::train::EarlyStopping::Goal::Maximize);
+  tg::train::EarlyStopTracker stopping(o.patience, tg::train::EarlyStopTracker::Goal::Maximize);
   TrainResult result;
   result.stop_reason = "epochs";
   std::size_t steps = 0, first_epoch = 1;

@@ -9,15 +9,16 @@
 
 namespace tg::train {
 
-// Keras' EarlyStopping(patience, restore_best_weights=True): keeps a copy of the best weights,
+// What Keras' EarlyStopping(patience, restore_best_weights=True) keeps, for a loop of one's own
+// (tg::train::EarlyStopping is the Trainer's callback): keeps a copy of the best weights,
 // and says when `patience` updates in a row have not improved on the best. A tie is no
 // improvement. A loss is minimized, an accuracy maximized (an accuracy is finite, so the first
 // epoch is always the first best; the examples baby_lm and name_language monitor one each).
-class EarlyStopping {
+class EarlyStopTracker {
  public:
   enum class Goal { Minimize, Maximize };
 
-  explicit EarlyStopping(std::size_t patience, Goal goal = Goal::Minimize);
+  explicit EarlyStopTracker(std::size_t patience, Goal goal = Goal::Minimize);
   // Returns true when `value` is a new best (the model's weights are copied).
   bool update(double value, std::size_t epoch, const nn::Module& model);
   // patience 0 never stops.

@@ -38,7 +38,7 @@ class ResumeState {
   void put(const std::string& prefix, const optim::Optimizer& optimizer);
   void put(const std::string& prefix, const optim::LRScheduler& schedule);
   void put(const std::string& key, const Generator& generator);
-  void put(const std::string& prefix, const EarlyStopping& stopping);
+  void put(const std::string& prefix, const EarlyStopTracker& stopping);
   void put_tensor(const std::string& key, const Tensor& tensor);
   void put_indices(const std::string& key, const std::vector<std::size_t>& values);
 
@@ -52,7 +52,7 @@ class ResumeState {
   void get(const std::string& prefix, optim::Optimizer& optimizer) const;
   void get(const std::string& prefix, optim::LRScheduler& schedule) const;
   void get(const std::string& key, Generator& generator) const;
-  void get(const std::string& prefix, EarlyStopping& stopping) const;
+  void get(const std::string& prefix, EarlyStopTracker& stopping) const;
   // A tensor of the given shape.
   Tensor tensor(const std::string& key, const Shape& shape) const;
   std::vector<std::size_t> indices(const std::string& key) const;

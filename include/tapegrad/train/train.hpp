@@ -1,12 +1,15 @@
-// tg::train: the training utilities (run files, resume, signals, progress, curves) in one include.
+// tg::train: the Trainer, its callbacks and the training utilities, in one include.
 #pragma once
 
+#include "tapegrad/train/callbacks.hpp"
 #include "tapegrad/train/checkpoint.hpp"
 #include "tapegrad/train/early_stopping.hpp"
 #include "tapegrad/train/files.hpp"
+#include "tapegrad/train/loggers.hpp"
 #include "tapegrad/train/messages.hpp"
 #include "tapegrad/train/parallel.hpp"
 #include "tapegrad/train/progress.hpp"
 #include "tapegrad/train/resume.hpp"
 #include "tapegrad/train/signals.hpp"
 #include "tapegrad/train/svg.hpp"
+#include "tapegrad/train/trainer.hpp"

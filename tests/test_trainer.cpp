@@ -1,0 +1,262 @@
+// tg::train::Trainer: the same numbers as a hand-written loop, its stops (time limit, early
+// stopping, a diverged loss, signals), its run folder and resume.
+#include <catch2/catch.hpp>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+
+#include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/autograd/tape.hpp"
+#include "tapegrad/nn/nn.hpp"
+#include "tapegrad/optim/optim.hpp"
+#include "tapegrad/train/train.hpp"
+
+using namespace tg;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A folder removed at the end of the test.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    path = fs::temp_directory_path() /
+           ("tapegrad_trainer_" + std::to_string(::getpid()) + "_" + std::to_string(counter()++));
+    fs::remove_all(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  static int& counter() {
+    static int n = 0;
+    return n;
+  }
+};
+
+// y = 3 x0 - 2 x1 + 1 with noise, 256 points.
+struct Regression {
+  Tensor x, y;
+  Regression() {
+    Generator gen(5);
+    x = Tensor::uniform({256, 2}, -1, 1, DType::Float32, gen);
+    const Tensor noise = Tensor::uniform({256, 1}, -0.1, 0.1, DType::Float32, gen);
+    y = matmul(x, Tensor::from_vector({3.0, -2.0}, {2, 1})) + 1.0 + noise;
+  }
+  Tensor rows(const Tensor& t, const std::vector<std::size_t>& items) const {
+    return index_select(t, 0, Indices(std::vector<std::int64_t>(items.begin(), items.end())));
+  }
+};
+
+struct Setup {
+  Regression data;
+  Generator init{9};
+  nn::Linear model{nn::LinearOptions(2, 1), init};
+  optim::SGD sgd{model.parameters(), optim::SGDOptions{0.1}};
+  Generator shuffle{1};
+
+  train::PlanFn plan() {
+    return [this](std::size_t) { return data::shuffled_batches(256, 32, shuffle); };
+  }
+  train::StepFn step() {
+    return [this](const train::Batch& b) {
+      const Tensor err = model(data.rows(data.x, b.items)) - data.rows(data.y, b.items);
+      return train::StepOutput{mean(err * err), {{"abs_error", mean(abs(err)).item()}}};
+    };
+  }
+  train::ValidateFn validate() {
+    return [this] {
+      const Tensor err = model(data.x) - data.y;
+      return train::Logs{{"val_loss", mean(err * err).item()}};
+    };
+  }
+};
+
+train::TrainerOptions quiet() {
+  return train::TrainerOptions().progress_bar(false).handle_signals(true);
+}
+
+std::vector<std::vector<double>> weights_of(const nn::Module& m) {
+  std::vector<std::vector<double>> w;
+  for (const auto& [name, t] : m.state_dict()) w.push_back(t.to_vector());
+  return w;
+}
+
+}  // namespace
+
+TEST_CASE("the Trainer computes what a hand-written loop computes, bit for bit", "[train]") {
+  Setup a;
+  optim::StepLR decay_a(a.sgd, 2, 0.5);
+  train::Trainer trainer(a.model, a.sgd, quiet().max_epochs(5).gradient_clip_val(0.5));
+  trainer.scheduler(decay_a).track("shuffle", a.shuffle);
+  const train::FitResult r = trainer.fit(a.plan(), a.step(), a.validate());
+
+  Setup b;  // the same loop by hand
+  optim::StepLR decay_b(b.sgd, 2, 0.5);
+  double last_val = 0;
+  for (int epoch = 0; epoch < 5; ++epoch) {
+    for (const auto& batch : data::shuffled_batches(256, 32, b.shuffle)) {
+      b.sgd.zero_grad();
+      const Tensor err = b.model(b.data.rows(b.data.x, batch)) - b.data.rows(b.data.y, batch);
+      mean(err * err).backward();
+      optim::clip_grad_norm(b.model.parameters(), 0.5);
+      b.sgd.step();
+    }
+    NoGradGuard no_grad;
+    const Tensor err = b.model(b.data.x) - b.data.y;
+    last_val = mean(err * err).item();
+    decay_b.step();
+  }
+  CHECK(weights_of(a.model) == weights_of(b.model));
+  REQUIRE(r.history.size() == 5);
+  CHECK(r.history.back().at("val_loss") == last_val);
+  CHECK(r.steps == 5 * 8);
+  CHECK(r.stop_reason == "max_epochs");
+  CHECK(r.history.back().count("abs_error") == 1);
+  CHECK(r.history.back().at("lr") == Approx(0.1 * 0.25));  // lr of the epoch: before its step
+  CHECK_FALSE(a.model.is_training());
+}
+
+TEST_CASE("the Trainer stops at its time budget and keeps the best weights", "[train]") {
+  Setup s;
+  auto stopping = std::make_shared<train::EarlyStopping>(
+      train::EarlyStoppingOptions("val_loss").patience(0));
+  train::Trainer trainer(s.model, s.sgd, quiet().max_epochs(1000000).max_time(0.2));
+  trainer.callback(stopping);
+  const train::FitResult r = trainer.fit(s.plan(), s.step(), s.validate());
+  CHECK(r.stop_reason == "time limit");
+  CHECK(r.train_seconds >= 0.2);
+  CHECK(r.train_seconds < 5.0);
+  CHECK(r.epochs < 1000000);
+  // The weights are the best validation's.
+  const Tensor err = s.model(s.data.x) - s.data.y;
+  CHECK(mean(err * err).item() == stopping->best().best());
+}
+
+TEST_CASE("EarlyStopping stops after `patience` validations without improvement", "[train]") {
+  Setup s;
+  std::size_t calls = 0;
+  // A validation that improves three times, then gets worse.
+  const train::ValidateFn validate = [&] {
+    ++calls;
+    return train::Logs{{"score", calls <= 3 ? double(calls) : 3.0 - double(calls)}};
+  };
+  auto stopping = std::make_shared<train::EarlyStopping>(
+      train::EarlyStoppingOptions("score").mode(train::Mode::Max).patience(2));
+  train::Trainer trainer(s.model, s.sgd, quiet().max_epochs(50));
+  trainer.callback(stopping);
+  const train::FitResult r = trainer.fit(s.plan(), s.step(), validate);
+  CHECK(r.stop_reason == "early stopping");
+  CHECK(r.epochs == 5);
+  CHECK(stopping->best().best() == 3.0);
+  CHECK(stopping->best().best_epoch() == 3);
+
+  auto missing = std::make_shared<train::EarlyStopping>(train::EarlyStoppingOptions("val_acc"));
+  Setup t;
+  train::Trainer other(t.model, t.sgd, quiet());
+  other.callback(missing);
+  CHECK_THROWS_WITH(other.fit(t.plan(), t.step(), t.validate()),
+                    Catch::Contains("EarlyStopping: the metric 'val_acc' is not reported"));
+}
+
+TEST_CASE("a diverged loss ends the run with one line and keeps the last good resume point",
+          "[train]") {
+  TempDir dir;
+  Setup s;
+  train::Trainer trainer(s.model, s.sgd, quiet().max_epochs(3).run_dir(dir.path));
+  auto step = s.step();
+  std::size_t calls = 0;
+  const train::StepFn poisoned = [&](const train::Batch& b) {
+    train::StepOutput out = step(b);
+    if (++calls == 12) out.loss = out.loss * std::nan("");
+    return out;
+  };
+  CHECK_THROWS_WITH(trainer.fit(s.plan(), poisoned, s.validate()),
+                    Catch::Contains("training diverged: the loss is nan at epoch 2, step 12"));
+  // resume.npz holds epoch 1's end; the weights in it are finite.
+  CHECK(train::ResumeState::load(dir.path, "tapegrad").size("epoch") == 1);
+}
+
+TEST_CASE("the Trainer's run folder: files, refusals, resume after a signal", "[train]") {
+  TempDir dir;
+  const fs::path run = dir.path / "run";
+  {
+    Setup s;
+    train::Trainer trainer(s.model, s.sgd, quiet().max_epochs(4).run_dir(run).program("t"));
+    trainer.track("shuffle", s.shuffle);
+    trainer.fit(s.plan(), s.step(), s.validate());
+  }
+  for (const char* f : {"metrics.csv", "curves.svg", "resume.npz", ".lock"})
+    CHECK(fs::exists(run / f));
+  std::ifstream csv(run / "metrics.csv");
+  std::string header;
+  std::getline(csv, header);
+  CHECK(header == "epoch,step,abs_error,loss,lr,train_seconds,val_loss");
+  std::size_t rows = 0;
+  for (std::string line; std::getline(csv, line);) ++rows;
+  CHECK(rows == 4);
+
+  Setup again;
+  CHECK_THROWS_WITH(train::Trainer(again.model, again.sgd, quiet().run_dir(run)).fit(
+                        again.plan(), again.step()),
+                    Catch::Contains("--overwrite") || Catch::Contains("not empty"));
+  CHECK_THROWS_WITH(train::Trainer(again.model, again.sgd, quiet().run_dir(run).resume(true)
+                                                              .program("t")).fit(again.plan(), again.step()),
+                    Catch::Contains("has finished"));
+  CHECK_THROWS_WITH(train::Trainer(again.model, again.sgd, quiet().run_dir(run).resume(true)
+                                                              .program("other")).fit(again.plan(), again.step()),
+                    Catch::Contains("is a t run, not a other one"));
+
+  // SIGINT at the first batch of epoch 2: saved there; resumed, the same weights and rows.
+  const fs::path stopped = dir.path / "stopped";
+  Setup s;
+  train::Trainer trainer(s.model, s.sgd, quiet().max_epochs(4).run_dir(stopped).program("t"));
+  trainer.track("shuffle", s.shuffle);
+  std::size_t steps = 0;
+  auto step = s.step();
+  const train::StepFn interrupting = [&](const train::Batch& b) {
+    if (++steps == 8) std::raise(SIGINT);  // the last batch of epoch 1
+    return step(b);
+  };
+  try {
+    trainer.fit(s.plan(), interrupting, s.validate());
+    FAIL("not interrupted");
+  } catch (const train::Interrupted& e) {
+    CHECK(e.signal() == SIGINT);
+    CHECK_THAT(e.what(), Catch::Contains("SIGINT during epoch 2; the run is saved at batch 0"));
+  }
+  Setup r;
+  train::Trainer resumed(r.model, r.sgd,
+                         quiet().max_epochs(4).run_dir(stopped).resume(true).program("t"));
+  resumed.track("shuffle", r.shuffle);
+  resumed.fit(r.plan(), r.step(), r.validate());
+  Setup whole;
+  train::Trainer uninterrupted(whole.model, whole.sgd, quiet().max_epochs(4));
+  uninterrupted.track("shuffle", whole.shuffle);
+  uninterrupted.fit(whole.plan(), whole.step(), whole.validate());
+  CHECK(weights_of(r.model) == weights_of(whole.model));
+}
+
+TEST_CASE("validation every N steps, and a tracked Stateful object", "[train]") {
+  struct Counter : train::Stateful {
+    double total = 0;
+    void save(train::ResumeState& state, const std::string& prefix) const override {
+      state.put_number(prefix + "total", total);
+    }
+    void load(const train::ResumeState& state, const std::string& prefix) override {
+      total = state.number(prefix + "total");
+    }
+  };
+  Setup s;
+  Counter counter;
+  train::Trainer trainer(s.model, s.sgd, quiet().max_epochs(2).val_check_interval(3));
+  trainer.track("counter", counter);
+  const train::StepFn step = [&, inner = s.step()](const train::Batch& b) {
+    counter.total += 1;
+    return inner(b);
+  };
+  const train::FitResult r = trainer.fit(s.plan(), step, s.validate());
+  // 8 steps an epoch: validations after steps 3 and 6, the end of epoch 1 (8), 9, 12, 15, 16.
+  std::vector<double> at;
+  for (const auto& row : r.history) at.push_back(row.at("step"));
+  CHECK(at == std::vector<double>{3, 6, 8, 9, 12, 15, 16});
+  CHECK(counter.total == 16);
+}
