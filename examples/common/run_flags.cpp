@@ -1,0 +1,60 @@
+// The run flags and the Trainer's options they give.
+#include "common/run_flags.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <tapegrad/train/files.hpp>
+#include <tapegrad/train/parallel.hpp>
+
+#include "common/cli.hpp"
+
+namespace tg::examples {
+
+void add_run_flags(CLI::App& cmd, RunFlags& flags, const std::string& program,
+                   const std::string& out_receives) {
+  cmd.add_option("--out", flags.out,
+                 fmt::format("Run folder for {} (default: runs/{}/<timestamp>)", out_receives,
+                             program));
+  cmd.add_flag("--overwrite", flags.overwrite,
+               "Allow --out to name a folder that holds a checkpoint");
+  cmd.add_option("--resume", flags.resume,
+                 fmt::format("Continue the run in this folder where it stopped (Ctrl-C, kill, "
+                             "crash): `{} train --resume RUN` alone, the flags are the run's; "
+                             "without a time limit the result is the same, bit for bit, as a run "
+                             "never interrupted",
+                             program));
+  number_in(cmd.add_option("--time-limit", flags.time_limit,
+                           "Stop training after this many seconds (validation excluded), keeping "
+                           "the best weights; 0 = no limit"),
+            0.0, 1e9);
+}
+
+tg::train::TrainerOptions trainer_options(const RunFlags& flags, const std::string& program) {
+  std::filesystem::path dir = !flags.resume.empty() ? flags.resume : flags.out;
+  if (dir.empty()) {
+    // A new timestamped folder, made by rank 0; the other ranks never write, and only need to
+    // know that the run has a folder (its saves are collective).
+    const std::filesystem::path base = std::filesystem::path("runs") / program;
+    dir = tg::train::parallel().is_root() ? tg::train::make_run_dir(base) : base / "(rank 0's)";
+  }
+  return tg::train::TrainerOptions()
+      .run_dir(dir)
+      .overwrite(flags.overwrite)
+      .resume(!flags.resume.empty())
+      .max_time(flags.time_limit)
+      .program(program)
+      .command_line(flags.started_args)
+      .resume_hint(fmt::format("resume with: {} train --resume", program))
+      .divergence_hint("try a smaller --lr or --clip");
+}
+
+void parse_with_resume(CLI::App& app, int argc, char** argv, const std::string& program,
+                       RunFlags& flags) {
+  std::vector<std::string> args = resume_command_line(argc, argv, program, flags.started_args);
+  std::vector<char*> args_argv;
+  for (std::string& arg : args) args_argv.push_back(arg.data());
+  parse_args(app, static_cast<int>(args_argv.size()), args_argv.data());
+}
+
+}  // namespace tg::examples

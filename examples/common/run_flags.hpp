@@ -1,0 +1,39 @@
+// The flags of every example's `train` that say where its run goes and how it stops: --out,
+// --overwrite, --resume and --time-limit, declared once and turned into the Trainer's options.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <tapegrad/train/trainer.hpp>
+
+namespace CLI {
+class App;
+}
+
+namespace tg::examples {
+
+struct RunFlags {
+  std::string out;        // empty: runs/<program>/<timestamp>
+  bool overwrite = false;
+  std::string resume;     // the run folder to continue
+  double time_limit = 0;  // seconds of training; 0: none
+  std::string started_args;  // how the run was started (resume_command_line fills it)
+};
+
+// Adds --out (whose help says what the folder receives, e.g. "the checkpoint, metrics.csv and
+// pictures"), --overwrite, --resume and --time-limit to `cmd`. flags.time_limit's value is the
+// default shown.
+void add_run_flags(CLI::App& cmd, RunFlags& flags, const std::string& program,
+                   const std::string& out_receives);
+
+// The Trainer's options for the flags: the run folder (--out, or a new runs/<program>/<stamp>;
+// --resume's), overwrite, resume, max_time, the program's name, how it was started, and the
+// lines that tell how to resume and what to try after a diverged loss.
+tg::train::TrainerOptions trainer_options(const RunFlags& flags, const std::string& program);
+
+// Parses argv (or, for `train --resume RUN`, the run's recorded arguments) into `app`.
+void parse_with_resume(CLI::App& app, int argc, char** argv, const std::string& program,
+                       RunFlags& flags);
+
+}  // namespace tg::examples
