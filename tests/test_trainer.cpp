@@ -149,6 +149,22 @@ TEST_CASE("EarlyStopping stops after `patience` validations without improvement"
   CHECK(stopping->best().best() == 3.0);
   CHECK(stopping->best().best_epoch() == 3);
 
+  // A threshold stops at once, saying so in its own words or by default in the metric's.
+  for (const std::string reason : {"", "perfect score"}) {
+    Setup t;
+    std::size_t validations = 0;
+    auto threshold = std::make_shared<train::EarlyStopping>(
+        train::EarlyStoppingOptions("score").mode(train::Mode::Max).stopping_threshold(2.0)
+            .threshold_reason(reason));
+    train::Trainer trainer(t.model, t.sgd, quiet().max_epochs(50));
+    trainer.callback(threshold);
+    const train::FitResult stopped = trainer.fit(t.plan(), t.step(), [&] {
+      return train::Logs{{"score", double(++validations)}};
+    });
+    CHECK(stopped.epochs == 2);
+    CHECK(stopped.stop_reason == (reason.empty() ? "score reached 2" : reason));
+  }
+
   auto missing = std::make_shared<train::EarlyStopping>(train::EarlyStoppingOptions("val_acc"));
   Setup t;
   train::Trainer other(t.model, t.sgd, quiet());

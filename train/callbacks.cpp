@@ -58,7 +58,9 @@ void EarlyStopping::on_validation_end(Trainer& trainer, const Logs& logs) {
   const auto threshold = options_.stopping_threshold();
   if (threshold && best_.seen() &&
       (options_.mode() == Mode::Min ? best_.best() <= *threshold : best_.best() >= *threshold))
-    trainer.stop(fmt::format("{} reached {}", best_.monitor(), *threshold));
+    trainer.stop(options_.threshold_reason().empty()
+                     ? fmt::format("{} reached {}", best_.monitor(), *threshold)
+                     : options_.threshold_reason());
 }
 
 void EarlyStopping::on_fit_end(Trainer& trainer, FitResult&) {

@@ -61,6 +61,8 @@ class EarlyStoppingOptions {
   TG_ARG(bool, restore_best_weights) = true;  // at the end of fit (also after a time limit)
   // Stops as soon as the monitored value reaches this (Lightning's stopping_threshold).
   TG_ARG(std::optional<double>, stopping_threshold);
+  // The stop reason then (FitResult::stop_reason); empty: "<monitor> reached <threshold>".
+  TG_ARG(std::string, threshold_reason);
 
  private:
   std::string monitor_;
