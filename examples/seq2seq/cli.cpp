@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "common/cli.hpp"
+#include "common/run_flags.hpp"
 #include "seq2seq/commands.hpp"
 #include "tapegrad/nn/rnn_kinds.hpp"
 
@@ -51,10 +52,6 @@ void add_train_options(CLI::App& cmd, TrainArgs& a) {
                             "validation exact match; 0 = off (the best epoch's weights are kept "
                             "either way; a perfect validation score also stops)"),
              0, 100000);
-  number_in(cmd.add_option("--time-limit", t.time_limit,
-                           "Stop training after this many seconds (validation excluded); 0 = no "
-                           "limit"),
-            0.0, 1e9);
   integer_in(cmd.add_option("--beam", a.beam,
                             "Beam width of the final test report beside greedy decoding; 1 = "
                             "greedy only"),
@@ -64,14 +61,8 @@ void add_train_options(CLI::App& cmd, TrainArgs& a) {
                             "shuffling"),
              0, UINT64_MAX);
   add_threads_option(cmd, a.threads);
-  cmd.add_option("--out", a.out,
-                 "Run folder for the checkpoint, metrics.csv, pictures and the data parts "
-                 "(default: runs/seq2seq/<timestamp>)");
-  cmd.add_flag("--overwrite", a.overwrite, "Allow --out to name a folder that holds a checkpoint");
-  cmd.add_option("--resume", a.resume,
-                 "Continue the run in this folder where it stopped (Ctrl-C, kill, crash): "
-                 "`seq2seq train --resume RUN` alone, the flags are the run's; without a time "
-                 "limit the result is the same, bit for bit, as a run never interrupted");
+  add_run_flags(cmd, a.run, kExampleName,
+                "the checkpoint, metrics.csv, pictures and the data parts");
 }
 
 }  // namespace
@@ -122,10 +113,7 @@ int seq2seq_main(int argc, char** argv) {
     add_threads_option(*translate_cmd, translate.threads);
     translate_cmd->add_option("sources", translate.sources, "Texts to translate")->required();
 
-    std::vector<std::string> args = resume_command_line(argc, argv, kExampleName, train.started_args);
-    std::vector<char*> args_argv;
-    for (std::string& arg : args) args_argv.push_back(arg.data());
-    parse_args(app, static_cast<int>(args_argv.size()), args_argv.data());
+    parse_with_resume(app, argc, argv, kExampleName, train.run);
     if (train_cmd->parsed()) return run_train(train);
     if (eval_cmd->parsed()) return run_eval(eval);
     return run_translate(translate);

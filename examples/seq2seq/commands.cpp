@@ -12,11 +12,10 @@
 #include "common/job.hpp"
 #include "common/limits.hpp"
 #include "common/text.hpp"
-#include "tapegrad/nn/npz.hpp"
+#include "tapegrad/train/checkpoint.hpp"
 #include "tapegrad/train/files.hpp"
 #include "tapegrad/train/messages.hpp"
 #include "tapegrad/train/progress.hpp"
-#include "tapegrad/train/resume.hpp"
 
 namespace tg::examples::seq2seq {
 namespace fs = std::filesystem;
@@ -69,26 +68,10 @@ PairSplit load_split(const TrainArgs& a) {
   return split;
 }
 
-tg::train::CheckpointMeta make_meta(const ModelConfig& config,
-                                    const std::map<std::string, std::string>& extra) {
-  tg::train::CheckpointMeta meta{kExampleName, to_meta(config)};
-  for (const auto& [k, v] : extra) meta.text[k] = v;
-  return meta;
-}
-
 }  // namespace
 
 std::unique_ptr<Seq2Seq> load_model(const std::string& path) {
-  const nn::Archive archive = nn::load_npz(path);
-  const tg::train::CheckpointMeta meta =
-      tg::train::read_checkpoint_meta(archive, path, kExampleName);
-  ModelConfig config = config_from_meta(meta.text, path);
-  check_parameter_count(archive, path, parameter_estimate(config));
-  Generator gen(0);  // the weights are overwritten: any initialisation will do
-  auto model = std::make_unique<Seq2Seq>(std::move(config), gen);
-  tg::train::load_checkpoint_state(archive, path, *model, nullptr, nullptr);
-  model->eval();
-  return model;
+  return load_checkpoint_model<Seq2Seq>(path, kExampleName, config_from_meta, parameter_estimate);
 }
 
 int run_train(const TrainArgs& a) {
@@ -124,72 +107,37 @@ int run_train(const TrainArgs& a) {
   Generator gen(a.seed);
   Seq2Seq model(config, gen);
 
-  const bool resuming = !a.resume.empty();
-  const tg::train::RunFolder folder =
-      tg::train::claim_run_dir(resuming        ? fs::path(a.resume)
-                               : a.out.empty() ? tg::train::make_run_dir("runs/seq2seq")
-                                               : fs::path(a.out),
-                               resuming      ? tg::train::RunDirUse::Resume
-                               : a.overwrite ? tg::train::RunDirUse::Overwrite
-                                             : tg::train::RunDirUse::New);
-  std::optional<tg::train::ResumeState> resumed;
-  if (resuming) resumed = tg::train::ResumeState::load(folder.path, kExampleName);
-  const fs::path& run = folder.path;
-  tg::train::report_stale(folder);
-  const fs::path checkpoint = run / "model.npz";
   std::printf("model: %s, %zu parameters\n", describe(config).c_str(), model.parameter_count());
   const TrainOptions& o = a.train;
   std::printf("training: adam lr %g (decay %g per epoch), batch %zu, clip %g, up to %zu epochs%s, "
               "patience %zu\n",
               o.lr, o.lr_decay, o.batch, o.clip, o.epochs,
-              o.time_limit > 0
-                  ? fmt::format(" or {}", tg::train::format_duration(o.time_limit)).c_str()
+              a.run.time_limit > 0
+                  ? fmt::format(" or {}", tg::train::format_duration(a.run.time_limit)).c_str()
                   : "",
               o.patience);
-  std::printf("run folder: %s\n", run.string().c_str());
   std::fflush(stdout);
-  write_pairs(run / "train.tsv", split.train);
-  write_pairs(run / "validation.tsv", split.validation);
-  write_pairs(run / "test.tsv", split.test);
-
-  std::map<std::string, std::string> extra = {
-      {"data", a.data.empty() ? "generated dates" : a.data}, {"seed", std::to_string(a.seed)}};
-  std::vector<EpochRecord> history;
-  if (resumed) {
-    history = history_from_text(resumed->text("history"));
-    for (const auto& [key, value] : resumed->texts("extra.")) extra[key] = value;
-  }
-  tg::train::CsvWriter metrics =
-      resumed ? tg::train::CsvWriter(run / "metrics.csv", metrics_header(), history.size())
-              : tg::train::CsvWriter(run / "metrics.csv", metrics_header());
-  // While training, Ctrl-C stops at a batch boundary with the last epoch's state saved; after it,
-  // Ctrl-C ends the program as usual.
-  std::optional<tg::train::StopSignals> signals(std::in_place);
-  TrainHooks hooks;
-  hooks.resume = resumed ? &*resumed : nullptr;
-  tg::train::StopRequest stop(run);
-  hooks.stop = &stop;
-  hooks.on_resume_point = [&](tg::train::ResumeState& state) {
-    state.set_run(kExampleName, a.started_args);
-    for (const auto& [key, value] : extra) state.put("extra." + key, value);
-    state.save(run);
+  // The checkpoint's metadata: the model's, and where its data came from.
+  std::map<std::string, std::string> meta = to_meta(config);
+  meta["data"] = a.data.empty() ? "generated dates" : a.data;
+  meta["seed"] = std::to_string(a.seed);
+  RunOutput output;
+  output.meta = [&] { return meta; };
+  output.on_start = [&](const tg::train::Trainer& trainer) {
+    const fs::path& run = trainer.run_dir();
+    std::printf("run folder: %s\n", run.string().c_str());
+    std::fflush(stdout);
+    write_pairs(run / "train.tsv", split.train);
+    write_pairs(run / "validation.tsv", split.validation);
+    write_pairs(run / "test.tsv", split.test);
   };
-  hooks.on_epoch = [&](const EpochRecord& r) {
-    metrics.write_row(metrics_row(r));
-    history.push_back(r);
-    write_curves_svg(run / "curves.svg", history);
-  };
-  hooks.on_best = [&](const EpochRecord& r) {
-    extra["epoch"] = std::to_string(r.epoch);
-    extra["val_exact_match"] = fmt::format("{:.6f}", r.val_exact);
-    tg::train::save_checkpoint(checkpoint.string(), model, nullptr, nullptr,
-                               make_meta(config, extra));
-  };
-  const TrainResult result = train_model(model, train, validation, split.validation, o, gen, hooks);
-  signals.reset();
-  std::printf("\ntraining: %s, stopped by %s; best validation exact match %.2f%% at epoch %zu\n",
-              tg::train::format_duration(result.train_seconds).c_str(), result.stop_reason.c_str(),
-              100 * result.best_val_exact, result.best_epoch);
+  const tg::train::TrainerOptions run = trainer_options(a.run, kExampleName);
+  const TrainResult result =
+      train_model(model, train, validation, split.validation, o, gen, run, output);
+  std::printf("\ntraining: %s, stopped by %s; best validation exact match %.2f%% at epoch %zu, "
+              "whose weights are kept\n",
+              tg::train::format_duration(result.fit.train_seconds).c_str(),
+              result.stop_reason.c_str(), 100 * result.best_val_exact, result.best_epoch);
 
   const Evaluation greedy = evaluate(model, split.test, test, 1);
   std::optional<Evaluation> beam;
@@ -197,13 +145,15 @@ int run_train(const TrainArgs& a) {
   const std::string report =
       evaluation_report("test", greedy, beam ? &*beam : nullptr, a.beam);
   std::printf("\n%s", report.c_str());
-  extra["test_exact_match"] = fmt::format("{:.6f}", greedy.exact_match());
-  if (beam) extra["test_exact_match_beam"] = fmt::format("{:.6f}", beam->exact_match());
-  extra["train_seconds"] = fmt::format("{:.1f}", result.train_seconds);
-  tg::train::save_checkpoint(checkpoint.string(), model, nullptr, nullptr,
-                             make_meta(config, extra));
-  tg::train::write_file_atomic(run / "report.txt", report);
-  const auto maps = write_attention_maps(run, beam ? *beam : greedy, kAttentionMaps);
+  meta["epoch"] = std::to_string(result.best_epoch);
+  meta["val_exact_match"] = fmt::format("{}", result.best_val_exact);
+  meta["test_exact_match"] = fmt::format("{:.6f}", greedy.exact_match());
+  if (beam) meta["test_exact_match_beam"] = fmt::format("{:.6f}", beam->exact_match());
+  meta["train_seconds"] = fmt::format("{:.1f}", result.fit.train_seconds);
+  const fs::path checkpoint = run.run_dir() / "model.npz";
+  tg::train::save_checkpoint(checkpoint.string(), model, nullptr, nullptr, {kExampleName, meta});
+  tg::train::write_file_atomic(run.run_dir() / "report.txt", report);
+  const auto maps = write_attention_maps(run.run_dir(), beam ? *beam : greedy, kAttentionMaps);
   std::printf("\nwrote %s (checkpoint), metrics.csv, curves.svg, report.txt, %zu attention_*.svg, "
               "train/validation/test.tsv\n",
               checkpoint.string().c_str(), maps.size());

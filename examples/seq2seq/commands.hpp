@@ -6,8 +6,7 @@
 #include <string>
 #include <vector>
 
-#include <tapegrad/train/checkpoint.hpp>
-
+#include "common/run_flags.hpp"
 #include "seq2seq/dates.hpp"
 #include "seq2seq/model.hpp"
 #include "seq2seq/train.hpp"
@@ -27,10 +26,12 @@ struct TrainArgs {
   std::size_t beam = 5;  // for the final test report
   std::uint64_t seed = 1;
   int threads = 0;
-  std::string out;  // empty: runs/seq2seq/<timestamp>
-  bool overwrite = false;
-  std::string resume;        // --resume: the run folder to continue
-  std::string started_args;  // the command line the run was started with (encode_args)
+  // --out, --overwrite, --resume; a time budget by default, which keeps `seq2seq train` short.
+  RunFlags run = [] {
+    RunFlags flags;
+    flags.time_limit = 170;
+    return flags;
+  }();
 };
 
 struct EvalArgs {
