@@ -4,6 +4,8 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 
@@ -193,4 +195,41 @@ TEST_CASE("seq2seq end to end: a small run learns, eval and translate read its c
   const RunResult again = run_seq2seq("train --epochs 1 --train-size 50 --out run", dir.path);
   CHECK(again.code == 2);
   CHECK_THAT(again.err, Catch::Contains("--overwrite"));
+}
+
+TEST_CASE("seq2seq --time-limit: training stops at the budget with the best validation's weights",
+          "[seq2seq][e2e]") {
+  TempDir dir;
+  const RunResult train = run_seq2seq(
+      "train --train-size 3000 --val-size 100 --test-size 20 --embedding 8 --hidden 8 "
+      "--decoder-hidden 16 --epochs 1000 --patience 0 --time-limit 1 --beam 1 --threads 1 --out run",
+      dir.path);
+  INFO(train.out << train.err);
+  REQUIRE(train.code == 0);
+  // One line says why it stopped and which weights it kept.
+  CHECK_THAT(train.out, Catch::Contains("stopped by time limit; best validation exact match ") &&
+                            Catch::Contains("whose weights are kept"));
+  // metrics.csv: epoch,steps,lr,train_loss,val_exact_match,epoch_seconds,elapsed_seconds,...
+  const std::vector<std::string> rows = tg::train::read_lines(dir.path / "run" / "metrics.csv");
+  REQUIRE(rows.size() >= 2);
+  const auto cell = [&](std::size_t row, int column) {
+    std::string cells = rows[row];
+    for (int i = 0; i < column; ++i) cells = cells.substr(cells.find(',') + 1);
+    return std::stod(cells.substr(0, cells.find(',')));
+  };
+  CHECK(cell(rows.size() - 1, 6) >= 1.0);
+  CHECK(cell(rows.size() - 1, 6) < 30.0);
+  CHECK(cell(rows.size() - 1, 0) < 1000);
+  double best = -1;
+  for (std::size_t row = 1; row < rows.size(); ++row) best = std::max(best, cell(row, 4));
+  // The checkpoint holds the best validation's weights: evaluated on the validation part, it
+  // scores what that epoch scored.
+  const RunResult eval =
+      run_seq2seq("eval --checkpoint run/model.npz --data run/validation.tsv --beam 1", dir.path);
+  INFO(eval.out << eval.err);
+  REQUIRE(eval.code == 0);
+  char expected[64];
+  std::snprintf(expected, sizeof expected, "100 pairs; exact match greedy %.2f%% (%ld wrong)",
+                100 * best, std::lround(100 * (1 - best)));
+  CHECK_THAT(eval.out, Catch::Contains(expected));
 }

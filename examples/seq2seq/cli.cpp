@@ -42,16 +42,8 @@ void add_train_options(CLI::App& cmd, TrainArgs& a) {
   number_in(cmd.add_option("--lr-decay", t.lr_decay,
                            "Multiply the learning rate by this after every epoch (1 = constant)"),
             0, 1, true);
-  number_in(cmd.add_option("--clip", t.clip,
-                           "Clip the gradient's total norm to this; 0 = no clipping"),
-            0.0, 1e9);
-  integer_in(cmd.add_option("--epochs", t.epochs, "Maximum number of epochs"), 1, 100000);
-  integer_in(cmd.add_option("--batch", t.batch, "Pairs per mini-batch"), 1, 65536);
-  integer_in(cmd.add_option("--patience", t.patience,
-                            "Early stopping: stop after this many epochs without a better "
-                            "validation exact match; 0 = off (the best epoch's weights are kept "
-                            "either way; a perfect validation score also stops)"),
-             0, 100000);
+  add_loop_flags(cmd, t.epochs, t.batch, t.clip, t.patience, "Pairs",
+                 "validation exact match (a perfect one stops too)");
   integer_in(cmd.add_option("--beam", a.beam,
                             "Beam width of the final test report beside greedy decoding; 1 = "
                             "greedy only"),
@@ -92,25 +84,22 @@ int seq2seq_main(int argc, char** argv) {
     add_train_options(*train_cmd, train);
 
     EvalArgs eval;
-    CLI::App* eval_cmd = app.add_subcommand(
-        "eval", "Exact match of a checkpoint on a file of pairs (default: the test part of its run)");
-    eval_cmd->add_option("--checkpoint", eval.checkpoint, "model.npz written by train")->required();
+    CLI::App* eval_cmd = add_checkpoint_command(
+        app, "eval", "Exact match of a checkpoint on a file of pairs (default: the test part of its run)",
+        eval.checkpoint, eval.threads);
     eval_cmd->add_option("--data", eval.data,
                          "File of tab-separated pairs (default: test.tsv beside the checkpoint)");
     integer_in(eval_cmd->add_option("--beam", eval.beam,
                                     "Beam width reported beside greedy decoding; 1 = greedy only"),
                1, 100);
-    add_threads_option(*eval_cmd, eval.threads);
 
     TranslateArgs translate;
-    CLI::App* translate_cmd = app.add_subcommand(
-        "translate", "Print each source and its translation, tab-separated");
-    translate_cmd->add_option("--checkpoint", translate.checkpoint, "model.npz written by train")
-        ->required();
+    CLI::App* translate_cmd = add_checkpoint_command(
+        app, "translate", "Print each source and its translation, tab-separated",
+        translate.checkpoint, translate.threads);
     integer_in(translate_cmd->add_option("--beam", translate.beam,
                                          "Beam width; 1 = greedy decoding"),
                1, 100);
-    add_threads_option(*translate_cmd, translate.threads);
     translate_cmd->add_option("sources", translate.sources, "Texts to translate")->required();
 
     parse_with_resume(app, argc, argv, kExampleName, train.run);
