@@ -91,17 +91,24 @@ class BestModel : public tg::train::Callback {
   bool improved_ = false;
 };
 
-// metrics.csv whose rows also hold what `derive` computes from each validation point and the one
-// before it (empty before the first): the rates of the interval between them.
+// metrics.csv, the columns named as the log keys, whose rows also hold what `derive` computes from
+// each validation point and the one before it (zeros before the first): the interval's rates.
 class IntervalCsv : public tg::train::CsvLogger {
  public:
-  using Derive = std::function<void(const tg::train::Logs& previous, tg::train::Logs& row)>;
-  IntervalCsv(std::vector<Column> columns, Derive derive);
+  using Before = std::function<double(const std::string& key)>;
+  using Derive = std::function<void(const Before& before, tg::train::Logs& row)>;
+  IntervalCsv(const std::vector<std::string>& columns, Derive derive);
   void on_validation_end(tg::train::Trainer& trainer, const tg::train::Logs& logs) override;
 
  private:
   Derive derive_;
 };
+
+// What both modes track and call first: the generators (shuffle, dropout), early stopping, the
+// best model.
+void track_common(tg::train::Trainer& trainer, Session& s,
+                  std::shared_ptr<tg::train::EarlyStopping> stopping,
+                  std::shared_ptr<BestModel> best);
 
 // The Trainer's options for this run (the metrics and curves left to the mode's callbacks);
 // sets the session's run folder and prints the corpus, the folder and the model.

@@ -127,14 +127,40 @@ void BestModel::load(tg::train::Trainer&, const tg::train::ResumeState& state,
     s_.info.extra[key] = state.text(prefix + "extra." + key);
 }
 
-IntervalCsv::IntervalCsv(std::vector<Column> columns, Derive derive)
-    : CsvLogger("metrics.csv", std::move(columns)), derive_(std::move(derive)) {}
+namespace {
+
+std::vector<tg::train::CsvLogger::Column> same_names(const std::vector<std::string>& keys) {
+  std::vector<tg::train::CsvLogger::Column> columns;
+  for (const std::string& key : keys) columns.push_back({key, key});
+  return columns;
+}
+
+}  // namespace
+
+IntervalCsv::IntervalCsv(const std::vector<std::string>& columns, Derive derive)
+    : CsvLogger("metrics.csv", same_names(columns)), derive_(std::move(derive)) {}
 
 void IntervalCsv::on_validation_end(tg::train::Trainer& trainer, const tg::train::Logs& logs) {
   const auto& history = trainer.history();  // this point is its last row
+  const tg::train::Logs* previous = history.size() >= 2 ? &history[history.size() - 2] : nullptr;
   tg::train::Logs row = logs;
-  derive_(history.size() >= 2 ? history[history.size() - 2] : tg::train::Logs{}, row);
+  derive_(
+      [previous](const std::string& key) {
+        if (!previous) return 0.0;
+        const auto it = previous->find(key);
+        return it == previous->end() ? 0.0 : it->second;
+      },
+      row);
   CsvLogger::on_validation_end(trainer, row);
+}
+
+void track_common(tg::train::Trainer& trainer, Session& s,
+                  std::shared_ptr<tg::train::EarlyStopping> stopping,
+                  std::shared_ptr<BestModel> best) {
+  trainer.track("shuffle", s.gen)
+      .track("dropout", s.model->dropout_generator())
+      .callback(std::move(stopping))
+      .callback(std::move(best));
 }
 
 void finish(Session& s, const tg::train::FitResult& result,

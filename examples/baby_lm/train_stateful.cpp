@@ -230,29 +230,16 @@ int train_stateful(Session& s) {
   chart.y_label = "bits per character";
   chart.lines = {{"train_bpc", "training"}, {"val_bpc", "validation (held-out tail)", true}};
   chart.y_min = 0.0;
-  trainer.track("shuffle", s.gen)
-      .track("dropout", model.dropout_generator())
-      .track("sample", sample_gen)
+  track_common(trainer, s, stopping, best);
+  trainer.track("sample", sample_gen)
       .track("carried", *carried)
       .callback(carried)
-      .callback(stopping)
-      .callback(best)
       .callback(report)
       .callback(std::make_shared<IntervalCsv>(
-          std::vector<tg::train::CsvLogger::Column>{{"epoch", "epoch"},
-                                                    {"step", "step"},
-                                                    {"train_chars", "train_chars"},
-                                                    {"train_loss", "loss"},
-                                                    {"train_bpc", "train_bpc"},
-                                                    {"val_loss", "val_loss"},
-                                                    {"val_bpc", "val_bpc"},
-                                                    {"chars_per_s", "chars_per_s"},
-                                                    {"train_seconds", "train_seconds"}},
-          [](const Logs& previous, Logs& row) {
-            const auto before = [&](const char* key) {
-              const auto it = previous.find(key);
-              return it == previous.end() ? 0.0 : it->second;
-            };
+          std::vector<std::string>{"epoch", "step", "train_chars", "train_loss", "train_bpc",
+                                   "val_loss", "val_bpc", "chars_per_s", "train_seconds"},
+          [](const IntervalCsv::Before& before, Logs& row) {
+            row["train_loss"] = row.at("loss");
             row["chars_per_s"] = (row.at("train_chars") - before("train_chars")) /
                                  (row.at("train_seconds") - before("train_seconds"));
           }))

@@ -119,29 +119,17 @@ int train_windows(Session& s) {
   chart.lines.push_back({"loss", every_step ? "training loss (every step)" : "training loss"});
   if (every_step) chart.lines.push_back({"last_step_loss", "after the whole window", true});
   chart.y_min = 0.0;
-  trainer.track("shuffle", s.gen)
-      .track("dropout", model.dropout_generator())
-      .callback(stopping)
-      .callback(best)
-      .callback(target)
+  track_common(trainer, s, stopping, best);
+  trainer.callback(target)
       .callback(std::make_shared<IntervalCsv>(
-          std::vector<tg::train::CsvLogger::Column>{{"epoch", "epoch"},
-                                                    {"loss", "loss"},
-                                                    {"last_step_loss", "last_step_loss"},
-                                                    {"accuracy", "accuracy"},
-                                                    {"windows_per_s", "windows_per_s"},
-                                                    {"epoch_seconds", "epoch_seconds"},
-                                                    {"train_seconds", "train_seconds"}},
-          [windows, global_batch](const Logs& previous, Logs& row) {
-            const auto before = [&](const char* key) {
-              const auto it = previous.find(key);
-              return it == previous.end() ? 0.0 : it->second;
-            };
+          std::vector<std::string>{"epoch", "loss", "last_step_loss", "accuracy", "windows_per_s",
+                                   "epoch_seconds", "train_seconds"},
+          [windows, global_batch](const IntervalCsv::Before& before, Logs& row) {
             // The epoch's batches are full but its last: an epoch cut short by the time limit
             // read as many full batches as it took steps.
             const double seconds = row.at("train_seconds") - before("train_seconds");
-            const double read = std::min(double(windows), (row.at("step") - before("step")) *
-                                                              double(global_batch));
+            const double read =
+                std::min(double(windows), (row.at("step") - before("step")) * double(global_batch));
             row["epoch_seconds"] = seconds;
             row["windows_per_s"] = read / seconds;
           }))
