@@ -151,7 +151,7 @@ TEST_CASE("--help documents every flag", "[baby_lm][e2e]") {
                           Catch::Contains("--threads"));
 }
 
-TEST_CASE("--time-limit ends training at its budget, in both modes, keeping the best weights",
+TEST_CASE("a time limit ends training at its budget, in both modes, keeping the best weights",
           "[baby_lm][e2e]") {
   TempDir dir;
   const std::string corpus = (fs::path(TAPEGRAD_SOURCE_DIR) / "data/baby/phrases.txt").string();
