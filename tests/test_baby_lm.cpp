@@ -9,6 +9,7 @@
 #include "tapegrad/autograd/tape.hpp"
 #include "tapegrad/train/checkpoint.hpp"
 #include "tapegrad/train/early_stopping.hpp"
+#include "tapegrad/train/files.hpp"
 #include "baby_lm/corpus.hpp"
 #include "baby_lm/model.hpp"
 #include "baby_lm/sample.hpp"

@@ -138,7 +138,8 @@ TEST_CASE("--help documents every flag", "[baby_lm][e2e]") {
                            "--window", "--embed", "--units", "--layers", "--dropout",
                            "--patience", "--clip", "--seed", "--stateful", "--bptt",
                            "--val-fraction", "--val-every", "--sample-prompt", "--sample-length",
-                           "--target-loss", "--last-step-only", "--precision"})
+                           "--target-loss", "--last-step-only", "--precision", "--resume",
+                           "--time-limit"})
     CHECK_THAT(train.out, Catch::Contains(flag));
   const RunResult gen = run_baby_lm("generate --help", dir.path);
   CHECK(gen.code == 0);
@@ -148,6 +149,30 @@ TEST_CASE("--help documents every flag", "[baby_lm][e2e]") {
   const RunResult top = run_baby_lm("--help", dir.path);
   CHECK_THAT(top.out, Catch::Contains("train") && Catch::Contains("generate") &&
                           Catch::Contains("--threads"));
+}
+
+TEST_CASE("a time limit ends training at its budget, in both modes, keeping the best weights",
+          "[baby_lm][e2e]") {
+  TempDir dir;
+  const std::string corpus = (fs::path(TAPEGRAD_SOURCE_DIR) / "data/baby/phrases.txt").string();
+  for (const std::string mode : {"", " --stateful --bptt 16"}) {
+    INFO(mode);
+    const RunResult r = run_baby_lm("--threads 1 train --corpus " + shell_quote(corpus) + mode +
+                                        " --units 16 --embed 8 --epochs 100000 --time-limit 1 "
+                                        "--patience 0 --overwrite --out run",
+                                    dir.path);
+    INFO(r.out << r.err);
+    REQUIRE(r.code == 0);
+    CHECK_THAT(r.out, Catch::Contains("time limit: training stopped after 1.") &&
+                          Catch::Contains("the best weights are kept") &&
+                          Catch::Contains("weights restored"));
+    CHECK(tg::train::read_lines(dir.path / "run" / "metrics.csv").size() < 10000);
+    CHECK(fs::exists(dir.path / "run" / "model.npz"));
+    // A run that ended at its budget has finished.
+    const RunResult again = run_baby_lm("train --resume run", dir.path);
+    CHECK(again.code == 2);
+    CHECK_THAT(again.err, Catch::Contains("has finished"));
+  }
 }
 
 namespace {

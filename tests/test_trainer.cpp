@@ -300,3 +300,25 @@ TEST_CASE("each validation point logs the epoch's training seconds and items per
         Approx(r.history[6].at("epoch_seconds")));
   CHECK(r.history[2].at("train_seconds") == Approx(r.history[2].at("epoch_seconds")));
 }
+
+TEST_CASE("the progress line counts a step's units where they are not its items", "[train]") {
+  // Each batch of 32 rows stands for 32 x 10 characters: the progress sums saved with a stop in
+  // epoch 1 count those, while the loss and metrics stay means over the items.
+  TempDir dir;
+  Setup s;
+  train::Trainer trainer(s.model, s.sgd, quiet().max_epochs(2).run_dir(dir.path).program("t"));
+  std::size_t steps = 0;
+  auto step = s.step();
+  const train::StepFn counted = [&](const train::Batch& b) {
+    if (++steps == 3) std::raise(SIGINT);
+    train::StepOutput out = step(b);
+    out.units = 10.0 * static_cast<double>(b.items.size());
+    return out;
+  };
+  CHECK_THROWS_AS(trainer.fit(s.plan(), counted, s.validate()), train::Interrupted);
+  const train::ResumeState state = train::ResumeState::load(dir.path, "t");
+  const auto position = train::EpochPosition::get(state, 256);
+  REQUIRE(position);
+  CHECK(position->next_batch == 3);
+  CHECK(position->progress_items == 3 * 32 * 10);
+}

@@ -324,13 +324,14 @@ FitResult Trainer::fit(const PlanFn& plan, const StepFn& step, const ValidateFn&
 
       optimizer_.zero_grad();
       StepOutput out;
-      double loss = 0, weight = 0;
+      double loss = 0, weight = 0, units = 0;
       if (!batch.items.empty()) {
         out = step(batch);
         if (!out.loss.defined() || out.loss.size() != 1)
           throw Error("Trainer: the step must return a scalar loss");
         loss = out.loss.item();
         weight = out.weight >= 0 ? out.weight : static_cast<double>(batch.items.size());
+        units = out.units >= 0 ? out.units : static_cast<double>(batch.items.size());
       }
       // The mean over the global batch: each rank's mean weighted by its share of the weight
       // (the averaging of gradients divides by the number of ranks).
@@ -344,8 +345,9 @@ FitResult Trainer::fit(const PlanFn& plan, const StepFn& step, const ValidateFn&
       if (metric_names.empty())
         for (const auto& [name, value] : out.metrics) metric_names.push_back(name);
       // One collective for what is reported: the weighted loss, the weight, the items, the
-      // metrics times the items.
-      std::vector<double> sums{loss * weight, weight, static_cast<double>(batch.items.size())};
+      // metrics times the items, the progress line's units.
+      std::vector<double> sums{loss * weight, weight, static_cast<double>(batch.items.size()),
+                               units};
       for (const std::string& name : metric_names) {
         const auto it = out.metrics.find(name);
         sums.push_back(it == out.metrics.end() ? 0.0 : it->second * batch.items.size());
@@ -362,13 +364,13 @@ FitResult Trainer::fit(const PlanFn& plan, const StepFn& step, const ValidateFn&
         optim::clip_grad_norm(params, options_.gradient_clip_val());
       optimizer_.step();
       ++step_;
-      loop.epoch_items += sums[2];
-      loop.epoch_loss_sum += batch_loss * sums[2];  // the progress line's running mean
+      loop.epoch_items += sums[3];
+      loop.epoch_loss_sum += batch_loss * sums[3];  // the progress line's running mean
       loop.weight += sums[1];
       loop.loss_sum += sums[0];
       loop.items += sums[2];
       for (std::size_t k = 0; k < metric_names.size(); ++k)
-        loop.metric_sums[metric_names[k]] += sums[3 + k];
+        loop.metric_sums[metric_names[k]] += sums[4 + k];
       if (progress) {
         Logs running;
         for (const auto& [name, sum] : loop.metric_sums) running[name] = sum / loop.items;
@@ -380,7 +382,7 @@ FitResult Trainer::fit(const PlanFn& plan, const StepFn& step, const ValidateFn&
             note += fmt::format("{}{} {:.4g}", note.empty() ? "" : "  ", name, value);
         }
         progress->set_note(note);
-        progress->step(batch_loss, static_cast<std::size_t>(sums[2]));
+        progress->step(batch_loss, static_cast<std::size_t>(sums[3]));
       }
       for (auto& cb : callbacks_) cb->on_batch_end(*this, batch, batch_loss);
       const double seconds = train_seconds_ + epoch_seconds();

@@ -9,6 +9,7 @@
 #include "baby_lm/commands.hpp"
 #include "baby_lm/train.hpp"
 #include "common/cli.hpp"
+#include "common/run_flags.hpp"
 
 namespace {
 
@@ -89,14 +90,10 @@ int run(int argc, char** argv) {
                        "text file whose lines (joined with newlines) are the corpus, or a folder "
                        "of .txt files; the vocabulary is its sorted distinct characters")
           ->capture_default_str();
-  train->add_option("--out", t.out, "run folder (default: runs/baby_lm/<date-time>)");
-  train->add_flag("--overwrite", t.overwrite, "reuse an --out folder that holds a checkpoint");
+  tg::examples::add_run_flags(*train, t.run, kExampleName,
+                              "model.npz, metrics.csv and loss.svg");
   std::string precision = "float32";
   tg::examples::add_precision_option(*train, precision);
-  train->add_option("--resume", t.resume,
-                    "continue the run in this folder where it stopped (Ctrl-C, kill, crash): "
-                    "`baby_lm train --resume RUN` alone, the flags are the run's; the result is "
-                    "the same, bit for bit, as a run never interrupted");
   integer_in(train->add_option("--epochs", t.epochs, "maximum epochs"), 1, 100000)
       ->capture_default_str();
   integer_in(train->add_option("--batch", t.batch,
@@ -192,11 +189,7 @@ int run(int argc, char** argv) {
   eval->add_option("--corpus", e.corpus,
                    "corpus to score against (default: the one the checkpoint was trained on)");
 
-  std::vector<std::string> args =
-      tg::examples::resume_command_line(argc, argv, kExampleName, t.started_args);
-  std::vector<char*> args_argv;
-  for (std::string& a : args) args_argv.push_back(a.data());
-  tg::examples::parse_args(app, static_cast<int>(args_argv.size()), args_argv.data());
+  tg::examples::parse_with_resume(app, argc, argv, kExampleName, t.run);
 
   if (train->parsed()) {
     // Training and its evaluations run on this thread, inside the guard (set before the BLAS

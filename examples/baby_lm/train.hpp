@@ -2,30 +2,30 @@
 // what they share (run folder, checkpoints, reports).
 #pragma once
 
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <tapegrad/optim/optim.hpp>
-#include <tapegrad/train/files.hpp>
-#include <tapegrad/train/progress.hpp>
-#include <tapegrad/train/resume.hpp>
+#include <tapegrad/train/callbacks.hpp>
+#include <tapegrad/train/loggers.hpp>
+#include <tapegrad/train/trainer.hpp>
 
 #include "baby_lm/corpus.hpp"
 #include "baby_lm/model.hpp"
 #include "baby_lm/sample.hpp"
+#include "common/run_flags.hpp"
 
 namespace tg::baby_lm {
 
 struct TrainOptions {
   std::filesystem::path corpus;
-  std::filesystem::path out;  // empty: runs/baby_lm/<timestamp>
-  bool overwrite = false;
+  examples::RunFlags run;     // --out, --overwrite, --resume, --time-limit
   ModelConfig model;          // vocab is set from the corpus
   std::size_t window = 15;    // window mode
   // Window mode: score only the prediction after the whole window, as the seed does, instead
@@ -44,9 +44,6 @@ struct TrainOptions {
   std::string sample_prompt;   // stateful: prompt of the samples printed at validations
   std::size_t sample_length = 60;
   double target_loss = 0.5;    // the first epoch whose loss falls below it is reported
-  // --resume: the run folder to continue (its resume.npz); `out` is then that folder.
-  std::filesystem::path resume;
-  std::string started_args;    // the command line the run was started with (encode_args)
 };
 
 // Trains as `options` say, printing to stdout; returns the exit code.
@@ -58,7 +55,6 @@ int train(const TrainOptions& options);
 struct Session {
   TrainOptions options;
   Corpus corpus;
-  tg::train::RunFolder folder;  // locked for the session
   std::filesystem::path run_dir;
   Generator gen;  // initialisation, then shuffling
   std::unique_ptr<BabyLM> model;
@@ -66,24 +62,70 @@ struct Session {
   RunInfo info;
 };
 
-// Loads the corpus, creates the run folder, builds the model and optimizer, prints the summary.
+// Loads the corpus, checks the options against it, builds the model and optimizer: everything
+// that may refuse the run comes before its folder is touched.
 Session start_session(const TrainOptions& options);
 
-// Saves the checkpoint as <run>/model.npz.
+// Saves the checkpoint as <run>/model.npz (rank 0): the model with the optimizer and the shuffle
+// generator, and the run's facts.
 void save_session(Session& s);
 
-// The resume checkpoint's common part: model, optimizer, both generators, the run's metadata.
-// A mode adds its loop's state, then saves it with ResumeState::save.
-tg::train::ResumeState resume_state(const Session& s);
-// Loads that common part into the session (the model and optimizer are already built).
-void resume_session(Session& s, const tg::train::ResumeState& state);
+// <run>/model.npz whenever `monitor` improves, with the facts `facts` gives for that point in the
+// checkpoint's metadata (and "epochs" at every validation); whether the last validation improved.
+class BestModel : public tg::train::Callback {
+ public:
+  using Facts = std::function<std::map<std::string, std::string>(const tg::train::Logs&,
+                                                                 std::size_t epoch)>;
+  BestModel(Session& session, const std::string& monitor, Facts facts);
+  void on_validation_end(tg::train::Trainer& trainer, const tg::train::Logs& logs) override;
+  void save(const tg::train::Trainer&, tg::train::ResumeState& state,
+            const std::string& prefix) const override;
+  void load(tg::train::Trainer&, const tg::train::ResumeState& state,
+            const std::string& prefix) override;
+  bool improved() const { return improved_; }
+
+ private:
+  Session& s_;
+  tg::train::BestOf best_;
+  Facts facts_;
+  bool improved_ = false;
+};
+
+// metrics.csv, the columns named as the log keys, whose rows also hold what `derive` computes from
+// each validation point and the one before it (zeros before the first): the interval's rates.
+class IntervalCsv : public tg::train::CsvLogger {
+ public:
+  using Before = std::function<double(const std::string& key)>;
+  using Derive = std::function<void(const Before& before, tg::train::Logs& row)>;
+  IntervalCsv(const std::vector<std::string>& columns, Derive derive);
+  void on_validation_end(tg::train::Trainer& trainer, const tg::train::Logs& logs) override;
+
+ private:
+  Derive derive_;
+};
+
+// What both modes track and call first: the generators (shuffle, dropout), early stopping, the
+// best model.
+void track_common(tg::train::Trainer& trainer, Session& s,
+                  std::shared_ptr<tg::train::EarlyStopping> stopping,
+                  std::shared_ptr<BestModel> best);
+
+// The Trainer's options for this run (the metrics and curves left to the mode's callbacks);
+// sets the session's run folder and prints the corpus, the folder and the model.
+tg::train::TrainerOptions trainer_options(Session& s);
+// Early stopping on `monitor` (its best weights restored at the end, also after a time limit).
+std::shared_ptr<tg::train::EarlyStopping> early_stopping(const Session& s,
+                                                         const std::string& monitor);
+// What both modes do once fit has returned: the time-limit line, model.npz with the restored
+// best weights and the final optimizer and generator, the files written, samples from `prompts`.
+void finish(Session& s, const tg::train::FitResult& result,
+            const std::vector<std::string>& prompts);
 
 // Samples from `prompts` at temperatures 0.5, 1.0 and 1.5, one line each, as the seed prints
 // them after training. Prompts with characters outside the vocabulary are skipped.
 void print_samples(Session& s, const std::vector<std::string>& prompts, std::size_t length);
 
 double nats_to_bits(double nats);
-double seconds_since(std::chrono::steady_clock::time_point start);
 
 // The predictions after whole windows among logits [n * steps, V] (row i * steps + t, t < steps;
 // steps = 1 when only the last step was computed) and their targets: summed cross-entropy

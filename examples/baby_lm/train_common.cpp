@@ -4,8 +4,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <sstream>
 
 #include <fmt/format.h>
+
+#include <tapegrad/train/parallel.hpp>
+#include <tapegrad/train/resume.hpp>
 
 #include "common/limits.hpp"
 #include "common/text.hpp"
@@ -16,35 +20,7 @@ namespace fs = std::filesystem;
 
 int train(const TrainOptions& options) {
   Session s = start_session(options);
-  const tg::train::StopSignals signals;  // Ctrl-C stops at a batch boundary, state saved
   return options.stateful ? train_stateful(s) : train_windows(s);
-}
-
-tg::train::ResumeState resume_state(const Session& s) {
-  tg::train::ResumeState state;
-  state.set_run(kExampleName, s.options.started_args);
-  state.put("model.", *s.model);
-  state.put("optim.", *s.optimizer);
-  state.put("rng.shuffle", s.gen);
-  state.put("rng.dropout", const_cast<BabyLM&>(*s.model).dropout_generator());
-  for (const auto& [key, value] : s.info.extra) state.put("extra." + key, value);
-  return state;
-}
-
-void resume_session(Session& s, const tg::train::ResumeState& state) {
-  state.get("model.", *s.model);
-  state.get("optim.", *s.optimizer);
-  state.get("rng.shuffle", s.gen);
-  state.get("rng.dropout", s.model->dropout_generator());
-  for (auto& [key, value] : s.info.extra)
-    if (key != "seed" && key != "batch" && key != "lr" && key != "targets") value.clear();
-  for (const char* key : {"epochs", "best_epoch", "best_loss", "best_val_bpc"}) {
-    try {
-      s.info.extra[key] = state.text(std::string("extra.") + key);
-    } catch (const Error&) {
-      s.info.extra.erase(key);  // not reached yet when the state was saved
-    }
-  }
 }
 
 Session start_session(const TrainOptions& options) {
@@ -85,29 +61,121 @@ Session start_session(const TrainOptions& options) {
   optim::AdamOptions adam;
   adam.lr = options.lr;
   s.optimizer = std::make_unique<optim::Adam>(s.model->named_parameters(), adam);
-  s.folder =
-      tg::train::claim_run_dir(!options.resume.empty() ? options.resume
-                               : options.out.empty()   ? tg::train::make_run_dir("runs/baby_lm")
-                                                       : options.out,
-                               !options.resume.empty() ? tg::train::RunDirUse::Resume
-                               : options.overwrite     ? tg::train::RunDirUse::Overwrite
-                                                       : tg::train::RunDirUse::New);
-  s.run_dir = s.folder.path;
-  tg::train::report_stale(s.folder);
-
-  std::printf("corpus: %s (%zu lines, %zu characters, vocabulary of %zu: %s)\n",
-              options.corpus.string().c_str(), s.corpus.lines, s.corpus.text.size(),
-              s.corpus.vocab.size(), one_line(s.corpus.vocab.utf8()).c_str());
-  std::printf("run folder: %s\n", s.run_dir.string().c_str());
-  const Shape input = options.stateful ? Shape{options.batch, options.bptt}
-                                       : Shape{options.batch, options.window};
-  std::printf("%s", s.model->summary(input).c_str());
-  std::fflush(stdout);
   return s;
 }
 
+tg::train::TrainerOptions trainer_options(Session& s) {
+  const TrainOptions& o = s.options;
+  tg::train::TrainerOptions options = examples::trainer_options(o.run, kExampleName)
+                                          .max_epochs(o.epochs)
+                                          .metrics_file("")
+                                          .curves_file("");
+  s.run_dir = options.run_dir();
+  std::printf("corpus: %s (%zu lines, %zu characters, vocabulary of %zu: %s)\n",
+              o.corpus.string().c_str(), s.corpus.lines, s.corpus.text.size(),
+              s.corpus.vocab.size(), one_line(s.corpus.vocab.utf8()).c_str());
+  std::printf("run folder: %s\n", s.run_dir.string().c_str());
+  const Shape input = o.stateful ? Shape{o.batch, o.bptt} : Shape{o.batch, o.window};
+  std::printf("%s", s.model->summary(input).c_str());
+  std::fflush(stdout);
+  return options;
+}
+
+std::shared_ptr<tg::train::EarlyStopping> early_stopping(const Session& s,
+                                                         const std::string& monitor) {
+  return std::make_shared<tg::train::EarlyStopping>(
+      tg::train::EarlyStoppingOptions(monitor).mode(tg::train::Mode::Min).patience(
+          s.options.patience));
+}
+
 void save_session(Session& s) {
+  if (!tg::train::parallel().is_root()) return;
   save_model((s.run_dir / "model.npz").string(), *s.model, s.optimizer.get(), &s.gen, s.info);
+}
+
+BestModel::BestModel(Session& session, const std::string& monitor, Facts facts)
+    : s_(session), best_(monitor, tg::train::Mode::Min), facts_(std::move(facts)) {}
+
+void BestModel::on_validation_end(tg::train::Trainer& trainer, const tg::train::Logs& logs) {
+  const std::size_t epoch = trainer.epoch() + 1;
+  s_.info.extra["epochs"] = std::to_string(epoch);
+  improved_ = best_.improves(logs);
+  if (!improved_) return;
+  best_.take(logs, epoch);
+  for (const auto& [key, value] : facts_(logs, epoch)) s_.info.extra[key] = value;
+  save_session(s_);
+}
+
+// The run's facts so far go with the resume point: the final model.npz holds them.
+void BestModel::save(const tg::train::Trainer&, tg::train::ResumeState& state,
+                     const std::string& prefix) const {
+  best_.save(state, prefix);
+  std::string keys;
+  for (const auto& [key, value] : s_.info.extra) {
+    keys += key + "\n";
+    state.put(prefix + "extra." + key, value);
+  }
+  state.put(prefix + "extra", keys);
+}
+
+void BestModel::load(tg::train::Trainer&, const tg::train::ResumeState& state,
+                     const std::string& prefix) {
+  best_.load(state, prefix);
+  s_.info.extra.clear();
+  std::istringstream keys(state.text(prefix + "extra"));
+  for (std::string key; std::getline(keys, key);)
+    s_.info.extra[key] = state.text(prefix + "extra." + key);
+}
+
+namespace {
+
+std::vector<tg::train::CsvLogger::Column> same_names(const std::vector<std::string>& keys) {
+  std::vector<tg::train::CsvLogger::Column> columns;
+  for (const std::string& key : keys) columns.push_back({key, key});
+  return columns;
+}
+
+}  // namespace
+
+IntervalCsv::IntervalCsv(const std::vector<std::string>& columns, Derive derive)
+    : CsvLogger("metrics.csv", same_names(columns)), derive_(std::move(derive)) {}
+
+void IntervalCsv::on_validation_end(tg::train::Trainer& trainer, const tg::train::Logs& logs) {
+  const auto& history = trainer.history();  // this point is its last row
+  const tg::train::Logs* previous = history.size() >= 2 ? &history[history.size() - 2] : nullptr;
+  tg::train::Logs row = logs;
+  derive_(
+      [previous](const std::string& key) {
+        if (!previous) return 0.0;
+        const auto it = previous->find(key);
+        return it == previous->end() ? 0.0 : it->second;
+      },
+      row);
+  CsvLogger::on_validation_end(trainer, row);
+}
+
+void track_common(tg::train::Trainer& trainer, Session& s,
+                  std::shared_ptr<tg::train::EarlyStopping> stopping,
+                  std::shared_ptr<BestModel> best) {
+  trainer.track("shuffle", s.gen)
+      .track("dropout", s.model->dropout_generator())
+      .callback(std::move(stopping))
+      .callback(std::move(best));
+}
+
+void finish(Session& s, const tg::train::FitResult& result,
+            const std::vector<std::string>& prompts) {
+  if (result.stop_reason == "time limit")
+    std::printf("time limit: training stopped after %.1f s (--time-limit %g); the best weights "
+                "are kept\n",
+                result.train_seconds, s.options.run.time_limit);
+  save_session(s);
+  tg::train::parallel().print_communication_share(result.train_seconds);
+  std::printf("saved %s, %s, %s\n", (s.run_dir / "model.npz").string().c_str(),
+              (s.run_dir / "metrics.csv").string().c_str(),
+              (s.run_dir / "loss.svg").string().c_str());
+  std::printf("samples:\n");
+  print_samples(s, prompts, s.options.sample_length);
 }
 
 void print_samples(Session& s, const std::vector<std::string>& prompts, std::size_t length) {
@@ -132,10 +200,6 @@ void print_samples(Session& s, const std::vector<std::string>& prompts, std::siz
 }
 
 double nats_to_bits(double nats) { return nats / std::log(2.0); }
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 
 LastStepScore score_last_steps(const Tensor& logits, const Indices& targets, std::size_t steps) {
   const Shape shape = logits.shape();

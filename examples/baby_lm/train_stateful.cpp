@@ -3,7 +3,6 @@
 
 #include <cmath>
 #include <cstdio>
-#include <optional>
 
 #include <fmt/format.h>
 #include <xtensor/xadapt.hpp>
@@ -11,12 +10,9 @@
 
 #include <tapegrad/autograd/ops/loss.hpp>
 #include <tapegrad/autograd/tape.hpp>
-#include <tapegrad/train/checkpoint.hpp>
-#include <tapegrad/train/early_stopping.hpp>
+#include <tapegrad/train/parallel.hpp>
 #include <tapegrad/train/resume.hpp>
-#include <tapegrad/train/svg.hpp>
 
-#include "common/job.hpp"
 #include "common/text.hpp"
 
 namespace tg::baby_lm {
@@ -51,26 +47,106 @@ Indices stream_rows(const Indices& batch, std::size_t first, std::size_t last) {
                  {last - first, steps});
 }
 
-// Every rank's carried stream states put together ([1, streams, units] per layer, as a run of
-// one process holds them), so that a stopped data-parallel run saves where it stopped.
-LmState all_streams(const LmState& mine, std::size_t streams, const examples::Job& job) {
-  const auto gather = [&](const Tensor& part) {
-    const auto& rows = part.value<float>();
-    const std::size_t units = part.shape().at(2);
-    std::vector<float> whole =
-        job.all_gather_rows(std::vector<float>(rows.begin(), rows.end()), streams, units);
-    return Tensor(xt::xarray<float>(xt::adapt(whole, Shape{1, streams, units})));
-  };
-  LmState out;
-  for (const nn::RecurrentState& layer : mine) out.push_back({gather(layer.h), gather(layer.c)});
-  return out;
-}
+// The streams' LSTM state, carried from batch to batch (truncated BPTT) and zero at each epoch's
+// start. A run stopped inside an epoch saves it as one process holds it, [1, streams, units] per
+// layer with every rank's rows, and each rank of the resumed run takes its own rows back.
+class CarriedState : public tg::train::Callback, public tg::train::Stateful {
+ public:
+  CarriedState(std::size_t streams, std::size_t layers, std::size_t units)
+      : streams_(streams), layers_(layers), units_(units) {}
+  LmState state;
 
-// This rank's streams [first, last) of a saved [1, streams, units] state.
-Tensor own_streams(const Tensor& whole, std::size_t first, std::size_t last) {
-  return Tensor(xt::xarray<float>(
-      xt::view(whole.value<float>(), xt::all(), xt::range(first, last), xt::all())));
-}
+  void on_epoch_start(tg::train::Trainer&, std::size_t) override {
+    if (!restored_) state.clear();
+    restored_ = false;
+  }
+  void on_batch_end(tg::train::Trainer&, const tg::train::Batch& batch, double) override {
+    inside_epoch_ = batch.index + 1 < batch.count;
+  }
+  // Called on every rank (the gather is collective). The keys are the run's own, not under
+  // `prefix`: tools and tests read partial.state<layer>.h / .c.
+  void save(tg::train::ResumeState& saved, const std::string&) const override {
+    if (!inside_epoch_) return;
+    const tg::train::Parallel& par = tg::train::parallel();
+    const auto gather = [&](const Tensor& part) {
+      const auto& rows = part.value<float>();
+      const std::vector<float> whole = par.all_gather_rows(
+          std::vector<float>(rows.begin(), rows.end()), streams_, units_);
+      return Tensor(xt::xarray<float>(xt::adapt(whole, Shape{1, streams_, units_})));
+    };
+    for (std::size_t l = 0; l < state.size(); ++l) {
+      saved.put_tensor(fmt::format("partial.state{}.h", l), gather(state[l].h));
+      saved.put_tensor(fmt::format("partial.state{}.c", l), gather(state[l].c));
+    }
+  }
+  void load(const tg::train::ResumeState& saved, const std::string&) override {
+    state.clear();
+    restored_ = inside_epoch_ = saved.contains("partial.state0.h");
+    if (!restored_) return;
+    const auto [first, last] = tg::train::parallel().share(streams_);
+    const Shape shape{1, streams_, units_};
+    const auto own = [&, first = first, last = last](const std::string& key) {
+      const Tensor whole = saved.tensor(key, shape);
+      return Tensor(xt::xarray<float>(
+          xt::view(whole.value<float>(), xt::all(), xt::range(first, last), xt::all())));
+    };
+    for (std::size_t l = 0; l < layers_; ++l)
+      state.push_back({own(fmt::format("partial.state{}.h", l)),
+                       own(fmt::format("partial.state{}.c", l))});
+  }
+
+ private:
+  std::size_t streams_, layers_, units_;
+  bool inside_epoch_ = false, restored_ = false;
+};
+
+// The characters trained on (in all and since the last validation, with their summed loss), and
+// each validation's report line with its sample.
+class StreamReport : public tg::train::Callback {
+ public:
+  StreamReport(const StreamBatches& batches, const BestModel& best, std::string prompt)
+      : batches_(batches), best_(best), prompt_(std::move(prompt)) {}
+  std::string sample;  // drawn by the validation
+
+  double train_chars() const { return train_chars_; }
+  double interval_bpc() const { return nats_to_bits(interval_loss_ / interval_chars_); }
+
+  void on_batch_end(tg::train::Trainer&, const tg::train::Batch& batch, double loss) override {
+    const double chars = double(batches_.streams() * batches_.steps(batch.index));
+    train_chars_ += chars;
+    interval_chars_ += chars;
+    interval_loss_ += loss * chars;
+  }
+  void on_validation_end(tg::train::Trainer& trainer, const tg::train::Logs& logs) override {
+    const auto& history = trainer.history();
+    const double before = history.size() >= 2 ? history[history.size() - 2].at("train_seconds") : 0;
+    trainer.message(fmt::format(
+        "validation at batch {}: {:.4f} bits/char held out (training {:.4f}), {:.0f} chars/s{}\n"
+        "  sample: {}",
+        trainer.global_step(), logs.at("val_bpc"), logs.at("train_bpc"),
+        interval_chars_ / (logs.at("train_seconds") - before), best_.improved() ? "  (best)" : "",
+        one_line(prompt_ + sample)));
+    interval_loss_ = interval_chars_ = 0;
+  }
+  void save(const tg::train::Trainer&, tg::train::ResumeState& state,
+            const std::string& prefix) const override {
+    state.put_number(prefix + "train_chars", train_chars_);
+    state.put_number(prefix + "interval_chars", interval_chars_);
+    state.put_number(prefix + "interval_loss", interval_loss_);
+  }
+  void load(tg::train::Trainer&, const tg::train::ResumeState& state,
+            const std::string& prefix) override {
+    train_chars_ = state.number(prefix + "train_chars");
+    interval_chars_ = state.number(prefix + "interval_chars");
+    interval_loss_ = state.number(prefix + "interval_loss");
+  }
+
+ private:
+  const StreamBatches& batches_;
+  const BestModel& best_;
+  std::string prompt_;
+  double train_chars_ = 0, interval_chars_ = 0, interval_loss_ = 0;
+};
 
 }  // namespace
 
@@ -83,7 +159,7 @@ void check_stateful(const TrainOptions& o, const Corpus& corpus) {
   if (o.sample_prompt.empty() && !corpus.vocab.contains(U'\n'))
     throw Error(what + ": the corpus has no newline, so samples cannot start a line; pass "
                        "--sample-prompt TEXT");
-  const std::size_t streams = o.batch * static_cast<std::size_t>(examples::Job::current().size());
+  const std::size_t streams = o.batch * static_cast<std::size_t>(tg::train::parallel().size());
   const Split split = split_tail(corpus.ids, o.val_fraction, streams, what);
   (void)StreamBatches(split.train, streams, o.bptt, what);
   (void)StreamBatches(split.val, std::min(streams, split.val.size() - 1), o.bptt, "held-out tail");
@@ -109,14 +185,14 @@ double evaluate_streams(BabyLM& model, const StreamBatches& batches) {
 }
 
 int train_stateful(Session& s) {
+  using tg::train::Logs;
   const TrainOptions& o = s.options;
   BabyLM& model = *s.model;
   const std::string what = o.corpus.string();
   // Under mpirun the text is cut into N x --batch streams; each rank trains --batch of them,
   // carrying their state from batch to batch.
-  examples::Job& job = examples::Job::current();
-  const std::size_t streams = o.batch * static_cast<std::size_t>(job.size());
-  const auto [first_stream, last_stream] = job.share(streams);
+  const tg::train::Parallel& par = tg::train::parallel();
+  const std::size_t streams = o.batch * static_cast<std::size_t>(par.size());
   const Split split = split_tail(s.corpus.ids, o.val_fraction, streams, what);
   const StreamBatches train_batches(split.train, streams, o.bptt, what);
   // Every rank scores the whole held-out tail, cut as a 1-process run of the global batch cuts
@@ -125,198 +201,97 @@ int train_stateful(Session& s) {
                                   "held-out tail");
   const std::size_t batches = train_batches.batches();
   const double clip = o.clip < 0 ? 5.0 : o.clip;
-  const nn::NamedTensors params = model.named_parameters();
+  tg::train::Trainer trainer(model, *s.optimizer,
+                             trainer_options(s)
+                                 .gradient_clip_val(clip)
+                                 .val_check_interval(o.val_every)
+                                 .unit("chars")
+                                 .log_every_percent(10));
   std::printf("stateful mode: %zu training characters as %zu streams of %zu, %zu batches of "
               "%zu x %zu per epoch; %zu held-out characters; gradient norm clipped at %g\n",
               split.train.size(), streams, train_batches.stream_length(), batches, streams,
               o.bptt, split.val.size(), clip);
 
-  const std::vector<std::string> columns{"epoch",    "step",    "train_chars",
-                                         "train_loss", "train_bpc", "val_loss",
-                                         "val_bpc",  "chars_per_s", "train_seconds"};
-  // The resume point is the end of an epoch (after its validation), as in window mode; one
-  // metrics row per validation.
-  std::optional<tg::train::ResumeState> resumed;
-  if (!o.resume.empty()) resumed = tg::train::ResumeState::load(s.run_dir, kExampleName);
-  if (resumed && resumed->size("finished"))
-    throw Error("--resume: " + tg::train::quoted(s.run_dir) + " has finished; nothing to resume");
-  tg::train::CsvWriter csv = resumed ? tg::train::CsvWriter(s.run_dir / "metrics.csv", columns,
-                                                            resumed->size("validations"))
-                                     : tg::train::CsvWriter(s.run_dir / "metrics.csv", columns);
-  tg::train::LineChart chart;
-  chart.title = "baby_lm stateful training";
-  chart.x_label = "batches";
-  chart.y_label = "bits per character";
-  chart.series.push_back({"training", {}, false});
-  chart.series.push_back({"validation (held-out tail)", {}, true});
-  chart.y_min = 0.0;
-  tg::train::EarlyStopTracker stopping(o.patience);
+  const auto carried =
+      std::make_shared<CarriedState>(streams, model.config().layers, model.config().units);
+  const auto stopping = early_stopping(s, "val_loss");
+  const auto best = std::make_shared<BestModel>(s, "val_loss", [](const Logs& logs, std::size_t) {
+    return std::map<std::string, std::string>{
+        {"best_val_bpc", fmt::format("{:.6f}", logs.at("val_bpc"))}};
+  });
+  const auto report = std::make_shared<StreamReport>(train_batches, *best, o.sample_prompt);
   Generator sample_gen(o.seed + 1);
   SamplingOptions sampling;
   sampling.temperature = 0.8;
+  tg::train::Curves::Chart chart;
+  chart.title = "baby_lm stateful training";
+  chart.x_key = "step";
+  chart.x_label = "batches";
+  chart.y_label = "bits per character";
+  chart.lines = {{"train_bpc", "training"}, {"val_bpc", "validation (held-out tail)", true}};
+  chart.y_min = 0.0;
+  track_common(trainer, s, stopping, best);
+  trainer.track("sample", sample_gen)
+      .track("carried", *carried)
+      .callback(carried)
+      .callback(report)
+      .callback(std::make_shared<IntervalCsv>(
+          std::vector<std::string>{"epoch", "step", "train_chars", "train_loss", "train_bpc",
+                                   "val_loss", "val_bpc", "chars_per_s", "train_seconds"},
+          [](const IntervalCsv::Before& before, Logs& row) {
+            row["train_loss"] = row.at("loss");
+            row["chars_per_s"] = (row.at("train_chars") - before("train_chars")) /
+                                 (row.at("train_seconds") - before("train_seconds"));
+          }))
+      .callback(std::make_shared<tg::train::Curves>("loss.svg",
+                                                    std::vector<tg::train::Curves::Chart>{chart}))
+      .progress_note([](const Logs& running) {
+        return fmt::format("{:.3f} bits/char", running.at("bpc"));
+      })
+      .epoch_summary([](const Logs& logs) {
+        return fmt::format("train {:.1f}s", logs.at("train_seconds"));
+      });
 
-  double train_seconds = 0, interval_seconds = 0, interval_loss = 0;
-  std::size_t step = 0, train_chars = 0, interval_chars = 0, validations = 0;
-  // Validation, report row, chart and sample; returns whether early stopping says stop.
-  auto validate = [&](std::size_t epoch, tg::train::Progress* progress) {
-    const double val = evaluate_streams(model, val_batches);
-    const double train_loss = interval_loss / double(interval_chars);
-    const double rate = interval_chars / interval_seconds;
-    const bool improved = stopping.update(val, ++validations, model);
-    const std::string sample = generate(model, s.corpus.vocab, o.sample_prompt, o.sample_length,
-                                        sampling, sample_gen, "--sample-prompt");
-    const std::string report = fmt::format(
-        "validation at batch {}: {:.4f} bits/char held out (training {:.4f}), {:.0f} chars/s{}\n"
-        "  sample: {}",
-        step, nats_to_bits(val), nats_to_bits(train_loss), rate, improved ? "  (best)" : "",
-        one_line(o.sample_prompt + sample));
-    if (progress)
-      progress->message(report);
-    else
-      std::printf("%s\n", report.c_str());
-    csv.write_row({epoch, step, train_chars, train_loss, nats_to_bits(train_loss), val,
-                   nats_to_bits(val), rate, train_seconds});
-    chart.series[0].points.push_back({double(step), nats_to_bits(train_loss)});
-    chart.series[1].points.push_back({double(step), nats_to_bits(val)});
-    tg::train::write_line_chart(s.run_dir / "loss.svg", chart);
-    s.info.extra["epochs"] = std::to_string(epoch);
-    if (improved) {
-      s.info.extra["best_val_bpc"] = fmt::format("{:.6f}", nats_to_bits(val));
-      save_session(s);
-    }
-    interval_loss = interval_seconds = 0;
-    interval_chars = 0;
-    return stopping.should_stop();
+  // Every epoch reads the streams from their start, batch k of each at once.
+  const tg::train::PlanFn plan = [&](std::size_t) {
+    std::vector<std::size_t> all(streams);
+    for (std::size_t i = 0; i < streams; ++i) all[i] = i;
+    return tg::train::EpochPlan(batches, all);
   };
-
-  std::size_t first_epoch = 1;
-  if (resumed) {
-    resume_session(s, *resumed);
-    resumed->get("stopping.", stopping);
-    resumed->get("rng.sample", sample_gen);
-    first_epoch = resumed->size("epoch") + 1;
-    step = resumed->size("step");
-    train_chars = resumed->size("train_chars");
-    validations = resumed->size("validations");
-    train_seconds = resumed->number("train_seconds");
-    for (const auto& row : csv.kept()) {
-      chart.series[0].points.push_back({std::stod(row.at(1)), std::stod(row.at(4))});
-      chart.series[1].points.push_back({std::stod(row.at(1)), std::stod(row.at(6))});
-    }
-    std::printf("resuming after epoch %zu\n", first_epoch - 1);
-  }
-  const auto save_resume_point = [&](std::size_t epoch, bool finished,
-                                     const tg::train::EpochPosition* stopped_in = nullptr,
-                                     const LmState* carried = nullptr) {
-    tg::train::ResumeState state = resume_state(s);
-    if (stopped_in) stopped_in->put(state);
-    if (carried)
-      for (std::size_t l = 0; l < carried->size(); ++l) {
-        state.put_tensor(fmt::format("partial.state{}.h", l), (*carried)[l].h);
-        state.put_tensor(fmt::format("partial.state{}.c", l), (*carried)[l].c);
-      }
-    state.put("stopping.", stopping);
-    state.put("rng.sample", sample_gen);
-    state.put_size("epoch", epoch);
-    state.put_size("finished", finished);
-    state.put_size("step", step);
-    state.put_size("train_chars", train_chars);
-    state.put_size("validations", validations);
-    state.put_number("train_seconds", train_seconds);
-    state.save(s.run_dir);
-  };
-  if (!resumed) save_resume_point(0, false);
-  std::optional<tg::train::EpochPosition> stopped_in;  // of a run stopped in the middle of an epoch
-  if (resumed) stopped_in = tg::train::EpochPosition::get(*resumed, 0);  // no saved order
-  if (stopped_in && stopped_in->next_batch > batches)
-    throw Error("--resume: the saved position in the stopped epoch does not fit this corpus");
-
-  job.attach(model);
-  tg::train::StopRequest signal_stop(s.run_dir);
-  model.train();
-  bool stop = false;
   Indices inputs, targets;
-  for (std::size_t epoch = first_epoch; epoch <= o.epochs && !stop; ++epoch) {
-    LmState state;  // each epoch reads the streams from their start
-    tg::train::Progress progress(
-        batches,
-        tg::train::epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs), "chars", 10));
-    std::size_t first_batch = 0;
-    if (stopped_in && stopped_in->epoch == epoch) {  // continue where a signal stopped it
-      first_batch = stopped_in->continue_in(progress);
-      interval_loss = stopped_in->sums["interval_loss"];
-      interval_seconds = stopped_in->sums["interval_seconds"];
-      interval_chars = static_cast<std::size_t>(stopped_in->sums["interval_chars"]);
-      const Shape shape{1, streams, model.config().units};
-      for (std::size_t l = 0; first_batch > 0 && l < model.config().layers; ++l) {
-        const Tensor h = resumed->tensor(fmt::format("partial.state{}.h", l), shape);
-        const Tensor c = resumed->tensor(fmt::format("partial.state{}.c", l), shape);
-        state.push_back({own_streams(h, first_stream, last_stream),
-                         own_streams(c, first_stream, last_stream)});
-      }
-      stopped_in.reset();
+  const tg::train::StepFn step = [&](const tg::train::Batch& batch) {
+    train_batches.batch(batch.index, inputs, targets);
+    if (par.size() > 1) {
+      inputs = stream_rows(inputs, batch.items.front(), batch.items.back() + 1);
+      targets = stream_rows(targets, batch.items.front(), batch.items.back() + 1);
     }
-    for (std::size_t k = first_batch; k < batches && !stop; ++k) {
-      if (signal_stop.requested()) {  // agreed by every rank of a job
-        tg::train::EpochPosition position = tg::train::EpochPosition::at(epoch, k, progress);
-        position.sums = {{"interval_loss", interval_loss},
-                         {"interval_seconds", interval_seconds},
-                         {"interval_chars", double(interval_chars)}};
-        const LmState carried = all_streams(state, streams, job);
-        save_resume_point(epoch - 1, false, &position, &carried);
-        signal_stop.stopped(epoch, k);
-      }
-      const auto start = std::chrono::steady_clock::now();
-      train_batches.batch(k, inputs, targets);
-      if (job.size() > 1) {
-        inputs = stream_rows(inputs, first_stream, last_stream);
-        targets = stream_rows(targets, first_stream, last_stream);
-      }
-      const LmOutput out = model.forward(inputs, state, true);
-      const Tensor loss = cross_entropy(out.logits, Indices(targets.data));
-      s.optimizer->zero_grad();
-      // Every rank has as many streams, so the mean of the ranks' means is the global mean.
-      loss.backward();
-      job.average_gradients();
-      std::vector<double> step_stats{loss.item() / double(job.size())};
-      job.sum(step_stats);
-      const double value = step_stats[0];
-      const std::size_t chars = targets.size() * static_cast<std::size_t>(job.size());
-      tg::train::check_loss_finite(value, epoch, step + 1);
-      if (clip > 0) optim::clip_grad_norm(params, clip);
-      s.optimizer->step();
-      // Truncated BPTT: the next batch starts from this state but does not backpropagate into it.
-      state = detach(out.state);
-      const double seconds = seconds_since(start);
-      train_seconds += seconds;
-      interval_seconds += seconds;
-      interval_loss += value * double(chars);
-      interval_chars += chars;
-      train_chars += chars;
-      ++step;
-      progress.set_note(fmt::format("{:.3f} bits/char", nats_to_bits(value)));
-      progress.step(value, chars);
-      if (o.val_every && step % o.val_every == 0 && k + 1 < batches)
-        stop = validate(epoch, &progress);
-    }
-    progress.finish(fmt::format("train {:.1f}s", train_seconds));
-    if (!stop && interval_chars) stop = validate(epoch, nullptr);
-    save_resume_point(epoch, stop || epoch == o.epochs);
-  }
-  if (stop)
+    const LmOutput out = model.forward(inputs, carried->state, true);
+    // Truncated BPTT: the next batch starts from this state but does not backpropagate into it.
+    carried->state = detach(out.state);
+    tg::train::StepOutput result{cross_entropy(out.logits, Indices(targets.data)), {}};
+    result.metrics["bpc"] = nats_to_bits(result.loss.item());
+    result.weight = result.units = double(targets.size());  // a mean over characters
+    return result;
+  };
+  const tg::train::ValidateFn validate = [&] {
+    const double val = evaluate_streams(model, val_batches);
+    report->sample = generate(model, s.corpus.vocab, o.sample_prompt, o.sample_length, sampling,
+                              sample_gen, "--sample-prompt");
+    return Logs{{"val_loss", val},
+                {"val_bpc", nats_to_bits(val)},
+                {"train_bpc", report->interval_bpc()},
+                {"train_chars", report->train_chars()}};
+  };
+  const tg::train::FitResult result = trainer.fit(plan, step, validate);
+
+  if (result.stop_reason == "early stopping")
     std::printf("early stopping: held-out loss has not improved for %zu validations\n",
                 o.patience);
-  stopping.restore(model);
-  save_session(s);
-  std::printf("best held-out %.4f bits/char (validation %zu, weights restored); %.1f s of "
+  std::printf("best held-out %.4f bits/char (epoch %zu, weights restored); %.1f s of "
               "training, %.0f chars/s on average\n",
-              nats_to_bits(stopping.best()), stopping.best_epoch(), train_seconds,
-              train_chars / train_seconds);
-  job.print_communication_share(train_seconds);
-  std::printf("saved %s, %s, %s\nsamples:\n", (s.run_dir / "model.npz").string().c_str(),
-              (s.run_dir / "metrics.csv").string().c_str(),
-              (s.run_dir / "loss.svg").string().c_str());
-  print_samples(s, {o.sample_prompt}, o.sample_length);
+              nats_to_bits(stopping->best().best()), stopping->best().best_epoch(),
+              result.train_seconds, report->train_chars() / result.train_seconds);
+  finish(s, result, {o.sample_prompt});
   return 0;
 }
 

@@ -9,19 +9,16 @@
 // every step is. --last-step-only trains exactly as the seed.
 #include "baby_lm/train.hpp"
 
+#include <algorithm>
 #include <cstdio>
-#include <optional>
 
 #include <fmt/format.h>
 
-#include <tapegrad/autograd/ops/elementwise.hpp>
 #include <tapegrad/autograd/ops/loss.hpp>
 #include <tapegrad/autograd/tape.hpp>
-#include <tapegrad/train/checkpoint.hpp>
-#include <tapegrad/train/early_stopping.hpp>
-#include <tapegrad/train/svg.hpp>
-
-#include "common/job.hpp"
+#include <tapegrad/nn/data.hpp>
+#include <tapegrad/train/parallel.hpp>
+#include <tapegrad/train/resume.hpp>
 
 namespace tg::baby_lm {
 
@@ -47,19 +44,59 @@ WindowScore evaluate_windows(BabyLM& model, const std::vector<std::int64_t>& ids
   return score;
 }
 
+namespace {
+
+// The first epoch whose training loss fell below --target-loss, and the training seconds it took.
+class TargetLoss : public tg::train::Callback {
+ public:
+  explicit TargetLoss(double target) : target_(target) {}
+  void on_validation_end(tg::train::Trainer& trainer, const tg::train::Logs& logs) override {
+    if (epoch_ || !(logs.at("loss") < target_)) return;
+    epoch_ = trainer.epoch() + 1;
+    seconds_ = logs.at("train_seconds");
+  }
+  void save(const tg::train::Trainer&, tg::train::ResumeState& state,
+            const std::string& prefix) const override {
+    state.put_size(prefix + "epoch", epoch_);
+    state.put_number(prefix + "seconds", seconds_);
+  }
+  void load(tg::train::Trainer&, const tg::train::ResumeState& state,
+            const std::string& prefix) override {
+    epoch_ = state.size(prefix + "epoch");
+    seconds_ = state.number(prefix + "seconds");
+  }
+  void print() const {
+    if (epoch_)
+      std::printf("loss first below %g at epoch %zu, after %.1f s of training\n", target_, epoch_,
+                  seconds_);
+    else
+      std::printf("loss never fell below %g\n", target_);
+  }
+
+ private:
+  double target_;
+  std::size_t epoch_ = 0;
+  double seconds_ = 0;
+};
+
+}  // namespace
+
 int train_windows(Session& s) {
+  using tg::train::Logs;
   const TrainOptions& o = s.options;
   BabyLM& model = *s.model;
   const std::vector<std::int64_t>& ids = s.corpus.ids;
   const std::size_t windows = window_count(ids.size(), o.window, o.corpus.string());
   // Under mpirun each global batch of N x --batch windows is split between the ranks.
-  examples::Job& job = examples::Job::current();
-  const std::size_t global_batch = o.batch * static_cast<std::size_t>(job.size());
+  const std::size_t global_batch = o.batch * static_cast<std::size_t>(tg::train::parallel().size());
   const std::size_t batches = (windows + global_batch - 1) / global_batch;
-  const double clip = o.clip < 0 ? 0.0 : o.clip;
   const bool every_step = !o.last_step_only;
   const std::size_t steps_scored = every_step ? o.window : 1;
-  const nn::NamedTensors params = model.named_parameters();
+  tg::train::Trainer trainer(model, *s.optimizer,
+                             trainer_options(s)
+                                 .gradient_clip_val(o.clip < 0 ? 0.0 : o.clip)
+                                 .unit("windows")
+                                 .log_every_percent(100));
   std::printf("window mode: %zu windows of %zu characters, %zu batches of %zu per epoch; "
               "the loss scores %s\n",
               windows, o.window, batches, global_batch,
@@ -67,176 +104,70 @@ int train_windows(Session& s) {
                            "last-step loss: after the whole window)"
                          : "only the prediction after the whole window");
 
-  const std::vector<std::string> columns{"epoch", "loss", "last_step_loss", "accuracy",
-                                         "windows_per_s", "epoch_seconds", "train_seconds"};
-  // The loop's state at the end of an epoch is the resume point: with it saved, an interrupted
-  // run resumed is the same run.
-  std::optional<tg::train::ResumeState> resumed;
-  if (!o.resume.empty()) resumed = tg::train::ResumeState::load(s.run_dir, kExampleName);
-  std::size_t first_epoch = 1;
-  if (resumed) {
-    if (resumed->size("finished"))
-      throw Error("--resume: " + tg::train::quoted(s.run_dir) + " has finished; nothing to resume");
-    first_epoch = resumed->size("epoch") + 1;
-  }
-  tg::train::CsvWriter csv =
-      resumed ? tg::train::CsvWriter(s.run_dir / "metrics.csv", columns, first_epoch - 1)
-              : tg::train::CsvWriter(s.run_dir / "metrics.csv", columns);
-  tg::train::LineChart chart;
+  // No held-out data: early stopping, the best model and the report watch the training loss.
+  const auto stopping = early_stopping(s, "loss");
+  const auto best = std::make_shared<BestModel>(s, "loss", [](const Logs& logs, std::size_t epoch) {
+    return std::map<std::string, std::string>{{"best_epoch", std::to_string(epoch)},
+                                              {"best_loss", fmt::format("{:.6f}", logs.at("loss"))}};
+  });
+  const auto target = std::make_shared<TargetLoss>(o.target_loss);
+  tg::train::Curves::Chart chart;
   chart.title = "baby_lm training loss";
+  chart.x_key = "epoch";
   chart.x_label = "epoch";
   chart.y_label = "loss (nats per character)";
-  chart.series.push_back({every_step ? "training loss (every step)" : "training loss", {}, false});
-  if (every_step) chart.series.push_back({"after the whole window", {}, true});
+  chart.lines.push_back({"loss", every_step ? "training loss (every step)" : "training loss"});
+  if (every_step) chart.lines.push_back({"last_step_loss", "after the whole window", true});
   chart.y_min = 0.0;
-  tg::train::EarlyStopTracker stopping(o.patience);
-  double train_seconds = 0;
-  std::size_t target_epoch = 0;
-  double target_seconds = 0;
-  Indices inputs, targets;
-  if (resumed) {
-    resume_session(s, *resumed);
-    resumed->get("stopping.", stopping);
-    train_seconds = resumed->number("train_seconds");
-    target_epoch = resumed->size("target_epoch");
-    target_seconds = resumed->number("target_seconds");
-    for (const auto& row : csv.kept()) {
-      chart.series[0].points.push_back({std::stod(row.at(0)), std::stod(row.at(1))});
-      if (every_step) chart.series[1].points.push_back({std::stod(row.at(0)), std::stod(row.at(2))});
-    }
-    std::printf("resuming after epoch %zu\n", first_epoch - 1);
-  }
-  const auto save_resume_point = [&](std::size_t epoch, bool finished,
-                                     const tg::train::EpochPosition* stopped_in = nullptr) {
-    tg::train::ResumeState state = resume_state(s);
-    if (stopped_in) stopped_in->put(state);
-    state.put("stopping.", stopping);
-    state.put_size("epoch", epoch);
-    state.put_size("finished", finished);
-    state.put_number("train_seconds", train_seconds);
-    state.put_size("target_epoch", target_epoch);
-    state.put_number("target_seconds", target_seconds);
-    state.save(s.run_dir);
+  track_common(trainer, s, stopping, best);
+  trainer.callback(target)
+      .callback(std::make_shared<IntervalCsv>(
+          std::vector<std::string>{"epoch", "loss", "last_step_loss", "accuracy", "windows_per_s",
+                                   "epoch_seconds", "train_seconds"},
+          [windows, global_batch](const IntervalCsv::Before& before, Logs& row) {
+            // The epoch's batches are full but its last: an epoch cut short by the time limit
+            // read as many full batches as it took steps.
+            const double seconds = row.at("train_seconds") - before("train_seconds");
+            const double read =
+                std::min(double(windows), (row.at("step") - before("step")) * double(global_batch));
+            row["epoch_seconds"] = seconds;
+            row["windows_per_s"] = read / seconds;
+          }))
+      .callback(std::make_shared<tg::train::Curves>("loss.svg",
+                                                    std::vector<tg::train::Curves::Chart>{chart}))
+      .progress_note([every_step](const Logs& running) {
+        const std::string accuracy = fmt::format("acc {:.1f}%", 100.0 * running.at("accuracy"));
+        return every_step
+                   ? fmt::format("last step {:.4f}  {}", running.at("last_step_loss"), accuracy)
+                   : accuracy;
+      })
+      .epoch_summary([&](const Logs& logs) {
+        return fmt::format("train {:.1f}s{}", logs.at("train_seconds"),
+                           best->improved() ? "  (best)" : "");
+      });
+
+  const tg::train::PlanFn plan = [&](std::size_t) {
+    return data::shuffled_batches(windows, global_batch, s.gen);
   };
-  if (!resumed) save_resume_point(0, false);
-  std::optional<tg::train::EpochPosition> stopped_in;  // of a run stopped in the middle of an epoch
-  if (resumed) stopped_in = tg::train::EpochPosition::get(*resumed, windows);
-  if (stopped_in && (stopped_in->order.size() != windows || stopped_in->next_batch > batches))
-    throw Error("--resume: the saved position in the stopped epoch does not fit this corpus");
+  Indices inputs, targets;
+  const tg::train::StepFn step = [&](const tg::train::Batch& batch) {
+    const std::size_t n = batch.items.size();
+    fill_windows(ids, o.window, batch.items.data(), n, inputs, targets, every_step);
+    const LmOutput out = model.forward(inputs, {}, every_step);
+    const LastStepScore last = score_last_steps(out.logits, targets, steps_scored);
+    return tg::train::StepOutput{cross_entropy(out.logits, targets),
+                                 {{"last_step_loss", last.loss_sum / double(n)},
+                                  {"accuracy", double(last.correct) / double(n)}}};
+  };
+  const tg::train::FitResult result = trainer.fit(plan, step);
 
-  job.attach(model);
-  tg::train::StopRequest signal_stop(s.run_dir);
-  model.train();
-  std::size_t epoch = first_epoch;
-  for (; epoch <= o.epochs; ++epoch) {
-    const auto start = std::chrono::steady_clock::now();
-    // An epoch stopped by a signal continues with its own order, where it stopped.
-    const bool continuing = stopped_in && stopped_in->epoch == epoch;
-    const std::vector<std::size_t> order =
-        continuing ? stopped_in->order : shuffled_order(windows, s.gen);
-    tg::train::Progress progress(
-        batches, tg::train::epoch_progress(fmt::format("epoch {}/{}", epoch, o.epochs), "windows"));
-    LastStepScore last;
-    std::size_t first_batch = 0;
-    double earlier_seconds = 0;
-    if (continuing) {
-      first_batch = stopped_in->continue_in(progress);
-      earlier_seconds = stopped_in->seconds;
-      last.loss_sum = stopped_in->sums["last_loss_sum"];
-      last.correct = static_cast<std::size_t>(stopped_in->sums["last_correct"]);
-      last.count = static_cast<std::size_t>(stopped_in->sums["last_count"]);
-      stopped_in.reset();
-    }
-    for (std::size_t b = first_batch; b < batches; ++b) {
-      if (signal_stop.requested()) {
-        tg::train::EpochPosition position = tg::train::EpochPosition::at(epoch, b, progress);
-        position.order = order;
-        position.seconds = seconds_since(start) + earlier_seconds;
-        position.sums = {{"last_loss_sum", last.loss_sum},
-                         {"last_correct", double(last.correct)},
-                         {"last_count", double(last.count)}};
-        save_resume_point(epoch - 1, false, &position);
-        signal_stop.stopped(epoch, b);
-      }
-      const std::size_t global_first = b * global_batch;
-      const std::size_t global_n = std::min(global_batch, windows - global_first);
-      const auto [share_first, share_last] = job.share(global_n);
-      const std::size_t n = share_last - share_first;
-      // [this rank's part of the global mean loss, last-step loss sum, correct, count], summed.
-      std::vector<double> step_stats(4, 0.0);
-      s.optimizer->zero_grad();
-      if (n > 0) {
-        fill_windows(ids, o.window, order.data() + global_first + share_first, n, inputs, targets,
-                     every_step);
-        const LmOutput out = model.forward(inputs, {}, every_step);
-        const Tensor loss = cross_entropy(out.logits, targets);
-        const double share = double(n) / double(global_n);
-        (job.size() > 1 ? loss * examples::share_loss_scale(job, double(n), double(global_n))
-                        : loss)
-            .backward();
-        const LastStepScore batch_last = score_last_steps(out.logits, targets, steps_scored);
-        step_stats = {loss.item() * share, batch_last.loss_sum, double(batch_last.correct),
-                      double(batch_last.count)};
-      }
-      job.average_gradients();
-      job.sum(step_stats);
-      tg::train::check_loss_finite(step_stats[0], epoch, b + 1);
-      if (clip > 0) optim::clip_grad_norm(params, clip);
-      s.optimizer->step();
-      last.loss_sum += step_stats[1];
-      last.correct += static_cast<std::size_t>(step_stats[2]);
-      last.count += static_cast<std::size_t>(step_stats[3]);
-      const std::string accuracy = fmt::format("acc {:.1f}%", 100.0 * last.correct / last.count);
-      progress.set_note(every_step ? fmt::format("last step {:.4f}  {}",
-                                                 last.loss_sum / last.count, accuracy)
-                                   : accuracy);
-      progress.step(step_stats[0], global_n);
-    }
-    const double epoch_seconds = seconds_since(start) + earlier_seconds;
-    train_seconds += epoch_seconds;
-    const double loss = progress.mean_loss(), accuracy = double(last.correct) / windows;
-    const double last_step_loss = last.loss_sum / double(windows);
-    const bool improved = stopping.update(loss, epoch, model);
-    if (!target_epoch && loss < o.target_loss) {
-      target_epoch = epoch;
-      target_seconds = train_seconds;
-    }
-    progress.finish(fmt::format("train {:.1f}s{}", train_seconds, improved ? "  (best)" : ""));
-
-    csv.write_row({epoch, loss, last_step_loss, accuracy, windows / epoch_seconds, epoch_seconds,
-                   train_seconds});
-    chart.series[0].points.push_back({double(epoch), loss});
-    if (every_step) chart.series[1].points.push_back({double(epoch), last_step_loss});
-    tg::train::write_line_chart(s.run_dir / "loss.svg", chart);
-    s.info.extra["epochs"] = std::to_string(epoch);
-    if (improved) {
-      s.info.extra["best_epoch"] = std::to_string(epoch);
-      s.info.extra["best_loss"] = fmt::format("{:.6f}", loss);
-      save_session(s);
-    }
-    const bool stop = stopping.should_stop();
-    save_resume_point(epoch, stop || epoch == o.epochs);
-    if (stop) {
-      std::printf("early stopping: no improvement on %.4f (epoch %zu) for %zu epochs\n",
-                  stopping.best(), stopping.best_epoch(), o.patience);
-      break;
-    }
-  }
-  stopping.restore(model);
-  save_session(s);
+  if (result.stop_reason == "early stopping")
+    std::printf("early stopping: no improvement on %.4f (epoch %zu) for %zu epochs\n",
+                stopping->best().best(), stopping->best().best_epoch(), o.patience);
   std::printf("best loss %.4f at epoch %zu (weights restored); %.1f s of training\n",
-              stopping.best(), stopping.best_epoch(), train_seconds);
-  job.print_communication_share(train_seconds);
-  if (target_epoch)
-    std::printf("loss first below %g at epoch %zu, after %.1f s of training\n", o.target_loss,
-                target_epoch, target_seconds);
-  else
-    std::printf("loss never fell below %g\n", o.target_loss);
-  std::printf("saved %s, %s, %s\n", (s.run_dir / "model.npz").string().c_str(),
-              (s.run_dir / "metrics.csv").string().c_str(),
-              (s.run_dir / "loss.svg").string().c_str());
-  std::printf("samples:\n");
-  print_samples(s, {"me want", "me love", "me see"}, o.sample_length);
+              stopping->best().best(), stopping->best().best_epoch(), result.train_seconds);
+  target->print();
+  finish(s, result, {"me want", "me love", "me see"});
   return 0;
 }
 

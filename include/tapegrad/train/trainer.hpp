@@ -97,6 +97,9 @@ struct StepOutput {
   // This rank's weight in the global batch's mean (a class-weighted loss: the sum of its items'
   // weights); negative: its number of items.
   double weight = -1;
+  // How many of the progress line's units (TrainerOptions::unit) this rank's step read, where
+  // they are not its items (text streams counted in characters); negative: its number of items.
+  double units = -1;
 };
 
 // A thing whose state a resumed run needs beside the model, the optimizer and the generators:
