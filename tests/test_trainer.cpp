@@ -260,3 +260,42 @@ TEST_CASE("validation every N steps, and a tracked Stateful object", "[train]") 
   CHECK(at == std::vector<double>{3, 6, 8, 9, 12, 15, 16});
   CHECK(counter.total == 16);
 }
+
+TEST_CASE("callbacks add derived values to a validation point's logs", "[train]") {
+  struct Twice : train::Callback {
+    void on_validation_logs(train::Trainer&, train::Logs& logs) override {
+      logs["twice_val_loss"] = 2 * logs.at("val_loss");
+    }
+  };
+  struct Reader : train::Callback {
+    std::vector<double> seen;
+    void on_validation_end(train::Trainer&, const train::Logs& logs) override {
+      const auto it = logs.find("twice_val_loss");
+      seen.push_back(it == logs.end() ? -1.0 : it->second);
+    }
+  };
+  TempDir dir;
+  Setup s;
+  auto reader = std::make_shared<Reader>();
+  train::Trainer trainer(
+      s.model, s.sgd, quiet().max_epochs(2).run_dir(dir.path).metrics_file("").curves_file(""));
+  // Registered before the callback that adds the value, the reader and the metrics file see it.
+  trainer.callback(reader)
+      .callback(std::make_shared<train::CsvLogger>(
+          "m.csv", std::vector<train::CsvLogger::Column>{{"epoch", "epoch"},
+                                                         {"twice", "twice_val_loss"}}))
+      .callback(std::make_shared<Twice>());
+  const train::FitResult r = trainer.fit(s.plan(), s.step(), s.validate());
+  REQUIRE(r.history.size() == 2);
+  for (const train::Logs& row : r.history)
+    CHECK(row.at("twice_val_loss") == 2 * row.at("val_loss"));
+  CHECK(reader->seen ==
+        std::vector<double>{r.history[0].at("twice_val_loss"), r.history[1].at("twice_val_loss")});
+  std::ifstream csv(dir.path / "m.csv");
+  std::string header, first;
+  std::getline(csv, header);
+  std::getline(csv, first);
+  CHECK(header == "epoch,twice");
+  CHECK(first.rfind("1,", 0) == 0);
+  CHECK(first != "1,nan");
+}
