@@ -337,3 +337,68 @@ TEST_CASE("Throughput adds the items and seconds since the last validation point
   REQUIRE(resumed.history.size() == 3);
   for (const train::Logs& row : resumed.history) CHECK(row.at("items") == 256);
 }
+
+TEST_CASE("WeightAverage validates the moving average of the weights and resumes exactly",
+          "[train]") {
+  // The raw weights after every step, read before the average takes its update.
+  struct Raw : train::Callback {
+    std::vector<std::vector<float>> after_step;
+    void on_batch_end(train::Trainer& t, const train::Batch&, double) override {
+      std::vector<float> w;
+      for (const auto& [name, p] : t.model().named_parameters())
+        for (double v : p.to_vector()) w.push_back(static_cast<float>(v));
+      after_step.push_back(w);
+    }
+  };
+  Setup s;
+  std::vector<float> average;
+  for (const auto& [name, p] : s.model.named_parameters())
+    for (double v : p.to_vector()) average.push_back(static_cast<float>(v));
+  auto raw = std::make_shared<Raw>();
+  auto ema = std::make_shared<train::WeightAverage>(0.9);
+  train::Trainer trainer(s.model, s.sgd, quiet().max_epochs(2));
+  std::vector<float> validated;  // the weights the second validation saw
+  const train::ValidateFn validate = [&, inner = s.validate()] {
+    validated.clear();
+    for (const auto& [name, p] : s.model.named_parameters())
+      for (double v : p.to_vector()) validated.push_back(static_cast<float>(v));
+    return inner();
+  };
+  trainer.callback(raw).callback(ema);
+  trainer.fit(s.plan(), s.step(), validate);
+  // The same average by hand: after update n, a += (1 - min(0.9, 1 - 1/(n+1))) (w - a).
+  for (std::size_t n = 1; n <= raw->after_step.size(); ++n) {
+    const float d = static_cast<float>(std::min(0.9, 1.0 - 1.0 / (static_cast<double>(n) + 1.0)));
+    for (std::size_t k = 0; k < average.size(); ++k)
+      average[k] += (1.0f - d) * (raw->after_step[n - 1][k] - average[k]);
+  }
+  CHECK(ema->updates() == 16);
+  CHECK(validated == average);
+  std::vector<float> live;  // after fit the model holds the live weights again
+  for (const auto& [name, p] : s.model.named_parameters())
+    for (double v : p.to_vector()) live.push_back(static_cast<float>(v));
+  CHECK(live == raw->after_step.back());
+  CHECK_THROWS_WITH(train::WeightAverage(1.0), Catch::Contains("decay must be in (0, 1)"));
+
+  // Interrupted in epoch 2 and resumed: the same best weights (the average's) as in one go.
+  const auto run = [](Setup& t, const train::TrainerOptions& options, const train::StepFn& step) {
+    train::Trainer trainer(t.model, t.sgd, options);
+    trainer.track("shuffle", t.shuffle)
+        .callback(std::make_shared<train::EarlyStopping>(
+            train::EarlyStoppingOptions("val_loss").patience(0)))
+        .callback(std::make_shared<train::WeightAverage>(0.9));
+    trainer.fit(t.plan(), step, t.validate());
+    return weights_of(t.model);
+  };
+  TempDir dir;
+  Setup a, b, c;
+  std::size_t steps = 0;
+  const train::StepFn interrupting = [&, inner = b.step()](const train::Batch& batch) {
+    if (++steps == 13) std::raise(SIGINT);
+    return inner(batch);
+  };
+  const auto uninterrupted = run(a, quiet().max_epochs(3), a.step());
+  CHECK_THROWS_AS(run(b, quiet().max_epochs(3).run_dir(dir.path), interrupting),
+                  train::Interrupted);
+  CHECK(run(c, quiet().max_epochs(3).run_dir(dir.path).resume(true), c.step()) == uninterrupted);
+}

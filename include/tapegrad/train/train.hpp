@@ -14,3 +14,4 @@
 #include "tapegrad/train/svg.hpp"
 #include "tapegrad/train/throughput.hpp"
 #include "tapegrad/train/trainer.hpp"
+#include "tapegrad/train/weight_average.hpp"
