@@ -402,3 +402,42 @@ TEST_CASE("WeightAverage validates the moving average of the weights and resumes
                   train::Interrupted);
   CHECK(run(c, quiet().max_epochs(3).run_dir(dir.path).resume(true), c.step()) == uninterrupted);
 }
+
+TEST_CASE("Curves draws several charts stacked in one file, or one file each", "[train]") {
+  const std::vector<train::Curves::Chart> charts{
+      {"Loss", "epoch", "epoch", "mse", {{"loss", "training"}, {"val_loss", "validation", true}}},
+      {"Error", "epoch", "epoch", "abs", {{"abs_error", ""}}}};
+  TempDir dir;
+  for (const auto files : {train::ChartFiles::Stacked, train::ChartFiles::Separate}) {
+    Setup s;
+    const fs::path run = dir.path / (files == train::ChartFiles::Stacked ? "stacked" : "separate");
+    train::Trainer trainer(s.model, s.sgd,
+                           quiet().max_epochs(2).run_dir(run).metrics_file("").curves_file(""));
+    trainer.callback(std::make_shared<train::Curves>("curves.svg", charts, files));
+    trainer.fit(s.plan(), s.step(), s.validate());
+  }
+  const auto read = [](const fs::path& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  const auto count = [](const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
+      ++n;
+    return n;
+  };
+  const std::string stacked = read(dir.path / "stacked" / "curves.svg");
+  CHECK_FALSE(fs::exists(dir.path / "stacked" / "curves_2.svg"));
+  CHECK(count(stacked, "<?xml") == 1);
+  CHECK(count(stacked, "<svg") == 3);  // the document and a chart each
+  CHECK(count(stacked, ">Loss<") == 1);
+  CHECK(count(stacked, ">Error<") == 1);
+  // Each chart clips to its own plot, the second placed below the first.
+  CHECK(count(stacked, "clip-path=\"url(#plot1)\"") == 1);
+  CHECK(count(stacked, "clip-path=\"url(#plot2)\"") == 1);
+  CHECK(count(stacked, "<svg x=\"0\" y=\"420\" xmlns=") == 1);
+  CHECK(count(stacked, "height=\"840\"") == 1);
+  CHECK(count(read(dir.path / "separate" / "curves.svg"), ">Loss<") == 1);
+  CHECK(count(read(dir.path / "separate" / "curves_2.svg"), ">Error<") == 1);
+  CHECK_THROWS_WITH(train::stacked_line_charts_svg({}), Catch::Contains("no charts"));
+}
