@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "common/cli.hpp"
+#include "common/run_flags.hpp"
 #include "name_language/commands.hpp"
 #include "name_language/model.hpp"
 
@@ -73,10 +74,6 @@ void add_train_options(CLI::App& cmd, TrainArgs& a) {
                             "validation accuracy; 0 = off (the best epoch's weights are kept "
                             "either way)"),
              0, 100000);
-  number_in(cmd.add_option("--time-limit", t.time_limit,
-                           "Stop training after this many seconds (validation excluded); 0 = no "
-                           "limit"),
-            0.0, 1e9);
   number_in(cmd.add_option("--average", t.average,
                            "Validate and keep an exponential moving average of the weights with "
                            "this decay per step (e.g. 0.99); 0 = the raw weights"),
@@ -86,14 +83,7 @@ void add_train_options(CLI::App& cmd, TrainArgs& a) {
              0, UINT64_MAX);
   add_threads_option(cmd, a.threads);
   add_precision_option(cmd, a.precision);
-  cmd.add_option("--out", a.out,
-                 "Run folder for the checkpoint, metrics.csv, pictures and split (default: "
-                 "runs/name_language/<timestamp>)");
-  cmd.add_flag("--overwrite", a.overwrite, "Allow --out to name a folder that holds a checkpoint");
-  cmd.add_option("--resume", a.resume,
-                 "Continue the run in this folder where it stopped (Ctrl-C, kill, crash): "
-                 "`name_language train --resume RUN` alone, the flags are the run's; the result "
-                 "is the same, bit for bit, as a run never interrupted");
+  add_run_flags(cmd, a.run, kExampleName, "the checkpoint, metrics.csv, pictures and split");
 }
 
 }  // namespace
@@ -140,10 +130,7 @@ int name_language_main(int argc, char** argv) {
     add_threads_option(*predict_cmd, predict.threads);
     predict_cmd->add_option("names", predict.names, "Names to classify")->required();
 
-    std::vector<std::string> args = resume_command_line(argc, argv, kExampleName, train.started_args);
-    std::vector<char*> args_argv;
-    for (std::string& arg : args) args_argv.push_back(arg.data());
-    parse_args(app, static_cast<int>(args_argv.size()), args_argv.data());
+    parse_with_resume(app, argc, argv, kExampleName, train.run);
     if (train_cmd->parsed()) return run_train(train);
     if (eval_cmd->parsed()) return run_eval(eval);
     return run_predict(predict);
