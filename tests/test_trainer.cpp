@@ -189,7 +189,8 @@ TEST_CASE("the Trainer's run folder: files, refusals, resume after a signal", "[
   std::ifstream csv(run / "metrics.csv");
   std::string header;
   std::getline(csv, header);
-  CHECK(header == "epoch,step,abs_error,loss,lr,train_seconds,val_loss");
+  CHECK(header ==
+        "epoch,step,abs_error,epoch_seconds,items_per_second,loss,lr,train_seconds,val_loss");
   std::size_t rows = 0;
   for (std::string line; std::getline(csv, line);) ++rows;
   CHECK(rows == 4);
@@ -440,4 +441,27 @@ TEST_CASE("Curves draws several charts stacked in one file, or one file each", "
   CHECK(count(read(dir.path / "separate" / "curves.svg"), ">Loss<") == 1);
   CHECK(count(read(dir.path / "separate" / "curves_2.svg"), ">Error<") == 1);
   CHECK_THROWS_WITH(train::stacked_line_charts_svg({}), Catch::Contains("no charts"));
+}
+
+TEST_CASE("each validation point logs the epoch's training seconds and items per second",
+          "[train]") {
+  Setup s;
+  train::Trainer trainer(s.model, s.sgd, quiet().max_epochs(2).val_check_interval(3));
+  const train::FitResult r = trainer.fit(s.plan(), s.step(), s.validate());
+  // Validations after steps 3, 6, 8 (epoch 1's end), 9, 12, 15, 16, of 32 items a step: the
+  // rate is over the epoch so far, not since the last validation.
+  const std::vector<double> epoch_items{96, 192, 256, 32, 128, 224, 256};
+  REQUIRE(r.history.size() == epoch_items.size());
+  for (std::size_t k = 0; k < epoch_items.size(); ++k) {
+    const train::Logs& row = r.history[k];
+    INFO("validation " << k);
+    REQUIRE(row.at("epoch_seconds") > 0);
+    CHECK(row.at("items_per_second") * row.at("epoch_seconds") == Approx(epoch_items[k]));
+    if (k > 0 && epoch_items[k] > epoch_items[k - 1])
+      CHECK(row.at("epoch_seconds") >= r.history[k - 1].at("epoch_seconds"));
+  }
+  // An epoch's seconds are its share of the training seconds.
+  CHECK(r.history[6].at("train_seconds") - r.history[2].at("train_seconds") ==
+        Approx(r.history[6].at("epoch_seconds")));
+  CHECK(r.history[2].at("train_seconds") == Approx(r.history[2].at("epoch_seconds")));
 }

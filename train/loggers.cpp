@@ -15,7 +15,8 @@ namespace {
 
 // Bookkeeping keys: columns of the metrics file, never curves of their own.
 bool is_bookkeeping(const std::string& key) {
-  return key == "epoch" || key == "step" || key == "lr" || key == "train_seconds";
+  return key == "epoch" || key == "step" || key == "lr" || key == "train_seconds" ||
+         key == "epoch_seconds" || key == "items_per_second";
 }
 
 }  // namespace

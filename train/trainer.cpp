@@ -245,12 +245,14 @@ FitResult Trainer::fit(const PlanFn& plan, const StepFn& step, const ValidateFn&
 
   // A validation point: the training metrics since the last one, the validation's, callbacks,
   // the metrics file and the curves.
-  auto validation_point = [&](std::size_t epoch, double seconds_now) {
+  auto validation_point = [&](std::size_t epoch, double seconds_now, double epoch_seconds) {
     Logs logs;
     logs["epoch"] = static_cast<double>(epoch);
     logs["step"] = static_cast<double>(step_);
     logs["lr"] = optimizer_.param_groups().front().lr;
     logs["train_seconds"] = seconds_now;
+    logs["epoch_seconds"] = epoch_seconds;
+    if (epoch_seconds > 0) logs["items_per_second"] = loop.epoch_items / epoch_seconds;
     if (loop.weight > 0) logs["loss"] = loop.loss_sum / loop.weight;
     if (loop.items > 0)
       for (const auto& [name, sum] : loop.metric_sums) logs[name] = sum / loop.items;
@@ -390,12 +392,13 @@ FitResult Trainer::fit(const PlanFn& plan, const StepFn& step, const ValidateFn&
       const std::size_t every = options_.val_check_interval();
       if (every > 0 && step_ % every == 0 && b + 1 < batches) {
         const double validation_start = now_seconds();
-        validation_point(e, seconds);
+        validation_point(e, seconds, seconds - train_seconds_);
         paused += now_seconds() - validation_start;
       }
     }
-    train_seconds_ += epoch_seconds();
-    const Logs logs = validation_point(e, train_seconds_);
+    const double this_epoch = epoch_seconds();
+    train_seconds_ += this_epoch;
+    const Logs logs = validation_point(e, train_seconds_, this_epoch);
     if (progress) {
       std::string summary;
       if (summary_) {

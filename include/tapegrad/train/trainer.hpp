@@ -28,7 +28,11 @@ namespace tg::train {
 class ResumeState;
 class Callback;
 
-// Metrics by name: "loss", "accuracy", "val_loss", "epoch", ...
+// Metrics by name. At each validation point: "epoch", "step" (optimizer steps so far), "lr" (the
+// first group's, before the epoch's schedule step), "train_seconds" (so far, validation
+// excluded), "epoch_seconds" and "items_per_second" (of the epoch so far, a resumed epoch's
+// earlier part included), "loss" and the step's metrics (means since the last validation point),
+// then the validation's ("val_loss", ...).
 using Logs = std::map<std::string, double>;
 
 // How each process takes its share of a global batch under mpirun: a contiguous slice, or every
