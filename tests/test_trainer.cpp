@@ -301,44 +301,6 @@ TEST_CASE("callbacks add derived values to a validation point's logs", "[train]"
   CHECK(first != "1,nan");
 }
 
-TEST_CASE("Throughput adds the items and seconds since the last validation point", "[train]") {
-  const auto run = [](Setup& s, const train::TrainerOptions& options,
-                      const train::StepFn& step) {
-    train::Trainer trainer(s.model, s.sgd, options);
-    trainer.track("shuffle", s.shuffle).callback(std::make_shared<train::Throughput>());
-    return trainer.fit(s.plan(), step, s.validate());
-  };
-  Setup whole;
-  const train::FitResult r = run(whole, quiet().max_epochs(3).val_check_interval(5), whole.step());
-  // 8 batches of 32 an epoch; validations after steps 5, 8, 10, 15, 16, 20, 24.
-  std::vector<double> items;
-  double seconds = 0;
-  for (const train::Logs& row : r.history) {
-    items.push_back(row.at("items"));
-    seconds += row.at("seconds");
-    CHECK(row.at("seconds") >= 0);
-    CHECK(row.at("items_per_second") == row.at("items") / std::max(row.at("seconds"), 1e-9));
-  }
-  CHECK(items == std::vector<double>{160, 96, 64, 160, 32, 128, 128});
-  CHECK(seconds == Approx(r.train_seconds));
-
-  // Stopped by SIGINT at the 4th batch of epoch 2 and resumed: that epoch still counts 256 items.
-  TempDir dir;
-  Setup s;
-  std::size_t steps = 0;
-  const train::StepFn interrupting = [&, inner = s.step()](const train::Batch& b) {
-    if (++steps == 11) std::raise(SIGINT);
-    return inner(b);
-  };
-  CHECK_THROWS_AS(run(s, quiet().max_epochs(3).run_dir(dir.path), interrupting),
-                  train::Interrupted);
-  Setup again;
-  const train::FitResult resumed =
-      run(again, quiet().max_epochs(3).run_dir(dir.path).resume(true), again.step());
-  REQUIRE(resumed.history.size() == 3);
-  for (const train::Logs& row : resumed.history) CHECK(row.at("items") == 256);
-}
-
 TEST_CASE("WeightAverage validates the moving average of the weights and resumes exactly",
           "[train]") {
   // The raw weights after every step, read before the average takes its update.

@@ -1,11 +1,16 @@
 // Sizes checked before they are allocated: training memory estimated from the model's size, and
-// a checkpoint's metadata checked against what the file holds before a model is built from it.
+// a checkpoint's metadata checked against what the file holds before a model is built from it
+// (load_checkpoint_model).
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 
+#include "tapegrad/autograd/error.hpp"
+#include "tapegrad/autograd/random.hpp"
 #include "tapegrad/nn/npz.hpp"
+#include "tapegrad/train/checkpoint.hpp"
 
 namespace tg::examples {
 
@@ -35,5 +40,31 @@ void check_training_memory(const std::string& what, double parameters, double ac
 // float arrays outside "optim.") must add up to that, or building the model is refused before it
 // allocates anything (a damaged meta.layers = 20000 must not build 20000 layers first).
 void check_parameter_count(const nn::Archive& archive, const std::string& path, double expected);
+
+// An example's model rebuilt from its checkpoint at `path`: the configuration from the metadata
+// (`config_from_meta(text, path)`, which refuses what it cannot read), the parameter count
+// (`parameter_estimate(config)`) checked against the file before the model is built, then the
+// weights; in eval mode. `meta`, when given, receives the metadata.
+template <class Model, class ConfigFromMeta, class ParameterEstimate>
+std::unique_ptr<Model> load_checkpoint_model(const std::string& path, const std::string& example,
+                                             const ConfigFromMeta& config_from_meta,
+                                             const ParameterEstimate& parameter_estimate,
+                                             tg::train::CheckpointMeta* meta = nullptr) {
+  const nn::Archive archive = nn::load_npz(path);
+  tg::train::CheckpointMeta read = tg::train::read_checkpoint_meta(archive, path, example);
+  auto config = config_from_meta(read.text, path);
+  check_parameter_count(archive, path, parameter_estimate(config));
+  Generator gen(0);  // the weights are overwritten: any initialisation will do
+  std::unique_ptr<Model> model;
+  try {
+    model = std::make_unique<Model>(std::move(config), gen);
+  } catch (const Error& e) {
+    throw Error(path + ": " + e.what());
+  }
+  tg::train::load_checkpoint_state(archive, path, *model, nullptr, nullptr);
+  model->eval();
+  if (meta) *meta = std::move(read);
+  return model;
+}
 
 }  // namespace tg::examples

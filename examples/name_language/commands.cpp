@@ -20,7 +20,6 @@
 #include "common/text.hpp"
 #include "name_language/evaluate.hpp"
 #include "name_language/report.hpp"
-#include "tapegrad/nn/npz.hpp"
 #include "tapegrad/train/files.hpp"
 #include "tapegrad/train/messages.hpp"
 #include "tapegrad/train/parallel.hpp"
@@ -117,19 +116,9 @@ std::string resolve_data_dir(const std::string& given) {
 }
 
 LoadedModel load_model(const std::string& path) {
-  const nn::Archive archive = nn::load_npz(path);
   LoadedModel loaded;
-  loaded.meta = tg::train::read_checkpoint_meta(archive, path, kExampleName);
-  ModelConfig config = config_from_meta(loaded.meta.text, path);
-  check_parameter_count(archive, path, parameter_estimate(config));
-  Generator gen(0);  // the weights are overwritten: any initialisation will do
-  try {
-    loaded.model = std::make_unique<NameClassifier>(std::move(config), gen);
-  } catch (const Error& e) {
-    throw Error(fmt::format("{}: {}", path, e.what()));
-  }
-  tg::train::load_checkpoint_state(archive, path, *loaded.model, nullptr, nullptr);
-  loaded.model->eval();
+  loaded.model = load_checkpoint_model<NameClassifier>(path, kExampleName, config_from_meta,
+                                                       parameter_estimate, &loaded.meta);
   return loaded;
 }
 

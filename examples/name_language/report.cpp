@@ -18,7 +18,7 @@ std::vector<tg::train::CsvLogger::Column> metrics_columns() {
           {"val_loss", "val_loss"},
           {"val_accuracy", "val_accuracy"},
           {"val_macro_accuracy", "val_macro_accuracy"},
-          {"epoch_seconds", "seconds"},  // tg::train::Throughput's
+          {"epoch_seconds", "epoch_seconds"},
           {"names_per_second", "items_per_second"},
           {"elapsed_seconds", "train_seconds"},
           {"best", "best"}};

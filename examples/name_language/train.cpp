@@ -13,7 +13,6 @@
 #include "tapegrad/train/loggers.hpp"
 #include "tapegrad/train/parallel.hpp"
 #include "tapegrad/train/progress.hpp"
-#include "tapegrad/train/throughput.hpp"
 #include "tapegrad/train/weight_average.hpp"
 
 namespace tg::examples::names {
@@ -49,8 +48,9 @@ EpochRecord record_of(const tg::train::Logs& logs) {
   r.val_loss = logs.at("val_loss");
   r.val_accuracy = logs.at("val_accuracy");
   r.val_macro_accuracy = logs.at("val_macro_accuracy");
-  r.seconds = logs.at("seconds");
-  r.names = logs.at("items");
+  r.seconds = logs.at("epoch_seconds");
+  const auto rate = logs.find("items_per_second");  // (none for an epoch of no measurable time)
+  r.names = rate == logs.end() ? 0.0 : rate->second * r.seconds;
   return r;
 }
 
@@ -158,7 +158,6 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
       .callback(stopping)
       .callback(std::make_shared<tg::train::ModelCheckpoint>(
           "val_accuracy", tg::train::Mode::Max, "model.npz", run.checkpoint_meta))
-      .callback(std::make_shared<tg::train::Throughput>())
       .callback(std::make_shared<tg::train::CsvLogger>("metrics.csv", metrics_columns()))
       .callback(std::make_shared<tg::train::Curves>("curves.svg", curve_charts(),
                                                     tg::train::ChartFiles::Stacked));
@@ -173,7 +172,7 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
         return fmt::format("  train loss {:.4f}  val acc {:.1f}%  val macro {:.1f}%  {}{}{}",
                            logs.at("loss"), 100 * logs.at("val_accuracy"),
                            100 * logs.at("val_macro_accuracy"),
-                           tg::train::format_duration(logs.at("seconds")),
+                           tg::train::format_duration(logs.at("epoch_seconds")),
                            logs.at("partial") > 0 ? " (time limit)" : "",
                            logs.at("best") > 0 ? "  *" : "");
       });

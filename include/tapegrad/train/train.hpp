@@ -12,6 +12,5 @@
 #include "tapegrad/train/resume.hpp"
 #include "tapegrad/train/signals.hpp"
 #include "tapegrad/train/svg.hpp"
-#include "tapegrad/train/throughput.hpp"
 #include "tapegrad/train/trainer.hpp"
 #include "tapegrad/train/weight_average.hpp"
