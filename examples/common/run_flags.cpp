@@ -30,6 +30,20 @@ void add_run_flags(CLI::App& cmd, RunFlags& flags, const std::string& program,
             0.0, 1e9);
 }
 
+void add_loop_flags(CLI::App& cmd, std::size_t& epochs, std::size_t& batch, double& clip,
+                    std::size_t& patience, const std::string& items, const std::string& monitored) {
+  integer_in(cmd.add_option("--epochs", epochs, "Maximum number of epochs"), 1, 100000);
+  integer_in(cmd.add_option("--batch", batch, items + " per mini-batch"), 1, 65536);
+  number_in(cmd.add_option("--clip", clip, "Clip the gradient's total norm to this; 0 = no clipping"),
+            0.0, 1e9);
+  integer_in(cmd.add_option("--patience", patience,
+                            fmt::format("Early stopping: stop after this many epochs without a "
+                                        "better {}; 0 = off (the best epoch's weights are kept "
+                                        "either way)",
+                                        monitored)),
+             0, 100000);
+}
+
 tg::train::TrainerOptions trainer_options(const RunFlags& flags, const std::string& program) {
   std::filesystem::path dir = !flags.resume.empty() ? flags.resume : flags.out;
   if (dir.empty()) {

@@ -27,6 +27,12 @@ struct RunFlags {
 void add_run_flags(CLI::App& cmd, RunFlags& flags, const std::string& program,
                    const std::string& out_receives);
 
+// Adds the flags of the loop every example has: --epochs, --batch ("<items> per mini-batch":
+// items "Pairs"), --clip (the gradients' total norm) and --patience (epochs without a better
+// `monitored`, "validation accuracy", before early stopping), writing to the given fields.
+void add_loop_flags(CLI::App& cmd, std::size_t& epochs, std::size_t& batch, double& clip,
+                    std::size_t& patience, const std::string& items, const std::string& monitored);
+
 // The Trainer's options for the flags: the run folder (--out, or a new runs/<program>/<stamp>;
 // --resume's), overwrite, resume, max_time, the program's name, how it was started, and the
 // lines that tell how to resume and what to try after a diverged loss.
