@@ -278,6 +278,149 @@ TEST_CASE("validation every N steps, and a tracked Stateful object", "[train]") 
   CHECK(counter.total == 16);
 }
 
+TEST_CASE("callbacks add derived values to a validation point's logs", "[train]") {
+  struct Twice : train::Callback {
+    void on_validation_logs(train::Trainer&, train::Logs& logs) override {
+      logs["twice_val_loss"] = 2 * logs.at("val_loss");
+    }
+  };
+  struct Reader : train::Callback {
+    std::vector<double> seen;
+    void on_validation_end(train::Trainer&, const train::Logs& logs) override {
+      const auto it = logs.find("twice_val_loss");
+      seen.push_back(it == logs.end() ? -1.0 : it->second);
+    }
+  };
+  TempDir dir;
+  Setup s;
+  auto reader = std::make_shared<Reader>();
+  train::Trainer trainer(
+      s.model, s.sgd, quiet().max_epochs(2).run_dir(dir.path).metrics_file("").curves_file(""));
+  // Registered before the callback that adds the value, the reader and the metrics file see it.
+  trainer.callback(reader)
+      .callback(std::make_shared<train::CsvLogger>(
+          "m.csv", std::vector<train::CsvLogger::Column>{{"epoch", "epoch"},
+                                                         {"twice", "twice_val_loss"}}))
+      .callback(std::make_shared<Twice>());
+  const train::FitResult r = trainer.fit(s.plan(), s.step(), s.validate());
+  REQUIRE(r.history.size() == 2);
+  for (const train::Logs& row : r.history)
+    CHECK(row.at("twice_val_loss") == 2 * row.at("val_loss"));
+  CHECK(reader->seen ==
+        std::vector<double>{r.history[0].at("twice_val_loss"), r.history[1].at("twice_val_loss")});
+  std::ifstream csv(dir.path / "m.csv");
+  std::string header, first;
+  std::getline(csv, header);
+  std::getline(csv, first);
+  CHECK(header == "epoch,twice");
+  CHECK(first.rfind("1,", 0) == 0);
+  CHECK(first != "1,nan");
+}
+
+TEST_CASE("WeightAverage validates the moving average of the weights and resumes exactly",
+          "[train]") {
+  // The raw weights after every step, read before the average takes its update.
+  struct Raw : train::Callback {
+    std::vector<std::vector<float>> after_step;
+    void on_batch_end(train::Trainer& t, const train::Batch&, double) override {
+      std::vector<float> w;
+      for (const auto& [name, p] : t.model().named_parameters())
+        for (double v : p.to_vector()) w.push_back(static_cast<float>(v));
+      after_step.push_back(w);
+    }
+  };
+  Setup s;
+  std::vector<float> average;
+  for (const auto& [name, p] : s.model.named_parameters())
+    for (double v : p.to_vector()) average.push_back(static_cast<float>(v));
+  auto raw = std::make_shared<Raw>();
+  auto ema = std::make_shared<train::WeightAverage>(0.9);
+  train::Trainer trainer(s.model, s.sgd, quiet().max_epochs(2));
+  std::vector<float> validated;  // the weights the second validation saw
+  const train::ValidateFn validate = [&, inner = s.validate()] {
+    validated.clear();
+    for (const auto& [name, p] : s.model.named_parameters())
+      for (double v : p.to_vector()) validated.push_back(static_cast<float>(v));
+    return inner();
+  };
+  trainer.callback(raw).callback(ema);
+  trainer.fit(s.plan(), s.step(), validate);
+  // The same average by hand: after update n, a += (1 - min(0.9, 1 - 1/(n+1))) (w - a).
+  for (std::size_t n = 1; n <= raw->after_step.size(); ++n) {
+    const float d = static_cast<float>(std::min(0.9, 1.0 - 1.0 / (static_cast<double>(n) + 1.0)));
+    for (std::size_t k = 0; k < average.size(); ++k)
+      average[k] += (1.0f - d) * (raw->after_step[n - 1][k] - average[k]);
+  }
+  CHECK(ema->updates() == 16);
+  CHECK(validated == average);
+  std::vector<float> live;  // after fit the model holds the live weights again
+  for (const auto& [name, p] : s.model.named_parameters())
+    for (double v : p.to_vector()) live.push_back(static_cast<float>(v));
+  CHECK(live == raw->after_step.back());
+  CHECK_THROWS_WITH(train::WeightAverage(1.0), Catch::Contains("decay must be in (0, 1)"));
+
+  // Interrupted in epoch 2 and resumed: the same best weights (the average's) as in one go.
+  const auto run = [](Setup& t, const train::TrainerOptions& options, const train::StepFn& step) {
+    train::Trainer trainer(t.model, t.sgd, options);
+    trainer.track("shuffle", t.shuffle)
+        .callback(std::make_shared<train::EarlyStopping>(
+            train::EarlyStoppingOptions("val_loss").patience(0)))
+        .callback(std::make_shared<train::WeightAverage>(0.9));
+    trainer.fit(t.plan(), step, t.validate());
+    return weights_of(t.model);
+  };
+  TempDir dir;
+  Setup a, b, c;
+  std::size_t steps = 0;
+  const train::StepFn interrupting = [&, inner = b.step()](const train::Batch& batch) {
+    if (++steps == 13) std::raise(SIGINT);
+    return inner(batch);
+  };
+  const auto uninterrupted = run(a, quiet().max_epochs(3), a.step());
+  CHECK_THROWS_AS(run(b, quiet().max_epochs(3).run_dir(dir.path), interrupting),
+                  train::Interrupted);
+  CHECK(run(c, quiet().max_epochs(3).run_dir(dir.path).resume(true), c.step()) == uninterrupted);
+}
+
+TEST_CASE("Curves draws several charts stacked in one file, or one file each", "[train]") {
+  const std::vector<train::Curves::Chart> charts{
+      {"Loss", "epoch", "epoch", "mse", {{"loss", "training"}, {"val_loss", "validation", true}}},
+      {"Error", "epoch", "epoch", "abs", {{"abs_error", ""}}}};
+  TempDir dir;
+  for (const auto files : {train::ChartFiles::Stacked, train::ChartFiles::Separate}) {
+    Setup s;
+    const fs::path run = dir.path / (files == train::ChartFiles::Stacked ? "stacked" : "separate");
+    train::Trainer trainer(s.model, s.sgd,
+                           quiet().max_epochs(2).run_dir(run).metrics_file("").curves_file(""));
+    trainer.callback(std::make_shared<train::Curves>("curves.svg", charts, files));
+    trainer.fit(s.plan(), s.step(), s.validate());
+  }
+  const auto read = [](const fs::path& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  const auto count = [](const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
+      ++n;
+    return n;
+  };
+  const std::string stacked = read(dir.path / "stacked" / "curves.svg");
+  CHECK_FALSE(fs::exists(dir.path / "stacked" / "curves_2.svg"));
+  CHECK(count(stacked, "<?xml") == 1);
+  CHECK(count(stacked, "<svg") == 3);  // the document and a chart each
+  CHECK(count(stacked, ">Loss<") == 1);
+  CHECK(count(stacked, ">Error<") == 1);
+  // Each chart clips to its own plot, the second placed below the first.
+  CHECK(count(stacked, "clip-path=\"url(#plot1)\"") == 1);
+  CHECK(count(stacked, "clip-path=\"url(#plot2)\"") == 1);
+  CHECK(count(stacked, "<svg x=\"0\" y=\"420\" xmlns=") == 1);
+  CHECK(count(stacked, "height=\"840\"") == 1);
+  CHECK(count(read(dir.path / "separate" / "curves.svg"), ">Loss<") == 1);
+  CHECK(count(read(dir.path / "separate" / "curves_2.svg"), ">Error<") == 1);
+  CHECK_THROWS_WITH(train::stacked_line_charts_svg({}), Catch::Contains("no charts"));
+}
+
 TEST_CASE("each validation point logs the epoch's training seconds and items per second",
           "[train]") {
   Setup s;

@@ -62,13 +62,14 @@ void CsvLogger::on_validation_end(Trainer& trainer, const Logs& logs) {
   writer_->write_row(row);
 }
 
-Curves::Curves(std::string file, std::vector<Chart> charts)
-    : file_(std::move(file)), charts_(std::move(charts)) {
+Curves::Curves(std::string file, std::vector<Chart> charts, ChartFiles files)
+    : file_(std::move(file)), charts_(std::move(charts)), files_(files) {
   if (charts_.empty()) charts_.emplace_back();
 }
 
 void Curves::on_validation_end(Trainer& trainer, const Logs&) {
   if (!trainer.writes_files()) return;
+  std::vector<LineChart> drawn;
   for (std::size_t k = 0; k < charts_.size(); ++k) {
     const Chart& c = charts_[k];
     LineChart chart;
@@ -95,12 +96,19 @@ void Curves::on_validation_end(Trainer& trainer, const Logs&) {
       }
       chart.series.push_back(std::move(s));
     }
+    drawn.push_back(std::move(chart));
+  }
+  if (files_ == ChartFiles::Stacked) {
+    write_stacked_line_charts(trainer.run_dir() / file_, drawn);
+    return;
+  }
+  for (std::size_t k = 0; k < drawn.size(); ++k) {
     std::string name = file_;
     if (k > 0) {
       const std::filesystem::path p(file_);
       name = fmt::format("{}_{}{}", p.stem().string(), k + 1, p.extension().string());
     }
-    write_line_chart(trainer.run_dir() / name, chart);
+    write_line_chart(trainer.run_dir() / name, drawn[k]);
   }
 }
 

@@ -177,7 +177,16 @@ std::string xml_escape(std::string_view text) {
   return out;
 }
 
-std::string line_chart_svg(const LineChart& chart) {
+namespace {
+
+// A line chart's document and its size. `clip_id` names its plot's clip path: unique per chart
+// when several share a document.
+struct DrawnChart {
+  std::string svg;
+  double width = 0, height = 0;
+};
+
+DrawnChart draw_line_chart(const LineChart& chart, const std::string& clip_id) {
   double x_lo = INFINITY, x_hi = -INFINITY, y_lo = INFINITY, y_hi = -INFINITY;
   bool integer_x = true;
   for (const Series& s : chart.series) {
@@ -245,10 +254,10 @@ std::string line_chart_svg(const LineChart& chart) {
 
   // Fixed y ends may cut the data (a loss spike): clip to the plot instead of drawing over labels.
   svg.raw(
-      fmt::format("<clipPath id=\"plot\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"/>"
-                  "</clipPath>\n<g clip-path=\"url(#plot)\" fill=\"none\" stroke-width=\"2\" "
+      fmt::format("<clipPath id=\"{0}\"><rect x=\"{1}\" y=\"{2}\" width=\"{3}\" height=\"{4}\"/>"
+                  "</clipPath>\n<g clip-path=\"url(#{0})\" fill=\"none\" stroke-width=\"2\" "
                   "stroke-linejoin=\"round\" stroke-linecap=\"round\">\n",
-                  num(left - 4), num(top - 4), num(pw + 8), num(ph + 8)));
+                  clip_id, num(left - 4), num(top - 4), num(pw + 8), num(ph + 8)));
   for (std::size_t i = 0; i < chart.series.size(); ++i) {
     const Series& s = chart.series[i];
     const char* colour = kSeriesColours[i % kSeriesColours.size()];
@@ -291,6 +300,28 @@ std::string line_chart_svg(const LineChart& chart) {
                     chart.series[i].dashed ? " stroke-dasharray=\"6 4\"" : ""));
     svg.text(lx + 32, ly + kTick * 0.35, chart.series[i].name, kTick);
   }
+  return {svg.finish(), width, height};
+}
+
+}  // namespace
+
+std::string line_chart_svg(const LineChart& chart) { return draw_line_chart(chart, "plot").svg; }
+
+std::string stacked_line_charts_svg(const std::vector<LineChart>& charts) {
+  if (charts.empty()) throw Error("stacked_line_charts_svg: no charts");
+  double width = 0, height = 0;
+  std::string inner;
+  for (std::size_t i = 0; i < charts.size(); ++i) {
+    const DrawnChart drawn = draw_line_chart(charts[i], fmt::format("plot{}", i + 1));
+    // A nested <svg> placed by x / y; the XML declaration may only open the outer document.
+    std::string nested = drawn.svg.substr(drawn.svg.find("<svg"));
+    nested.insert(4, fmt::format(" x=\"0\" y=\"{}\"", num(height)));
+    inner += nested;
+    width = std::max(width, drawn.width);
+    height += drawn.height;
+  }
+  SvgBuilder svg(width, height);
+  svg.raw(inner);
   return svg.finish();
 }
 
@@ -454,6 +485,11 @@ std::string heatmap_svg(const Heatmap& map) {
 
 void write_line_chart(const std::filesystem::path& path, const LineChart& chart) {
   write_file_atomic(path, line_chart_svg(chart));
+}
+
+void write_stacked_line_charts(const std::filesystem::path& path,
+                               const std::vector<LineChart>& charts) {
+  write_file_atomic(path, stacked_line_charts_svg(charts));
 }
 
 void write_heatmap(const std::filesystem::path& path, const Heatmap& map) {

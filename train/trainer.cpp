@@ -265,6 +265,7 @@ FitResult Trainer::fit(const PlanFn& plan, const StepFn& step, const ValidateFn&
       for (const auto& [key, value] : validate()) logs[key] = value;
       model_.train();
     }
+    for (auto& cb : callbacks_) cb->on_validation_logs(*this, logs);
     history_.push_back(logs);
     for (auto& cb : callbacks_) cb->on_validation_end(*this, logs);
     return logs;

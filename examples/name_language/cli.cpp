@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "common/cli.hpp"
+#include "common/run_flags.hpp"
 #include "name_language/commands.hpp"
 #include "name_language/model.hpp"
 
@@ -47,9 +48,6 @@ void add_train_options(CLI::App& cmd, TrainArgs& a) {
   number_in(cmd.add_option("--momentum", t.momentum, "Momentum of sgd"), 0.0, 0.999);
   number_in(cmd.add_option("--weight-decay", t.weight_decay, "Weight decay (regularisation)"),
             0.0, 1.0);
-  number_in(cmd.add_option("--clip", t.clip,
-                           "Clip the gradient's total norm to this; 0 = no clipping"),
-            0.0, 1e9);
   cmd.add_option("--class-weights", a.class_weights,
                  "Loss weight per language: none, sqrt (1/sqrt(count)), inverse (1/count) or a "
                  "power P in [0, 1] (1/count^P); raises the small languages' recall (macro "
@@ -66,17 +64,7 @@ void add_train_options(CLI::App& cmd, TrainArgs& a) {
                  "How an epoch draws names: natural (each once), sqrt (languages drawn ~ "
                  "sqrt(count)) or balanced (every language equally often)")
       ->check(CLI::IsMember({"natural", "sqrt", "balanced"}));
-  integer_in(cmd.add_option("--epochs", t.epochs, "Maximum number of epochs"), 1, 100000);
-  integer_in(cmd.add_option("--batch", t.batch, "Names per mini-batch"), 1, 65536);
-  integer_in(cmd.add_option("--patience", t.patience,
-                            "Early stopping: stop after this many epochs without a better "
-                            "validation accuracy; 0 = off (the best epoch's weights are kept "
-                            "either way)"),
-             0, 100000);
-  number_in(cmd.add_option("--time-limit", t.time_limit,
-                           "Stop training after this many seconds (validation excluded); 0 = no "
-                           "limit"),
-            0.0, 1e9);
+  add_loop_flags(cmd, t.epochs, t.batch, t.clip, t.patience, "Names", "validation accuracy");
   number_in(cmd.add_option("--average", t.average,
                            "Validate and keep an exponential moving average of the weights with "
                            "this decay per step (e.g. 0.99); 0 = the raw weights"),
@@ -86,14 +74,7 @@ void add_train_options(CLI::App& cmd, TrainArgs& a) {
              0, UINT64_MAX);
   add_threads_option(cmd, a.threads);
   add_precision_option(cmd, a.precision);
-  cmd.add_option("--out", a.out,
-                 "Run folder for the checkpoint, metrics.csv, pictures and split (default: "
-                 "runs/name_language/<timestamp>)");
-  cmd.add_flag("--overwrite", a.overwrite, "Allow --out to name a folder that holds a checkpoint");
-  cmd.add_option("--resume", a.resume,
-                 "Continue the run in this folder where it stopped (Ctrl-C, kill, crash): "
-                 "`name_language train --resume RUN` alone, the flags are the run's; the result "
-                 "is the same, bit for bit, as a run never interrupted");
+  add_run_flags(cmd, a.run, kExampleName, "the checkpoint, metrics.csv, pictures and split");
 }
 
 }  // namespace
@@ -121,29 +102,24 @@ int name_language_main(int argc, char** argv) {
     add_train_options(*train_cmd, train);
 
     EvalArgs eval;
-    CLI::App* eval_cmd = app.add_subcommand(
-        "eval", "Evaluate a checkpoint on its test split (recomputed from the data and the seed "
-                "recorded in it)");
-    eval_cmd->add_option("--checkpoint", eval.checkpoint, "model.npz written by train")->required();
+    CLI::App* eval_cmd = add_checkpoint_command(
+        app, "eval",
+        "Evaluate a checkpoint on its test split (recomputed from the data and the seed recorded "
+        "in it)",
+        eval.checkpoint, eval.threads);
     eval_cmd->add_option("--data", eval.data,
                          "Data folder (default: the folder the model was trained on)");
     eval_cmd->add_option("--part", eval.part, "Which part: test, validation, train or all")
         ->check(CLI::IsMember({"test", "validation", "train", "all"}));
-    add_threads_option(*eval_cmd, eval.threads);
 
     PredictArgs predict;
-    CLI::App* predict_cmd = app.add_subcommand(
-        "predict", "Print the most likely languages of each name, with probabilities");
-    predict_cmd->add_option("--checkpoint", predict.checkpoint, "model.npz written by train")
-        ->required();
+    CLI::App* predict_cmd = add_checkpoint_command(
+        app, "predict", "Print the most likely languages of each name, with probabilities",
+        predict.checkpoint, predict.threads);
     integer_in(predict_cmd->add_option("--top", predict.top, "Languages shown per name"), 1, 1000);
-    add_threads_option(*predict_cmd, predict.threads);
     predict_cmd->add_option("names", predict.names, "Names to classify")->required();
 
-    std::vector<std::string> args = resume_command_line(argc, argv, kExampleName, train.started_args);
-    std::vector<char*> args_argv;
-    for (std::string& arg : args) args_argv.push_back(arg.data());
-    parse_args(app, static_cast<int>(args_argv.size()), args_argv.data());
+    parse_with_resume(app, argc, argv, kExampleName, train.run);
     if (train_cmd->parsed()) return run_train(train);
     if (eval_cmd->parsed()) return run_eval(eval);
     return run_predict(predict);

@@ -7,22 +7,23 @@
 #include <cstdlib>
 #include <cstdio>
 #include <filesystem>
+#include <map>
+#include <memory>
 #include <numeric>
 #include <optional>
 
 #include "tapegrad/autograd/autocast.hpp"
 #include "tapegrad/autograd/random.hpp"
 #include "common/cli.hpp"
-#include "common/job.hpp"
+#include "common/run_flags.hpp"
 #include "common/limits.hpp"
 #include "common/text.hpp"
 #include "name_language/evaluate.hpp"
 #include "name_language/report.hpp"
-#include "tapegrad/nn/npz.hpp"
 #include "tapegrad/train/files.hpp"
 #include "tapegrad/train/messages.hpp"
+#include "tapegrad/train/parallel.hpp"
 #include "tapegrad/train/progress.hpp"
-#include "tapegrad/train/resume.hpp"
 
 namespace tg::examples::names {
 namespace fs = std::filesystem;
@@ -75,11 +76,25 @@ std::map<std::string, std::string> train_meta(const TrainArgs& a, const std::str
           {"sampling", to_string(o.sampling)}};
 }
 
-tg::train::CheckpointMeta make_meta(const ModelConfig& config,
-                                    const std::map<std::string, std::string>& extra) {
-  tg::train::CheckpointMeta meta{kExampleName, to_meta(config)};
-  for (const auto& [k, v] : extra) meta.text[k] = v;
-  return meta;
+// split.csv in the run folder once the Trainer has claimed it (a new folder must be empty
+// until then).
+class SplitFile : public tg::train::Callback {
+ public:
+  SplitFile(const Dataset& data, const Split& split) : data_(data), split_(split) {}
+  void on_fit_start(tg::train::Trainer& trainer) override {
+    if (trainer.writes_files()) write_split(trainer.run_dir() / "split.csv", data_, split_);
+  }
+
+ private:
+  const Dataset& data_;
+  const Split& split_;
+};
+
+// Why training ended, as the closing line says it.
+std::string stop_reason_text(const std::string& reason) {
+  if (reason == "max_epochs") return "the last epoch (--epochs)";
+  if (reason == "time limit") return "the time limit (--time-limit)";
+  return reason;
 }
 
 }  // namespace
@@ -101,19 +116,9 @@ std::string resolve_data_dir(const std::string& given) {
 }
 
 LoadedModel load_model(const std::string& path) {
-  const nn::Archive archive = nn::load_npz(path);
   LoadedModel loaded;
-  loaded.meta = tg::train::read_checkpoint_meta(archive, path, kExampleName);
-  ModelConfig config = config_from_meta(loaded.meta.text, path);
-  check_parameter_count(archive, path, parameter_estimate(config));
-  Generator gen(0);  // the weights are overwritten: any initialisation will do
-  try {
-    loaded.model = std::make_unique<NameClassifier>(std::move(config), gen);
-  } catch (const Error& e) {
-    throw Error(fmt::format("{}: {}", path, e.what()));
-  }
-  tg::train::load_checkpoint_state(archive, path, *loaded.model, nullptr, nullptr);
-  loaded.model->eval();
+  loaded.model = load_checkpoint_model<NameClassifier>(path, kExampleName, config_from_meta,
+                                                       parameter_estimate, &loaded.meta);
   return loaded;
 }
 
@@ -162,31 +167,16 @@ int run_train(const TrainArgs& a) {
   // Validate the optimizer settings before anything is written.
   make_optimizer(o.optimizer, model.named_parameters(), o);
 
-  const bool resuming = !a.resume.empty();
-  // Under mpirun only rank 0 owns the run folder and writes files; every rank trains (and reads
-  // the resume state, so the run folder must be on a file system they share).
-  const Job& job = Job::current();
-  std::optional<tg::train::RunFolder> folder;
-  if (job.is_root()) {
-    folder =
-        tg::train::claim_run_dir(resuming        ? fs::path(a.resume)
-                                 : a.out.empty() ? tg::train::make_run_dir("runs/name_language")
-                                                 : fs::path(a.out),
-                                 resuming      ? tg::train::RunDirUse::Resume
-                                 : a.overwrite ? tg::train::RunDirUse::Overwrite
-                                               : tg::train::RunDirUse::New);
-    tg::train::report_stale(*folder);
-  }
-  const fs::path run = folder ? folder->path : fs::path(resuming ? a.resume : a.out);
-  std::optional<tg::train::ResumeState> resumed;
-  if (resuming) resumed = tg::train::ResumeState::load(run, kExampleName);
-  const fs::path checkpoint = run / "model.npz";
+  // After every check of the user's input: without --out this makes a new timestamped folder.
+  const tg::train::TrainerOptions run_options = trainer_options(a.run, kExampleName);
+  const fs::path run = run_options.run_dir();
+  const tg::train::Parallel& job = tg::train::parallel();
   std::printf("model: %s, %zu parameters\n", describe(config).c_str(), model.parameter_count());
   std::printf("training: %s lr %g (decay %g per epoch), batch %zu, up to %zu epochs%s, class "
               "weights %s, sampling %s, dropout %g, weight decay %g, clip %g\n",
               o.optimizer.c_str(), o.lr, o.lr_decay, o.batch, o.epochs,
-              o.time_limit > 0
-                  ? fmt::format(" or {}", tg::train::format_duration(o.time_limit)).c_str()
+              a.run.time_limit > 0
+                  ? fmt::format(" or {}", tg::train::format_duration(a.run.time_limit)).c_str()
                   : "",
               to_string(o.weights).c_str(), to_string(o.sampling).c_str(), config.dropout,
               o.weight_decay, o.clip);
@@ -195,74 +185,44 @@ int run_train(const TrainArgs& a) {
                 o.batch * static_cast<std::size_t>(job.size()));
   std::printf("run folder: %s\n", run.string().c_str());
   std::fflush(stdout);
-  if (job.is_root()) write_split(run / "split.csv", data, split);
 
   const EncodedSet train = encode_examples(data, split.train, config.vocabulary);
   const EncodedSet validation = encode_examples(data, split.validation, config.vocabulary);
   const EncodedSet test = encode_examples(data, split.test, config.vocabulary);
-  std::map<std::string, std::string> extra = train_meta(a, data_dir, o);
-
-  std::vector<EpochRecord> history;
-  if (resumed) {
-    history = history_from_text(resumed->text("history"));
-    for (const auto& [key, value] : resumed->texts("extra.")) extra[key] = value;
-  }
-  std::optional<tg::train::CsvWriter> metrics;
-  if (job.is_root() && resumed)
-    metrics.emplace(run / "metrics.csv", metrics_header(), history.size());
-  else if (job.is_root())
-    metrics.emplace(run / "metrics.csv", metrics_header());
-  // While training, Ctrl-C stops at a batch boundary with the last epoch's state saved; after it,
-  // Ctrl-C ends the program as usual.
-  std::optional<tg::train::StopSignals> signals(std::in_place);
-  TrainHooks hooks;
-  hooks.resume = resumed ? &*resumed : nullptr;
-  tg::train::StopRequest stop(run);
-  hooks.stop = &stop;
-  hooks.on_resume_point = [&](tg::train::ResumeState& state) {
-    if (!job.is_root()) return;
-    state.set_run(kExampleName, a.started_args);
-    for (const auto& [key, value] : extra) state.put("extra." + key, value);
-    state.save(run);
+  // model.npz's metadata: the model, how it was trained, and (added as training goes) its scores.
+  std::map<std::string, std::string> meta = to_meta(config);
+  for (const auto& [key, value] : train_meta(a, data_dir, o)) meta[key] = value;
+  TrainRun settings;
+  settings.options = run_options;
+  settings.checkpoint_meta = [&](const tg::train::Logs& logs) {
+    std::map<std::string, std::string> best = meta;
+    best["val_macro_accuracy"] = fmt::format("{}", logs.at("val_macro_accuracy"));
+    return best;
   };
-  hooks.on_epoch = [&](const EpochRecord& r) {
-    if (!job.is_root()) return;
-    metrics->write_row(metrics_row(r));
-    history.push_back(r);
-    write_curves_svg(run / "curves.svg", history);
-  };
-  hooks.on_best = [&](const EpochRecord& r) {
-    extra["epoch"] = std::to_string(r.epoch);
-    extra["val_accuracy"] = fmt::format("{:.6f}", r.val_accuracy);
-    extra["val_macro_accuracy"] = fmt::format("{:.6f}", r.val_macro_accuracy);
-    if (job.is_root())
-      tg::train::save_checkpoint(checkpoint.string(), model, nullptr, nullptr,
-                                 make_meta(config, extra));
-  };
-  const TrainResult result = train_model(model, train, validation, o, gen, hooks);
-  signals.reset();
+  settings.callbacks.push_back(std::make_shared<SplitFile>(data, split));
+  const TrainResult result = train_model(model, train, validation, o, gen, settings);
   if (!job.is_root()) return 0;  // rank 0 evaluates and writes the results
-  const EpochRecord& best = result.history.at(result.best_epoch - 1);
-  std::size_t seen = 0;
-  for (const EpochRecord& r : result.history) seen += static_cast<std::size_t>(r.names_per_second * r.seconds + 0.5);
-  const double names_per_second =
-      static_cast<double>(seen) / std::max(result.train_seconds, 1e-9);
-  std::printf("\ntraining: %s (%s), stopped by %s; best validation accuracy %s (macro %s) at "
-              "epoch %zu\n",
+  std::printf("\ntraining: %s (%s), stopped by %s; kept the weights of epoch %zu, the best "
+              "validation accuracy %s (macro %s)\n",
               tg::train::format_duration(result.train_seconds).c_str(),
-              tg::train::format_rate(names_per_second, "names").c_str(),
-              result.stop_reason.c_str(), percent(best.val_accuracy).c_str(),
-              percent(best.val_macro_accuracy).c_str(), result.best_epoch);
+              tg::train::format_rate(result.names / std::max(result.train_seconds, 1e-9), "names")
+                  .c_str(),
+              stop_reason_text(result.stop_reason).c_str(), result.best_epoch,
+              percent(result.best_val_accuracy).c_str(),
+              percent(result.best_val_macro_accuracy).c_str());
   job.print_communication_share(result.train_seconds);
 
   const Evaluation e = evaluate(model, test);
   const std::string report = evaluation_report("test", e, config.labels);
   std::printf("\n%s", report.c_str());
-  extra["test_accuracy"] = fmt::format("{:.6f}", e.accuracy());
-  extra["test_macro_accuracy"] = fmt::format("{:.6f}", e.macro_accuracy());
-  extra["train_seconds"] = fmt::format("{:.1f}", result.train_seconds);
-  tg::train::save_checkpoint(checkpoint.string(), model, nullptr, nullptr,
-                             make_meta(config, extra));
+  meta["epoch"] = std::to_string(result.best_epoch);
+  meta["val_accuracy"] = fmt::format("{}", result.best_val_accuracy);
+  meta["val_macro_accuracy"] = fmt::format("{}", result.best_val_macro_accuracy);
+  meta["test_accuracy"] = fmt::format("{}", e.accuracy());
+  meta["test_macro_accuracy"] = fmt::format("{}", e.macro_accuracy());
+  meta["train_seconds"] = fmt::format("{:.1f}", result.train_seconds);
+  const fs::path checkpoint = run / "model.npz";
+  tg::train::save_checkpoint(checkpoint.string(), model, nullptr, nullptr, {kExampleName, meta});
   tg::train::write_file_atomic(run / "report.txt", report);
   write_confusion_picture(run / "confusion.svg", e, config.labels,
                           fmt::format("Test confusion, % of each true language (accuracy {}, macro {})",

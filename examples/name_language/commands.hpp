@@ -8,6 +8,7 @@
 
 #include <tapegrad/train/checkpoint.hpp>
 
+#include "common/run_flags.hpp"
 #include "name_language/model.hpp"
 #include "name_language/train.hpp"
 
@@ -34,10 +35,7 @@ struct TrainArgs {
   std::uint64_t seed = 1;
   int threads = 0;
   std::string precision = "float32";  // of the matrix products: float32 or bf16
-  std::string out;  // empty: runs/name_language/<timestamp>
-  bool overwrite = false;
-  std::string resume;        // --resume: the run folder to continue
-  std::string started_args;  // the command line the run was started with (encode_args)
+  RunFlags run;  // --out, --overwrite, --resume, --time-limit
 };
 
 struct EvalArgs {

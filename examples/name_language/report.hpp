@@ -1,24 +1,24 @@
-// name_language run-folder outputs: metrics.csv rows, the curves picture, the confusion picture
-// and the final text report.
+// name_language run-folder outputs: metrics.csv's columns, the curves, the confusion picture and
+// the final text report.
 #pragma once
 
 #include <filesystem>
 #include <string>
 #include <vector>
 
-#include <tapegrad/train/files.hpp>
+#include <tapegrad/train/loggers.hpp>
 
 #include "name_language/evaluate.hpp"
-#include "name_language/train.hpp"
 
 namespace tg::examples::names {
 
-std::vector<std::string> metrics_header();
-std::vector<tg::train::CsvField> metrics_row(const EpochRecord& r);
+// metrics.csv: one row per epoch, from the Trainer's logs ("best": the best validation accuracy
+// so far).
+std::vector<tg::train::CsvLogger::Column> metrics_columns();
 
-// Two charts in one SVG: training / validation loss, and validation accuracy / macro accuracy
-// (with training accuracy), per epoch.
-void write_curves_svg(const std::filesystem::path& path, const std::vector<EpochRecord>& history);
+// curves.svg: training / validation loss above validation accuracy / macro accuracy (with the
+// training accuracy), per epoch.
+std::vector<tg::train::Curves::Chart> curve_charts();
 
 // The row-normalised confusion matrix (percent of each true language) as a labelled heatmap.
 void write_confusion_picture(const std::filesystem::path& path, const Evaluation& e,

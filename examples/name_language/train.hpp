@@ -1,20 +1,21 @@
-// name_language training loop: mini-batches, class weights, optimizer, schedule, clipping, early
-// stopping on validation accuracy, and a progress line per epoch.
+// name_language training on tg::train::Trainer: class weights, the optimizer, the step on batches
+// sorted by length, the validation, and what a run records (model.npz, metrics.csv, curves.svg).
 #pragma once
 
 #include <cstddef>
-#include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "tapegrad/autograd/random.hpp"
 #include "name_language/data.hpp"
 #include "name_language/model.hpp"
+#include "tapegrad/autograd/random.hpp"
 #include "tapegrad/optim/optim.hpp"
-#include "tapegrad/train/resume.hpp"
+#include "tapegrad/train/callbacks.hpp"
+#include "tapegrad/train/trainer.hpp"
 
 namespace tg::examples::names {
 
@@ -38,7 +39,7 @@ std::vector<double> class_weights(const std::vector<std::size_t>& counts, ClassW
 
 struct TrainOptions {
   std::size_t epochs = 30;
-  std::size_t batch = 64;
+  std::size_t batch = 64;  // names per process: the global batch is this times the processes
   std::string optimizer = "adam";  // adam (AdamW when weight_decay > 0), sgd, rmsprop
   double lr = 2e-3;
   double lr_decay = 0.92;    // lr multiplied by this after every epoch
@@ -48,62 +49,50 @@ struct TrainOptions {
   ClassWeights weights = ClassWeights::None;
   Sampling sampling = Sampling::Natural;
   std::size_t patience = 10;  // epochs without a better validation accuracy before stopping; 0: off
-  double time_limit = 0;     // seconds of training; 0: none
   // Weight averaging: validation and the saved model use an exponential moving average of the
   // weights over the steps (Polyak averaging), decay per step; 0: the raw weights.
   double average = 0.99;
 };
 
-// One row of metrics.csv.
+std::unique_ptr<optim::Optimizer> make_optimizer(const std::string& name, nn::NamedTensors params,
+                                                 const TrainOptions& options);
+
+// How train_model records its run. By default nothing is written and nothing resumed.
+struct TrainRun {
+  // The run folder, resume, time limit, program name and hints (the example sets the rest).
+  tg::train::TrainerOptions options;
+  // model.npz's metadata, beside the epoch and the validation accuracy, whenever the validation
+  // accuracy improves.
+  std::function<std::map<std::string, std::string>(const tg::train::Logs&)> checkpoint_meta;
+  std::vector<std::shared_ptr<tg::train::Callback>> callbacks;  // the program's own
+};
+
+// One epoch as metrics.csv reports it (a time-limited last epoch may be partial).
 struct EpochRecord {
   std::size_t epoch = 0;
-  std::size_t steps = 0;     // optimizer steps so far
-  double lr = 0;             // used during the epoch
-  double train_loss = 0;     // mean (weighted) training loss over the epoch
-  double train_accuracy = 0; // on the training batches as seen (dropout on)
+  double train_loss = 0;      // mean (weighted) training loss over the epoch
+  double train_accuracy = 0;  // on the training batches as seen (dropout on)
   double val_loss = 0;
   double val_accuracy = 0;
   double val_macro_accuracy = 0;
-  double seconds = 0;        // training time of the epoch (without validation)
-  double names_per_second = 0;
-  double elapsed = 0;        // training time since the start
-  bool best = false;         // the best validation accuracy so far
-  bool partial = false;      // cut short by the time limit
-};
-
-struct TrainHooks {
-  std::function<void(const EpochRecord&)> on_epoch;  // after validation, every epoch
-  std::function<void(const EpochRecord&)> on_best;   // a new best model is in `model`
-  // Asked before every batch; on a stop the loop saves a resume point in the middle of the
-  // epoch, then the request ends the run.
-  tg::train::StopRequest* stop = nullptr;
-  // Before the first epoch, after each one, and on a stop in the middle of one: `state` holds
-  // everything the loop needs to continue from there (the caller adds its own entries and saves
-  // it).
-  std::function<void(tg::train::ResumeState& state)> on_resume_point;
-  // Continue from such a state instead of starting afresh.
-  const tg::train::ResumeState* resume = nullptr;
+  double seconds = 0;  // of training, validation excluded
+  double names = 0;    // trained on
 };
 
 struct TrainResult {
   std::vector<EpochRecord> history;
-  std::size_t best_epoch = 0;
+  std::size_t best_epoch = 0;  // whose weights the model holds
   double best_val_accuracy = 0;
+  double best_val_macro_accuracy = 0;
   double train_seconds = 0;  // without validation
-  std::string stop_reason;   // "epochs", "early stopping", "time limit"
+  double names = 0;          // trained on, over the run
+  std::string stop_reason;   // "max_epochs", "early stopping", "time limit"
 };
 
-// EpochRecords as exact text and back, for the resume checkpoint.
-std::string history_text(const std::vector<EpochRecord>& history);
-std::vector<EpochRecord> history_from_text(const std::string& text);
-
-std::unique_ptr<optim::Optimizer> make_optimizer(const std::string& name, nn::NamedTensors params,
-                                                 const TrainOptions& options);
-
 // Trains `model` and leaves it holding the weights of the best validation epoch. Progress lines
-// go to `out`. `gen` drives shuffling and sampling.
+// go to `out`. `gen` draws each epoch's batches.
 TrainResult train_model(NameClassifier& model, const EncodedSet& train, const EncodedSet& validation,
-                        const TrainOptions& options, Generator& gen, const TrainHooks& hooks,
+                        const TrainOptions& options, Generator& gen, const TrainRun& run = {},
                         std::FILE* out = stdout);
 
 }  // namespace tg::examples::names

@@ -19,6 +19,10 @@ class Callback {
   virtual void on_epoch_start(Trainer&, std::size_t /*epoch*/) {}
   virtual void on_batch_end(Trainer&, const Batch&, double /*loss*/) {}  // after the update
   virtual void on_validation_start(Trainer&) {}  // before the validation runs (swap weights in)
+  // At each validation point, before its logs are recorded: a callback may add values derived
+  // from them or from the training so far (Keras' callbacks write into `logs`). They are in the
+  // history, and every callback's on_validation_end sees them, whatever the callbacks' order.
+  virtual void on_validation_logs(Trainer&, Logs&) {}
   // At each validation point, with the training and validation metrics; may call
   // trainer.stop(reason).
   virtual void on_validation_end(Trainer&, const Logs&) {}

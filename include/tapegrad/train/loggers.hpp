@@ -33,6 +33,10 @@ class CsvLogger : public Callback {
   std::unique_ptr<CsvWriter> writer_;
 };
 
+// How Curves writes several charts: each in its own file (<file>, <stem>_2.svg, ...), or stacked
+// top to bottom in <file>.
+enum class ChartFiles { Separate, Stacked };
+
 // <run_dir>/<file>, redrawn from the history at each validation point.
 class Curves : public Callback {
  public:
@@ -49,14 +53,15 @@ class Curves : public Callback {
     std::vector<Line> lines;  // empty: every metric (not epoch, step, lr, train_seconds)
     std::optional<double> y_min, y_max;
   };
-  // Each chart in its own file: <file> for the first, <stem>_2.svg, ... for the others; none
-  // given: one chart of every metric against the steps.
-  explicit Curves(std::string file = "curves.svg", std::vector<Chart> charts = {});
+  // Charts none given: one chart of every metric against the steps.
+  explicit Curves(std::string file = "curves.svg", std::vector<Chart> charts = {},
+                  ChartFiles files = ChartFiles::Separate);
   void on_validation_end(Trainer& trainer, const Logs& logs) override;
 
  private:
   std::string file_;
   std::vector<Chart> charts_;
+  ChartFiles files_;
 };
 
 }  // namespace tg::train

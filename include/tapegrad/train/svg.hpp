@@ -51,9 +51,13 @@ struct Heatmap {
 // well-formed XML whatever the data's class names hold. tg::Error for inconsistent input.
 std::string line_chart_svg(const LineChart& chart);
 std::string heatmap_svg(const Heatmap& map);
+// Charts stacked top to bottom in one document (a run's loss above its accuracy).
+std::string stacked_line_charts_svg(const std::vector<LineChart>& charts);
 
 // The same, written with write_file_atomic.
 void write_line_chart(const std::filesystem::path& path, const LineChart& chart);
+void write_stacked_line_charts(const std::filesystem::path& path,
+                               const std::vector<LineChart>& charts);
 void write_heatmap(const std::filesystem::path& path, const Heatmap& map);
 
 // Text safe inside XML content and attribute values: & < > " ' escaped, characters XML 1.0

@@ -13,3 +13,4 @@
 #include "tapegrad/train/signals.hpp"
 #include "tapegrad/train/svg.hpp"
 #include "tapegrad/train/trainer.hpp"
+#include "tapegrad/train/weight_average.hpp"
