@@ -4,7 +4,7 @@
 # run's metrics.csv reports (names/s, windows/s per epoch) and its wall time.
 #   bash bench/ab_examples.sh OLD_BUILD NEW_BUILD [ROUNDS]
 set -euo pipefail
-old=$1/examples new=$2/examples rounds=${3:-5}
+old=$(cd "$1" && pwd)/examples new=$(cd "$2" && pwd)/examples rounds=${3:-5}
 here=$(cd "$(dirname "$0")/.." && pwd)
 names=$here/../shared/data/names
 [ -d "$names" ] || { echo "ab_examples: $names is missing (the surname set)" >&2; exit 2; }
