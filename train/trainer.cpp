@@ -67,7 +67,8 @@ std::vector<Logs> history_from_text(const std::string& text) {
 struct Trainer::Loop {
   EpochPlan plan;
   std::size_t next_batch = 0;
-  double epoch_items = 0, epoch_loss_sum = 0, epoch_seconds = 0;
+  // The progress line's units (items unless the step counts others), their loss sum, seconds.
+  double epoch_units = 0, epoch_loss_sum = 0, epoch_seconds = 0;
   double weight = 0, loss_sum = 0;  // the steps' weights (their item counts by default)
   double items = 0;                 // the metrics are means over items
   Logs metric_sums;
@@ -171,7 +172,7 @@ void Trainer::save_point(bool finished, const Loop* position) {
     p.epoch = epoch_ + 1;
     p.next_batch = position->next_batch;
     p.set_batches(position->plan);
-    p.progress_items = static_cast<std::size_t>(position->epoch_items);
+    p.progress_items = static_cast<std::size_t>(position->epoch_units);
     p.progress_loss_sum = position->epoch_loss_sum;
     p.seconds = position->epoch_seconds;
     p.sums = {{"weight", position->weight}, {"loss", position->loss_sum},
@@ -202,7 +203,7 @@ void Trainer::load_point(Loop& loop) {
   if (!p) return;
   loop.plan = p->batches();
   loop.next_batch = p->next_batch;
-  loop.epoch_items = static_cast<double>(p->progress_items);
+  loop.epoch_units = static_cast<double>(p->progress_items);
   loop.epoch_loss_sum = p->progress_loss_sum;
   loop.epoch_seconds = p->seconds;
   for (const auto& [name, sum] : p->sums) {
@@ -252,7 +253,7 @@ FitResult Trainer::fit(const PlanFn& plan, const StepFn& step, const ValidateFn&
     logs["lr"] = optimizer_.param_groups().front().lr;
     logs["train_seconds"] = seconds_now;
     logs["epoch_seconds"] = epoch_seconds;
-    if (epoch_seconds > 0) logs["items_per_second"] = loop.epoch_items / epoch_seconds;
+    if (epoch_seconds > 0) logs["items_per_second"] = loop.epoch_units / epoch_seconds;
     if (loop.weight > 0) logs["loss"] = loop.loss_sum / loop.weight;
     if (loop.items > 0)
       for (const auto& [name, sum] : loop.metric_sums) logs[name] = sum / loop.items;
@@ -287,7 +288,7 @@ FitResult Trainer::fit(const PlanFn& plan, const StepFn& step, const ValidateFn&
                                       options_.unit(), options_.log_every_percent()),
                        options_.stream());
       if (continuing)
-        progress->resume_from(loop.next_batch, static_cast<std::size_t>(loop.epoch_items),
+        progress->resume_from(loop.next_batch, static_cast<std::size_t>(loop.epoch_units),
                               loop.epoch_loss_sum);
     }
     continuing = false;
@@ -365,7 +366,7 @@ FitResult Trainer::fit(const PlanFn& plan, const StepFn& step, const ValidateFn&
         optim::clip_grad_norm(params, options_.gradient_clip_val());
       optimizer_.step();
       ++step_;
-      loop.epoch_items += sums[3];
+      loop.epoch_units += sums[3];
       loop.epoch_loss_sum += batch_loss * sums[3];  // the progress line's running mean
       loop.weight += sums[1];
       loop.loss_sum += sums[0];

@@ -31,8 +31,8 @@ class Callback;
 // Metrics by name. At each validation point: "epoch", "step" (optimizer steps so far), "lr" (the
 // first group's, before the epoch's schedule step), "train_seconds" (so far, validation
 // excluded), "epoch_seconds" and "items_per_second" (of the epoch so far, a resumed epoch's
-// earlier part included), "loss" and the step's metrics (means since the last validation point),
-// then the validation's ("val_loss", ...).
+// earlier part included; the step's units where it counts them), "loss" and the step's metrics
+// (means since the last validation point), then the validation's ("val_loss", ...).
 using Logs = std::map<std::string, double>;
 
 // How each process takes its share of a global batch under mpirun: a contiguous slice, or every
@@ -172,7 +172,7 @@ class Trainer {
   std::vector<std::pair<std::string, Stateful*>> states_;
   std::function<std::string(const Logs&)> note_, summary_;
   struct Run;
-  std::unique_ptr<Run> run_;  // the claimed folder, its metrics file
+  std::unique_ptr<Run> run_;  // the claimed folder and the state being resumed
   std::size_t epoch_ = 0, step_ = 0;
   double train_seconds_ = 0;
   std::vector<Logs> history_;
