@@ -188,10 +188,10 @@ TEST_CASE("vocabulary: ids, unknown characters, text round trip", "[name_languag
   CHECK_THROWS_AS(Vocabulary(U"aa"), tg::Error);
 
   // Predict-time reading: accents dropped as in training, other characters reported.
-  const Encoded dvorak = encode_for_prediction("Dvo\xC5\x99\xC3\xA1k", Charset::Ascii, ascii);
+  const EncodedText dvorak = encode_for_prediction("Dvo\xC5\x99\xC3\xA1k", Charset::Ascii, ascii);
   CHECK(dvorak.ids.size() == 6);
   CHECK(dvorak.unknown.empty());
-  const Encoded oster = encode_for_prediction("\xC3\x98ster", Charset::Ascii, ascii);  // Øster
+  const EncodedText oster = encode_for_prediction("\xC3\x98ster", Charset::Ascii, ascii);  // Øster
   CHECK(oster.ids.size() == 5);
   CHECK(oster.ids[0] == Vocabulary::kUnknown);
   CHECK(oster.unknown == U"\u00D8");

@@ -9,6 +9,7 @@
 #include "baby_lm/commands.hpp"
 #include "baby_lm/train.hpp"
 #include "common/cli.hpp"
+#include "common/program.hpp"
 #include "common/run_flags.hpp"
 
 namespace {
@@ -67,9 +68,15 @@ void add_sampling_options(CLI::App& cmd, GenerateOptions& g, const char* prompt_
 }
 
 int run(int argc, char** argv) {
-  CLI::App app{"baby_lm: a character-level LSTM language model, trained on toddler phrases "
-               "(Embedding -> LSTM -> Dropout -> LSTM -> Dropout -> Linear, as the Keras seed)."};
-  app.require_subcommand(1);
+  // The defaults are shown option by option: --clip's depends on the mode.
+  tg::examples::Program program(
+      kExampleName,
+      {"baby_lm: a character-level LSTM language model, trained on toddler phrases (Embedding "
+       "-> LSTM -> Dropout -> LSTM -> Dropout -> Linear, as the Keras seed).",
+       {},
+       ""},
+      tg::examples::Program::Defaults::PerOption);
+  CLI::App& app = program.app();
   // --threads belongs to every command: accepted before or after the subcommand's name.
   app.fallthrough();
   int threads = 0;
@@ -77,22 +84,28 @@ int run(int argc, char** argv) {
 
   TrainOptions t;
   std::string corpus = kDefaultCorpus;
-  CLI::App* train = app.add_subcommand(
-      "train",
+  std::string precision = "float32";
+  CLI::Option* corpus_opt = nullptr;
+  CLI::App* train = &program.add_train_command(
       "Train a model and write RUN/model.npz, RUN/metrics.csv and RUN/loss.svg. Window mode "
       "(default) reads windows of characters, each predicting the next one (and, unless "
       "--last-step-only, each prefix of a window its next one too), shuffled each epoch, with "
       "early stopping on the training loss; --stateful reads the corpus as contiguous "
-      "streams with the hidden state carried across batches (truncated BPTT), for long texts.");
-  CLI::Option* corpus_opt =
+      "streams with the hidden state carried across batches (truncated BPTT), for long texts.",
+      t.run, "model.npz, metrics.csv and loss.svg", [&] {
+        // Training and its evaluations run on this thread, inside the guard (set before the
+        // BLAS line, which says whether bf16 runs).
+        const tg::AutocastGuard autocast(tg::parse_matmul_precision(precision.c_str()));
+        tg::examples::apply_threads(threads, stdout);
+        t.corpus = resolve_corpus(corpus, corpus_opt->count() > 0);
+        return tg::baby_lm::train(t);
+      });
+  corpus_opt =
       train
           ->add_option("--corpus", corpus,
                        "text file whose lines (joined with newlines) are the corpus, or a folder "
                        "of .txt files; the vocabulary is its sorted distinct characters")
           ->capture_default_str();
-  tg::examples::add_run_flags(*train, t.run, kExampleName,
-                              "model.npz, metrics.csv and loss.svg");
-  std::string precision = "float32";
   tg::examples::add_precision_option(*train, precision);
   integer_in(train->add_option("--epochs", t.epochs, "maximum epochs"), 1, 100000)
       ->capture_default_str();
@@ -171,38 +184,34 @@ int run(int argc, char** argv) {
       ->capture_default_str();
 
   GenerateOptions g;
-  CLI::App* gen = app.add_subcommand(
+  // Generation runs at batch 1, where BLAS is not what matters: no BLAS line on the output.
+  CLI::App& gen = program.add_command(
       "generate",
       "Generate text from a checkpoint: the prompt is read, then characters are drawn one at a "
-      "time, each fed back with the LSTM state carried.");
-  add_sampling_options(*gen, g, "text to continue (empty = start a new line)");
+      "time, each fed back with the LSTM state carried.",
+      [&] {
+        tg::examples::apply_threads(threads, nullptr);
+        return run_generate(g);
+      });
+  add_sampling_options(gen, g, "text to continue (empty = start a new line)");
 
   EvalOptions e;
   e.generate.prompt = "me want";
   e.generate.sampling.temperature = 0.5;
   e.generate.num_samples = 100;
-  CLI::App* eval = app.add_subcommand(
+  CLI::App& eval = program.add_command(
       "eval",
       "Score a checkpoint: its loss on a corpus, and the share of the words it generates that "
-      "are words of that corpus.");
-  add_sampling_options(*eval, e.generate, "text the samples continue");
-  eval->add_option("--corpus", e.corpus,
+      "are words of that corpus.",
+      [&] {
+        tg::examples::apply_threads(threads, nullptr);
+        return run_eval(e);
+      });
+  add_sampling_options(eval, e.generate, "text the samples continue");
+  eval.add_option("--corpus", e.corpus,
                    "corpus to score against (default: the one the checkpoint was trained on)");
 
-  tg::examples::parse_with_resume(app, argc, argv, kExampleName, t.run);
-
-  if (train->parsed()) {
-    // Training and its evaluations run on this thread, inside the guard (set before the BLAS
-    // line, which says whether bf16 runs).
-    const tg::AutocastGuard autocast(tg::parse_matmul_precision(precision.c_str()));
-    tg::examples::apply_threads(threads, stdout);
-    t.corpus = resolve_corpus(corpus, corpus_opt->count() > 0);
-    return tg::baby_lm::train(t);
-  }
-  // Generation runs at batch 1, where BLAS is not what matters: no BLAS line on the output.
-  tg::examples::apply_threads(threads, nullptr);
-  if (gen->parsed()) return run_generate(g);
-  return run_eval(e);
+  return program.run(argc, argv);
 }
 
 }  // namespace

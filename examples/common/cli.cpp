@@ -168,15 +168,6 @@ CLI::Option* add_threads_option(CLI::App& app, int& threads) {
                     1, 1024);
 }
 
-CLI::App* add_checkpoint_command(CLI::App& app, const std::string& name,
-                                 const std::string& description, std::string& checkpoint,
-                                 int& threads) {
-  CLI::App* cmd = app.add_subcommand(name, description);
-  cmd->add_option("--checkpoint", checkpoint, "model.npz written by train")->required();
-  add_threads_option(*cmd, threads);
-  return cmd;
-}
-
 CLI::Option* add_precision_option(CLI::App& app, std::string& precision) {
   return app
       .add_option("--precision", precision,

@@ -68,12 +68,6 @@ void require_range_checks(const CLI::App& app);
 // Adds --threads N to app (default 0: OpenBLAS's own choice, OPENBLAS_NUM_THREADS or all cores).
 CLI::Option* add_threads_option(CLI::App& app, int& threads);
 
-// Adds the subcommand `name` of a program that reads a checkpoint (eval, predict, generate), with
-// its --checkpoint FILE (required) and --threads.
-CLI::App* add_checkpoint_command(CLI::App& app, const std::string& name,
-                                 const std::string& description, std::string& checkpoint,
-                                 int& threads);
-
 // Adds --precision float32|bf16 (default float32) to a training command; the command runs its
 // training inside tg::AutocastGuard(parse_matmul_precision(precision)).
 CLI::Option* add_precision_option(CLI::App& app, std::string& precision);

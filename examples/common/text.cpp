@@ -2,6 +2,9 @@
 #include "common/text.hpp"
 
 #include <tapegrad/autograd/error.hpp>
+#include <tapegrad/train/messages.hpp>
+
+#include <fmt/format.h>
 
 #include <utf8proc.h>
 
@@ -155,6 +158,29 @@ std::string fold_to_ascii(std::string_view text, const TextOrigin& origin) {
 const std::string& ascii_letters_vocabulary() {
   static const std::string letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ .,;'";
   return letters;
+}
+
+CommandLineTexts encode_command_line_texts(
+    const std::vector<std::string>& texts, const std::string& noun,
+    const std::string& unknown_reads_as,
+    const std::function<EncodedText(const std::string&)>& encode) {
+  CommandLineTexts out;
+  for (const std::string& text : texts) {
+    EncodedText enc = encode(text);
+    if (enc.ids.empty()) {
+      tg::train::print_warning(text.empty() ? fmt::format("an empty {}; skipped", noun)
+                                            : fmt::format("'{}' has no characters left; skipped",
+                                                          sanitize_utf8(text)));
+      continue;
+    }
+    if (!enc.unknown.empty())
+      tg::train::print_warning(fmt::format("'{}': '{}' not in the model's alphabet; read as {}",
+                                           sanitize_utf8(text), encode_utf8(enc.unknown),
+                                           unknown_reads_as));
+    out.texts.push_back(text);
+    out.ids.push_back(std::move(enc.ids));
+  }
+  return out;
 }
 
 }  // namespace tg::examples

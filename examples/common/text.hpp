@@ -2,8 +2,11 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace tg::examples {
 
@@ -54,5 +57,26 @@ std::string to_nfc(std::string_view text, const TextOrigin& origin = {});
 
 // The characters fold_to_ascii keeps, in a fixed order: a ready-made classifier vocabulary.
 const std::string& ascii_letters_vocabulary();
+
+// A text as a model reads it: its ids, and the characters outside the model's alphabet (in
+// order), which the ids hold as the model's unknown or padding id.
+struct EncodedText {
+  std::vector<std::int64_t> ids;
+  std::u32string unknown;
+};
+
+// Texts given on the command line (names to classify, sources to translate), encoded by `encode`
+// and kept with the ids they gave. A text that gives no ids is skipped with a warning ("an empty
+// name; skipped", "'..' has no characters left; skipped"); characters outside the alphabet are
+// named in one ("'Nguyễn': 'ễ' not in the model's alphabet; read as unknown"), where `noun` is
+// "name" and `unknown_reads_as` is "unknown".
+struct CommandLineTexts {
+  std::vector<std::string> texts;
+  std::vector<std::vector<std::int64_t>> ids;
+};
+CommandLineTexts encode_command_line_texts(
+    const std::vector<std::string>& texts, const std::string& noun,
+    const std::string& unknown_reads_as,
+    const std::function<EncodedText(const std::string&)>& encode);
 
 }  // namespace tg::examples

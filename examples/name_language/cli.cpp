@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "common/cli.hpp"
+#include "common/program.hpp"
 #include "common/run_flags.hpp"
 #include "name_language/commands.hpp"
 #include "name_language/model.hpp"
@@ -12,7 +13,12 @@ namespace tg::examples::names {
 
 namespace {
 
-void add_train_options(CLI::App& cmd, TrainArgs& a) {
+void add_train_command(Program& program) {
+  TrainArgs& a = program.make<TrainArgs>();
+  CLI::App& cmd = program.add_train_command(
+      "Train a classifier; writes a run folder with the checkpoint, metrics and pictures, and "
+      "prints the test results",
+      a.run, "the checkpoint, metrics.csv, pictures and split", [&a] { return run_train(a); });
   TrainOptions& t = a.train;
   cmd.add_option("--data", a.data,
                  "Folder of <Language>.txt files, UTF-8, one name per line; the file names are "
@@ -74,56 +80,41 @@ void add_train_options(CLI::App& cmd, TrainArgs& a) {
              0, UINT64_MAX);
   add_threads_option(cmd, a.threads);
   add_precision_option(cmd, a.precision);
-  add_run_flags(cmd, a.run, kExampleName, "the checkpoint, metrics.csv, pictures and split");
+}
+
+void add_eval_command(Program& program) {
+  EvalArgs& a = program.make<EvalArgs>();
+  CLI::App& cmd = program.add_checkpoint_command(
+      "eval",
+      "Evaluate a checkpoint on its test split (recomputed from the data and the seed recorded "
+      "in it)",
+      a.checkpoint, a.threads, [&a] { return run_eval(a); });
+  cmd.add_option("--data", a.data, "Data folder (default: the folder the model was trained on)");
+  cmd.add_option("--part", a.part, "Which part: test, validation, train or all")
+      ->check(CLI::IsMember({"test", "validation", "train", "all"}));
+}
+
+void add_predict_command(Program& program) {
+  PredictArgs& a = program.make<PredictArgs>();
+  CLI::App& cmd = program.add_checkpoint_command(
+      "predict", "Print the most likely languages of each name, with probabilities",
+      a.checkpoint, a.threads, [&a] { return run_predict(a); });
+  integer_in(cmd.add_option("--top", a.top, "Languages shown per name"), 1, 1000);
+  cmd.add_option("names", a.names, "Names to classify")->required();
 }
 
 }  // namespace
 
 int name_language_main(int argc, char** argv) {
-  return run_main(argc, argv, [&]() -> int {
-    CLI::App app{
-        "Classifies surnames by language of origin with a character-level recurrent network "
-        "(tapegrad example).",
-        "name_language"};
-    app.require_subcommand(1);
-    // Subcommands copy the option defaults when they are created (CLI11's App constructor), so
-    // this shows every option's default in each subcommand's --help.
-    app.option_defaults()->always_capture_default();
-    app.footer(
-        "Examples:\n"
-        "  name_language train --data data/names --model gru\n"
-        "  name_language eval --checkpoint runs/name_language/<run>/model.npz\n"
-        "  name_language predict --checkpoint runs/name_language/<run>/model.npz Rodrigo Nguyen");
-
-    TrainArgs train;
-    CLI::App* train_cmd = app.add_subcommand(
-        "train", "Train a classifier; writes a run folder with the checkpoint, metrics and "
-                 "pictures, and prints the test results");
-    add_train_options(*train_cmd, train);
-
-    EvalArgs eval;
-    CLI::App* eval_cmd = add_checkpoint_command(
-        app, "eval",
-        "Evaluate a checkpoint on its test split (recomputed from the data and the seed recorded "
-        "in it)",
-        eval.checkpoint, eval.threads);
-    eval_cmd->add_option("--data", eval.data,
-                         "Data folder (default: the folder the model was trained on)");
-    eval_cmd->add_option("--part", eval.part, "Which part: test, validation, train or all")
-        ->check(CLI::IsMember({"test", "validation", "train", "all"}));
-
-    PredictArgs predict;
-    CLI::App* predict_cmd = add_checkpoint_command(
-        app, "predict", "Print the most likely languages of each name, with probabilities",
-        predict.checkpoint, predict.threads);
-    integer_in(predict_cmd->add_option("--top", predict.top, "Languages shown per name"), 1, 1000);
-    predict_cmd->add_option("names", predict.names, "Names to classify")->required();
-
-    parse_with_resume(app, argc, argv, kExampleName, train.run);
-    if (train_cmd->parsed()) return run_train(train);
-    if (eval_cmd->parsed()) return run_eval(eval);
-    return run_predict(predict);
-  });
+  return run_program(
+      argc, argv, kExampleName,
+      {"Classifies surnames by language of origin with a character-level recurrent network "
+       "(tapegrad example).",
+       {"train --data data/names --model gru",
+        "eval --checkpoint runs/name_language/<run>/model.npz",
+        "predict --checkpoint runs/name_language/<run>/model.npz Rodrigo Nguyen"},
+       ""},
+      {add_train_command, add_eval_command, add_predict_command});
 }
 
 }  // namespace tg::examples::names

@@ -281,30 +281,19 @@ int run_predict(const PredictArgs& a) {
   apply_threads(a.threads, nullptr);
   LoadedModel loaded = load_model(a.checkpoint);
   const ModelConfig& config = loaded.model->config();
-  std::vector<std::string> shown;
-  std::vector<std::vector<std::int64_t>> ids;
-  for (const std::string& name : a.names) {
-    const Encoded enc = encode_for_prediction(name, config.charset, config.vocabulary);
-    if (enc.ids.empty()) {
-      tg::train::print_warning("'" + name + "' has no characters left; skipped");
-      continue;
-    }
-    if (!enc.unknown.empty())
-      tg::train::print_warning(
-          fmt::format("'{}': '{}' not in the model's alphabet; read as unknown", name,
-                      encode_utf8(enc.unknown)));
-    shown.push_back(name);
-    ids.push_back(enc.ids);
-  }
-  if (ids.empty()) throw Error("predict: no names to classify");
-  const auto probs = predict_probabilities(*loaded.model, ids);
+  const CommandLineTexts names = encode_command_line_texts(
+      a.names, "name", "unknown", [&](const std::string& name) {
+        return encode_for_prediction(name, config.charset, config.vocabulary);
+      });
+  if (names.ids.empty()) throw Error("predict: no names to classify");
+  const auto probs = predict_probabilities(*loaded.model, names.ids);
   const std::size_t k = std::min(a.top, config.labels.size());
-  for (std::size_t i = 0; i < ids.size(); ++i) {
+  for (std::size_t i = 0; i < names.ids.size(); ++i) {
     std::vector<std::size_t> order(config.labels.size());
     std::iota(order.begin(), order.end(), 0);
     std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
                       [&](std::size_t x, std::size_t y) { return probs[i][x] > probs[i][y]; });
-    std::printf("%s\n", shown[i].c_str());
+    std::printf("%s\n", names.texts[i].c_str());
     for (std::size_t j = 0; j < k; ++j)
       std::printf("  %6.1f%%  %s\n", 100.0 * probs[i][order[j]], config.labels[order[j]].c_str());
   }

@@ -196,13 +196,13 @@ std::string Vocabulary::to_text() const { return encode_utf8(alphabet_); }
 
 Vocabulary Vocabulary::from_text(const std::string& text) { return Vocabulary(decode_utf8(text)); }
 
-Encoded encode_for_prediction(const std::string& name, Charset charset, const Vocabulary& vocab) {
+EncodedText encode_for_prediction(const std::string& name, Charset charset, const Vocabulary& vocab) {
   if (name.size() > kMaxNameBytes)
     throw Error(fmt::format("a name of {} bytes ('{}...'); names are at most {}", name.size(),
                             name.substr(0, 20), kMaxNameBytes));
   // As the loader, but without the ASCII filter: what it would drop is reported instead.
   const std::string mapped = trim(charset == Charset::Ascii ? strip_marks(name) : to_nfc(name));
-  Encoded out;
+  EncodedText out;
   for (char32_t c : decode_utf8(mapped)) {
     const std::int64_t id = vocab.id(c);
     out.ids.push_back(id);

@@ -10,6 +10,7 @@
 
 #include "tapegrad/autograd/random.hpp"
 #include "tapegrad/autograd/tensor.hpp"
+#include "common/text.hpp"
 
 namespace tg::examples::names {
 
@@ -92,11 +93,8 @@ class Vocabulary {
 
 // A name as the model reads it at predict time: the charset's mapping, except that characters
 // outside the vocabulary are kept and reported (they become the unknown id) instead of dropped.
-struct Encoded {
-  std::vector<std::int64_t> ids;
-  std::u32string unknown;  // the characters that became kUnknown, in order
-};
-Encoded encode_for_prediction(const std::string& name, Charset charset, const Vocabulary& vocab);
+// The unknown characters become kUnknown.
+EncodedText encode_for_prediction(const std::string& name, Charset charset, const Vocabulary& vocab);
 
 // A padded mini-batch, time-major as the recurrent layers take it.
 struct Batch {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "common/cli.hpp"
+#include "common/program.hpp"
 #include "common/run_flags.hpp"
 #include "seq2seq/commands.hpp"
 #include "tapegrad/nn/rnn_kinds.hpp"
@@ -11,7 +12,17 @@ namespace tg::examples::seq2seq {
 
 namespace {
 
-void add_train_options(CLI::App& cmd, TrainArgs& a) {
+void add_beam_option(CLI::App& cmd, std::size_t& beam, const std::string& help) {
+  integer_in(cmd.add_option("--beam", beam, help), 1, 100);
+}
+
+void add_train_command(Program& program) {
+  TrainArgs& a = program.make<TrainArgs>();
+  CLI::App& cmd = program.add_train_command(
+      "Train a model; writes a run folder with the checkpoint, metrics, the data parts, "
+      "attention pictures and the test report",
+      a.run, "the checkpoint, metrics.csv, pictures and the data parts",
+      [&a] { return run_train(a); });
   TrainOptions& t = a.train;
   cmd.add_option("--data", a.data,
                  "File of tab-separated pairs, one per line: source<TAB>target, or "
@@ -44,69 +55,49 @@ void add_train_options(CLI::App& cmd, TrainArgs& a) {
             0, 1, true);
   add_loop_flags(cmd, t.epochs, t.batch, t.clip, t.patience, "Pairs",
                  "validation exact match (a perfect one stops too)");
-  integer_in(cmd.add_option("--beam", a.beam,
-                            "Beam width of the final test report beside greedy decoding; 1 = "
-                            "greedy only"),
-             1, 100);
+  add_beam_option(cmd, a.beam,
+                  "Beam width of the final test report beside greedy decoding; 1 = greedy only");
   integer_in(cmd.add_option("--seed", a.seed,
                             "Seed of the generated data, the split, the initialisation and the "
                             "shuffling"),
              0, UINT64_MAX);
   add_threads_option(cmd, a.threads);
-  add_run_flags(cmd, a.run, kExampleName,
-                "the checkpoint, metrics.csv, pictures and the data parts");
+}
+
+void add_eval_command(Program& program) {
+  EvalArgs& a = program.make<EvalArgs>();
+  CLI::App& cmd = program.add_checkpoint_command(
+      "eval",
+      "Exact match of a checkpoint on a file of pairs (default: the test part of its run)",
+      a.checkpoint, a.threads, [&a] { return run_eval(a); });
+  cmd.add_option("--data", a.data,
+                 "File of tab-separated pairs (default: test.tsv beside the checkpoint)");
+  add_beam_option(cmd, a.beam, "Beam width reported beside greedy decoding; 1 = greedy only");
+}
+
+void add_translate_command(Program& program) {
+  TranslateArgs& a = program.make<TranslateArgs>();
+  CLI::App& cmd = program.add_checkpoint_command(
+      "translate", "Print each source and its translation, tab-separated", a.checkpoint,
+      a.threads, [&a] { return run_translate(a); });
+  add_beam_option(cmd, a.beam, "Beam width; 1 = greedy decoding");
+  cmd.add_option("sources", a.sources, "Texts to translate")->required();
 }
 
 }  // namespace
 
 int seq2seq_main(int argc, char** argv) {
-  return run_main(argc, argv, [&]() -> int {
-    CLI::App app{
-        "Character-level sequence-to-sequence model with attention (tapegrad example): a "
-        "bidirectional GRU / LSTM encoder and an attention decoder, trained by default to write "
-        "human dates (\"3rd of March 1999\", \"03/03/99\") as ISO dates (1999-03-03).",
-        "seq2seq"};
-    app.require_subcommand(1);
-    app.option_defaults()->always_capture_default();
-    app.footer(
-        "Examples:\n"
-        "  seq2seq train\n"
-        "  seq2seq eval --checkpoint runs/seq2seq/<run>/model.npz\n"
-        "  seq2seq translate --checkpoint runs/seq2seq/<run>/model.npz \"3rd of March 1999\" "
-        "\"03/03/99\" --beam 5\n"
-        "Numeric dates with the year last read day first (03/04/99 is 1999-04-03); two-digit "
-        "years are 1950-2049.");
-
-    TrainArgs train;
-    CLI::App* train_cmd = app.add_subcommand(
-        "train", "Train a model; writes a run folder with the checkpoint, metrics, the data parts, "
-                 "attention pictures and the test report");
-    add_train_options(*train_cmd, train);
-
-    EvalArgs eval;
-    CLI::App* eval_cmd = add_checkpoint_command(
-        app, "eval", "Exact match of a checkpoint on a file of pairs (default: the test part of its run)",
-        eval.checkpoint, eval.threads);
-    eval_cmd->add_option("--data", eval.data,
-                         "File of tab-separated pairs (default: test.tsv beside the checkpoint)");
-    integer_in(eval_cmd->add_option("--beam", eval.beam,
-                                    "Beam width reported beside greedy decoding; 1 = greedy only"),
-               1, 100);
-
-    TranslateArgs translate;
-    CLI::App* translate_cmd = add_checkpoint_command(
-        app, "translate", "Print each source and its translation, tab-separated",
-        translate.checkpoint, translate.threads);
-    integer_in(translate_cmd->add_option("--beam", translate.beam,
-                                         "Beam width; 1 = greedy decoding"),
-               1, 100);
-    translate_cmd->add_option("sources", translate.sources, "Texts to translate")->required();
-
-    parse_with_resume(app, argc, argv, kExampleName, train.run);
-    if (train_cmd->parsed()) return run_train(train);
-    if (eval_cmd->parsed()) return run_eval(eval);
-    return run_translate(translate);
-  });
+  return run_program(
+      argc, argv, kExampleName,
+      {"Character-level sequence-to-sequence model with attention (tapegrad example): a "
+       "bidirectional GRU / LSTM encoder and an attention decoder, trained by default to write "
+       "human dates (\"3rd of March 1999\", \"03/03/99\") as ISO dates (1999-03-03).",
+       {"train", "eval --checkpoint runs/seq2seq/<run>/model.npz",
+        "translate --checkpoint runs/seq2seq/<run>/model.npz \"3rd of March 1999\" "
+        "\"03/03/99\" --beam 5"},
+       "Numeric dates with the year last read day first (03/04/99 is 1999-04-03); two-digit "
+       "years are 1950-2049."},
+      {add_train_command, add_eval_command, add_translate_command});
 }
 
 }  // namespace tg::examples::seq2seq

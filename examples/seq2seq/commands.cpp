@@ -189,28 +189,17 @@ int run_translate(const TranslateArgs& a) {
   const std::unique_ptr<Seq2Seq> model = load_model(a.checkpoint);
   if (std::all_of(a.sources.begin(), a.sources.end(), [](const std::string& s) { return s.empty(); }))
     throw Error("translate: nothing to translate (the sources are empty)");
-  std::vector<std::string> shown;
-  std::vector<std::vector<std::int64_t>> ids;
-  for (const std::string& source : a.sources) {
-    if (source.size() > kMaxTextBytes)
-      throw Error(fmt::format("a source of {} bytes; at most {} are accepted", source.size(),
-                              kMaxTextBytes));
-    if (!is_valid_utf8(source)) throw Error("a source is not valid UTF-8");
-    EncodedText enc = encode_source(source, model->config().source);
-    if (enc.ids.empty()) {
-      tg::train::print_warning("an empty source; skipped");
-      continue;
-    }
-    if (!enc.unknown.empty())
-      tg::train::print_warning(
-          fmt::format("'{}': '{}' not in the model's alphabet; read as padding", source,
-                      encode_utf8(enc.unknown)));
-    shown.push_back(source);
-    ids.push_back(std::move(enc.ids));
-  }
-  const std::vector<Decoded> decoded = translate(*model, ids, a.beam);
-  for (std::size_t i = 0; i < ids.size(); ++i)
-    std::printf("%s\t%s\n", shown[i].c_str(),
+  const CommandLineTexts sources = encode_command_line_texts(
+      a.sources, "source", "padding", [&](const std::string& source) {
+        if (source.size() > kMaxTextBytes)
+          throw Error(fmt::format("a source of {} bytes; at most {} are accepted", source.size(),
+                                  kMaxTextBytes));
+        if (!is_valid_utf8(source)) throw Error("a source is not valid UTF-8");
+        return encode_source(source, model->config().source);
+      });
+  const std::vector<Decoded> decoded = translate(*model, sources.ids, a.beam);
+  for (std::size_t i = 0; i < sources.ids.size(); ++i)
+    std::printf("%s\t%s\n", sources.texts[i].c_str(),
                 decode_target(decoded[i].ids, model->config().target).c_str());
   return 0;
 }

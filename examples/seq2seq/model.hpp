@@ -12,6 +12,7 @@
 #include "tapegrad/autograd/random.hpp"
 #include "tapegrad/nn/nn.hpp"
 #include "tapegrad/train/checkpoint.hpp"
+#include "common/text.hpp"
 #include "seq2seq/pairs.hpp"
 
 namespace tg::examples::seq2seq {
@@ -44,10 +45,6 @@ std::string describe(const ModelConfig& config);
 double parameter_estimate(const ModelConfig& config);
 
 // A source text as ids; characters outside the alphabet become kPad and are listed in `unknown`.
-struct EncodedText {
-  std::vector<std::int64_t> ids;
-  std::u32string unknown;
-};
 EncodedText encode_source(const std::string& text, const Alphabet& alphabet);
 // Target ids followed by kEnd; tg::Error for a character outside the alphabet.
 std::vector<std::int64_t> encode_target(const std::string& text, const Alphabet& alphabet);
