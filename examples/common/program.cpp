@@ -42,11 +42,10 @@ CLI::App& Program::add_command(const std::string& name, const std::string& descr
 
 CLI::App& Program::add_checkpoint_command(const std::string& name,
                                           const std::string& description,
-                                          std::string& checkpoint, int& threads,
-                                          std::function<int()> run) {
+                                          CheckpointArgs& args, std::function<int()> run) {
   CLI::App& command = add_command(name, description, std::move(run));
-  command.add_option("--checkpoint", checkpoint, "model.npz written by train")->required();
-  add_threads_option(command, threads);
+  command.add_option("--checkpoint", args.checkpoint, "model.npz written by train")->required();
+  add_threads_option(command, args.threads);
   return command;
 }
 

@@ -15,6 +15,12 @@ namespace tg::examples {
 
 struct RunFlags;
 
+// What every subcommand that reads a checkpoint takes: --checkpoint FILE and --threads N.
+struct CheckpointArgs {
+  std::string checkpoint;
+  int threads = 0;
+};
+
 class Program {
  public:
   // Shown: every option's --help line ends with its default (CLI11's always_capture_default).
@@ -55,8 +61,7 @@ class Program {
   // A subcommand that reads a checkpoint (eval, predict, generate, export): --checkpoint FILE
   // (required) and --threads.
   CLI::App& add_checkpoint_command(const std::string& name, const std::string& description,
-                                   std::string& checkpoint, int& threads,
-                                   std::function<int()> run);
+                                   CheckpointArgs& args, std::function<int()> run);
 
   // Parses argv (`train --resume RUN`: the arguments RUN was started with), then runs the
   // subcommand given and returns its exit code.

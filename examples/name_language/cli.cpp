@@ -88,7 +88,7 @@ void add_eval_command(Program& program) {
       "eval",
       "Evaluate a checkpoint on its test split (recomputed from the data and the seed recorded "
       "in it)",
-      a.checkpoint, a.threads, [&a] { return run_eval(a); });
+      a, [&a] { return run_eval(a); });
   cmd.add_option("--data", a.data, "Data folder (default: the folder the model was trained on)");
   cmd.add_option("--part", a.part, "Which part: test, validation, train or all")
       ->check(CLI::IsMember({"test", "validation", "train", "all"}));
@@ -98,7 +98,7 @@ void add_predict_command(Program& program) {
   PredictArgs& a = program.make<PredictArgs>();
   CLI::App& cmd = program.add_checkpoint_command(
       "predict", "Print the most likely languages of each name, with probabilities",
-      a.checkpoint, a.threads, [&a] { return run_predict(a); });
+      a, [&a] { return run_predict(a); });
   integer_in(cmd.add_option("--top", a.top, "Languages shown per name"), 1, 1000);
   cmd.add_option("names", a.names, "Names to classify")->required();
 }

@@ -8,6 +8,7 @@
 
 #include <tapegrad/train/checkpoint.hpp>
 
+#include "common/program.hpp"
 #include "common/run_flags.hpp"
 #include "name_language/model.hpp"
 #include "name_language/train.hpp"
@@ -38,18 +39,14 @@ struct TrainArgs {
   RunFlags run;  // --out, --overwrite, --resume, --time-limit
 };
 
-struct EvalArgs {
-  std::string checkpoint;
+struct EvalArgs : CheckpointArgs {
   std::string data;  // empty: the folder recorded in the checkpoint
   std::string part = "test";
-  int threads = 0;
 };
 
-struct PredictArgs {
-  std::string checkpoint;
+struct PredictArgs : CheckpointArgs {
   std::vector<std::string> names;
   std::size_t top = 3;
-  int threads = 0;
 };
 
 double default_lr(const std::string& optimizer);  // adam 2e-3, rmsprop 1e-3, sgd 0.05

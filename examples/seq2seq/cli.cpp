@@ -69,7 +69,7 @@ void add_eval_command(Program& program) {
   CLI::App& cmd = program.add_checkpoint_command(
       "eval",
       "Exact match of a checkpoint on a file of pairs (default: the test part of its run)",
-      a.checkpoint, a.threads, [&a] { return run_eval(a); });
+      a, [&a] { return run_eval(a); });
   cmd.add_option("--data", a.data,
                  "File of tab-separated pairs (default: test.tsv beside the checkpoint)");
   add_beam_option(cmd, a.beam, "Beam width reported beside greedy decoding; 1 = greedy only");
@@ -78,8 +78,8 @@ void add_eval_command(Program& program) {
 void add_translate_command(Program& program) {
   TranslateArgs& a = program.make<TranslateArgs>();
   CLI::App& cmd = program.add_checkpoint_command(
-      "translate", "Print each source and its translation, tab-separated", a.checkpoint,
-      a.threads, [&a] { return run_translate(a); });
+      "translate", "Print each source and its translation, tab-separated", a,
+      [&a] { return run_translate(a); });
   add_beam_option(cmd, a.beam, "Beam width; 1 = greedy decoding");
   cmd.add_option("sources", a.sources, "Texts to translate")->required();
 }

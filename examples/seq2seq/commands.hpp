@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/program.hpp"
 #include "common/run_flags.hpp"
 #include "seq2seq/dates.hpp"
 #include "seq2seq/model.hpp"
@@ -34,18 +35,14 @@ struct TrainArgs {
   }();
 };
 
-struct EvalArgs {
-  std::string checkpoint;
+struct EvalArgs : CheckpointArgs {
   std::string data;  // empty: test.tsv beside the checkpoint
   std::size_t beam = 5;
-  int threads = 0;
 };
 
-struct TranslateArgs {
-  std::string checkpoint;
+struct TranslateArgs : CheckpointArgs {
   std::vector<std::string> sources;
   std::size_t beam = 1;
-  int threads = 0;
 };
 
 // A checkpoint of this example, rebuilt from its metadata and loaded.
