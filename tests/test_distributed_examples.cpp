@@ -158,35 +158,37 @@ TEST_CASE("baby_lm under mpirun: window and stateful modes train the 1-process m
 TEST_CASE("baby_lm --stateful under mpirun: SIGTERM saves mid-epoch and --resume ends bit for bit") {
   TempDir dir;
   const std::string args = "train --corpus " + kPhrases +
-                           " --stateful --epochs 12 --units 128 --embed 16 --batch 4 --bptt 8 "
+                           " --stateful --epochs 12 --units 32 --embed 16 --batch 4 --bptt 8 "
                            "--seed 4 --patience 0 --sample-length 5 --threads 1";
   const RunResult whole = mpirun(2, BABY_LM_EXE, args + " --out u", dir.path);
   INFO(whole.err);
   REQUIRE(whole.code == 0);
-  // The same job in the background. Once rank 0 logs its progress 10% into the third epoch
-  // (among the batches, where the streams carry a state, however loaded the machine), one rank
-  // (a child of mpirun) gets SIGTERM, as from `pkill` or a batch scheduler: the job agrees to
-  // stop at the next batch on every rank. (128 units: the 90% of an epoch left after that line
-  // must outlast the signal's way there; with 64 an epoch of the Trainer could end first.)
-  const std::string job = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 " +
-                          std::string(MPIEXEC) + " -np 2 " + TAPEGRAD_MPI_LOCAL_ONLY + " " +
-                          BABY_LM_EXE + " " + args + " --out i > out.txt 2> err.txt";
-  run_shell("{ " + job + " & pid=$!; n=0; "
-                "until grep -q 'epoch 3/12 ' out.txt 2>/dev/null || [ $n -ge 30000 ]; "
-                "do sleep 0.002; n=$((n+1)); done; "
-                "kill -TERM $(pgrep -P $pid | head -n 1); wait $pid; }",
-            dir.path);
-  const std::string err = read_text(dir.path / "err.txt");
+  // The same job, where rank 1 alone gets SIGTERM before batch 5 of epoch 3 (it sends it to
+  // itself there, as from `pkill` or a batch scheduler): the job agrees to stop at that batch
+  // on every rank.
+  const std::string err = run_shell("TAPEGRAD_RAISE_SIGNAL=TERM:3:5:1 OMPI_ALLOW_RUN_AS_ROOT=1 "
+                                    "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 " + std::string(MPIEXEC) +
+                                        " -np 2 " + TAPEGRAD_MPI_LOCAL_ONLY + " " + BABY_LM_EXE +
+                                        " " + args + " --out i",
+                                    dir.path)
+                              .err;
   INFO(err);
   REQUIRE(err.find("baby_lm: interrupted: SIGTERM during epoch ") != std::string::npos);
-  CHECK(err.find("the run is saved at batch ") != std::string::npos);
-  CHECK(err.find("the run is saved at batch 0 ") == std::string::npos);  // in the epoch
+  CHECK(err.find("SIGTERM during epoch 3; the run is saved at batch 5 of epoch 3") !=
+        std::string::npos);
   CHECK(occurrences(err, "interrupted") == 1);  // rank 0 alone says it
   // Saved where it stopped, the two ranks' streams side by side as one process holds them.
   const nn::Archive saved = nn::load_npz((dir.path / "i" / "resume.npz").string());
   REQUIRE(saved.tensors.count("partial.state0.h"));
-  CHECK(saved.tensors.at("partial.state0.h").shape() == Shape{1, 8, 128});
+  CHECK(saved.tensors.at("partial.state0.h").shape() == Shape{1, 8, 32});
   CHECK(saved.tensors.count("partial.state1.c"));
+
+  // Resumed by another number of processes: refused, as the global batch would change.
+  const RunResult alone = run_shell(std::string(BABY_LM_EXE) + " train --resume i", dir.path);
+  CHECK(alone.code == 2);
+  CHECK(alone.err == "baby_lm: error: run folder 'i' was trained by 2 processes and is resumed "
+                     "by 1: resume it with 2 (mpirun -np 2), as the global batch, and so the "
+                     "result, depends on it\n");
 
   const RunResult resumed = mpirun(2, BABY_LM_EXE, "train --resume i", dir.path);
   INFO(resumed.err);

@@ -239,22 +239,39 @@ fs::path make_run_dir(const fs::path& base, std::time_t now) {
   throw Error("make_run_dir: too many runs named " + quoted(base / stamp));
 }
 
+namespace {
+
+// Takes the lock of `fd` (dir's .lock), or throws "in use by another run (pid N)" naming the
+// holder, or the system's error; `fd` is closed when it throws.
+void lock_or_throw(int fd, const fs::path& dir) {
+  if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return;
+  const int err = errno;
+  char pid[32] = {};
+  const ssize_t n = ::pread(fd, pid, sizeof pid - 1, 0);
+  ::close(fd);
+  if (err == EWOULDBLOCK)
+    throw Error("run folder " + quoted(dir) + " is in use by another run" +
+                (n > 0 ? " (pid " + std::string(pid, static_cast<std::size_t>(n)) + ")" : "") +
+                "; wait for it to finish or choose another --out");
+  throw_errno("run folder", "lock", dir / ".lock", err);
+}
+
+// Throws as lock_or_throw when another process holds dir's lock; creates nothing.
+void refuse_if_held(const fs::path& dir) {
+  const int fd = ::open((dir / ".lock").c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return;  // never locked
+  lock_or_throw(fd, dir);
+  ::close(fd);  // releases it again
+}
+
+}  // namespace
+
 RunLock::RunLock(const fs::path& dir) {
   const fs::path file = dir / ".lock";
-  fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-  if (fd_ < 0) throw_errno("run folder", "create the lock file", file, errno);
-  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-    const int err = errno;
-    char pid[32] = {};
-    const ssize_t n = ::pread(fd_, pid, sizeof pid - 1, 0);
-    ::close(fd_);
-    fd_ = -1;
-    if (err == EWOULDBLOCK)
-      throw Error("run folder " + quoted(dir) + " is in use by another run" +
-                  (n > 0 ? " (pid " + std::string(pid, static_cast<std::size_t>(n)) + ")" : "") +
-                  "; wait for it to finish or choose another --out");
-    throw_errno("run folder", "lock", file, err);
-  }
+  const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  if (fd < 0) throw_errno("run folder", "create the lock file", file, errno);
+  lock_or_throw(fd, dir);
+  fd_ = fd;
   // The holder's pid, for the message another run shows.
   const std::string pid = std::to_string(::getpid());
   if (::ftruncate(fd_, 0) == 0) write_all(fd_, pid.data(), pid.size());
@@ -329,7 +346,11 @@ RunFolder claim_run_dir(const fs::path& dir, RunDirUse use) {
     throw Error("run folder " + quoted(dir) + " exists and is not a folder");
   // A folder refused as it stands is refused before the lock file is created in it: a mistyped
   // --out naming someone's folder is left exactly as it was.
-  if (fs::is_directory(dir, ec)) refuse_unless_usable(dir, use, list_run_dir(dir));
+  if (fs::is_directory(dir, ec)) {
+    // A folder in use is that first: what it holds is the other run's work in progress.
+    refuse_if_held(dir);
+    refuse_unless_usable(dir, use, list_run_dir(dir));
+  }
   fs::create_directories(dir, ec);
   if (ec) throw Error("run folder " + quoted(dir) + " cannot be created: " + ec.message());
   RunFolder folder{dir, RunLock(dir)};

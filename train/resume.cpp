@@ -176,9 +176,21 @@ ResumeState ResumeState::load(const fs::path& run, const std::string& example) {
   std::error_code ec;
   if (!fs::is_directory(run, ec))
     throw Error("--resume: " + quoted(run) + " is not a run folder");
-  if (!fs::exists(path, ec))
+  if (!fs::exists(path, ec)) {
+    // A run killed during its first save leaves its lock and that save's temporary file: a new
+    // run reuses such a folder as it is (claim_run_dir removes the temporary file).
+    bool only_lock_and_temporaries = true;
+    for (const fs::directory_entry& entry : fs::directory_iterator(run, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name != ".lock" && !is_temporary_file(name)) only_lock_and_temporaries = false;
+    }
+    if (only_lock_and_temporaries)
+      throw Error("--resume: " + quoted(run) + " was stopped before its first save, so there is "
+                  "nothing to resume; start the run again with this folder as its run folder "
+                  "(--out): it is reused as it is");
     throw Error("--resume: " + quoted(run) + " holds no " + kResumeFile +
                 " (not a run of this version, or it finished before saving one)");
+  }
   ResumeState state;
   state.path_ = path.string();
   state.archive_ = nn::load_npz(path.string());

@@ -17,9 +17,11 @@
 #include "tapegrad/train/callbacks.hpp"
 #include "tapegrad/train/files.hpp"
 #include "tapegrad/train/loggers.hpp"
+#include "tapegrad/train/messages.hpp"
 #include "tapegrad/train/parallel.hpp"
 #include "tapegrad/train/progress.hpp"
 #include "tapegrad/train/resume.hpp"
+#include "tapegrad/train/signals.hpp"
 
 namespace tg::train {
 
@@ -77,6 +79,7 @@ struct Trainer::Loop {
 struct Trainer::Run {
   std::optional<RunFolder> folder;  // claimed by the process that writes
   std::optional<ResumeState> resumed;
+  bool data_changed = false;  // and allowed: a saved epoch plan no longer applies
 };
 
 Trainer::Trainer(nn::Module& model, optim::Optimizer& optimizer, TrainerOptions options)
@@ -146,8 +149,35 @@ void Trainer::open() {
   }
   if (!options_.resume()) return;
   run_->resumed = ResumeState::load(dir, options_.program());
-  if (run_->resumed->text("finished") == "1")
+  const ResumeState& saved = *run_->resumed;
+  if (saved.text("finished") == "1")
     throw Error(fmt::format("run folder {} has finished; nothing to resume", quoted(dir)));
+  check_same_run(saved);
+}
+
+void Trainer::check_same_run(const ResumeState& saved) {
+  const auto& dir = options_.run_dir();
+  const std::size_t processes = static_cast<std::size_t>(parallel().size());
+  if (saved.contains("processes") && saved.size("processes") != processes)
+    throw Error(fmt::format(
+        "run folder {} was trained by {} process{} and is resumed by {}: resume it with {} "
+        "(mpirun -np {}), as the global batch, and so the result, depends on it",
+        quoted(dir), saved.size("processes"), saved.size("processes") == 1 ? "" : "es",
+        processes, saved.size("processes"), saved.size("processes")));
+  for (const auto& [what, now] : options_.same_data()) {
+    const std::string key = "data." + what;
+    if (!saved.contains(key) || saved.text(key) == now) continue;
+    const std::string line = fmt::format("run folder {}: the {} differs from the run's: {} now, {} "
+                                         "when it started",
+                                         quoted(dir), what, now, saved.text(key));
+    if (!options_.allow_data_change())
+      throw Error(line + "; resume on the same data, or pass " +
+                  options_.allow_data_change_hint() + " to train on it");
+    // A plan saved inside an epoch holds item indices of the old data: the epoch starts again.
+    print_warning(line + "; training on it (" + options_.allow_data_change_hint() +
+                  "), the interrupted epoch from its start");
+    run_->data_changed = true;
+  }
 }
 
 void Trainer::save_point(bool finished, const Loop* position) {
@@ -155,6 +185,8 @@ void Trainer::save_point(bool finished, const Loop* position) {
   ResumeState s;
   s.set_run(options_.program(), options_.command_line());
   s.put("finished", finished ? "1" : "0");
+  s.put_size("processes", static_cast<std::size_t>(parallel().size()));
+  for (const auto& [what, value] : options_.same_data()) s.put("data." + what, value);
   s.put_size("epoch", epoch_);
   s.put_size("step", step_);
   s.put_number("train_seconds", train_seconds_);
@@ -200,7 +232,7 @@ void Trainer::load_point(Loop& loop) {
   // A run stopped inside an epoch continues it: its plan, where it stopped, its sums.
   const std::optional<EpochPosition> p =
       EpochPosition::get(s, std::numeric_limits<std::size_t>::max());
-  if (!p) return;
+  if (!p || run_->data_changed) return;
   loop.plan = p->batches();
   loop.next_batch = p->next_batch;
   loop.epoch_units = static_cast<double>(p->progress_items);
@@ -224,6 +256,7 @@ FitResult Trainer::fit(const PlanFn& plan, const StepFn& step, const ValidateFn&
     ~Release() {
       run.folder.reset();
       run.resumed.reset();
+      run.data_changed = false;
     }
   } release{*run_};
   open();
@@ -299,6 +332,7 @@ FitResult Trainer::fit(const PlanFn& plan, const StepFn& step, const ValidateFn&
     auto epoch_seconds = [&] { return now_seconds() - epoch_start - paused; };
     bool time_up = false;
     for (std::size_t b = loop.next_batch; b < batches; ++b) {
+      raise_signal_if_requested(e, b);
       if (options_.handle_signals()) {
         if (const int signal = stop_signal()) {
           loop.next_batch = b;

@@ -66,10 +66,17 @@ Session start_session(const TrainOptions& options) {
 
 tg::train::TrainerOptions trainer_options(Session& s) {
   const TrainOptions& o = s.options;
-  tg::train::TrainerOptions options = examples::trainer_options(o.run, kExampleName)
-                                          .max_epochs(o.epochs)
-                                          .metrics_file("")
-                                          .curves_file("");
+  tg::train::Fingerprint read;
+  read.add(std::string_view(reinterpret_cast<const char*>(s.corpus.text.data()),
+                            s.corpus.text.size() * sizeof(char32_t)));
+  tg::train::TrainerOptions options =
+      examples::trainer_options(o.run, kExampleName)
+          .same_data(examples::data_facts(
+              o.corpus.string(),
+              fmt::format("{} lines, {} characters", s.corpus.lines, s.corpus.text.size()), read))
+          .max_epochs(o.epochs)
+          .metrics_file("")
+          .curves_file("");
   s.run_dir = options.run_dir();
   std::printf("corpus: %s (%zu lines, %zu characters, vocabulary of %zu: %s)\n",
               o.corpus.string().c_str(), s.corpus.lines, s.corpus.text.size(),

@@ -12,6 +12,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -72,9 +73,11 @@ std::vector<std::string> resume_command_line(int argc, char** argv, const std::s
     return {argv, argv + argc};
   }
   const std::size_t used = args[at] == "--resume" ? 2 : 1;
-  if (args.size() != used + 1 || args[0] != "train")
-    throw UsageError("--resume: give only `train --resume RUN`; the other flags are the run's "
-                     "own (see --help)");
+  const bool allow_data_change =
+      std::count(args.begin(), args.end(), std::string("--allow-data-change")) == 1;
+  if (args.size() != used + 1 + (allow_data_change ? 1 : 0) || args[0] != "train")
+    throw UsageError("--resume: give only `train --resume RUN` (and --allow-data-change); the "
+                     "other flags are the run's own (see --help)");
   const tg::train::ResumeState state = tg::train::ResumeState::load(run, example);
   std::vector<std::string> out{argv[0]};
   try {
@@ -86,6 +89,7 @@ std::vector<std::string> resume_command_line(int argc, char** argv, const std::s
   started = state.run_args();
   out.push_back("--resume");
   out.push_back(run);
+  if (allow_data_change) out.push_back("--allow-data-change");
   return out;
 }
 

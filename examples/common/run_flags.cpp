@@ -24,6 +24,9 @@ void add_run_flags(CLI::App& cmd, RunFlags& flags, const std::string& program,
                              "without a time limit the result is the same, bit for bit, as a run "
                              "never interrupted",
                              program));
+  cmd.add_flag("--allow-data-change", flags.allow_data_change,
+               "With --resume: train on the data as it is now when it differs from the run's "
+               "(another folder, edited files), instead of refusing");
   number_in(cmd.add_option("--time-limit", flags.time_limit,
                            "Stop training after this many seconds (validation excluded), keeping "
                            "the best weights; 0 = no limit"),
@@ -56,11 +59,21 @@ tg::train::TrainerOptions trainer_options(const RunFlags& flags, const std::stri
       .run_dir(dir)
       .overwrite(flags.overwrite)
       .resume(!flags.resume.empty())
+      .allow_data_change(flags.allow_data_change)
+      .allow_data_change_hint("--allow-data-change")
       .max_time(flags.time_limit)
       .program(program)
       .command_line(flags.started_args)
       .resume_hint(fmt::format("resume with: {} train --resume", program))
       .divergence_hint("try a smaller --lr or --clip");
+}
+
+tg::train::DataFacts data_facts(const std::string& source, const std::string& summary,
+                                const tg::train::Fingerprint& read) {
+  std::error_code ec;
+  const std::filesystem::path absolute = std::filesystem::absolute(source, ec);
+  return {{"data source", source.empty() ? "generated" : absolute.lexically_normal().string()},
+          {"data", summary + ", fingerprint " + read.hex()}};
 }
 
 void parse_with_resume(CLI::App& app, int argc, char** argv, const std::string& program,

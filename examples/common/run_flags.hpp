@@ -1,10 +1,11 @@
 // The flags of every example's `train` that say where its run goes and how it stops: --out,
-// --overwrite, --resume and --time-limit, declared once and turned into the Trainer's options.
+// --overwrite, --resume, --allow-data-change and --time-limit, declared once and turned into the Trainer's options.
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include <tapegrad/train/fingerprint.hpp>
 #include <tapegrad/train/trainer.hpp>
 
 namespace CLI {
@@ -17,12 +18,13 @@ struct RunFlags {
   std::string out;        // empty: runs/<program>/<timestamp>
   bool overwrite = false;
   std::string resume;     // the run folder to continue
+  bool allow_data_change = false;  // resume on data that differs from the run's
   double time_limit = 0;  // seconds of training; 0: none
   std::string started_args;  // how the run was started (resume_command_line fills it)
 };
 
 // Adds --out (whose help says what the folder receives, e.g. "the checkpoint, metrics.csv and
-// pictures"), --overwrite, --resume and --time-limit to `cmd`. flags.time_limit's value is the
+// pictures"), --overwrite, --resume, --allow-data-change and --time-limit to `cmd`. flags.time_limit's value is the
 // default shown.
 void add_run_flags(CLI::App& cmd, RunFlags& flags, const std::string& program,
                    const std::string& out_receives);
@@ -37,6 +39,12 @@ void add_loop_flags(CLI::App& cmd, std::size_t& epochs, std::size_t& batch, doub
 // --resume's), overwrite, resume, max_time, the program's name, how it was started, and the
 // lines that tell how to resume and what to try after a diverged loss.
 tg::train::TrainerOptions trainer_options(const RunFlags& flags, const std::string& program);
+
+// The facts a resumed run checks (TrainerOptions::same_data): the data's source as an absolute
+// path ("" for generated data: "generated"), and `summary` ("1,016 names in 18 languages") with
+// the fingerprint of what was read.
+tg::train::DataFacts data_facts(const std::string& source, const std::string& summary,
+                                const tg::train::Fingerprint& read);
 
 // Parses argv (or, for `train --resume RUN`, the run's recorded arguments) into `app`.
 void parse_with_resume(CLI::App& app, int argc, char** argv, const std::string& program,

@@ -193,7 +193,15 @@ int run_train(const TrainArgs& a) {
   std::map<std::string, std::string> meta = to_meta(config);
   for (const auto& [key, value] : train_meta(a, data_dir, o)) meta[key] = value;
   TrainRun settings;
-  settings.options = run_options;
+  tg::train::Fingerprint read;
+  for (const std::string& label : data.labels) read.add(label);
+  for (const Example& example : data.examples)
+    read.add(example.name).add(static_cast<std::int64_t>(example.label));
+  settings.options = tg::train::TrainerOptions(run_options)
+                         .same_data(data_facts(data_dir, fmt::format("{} names in {} languages",
+                                                                     data.examples.size(),
+                                                                     data.labels.size()),
+                                               read));
   settings.checkpoint_meta = [&](const tg::train::Logs& logs) {
     std::map<std::string, std::string> best = meta;
     best["val_macro_accuracy"] = fmt::format("{}", logs.at("val_macro_accuracy"));

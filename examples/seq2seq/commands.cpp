@@ -131,7 +131,16 @@ int run_train(const TrainArgs& a) {
     write_pairs(run / "validation.tsv", split.validation);
     write_pairs(run / "test.tsv", split.test);
   };
-  const tg::train::TrainerOptions run = trainer_options(a.run, kExampleName);
+  tg::train::Fingerprint read;
+  for (const std::vector<Pair>* part : {&split.train, &split.validation, &split.test})
+    for (const Pair& pair : *part) read.add(pair.source).add(pair.target).add(pair.group);
+  const tg::train::TrainerOptions run =
+      trainer_options(a.run, kExampleName)
+          .same_data(data_facts(a.data,
+                                fmt::format("{} / {} / {} pairs (train / validation / test)",
+                                            split.train.size(), split.validation.size(),
+                                            split.test.size()),
+                                read));
   const TrainResult result =
       train_model(model, train, validation, split.validation, o, gen, run, output);
   std::printf("\ntraining: %s, stopped by %s; best validation exact match %.2f%% at epoch %zu, "

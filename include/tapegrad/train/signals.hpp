@@ -36,6 +36,13 @@ class StopSignals {
   static int received();
 };
 
+// For tests that interrupt a run at a chosen point rather than at a moment: when the environment
+// holds TAPEGRAD_RAISE_SIGNAL=<INT|TERM|KILL>:<epoch>:<batch>[:<rank>] (rank 0 by default) and
+// this is that batch (0-based) of that epoch (1-based) on that rank, the process sends itself
+// the signal, exactly as a Ctrl-C, a `kill` or the OOM killer would. The Trainer calls it before
+// every batch. A malformed value is a tg::Error naming the variable.
+void raise_signal_if_requested(std::size_t epoch, std::size_t batch);
+
 // The stop signal received by this process, or in a data-parallel job by any rank (0: none).
 // Every rank calls it at the same point of its loop and gets the same answer.
 int stop_signal();

@@ -5,6 +5,7 @@
 #include "tapegrad/train/checkpoint.hpp"
 #include "tapegrad/train/early_stopping.hpp"
 #include "tapegrad/train/files.hpp"
+#include "tapegrad/train/fingerprint.hpp"
 #include "tapegrad/train/loggers.hpp"
 #include "tapegrad/train/messages.hpp"
 #include "tapegrad/train/parallel.hpp"

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tapegrad/autograd/options.hpp"
@@ -39,6 +40,8 @@ using Logs = std::map<std::string, double>;
 // size()-th item (for batches sorted by length, every process then pads alike).
 enum class Split { Contiguous, Strided };
 
+using DataFacts = std::vector<std::pair<std::string, std::string>>;
+
 // Where progress and messages go (a name, so that TG_ARG's `const T&` is a const pointer).
 using OutputStream = std::FILE*;
 
@@ -56,6 +59,17 @@ class TrainerOptions {
   TG_ARG(std::filesystem::path, run_dir);
   TG_ARG(bool, overwrite) = false;  // a non-empty run_dir is replaced (else refused)
   TG_ARG(bool, resume) = false;     // continue the run saved in run_dir
+  // What the run trains on, as facts a resume must find unchanged: {what, its value now}, e.g.
+  // {"data folder", "/home/me/names"}, {"data", "1,016 names in 18 languages, fingerprint
+  // 8c1f..."} (see Fingerprint). Saved in resume.npz; fit refuses to resume on another value in
+  // one line naming what changed, then and now, unless allow_data_change. The number of
+  // processes is checked likewise, always (the global batch depends on it).
+  TG_ARG(DataFacts, same_data);
+  // A resumed run whose data differs trains on it, with a warning (the interrupted epoch starts
+  // again: its saved plan indexes the old data), instead of being refused.
+  TG_ARG(bool, allow_data_change) = false;
+  // How a user allows it, for the refusal's line.
+  TG_ARG(std::string, allow_data_change_hint) = "allow_data_change(true)";
   // Who writes the run (resume.npz records it; another program's run is refused).
   TG_ARG(std::string, program) = "tapegrad";
   // How the run was started, recorded in resume.npz (a program's `--resume RUN` reads it back).
@@ -160,6 +174,7 @@ class Trainer {
  private:
   struct Loop;
   void open();
+  void check_same_run(const ResumeState& saved);
   void save_point(bool finished, const Loop* position);
   void load_point(Loop& loop);
 
