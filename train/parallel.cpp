@@ -40,6 +40,32 @@ double Parallel::max(double value) const {
   return *std::max_element(slots.begin(), slots.end());
 }
 
+std::vector<std::string> Parallel::broadcast_from_root(
+    const std::vector<std::string>& values) const {
+  if (size() == 1) return values;
+  // Built on sum alone: rank 0 sends the texts joined by NULs, byte by byte (exact in a
+  // double), after their length; the other ranks send zeros.
+  std::string joined;
+  if (is_root())
+    for (const std::string& v : values) joined += v + '\0';
+  std::vector<double> length{static_cast<double>(joined.size())};
+  sum(length);
+  std::vector<double> bytes(static_cast<std::size_t>(length[0]), 0.0);
+  for (std::size_t i = 0; i < joined.size(); ++i) bytes[i] = static_cast<unsigned char>(joined[i]);
+  sum(bytes);
+  std::vector<std::string> out;
+  std::string current;
+  for (double b : bytes) {
+    if (b == 0) {
+      out.push_back(current);
+      current.clear();
+    } else {
+      current += static_cast<char>(static_cast<unsigned char>(b));
+    }
+  }
+  return out;
+}
+
 std::vector<float> Parallel::all_gather_rows(const std::vector<float>& part, std::size_t n,
                                              std::size_t width) const {
   const auto [first, last] = share(n);

@@ -276,6 +276,7 @@ FitResult Trainer::fit(const PlanFn& plan, const StepFn& step, const ValidateFn&
 
   const std::vector<Tensor> params = model_.parameters();
   std::vector<std::string> metric_names;  // the step's metrics, in the order summed over ranks
+  bool metric_names_known = false;
 
   // A validation point: the training metrics since the last one, the validation's, callbacks,
   // the metrics file and the curves.
@@ -378,8 +379,13 @@ FitResult Trainer::fit(const PlanFn& plan, const StepFn& step, const ValidateFn&
         (scale == 1.0 ? out.loss : out.loss * scale).backward();
       }
       par.average_gradients();
-      if (metric_names.empty())
+      // Rank 0's share of a global batch is never empty, another rank's may be (a batch smaller
+      // than the number of ranks): the names the metrics are summed under are rank 0's.
+      if (!metric_names_known && batch.global_items > 0) {
         for (const auto& [name, value] : out.metrics) metric_names.push_back(name);
+        if (par.size() > 1) metric_names = par.broadcast_from_root(metric_names);
+        metric_names_known = true;
+      }
       // One collective for what is reported: the weighted loss, the weight, the items, the
       // metrics times the items, the progress line's units.
       std::vector<double> sums{loss * weight, weight, static_cast<double>(batch.items.size()),

@@ -19,7 +19,8 @@ namespace tg::train {
 // This class by itself is a run of one process: rank 0 of 1, collectives return their input,
 // nothing to attach. An implementation over MPI (the examples' Job, under mpirun) overrides
 // rank, size, sum, attach, average_gradients, communication_seconds and abort; max,
-// all_gather_rows and print_communication_share are built on those and rarely need overriding.
+// broadcast_from_root, all_gather_rows and print_communication_share are built on those and
+// rarely need overriding.
 class Parallel {
  public:
   Parallel() = default;
@@ -41,6 +42,8 @@ class Parallel {
   // Element-wise sums across ranks, every rank getting the result (one process: unchanged).
   virtual void sum(std::vector<double>& values) const;
   virtual double max(double value) const;
+  // Rank 0's `values` on every rank (the others' are ignored).
+  std::vector<std::string> broadcast_from_root(const std::vector<std::string>& values) const;
   // The rows of an [n, width] matrix that the ranks hold as their share(n) parts (`part`: this
   // rank's rows), put together in rank order on every rank, bit for bit.
   virtual std::vector<float> all_gather_rows(const std::vector<float>& part, std::size_t n,
