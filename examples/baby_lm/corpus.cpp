@@ -110,6 +110,35 @@ Corpus load_corpus(const fs::path& path) {
   return corpus;
 }
 
+void check_vocabulary_size(const Corpus& corpus, std::size_t max_vocab) {
+  const std::size_t distinct = corpus.vocab.size();
+  if (distinct <= max_vocab) return;
+  std::vector<std::size_t> counts(distinct, 0);
+  for (const std::int64_t id : corpus.ids) ++counts[static_cast<std::size_t>(id)];
+  std::vector<std::size_t> order(distinct);
+  for (std::size_t i = 0; i < distinct; ++i) order[i] = i;
+  constexpr std::size_t kShown = 8;
+  const std::size_t shown = std::min(kShown, distinct);
+  // Ties in token order, which is code point order: the same corpus gives the same line.
+  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(shown), order.end(),
+                    [&](std::size_t a, std::size_t b) {
+                      return counts[a] != counts[b] ? counts[a] > counts[b] : a < b;
+                    });
+  std::string most;
+  for (std::size_t k = 0; k < shown; ++k) most += describe_char(corpus.vocab.at(order[k])) + " ";
+  throw Error(fmt::format("{}: {} distinct characters, more than --max-vocab {} (most frequent: "
+                          "{}...)",
+                          corpus.path.string(), distinct, max_vocab, most));
+}
+
+std::string vocabulary_summary(const Vocabulary& vocab, std::size_t max_chars) {
+  std::string out;
+  const std::u32string& chars = vocab.chars();
+  for (std::size_t i = 0; i < chars.size() && i < max_chars; ++i)
+    out += chars[i] == U'\n' ? " | " : examples::encode_utf8(chars[i]);
+  return chars.size() > max_chars ? out + "..." : out;
+}
+
 std::vector<std::string> corpus_words(std::u32string_view text) {
   std::set<std::string> words;
   std::size_t start = 0;

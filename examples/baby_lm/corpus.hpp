@@ -20,6 +20,11 @@ inline constexpr std::uintmax_t kMaxCorpusBytes = std::uintmax_t{64} << 20;
 inline constexpr std::size_t kMaxLineBytes = std::size_t{1} << 20;
 
 
+// Distinct characters a training corpus may have (--max-vocab's default): each is a row of the
+// embedding and of the output layer, and a file of random text can hold a million of them. The
+// shipped corpus has 28; a Chinese text a few thousand.
+inline constexpr std::size_t kDefaultMaxVocab = 1000;
+
 // A character in messages: 'a', or U+000A for characters that would not show.
 std::string describe_char(char32_t c);
 
@@ -59,6 +64,15 @@ struct Corpus {
 // sorted name order. UTF-8 is validated. A missing path, a directory without .txt files, or a
 // corpus without a single character is a tg::Error naming the path.
 Corpus load_corpus(const std::filesystem::path& path);
+
+// Refuses (tg::Error) a corpus of more than `max_vocab` distinct characters, in one line naming
+// the count and the most frequent characters: "corpus.txt: 3001 distinct characters, more than
+// --max-vocab 1000 (most frequent: U+000A (newline) 'e' ' ' ...)".
+void check_vocabulary_size(const Corpus& corpus, std::size_t max_vocab);
+
+// The vocabulary for a console line: its first `max_chars` characters (newline shown as " | "),
+// then "..." when there are more.
+std::string vocabulary_summary(const Vocabulary& vocab, std::size_t max_chars = 60);
 
 // The distinct space/newline-separated words of a text, sorted.
 std::vector<std::string> corpus_words(std::u32string_view text);
