@@ -274,6 +274,30 @@ TEST_CASE("a checkpoint whose entry does not fit the model is refused from its h
   CHECK(fits.strings.count("meta.example"));
 }
 
+TEST_CASE("read_checkpoint_index reads the metadata and only the headers of the arrays",
+          "[checkpoint][train]") {
+  TempDir dir;
+  Generator gen(1);
+  nn::Linear layer(3, 2, true, gen);
+  const std::string path = dir.file("model.npz");
+  tg::train::save_checkpoint(path, layer, nullptr, nullptr, {"test", {{"vocab", "abc"}}});
+  const tg::train::CheckpointIndex index = tg::train::read_checkpoint_index(path, "test");
+  CHECK(index.meta.example == "test");
+  CHECK(index.meta.text.at("vocab") == "abc");
+  REQUIRE(index.arrays.size() == 2);
+  CHECK(index.arrays.at("weight").shape == Shape{2, 3});
+  CHECK(index.arrays.at("bias").type == nn::EntryType::Float32);
+  CHECK_THROWS_WITH(tg::train::read_checkpoint_index(path, "other"),
+                    path + ": this is a test checkpoint, not a other one");
+
+  // Metadata of more than 4 Mi characters is no metadata.
+  nn::Archive archive = nn::load_npz(path);
+  archive.strings["meta.vocab"] = std::string((std::size_t{4} << 20) + 1, 'a');
+  nn::save_npz(path, archive);
+  CHECK_THROWS_WITH(tg::train::read_checkpoint_index(path, "test"),
+                    Catch::Contains("key 'meta.vocab': a text entry of 16777220 bytes"));
+}
+
 // ---- the programs --------------------------------------------------------------------------
 
 TEST_CASE("name_language refuses a checkpoint holding NaN or infinity", "[checkpoint][name_language]") {

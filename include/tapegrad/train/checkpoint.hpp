@@ -79,8 +79,9 @@ struct CheckpointIndex {
 };
 CheckpointIndex read_checkpoint_index(const std::string& path, const std::string& expected_example);
 
-// A text entry this large (UTF-32 bytes, 16 Mi characters) is no metadata: refused from its header.
-inline constexpr std::uint64_t kMaxCheckpointTextBytes = std::uint64_t{64} << 20;
+// A text entry larger than this (UTF-32 bytes: 4 Mi characters) is no metadata: refused from its
+// header.
+inline constexpr std::uint64_t kMaxCheckpointTextBytes = std::uint64_t{16} << 20;
 
 // Reads the checkpoint at `path` for `model`, each entry checked from its header before its data
 // is decompressed: an entry named as one of the model's state_dict tensors must be a float array
