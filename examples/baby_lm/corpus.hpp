@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,14 +62,13 @@ struct Corpus {
 };
 
 // A text file's lines joined with '\n', or, for a directory, the lines of its *.txt files in
-// sorted name order. UTF-8 is validated. A missing path, a directory without .txt files, or a
-// corpus without a single character is a tg::Error naming the path.
-Corpus load_corpus(const std::filesystem::path& path);
-
-// Refuses (tg::Error) a corpus of more than `max_vocab` distinct characters, in one line naming
-// the count and the most frequent characters: "corpus.txt: 3001 distinct characters, more than
-// --max-vocab 1000 (most frequent: U+000A (newline) 'e' ' ' ...)".
-void check_vocabulary_size(const Corpus& corpus, std::size_t max_vocab);
+// sorted name order. UTF-8 is validated. A missing path, a directory without .txt files, a
+// corpus without a single character, or one of more than `max_vocab` distinct characters (the
+// line names the count and the most frequent ones: "corpus.txt: 3001 distinct characters, more
+// than --max-vocab 1000 (most frequent: U+000A (newline) 'e' ...)") is a tg::Error naming the
+// path. Scoring a model (eval) takes any number: the model's own vocabulary refuses the rest.
+Corpus load_corpus(const std::filesystem::path& path,
+                   std::size_t max_vocab = std::numeric_limits<std::size_t>::max());
 
 // The vocabulary for a console line: its first `max_chars` characters (newline shown as " | "),
 // then "..." when there are more.

@@ -26,8 +26,7 @@ int train(const TrainOptions& options) {
 Session start_session(const TrainOptions& options) {
   Session s;
   s.options = options;
-  s.corpus = load_corpus(options.corpus);
-  check_vocabulary_size(s.corpus, options.max_vocab);
+  s.corpus = load_corpus(options.corpus, options.max_vocab);
   s.gen.manual_seed(options.seed);
   s.options.model.vocab = s.corpus.vocab.size();
   s.options.model.all_steps = options.stateful || !options.last_step_only;
