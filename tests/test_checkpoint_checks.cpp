@@ -406,7 +406,7 @@ TEST_CASE("baby_lm and seq2seq refuse duplicated or missing vocabulary entries",
 // A 1.8 MB deflated entry declaring [18, 5600000] floats (403 MB): it took 400 MB and 1.6 s
 // before the parameter count refused it (and the issue's [18, 25600000]: 1.8 GB, 17 s).
 TEST_CASE("a small deflated entry declaring a huge shape is refused at once, without allocating",
-          "[checkpoint][name_language]") {
+          "[checkpoint][name_language][python]") {
   TempDir dir;
   train_name_language(dir.path);
   write_huge_entry(dir.path / "run/model.npz", dir.path / "huge.npz", "fc.weight", 18, 5600000);
