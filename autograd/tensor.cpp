@@ -18,6 +18,19 @@ std::string to_string(DType dtype) { return dtype == DType::Float32 ? "float32" 
 
 std::string shape_str(const Shape& shape) { return fmt::format("[{}]", fmt::join(shape, ",")); }
 
+namespace {
+// Without a sign for NaN: which bit pattern a NaN carries depends on how it was made.
+std::string non_finite_text(double v) { return v != v ? "nan" : v > 0 ? "inf" : "-inf"; }
+}  // namespace
+
+NonFiniteError::NonFiniteError(const std::string& context, std::string name, std::size_t index,
+                               double value)
+    : Error(fmt::format("{}{}{}[{}] is {}", context, context.empty() ? "" : ": ", name, index,
+                        non_finite_text(value))),
+      name_(std::move(name)),
+      index_(index),
+      value_(value) {}
+
 // A training step allocates and frees the same few hundred arrays every iteration. With glibc's
 // defaults the freed top of the heap is returned to the kernel after each backward and every
 // array of the next step page-faults on first touch (measured: ~100 us per [32,128] op instead

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdlib>
 #include <memory>
 #include <set>
@@ -215,6 +216,16 @@ void Module::load_state_dict(const std::map<std::string, Tensor>& state, bool st
     if (it->second.shape() != tensor.shape())
       throw Error(fmt::format("load_state_dict: shape mismatch for {}: checkpoint {}, model {}",
                               name, shape_str(it->second.shape()), shape_str(tensor.shape())));
+    // One NaN weight makes every output NaN, silently: refused like a wrong shape.
+    const Tensor& source = it->second;
+    dispatch(source.dtype(), [&, &name = name](auto s) {
+      using T = decltype(s);
+      const auto& v = source.value<T>();
+      const T* bad = std::find_if(v.data(), v.data() + v.size(), [](T x) { return !std::isfinite(x); });
+      if (bad != v.data() + v.size())
+        throw NonFiniteError("load_state_dict", name, static_cast<std::size_t>(bad - v.data()),
+                             static_cast<double>(*bad));
+    });
   }
   std::vector<std::string> unexpected;
   for (const auto& entry : state)

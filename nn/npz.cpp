@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <memory>
 #include <new>
+#include <set>
 #include <vector>
 
 #include <fmt/format.h>
@@ -182,8 +183,22 @@ bool reads_to_end(zip_file_t* f) {
   return got == 0;
 }
 
+EntryHeader entry_header(const NpyLayout& layout) {
+  EntryHeader h;
+  switch (layout.dtype.kind) {
+    case Kind::Float32: h.type = EntryType::Float32; break;
+    case Kind::Float64: h.type = EntryType::Float64; break;
+    case Kind::Int64: h.type = EntryType::Int64; break;
+    case Kind::Int32: h.type = EntryType::Int32; break;
+    case Kind::Unicode: h.type = EntryType::Text; break;
+  }
+  h.shape = layout.header.shape;
+  h.data_bytes = layout.bytes;
+  return h;
+}
+
 void read_entry(zip_t* za, zip_uint64_t index, const zip_stat_t& st, const std::string& key,
-                Archive& out) {
+                const EntryFilter& filter, Archive& out) {
   ZipFile f(zip_fopen_index(za, index, 0), &zip_fclose);
   if (!f) throw Problem(fmt::format("cannot open: {}", zip_strerror(za)));
   NpyLayout layout;
@@ -194,6 +209,14 @@ void read_entry(zip_t* za, zip_uint64_t index, const zip_stat_t& st, const std::
     // entry's CRC fails as well, that is the better diagnosis.
     if (!reads_to_end(f.get())) throw read_failure(f.get());
     throw;
+  }
+  // Only the header has been decompressed so far: the caller's checks come before the data's.
+  if (filter) {
+    try {
+      if (!filter(key, entry_header(layout))) return;
+    } catch (const Error& e) {
+      throw Problem(e.what());
+    }
   }
   const Shape& shape = layout.header.shape;
   zip_file_t* file = f.get();
@@ -216,7 +239,7 @@ void read_entry(zip_t* za, zip_uint64_t index, const zip_stat_t& st, const std::
   }
 }
 
-Archive load_archive(const std::string& path) {
+Archive load_archive(const std::string& path, const EntryFilter& filter) {
   struct stat file_stat;
   if (::stat(path.c_str(), &file_stat) != 0) throw Problem(std::strerror(errno));
   if (S_ISDIR(file_stat.st_mode)) throw Problem("is a directory");
@@ -234,6 +257,7 @@ Archive load_archive(const std::string& path) {
   }
 
   Archive out;
+  std::set<std::string> keys;  // skipped entries included
   const zip_int64_t n = zip_get_num_entries(za.get(), 0);
   for (zip_int64_t i = 0; i < n; ++i) {
     zip_stat_t st;
@@ -244,10 +268,10 @@ Archive load_archive(const std::string& path) {
     if (name.size() <= 4 || name.compare(name.size() - 4, 4, ".npy") != 0)
       throw Problem(fmt::format("entry '{}' is not a .npy array (not named <key>.npy)", name));
     const std::string key = name.substr(0, name.size() - 4);
-    if (out.contains(key)) throw Problem(fmt::format("key '{}' appears twice", key));
+    if (!keys.insert(key).second) throw Problem(fmt::format("key '{}' appears twice", key));
     try {
       check_declared_size(st, static_cast<std::uint64_t>(file_stat.st_size));
-      read_entry(za.get(), static_cast<zip_uint64_t>(i), st, key, out);
+      read_entry(za.get(), static_cast<zip_uint64_t>(i), st, key, filter, out);
     } catch (const Problem& p) {
       throw Problem(fmt::format("key '{}': {}", key, p.what()));
     } catch (const std::bad_alloc&) {
@@ -415,9 +439,22 @@ void save_npz(const std::string& path, const Archive& archive) {
   }
 }
 
-Archive load_npz(const std::string& path) {
+std::string to_string(EntryType type) {
+  switch (type) {
+    case EntryType::Float32: return "float32";
+    case EntryType::Float64: return "float64";
+    case EntryType::Int64: return "int64";
+    case EntryType::Int32: return "int32";
+    case EntryType::Text: return "text";
+  }
+  return "?";
+}
+
+Archive load_npz(const std::string& path) { return load_npz(path, nullptr); }
+
+Archive load_npz(const std::string& path, const EntryFilter& filter) {
   try {
-    return load_archive(path);
+    return load_archive(path, filter);
   } catch (const Problem& p) {
     throw Error(fmt::format("load_npz: '{}': {}", path, p.what()));
   } catch (const std::bad_alloc&) {

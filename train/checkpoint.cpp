@@ -116,6 +116,60 @@ void MetaReader::reject(const std::string& key, const std::string& text,
                           what.empty() ? "" : ", not " + what));
 }
 
+namespace {
+
+void check_text_size(const nn::EntryHeader& h) {
+  if (h.data_bytes > kMaxCheckpointTextBytes)
+    throw Error(fmt::format("a text entry of {} bytes, more than the {} a checkpoint's metadata "
+                            "may hold",
+                            h.data_bytes, kMaxCheckpointTextBytes));
+}
+
+bool is_float(const nn::EntryHeader& h) {
+  return h.type == nn::EntryType::Float32 || h.type == nn::EntryType::Float64;
+}
+
+}  // namespace
+
+CheckpointIndex read_checkpoint_index(const std::string& path, const std::string& expected_example) {
+  CheckpointIndex index;
+  const nn::Archive text =
+      nn::load_npz(path, [&](const std::string& key, const nn::EntryHeader& h) {
+        if (h.type != nn::EntryType::Text) {
+          index.arrays.emplace(key, h);
+          return false;
+        }
+        check_text_size(h);
+        return true;
+      });
+  index.meta = read_checkpoint_meta(text, path, expected_example);
+  return index;
+}
+
+nn::Archive read_checkpoint_for(const std::string& path, const nn::Module& model,
+                                bool with_optimizer) {
+  std::map<std::string, Shape> expected;
+  for (const auto& [key, tensor] : model.state_dict()) expected.emplace(key, tensor.shape());
+  return nn::load_npz(path, [&](const std::string& key, const nn::EntryHeader& h) {
+    if (h.type == nn::EntryType::Text) {
+      check_text_size(h);
+      return true;
+    }
+    if (starts_with(key, kOptim)) return with_optimizer;
+    const auto it = expected.find(key);
+    if (it == expected.end()) {
+      if (is_float(h))
+        throw Error(fmt::format("a {} array {} that the model does not have", to_string(h.type),
+                                shape_str(h.shape)));
+      return false;
+    }
+    if (!is_float(h) || h.shape != it->second)
+      throw Error(fmt::format("the file holds a {} array {}, the model's {} is {}",
+                              to_string(h.type), shape_str(h.shape), key, shape_str(it->second)));
+    return true;
+  });
+}
+
 void load_checkpoint_state(const nn::Archive& archive, const std::string& path, nn::Module& model,
                            optim::Optimizer* optimizer, Generator* generator) {
   std::map<std::string, Tensor> weights, optimizer_state;
@@ -126,6 +180,8 @@ void load_checkpoint_state(const nn::Archive& archive, const std::string& path, 
     if (optimizer && !optimizer_state.empty()) optimizer->load_state_dict(optimizer_state, kOptim);
     const auto rng = archive.strings.find(kRng);
     if (generator && rng != archive.strings.end()) generator->set_state(rng->second);
+  } catch (const NonFiniteError& e) {
+    throw NonFiniteError(path, e.name(), e.index(), e.value());
   } catch (const Error& e) {
     throw Error(fmt::format("{}: {}", path, e.what()));
   }

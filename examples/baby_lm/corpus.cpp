@@ -79,9 +79,30 @@ std::vector<fs::path> corpus_files(const fs::path& path) {
   return files;
 }
 
+constexpr std::size_t kCodePoints = 0x110000;
+
+// "corpus.txt: 3001 distinct characters, more than --max-vocab 1000 (most frequent: ...)".
+[[noreturn]] void refuse_vocabulary(const fs::path& path, const std::u32string& chars,
+                                    const std::vector<std::uint32_t>& counts,
+                                    std::size_t max_vocab) {
+  constexpr std::size_t kShown = 8;
+  const std::size_t shown = std::min(kShown, chars.size());
+  std::u32string order = chars;
+  // Ties in code point order: the same corpus gives the same line.
+  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(shown), order.end(),
+                    [&](char32_t a, char32_t b) {
+                      return counts[a] != counts[b] ? counts[a] > counts[b] : a < b;
+                    });
+  std::string most;
+  for (std::size_t k = 0; k < shown; ++k) most += describe_char(order[k]) + " ";
+  throw Error(fmt::format("{}: {} distinct characters, more than --max-vocab {} (most frequent: "
+                          "{}...)",
+                          path.string(), chars.size(), max_vocab, most));
+}
+
 }  // namespace
 
-Corpus load_corpus(const fs::path& path) {
+Corpus load_corpus(const fs::path& path, std::size_t max_vocab) {
   Corpus corpus;
   corpus.path = path;
   const std::vector<fs::path> files = corpus_files(path);
@@ -105,9 +126,28 @@ Corpus load_corpus(const fs::path& path) {
   }
   if (corpus.text.find_first_not_of(U'\n') == std::u32string::npos)
     throw Error(path.string() + ": empty corpus (no characters)");
-  corpus.vocab = Vocabulary::of_text(corpus.text);
+  // Counted per code point (4.4 MB) rather than sorted: linear, and the counts name the most
+  // frequent characters when there are too many.
+  std::vector<std::uint32_t> counts(kCodePoints, 0);
+  for (const char32_t c : corpus.text) {
+    if (c >= kCodePoints) throw Error(path.string() + ": a character above U+10FFFF");
+    ++counts[c];
+  }
+  std::u32string chars;
+  for (std::size_t c = 0; c < kCodePoints; ++c)
+    if (counts[c]) chars.push_back(static_cast<char32_t>(c));
+  if (chars.size() > max_vocab) refuse_vocabulary(path, chars, counts, max_vocab);
+  corpus.vocab = Vocabulary(std::move(chars));
   corpus.ids = corpus.vocab.encode(corpus.text, path.string());
   return corpus;
+}
+
+std::string vocabulary_summary(const Vocabulary& vocab, std::size_t max_chars) {
+  std::string out;
+  const std::u32string& chars = vocab.chars();
+  for (std::size_t i = 0; i < chars.size() && i < max_chars; ++i)
+    out += chars[i] == U'\n' ? " | " : examples::encode_utf8(chars[i]);
+  return chars.size() > max_chars ? out + "..." : out;
 }
 
 std::vector<std::string> corpus_words(std::u32string_view text) {

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +20,11 @@ namespace tg::baby_lm {
 inline constexpr std::uintmax_t kMaxCorpusBytes = std::uintmax_t{64} << 20;
 inline constexpr std::size_t kMaxLineBytes = std::size_t{1} << 20;
 
+
+// Distinct characters a training corpus may have (--max-vocab's default): each is a row of the
+// embedding and of the output layer, and a file of random text can hold a million of them. The
+// shipped corpus has 28; a Chinese text a few thousand.
+inline constexpr std::size_t kDefaultMaxVocab = 1000;
 
 // A character in messages: 'a', or U+000A for characters that would not show.
 std::string describe_char(char32_t c);
@@ -56,9 +62,17 @@ struct Corpus {
 };
 
 // A text file's lines joined with '\n', or, for a directory, the lines of its *.txt files in
-// sorted name order. UTF-8 is validated. A missing path, a directory without .txt files, or a
-// corpus without a single character is a tg::Error naming the path.
-Corpus load_corpus(const std::filesystem::path& path);
+// sorted name order. UTF-8 is validated. A missing path, a directory without .txt files, a
+// corpus without a single character, or one of more than `max_vocab` distinct characters (the
+// line names the count and the most frequent ones: "corpus.txt: 3001 distinct characters, more
+// than --max-vocab 1000 (most frequent: U+000A (newline) 'e' ...)") is a tg::Error naming the
+// path. Scoring a model (eval) takes any number: the model's own vocabulary refuses the rest.
+Corpus load_corpus(const std::filesystem::path& path,
+                   std::size_t max_vocab = std::numeric_limits<std::size_t>::max());
+
+// The vocabulary for a console line: its first `max_chars` characters (newline shown as " | "),
+// then "..." when there are more.
+std::string vocabulary_summary(const Vocabulary& vocab, std::size_t max_chars = 60);
 
 // The distinct space/newline-separated words of a text, sorted.
 std::vector<std::string> corpus_words(std::u32string_view text);

@@ -120,6 +120,7 @@ int run(int argc, char** argv) {
                                    "characters read per prediction (window mode)"),
                  1, 10000)
           ->capture_default_str();
+  integer_in(train->add_option("--max-vocab", t.max_vocab, "refuse a corpus of more distinct characters than this (each is a row of the embedding and of the output layer)"), 1, 1114112)->capture_default_str();
   integer_in(train->add_option("--embed", t.model.embed, "embedding size"), 1, 4096)
       ->capture_default_str();
   integer_in(train->add_option("--units", t.model.units, "LSTM units per layer"), 1, 4096)

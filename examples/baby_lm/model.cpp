@@ -117,9 +117,10 @@ double parameter_estimate(const ModelConfig& c) {
 }
 
 LoadedModel load_model(const std::string& path) {
-  const nn::Archive archive = nn::load_npz(path);
-  const tg::train::CheckpointMeta meta =
-      tg::train::read_checkpoint_meta(archive, path, kExampleName);
+  // The metadata and the arrays' headers first: the weights are read once the model they must
+  // fit is known.
+  const tg::train::CheckpointIndex index = tg::train::read_checkpoint_index(path, kExampleName);
+  const tg::train::CheckpointMeta& meta = index.meta;
   LoadedModel loaded;
   RunInfo& info = loaded.info;
   const tg::train::MetaReader read = meta_reader(meta.text, path);
@@ -145,10 +146,11 @@ LoadedModel load_model(const std::string& path) {
   for (const auto& [key, value] : meta.text)
     if (std::find(std::begin(kStructural), std::end(kStructural), key) == std::end(kStructural))
       info.extra[key] = value;
-  examples::check_parameter_count(archive, path, parameter_estimate(info.model));
+  examples::check_parameter_count(index.arrays, path, parameter_estimate(info.model));
   // The weights overwrite this initialisation; the generator only has to exist.
   Generator gen(0);
   loaded.model = std::make_unique<BabyLM>(info.model, gen);
+  const nn::Archive archive = tg::train::read_checkpoint_for(path, *loaded.model, false);
   tg::train::load_checkpoint_state(archive, path, *loaded.model, nullptr, nullptr);
   return loaded;
 }

@@ -27,6 +27,7 @@ struct TrainOptions {
   std::filesystem::path corpus;
   examples::RunFlags run;     // --out, --overwrite, --resume, --time-limit
   ModelConfig model;          // vocab is set from the corpus
+  std::size_t max_vocab = kDefaultMaxVocab;  // more distinct characters in the corpus: refused
   std::size_t window = 15;    // window mode
   // Window mode: score only the prediction after the whole window, as the seed does, instead
   // of the prediction after every prefix of it (see train_window.cpp for why that is the default).

@@ -26,7 +26,7 @@ int train(const TrainOptions& options) {
 Session start_session(const TrainOptions& options) {
   Session s;
   s.options = options;
-  s.corpus = load_corpus(options.corpus);
+  s.corpus = load_corpus(options.corpus, options.max_vocab);
   s.gen.manual_seed(options.seed);
   s.options.model.vocab = s.corpus.vocab.size();
   s.options.model.all_steps = options.stateful || !options.last_step_only;
@@ -80,7 +80,7 @@ tg::train::TrainerOptions trainer_options(Session& s) {
   s.run_dir = options.run_dir();
   std::printf("corpus: %s (%zu lines, %zu characters, vocabulary of %zu: %s)\n",
               o.corpus.string().c_str(), s.corpus.lines, s.corpus.text.size(),
-              s.corpus.vocab.size(), one_line(s.corpus.vocab.utf8()).c_str());
+              s.corpus.vocab.size(), vocabulary_summary(s.corpus.vocab).c_str());
   std::printf("run folder: %s\n", s.run_dir.string().c_str());
   const Shape input = o.stateful ? Shape{o.batch, o.bptt} : Shape{o.batch, o.window};
   std::printf("%s", s.model->summary(input).c_str());

@@ -55,14 +55,27 @@ void check_training_memory(const std::string& what, double parameters, double ac
                             what, parameters, format_bytes(need), format_bytes(have)));
 }
 
-void check_parameter_count(const nn::Archive& archive, const std::string& path, double expected) {
-  double held = 0;
-  for (const auto& [key, tensor] : archive.tensors)
-    if (key.compare(0, 6, "optim.") != 0) held += double(tensor.size());
+void check_parameter_count(const std::map<std::string, nn::EntryHeader>& arrays,
+                           const std::string& path, double expected) {
+  double held = 0, largest = -1;
+  std::string largest_text;
+  for (const auto& [key, header] : arrays) {
+    if (key.compare(0, 6, "optim.") == 0 ||
+        (header.type != nn::EntryType::Float32 && header.type != nn::EntryType::Float64))
+      continue;
+    double size = 1;
+    for (std::size_t d : header.shape) size *= double(d);
+    held += size;
+    if (size > largest) {
+      largest = size;
+      largest_text = fmt::format("{} {}", key, shape_str(header.shape));
+    }
+  }
   if (held != expected)
     throw Error(fmt::format("{}: its metadata describes a model of {:.6g} parameters, but it "
-                            "holds {:.6g} weights (damaged or edited?)",
-                            path, expected, held));
+                            "holds {:.6g} weights{} (damaged or edited?)",
+                            path, expected, held,
+                            largest_text.empty() ? "" : ", the largest " + largest_text));
 }
 
 }  // namespace tg::examples

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -36,24 +37,26 @@ std::string format_bytes(double bytes);
 // available". Nothing is checked when the available memory is unknown.
 void check_training_memory(const std::string& what, double parameters, double activation_floats);
 
-// A checkpoint's metadata describes a model of `expected` parameters: the weights it holds (its
-// float arrays outside "optim.") must add up to that, or building the model is refused before it
-// allocates anything (a damaged meta.layers = 20000 must not build 20000 layers first).
-void check_parameter_count(const nn::Archive& archive, const std::string& path, double expected);
+// A checkpoint's metadata describes a model of `expected` parameters: the weights it declares
+// (the headers of its float arrays outside "optim.") must add up to that, or building the model
+// is refused before it allocates anything (a damaged meta.layers = 20000 must not build 20000
+// layers first); the message names the largest array.
+void check_parameter_count(const std::map<std::string, nn::EntryHeader>& arrays,
+                           const std::string& path, double expected);
 
 // An example's model rebuilt from its checkpoint at `path`: the configuration from the metadata
 // (`config_from_meta(text, path)`, which refuses what it cannot read), the parameter count
-// (`parameter_estimate(config)`) checked against the file before the model is built, then the
-// weights; in eval mode. `meta`, when given, receives the metadata.
+// (`parameter_estimate(config)`) checked against the file's headers before the model is built,
+// then the weights, each entry's shape checked against the model before it is decompressed, and
+// NaN or infinity refused; in eval mode. `meta`, when given, receives the metadata.
 template <class Model, class ConfigFromMeta, class ParameterEstimate>
 std::unique_ptr<Model> load_checkpoint_model(const std::string& path, const std::string& example,
                                              const ConfigFromMeta& config_from_meta,
                                              const ParameterEstimate& parameter_estimate,
                                              tg::train::CheckpointMeta* meta = nullptr) {
-  const nn::Archive archive = nn::load_npz(path);
-  tg::train::CheckpointMeta read = tg::train::read_checkpoint_meta(archive, path, example);
-  auto config = config_from_meta(read.text, path);
-  check_parameter_count(archive, path, parameter_estimate(config));
+  tg::train::CheckpointIndex index = tg::train::read_checkpoint_index(path, example);
+  auto config = config_from_meta(index.meta.text, path);
+  check_parameter_count(index.arrays, path, parameter_estimate(config));
   Generator gen(0);  // the weights are overwritten: any initialisation will do
   std::unique_ptr<Model> model;
   try {
@@ -61,9 +64,10 @@ std::unique_ptr<Model> load_checkpoint_model(const std::string& path, const std:
   } catch (const Error& e) {
     throw Error(path + ": " + e.what());
   }
+  const nn::Archive archive = tg::train::read_checkpoint_for(path, *model, false);
   tg::train::load_checkpoint_state(archive, path, *model, nullptr, nullptr);
   model->eval();
-  if (meta) *meta = std::move(read);
+  if (meta) *meta = std::move(index.meta);
   return model;
 }
 

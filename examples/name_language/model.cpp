@@ -5,8 +5,10 @@
 #include <fmt/ranges.h>
 
 #include "common/limits.hpp"
+#include "common/text.hpp"
 
 #include <algorithm>
+#include <set>
 
 namespace tg::examples::names {
 
@@ -64,6 +66,45 @@ tg::train::MetaReader meta_reader(const std::map<std::string, std::string>& meta
   return tg::train::MetaReader(meta, path, "the checkpoint has no meta.{} entry");
 }
 
+namespace {
+
+// A label or character as a message shows it: at most 40 bytes of it.
+std::string shortened(const std::string& text) {
+  return text.size() <= 40 ? text : text.substr(0, 37) + "...";
+}
+
+std::string describe_char(char32_t c) {
+  if (c > 0x20 && c != 0x7F && !(c >= 0x80 && c < 0xA0)) return "'" + encode_utf8(c) + "'";
+  return fmt::format("U+{:04X}", static_cast<std::uint32_t>(c));
+}
+
+// Training writes the vocabulary its charset makes: the fixed ASCII alphabet, or the sorted
+// characters of the names. Any other (a character missing, added or moved) would read names
+// with the wrong ids without a sign: refused.
+void check_vocabulary(Charset charset, const Vocabulary& vocab, const std::string& path) {
+  const std::u32string& have = vocab.alphabet();
+  if (charset == Charset::Unicode) {
+    for (std::size_t i = 1; i < have.size(); ++i)
+      if (!(have[i - 1] < have[i]))
+        throw Error(fmt::format("{}: meta.vocabulary is not in order ({} before {})", path,
+                                describe_char(have[i - 1]), describe_char(have[i])));
+    return;
+  }
+  const std::u32string want = decode_utf8(ascii_letters_vocabulary());
+  for (char32_t c : want)
+    if (have.find(c) == std::u32string::npos)
+      throw Error(fmt::format("{}: meta.vocabulary lacks {} of the ascii charset", path,
+                              describe_char(c)));
+  for (char32_t c : have)
+    if (want.find(c) == std::u32string::npos)
+      throw Error(fmt::format("{}: meta.vocabulary has {}, which the ascii charset never reads",
+                              path, describe_char(c)));
+  if (have != want)
+    throw Error(fmt::format("{}: meta.vocabulary is not in the ascii charset's order", path));
+}
+
+}  // namespace
+
 ModelConfig config_from_meta(const std::map<std::string, std::string>& meta,
                              const std::string& path) {
   const tg::train::MetaReader read = meta_reader(meta, path);
@@ -90,10 +131,16 @@ ModelConfig config_from_meta(const std::map<std::string, std::string>& meta,
   } catch (const Error& e) {
     throw Error(fmt::format("{}: {}", path, e.what()));
   }
+  check_vocabulary(c.charset, c.vocabulary, path);
   c.labels = split_lines(read.text("labels"));
   if (c.labels.size() < 2 || std::find(c.labels.begin(), c.labels.end(), "") != c.labels.end())
     throw Error(fmt::format("{}: meta.labels holds {} language names (expected two or more)", path,
                             c.labels.size()));
+  // A repeated name would show a prediction under the wrong language.
+  std::set<std::string> seen;
+  for (const std::string& label : c.labels)
+    if (!seen.insert(label).second)
+      throw Error(fmt::format("{}: meta.labels lists '{}' twice", path, shortened(label)));
   return c;
 }
 

@@ -110,8 +110,12 @@ PairSplit split_pairs(const std::vector<Pair>& pairs, std::uint64_t seed,
 Alphabet::Alphabet(std::u32string characters, std::size_t reserved)
     : characters_(std::move(characters)), reserved_(reserved) {
   for (std::size_t i = 0; i < characters_.size(); ++i)
-    if (!ids_.emplace(characters_[i], static_cast<std::int64_t>(reserved_ + i)).second)
-      throw Error("Alphabet: a character is listed twice");
+    if (!ids_.emplace(characters_[i], static_cast<std::int64_t>(reserved_ + i)).second) {
+      const char32_t c = characters_[i];
+      const bool visible = c > 0x20 && c != 0x7F && !(c >= 0x80 && c < 0xA0);
+      throw Error(visible ? fmt::format("'{}' is listed twice", encode_utf8(c))
+                          : fmt::format("U+{:04X} is listed twice", static_cast<std::uint32_t>(c)));
+    }
 }
 
 Alphabet Alphabet::of(const std::vector<std::string>& texts, std::size_t reserved) {

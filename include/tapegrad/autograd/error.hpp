@@ -17,6 +17,22 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A NaN or an infinity where only finite values are accepted (weights being loaded): which
+// tensor, and the first such value's flat (row-major) index. The message is
+// "<context>: fc.weight[37] is nan" (or "is inf", "is -inf").
+class NonFiniteError : public Error {
+ public:
+  NonFiniteError(const std::string& context, std::string name, std::size_t index, double value);
+  const std::string& name() const { return name_; }
+  std::size_t index() const { return index_; }
+  double value() const { return value_; }
+
+ private:
+  std::string name_;
+  std::size_t index_;
+  double value_;
+};
+
 std::string shape_str(const Shape& shape);
 
 template <class Container>

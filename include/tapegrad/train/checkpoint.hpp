@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -68,8 +69,32 @@ class MetaReader {
   std::string missing_;
 };
 
-// Loads weights (strictly: names and shapes must match), and the optimizer and generator state
-// when given and present.
+// A checkpoint's metadata and the headers of its arrays, read without decompressing any array:
+// what a program needs to rebuild its model and check the file's sizes against it before reading
+// the weights (read_checkpoint_for). Throws as read_checkpoint_meta, and for a text entry of more
+// than kMaxCheckpointTextBytes.
+struct CheckpointIndex {
+  CheckpointMeta meta;
+  std::map<std::string, nn::EntryHeader> arrays;  // every entry that is not text, by key
+};
+CheckpointIndex read_checkpoint_index(const std::string& path, const std::string& expected_example);
+
+// A text entry larger than this (UTF-32 bytes: 4 Mi characters) is no metadata: refused from its
+// header.
+inline constexpr std::uint64_t kMaxCheckpointTextBytes = std::uint64_t{16} << 20;
+
+// Reads the checkpoint at `path` for `model`, each entry checked from its header before its data
+// is decompressed: an entry named as one of the model's state_dict tensors must be a float array
+// of that tensor's shape, and any other float array is refused (so a small deflated entry that
+// declares a huge array costs nothing). "optim.*" entries are read only `with_optimizer`; text
+// entries (metadata, the generator's state) are read up to kMaxCheckpointTextBytes; other
+// integer arrays are skipped. tg::Error naming the file, the key and both shapes.
+nn::Archive read_checkpoint_for(const std::string& path, const nn::Module& model,
+                                bool with_optimizer);
+
+// Loads weights (strictly: names and shapes must match; NaN and infinity are refused with
+// tg::NonFiniteError "<path>: fc.weight[37] is nan"), and the optimizer and generator state when
+// given and present.
 void load_checkpoint_state(const nn::Archive& archive, const std::string& path, nn::Module& model,
                            optim::Optimizer* optimizer, Generator* generator);
 
