@@ -104,7 +104,6 @@ void check_resume(const std::string& program, const std::string& exe, const std:
     const RunResult diverged = run_shell(shell_quote(exe) + " train --resume nan", dir.path);
     INFO(diverged.out << diverged.err);
     CHECK(diverged.code == 2);
-    // (A warning may come first: the kill can catch a save half-way, whose temporary is removed.)
     CHECK_THAT(diverged.err, Catch::Contains(program + ": error: nan/resume.npz: ") &&
                                  Catch::EndsWith(".weight[0] is nan\n"));
     CHECK(fs::exists(dir.path / "nan" / "model.npz") == had_model);

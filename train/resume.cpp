@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include "tapegrad/autograd/error.hpp"
 #include "tapegrad/train/files.hpp"
 #include "tapegrad/train/parallel.hpp"
 
@@ -136,6 +137,8 @@ std::map<std::string, Tensor> ResumeState::prefixed(const std::string& prefix) c
 void ResumeState::get(const std::string& prefix, nn::Module& module) const {
   try {
     module.load_state_dict(prefixed(prefix));
+  } catch (const NonFiniteError& e) {
+    throw NonFiniteError(path_, prefix + e.name(), e.index(), e.value());
   } catch (const Error& e) {
     throw Error(fmt::format("{}: {}", path_, e.what()));
   }

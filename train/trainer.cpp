@@ -219,7 +219,7 @@ void Trainer::load_point(Loop& loop) {
   const ResumeState& s = *run_->resumed;
   epoch_ = s.size("epoch");
   step_ = s.size("step");
-  train_seconds_ = s.number("train_seconds");
+  train_seconds_ = seconds_at_step_ = s.number("train_seconds");
   history_ = history_from_text(s.text("history"));
   s.get("model.", model_);
   s.get("optim.", optimizer_);
@@ -406,6 +406,7 @@ FitResult Trainer::fit(const PlanFn& plan, const StepFn& step, const ValidateFn&
         optim::clip_grad_norm(params, options_.gradient_clip_val());
       optimizer_.step();
       ++step_;
+      seconds_at_step_ = train_seconds_ + epoch_seconds();
       loop.epoch_units += sums[3];
       loop.epoch_loss_sum += batch_loss * sums[3];  // the progress line's running mean
       loop.weight += sums[1];

@@ -1,6 +1,7 @@
 // tg::train: the Trainer, its callbacks and the training utilities, in one include.
 #pragma once
 
+#include "tapegrad/train/budget_schedule.hpp"
 #include "tapegrad/train/callbacks.hpp"
 #include "tapegrad/train/checkpoint.hpp"
 #include "tapegrad/train/early_stopping.hpp"

@@ -165,6 +165,8 @@ class Trainer {
   bool writes_files() const;  // a run folder, and this is the process that writes (rank 0)
   std::size_t epoch() const { return epoch_; }
   std::size_t global_step() const { return step_; }
+  // Seconds of training (validation excluded) when the last optimizer step ended.
+  double train_seconds() const { return seconds_at_step_; }
   const std::vector<Logs>& history() const { return history_; }
   // Keras' stop_training: fit ends after this validation point, saying `reason`.
   void stop(const std::string& reason) { stop_reason_ = reason; }
@@ -189,7 +191,8 @@ class Trainer {
   struct Run;
   std::unique_ptr<Run> run_;  // the claimed folder and the state being resumed
   std::size_t epoch_ = 0, step_ = 0;
-  double train_seconds_ = 0;
+  double train_seconds_ = 0;     // at the end of the last epoch
+  double seconds_at_step_ = 0;  // at the end of the last step
   std::vector<Logs> history_;
   std::string stop_reason_;
 };
