@@ -6,6 +6,7 @@
 #include "common/cli.hpp"
 #include "common/run_flags.hpp"
 #include "name_language/commands.hpp"
+#include "name_language/export.hpp"
 #include "name_language/model.hpp"
 
 namespace tg::examples::names {
@@ -119,7 +120,11 @@ int name_language_main(int argc, char** argv) {
     integer_in(predict_cmd->add_option("--top", predict.top, "Languages shown per name"), 1, 1000);
     predict_cmd->add_option("names", predict.names, "Names to classify")->required();
 
+    ExportArgs export_args;
+    CLI::App* export_cmd = add_export_command(app, export_args);
+
     parse_with_resume(app, argc, argv, kExampleName, train.run);
+    if (export_cmd->parsed()) return run_export(export_args);
     if (train_cmd->parsed()) return run_train(train);
     if (eval_cmd->parsed()) return run_eval(eval);
     return run_predict(predict);
