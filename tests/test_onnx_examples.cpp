@@ -1,0 +1,112 @@
+// The examples' `export` subcommands: each exported file passes ONNX's checker, and ONNX Runtime
+// gives what tapegrad computes from the same checkpoint (max abs diff <= 1e-5) on 100 inputs,
+// names and texts of varying lengths.
+#include <catch2/catch.hpp>
+
+#include <tapegrad.hpp>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "name_language/commands.hpp"
+#include "name_language/data.hpp"
+#include "tests/onnx_support.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace tg;
+using tg::testing::RunResult;
+using tg::testing::shell_quote;
+using tg::testing::TempDir;
+namespace ort = tg::testing::onnx_runtime;
+
+const fs::path kShippedNames = fs::path(TAPEGRAD_SOURCE_DIR) / "data" / "names";
+
+RunResult run(const std::string& program, const std::vector<std::string>& args,
+              const fs::path& cwd) {
+  std::string command = shell_quote(program);
+  for (const std::string& a : args) command += " " + shell_quote(a);
+  return tg::testing::run_shell(command, cwd);
+}
+
+// A feed of int64 ids [B, T] from a time-major batch [T, B].
+ort::Feed batch_major_ids(const Indices& ids) {
+  const std::size_t T = ids.shape.at(0), B = ids.shape.at(1);
+  ort::Feed f{"ids", "int64", {B, T}, {}};
+  for (std::size_t b = 0; b < B; ++b)
+    for (std::size_t t = 0; t < T; ++t) f.data.push_back(static_cast<double>(ids.data[t * B + b]));
+  return f;
+}
+
+void check_name_language_export(const std::vector<std::string>& model_flags) {
+  using namespace tg::examples::names;
+  TempDir dir;
+  std::vector<std::string> train{"train", "--data", kShippedNames.string(), "--epochs", "2",
+                                 "--hidden", "24", "--out", "run"};
+  train.insert(train.end(), model_flags.begin(), model_flags.end());
+  const RunResult trained = run(NAME_LANGUAGE_BIN, train, dir.path);
+  INFO(trained.out << trained.err);
+  REQUIRE(trained.code == 0);
+  const RunResult exported = run(
+      NAME_LANGUAGE_BIN, {"export", "--checkpoint", "run/model.npz", "--out", "model.onnx"}, dir.path);
+  INFO(exported.out << exported.err);
+  REQUIRE(exported.code == 0);
+  REQUIRE(fs::exists(dir.path / "model.json"));
+
+  LoadedModel loaded = load_model(dir.file("run/model.npz"));
+  NameClassifier& model = *loaded.model;
+  model.eval();
+  const ModelConfig& config = model.config();
+  const Dataset data = load_names(kShippedNames, config.charset);
+  std::vector<ort::Case> cases;
+  for (std::size_t i = 0; i < 100; ++i) {
+    // 1 to 4 names of different lengths per input, so that padding and sequence_lens are read.
+    std::vector<std::vector<std::int64_t>> ids;
+    for (std::size_t k = 0; k <= i % 4; ++k) {
+      const std::string& name = data.examples[(i * 37 + k * 101) % data.examples.size()].name;
+      ids.push_back(encode_for_prediction(name, config.charset, config.vocabulary).ids);
+    }
+    const Batch batch = make_batch(ids, std::vector<std::int64_t>(ids.size(), 0));
+    const Tensor logits = model.forward(batch);
+    std::vector<double> lengths(batch.lengths.begin(), batch.lengths.end());
+    cases.push_back({{batch_major_ids(batch.ids), {"lengths", "int64", {ids.size()}, lengths}},
+                     {ort::float_feed("logits", logits),
+                      ort::float_feed("probabilities", softmax(logits, 1))}});
+  }
+  INFO("name_language " << describe(config));
+  TG_CHECK_ONNX_PARITY(dir.file("model.onnx"), cases);
+}
+
+TEST_CASE("onnx: name_language export (bidirectional GRU with embedding) matches ONNX Runtime") {
+  TG_REQUIRE_ONNX_TOOLS();
+  check_name_language_export({});
+}
+
+TEST_CASE("onnx: name_language export (one-hot, 2-layer LSTM) matches ONNX Runtime") {
+  TG_REQUIRE_ONNX_TOOLS();
+  check_name_language_export({"--model", "lstm", "--layers", "2", "--embedding", "0",
+                              "--no-bidirectional"});
+}
+
+TEST_CASE("onnx: name_language export (bidirectional 2-layer tanh RNN) matches ONNX Runtime") {
+  TG_REQUIRE_ONNX_TOOLS();
+  check_name_language_export({"--model", "rnn", "--layers", "2"});
+}
+
+TEST_CASE("onnx: name_language export of an MGU refuses with one line naming it") {
+  TempDir dir;
+  const RunResult trained = run(NAME_LANGUAGE_BIN,
+                                {"train", "--data", kShippedNames.string(), "--epochs", "1",
+                                 "--hidden", "8", "--model", "mgu", "--out", "run"},
+                                dir.path);
+  REQUIRE(trained.code == 0);
+  const RunResult exported = run(
+      NAME_LANGUAGE_BIN, {"export", "--checkpoint", "run/model.npz", "--out", "model.onnx"}, dir.path);
+  CHECK(exported.code == 2);
+  CHECK(std::count(exported.err.begin(), exported.err.end(), '\n') == 1);
+  CHECK_THAT(exported.err, Catch::Contains("MGU") && Catch::Contains("not supported"));
+  CHECK_FALSE(fs::exists(dir.path / "model.onnx"));
+}
+
+}  // namespace
