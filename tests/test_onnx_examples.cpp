@@ -6,7 +6,10 @@
 #include <tapegrad.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
+#include <sstream>
+#include <tuple>
 
 #include "name_language/commands.hpp"
 #include "name_language/data.hpp"
@@ -107,6 +110,87 @@ TEST_CASE("onnx: name_language export of an MGU refuses with one line naming it"
   CHECK(std::count(exported.err.begin(), exported.err.end(), '\n') == 1);
   CHECK_THAT(exported.err, Catch::Contains("MGU") && Catch::Contains("not supported"));
   CHECK_FALSE(fs::exists(dir.path / "model.onnx"));
+}
+
+}  // namespace
+
+namespace {
+
+// `name_language predict` output: a name line, then "   12.3%  Language" rows.
+std::vector<std::string> predicted_rows(const std::string& out) {
+  std::vector<std::string> rows;
+  std::istringstream lines(out);
+  std::string name;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty()) continue;
+    if (line[0] != ' ') {
+      name = line;
+      continue;
+    }
+    std::istringstream row(line);
+    std::string percent, label;
+    row >> percent;
+    std::getline(row >> std::ws, label);
+    percent.pop_back();  // the '%'
+    rows.push_back(name + "\t" + label + "\t" + percent);
+  }
+  return rows;
+}
+
+TEST_CASE("onnx: name_language's web page, in headless Chromium, shows predict's top three") {
+  TG_REQUIRE_ONNX_TOOLS();
+  if (tg::testing::run_shell("command -v chromium", "/").code != 0)
+    TG_SKIP("chromium", "chromium not found (apt-get install chromium)");
+  if (!fs::exists(fs::path(TAPEGRAD_NODE_MODULES) / "onnxruntime-web" / "dist" / "ort.min.js"))
+    TG_SKIP(ort::kNeedsOnnxRuntime, "onnxruntime-web not found in " TAPEGRAD_NODE_MODULES
+                                    " (bash scripts/deps.sh installs it)");
+  TempDir dir;
+  const RunResult trained = run(NAME_LANGUAGE_BIN,
+                                {"train", "--data", kShippedNames.string(), "--epochs", "3",
+                                 "--hidden", "32", "--out", "run"},
+                                dir.path);
+  REQUIRE(trained.code == 0);
+  fs::create_directories(dir.path / "web");
+  const RunResult exported =
+      run(NAME_LANGUAGE_BIN, {"export", "--checkpoint", "run/model.npz", "--out", "web/model.onnx"},
+          dir.path);
+  INFO(exported.out << exported.err);
+  REQUIRE(exported.code == 0);
+  const RunResult predicted = run(
+      NAME_LANGUAGE_BIN, {"predict", "--checkpoint", "run/model.npz", "Nguyen", "Schmidt", "Rodrigo"},
+      dir.path);
+  REQUIRE(predicted.code == 0);
+  const std::vector<std::string> want = predicted_rows(predicted.out);
+  REQUIRE(want.size() == 9);
+
+  const std::string page = std::string(TAPEGRAD_SOURCE_DIR) + "/examples/name_language/web";
+  const RunResult browsed = tg::testing::run_shell(
+      ort::node_command() + " " + shell_quote(std::string(TAPEGRAD_ONNX_TEST_DIR) + "/web_test.js") +
+          " --page " + shell_quote(page) + " --model " + shell_quote(dir.file("web")) +
+          " --ort " + shell_quote(std::string(TAPEGRAD_NODE_MODULES) + "/onnxruntime-web/dist") +
+          " --names Nguyen,Schmidt,Rodrigo --screenshot " + shell_quote(dir.file("page.png")),
+      dir.path);
+  INFO("web_test.js: " << browsed.out << browsed.err);
+  REQUIRE(browsed.code == 0);
+  REQUIRE(browsed.out.find("\ndone") != std::string::npos);
+  std::vector<std::string> shown;
+  std::istringstream lines(browsed.out);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("shown\t", 0) == 0) shown.push_back(line.substr(6));
+  REQUIRE(shown.size() == want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    INFO("predict: " << want[i] << " | page: " << shown[i]);
+    const auto split = [](const std::string& row) {
+      const std::size_t a = row.find('\t'), b = row.rfind('\t');
+      return std::make_tuple(row.substr(0, a), row.substr(a + 1, b - a - 1), std::stod(row.substr(b + 1)));
+    };
+    const auto [want_name, want_label, want_percent] = split(want[i]);
+    const auto [name, label, percent] = split(shown[i]);
+    CHECK(name == want_name);
+    CHECK(label == want_label);
+    CHECK(std::abs(percent - want_percent) <= 0.1 + 1e-9);
+  }
+  CHECK(fs::file_size(dir.file("page.png")) > 1000);
 }
 
 }  // namespace
