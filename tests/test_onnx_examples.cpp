@@ -11,6 +11,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "baby_lm/model.hpp"
 #include "name_language/commands.hpp"
 #include "name_language/data.hpp"
 #include "tests/onnx_support.hpp"
@@ -191,6 +192,59 @@ TEST_CASE("onnx: name_language's web page, in headless Chromium, shows predict's
     CHECK(std::abs(percent - want_percent) <= 0.1 + 1e-9);
   }
   CHECK(fs::file_size(dir.file("page.png")) > 1000);
+}
+
+}  // namespace
+
+namespace {
+
+TEST_CASE("onnx: baby_lm export (one step, state in and out) matches ONNX Runtime") {
+  TG_REQUIRE_ONNX_TOOLS();
+  TempDir dir;
+  const RunResult trained = run(BABY_LM_EXE,
+                                {"train", "--corpus", (fs::path(TAPEGRAD_SOURCE_DIR) / "data" / "baby").string(),
+                                 "--epochs", "1", "--units", "24", "--embed", "8", "--out", "run"},
+                                dir.path);
+  INFO(trained.out << trained.err);
+  REQUIRE(trained.code == 0);
+  const RunResult exported =
+      run(BABY_LM_EXE, {"export", "--checkpoint", "run/model.npz", "--out", "lm.onnx"}, dir.path);
+  INFO(exported.out << exported.err);
+  REQUIRE(exported.code == 0);
+  REQUIRE(fs::exists(dir.path / "lm.json"));
+
+  tg::baby_lm::LoadedModel loaded = tg::baby_lm::load_model(dir.file("run/model.npz"));
+  tg::baby_lm::BabyLM& model = *loaded.model;
+  model.eval();
+  const std::size_t L = model.config().layers, H = model.config().units, V = model.config().vocab;
+  Generator gen(17);
+  std::vector<ort::Case> cases;
+  for (std::size_t i = 0; i < 100; ++i) {
+    // Prompts of 1 to 9 characters, 1 to 3 streams, from a random state (as mid-generation).
+    const std::size_t B = 1 + i % 3, T = 1 + (i * 5) % 9;
+    std::vector<std::int64_t> ids(B * T);
+    for (std::size_t k = 0; k < ids.size(); ++k) ids[k] = static_cast<std::int64_t>((i * 13 + k * 7) % V);
+    tg::baby_lm::LmState state;
+    std::vector<Tensor> h0, c0;
+    for (std::size_t l = 0; l < L; ++l) {
+      state.push_back({Tensor::uniform({1, B, H}, -1, 1, DType::Float32, gen),
+                       Tensor::uniform({1, B, H}, -1, 1, DType::Float32, gen)});
+      h0.push_back(state.back().h);
+      c0.push_back(state.back().c);
+    }
+    const tg::baby_lm::LmOutput out = model.forward(Indices(ids, {B, T}), state, true);
+    std::vector<Tensor> h, c;
+    for (const nn::RecurrentState& s : out.state) {
+      h.push_back(s.h);
+      c.push_back(s.c);
+    }
+    ort::Feed logits = ort::float_feed("logits", out.logits);
+    logits.dims = {B, T, V};  // forward gives [B*T, V], row b*T + t
+    cases.push_back({{{"ids", "int64", {B, T}, std::vector<double>(ids.begin(), ids.end())},
+                      ort::float_feed("h0", concat(h0, 0)), ort::float_feed("c0", concat(c0, 0))},
+                     {logits, ort::float_feed("h", concat(h, 0)), ort::float_feed("c", concat(c, 0))}});
+  }
+  TG_CHECK_ONNX_PARITY(dir.file("lm.onnx"), cases);
 }
 
 }  // namespace

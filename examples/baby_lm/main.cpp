@@ -7,6 +7,7 @@
 
 #include "tapegrad/autograd/autocast.hpp"
 #include "baby_lm/commands.hpp"
+#include "baby_lm/export.hpp"
 #include "baby_lm/train.hpp"
 #include "common/cli.hpp"
 #include "common/run_flags.hpp"
@@ -189,7 +190,11 @@ int run(int argc, char** argv) {
   eval->add_option("--corpus", e.corpus,
                    "corpus to score against (default: the one the checkpoint was trained on)");
 
+  ExportOptions x;
+  CLI::App* export_cmd = add_export_command(app, x);
+
   tg::examples::parse_with_resume(app, argc, argv, kExampleName, t.run);
+  if (export_cmd->parsed()) return run_export(x);
 
   if (train->parsed()) {
     // Training and its evaluations run on this thread, inside the guard (set before the BLAS
