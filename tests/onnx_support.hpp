@@ -133,20 +133,20 @@ inline Parity runtime_parity(const std::string& model, const std::vector<Case>& 
 
 // The checker accepts `path`, and ONNX Runtime matches every expected output to kTolerance on
 // every case (at least one output compared per case).
-#define TG_CHECK_ONNX_PARITY(path, cases)                                                        \
+#define TG_CHECK_ONNX_PARITY(model_path_, cases_)                                                        \
   do {                                                                                           \
     namespace ort_ = ::tg::testing::onnx_runtime;                                                \
-    const ::tg::testing::RunResult checked_ = ort_::check_model(path);                          \
+    const ::tg::testing::RunResult checked_ = ort_::check_model(model_path_);                          \
     INFO("checker: " << checked_.out << checked_.err);                                          \
     REQUIRE(checked_.code == 0);                                                                 \
-    const ort_::Parity parity_ = ort_::runtime_parity(path, cases);                              \
+    const ort_::Parity parity_ = ort_::runtime_parity(model_path_, cases_);                              \
     INFO("onnxruntime: " << parity_.run.out << parity_.run.err);                                 \
     REQUIRE(parity_.run.code == 0);                                                              \
-    REQUIRE(parity_.cases == (cases).size());                                                    \
-    REQUIRE(parity_.max_abs_diff.size() == (cases).front().expected.size());                     \
+    REQUIRE(parity_.cases == (cases_).size());                                                    \
+    REQUIRE(parity_.max_abs_diff.size() == (cases_).front().expected.size());                     \
     for (const auto& [name_, diff_] : parity_.max_abs_diff) {                                    \
-      INFO(path << ": output " << name_ << " max abs diff " << diff_);                           \
-      std::printf("%s: %s max abs diff %.3g over %zu cases\n", (path).c_str(), name_.c_str(),   \
+      INFO(model_path_ << ": output " << name_ << " max abs diff " << diff_);                           \
+      std::printf("%s: %s max abs diff %.3g over %zu cases\n", (model_path_).c_str(), name_.c_str(),   \
                   diff_, parity_.cases);                                                         \
       CHECK(diff_ <= ort_::kTolerance);                                                          \
     }                                                                                            \

@@ -13,6 +13,8 @@
 
 #include "baby_lm/model.hpp"
 #include "name_language/commands.hpp"
+#include "seq2seq/commands.hpp"
+#include "seq2seq/model.hpp"
 #include "name_language/data.hpp"
 #include "tests/onnx_support.hpp"
 
@@ -245,6 +247,99 @@ TEST_CASE("onnx: baby_lm export (one step, state in and out) matches ONNX Runtim
                      {logits, ort::float_feed("h", concat(h, 0)), ort::float_feed("c", concat(c, 0))}});
   }
   TG_CHECK_ONNX_PARITY(dir.file("lm.onnx"), cases);
+}
+
+}  // namespace
+
+namespace {
+
+Tensor zeros_if_undefined(const Tensor& t, const Shape& shape) {
+  return t.defined() ? t : Tensor::zeros(shape);
+}
+
+ort::Feed bool_feed(const std::string& name, const Tensor& mask) {
+  return {name, "bool", mask.shape(), mask.to_vector()};
+}
+
+void check_seq2seq_export(const std::string& cell) {
+  using namespace tg::examples::seq2seq;
+  TempDir dir;
+  const RunResult trained = run(SEQ2SEQ_EXE,
+                                {"train", "--train-size", "200", "--val-size", "20", "--test-size",
+                                 "20", "--epochs", "1", "--hidden", "16", "--decoder-hidden", "24",
+                                 "--embedding", "8", "--beam", "1", "--cell", cell, "--out", "run"},
+                                dir.path);
+  INFO(trained.out << trained.err);
+  REQUIRE(trained.code == 0);
+  const RunResult exported =
+      run(SEQ2SEQ_EXE, {"export", "--checkpoint", "run/model.npz", "--out", "onnx"}, dir.path);
+  INFO(exported.out << exported.err);
+  REQUIRE(exported.code == 0);
+  REQUIRE(fs::exists(dir.path / "onnx" / "seq2seq.json"));
+
+  const std::unique_ptr<Seq2Seq> model = load_model(dir.file("run/model.npz"));
+  model->eval();
+  const ModelConfig& c = model->config();
+  const bool lstm = nn::cell_spec(nn::parse_cell_kind(c.cell)).has_cell_state;
+  const std::size_t S = c.source.size(), V = c.target.size(), D = c.decoder_hidden;
+  std::vector<ort::Case> encoder_cases, step_cases;
+  for (std::size_t i = 0; i < 100; ++i) {
+    // 1 to 4 sources of 1 to 12 characters (id 0, padding, never inside a source).
+    std::vector<std::vector<std::int64_t>> sources;
+    for (std::size_t b = 0; b <= i % 4; ++b) {
+      std::vector<std::int64_t> s;
+      for (std::size_t t = 0; t < 1 + (i * 7 + b * 5) % 12; ++t)
+        s.push_back(1 + static_cast<std::int64_t>((i * 11 + b * 3 + t * 5) % (S - 1)));
+      sources.push_back(s);
+    }
+    const std::size_t B = sources.size();
+    DecoderState state;
+    const EncoderMemory memory = model->encode(sources, state);
+    const data::PaddedBatch batch = data::pad_batch(sources, kPad, true);
+    std::vector<double> ids;
+    for (std::int64_t id : batch.ids.data) ids.push_back(static_cast<double>(id));
+    encoder_cases.push_back(
+        {{{"ids", "int64", batch.ids.shape, ids},
+          {"lengths", "int64", {B}, std::vector<double>(memory.lengths.begin(), memory.lengths.end())}},
+         {ort::float_feed("outputs", memory.outputs), ort::float_feed("keys", memory.keys),
+          bool_feed("mask", memory.mask), ort::float_feed("h", state.h)}});
+    // A decoder step after 0 to 2 earlier ones, from previous characters of the target alphabet.
+    std::vector<std::int64_t> previous(B, kStart);
+    for (std::size_t s = 0;; ++s) {
+      const Tensor h = state.h, cs = zeros_if_undefined(state.c, {B, D}), feed = state.feed;
+      const StepResult r = model->step(memory, Indices(previous), state);
+      if (s == i % 3) {
+        ort::Case k{{{"previous", "int64", {B}, std::vector<double>(previous.begin(), previous.end())},
+                     ort::float_feed("h", h), ort::float_feed("feed", feed),
+                     ort::float_feed("outputs", memory.outputs), ort::float_feed("keys", memory.keys),
+                     bool_feed("mask", memory.mask)},
+                    {ort::float_feed("logits", model->logits(r.attentional)),
+                     ort::float_feed("weights", r.weights), ort::float_feed("attentional", r.attentional),
+                     ort::float_feed("h_next", state.h)}};
+        if (lstm) {
+          k.inputs.push_back(ort::float_feed("c", cs));
+          k.expected.push_back(ort::float_feed("c_next", state.c));
+        }
+        step_cases.push_back(std::move(k));
+        break;
+      }
+      for (std::size_t b = 0; b < B; ++b)
+        previous[b] = kTargetReserved + static_cast<std::int64_t>((i + b + s) % (V - kTargetReserved));
+    }
+  }
+  INFO("seq2seq " << describe(c));
+  TG_CHECK_ONNX_PARITY(dir.file("onnx/encoder.onnx"), encoder_cases);
+  TG_CHECK_ONNX_PARITY(dir.file("onnx/decoder_step.onnx"), step_cases);
+}
+
+TEST_CASE("onnx: seq2seq export (GRU encoder, decoder step with attention) matches ONNX Runtime") {
+  TG_REQUIRE_ONNX_TOOLS();
+  check_seq2seq_export("gru");
+}
+
+TEST_CASE("onnx: seq2seq export (LSTM encoder, decoder step with attention) matches ONNX Runtime") {
+  TG_REQUIRE_ONNX_TOOLS();
+  check_seq2seq_export("lstm");
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include "common/cli.hpp"
 #include "common/run_flags.hpp"
 #include "seq2seq/commands.hpp"
+#include "seq2seq/export.hpp"
 #include "tapegrad/nn/rnn_kinds.hpp"
 
 namespace tg::examples::seq2seq {
@@ -102,7 +103,11 @@ int seq2seq_main(int argc, char** argv) {
                1, 100);
     translate_cmd->add_option("sources", translate.sources, "Texts to translate")->required();
 
+    ExportArgs export_args;
+    CLI::App* export_cmd = add_export_command(app, export_args);
+
     parse_with_resume(app, argc, argv, kExampleName, train.run);
+    if (export_cmd->parsed()) return run_export(export_args);
     if (train_cmd->parsed()) return run_train(train);
     if (eval_cmd->parsed()) return run_eval(eval);
     return run_translate(translate);
