@@ -21,3 +21,9 @@
 #if __has_include("tapegrad/distributed/distributed.hpp")
 #include "tapegrad/distributed/distributed.hpp"
 #endif
+// ONNX export (link tapegrad::onnx, built where libonnx-dev and libprotobuf-dev are installed;
+// this source tree's targets only, not installed).
+#if __has_include("tapegrad/onnx/modules.hpp")
+#include "tapegrad/onnx/graph.hpp"
+#include "tapegrad/onnx/modules.hpp"
+#endif
