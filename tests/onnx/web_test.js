@@ -5,8 +5,8 @@
 //   node web_test.js --page DIR --model DIR --names Nguyen,Schmidt,Rodrigo [--screenshot FILE]
 //
 // Output: "shown <name> <label> <percent>" per row of each name's card, in order, then "done".
-// Chromium resolves no host but 127.0.0.1 (--host-resolver-rules), and its background services
-// are off, so nothing reaches another address.
+// Chromium resolves no host but 127.0.0.1 (--host-resolver-rules), sends anything else to a proxy
+// that does not exist, and its background services are off, so nothing reaches another address.
 'use strict';
 const { spawn } = require('child_process');
 const fs = require('fs');
@@ -32,6 +32,9 @@ class Browser {
       '--disable-sync', '--disable-default-apps', '--disable-domain-reliability',
       '--metrics-recording-only', '--safebrowsing-disable-auto-update',
       '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
+      // A proxy that is not there: a request to an address given as digits fails too, while
+      // loopback, which Chromium never sends through a proxy, reaches serve.js.
+      '--proxy-server=http://127.0.0.1:9',
       '--window-size=900,700', 'about:blank',
     ], { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
     this.stderr = '';
