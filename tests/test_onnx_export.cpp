@@ -87,6 +87,39 @@ TEST_CASE("onnx: the graph's softmax, reductions and shape operators match tapeg
   TG_CHECK_ONNX_PARITY(dir.file("ops.onnx"), cases);
 }
 
+TEST_CASE("onnx: MultiheadAttention with a key padding mask, query and memory apart") {
+  TG_REQUIRE_ONNX_TOOLS();
+  Generator gen(7);
+  nn::MultiheadAttention attention(nn::MultiheadAttentionOptions(8, 2).batch_first(true), gen);
+  attention.eval();
+  onnx::Graph g("attention");
+  using onnx::ElementType;
+  const std::string q = g.input("query", ElementType::Float, {"batch", "targets", 8});
+  const std::string m = g.input("memory", ElementType::Float, {"batch", "sources", 8});
+  const std::string mask = g.input("mask", ElementType::Bool, {"batch", "sources"});
+  g.output(onnx::export_attention(g, attention, q, m, m, mask, "attention"), "y",
+           ElementType::Float, {"batch", "targets", 8});
+  TempDir dir;
+  g.save(dir.file("attention.onnx"));
+  std::vector<ort::Case> cases;
+  for (std::size_t i = 0; i < 100; ++i) {
+    const std::size_t B = 1 + i % 3, L = 1 + i % 4, S = 1 + (i * 3) % 7;
+    const Tensor query = Tensor::uniform({B, L, 8}, -1, 1, DType::Float32, gen);
+    const Tensor memory = Tensor::uniform({B, S, 8}, -1, 1, DType::Float32, gen);
+    std::vector<double> hidden(B * S, 0.0);  // padding past each row's length (at least 1)
+    for (std::size_t b = 0; b < B; ++b)
+      for (std::size_t s = 1 + (i + b) % S; s < S; ++s) hidden[b * S + s] = 1.0;
+    const Tensor mask_values = Tensor::from_vector(hidden, {B, S});
+    nn::AttentionArgs args;
+    args.key_padding_mask = BoolMask(mask_values);
+    const Tensor y = attention(query, memory, memory, args).output;
+    cases.push_back({{ort::float_feed("query", query), ort::float_feed("memory", memory),
+                      {"mask", "bool", {B, S}, hidden}},
+                     {ort::float_feed("y", y)}});
+  }
+  TG_CHECK_ONNX_PARITY(dir.file("attention.onnx"), cases);
+}
+
 // A recurrent layer of `kind` with lengths and initial states in, every output out.
 void check_recurrent(nn::CellKind kind, bool bidirectional, bool batch_first, std::size_t layers) {
   Generator gen(11);

@@ -36,7 +36,7 @@ class Browser {
       // loopback, which Chromium never sends through a proxy, reaches serve.js.
       '--proxy-server=http://127.0.0.1:9',
       '--window-size=900,700', 'about:blank',
-    ], { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
+    ], { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'], detached: true });  // its own group
     this.stderr = '';
     this.proc.stderr.on('data', (d) => { this.stderr += d; });
     this.next = 1;
@@ -65,12 +65,18 @@ class Browser {
       this.proc.stdio[3].write(JSON.stringify(message) + '\0');
     });
   }
-  // Ends the browser and waits for it, so that its profile folder can be removed.
-  close() {
-    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return Promise.resolve();
+  // Ends the browser (Browser.close, then SIGKILL to its process group if it lingers) and waits
+  // for it, so that its profile folder can be removed.
+  async close() {
+    const exited = () => this.proc.exitCode !== null || this.proc.signalCode !== null;
+    if (exited()) return;
     const ended = new Promise((resolve) => this.proc.once('exit', resolve));
-    this.proc.kill('SIGKILL');
-    return ended;
+    this.send('Browser.close').catch(() => {});
+    const timer = setTimeout(() => {
+      try { process.kill(-this.proc.pid, 'SIGKILL'); } catch (e) { /* already gone */ }
+    }, 5000);
+    await ended;
+    clearTimeout(timer);
   }
 }
 
@@ -89,6 +95,7 @@ async function main() {
   const browser = new Browser(o.chromium ?? 'chromium', profile);
   const timeout = setTimeout(() => {
     console.log(`error timed out; chromium stderr: ${browser.stderr.slice(-2000)}`);
+    try { process.kill(-browser.proc.pid, 'SIGKILL'); } catch (e) { /* already gone */ }
     process.exit(1);
   }, 90000);
   try {
@@ -139,7 +146,12 @@ async function main() {
     clearTimeout(timeout);
     await browser.close();
     server.close();
-    fs.rmSync(profile, { recursive: true, force: true });
+    // Chromium's helper processes may still be closing files: retry, and never fail on it.
+    try {
+      fs.rmSync(profile, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
+    } catch (e) {
+      console.error(`warning: could not remove ${profile}: ${e.message}`);
+    }
   }
 }
 
