@@ -205,7 +205,7 @@ TEST_CASE("onnx: baby_lm export (one step, state in and out) matches ONNX Runtim
   TempDir dir;
   const RunResult trained = run(BABY_LM_EXE,
                                 {"train", "--corpus", (fs::path(TAPEGRAD_SOURCE_DIR) / "data" / "baby").string(),
-                                 "--epochs", "1", "--units", "24", "--embed", "8", "--out", "run"},
+                                 "--epochs", "8", "--units", "24", "--embed", "8", "--out", "run"},
                                 dir.path);
   INFO(trained.out << trained.err);
   REQUIRE(trained.code == 0);
@@ -247,6 +247,23 @@ TEST_CASE("onnx: baby_lm export (one step, state in and out) matches ONNX Runtim
                      {logits, ort::float_feed("h", concat(h, 0)), ort::float_feed("c", concat(c, 0))}});
   }
   TG_CHECK_ONNX_PARITY(dir.file("lm.onnx"), cases);
+
+  // Generation outside tapegrad: greedy decoding with the exported step in ONNX Runtime writes
+  // what `baby_lm generate --temperature 0` writes.
+  const RunResult greedy = run(BABY_LM_EXE,
+                               {"generate", "--checkpoint", "run/model.npz", "--prompt", "me want",
+                                "--temperature", "0", "--length", "80"},
+                               dir.path);
+  REQUIRE(greedy.code == 0);
+  const RunResult outside = tg::testing::run_shell(
+      ort::node_command() + " " +
+          shell_quote(std::string(TAPEGRAD_SOURCE_DIR) + "/examples/baby_lm/onnx_generate.js") +
+          " lm.onnx 'me want' 80",
+      dir.path);
+  INFO(outside.err);
+  REQUIRE(outside.code == 0);
+  CHECK(outside.out == greedy.out);
+  CHECK(outside.out.size() > 80);
 }
 
 }  // namespace
