@@ -347,6 +347,28 @@ void check_seq2seq_export(const std::string& cell) {
   INFO("seq2seq " << describe(c));
   TG_CHECK_ONNX_PARITY(dir.file("onnx/encoder.onnx"), encoder_cases);
   TG_CHECK_ONNX_PARITY(dir.file("onnx/decoder_step.onnx"), step_cases);
+
+  // Decoding outside tapegrad: greedy translation with the two exported models in ONNX Runtime
+  // writes what `seq2seq translate --beam 1` writes.
+  const std::vector<std::string> sources{"3rd of March 1999", "03/03/99", "mar 3 99",
+                                         "Wednesday, 3 March 1999", "19990303", "1"};
+  std::vector<std::string> args{"translate", "--checkpoint", "run/model.npz", "--beam", "1"};
+  std::string quoted;
+  for (const std::string& source : sources) {
+    args.push_back(source);
+    quoted += " " + shell_quote(source);
+  }
+  const RunResult translated = run(SEQ2SEQ_EXE, args, dir.path);
+  REQUIRE(translated.code == 0);
+  const RunResult outside = tg::testing::run_shell(
+      ort::node_command() + " " +
+          shell_quote(std::string(TAPEGRAD_SOURCE_DIR) + "/examples/seq2seq/onnx_translate.js") +
+          " onnx" + quoted,
+      dir.path);
+  INFO(outside.err);
+  REQUIRE(outside.code == 0);
+  CHECK(outside.out == translated.out);
+  CHECK(std::count(outside.out.begin(), outside.out.end(), '\n') == 6);
 }
 
 TEST_CASE("onnx: seq2seq export (GRU encoder, decoder step with attention) matches ONNX Runtime") {
