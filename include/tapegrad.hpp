@@ -21,8 +21,8 @@
 #if __has_include("tapegrad/distributed/distributed.hpp")
 #include "tapegrad/distributed/distributed.hpp"
 #endif
-// ONNX export (link tapegrad::onnx, built where libonnx-dev and libprotobuf-dev are installed;
-// this source tree's targets only, not installed).
+// ONNX export: installed only where tapegrad was built with libonnx-dev and libprotobuf-dev
+// (link tapegrad::onnx to use it).
 #if __has_include("tapegrad/onnx/modules.hpp")
 #include "tapegrad/onnx/graph.hpp"
 #include "tapegrad/onnx/modules.hpp"
