@@ -21,3 +21,9 @@
 #if __has_include("tapegrad/distributed/distributed.hpp")
 #include "tapegrad/distributed/distributed.hpp"
 #endif
+// ONNX export: installed only where tapegrad was built with libonnx-dev and libprotobuf-dev
+// (link tapegrad::onnx to use it).
+#if __has_include("tapegrad/onnx/modules.hpp")
+#include "tapegrad/onnx/graph.hpp"
+#include "tapegrad/onnx/modules.hpp"
+#endif

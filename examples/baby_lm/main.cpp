@@ -7,6 +7,7 @@
 
 #include "tapegrad/autograd/autocast.hpp"
 #include "baby_lm/commands.hpp"
+#include "baby_lm/export.hpp"
 #include "baby_lm/train.hpp"
 #include "common/cli.hpp"
 #include "common/program.hpp"
@@ -211,6 +212,14 @@ int run(int argc, char** argv) {
   add_sampling_options(eval, e.generate, "text the samples continue");
   eval.add_option("--corpus", e.corpus,
                    "corpus to score against (default: the one the checkpoint was trained on)");
+
+  tg::examples::ExportArgs& x = program.make<tg::examples::ExportArgs>();
+  x.out = "baby_lm.onnx";
+  program.add_export_command(
+      "Write one step of the model as ONNX (opset 17): characters and the LSTM state in, the next "
+      "character's logits and the state out; the vocabulary as JSON beside it (--out with the "
+      "extension .json)",
+      x, "The .onnx file to write", [&x] { return run_export(x); });
 
   return program.run(argc, argv);
 }

@@ -49,6 +49,14 @@ CLI::App& Program::add_checkpoint_command(const std::string& name,
   return command;
 }
 
+CLI::App& Program::add_export_command(const std::string& description, ExportArgs& args,
+                                      const std::string& out_help, std::function<int()> run) {
+  CLI::App& command = add_command("export", description, std::move(run));
+  command.add_option("--checkpoint", args.checkpoint, "model.npz written by train")->required();
+  command.add_option("--out", args.out, out_help)->capture_default_str();
+  return command;
+}
+
 int Program::run(int argc, char** argv) {
   if (train_) {
     add_run_flags(*train_, *train_flags_, name_, train_out_receives_);
@@ -60,6 +68,11 @@ int Program::run(int argc, char** argv) {
     if (command->parsed()) return run();
   // require_subcommand(1) has refused a command line without one.
   throw std::logic_error("Program::run: no subcommand was parsed");
+}
+
+int refuse_export_without_onnx() {
+  throw Error("export: this build has no ONNX export (tapegrad::onnx is built when libonnx-dev "
+              "and libprotobuf-dev are installed; see scripts/deps.sh)");
 }
 
 int run_program(int argc, char** argv, const std::string& name, const Program::Help& help,

@@ -21,6 +21,12 @@ struct CheckpointArgs {
   int threads = 0;
 };
 
+// What an `export` subcommand takes: the checkpoint and the file or folder to write.
+struct ExportArgs {
+  std::string checkpoint;
+  std::string out;  // its default is the option's
+};
+
 class Program {
  public:
   // Shown: every option's --help line ends with its default (CLI11's always_capture_default).
@@ -63,6 +69,10 @@ class Program {
   CLI::App& add_checkpoint_command(const std::string& name, const std::string& description,
                                    CheckpointArgs& args, std::function<int()> run);
 
+  // Adds `export`: --checkpoint (required) and --out (`out_help`); `run` writes the files.
+  CLI::App& add_export_command(const std::string& description, ExportArgs& args,
+                               const std::string& out_help, std::function<int()> run);
+
   // Parses argv (`train --resume RUN`: the arguments RUN was started with), then runs the
   // subcommand given and returns its exit code.
   int run(int argc, char** argv);
@@ -76,6 +86,10 @@ class Program {
   std::string train_out_receives_;
   std::vector<std::shared_ptr<void>> owned_;
 };
+
+// The `export` of a build without ONNX export (tapegrad::onnx needs libonnx-dev and
+// libprotobuf-dev): throws a tg::Error saying so.
+[[noreturn]] int refuse_export_without_onnx();
 
 // run_main (one-line errors, exit codes) around a Program: each of `commands` adds a subcommand,
 // then the one given runs.

@@ -7,6 +7,7 @@
 #include "common/program.hpp"
 #include "common/run_flags.hpp"
 #include "name_language/commands.hpp"
+#include "name_language/export.hpp"
 #include "name_language/model.hpp"
 
 namespace tg::examples::names {
@@ -103,6 +104,15 @@ void add_predict_command(Program& program) {
   cmd.add_option("names", a.names, "Names to classify")->required();
 }
 
+void add_export_command(Program& program) {
+  ExportArgs& a = program.make<ExportArgs>();
+  a.out = "model.onnx";
+  program.add_export_command(
+      "Write the classifier as an ONNX model (opset 17) for ONNX Runtime or a web page, and its "
+      "vocabulary and labels as JSON beside it (--out with the extension .json)",
+      a, "The .onnx file to write", [&a] { return run_export(a); });
+}
+
 }  // namespace
 
 int name_language_main(int argc, char** argv) {
@@ -112,9 +122,10 @@ int name_language_main(int argc, char** argv) {
        "(tapegrad example).",
        {"train --data data/names --model gru",
         "eval --checkpoint runs/name_language/<run>/model.npz",
-        "predict --checkpoint runs/name_language/<run>/model.npz Rodrigo Nguyen"},
+        "predict --checkpoint runs/name_language/<run>/model.npz Rodrigo Nguyen",
+        "export --checkpoint runs/name_language/<run>/model.npz --out model.onnx"},
        ""},
-      {add_train_command, add_eval_command, add_predict_command});
+      {add_train_command, add_eval_command, add_predict_command, add_export_command});
 }
 
 }  // namespace tg::examples::names

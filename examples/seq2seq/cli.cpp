@@ -6,6 +6,7 @@
 #include "common/program.hpp"
 #include "common/run_flags.hpp"
 #include "seq2seq/commands.hpp"
+#include "seq2seq/export.hpp"
 #include "tapegrad/nn/rnn_kinds.hpp"
 
 namespace tg::examples::seq2seq {
@@ -84,6 +85,16 @@ void add_translate_command(Program& program) {
   cmd.add_option("sources", a.sources, "Texts to translate")->required();
 }
 
+void add_export_command(Program& program) {
+  ExportArgs& a = program.make<ExportArgs>();
+  a.out = "seq2seq_onnx";
+  program.add_export_command(
+      "Write the encoder and one decoder step with attention as ONNX models (opset 17), and the "
+      "alphabets as JSON, into the folder --out",
+      a, "Folder to write encoder.onnx, decoder_step.onnx and seq2seq.json into",
+      [&a] { return run_export(a); });
+}
+
 }  // namespace
 
 int seq2seq_main(int argc, char** argv) {
@@ -97,7 +108,7 @@ int seq2seq_main(int argc, char** argv) {
         "\"03/03/99\" --beam 5"},
        "Numeric dates with the year last read day first (03/04/99 is 1999-04-03); two-digit "
        "years are 1950-2049."},
-      {add_train_command, add_eval_command, add_translate_command});
+      {add_train_command, add_eval_command, add_translate_command, add_export_command});
 }
 
 }  // namespace tg::examples::seq2seq

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tapegrad/autograd/autocast.hpp"
+#include "tapegrad/autograd/error.hpp"
 #include "tapegrad/autograd/tensor.hpp"
 
 namespace tg::nn {
@@ -181,5 +182,15 @@ class EvalModeGuard {
   Module& module_;
   bool was_training_;
 };
+
+// The child `name` of `parent` as an M (to export or inspect a model's layers); tg::Error naming
+// it when `parent` has no such child, or one of another kind.
+template <class M>
+const M& child_as(const Module& parent, const std::string& name) {
+  for (const auto& [child_name, child] : parent.children())
+    if (child_name == name)
+      if (const auto* typed = dynamic_cast<const M*>(child.get())) return *typed;
+  throw Error(parent.type_name() + ": no child module '" + name + "' of the kind asked for");
+}
 
 }  // namespace tg::nn
