@@ -32,14 +32,6 @@ namespace {
 const std::string kNames = std::string(TAPEGRAD_SOURCE_DIR) + "/data/names";
 const std::string kBaby = std::string(TAPEGRAD_SOURCE_DIR) + "/data/baby";
 
-// Every file under `dir` with its contents.
-std::map<std::string, std::string> snapshot(const fs::path& dir) {
-  std::map<std::string, std::string> files;
-  for (const auto& e : fs::recursive_directory_iterator(dir))
-    files[fs::relative(e.path(), dir).string()] = e.is_regular_file() ? read_text(e.path()) : "/";
-  return files;
-}
-
 // Small trained checkpoints of the three programs, in `dir`: run/ (name_language), lm/ (baby_lm)
 // and s2/ (seq2seq). Each takes well under a second.
 void train_name_language(const fs::path& dir) {

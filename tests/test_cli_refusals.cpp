@@ -17,14 +17,6 @@ using namespace tg::testing;
 
 namespace {
 
-// Every file under `dir` with its contents.
-std::map<std::string, std::string> snapshot(const fs::path& dir) {
-  std::map<std::string, std::string> files;
-  for (const auto& e : fs::recursive_directory_iterator(dir))
-    files[fs::relative(e.path(), dir).string()] = e.is_regular_file() ? read_text(e.path()) : "/";
-  return files;
-}
-
 // Runs `program args` in a fresh folder that holds an earlier run ("old", a checkpoint and
 // metrics) and the test corpora; `train` commands write into that old run with --overwrite, the
 // strongest invitation to damage it. Checks the refusal and that no file changed.

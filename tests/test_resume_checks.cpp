@@ -29,20 +29,18 @@ const std::string kNames = std::string(NAME_LANGUAGE_BIN) +
                            " train --threads 1 --data names --epochs 3 --hidden 8 --embedding 4 "
                            "--batch 16 --seed 1";
 
+// The files of a run folder but its lock (which holds the pid of the last process to take it).
+std::map<std::string, std::string> run_files(const fs::path& dir) {
+  auto files = snapshot(dir);
+  files.erase(".lock");
+  return files;
+}
+
 // A name_language run into <dir>/run stopped by SIGTERM at batch 1 of epoch 2.
 void start_and_stop(const fs::path& dir) {
   const RunResult stopped = run_shell("TAPEGRAD_RAISE_SIGNAL=TERM:2:1 " + kNames + " --out run", dir);
   INFO(stopped.err);
   REQUIRE(stopped.code == 128 + SIGTERM);
-}
-
-// Every file of a folder with its bytes (the lock's pid aside).
-std::map<std::string, std::string> contents(const fs::path& dir) {
-  std::map<std::string, std::string> files;
-  for (const auto& entry : fs::directory_iterator(dir))
-    if (entry.path().filename() != ".lock")
-      files[entry.path().filename().string()] = read_text(entry.path());
-  return files;
 }
 
 }  // namespace
@@ -52,7 +50,7 @@ TEST_CASE("resume refuses data that changed since the run started, unless --allo
   TempDir dir;
   copy_names(dir.path / "names");
   start_and_stop(dir.path);
-  const auto saved = contents(dir.path / "run");
+  const auto saved = run_files(dir.path / "run");
 
   SECTION("another folder of the same relative name") {
     fs::create_directories(dir.path / "elsewhere");
@@ -77,7 +75,7 @@ TEST_CASE("resume refuses data that changed since the run started, unless --allo
                           Catch::Contains(" names in 3 languages, fingerprint ") &&
                           Catch::EndsWith("pass --allow-data-change to train on it\n"));
     CHECK(occurrences(r.err, "\n") == 1);
-    CHECK(contents(dir.path / "run") == saved);  // split.csv, resume.npz, metrics untouched
+    CHECK(run_files(dir.path / "run") == saved);  // split.csv, resume.npz, metrics untouched
 
     // Allowed: a warning, and the interrupted epoch starts again on the new data.
     const RunResult allowed = run_shell(

@@ -27,13 +27,6 @@ RunResult run_seq2seq(const std::string& args, const fs::path& dir) {
   return run_shell(shell_quote(SEQ2SEQ_EXE) + " " + args, dir);
 }
 
-std::map<std::string, std::string> snapshot(const fs::path& dir) {
-  std::map<std::string, std::string> files;
-  for (const auto& e : fs::recursive_directory_iterator(dir))
-    files[fs::relative(e.path(), dir).string()] = e.is_regular_file() ? read_text(e.path()) : "/";
-  return files;
-}
-
 // An untrained model's checkpoint, for the commands that read one.
 void write_untrained_checkpoint(const fs::path& path) {
   const PairSplit split = generate_dates(3, {200, 20, 20});

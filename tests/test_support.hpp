@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <system_error>
@@ -84,6 +85,16 @@ inline RunResult run_shell(const std::string& command, const std::filesystem::pa
   r.out = read_text(capture.path / "out");
   r.err = read_text(capture.path / "err");
   return r;
+}
+
+// Every file under `dir` with its contents, folders as "/" (to show that a refused command
+// changed nothing).
+inline std::map<std::string, std::string> snapshot(const std::filesystem::path& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
+    files[std::filesystem::relative(e.path(), dir).string()] =
+        e.is_regular_file() ? read_text(e.path()) : "/";
+  return files;
 }
 
 }  // namespace tg::testing
