@@ -57,14 +57,14 @@ class Program {
   }
 
   // Adds the `train` subcommand, which has the run flags (--out, --overwrite, --resume,
-  // --time-limit, after its own) into `flags`; `out_receives` says what the run folder holds
+  // --allow-data-change, --time-limit, after its own) into `flags`; `out_receives` says what the run folder holds
   // ("the checkpoint, metrics.csv and pictures").
   CLI::App& add_train_command(const std::string& description, RunFlags& flags,
                               const std::string& out_receives, std::function<int()> run);
   // Adds the subcommand `name`; `run` is what it does when it is the one given.
   CLI::App& add_command(const std::string& name, const std::string& description,
                         std::function<int()> run);
-  // A subcommand that reads a checkpoint (eval, predict, generate, export): --checkpoint FILE
+  // A subcommand that reads a checkpoint (eval, predict, translate): --checkpoint FILE
   // (required) and --threads.
   CLI::App& add_checkpoint_command(const std::string& name, const std::string& description,
                                    CheckpointArgs& args, std::function<int()> run);
