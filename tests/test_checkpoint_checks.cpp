@@ -34,30 +34,28 @@ const std::string kBaby = std::string(TAPEGRAD_SOURCE_DIR) + "/data/baby";
 
 // Small trained checkpoints of the three programs, in `dir`: run/ (name_language), lm/ (baby_lm)
 // and s2/ (seq2seq). Each takes well under a second.
-void train_name_language(const fs::path& dir) {
-  const RunResult r = run_shell(shell_quote(NAME_LANGUAGE_BIN) + " train --threads 1 --data " +
-                                    shell_quote(kNames) + " --epochs 1 --hidden 8 --embedding 4 --out run",
-                                dir);
+// `exe train <args>` in `dir`, which must succeed.
+void train(const std::string& exe, const std::string& args, const fs::path& dir) {
+  const RunResult r = run_shell(shell_quote(exe) + " train --threads 1 " + args, dir);
   INFO(r.err);
   REQUIRE(r.code == 0);
+}
+
+void train_name_language(const fs::path& dir) {
+  train(NAME_LANGUAGE_BIN,
+        "--data " + shell_quote(kNames) + " --epochs 1 --hidden 8 --embedding 4 --out run", dir);
 }
 
 void train_baby_lm(const fs::path& dir) {
-  const RunResult r = run_shell(shell_quote(BABY_LM_EXE) + " train --threads 1 --corpus " +
-                                    shell_quote(kBaby) + " --epochs 1 --units 8 --embed 4 --out lm",
-                                dir);
-  INFO(r.err);
-  REQUIRE(r.code == 0);
+  train(BABY_LM_EXE, "--corpus " + shell_quote(kBaby) + " --epochs 1 --units 8 --embed 4 --out lm",
+        dir);
 }
 
 void train_seq2seq(const fs::path& dir) {
-  const RunResult r = run_shell(shell_quote(SEQ2SEQ_EXE) +
-                                    " train --threads 1 --epochs 1 --train-size 50 --val-size 10 "
-                                    "--test-size 10 --embedding 4 --hidden 4 --decoder-hidden 8 "
-                                    "--beam 1 --out s2",
-                                dir);
-  INFO(r.err);
-  REQUIRE(r.code == 0);
+  train(SEQ2SEQ_EXE,
+        "--epochs 1 --train-size 50 --val-size 10 --test-size 10 --embedding 4 --hidden 4 "
+        "--decoder-hidden 8 --beam 1 --out s2",
+        dir);
 }
 
 // `from` rewritten by the library's own writer (valid CRCs) after `edit`.
