@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "tapegrad/autograd/blas.hpp"
 #include "tapegrad/autograd/error.hpp"
 
 namespace tg {
@@ -28,7 +29,9 @@ const char* to_string(MatmulPrecision precision) {
 MatmulPrecision parse_matmul_precision(const char* text) {
   if (std::strcmp(text, "bf16") == 0) return MatmulPrecision::BFloat16;
   if (std::strcmp(text, "float32") == 0) return MatmulPrecision::Float32;
-  throw Error(fmt::format("precision: '{}' is not one of bf16, float32", text));
+  if (std::strcmp(text, "auto") == 0)
+    return blas::bf16_supported() ? MatmulPrecision::BFloat16 : MatmulPrecision::Float32;
+  throw Error(fmt::format("precision: '{}' is not one of auto, bf16, float32", text));
 }
 
 }  // namespace tg

@@ -122,8 +122,10 @@ TEST_CASE("AutocastGuard sets bf16 for its scope and restores on exit", "[autoca
   CHECK(matmul_precision() == MatmulPrecision::Float32);
   CHECK(parse_matmul_precision("bf16") == MatmulPrecision::BFloat16);
   CHECK(parse_matmul_precision("float32") == MatmulPrecision::Float32);
+  CHECK(parse_matmul_precision("auto") ==
+        (blas::bf16_supported() ? MatmulPrecision::BFloat16 : MatmulPrecision::Float32));
   CHECK_THROWS_WITH(parse_matmul_precision("fp16"),
-                    Catch::Contains("'fp16' is not one of bf16, float32"));
+                    Catch::Contains("'fp16' is not one of auto, bf16, float32"));
 }
 
 TEST_CASE("the BLAS line names the bf16 kernel family", "[autocast]") {

@@ -101,6 +101,24 @@ TEST_CASE("BudgetSchedule: with a time budget, the decay ends near the budget's 
   CHECK(log->rates[12] == Approx(0.1));  // the base rate while measuring
 }
 
+TEST_CASE("BudgetSchedule: a run shorter than 4 warm-ups warms up over its first quarter",
+          "[train][schedule]") {
+  Line line;
+  auto log = std::make_shared<RateLog>();
+  line.fit(quiet().max_epochs(3),
+           {log, std::make_shared<train::BudgetSchedule>(
+                     train::BudgetScheduleOptions().warmup_steps(100).floor(0.0))});
+  REQUIRE(log->rates.size() == 24);
+  // 24 steps: 6 of warm-up (0.1 (k + 1) / 6), then the cosine from 0.1 to 0: t = (k - 6) / 17.
+  // The first step is taken before the length is known, at the full warm-up's first rate.
+  CHECK(log->rates[0] == Approx(0.1 / 100).epsilon(1e-12));
+  for (std::size_t k = 1; k < 6; ++k)
+    CHECK(log->rates[k] == Approx(0.1 * static_cast<double>(k + 1) / 6).epsilon(1e-12));
+  CHECK(log->rates[5] == Approx(0.1));
+  CHECK(log->rates[14] == Approx(0.1 * 0.5 * (1 + std::cos(M_PI * 8.0 / 17.0))).epsilon(1e-12));
+  CHECK(log->rates.back() == Approx(0.0).margin(1e-15));
+}
+
 TEST_CASE("BudgetSchedule: an interrupted run resumes on the same curve, bit for bit",
           "[train][schedule]") {
   tg::testing::TempDir dir;

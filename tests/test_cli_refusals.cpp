@@ -91,8 +91,13 @@ REFUSED("name_language", "train --hidden 100000", "--hidden")
 REFUSED("name_language", "train --embedding 99999999999999999999999", "--embedding")
 
 // Only the precisions tapegrad has.
-REFUSED("baby_lm", "train --precision fp16", "--precision: fp16 not in {float32,bf16}")
+REFUSED("baby_lm", "train --precision fp16", "--precision: fp16 not in {auto,float32,bf16}")
 REFUSED("name_language", "train --precision bfloat16", "--precision: bfloat16 not in")
+// A schedule's flags: unknown names and values out of range, and a flag another schedule ignores.
+REFUSED("baby_lm", "train --schedule step", "--schedule: step not in {constant,cosine,linear}")
+REFUSED("baby_lm", "train --lr-floor 2", "--lr-floor: must be a number in [0, 1], got '2'")
+REFUSED("name_language", "train --schedule cosine --lr-decay 0.9",
+        "--lr-decay: applies to --schedule exponential only (the schedule is cosine)")
 
 // Corpora that fail only after training (stateful without a newline) or leave an empty folder.
 REFUSED("baby_lm", "train --stateful --corpus no_newline.txt --batch 2 --bptt 4",

@@ -3,6 +3,7 @@
 // baby_lm's stateful mode (truncated BPTT) learns. Short runs on the shipped data/ (~0.5 s each).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -201,4 +202,53 @@ TEST_CASE("name_language: one and two BLAS threads train the same model",
   for (std::size_t i = 0; i < one.size(); ++i)
     for (const char* c : {"train_loss", "val_loss", "val_accuracy"})
       CHECK(column(one[i], c) == Approx(column(two[i], c)).epsilon(1e-5));
+}
+
+// --schedule cosine: from --lr down to --lr-floor x --lr exactly at the last step of the last
+// epoch (metrics.csv records the lr at each epoch's end); the default exponential schedule
+// multiplies by --lr-decay per epoch instead.
+TEST_CASE("name_language --schedule cosine: the learning rate reaches the floor with the run",
+          "[examples][schedule]") {
+  TempDir dir;
+  const std::string data = " --data " + shell_quote((kData / "names").string());
+  run_in(dir.path, NAME_LANGUAGE_BIN,
+         "train" + data + " --epochs 4 --patience 0 --lr 0.002 --schedule cosine --lr-floor 0.1 "
+         "--threads 1 --out cosine");
+  run_in(dir.path, NAME_LANGUAGE_BIN,
+         "train" + data + " --epochs 4 --patience 0 --lr 0.002 --threads 1 --out exponential");
+  const auto cosine = read_metrics(dir.path / "cosine/metrics.csv");
+  const auto exponential = read_metrics(dir.path / "exponential/metrics.csv");
+  REQUIRE(cosine.size() == 4);
+  REQUIRE(exponential.size() == 4);
+  const int steps = static_cast<int>(column(cosine[3], "steps"));
+  for (std::size_t e = 0; e < 4; ++e) {
+    // After epoch e the run has taken its share of the steps: t = steps so far / (steps - 1).
+    const double t = std::min(1.0, column(cosine[e], "steps") / (steps - 1));
+    const double expected = 0.0002 + 0.0018 * 0.5 * (1 + std::cos(M_PI * t));
+    CHECK(column(cosine[e], "lr") == Approx(expected).epsilon(1e-6));
+    // (The per-epoch schedule steps after the epoch's validation, whose row holds the lr its
+    // epoch trained with.)
+    CHECK(column(exponential[e], "lr") == Approx(0.002 * std::pow(0.92, double(e))));
+  }
+  CHECK(column(cosine[3], "lr") == Approx(0.0002).epsilon(1e-9));
+}
+
+// Stateful mode's own defaults (baby_lm::stateful_defaults): the flags left out take them, the
+// ones given keep their values, and window mode keeps the seed's.
+TEST_CASE("baby_lm --stateful: left-out flags take stateful mode's defaults",
+          "[examples][baby_lm][stateful]") {
+  TempDir dir;
+  const std::string corpus =
+      "--threads 1 train --corpus " + shell_quote((kData / "baby/phrases.txt").string());
+  const std::string stateful = corpus + " --stateful --batch 8 --bptt 32 --epochs 1";
+  const RunResult defaults = run_in(dir.path, BABY_LM_EXE, stateful + " --out a");
+  CHECK_THAT(defaults.out, Catch::Contains("[8,32,512]") &&
+                               Catch::Contains("training: Adam lr 0.002, schedule cosine"));
+  const RunResult given = run_in(dir.path, BABY_LM_EXE,
+                                 stateful + " --units 32 --lr 0.01 --schedule constant --out b");
+  CHECK_THAT(given.out, Catch::Contains("[8,32,32]") &&
+                            Catch::Contains("training: Adam lr 0.01, schedule constant"));
+  const RunResult window = run_in(dir.path, BABY_LM_EXE, corpus + " --epochs 1 --out c");
+  CHECK_THAT(window.out, Catch::Contains("[32,15,128]") && Catch::Contains("[32,15,32]") &&
+                            Catch::Contains("training: Adam lr 0.001, schedule constant"));
 }

@@ -21,7 +21,9 @@ BudgetSchedule::BudgetSchedule(BudgetScheduleOptions options) : options_(options
 }
 
 double BudgetSchedule::factor(std::size_t step, std::size_t total_steps) const {
-  const std::size_t warmup = options_.warmup_steps();
+  // A run too short for the warm-up asked for warms up over its first quarter.
+  const std::size_t warmup =
+      total_steps == 0 ? options_.warmup_steps() : std::min(options_.warmup_steps(), total_steps / 4);
   if (step < warmup) return static_cast<double>(step + 1) / static_cast<double>(warmup);
   // Unknown length (still measuring): the base rate.
   if (total_steps == 0) return 1.0;

@@ -68,6 +68,25 @@ void add_sampling_options(CLI::App& cmd, GenerateOptions& g, const char* prompt_
              0, UINT64_MAX);
 }
 
+// Stateful mode: each flag the command line left out takes stateful mode's default (set as if
+// given, so that its checks run).
+void apply_stateful_defaults(CLI::App& train) {
+  for (const auto& [flag, value] : stateful_defaults()) {
+    CLI::Option* option = train.get_option(flag);
+    if (option->count() > 0) continue;
+    option->clear();
+    option->add_result(value);
+    option->run_callback();
+  }
+}
+
+std::string stateful_defaults_text() {
+  std::string text;
+  for (const auto& [flag, value] : stateful_defaults())
+    text += (text.empty() ? "" : " ") + flag + " " + value;
+  return text;
+}
+
 int run(int argc, char** argv) {
   // The defaults are shown option by option: --clip's depends on the mode.
   tg::examples::Program program(
@@ -94,6 +113,7 @@ int run(int argc, char** argv) {
       "early stopping on the training loss; --stateful reads the corpus as contiguous "
       "streams with the hidden state carried across batches (truncated BPTT), for long texts.",
       t.run, "model.npz, metrics.csv and loss.svg", [&] {
+        if (t.stateful) apply_stateful_defaults(*train);
         // Training and its evaluations run on this thread, inside the guard (set before the
         // BLAS line, which says whether bf16 runs).
         const tg::AutocastGuard autocast(tg::parse_matmul_precision(precision.c_str()));
@@ -116,6 +136,11 @@ int run(int argc, char** argv) {
       ->capture_default_str();
   number_in(train->add_option("--lr", t.lr, "Adam learning rate"), 0, 10, true)
       ->capture_default_str();
+  number_in(train->add_option("--weight-decay", t.weight_decay,
+                              "decoupled weight decay (AdamW) per step, times the learning rate"),
+            0.0, 1.0)
+      ->capture_default_str();
+  tg::examples::add_schedule_flags(*train, t.schedule);
   CLI::Option* window =
       integer_in(train->add_option("--window", t.window,
                                    "characters read per prediction (window mode)"),
@@ -153,7 +178,9 @@ int run(int argc, char** argv) {
   CLI::Option* stateful = train->add_flag(
       "--stateful", t.stateful,
       "stateful mode: the corpus is cut into --batch contiguous streams read --bptt characters "
-      "at a time, the hidden state carried (and detached) across batches");
+      "at a time, the hidden state carried (and detached) across batches. Its defaults differ "
+      "from the ones shown (window mode's) for a long text and a time budget: " +
+          stateful_defaults_text());
   // A flag of the other mode is refused rather than silently ignored.
   window->excludes(stateful);
   last_step_only->excludes(stateful);

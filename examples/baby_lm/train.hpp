@@ -36,16 +36,23 @@ struct TrainOptions {
   std::size_t epochs = 100;
   std::size_t patience = 10;  // early stopping; 0: off
   double lr = 1e-3;
+  double weight_decay = 0;    // decoupled (AdamW) when > 0
+  examples::ScheduleFlags schedule;  // --schedule, --warmup, --lr-floor
   double clip = -1;           // max gradient norm; 0: none; negative: the mode's default
   std::uint64_t seed = 0;
   bool stateful = false;
-  std::size_t bptt = 64;
+  std::size_t bptt = 32;
   double val_fraction = 0.05;  // stateful: the held-out tail
   std::size_t val_every = 0;   // stateful: also validate every N batches (0: at epoch ends only)
   std::string sample_prompt;   // stateful: prompt of the samples printed at validations
   std::size_t sample_length = 60;
   double target_loss = 0.5;    // the first epoch whose loss falls below it is reported
 };
+
+// Stateful mode's defaults for the flags where they differ from window mode's (the seed's Keras
+// model): the recipe that gave the best held-out bits/char for a time budget on two cores
+// (bench/README.md, "Learning results"). Pairs of flag and value as a command line spells them.
+const std::vector<std::pair<std::string, std::string>>& stateful_defaults();
 
 // Trains as `options` say, printing to stdout; returns the exit code.
 int train(const TrainOptions& options);

@@ -18,6 +18,13 @@ namespace tg::baby_lm {
 
 namespace fs = std::filesystem;
 
+const std::vector<std::pair<std::string, std::string>>& stateful_defaults() {
+  static const std::vector<std::pair<std::string, std::string>> defaults = {
+      {"--units", "512"},       {"--embed", "64"},   {"--lr", "0.002"},
+      {"--schedule", "cosine"}, {"--warmup", "100"}, {"--precision", "auto"}};
+  return defaults;
+}
+
 int train(const TrainOptions& options) {
   Session s = start_session(options);
   return options.stateful ? train_stateful(s) : train_windows(s);
@@ -40,6 +47,8 @@ Session start_session(const TrainOptions& options) {
   s.info.extra["seed"] = std::to_string(options.seed);
   s.info.extra["batch"] = std::to_string(options.batch);
   s.info.extra["lr"] = fmt::format("{}", options.lr);
+  s.info.extra["schedule"] = examples::describe(options.schedule);
+  s.info.extra["weight_decay"] = fmt::format("{}", options.weight_decay);
   if (!options.stateful)
     s.info.extra["targets"] = options.last_step_only ? "last step" : "every step";
 
@@ -58,9 +67,16 @@ Session start_session(const TrainOptions& options) {
           (6.0 * double(options.model.units) * double(options.model.layers) +
            2.0 * double(s.options.model.vocab) + double(options.model.embed)));
   s.model = std::make_unique<BabyLM>(s.options.model, s.gen);
-  optim::AdamOptions adam;
-  adam.lr = options.lr;
-  s.optimizer = std::make_unique<optim::Adam>(s.model->named_parameters(), adam);
+  if (options.weight_decay > 0) {
+    optim::AdamWOptions adamw;
+    adamw.lr = options.lr;
+    adamw.weight_decay = options.weight_decay;
+    s.optimizer = std::make_unique<optim::AdamW>(s.model->named_parameters(), adamw);
+  } else {
+    optim::AdamOptions adam;
+    adam.lr = options.lr;
+    s.optimizer = std::make_unique<optim::Adam>(s.model->named_parameters(), adam);
+  }
   return s;
 }
 
@@ -164,10 +180,16 @@ void IntervalCsv::on_validation_end(tg::train::Trainer& trainer, const tg::train
 void track_common(tg::train::Trainer& trainer, Session& s,
                   std::shared_ptr<tg::train::EarlyStopping> stopping,
                   std::shared_ptr<BestModel> best) {
+  const TrainOptions& o = s.options;
+  std::printf("training: %s lr %g, schedule %s, dropout %g\n",
+              o.weight_decay > 0 ? fmt::format("AdamW (weight decay {})", o.weight_decay).c_str()
+                                 : "Adam",
+              o.lr, examples::describe(o.schedule).c_str(), o.model.dropout);
   trainer.track("shuffle", s.gen)
       .track("dropout", s.model->dropout_generator())
       .callback(std::move(stopping))
       .callback(std::move(best));
+  if (auto schedule = examples::budget_schedule(s.options.schedule)) trainer.callback(schedule);
 }
 
 void finish(Session& s, const tg::train::FitResult& result,

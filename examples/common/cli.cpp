@@ -6,6 +6,7 @@
 #include <tapegrad/autograd/blas.hpp>
 #include <tapegrad/autograd/tensor.hpp>
 #include <tapegrad/train/messages.hpp>
+#include <tapegrad/train/parallel.hpp>
 #include <tapegrad/train/resume.hpp>
 
 #include "common/job.hpp"
@@ -17,8 +18,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <stdexcept>
 #include <iostream>
+#include <stdexcept>
+#include <thread>
 
 namespace tg::examples {
 namespace {
@@ -168,7 +170,8 @@ void require_range_checks(const CLI::App& app) {
 CLI::Option* add_threads_option(CLI::App& app, int& threads) {
   return integer_in(app.add_option("--threads", threads,
                                    "BLAS threads for matrix products (default: "
-                                   "OPENBLAS_NUM_THREADS or all cores)"),
+                                   "OPENBLAS_NUM_THREADS, or all cores; under mpirun, the "
+                                   "cores shared out among the processes)"),
                     1, 1024);
 }
 
@@ -176,13 +179,19 @@ CLI::Option* add_precision_option(CLI::App& app, std::string& precision) {
   return app
       .add_option("--precision", precision,
                   "Matrix products: float32, or bf16 (bfloat16 operands, float32 accumulation; "
-                  "weights, gradients, optimizer and recurrent state stay float32). bf16 needs "
-                  "AMX or AVX512-BF16 and a build with oneDNN, else runs float32 with a notice")
-      ->check(CLI::IsMember({"float32", "bf16"}))
+                  "weights, gradients, optimizer and recurrent state stay float32), or auto: "
+                  "bf16 where the CPU has AMX or AVX512-BF16 and the build has oneDNN, float32 "
+                  "elsewhere (the BLAS line says which runs). bf16 asked for where it cannot run "
+                  "runs float32 with a notice")
+      ->check(CLI::IsMember({"auto", "float32", "bf16"}))
       ->capture_default_str();
 }
 
 void apply_threads(int threads, std::FILE* out) {
+  // Under mpirun, N processes share the machine's cores: each takes its share, not all of them.
+  const int processes = tg::train::parallel().size();
+  if (threads <= 0 && processes > 1 && !std::getenv("OPENBLAS_NUM_THREADS"))
+    threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / processes);
   if (threads > 0) tg::blas::set_num_threads(threads);
   static bool printed = false;
   if (!out || printed) return;

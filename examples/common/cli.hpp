@@ -65,14 +65,15 @@ CLI::Option* number_in(CLI::Option* option, double min, double max, bool min_ope
 // (and by the tests that run --help), not left for a user to find with "nan".
 void require_range_checks(const CLI::App& app);
 
-// Adds --threads N to app (default 0: OpenBLAS's own choice, OPENBLAS_NUM_THREADS or all cores).
+// Adds --threads N to app (default 0: OPENBLAS_NUM_THREADS or all cores; under mpirun, a share).
 CLI::Option* add_threads_option(CLI::App& app, int& threads);
 
-// Adds --precision float32|bf16 (default float32) to a training command; the command runs its
+// Adds --precision auto|float32|bf16 to a training command; the command runs its
 // training inside tg::AutocastGuard(parse_matmul_precision(precision)).
 CLI::Option* add_precision_option(CLI::App& app, std::string& precision);
 
-// Sets the BLAS thread count when threads > 0, then prints tg::blas::describe() to `out`
+// Sets the BLAS thread count when threads > 0 (or, under mpirun without OPENBLAS_NUM_THREADS,
+// to the cores divided by the processes), then prints tg::blas::describe() to `out`
 // (kernel and threads: the first thing to know when comparing speeds), once per process.
 // A null `out` prints nothing: for commands whose stdout is only their result, or that run at
 // batch sizes where BLAS is not what matters.

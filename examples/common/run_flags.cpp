@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <tapegrad/train/budget_schedule.hpp>
 #include <tapegrad/train/files.hpp>
 #include <tapegrad/train/parallel.hpp>
 
@@ -45,6 +46,45 @@ void add_loop_flags(CLI::App& cmd, std::size_t& epochs, std::size_t& batch, doub
                                         "either way)",
                                         monitored)),
              0, 100000);
+}
+
+void add_schedule_flags(CLI::App& cmd, ScheduleFlags& flags, const std::vector<std::string>& own) {
+  std::vector<std::string> names = {"constant", "cosine", "linear"};
+  std::string help =
+      "Learning rate over the run: constant; cosine or linear: after --warmup, a decay to "
+      "--lr-floor x --lr that ends with the last epoch or, with --time-limit, when the time is "
+      "spent (the steps it holds are estimated from the speed of the first steps)";
+  for (const std::string& choice : own) {
+    names.push_back(choice.substr(0, choice.find(':')));
+    help += "; " + choice;
+  }
+  cmd.add_option("--schedule", flags.schedule, help)
+      ->check(CLI::IsMember(names))
+      ->capture_default_str();
+  integer_in(cmd.add_option("--warmup", flags.warmup,
+                            "Steps over which the learning rate rises linearly to --lr (cosine "
+                            "and linear schedules)"),
+             0, 100000000)
+      ->capture_default_str();
+  number_in(cmd.add_option("--lr-floor", flags.floor,
+                           "The learning rate a cosine or linear schedule ends at, as a fraction "
+                           "of --lr"),
+            0.0, 1.0)
+      ->capture_default_str();
+}
+
+std::shared_ptr<tg::train::Callback> budget_schedule(const ScheduleFlags& flags) {
+  if (flags.schedule != "cosine" && flags.schedule != "linear") return nullptr;
+  return std::make_shared<tg::train::BudgetSchedule>(
+      tg::train::BudgetScheduleOptions()
+          .decay(flags.schedule == "cosine" ? tg::train::Decay::Cosine : tg::train::Decay::Linear)
+          .warmup_steps(flags.warmup)
+          .floor(flags.floor));
+}
+
+std::string describe(const ScheduleFlags& flags) {
+  if (flags.schedule != "cosine" && flags.schedule != "linear") return flags.schedule;
+  return fmt::format("{} (warm-up {} steps, floor {})", flags.schedule, flags.warmup, flags.floor);
 }
 
 tg::train::TrainerOptions trainer_options(const RunFlags& flags, const std::string& program) {

@@ -2,9 +2,11 @@
 // --overwrite, --resume, --allow-data-change and --time-limit, declared once and turned into the Trainer's options.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include <tapegrad/train/callbacks.hpp>
 #include <tapegrad/train/fingerprint.hpp>
 #include <tapegrad/train/trainer.hpp>
 
@@ -34,6 +36,25 @@ void add_run_flags(CLI::App& cmd, RunFlags& flags, const std::string& program,
 // `monitored`, "validation accuracy", before early stopping), writing to the given fields.
 void add_loop_flags(CLI::App& cmd, std::size_t& epochs, std::size_t& batch, double& clip,
                     std::size_t& patience, const std::string& items, const std::string& monitored);
+
+// How the learning rate moves over a run: --schedule, --warmup and --lr-floor.
+struct ScheduleFlags {
+  std::string schedule = "constant";  // constant, cosine, linear, or a program's own
+  std::size_t warmup = 0;             // steps of linear warm-up
+  double floor = 0.1;                 // the last step's lr, as a fraction of --lr
+};
+
+// Adds --schedule (constant, cosine, linear, then `own` choices, each "name: what it does"),
+// --warmup and --lr-floor; the flags' values are the defaults shown.
+void add_schedule_flags(CLI::App& cmd, ScheduleFlags& flags,
+                        const std::vector<std::string>& own = {});
+
+// The tg::train::BudgetSchedule the flags ask for (cosine or linear: the decay ends with the run's
+// last epoch or, with --time-limit, when its time is spent); null for any other schedule.
+std::shared_ptr<tg::train::Callback> budget_schedule(const ScheduleFlags& flags);
+
+// "cosine (warm-up 100 steps, floor 0.1)" or "constant": the schedule as a run prints it.
+std::string describe(const ScheduleFlags& flags);
 
 // The Trainer's options for the flags: the run folder (--out, or a new runs/<program>/<stamp>;
 // --resume's), overwrite, resume, max_time, the program's name, how it was started, and the

@@ -49,9 +49,21 @@ void add_train_command(Program& program) {
                            "Learning rate (default: 0.002 for adam, 0.001 for rmsprop, 0.05 for "
                            "sgd)"),
             0, 10, true);
-  number_in(cmd.add_option("--lr-decay", t.lr_decay,
-                           "Multiply the learning rate by this after every epoch (1 = constant)"),
-            0, 1, true);
+  add_schedule_flags(cmd, t.schedule,
+                     {"exponential: the learning rate times --lr-decay after every epoch"});
+  CLI::Option* lr_decay = number_in(
+      cmd.add_option("--lr-decay", t.lr_decay,
+                     "Exponential schedule: multiply the learning rate by this after every epoch"),
+      0, 1, true);
+  cmd.parse_complete_callback([lr_decay, &t] {
+    if (lr_decay->count() > 0 && t.schedule.schedule != kExponentialSchedule)
+      throw CLI::ValidationError("--lr-decay", "applies to --schedule exponential only (the "
+                                               "schedule is " + t.schedule.schedule + ")");
+  });
+  number_in(cmd.add_option("--label-smoothing", t.label_smoothing,
+                           "Label smoothing of the loss's targets (PyTorch's): this share of "
+                           "each target is spread over all languages"),
+            0.0, 1.0, false, true);
   number_in(cmd.add_option("--momentum", t.momentum, "Momentum of sgd"), 0.0, 0.999);
   number_in(cmd.add_option("--weight-decay", t.weight_decay, "Weight decay (regularisation)"),
             0.0, 1.0);

@@ -69,7 +69,9 @@ std::map<std::string, std::string> train_meta(const TrainArgs& a, const std::str
           {"batch", std::to_string(o.batch)},
           {"optimizer", o.optimizer},
           {"lr", fmt::format("{}", o.lr)},
+          {"schedule", describe(o.schedule)},
           {"lr_decay", fmt::format("{}", o.lr_decay)},
+          {"label_smoothing", fmt::format("{}", o.label_smoothing)},
           {"weight_decay", fmt::format("{}", o.weight_decay)},
           {"clip", fmt::format("{}", o.clip)},
           {"class_weights", to_string(o.weights)},
@@ -172,13 +174,19 @@ int run_train(const TrainArgs& a) {
   const fs::path run = run_options.run_dir();
   const tg::train::Parallel& job = tg::train::parallel();
   std::printf("model: %s, %zu parameters\n", describe(config).c_str(), model.parameter_count());
-  std::printf("training: %s lr %g (decay %g per epoch), batch %zu, up to %zu epochs%s, class "
-              "weights %s, sampling %s, dropout %g, weight decay %g, clip %g\n",
-              o.optimizer.c_str(), o.lr, o.lr_decay, o.batch, o.epochs,
+  const std::string schedule = o.schedule.schedule == kExponentialSchedule
+                                   ? fmt::format("decay {} per epoch", o.lr_decay)
+                                   : describe(o.schedule);
+  std::printf("training: %s lr %g (%s), batch %zu, up to %zu epochs%s, class weights %s%s, "
+              "sampling %s, dropout %g, weight decay %g, clip %g\n",
+              o.optimizer.c_str(), o.lr, schedule.c_str(), o.batch, o.epochs,
               a.run.time_limit > 0
                   ? fmt::format(" or {}", tg::train::format_duration(a.run.time_limit)).c_str()
                   : "",
-              to_string(o.weights).c_str(), to_string(o.sampling).c_str(), config.dropout,
+              to_string(o.weights).c_str(),
+              o.label_smoothing > 0 ? fmt::format(", label smoothing {}", o.label_smoothing).c_str()
+                                    : "",
+              to_string(o.sampling).c_str(), config.dropout,
               o.weight_decay, o.clip);
   if (job.size() > 1)
     std::printf("data-parallel: %d processes, global batch %zu\n", job.size(),

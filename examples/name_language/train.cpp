@@ -132,10 +132,11 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
   CrossEntropyOptions loss_options;
   const std::vector<double> weights = class_weights(counts, o.weights);
   if (!weights.empty()) loss_options.weight(Tensor::from_vector(weights, {C}));
+  loss_options.label_smoothing(o.label_smoothing);
 
   std::unique_ptr<optim::Optimizer> optimizer =
       make_optimizer(o.optimizer, model.named_parameters(), o);
-  optim::ExponentialLR schedule(*optimizer, o.lr_decay);
+  optim::ExponentialLR per_epoch(*optimizer, o.lr_decay);
   // Batches are cut from names sorted by length: every process takes every size()-th name of a
   // global batch, so that all pad to about the same length and none waits for the others.
   tg::train::Trainer trainer(model, *optimizer,
@@ -147,7 +148,9 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
                                  .stream(out)
                                  .metrics_file("")
                                  .curves_file(""));
-  trainer.scheduler(schedule).track("gen", gen).track("rnn_dropout",
+  if (o.schedule.schedule == kExponentialSchedule) trainer.scheduler(per_epoch);
+  if (auto budget = budget_schedule(o.schedule)) trainer.callback(budget);
+  trainer.track("gen", gen).track("rnn_dropout",
                                                      model.rnn().dropout_generator());
   // On the validation accuracy of the averaged weights, whose copy training ends with.
   auto stopping = std::make_shared<tg::train::EarlyStopping>(

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/run_flags.hpp"
 #include "name_language/data.hpp"
 #include "name_language/model.hpp"
 #include "tapegrad/autograd/random.hpp"
@@ -37,16 +38,26 @@ ClassWeights parse_class_weights(const std::string& text);
 // the training examples is 1 (the loss keeps its usual size). Empty for None.
 std::vector<double> class_weights(const std::vector<std::size_t>& counts, ClassWeights kind);
 
+// name_language's own schedule beside cosine and linear: the lr times --lr-decay every epoch.
+inline constexpr const char* kExponentialSchedule = "exponential";
+inline ScheduleFlags exponential_schedule() {
+  ScheduleFlags flags;
+  flags.schedule = kExponentialSchedule;
+  return flags;
+}
+
 struct TrainOptions {
   std::size_t epochs = 30;
   std::size_t batch = 64;  // names per process: the global batch is this times the processes
   std::string optimizer = "adam";  // adam (AdamW when weight_decay > 0), sgd, rmsprop
   double lr = 2e-3;
-  double lr_decay = 0.92;    // lr multiplied by this after every epoch
+  ScheduleFlags schedule = exponential_schedule();  // --schedule, --warmup, --lr-floor
+  double lr_decay = 0.92;    // exponential schedule: lr multiplied by this after every epoch
   double momentum = 0.9;     // sgd only
   double weight_decay = 0;
   double clip = 5.0;         // max gradient norm; 0: off
   ClassWeights weights = ClassWeights::None;
+  double label_smoothing = 0;  // of the cross-entropy's targets, as PyTorch's
   Sampling sampling = Sampling::Natural;
   std::size_t patience = 10;  // epochs without a better validation accuracy before stopping; 0: off
   // Weight averaging: validation and the saved model use an exponential moving average of the

@@ -34,8 +34,9 @@ class AutocastGuard {
   MatmulPrecision previous_;
 };
 
-// "bf16" / "float32", as the examples' --precision flag spells them; parse throws tg::Error
-// naming the accepted values.
+// "bf16" / "float32", as the examples' --precision flag spells them; parse also takes "auto":
+// bf16 where its products run as such (blas::bf16_supported(): AMX or AVX512-BF16, and oneDNN),
+// float32 elsewhere. It throws tg::Error naming the accepted values.
 const char* to_string(MatmulPrecision precision);
 MatmulPrecision parse_matmul_precision(const char* text);
 

@@ -14,7 +14,9 @@ enum class Decay { Cosine, Linear };
 
 class BudgetScheduleOptions {
  public:
-  TG_ARG(std::size_t, warmup_steps) = 0;  // linear warm-up from lr / warmup_steps to lr
+  // Linear warm-up from lr / warmup_steps to lr; a run of fewer than 4 x warmup_steps steps
+  // (once its length is known) warms up over its first quarter instead.
+  TG_ARG(std::size_t, warmup_steps) = 0;
   TG_ARG(Decay, decay) = Decay::Cosine;
   TG_ARG(double, floor) = 0.1;  // the last step's lr, as a fraction of the base lr
   // With a time budget (TrainerOptions::max_time), the steps it holds are estimated from the
