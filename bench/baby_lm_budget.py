@@ -1,17 +1,18 @@
 #!/usr/bin/python3
 """Held-out bits/char for a time budget: baby_lm --stateful and its PyTorch twin, same recipe.
 
-A recipe is the model and its training: units, layers, embed, dropout, batch (streams), bptt,
-lr, weight_decay (AdamW when > 0), schedule (constant, cosine, linear: warm-up then a decay to
-floor x lr ending when the budget is spent, its length estimated from the speed of steps 11-50),
-warmup, floor, clip, precision, processes (tapegrad under mpirun, one BLAS thread each) and
-threads. Both sides read the corpus as baby_lm does (its lines joined with "\\n", vocabulary =
-sorted distinct characters), hold out the last --val-fraction of it, cut the rest into `batch`
-contiguous streams read `bptt` characters at a time with the LSTM state carried (truncated BPTT),
-validate at every epoch's end and when the budget is spent (validation time is not counted), and
-report the best held-out bits/char. PyTorch builds the same layers (Embedding -> LSTM + Dropout
-per layer -> Linear) with its own initialisation and runs in float32 (its CPU autocast does not
-cover LSTM in 1.13), in a fresh process with OMP_WAIT_POLICY=PASSIVE and the thread count given.
+A recipe is the model and its training: units, layers, embed, dropout, batch (streams), bptt, lr,
+weight_decay (AdamW when > 0), schedule (constant, cosine, linear: warm-up then a decay to floor x
+lr ending when the budget is spent, its length estimated from the speed of steps 11-50), warmup,
+floor, clip, precision, processes (tapegrad under mpirun, one BLAS thread each) and threads. Both
+sides read the corpus as baby_lm does (its lines joined with "\\n", vocabulary = sorted distinct
+characters), hold out the last --val-fraction of it, cut the rest into `batch` contiguous streams
+read `bptt` characters at a time with the LSTM state carried (truncated BPTT), validate at every
+epoch's end and when the budget is spent (validation time is not counted), and report the best
+held-out bits/char (and every validation's, as val_bpc). PyTorch builds the same layers (Embedding
+-> LSTM + Dropout per layer -> Linear) with its own initialisation and runs in float32 (no
+autocast: a recipe's precision is tapegrad's only), in a fresh process with OMP_WAIT_POLICY=PASSIVE and the
+thread count given.
 
   /usr/bin/python3 bench/baby_lm_budget.py --corpus vim.txt --budget 300 \\
       --recipe old --recipe new --sides tapegrad,pytorch --repeats 1 --json study.jsonl
@@ -23,6 +24,7 @@ sides alternate; each prints one JSON line (appended to --json).
 """
 
 import argparse
+import csv
 import json
 import math
 import os
@@ -41,7 +43,8 @@ RECIPES = {
                 weight_decay=0.0, schedule="constant", warmup=0, floor=0.1, clip=5.0,
                 precision="float32", processes=1, threads=2),
 }
-RECIPES["new"] = dict(RECIPES["old"])
+RECIPES["new"] = dict(RECIPES["old"], units=512, embed=64, bptt=32, lr=2e-3, schedule="cosine",
+                      warmup=100, precision="auto")
 KEYS = list(RECIPES["old"])
 LOCAL_ONLY = ["--oversubscribe", "--mca", "btl", "self,vader", "--mca", "oob_tcp_if_include", "lo",
               "--mca", "btl_tcp_if_include", "lo", "--bind-to", "none"]
@@ -96,8 +99,11 @@ def run_tapegrad(recipe, args, out_dir):
                      r"([0-9.]+) chars/s", done.stdout)
     if not best:
         raise SystemExit(f"baby_lm printed no result line: {' '.join(cmd)}")
+    # Every validation's held-out bits/char, to see where a run peaked.
+    with open(os.path.join(out_dir, "metrics.csv"), newline="") as f:
+        history = [round(float(row["val_bpc"]), 4) for row in csv.DictReader(f) if row["val_bpc"]]
     return dict(bpc=float(best.group(1)), train_seconds=float(best.group(2)),
-                chars_per_s=float(best.group(3)), command=" ".join(cmd))
+                chars_per_s=float(best.group(3)), val_bpc=history, command=" ".join(cmd))
 
 
 def pytorch_child(recipe, args):
@@ -176,7 +182,7 @@ def pytorch_child(recipe, args):
         return recipe["floor"] + (1 - recipe["floor"]) * shape
 
     best, seconds, step, total_steps, measure_start, chars = math.inf, 0.0, 0, 0, 0.0, 0
-    time_up = False
+    time_up, history = False, []
     while not time_up:
         state = None
         t0 = time.perf_counter()
@@ -204,8 +210,9 @@ def pytorch_child(recipe, args):
                 time_up = True
                 break
         seconds += time.perf_counter() - t0
-        best = min(best, evaluate())
-    return dict(bpc=best, train_seconds=seconds, chars_per_s=chars / seconds,
+        history.append(round(evaluate(), 4))
+        best = min(best, history[-1])
+    return dict(bpc=best, train_seconds=seconds, chars_per_s=chars / seconds, val_bpc=history,
                 command=f"PyTorch {torch.__version__} twin, {recipe['threads']} threads")
 
 

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "tapegrad/nn/npz.hpp"
 #include "test_support.hpp"
@@ -98,6 +99,19 @@ TEST_CASE("name_language under mpirun: 2 and 3 processes train the 1-process mod
   REQUIRE(alone.code == 0);
   REQUIRE(together.code == 0);
   CHECK(alone.out == together.out);
+}
+
+// Without --threads, N processes share the cores instead of each taking all of them.
+TEST_CASE("name_language under mpirun: each process takes its share of the cores") {
+  TempDir dir;
+  const RunResult two =
+      mpirun(2, "env -u OPENBLAS_NUM_THREADS " + std::string(NAME_LANGUAGE_BIN),
+             "train --data " + kNames + " --epochs 1 --out run", dir.path);
+  INFO(two.out << two.err);
+  REQUIRE(two.code == 0);
+  const int share = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / 2);
+  CHECK(two.out.find(", " + std::to_string(share) + (share == 1 ? " thread;" : " threads;")) !=
+        std::string::npos);
 }
 
 TEST_CASE("name_language under mpirun: an error on rank 0 alone ends every rank at once") {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "compare.hpp"
+#include "tapegrad/autograd/blas.hpp"
 #include "tapegrad/nn/npz.hpp"
 #include "test_support.hpp"
 
@@ -244,6 +245,10 @@ TEST_CASE("baby_lm --stateful: left-out flags take stateful mode's defaults",
   const RunResult defaults = run_in(dir.path, BABY_LM_EXE, stateful + " --out a");
   CHECK_THAT(defaults.out, Catch::Contains("[8,32,512]") &&
                                Catch::Contains("training: Adam lr 0.002, schedule cosine"));
+  // --precision auto: bf16 products where they run as such.
+  CHECK_THAT(defaults.out, Catch::Contains(tg::blas::bf16_supported()
+                                               ? "bf16 products: " + tg::blas::bf16_family()
+                                               : std::string("bf16 products: float32 fallback")));
   const RunResult given = run_in(dir.path, BABY_LM_EXE,
                                  stateful + " --units 32 --lr 0.01 --schedule constant --out b");
   CHECK_THAT(given.out, Catch::Contains("[8,32,32]") &&
@@ -251,4 +256,5 @@ TEST_CASE("baby_lm --stateful: left-out flags take stateful mode's defaults",
   const RunResult window = run_in(dir.path, BABY_LM_EXE, corpus + " --epochs 1 --out c");
   CHECK_THAT(window.out, Catch::Contains("[32,15,128]") && Catch::Contains("[32,15,32]") &&
                             Catch::Contains("training: Adam lr 0.001, schedule constant"));
+  if (tg::blas::bf16_supported()) CHECK_THAT(window.out, Catch::Contains("available, off"));
 }

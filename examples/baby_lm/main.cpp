@@ -114,6 +114,7 @@ int run(int argc, char** argv) {
       "streams with the hidden state carried across batches (truncated BPTT), for long texts.",
       t.run, "model.npz, metrics.csv and loss.svg", [&] {
         if (t.stateful) apply_stateful_defaults(*train);
+        tg::examples::check_schedule_flags(*train, t.schedule);
         // Training and its evaluations run on this thread, inside the guard (set before the
         // BLAS line, which says whether bf16 runs).
         const tg::AutocastGuard autocast(tg::parse_matmul_precision(precision.c_str()));

@@ -50,8 +50,8 @@ struct TrainOptions {
 };
 
 // Stateful mode's defaults for the flags where they differ from window mode's (the seed's Keras
-// model): the recipe that gave the best held-out bits/char for a time budget on two cores
-// (bench/README.md, "Learning results"). Pairs of flag and value as a command line spells them.
+// model): the recipe that gave the best held-out bits/char for 300 s on two cores (bench/README.md,
+// "Learning results for a time budget"). Pairs of flag and value as a command line spells them.
 const std::vector<std::pair<std::string, std::string>>& stateful_defaults();
 
 // Trains as `options` say, printing to stdout; returns the exit code.

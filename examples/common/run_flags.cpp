@@ -51,7 +51,8 @@ void add_loop_flags(CLI::App& cmd, std::size_t& epochs, std::size_t& batch, doub
 void add_schedule_flags(CLI::App& cmd, ScheduleFlags& flags, const std::vector<std::string>& own) {
   std::vector<std::string> names = {"constant", "cosine", "linear"};
   std::string help =
-      "Learning rate over the run: constant; cosine or linear: after --warmup, a decay to "
+      "Learning rate over the run: constant (after --warmup); cosine or linear: after --warmup, "
+      "a decay to "
       "--lr-floor x --lr that ends with the last epoch or, with --time-limit, when the time is "
       "spent (the steps it holds are estimated from the speed of the first steps)";
   for (const std::string& choice : own) {
@@ -62,8 +63,8 @@ void add_schedule_flags(CLI::App& cmd, ScheduleFlags& flags, const std::vector<s
       ->check(CLI::IsMember(names))
       ->capture_default_str();
   integer_in(cmd.add_option("--warmup", flags.warmup,
-                            "Steps over which the learning rate rises linearly to --lr (cosine "
-                            "and linear schedules)"),
+                            "Steps over which the learning rate rises linearly to --lr (constant, "
+                            "cosine and linear schedules; at most a quarter of the run)"),
              0, 100000000)
       ->capture_default_str();
   number_in(cmd.add_option("--lr-floor", flags.floor,
@@ -73,18 +74,39 @@ void add_schedule_flags(CLI::App& cmd, ScheduleFlags& flags, const std::vector<s
       ->capture_default_str();
 }
 
+namespace {
+bool decays(const ScheduleFlags& flags) {
+  return flags.schedule == "cosine" || flags.schedule == "linear";
+}
+}  // namespace
+
+void check_schedule_flags(const CLI::App& cmd, const ScheduleFlags& flags) {
+  if (cmd.get_option("--lr-floor")->count() > 0 && !decays(flags))
+    throw CLI::ValidationError("--lr-floor", "applies to --schedule cosine or linear (the "
+                                             "schedule is " + flags.schedule + ")");
+  if (flags.warmup > 0 && !decays(flags) && flags.schedule != "constant")
+    throw CLI::ValidationError("--warmup", "applies to --schedule constant, cosine or linear "
+                                           "(the schedule is " + flags.schedule + ")");
+}
+
 std::shared_ptr<tg::train::Callback> budget_schedule(const ScheduleFlags& flags) {
-  if (flags.schedule != "cosine" && flags.schedule != "linear") return nullptr;
+  if (!decays(flags) && !(flags.schedule == "constant" && flags.warmup > 0)) return nullptr;
+  // A constant rate after a warm-up is a "decay" that stays at its floor of 1.
+  const double floor = decays(flags) ? flags.floor : 1.0;
   return std::make_shared<tg::train::BudgetSchedule>(
       tg::train::BudgetScheduleOptions()
-          .decay(flags.schedule == "cosine" ? tg::train::Decay::Cosine : tg::train::Decay::Linear)
+          .decay(flags.schedule == "linear" ? tg::train::Decay::Linear : tg::train::Decay::Cosine)
           .warmup_steps(flags.warmup)
-          .floor(flags.floor));
+          .floor(floor));
 }
 
 std::string describe(const ScheduleFlags& flags) {
-  if (flags.schedule != "cosine" && flags.schedule != "linear") return flags.schedule;
-  return fmt::format("{} (warm-up {} steps, floor {})", flags.schedule, flags.warmup, flags.floor);
+  if (decays(flags))
+    return fmt::format("{} (warm-up {} steps, floor {})", flags.schedule, flags.warmup,
+                       flags.floor);
+  if (flags.schedule == "constant" && flags.warmup > 0)
+    return fmt::format("constant (warm-up {} steps)", flags.warmup);
+  return flags.schedule;
 }
 
 tg::train::TrainerOptions trainer_options(const RunFlags& flags, const std::string& program) {

@@ -49,8 +49,13 @@ struct ScheduleFlags {
 void add_schedule_flags(CLI::App& cmd, ScheduleFlags& flags,
                         const std::vector<std::string>& own = {});
 
+// Refuses (CLI::ValidationError) --lr-floor given with a schedule that does not decay, and
+// --warmup with a program's own schedule. Call it once the schedule is final.
+void check_schedule_flags(const CLI::App& cmd, const ScheduleFlags& flags);
+
 // The tg::train::BudgetSchedule the flags ask for (cosine or linear: the decay ends with the run's
-// last epoch or, with --time-limit, when its time is spent); null for any other schedule.
+// last epoch or, with --time-limit, when its time is spent; constant with a warm-up); null for
+// a constant rate and for a program's own schedules.
 std::shared_ptr<tg::train::Callback> budget_schedule(const ScheduleFlags& flags);
 
 // "cosine (warm-up 100 steps, floor 0.1)" or "constant": the schedule as a run prints it.

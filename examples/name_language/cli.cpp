@@ -55,10 +55,11 @@ void add_train_command(Program& program) {
       cmd.add_option("--lr-decay", t.lr_decay,
                      "Exponential schedule: multiply the learning rate by this after every epoch"),
       0, 1, true);
-  cmd.parse_complete_callback([lr_decay, &t] {
+  cmd.parse_complete_callback([&cmd, lr_decay, &t] {
     if (lr_decay->count() > 0 && t.schedule.schedule != kExponentialSchedule)
       throw CLI::ValidationError("--lr-decay", "applies to --schedule exponential only (the "
                                                "schedule is " + t.schedule.schedule + ")");
+    check_schedule_flags(cmd, t.schedule);
   });
   number_in(cmd.add_option("--label-smoothing", t.label_smoothing,
                            "Label smoothing of the loss's targets (PyTorch's): this share of "

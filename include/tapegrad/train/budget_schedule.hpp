@@ -15,7 +15,8 @@ enum class Decay { Cosine, Linear };
 class BudgetScheduleOptions {
  public:
   // Linear warm-up from lr / warmup_steps to lr; a run of fewer than 4 x warmup_steps steps
-  // (once its length is known) warms up over its first quarter instead.
+  // warms up over its first quarter instead, from the step at which its length is known (the
+  // first step's end, or the end of the speed measurement with a time budget).
   TG_ARG(std::size_t, warmup_steps) = 0;
   TG_ARG(Decay, decay) = Decay::Cosine;
   TG_ARG(double, floor) = 0.1;  // the last step's lr, as a fraction of the base lr
