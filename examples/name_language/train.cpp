@@ -150,8 +150,7 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
                                  .curves_file(""));
   if (o.schedule.schedule == kExponentialSchedule) trainer.scheduler(per_epoch);
   if (auto budget = budget_schedule(o.schedule)) trainer.callback(budget);
-  trainer.track("gen", gen).track("rnn_dropout",
-                                                     model.rnn().dropout_generator());
+  trainer.track("gen", gen).track("rnn_dropout", model.rnn().dropout_generator());
   // On the validation accuracy of the averaged weights, whose copy training ends with.
   auto stopping = std::make_shared<tg::train::EarlyStopping>(
       tg::train::EarlyStoppingOptions("val_accuracy")
