@@ -36,6 +36,18 @@ RunResult run(const std::string& program, const std::vector<std::string>& args,
   return tg::testing::run_shell(command, cwd);
 }
 
+// Trains `program` (`train_args` after "train") into dir/run, which must succeed, then exports
+// run/model.npz to `out`; the export's result is the caller's to check.
+RunResult train_then_export(const std::string& program, std::vector<std::string> train_args,
+                            const std::string& out, const fs::path& dir) {
+  train_args.insert(train_args.begin(), "train");
+  train_args.insert(train_args.end(), {"--out", "run"});
+  const RunResult trained = run(program, train_args, dir);
+  INFO(trained.out << trained.err);
+  REQUIRE(trained.code == 0);
+  return run(program, {"export", "--checkpoint", "run/model.npz", "--out", out}, dir);
+}
+
 // A feed of int64 ids [B, T] from a time-major batch [T, B].
 ort::Feed batch_major_ids(const Indices& ids) {
   const std::size_t T = ids.shape.at(0), B = ids.shape.at(1);
@@ -48,14 +60,10 @@ ort::Feed batch_major_ids(const Indices& ids) {
 void check_name_language_export(const std::vector<std::string>& model_flags) {
   using namespace tg::examples::names;
   TempDir dir;
-  std::vector<std::string> train{"train", "--data", kShippedNames.string(), "--epochs", "2",
-                                 "--hidden", "24", "--out", "run"};
+  std::vector<std::string> train{"--data", kShippedNames.string(), "--epochs", "2", "--hidden",
+                                 "24"};
   train.insert(train.end(), model_flags.begin(), model_flags.end());
-  const RunResult trained = run(NAME_LANGUAGE_BIN, train, dir.path);
-  INFO(trained.out << trained.err);
-  REQUIRE(trained.code == 0);
-  const RunResult exported = run(
-      NAME_LANGUAGE_BIN, {"export", "--checkpoint", "run/model.npz", "--out", "model.onnx"}, dir.path);
+  const RunResult exported = train_then_export(NAME_LANGUAGE_BIN, train, "model.onnx", dir.path);
   INFO(exported.out << exported.err);
   REQUIRE(exported.code == 0);
   REQUIRE(fs::exists(dir.path / "model.json"));
@@ -102,13 +110,10 @@ TEST_CASE("onnx: name_language export (bidirectional 2-layer tanh RNN) matches O
 
 TEST_CASE("onnx: name_language export of an MGU refuses with one line naming it") {
   TempDir dir;
-  const RunResult trained = run(NAME_LANGUAGE_BIN,
-                                {"train", "--data", kShippedNames.string(), "--epochs", "1",
-                                 "--hidden", "8", "--model", "mgu", "--out", "run"},
-                                dir.path);
-  REQUIRE(trained.code == 0);
-  const RunResult exported = run(
-      NAME_LANGUAGE_BIN, {"export", "--checkpoint", "run/model.npz", "--out", "model.onnx"}, dir.path);
+  const RunResult exported = train_then_export(
+      NAME_LANGUAGE_BIN,
+      {"--data", kShippedNames.string(), "--epochs", "1", "--hidden", "8", "--model", "mgu"},
+      "model.onnx", dir.path);
   CHECK(exported.code == 2);
   CHECK(std::count(exported.err.begin(), exported.err.end(), '\n') == 1);
   CHECK_THAT(exported.err, Catch::Contains("MGU") && Catch::Contains("not supported"));
@@ -148,15 +153,10 @@ TEST_CASE("onnx: name_language's web page, in headless Chromium, shows predict's
     TG_SKIP(ort::kNeedsOnnxRuntime, "onnxruntime-web not found in " TAPEGRAD_NODE_MODULES
                                     " (bash scripts/deps.sh installs it)");
   TempDir dir;
-  const RunResult trained = run(NAME_LANGUAGE_BIN,
-                                {"train", "--data", kShippedNames.string(), "--epochs", "3",
-                                 "--hidden", "32", "--out", "run"},
-                                dir.path);
-  REQUIRE(trained.code == 0);
   fs::create_directories(dir.path / "web");
-  const RunResult exported =
-      run(NAME_LANGUAGE_BIN, {"export", "--checkpoint", "run/model.npz", "--out", "web/model.onnx"},
-          dir.path);
+  const RunResult exported = train_then_export(
+      NAME_LANGUAGE_BIN, {"--data", kShippedNames.string(), "--epochs", "3", "--hidden", "32"},
+      "web/model.onnx", dir.path);
   INFO(exported.out << exported.err);
   REQUIRE(exported.code == 0);
   const RunResult predicted = run(
@@ -203,14 +203,11 @@ namespace {
 TEST_CASE("onnx: baby_lm export (one step, state in and out) matches ONNX Runtime") {
   TG_REQUIRE_ONNX_TOOLS();
   TempDir dir;
-  const RunResult trained = run(BABY_LM_EXE,
-                                {"train", "--corpus", (fs::path(TAPEGRAD_SOURCE_DIR) / "data" / "baby").string(),
-                                 "--epochs", "8", "--units", "24", "--embed", "8", "--out", "run"},
-                                dir.path);
-  INFO(trained.out << trained.err);
-  REQUIRE(trained.code == 0);
-  const RunResult exported =
-      run(BABY_LM_EXE, {"export", "--checkpoint", "run/model.npz", "--out", "lm.onnx"}, dir.path);
+  const RunResult exported = train_then_export(
+      BABY_LM_EXE,
+      {"--corpus", (fs::path(TAPEGRAD_SOURCE_DIR) / "data" / "baby").string(), "--epochs", "8",
+       "--units", "24", "--embed", "8"},
+      "lm.onnx", dir.path);
   INFO(exported.out << exported.err);
   REQUIRE(exported.code == 0);
   REQUIRE(fs::exists(dir.path / "lm.json"));
@@ -281,15 +278,11 @@ ort::Feed bool_feed(const std::string& name, const Tensor& mask) {
 void check_seq2seq_export(const std::string& cell) {
   using namespace tg::examples::seq2seq;
   TempDir dir;
-  const RunResult trained = run(SEQ2SEQ_EXE,
-                                {"train", "--train-size", "200", "--val-size", "20", "--test-size",
-                                 "20", "--epochs", "1", "--hidden", "16", "--decoder-hidden", "24",
-                                 "--embedding", "8", "--beam", "1", "--cell", cell, "--out", "run"},
-                                dir.path);
-  INFO(trained.out << trained.err);
-  REQUIRE(trained.code == 0);
-  const RunResult exported =
-      run(SEQ2SEQ_EXE, {"export", "--checkpoint", "run/model.npz", "--out", "onnx"}, dir.path);
+  const RunResult exported = train_then_export(
+      SEQ2SEQ_EXE,
+      {"--train-size", "200", "--val-size", "20", "--test-size", "20", "--epochs", "1", "--hidden",
+       "16", "--decoder-hidden", "24", "--embedding", "8", "--beam", "1", "--cell", cell},
+      "onnx", dir.path);
   INFO(exported.out << exported.err);
   REQUIRE(exported.code == 0);
   REQUIRE(fs::exists(dir.path / "onnx" / "seq2seq.json"));
