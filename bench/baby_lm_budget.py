@@ -4,7 +4,9 @@
 A recipe is the model and its training: units, layers, embed, dropout, batch (streams), bptt, lr,
 weight_decay (AdamW when > 0), schedule (constant, cosine, linear: warm-up then a decay to floor x
 lr ending when the budget is spent, its length estimated from the speed of steps 11-50), warmup,
-floor, clip, precision, processes (tapegrad under mpirun, one BLAS thread each) and threads. Both
+floor, clip, precision, processes (tapegrad under mpirun, one BLAS thread each), threads and
+epochs (the run ends, and its schedule reaches the floor, at that many epochs if the budget is not
+spent first; 0 = the budget alone). Both
 sides read the corpus as baby_lm does (its lines joined with "\\n", vocabulary = sorted distinct
 characters), hold out the last --val-fraction of it, cut the rest into `batch` contiguous streams
 read `bptt` characters at a time with the LSTM state carried (truncated BPTT), validate at every
@@ -19,7 +21,7 @@ thread count given.
   /usr/bin/python3 bench/baby_lm_budget.py --corpus vim.txt --budget 60 \\
       --recipe "new units=384" --sides tapegrad
 
---recipe takes a named recipe (old, new) followed by key=value changes. Runs of the recipes and
+--recipe takes a named recipe (old, new, long) followed by key=value changes. Runs of the recipes and
 sides alternate; each prints one JSON line (appended to --json).
 """
 
@@ -41,10 +43,12 @@ BABY_LM = os.path.join(REPO_ROOT, "build", "examples", "baby_lm")
 RECIPES = {
     "old": dict(units=128, layers=2, embed=32, dropout=0.2, batch=32, bptt=64, lr=1e-3,
                 weight_decay=0.0, schedule="constant", warmup=0, floor=0.1, clip=5.0,
-                precision="float32", processes=1, threads=2),
+                precision="float32", processes=1, threads=2, epochs=0),
 }
 RECIPES["new"] = dict(RECIPES["old"], units=512, embed=64, bptt=32, lr=2e-3, schedule="cosine",
                       warmup=100, precision="auto")
+# The stateful defaults for a --time-limit of 600 s or more.
+RECIPES["long"] = dict(RECIPES["new"], units=768, dropout=0.4)
 KEYS = list(RECIPES["old"])
 LOCAL_ONLY = ["--oversubscribe", "--mca", "btl", "self,vader", "--mca", "oob_tcp_if_include", "lo",
               "--mca", "btl_tcp_if_include", "lo", "--bind-to", "none"]
@@ -81,12 +85,14 @@ def read_corpus(path):
 def run_tapegrad(recipe, args, out_dir):
     cmd = [args.baby_lm, "train", "--stateful", "--corpus", args.corpus, "--out", out_dir,
            "--overwrite", "--time-limit", str(args.budget), "--val-fraction",
-           str(args.val_fraction), "--seed", str(args.seed), "--epochs", "100000",
+           str(args.val_fraction), "--seed", str(args.seed),
+           "--epochs", str(recipe["epochs"] or 100000),
            "--patience", "0", "--threads", str(recipe["threads"]), "--sample-length", "0"]
     for key in ("units", "layers", "embed", "dropout", "batch", "bptt", "lr", "weight_decay",
                 "schedule", "warmup", "clip", "precision"):
         cmd += ["--" + key.replace("_", "-"), str(recipe[key])]
-    cmd += ["--lr-floor", str(recipe["floor"])]
+    if recipe["schedule"] in ("cosine", "linear"):  # baby_lm refuses a floor it would not use
+        cmd += ["--lr-floor", str(recipe["floor"])]
     env = dict(os.environ)
     if recipe["processes"] > 1:
         cmd = ["mpirun", "-np", str(recipe["processes"])] + LOCAL_ONLY + cmd
@@ -181,9 +187,11 @@ def pytorch_child(recipe, args):
         shape = 0.5 * (1 + math.cos(math.pi * t)) if recipe["schedule"] == "cosine" else 1 - t
         return recipe["floor"] + (1 - recipe["floor"]) * shape
 
-    best, seconds, step, total_steps, measure_start, chars = math.inf, 0.0, 0, 0, 0.0, 0
+    epoch_steps = math.ceil(tr_len / bptt)
+    epoch_cap = recipe["epochs"] * epoch_steps if recipe["epochs"] else 0
+    best, seconds, step, total_steps, measure_start, chars = math.inf, 0.0, 0, epoch_cap, 0.0, 0
     time_up, history = False, []
-    while not time_up:
+    while not time_up and not (epoch_cap and step >= epoch_cap):
         state = None
         t0 = time.perf_counter()
         for first in range(0, tr_len, bptt):
@@ -203,9 +211,10 @@ def pytorch_child(recipe, args):
             elapsed = seconds + time.perf_counter() - t0
             if step == SKIP_STEPS:
                 measure_start = elapsed
-            elif step == SKIP_STEPS + MEASURE_STEPS and total_steps == 0:
+            elif step == SKIP_STEPS + MEASURE_STEPS:
                 per_step = (elapsed - measure_start) / MEASURE_STEPS
-                total_steps = step + int((args.budget - elapsed) / per_step)
+                by_time = step + int((args.budget - elapsed) / per_step)
+                total_steps = min(total_steps, by_time) if total_steps else by_time
             if elapsed >= args.budget:
                 time_up = True
                 break

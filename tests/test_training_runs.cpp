@@ -234,8 +234,9 @@ TEST_CASE("name_language --schedule cosine: the learning rate reaches the floor 
   CHECK(column(cosine[3], "lr") == Approx(0.0002).epsilon(1e-9));
 }
 
-// Stateful mode's own defaults (baby_lm::stateful_defaults): the flags left out take them, the
-// ones given keep their values, and window mode keeps the seed's.
+// Stateful mode's own defaults (baby_lm::stateful_defaults): the flags left out take them (the
+// long-budget ones from a --time-limit of 450 s), the ones given keep their values, and window
+// mode keeps the seed's.
 TEST_CASE("baby_lm --stateful: left-out flags take stateful mode's defaults",
           "[examples][baby_lm][stateful]") {
   TempDir dir;
@@ -253,6 +254,14 @@ TEST_CASE("baby_lm --stateful: left-out flags take stateful mode's defaults",
                                  stateful + " --units 32 --lr 0.01 --schedule constant --out b");
   CHECK_THAT(given.out, Catch::Contains("[8,32,32]") &&
                             Catch::Contains("training: Adam lr 0.01, schedule constant"));
+  // A long budget takes the long-budget recipe: wider, more dropout; given flags still win.
+  const RunResult long_budget =
+      run_in(dir.path, BABY_LM_EXE, stateful + " --time-limit 900 --embed 16 --out d");
+  CHECK_THAT(long_budget.out, Catch::Contains("[8,32,768]") && Catch::Contains("[8,32,16]") &&
+                                  Catch::Contains("dropout 0.4"));
+  const RunResult short_budget =
+      run_in(dir.path, BABY_LM_EXE, stateful + " --time-limit 449 --out e");
+  CHECK_THAT(short_budget.out, Catch::Contains("[8,32,512]") && Catch::Contains("dropout 0.2"));
   const RunResult window = run_in(dir.path, BABY_LM_EXE, corpus + " --epochs 1 --out c");
   CHECK_THAT(window.out, Catch::Contains("[32,15,128]") && Catch::Contains("[32,15,32]") &&
                             Catch::Contains("training: Adam lr 0.001, schedule constant"));

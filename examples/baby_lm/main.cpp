@@ -4,6 +4,7 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 #include "tapegrad/autograd/autocast.hpp"
 #include "baby_lm/commands.hpp"
@@ -68,10 +69,10 @@ void add_sampling_options(CLI::App& cmd, GenerateOptions& g, const char* prompt_
              0, UINT64_MAX);
 }
 
-// Stateful mode: each flag the command line left out takes stateful mode's default (set as if
-// given, so that its checks run).
-void apply_stateful_defaults(CLI::App& train) {
-  for (const auto& [flag, value] : stateful_defaults()) {
+// Stateful mode: each flag the command line left out takes stateful mode's default for the
+// run's time limit (set as if given, so that its checks run).
+void apply_stateful_defaults(CLI::App& train, double time_limit) {
+  for (const auto& [flag, value] : stateful_defaults(time_limit)) {
     CLI::Option* option = train.get_option(flag);
     if (option->count() > 0) continue;
     option->clear();
@@ -80,9 +81,9 @@ void apply_stateful_defaults(CLI::App& train) {
   }
 }
 
-std::string stateful_defaults_text() {
+std::string stateful_defaults_text(double time_limit) {
   std::string text;
-  for (const auto& [flag, value] : stateful_defaults())
+  for (const auto& [flag, value] : stateful_defaults(time_limit))
     text += (text.empty() ? "" : " ") + flag + " " + value;
   return text;
 }
@@ -113,7 +114,7 @@ int run(int argc, char** argv) {
       "early stopping on the training loss; --stateful reads the corpus as contiguous "
       "streams with the hidden state carried across batches (truncated BPTT), for long texts.",
       t.run, "model.npz, metrics.csv and loss.svg", [&] {
-        if (t.stateful) apply_stateful_defaults(*train);
+        if (t.stateful) apply_stateful_defaults(*train, t.run.time_limit);
         tg::examples::check_schedule_flags(*train, t.schedule);
         // Training and its evaluations run on this thread, inside the guard (set before the
         // BLAS line, which says whether bf16 runs).
@@ -181,7 +182,9 @@ int run(int argc, char** argv) {
       "stateful mode: the corpus is cut into --batch contiguous streams read --bptt characters "
       "at a time, the hidden state carried (and detached) across batches. Its defaults differ "
       "from the ones shown (window mode's) for a long text and a time budget: " +
-          stateful_defaults_text());
+          stateful_defaults_text(0) +
+          fmt::format("; with --time-limit {:g} or more: ", kLongBudgetSeconds) +
+          stateful_defaults_text(kLongBudgetSeconds));
   // A flag of the other mode is refused rather than silently ignored.
   window->excludes(stateful);
   last_step_only->excludes(stateful);

@@ -49,10 +49,15 @@ struct TrainOptions {
   double target_loss = 0.5;    // the first epoch whose loss falls below it is reported
 };
 
+// Budgets of at least this many seconds (--time-limit) take the long-budget stateful defaults.
+inline constexpr double kLongBudgetSeconds = 450;
+
 // Stateful mode's defaults for the flags where they differ from window mode's (the seed's Keras
-// model): the recipe that gave the best held-out bits/char for 300 s on two cores (bench/README.md,
-// "Learning results for a time budget"). Pairs of flag and value as a command line spells them.
-const std::vector<std::pair<std::string, std::string>>& stateful_defaults();
+// model), for a run of `time_limit` seconds (0: none): the recipe that gave the best held-out
+// bits/char for 300 s on two cores and, from kLongBudgetSeconds, the one that did for 450-900 s
+// (bench/README.md, "Learning results for a time budget"). Pairs of flag and value as a command
+// line spells them.
+const std::vector<std::pair<std::string, std::string>>& stateful_defaults(double time_limit);
 
 // Trains as `options` say, printing to stdout; returns the exit code.
 int train(const TrainOptions& options);
