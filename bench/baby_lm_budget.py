@@ -21,7 +21,7 @@ thread count given.
   /usr/bin/python3 bench/baby_lm_budget.py --corpus vim.txt --budget 60 \\
       --recipe "new units=384" --sides tapegrad
 
---recipe takes a named recipe (old, new, long) followed by key=value changes. Runs of the recipes and
+--recipe takes a named recipe (old, new, short, long) followed by key=value changes. Runs of the recipes and
 sides alternate; each prints one JSON line (appended to --json).
 """
 
@@ -47,7 +47,8 @@ RECIPES = {
 }
 RECIPES["new"] = dict(RECIPES["old"], units=512, embed=64, bptt=32, lr=2e-3, schedule="cosine",
                       warmup=100, precision="auto")
-# The stateful defaults for a --time-limit of 600 s or more.
+# The stateful defaults for a --time-limit under 150 s, and of 450 s or more.
+RECIPES["short"] = dict(RECIPES["new"], units=256)
 RECIPES["long"] = dict(RECIPES["new"], units=768, dropout=0.4)
 KEYS = list(RECIPES["old"])
 LOCAL_ONLY = ["--oversubscribe", "--mca", "btl", "self,vader", "--mca", "oob_tcp_if_include", "lo",

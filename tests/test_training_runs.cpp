@@ -234,9 +234,9 @@ TEST_CASE("name_language --schedule cosine: the learning rate reaches the floor 
   CHECK(column(cosine[3], "lr") == Approx(0.0002).epsilon(1e-9));
 }
 
-// Stateful mode's own defaults (baby_lm::stateful_defaults): the flags left out take them (the
-// long-budget ones from a --time-limit of 450 s), the ones given keep their values, and window
-// mode keeps the seed's.
+// Stateful mode's own defaults (baby_lm::stateful_defaults): the flags left out take them (256
+// units under a --time-limit of 150 s, 768 with dropout 0.4 from 450 s), the ones given keep
+// their values, and window mode keeps the seed's.
 TEST_CASE("baby_lm --stateful: left-out flags take stateful mode's defaults",
           "[examples][baby_lm][stateful]") {
   TempDir dir;
@@ -259,9 +259,12 @@ TEST_CASE("baby_lm --stateful: left-out flags take stateful mode's defaults",
       run_in(dir.path, BABY_LM_EXE, stateful + " --time-limit 900 --embed 16 --out d");
   CHECK_THAT(long_budget.out, Catch::Contains("[8,32,768]") && Catch::Contains("[8,32,16]") &&
                                   Catch::Contains("dropout 0.4"));
-  const RunResult short_budget =
+  const RunResult middle_budget =
       run_in(dir.path, BABY_LM_EXE, stateful + " --time-limit 449 --out e");
-  CHECK_THAT(short_budget.out, Catch::Contains("[8,32,512]") && Catch::Contains("dropout 0.2"));
+  CHECK_THAT(middle_budget.out, Catch::Contains("[8,32,512]") && Catch::Contains("dropout 0.2"));
+  const RunResult short_budget =
+      run_in(dir.path, BABY_LM_EXE, stateful + " --time-limit 149 --out f");
+  CHECK_THAT(short_budget.out, Catch::Contains("[8,32,256]") && Catch::Contains("dropout 0.2"));
   const RunResult window = run_in(dir.path, BABY_LM_EXE, corpus + " --epochs 1 --out c");
   CHECK_THAT(window.out, Catch::Contains("[32,15,128]") && Catch::Contains("[32,15,32]") &&
                             Catch::Contains("training: Adam lr 0.001, schedule constant"));

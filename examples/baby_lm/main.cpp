@@ -81,10 +81,9 @@ void apply_stateful_defaults(CLI::App& train, double time_limit) {
   }
 }
 
-std::string stateful_defaults_text(double time_limit) {
+std::string flags_text(const FlagValues& flags) {
   std::string text;
-  for (const auto& [flag, value] : stateful_defaults(time_limit))
-    text += (text.empty() ? "" : " ") + flag + " " + value;
+  for (const auto& [flag, value] : flags) text += (text.empty() ? "" : " ") + flag + " " + value;
   return text;
 }
 
@@ -182,9 +181,10 @@ int run(int argc, char** argv) {
       "stateful mode: the corpus is cut into --batch contiguous streams read --bptt characters "
       "at a time, the hidden state carried (and detached) across batches. Its defaults differ "
       "from the ones shown (window mode's) for a long text and a time budget: " +
-          stateful_defaults_text(0) +
-          fmt::format("; with --time-limit {:g} or more: ", kLongBudgetSeconds) +
-          stateful_defaults_text(kLongBudgetSeconds));
+          flags_text(stateful_defaults(0)) +
+          fmt::format("; with --time-limit under {:g}: {}; {:g} or more: {}", kShortBudgetSeconds,
+                      flags_text(stateful_budget_defaults(1)), kLongBudgetSeconds,
+                      flags_text(stateful_budget_defaults(kLongBudgetSeconds))));
   // A flag of the other mode is refused rather than silently ignored.
   window->excludes(stateful);
   last_step_only->excludes(stateful);

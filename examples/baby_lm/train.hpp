@@ -49,15 +49,22 @@ struct TrainOptions {
   double target_loss = 0.5;    // the first epoch whose loss falls below it is reported
 };
 
-// Budgets of at least this many seconds (--time-limit) take the long-budget stateful defaults.
+// Flags and their values, as a command line spells them.
+using FlagValues = std::vector<std::pair<std::string, std::string>>;
+
+// Stateful mode's recipe depends on --time-limit: under kShortBudgetSeconds a narrower model,
+// from kLongBudgetSeconds a wider one with more dropout; without a time limit, the middle one.
+inline constexpr double kShortBudgetSeconds = 150;
 inline constexpr double kLongBudgetSeconds = 450;
 
+// The flags of stateful mode's defaults that depend on a run of `time_limit` seconds (0: none).
+FlagValues stateful_budget_defaults(double time_limit);
+
 // Stateful mode's defaults for the flags where they differ from window mode's (the seed's Keras
-// model), for a run of `time_limit` seconds (0: none): the recipe that gave the best held-out
-// bits/char for 300 s on two cores and, from kLongBudgetSeconds, the one that did for 450-900 s
-// (bench/README.md, "Learning results for a time budget"). Pairs of flag and value as a command
-// line spells them.
-const std::vector<std::pair<std::string, std::string>>& stateful_defaults(double time_limit);
+// model), for a run of `time_limit` seconds: the recipes that gave the best held-out bits/char
+// for 60 s, 300 s and 450-900 s on two cores (bench/README.md, "Learning results for a time
+// budget").
+FlagValues stateful_defaults(double time_limit);
 
 // Trains as `options` say, printing to stdout; returns the exit code.
 int train(const TrainOptions& options);
