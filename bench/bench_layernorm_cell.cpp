@@ -6,7 +6,7 @@
 // Three layers with the same sizes: nn::LSTM (fused kernels), the same LSTM op-built
 // (nn::ops_cells) and a layer-normalised LSTM written as a custom cell (Ba et al. 2016: LayerNorm
 // on the input and hidden projections and on the cell state before its tanh), each the median of
-// 7 steps after 2 warm-ups, in two rounds.
+// 7 steps after 2 warm-ups, in two rounds; then the layer_norm op alone on the gates' shape.
 #include <tapegrad.hpp>
 #include <tapegrad/nn/custom_recurrent.hpp>
 
@@ -91,4 +91,13 @@ int main(int argc, char** argv) {
     std::printf("round %d, hidden %zu: fused LSTM %.1f ms, op-built LSTM %.1f ms, LayerNorm LSTM "
                 "cell %.1f ms per step\n",
                 round, hidden, step_ms(fused, x), step_ms(op_built, x), step_ms(layer_normed, x));
+  const std::size_t width = 4 * hidden;
+  const Tensor gates = Tensor::uniform({32, width}, -1, 1);
+  gates.set_requires_grad();
+  const Tensor weight = Tensor::ones({width}, DType::Float32, true);
+  const Tensor bias = Tensor::zeros({width}, DType::Float32, true);
+  const double ms = 1e3 * bench::median_seconds(21, [&] {
+    sum(layer_norm(gates, {width}, weight, bias)).backward();
+  });
+  std::printf("layer_norm alone on [32, %zu], forward and backward: %.3f ms\n", width, ms);
 }
