@@ -10,7 +10,6 @@
 #include <tapegrad.hpp>
 #include <tapegrad/nn/custom_recurrent.hpp>
 
-#include <cmath>
 #include <cstdio>
 #include <string>
 
@@ -23,12 +22,10 @@ using namespace tg;
 class LayerNormLSTMCell : public nn::CustomCell {
  public:
   LayerNormLSTMCell(std::size_t input_size, std::size_t hidden, Generator& gen) : hidden_(hidden) {
-    const double k = 1.0 / std::sqrt(double(hidden));
     w_ih_ = register_parameter("weight_ih",
-                               Tensor::uniform({4 * hidden, input_size}, -k, k, DType::Float32, gen));
-    b_ih_ = register_parameter("bias_ih", Tensor::uniform({4 * hidden}, -k, k, DType::Float32, gen));
-    w_hh_ = register_parameter("weight_hh",
-                               Tensor::uniform({4 * hidden, hidden}, -k, k, DType::Float32, gen));
+                               nn::recurrent_init({4 * hidden, input_size}, hidden, gen));
+    b_ih_ = register_parameter("bias_ih", nn::recurrent_init({4 * hidden}, hidden, gen));
+    w_hh_ = register_parameter("weight_hh", nn::recurrent_init({4 * hidden, hidden}, hidden, gen));
     const char* names[] = {"ih", "hh", "c"};
     for (int i = 0; i < 3; ++i) {
       const std::size_t width = i < 2 ? 4 * hidden : hidden;

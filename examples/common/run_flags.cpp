@@ -52,9 +52,8 @@ void add_schedule_flags(CLI::App& cmd, ScheduleFlags& flags, const std::vector<s
   std::vector<std::string> names = {"constant", "cosine", "linear"};
   std::string help =
       "Learning rate over the run: constant (after --warmup); cosine or linear: after --warmup, "
-      "a decay to "
-      "--lr-floor x --lr that ends with the last epoch or, with --time-limit, when the time is "
-      "spent (the steps it holds are estimated from the speed of the first steps)";
+      "a decay to --lr-floor x --lr that ends with the last epoch or, with --time-limit, when the "
+      "time is spent (the steps it holds are estimated from the speed of the first steps)";
   for (const std::string& choice : own) {
     names.push_back(choice.substr(0, choice.find(':')));
     help += "; " + choice;
