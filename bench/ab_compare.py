@@ -7,12 +7,15 @@ so that both see the same machine, and reports the median of each side and new/o
 
 OLD_BUILD and build are CMake build folders (their bench/bench_core and bench/bench_recurrent
 are run). Workloads: `overhead` (bench_core's per-op framework overhead, microseconds; lower is
-better), `block` (bench_block's op-built Transformer block step, ms; lower is better), a, b, d
+better), `block` (bench_block's op-built Transformer block step, ms; lower is better),
+`transpose` (bench_core's transpose timings, ms), `layernorm_cell` (bench_layernorm_cell's last
+round, ms, on one thread; it sets the thread count itself), a, b, d
 (bench_recurrent's, see pytorch_workloads.py; higher is better) and one `c:B,H,T,L` per
 --grid-point. A change that touches a hot path reports this table.
 """
 import argparse
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -37,6 +40,27 @@ def run_overhead(build, repeats):
         sys.exit(f"ab_compare: no overhead line in {build}/bench/bench_core's output")
     return {"overhead_us": float(m.group(3)), "per_op_us": float(m.group(1)),
             "raw_us": float(m.group(2))}
+
+
+def run_transpose(build, repeats):
+    out = subprocess.run([f"{build}/bench/bench_core", str(repeats)], capture_output=True,
+                         text=True, check=True).stdout
+    m = re.search(r"transpose, forward \+ backward: \[2048,512\] ([\d.]+) ms, \[32,64,4,32\] "
+                  r"to heads ([\d.]+) ms", out)
+    if not m:
+        sys.exit(f"ab_compare: no transpose line in {build}/bench/bench_core's output")
+    return {"matrix_ms": float(m.group(1)), "heads_ms": float(m.group(2))}
+
+
+def run_layernorm_cell(build):
+    out = subprocess.run([f"{build}/bench/bench_layernorm_cell"], capture_output=True, text=True,
+                         check=True, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"}).stdout
+    rounds = re.findall(r"fused LSTM ([\d.]+) ms, op-built LSTM ([\d.]+) ms, LayerNorm LSTM "
+                        r"cell ([\d.]+) ms", out)
+    if not rounds:
+        sys.exit(f"ab_compare: no step line in {build}/bench/bench_layernorm_cell's output")
+    fused, op_built, cell = rounds[-1]
+    return {"fused_ms": float(fused), "op_built_ms": float(op_built), "cell_ms": float(cell)}
 
 
 def run_block(build, repeats):
@@ -78,6 +102,10 @@ def main():
     for w in args.workloads.split(","):
         if w == "overhead":
             jobs.append(("overhead", lambda b: run_overhead(b, args.repeats)))
+        elif w == "transpose":
+            jobs.append(("transpose", lambda b: run_transpose(b, args.repeats)))
+        elif w == "layernorm_cell":
+            jobs.append(("layernorm_cell", run_layernorm_cell))
         elif w == "block":
             jobs.append(("block", lambda b: run_block(b, args.repeats)))
         elif w in ("a", "b", "d"):

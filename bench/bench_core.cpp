@@ -1,4 +1,5 @@
-// Core benchmark: matmul GFLOP/s through tapegrad, and the framework overhead per recorded op.
+// Core benchmark: matmul GFLOP/s through tapegrad, the framework overhead per recorded op, and
+// what a transpose costs (x @ W^T written with transpose, as a custom cell may).
 #include <fmt/format.h>
 
 #include <cstdio>
@@ -51,6 +52,23 @@ std::pair<double, double> op_overhead(int ops, int repeats) {
     }
   });
   return {framework / ops * 1e6, raw / ops * 1e6};
+}
+
+// Milliseconds for transpose of a [rows, cols] weight and its backward into a gradient that
+// already holds a value (the second use of a weight in a step), and for a [32, 64, 4, 32]
+// attention-head permutation {0, 2, 1, 3} forward and backward.
+std::pair<double, double> transpose_ms(int repeats) {
+  const Tensor w = Tensor::uniform({2048, 512}, -1, 1).set_requires_grad();
+  const Tensor seed = Tensor::ones({512, 2048});
+  transpose(w).backward(seed);
+  const double matrix = bench::median_seconds(repeats, [&] { transpose(w).backward(seed); });
+  const Tensor h = Tensor::uniform({32, 64, 4, 32}, -1, 1).set_requires_grad();
+  const Tensor head_seed = Tensor::ones({32, 4, 64, 32});
+  const double heads = bench::median_seconds(repeats, [&] {
+    h.zero_grad();
+    transpose(h, {0, 2, 1, 3}).backward(head_seed);
+  });
+  return {matrix * 1e3, heads * 1e3};
 }
 
 // Resident memory of this process in MiB (/proc/self/statm: pages).
@@ -106,5 +124,8 @@ int main(int argc, char** argv) {
   fmt::print("  tapegrad {:.2f} us, raw xtensor {:.2f} us, framework overhead {:.2f} us "
              "(target <= 2 us)\n",
              framework, raw, framework - raw);
+  const auto [matrix, heads] = transpose_ms(repeats);
+  fmt::print("\ntranspose, forward + backward: [2048,512] {:.3f} ms, [32,64,4,32] to heads "
+             "{:.3f} ms\n", matrix, heads);
   unguarded_forwards();
 }

@@ -45,7 +45,7 @@ class LayerNormLSTMCell : public nn::CustomCell {
     const long h = long(hidden_);
     const Tensor h_prev = slice(state, 1, 0, h), c_prev = slice(state, 1, h, 2 * h);
     const Tensor gates =
-        norm(projected, 0) + norm(matmul(h_prev, transpose(w_hh_)), 1);  // i, f, g, o
+        norm(projected, 0) + norm(linear(h_prev, w_hh_), 1);  // i, f, g, o
     const std::vector<Tensor> g = chunk(gates, 4, 1);
     const Tensor c = sigmoid(g[1]) * c_prev + sigmoid(g[0]) * tanh(g[2]);
     return concat({sigmoid(g[3]) * tanh(norm(c, 2)), c}, 1);
@@ -71,6 +71,7 @@ double step_ms(nn::Module& layer, const Tensor& x) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  tune_malloc_for_training();  // as a training program does (tensor.hpp)
   const std::size_t hidden = argc > 1 ? std::stoul(argv[1]) : 512;
   Generator gen(1);
   const Tensor x = Tensor::uniform({32, 32, 64}, -1, 1, DType::Float32, gen);
