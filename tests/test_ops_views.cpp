@@ -162,3 +162,55 @@ TEST_CASE("einsum contracts, transposes and sums as torch.einsum", "[ops][einsum
   CHECK_THROWS_WITH(einsum("ij->ii", {a}), "einsum: output subscript 'i' repeated in 'ij->ii'");
   CHECK_THROWS_WITH(einsum("i1->i", {a}), "einsum: invalid subscript '1' (letters only) in 'i1->i'");
 }
+
+namespace {
+
+// Where each element of x lands under transpose(x, perm), by counting through the output's
+// indices: element i of the result is element expected[i] of x (row-major flat positions).
+std::vector<double> permuted_positions(const Shape& shape, const std::vector<std::size_t>& perm) {
+  const std::size_t nd = shape.size();
+  std::vector<std::size_t> stride(nd, 1), index(nd, 0);
+  for (std::size_t d = nd; d-- > 1;) stride[d - 1] = stride[d] * shape[d];
+  std::size_t total = 1;
+  for (std::size_t e : shape) total *= e;
+  std::vector<double> expected;
+  for (std::size_t n = 0; n < total; ++n) {
+    std::size_t from = 0;
+    for (std::size_t i = 0; i < nd; ++i) from += index[i] * stride[perm[i]];
+    expected.push_back(static_cast<double>(from));
+    for (std::size_t i = nd; i-- > 0;)
+      if (++index[i] < shape[perm[i]]) break;
+      else index[i] = 0;
+  }
+  return expected;
+}
+
+}  // namespace
+
+TEST_CASE("transpose moves every element where its permutation says, tiles and all",
+          "[ops][views]") {
+  // Extents past the 32-element tile and not multiples of it, extent-1 axes, axes that stay
+  // neighbours (merged) and the innermost axis kept or moved.
+  const std::vector<std::pair<Shape, std::vector<std::size_t>>> cases = {
+      {{70, 45}, {1, 0}},          {{3, 40, 1, 33}, {0, 3, 2, 1}}, {{5, 6, 7}, {2, 0, 1}},
+      {{4, 33, 2, 65}, {0, 2, 1, 3}}, {{2, 3, 4, 5}, {3, 2, 1, 0}}, {{1, 1}, {1, 0}},
+      {{6, 1, 35}, {2, 1, 0}},     {{}, {}}};
+  for (const auto& [shape, perm] : cases) {
+    INFO("shape " << shape_str(shape) << ", permutation " << shape_str(perm));
+    for (DType dtype : {DType::Float32, DType::Float64}) {
+      const Tensor x = iota(shape).to(dtype).set_requires_grad();
+      const Tensor y = transpose(x, perm);
+      const std::vector<double> expected = permuted_positions(shape, perm);
+      check_values(y, expected, 0);
+      // Backward sends the seed back: x's element expected[i] gets seed i, and a second
+      // backward adds to the first.
+      const Tensor seed = iota(y.shape()).to(dtype) + 1.0;
+      y.backward(seed, /*retain_graph=*/true);
+      y.backward(seed);
+      std::vector<double> grad(expected.size());
+      for (std::size_t i = 0; i < expected.size(); ++i)
+        grad[static_cast<std::size_t>(expected[i])] = 2.0 * (i + 1.0);
+      check_values(x.grad_tensor(), grad, 0);
+    }
+  }
+}
