@@ -31,24 +31,25 @@ def cpu_model():
     return f"{name} ({', '.join(isa) or 'no AVX-512'})"
 
 
-def run_overhead(build, repeats):
+def bench_core_line(build, repeats, pattern, what):
     out = subprocess.run([f"{build}/bench/bench_core", str(repeats)], capture_output=True,
                          text=True, check=True).stdout
-    m = re.search(r"tapegrad ([\d.]+) us, raw xtensor ([\d.]+) us, framework overhead "
-                  r"(-?[\d.]+) us", out)
+    m = re.search(pattern, out)
     if not m:
-        sys.exit(f"ab_compare: no overhead line in {build}/bench/bench_core's output")
+        sys.exit(f"ab_compare: no {what} line in {build}/bench/bench_core's output")
+    return m
+
+
+def run_overhead(build, repeats):
+    m = bench_core_line(build, repeats, r"tapegrad ([\d.]+) us, raw xtensor ([\d.]+) us, "
+                        r"framework overhead (-?[\d.]+) us", "overhead")
     return {"overhead_us": float(m.group(3)), "per_op_us": float(m.group(1)),
             "raw_us": float(m.group(2))}
 
 
 def run_transpose(build, repeats):
-    out = subprocess.run([f"{build}/bench/bench_core", str(repeats)], capture_output=True,
-                         text=True, check=True).stdout
-    m = re.search(r"transpose, forward \+ backward: \[2048,512\] ([\d.]+) ms, \[32,64,4,32\] "
-                  r"to heads ([\d.]+) ms", out)
-    if not m:
-        sys.exit(f"ab_compare: no transpose line in {build}/bench/bench_core's output")
+    m = bench_core_line(build, repeats, r"transpose, forward \+ backward: \[2048,512\] ([\d.]+) "
+                        r"ms, \[32,64,4,32\] to heads ([\d.]+) ms", "transpose")
     return {"matrix_ms": float(m.group(1)), "heads_ms": float(m.group(2))}
 
 
