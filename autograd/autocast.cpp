@@ -7,6 +7,7 @@
 
 #include "tapegrad/autograd/blas.hpp"
 #include "tapegrad/autograd/error.hpp"
+#include "autograd/parameter_cache.hpp"
 
 namespace tg {
 
@@ -20,7 +21,11 @@ AutocastGuard::AutocastGuard(MatmulPrecision precision) : previous_(g_precision)
   g_precision = precision;
 }
 
-AutocastGuard::~AutocastGuard() { g_precision = previous_; }
+AutocastGuard::~AutocastGuard() {
+  if (g_precision == MatmulPrecision::BFloat16 && previous_ == MatmulPrecision::Float32)
+    parameter_cache::clear();  // leaving bf16 for this thread: as PyTorch leaving autocast
+  g_precision = previous_;
+}
 
 const char* to_string(MatmulPrecision precision) {
   return precision == MatmulPrecision::BFloat16 ? "bf16" : "float32";

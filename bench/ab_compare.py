@@ -9,7 +9,7 @@ OLD_BUILD and build are CMake build folders (their bench/bench_core and bench/be
 are run). Workloads: `overhead` (bench_core's per-op framework overhead, microseconds; lower is
 better), `block` (bench_block's op-built Transformer block step, ms; lower is better),
 `transpose` (bench_core's transpose timings, ms), `layernorm_cell` (bench_layernorm_cell's last
-round, ms, on one thread; it sets the thread count itself), a, b, d
+round in each precision, ms, on one thread; it sets the thread count itself), a, b, d
 (bench_recurrent's, see pytorch_workloads.py; higher is better) and one `c:B,H,T,L` per
 --grid-point. A change that touches a hot path reports this table.
 """
@@ -56,12 +56,16 @@ def run_transpose(build, repeats):
 def run_layernorm_cell(build):
     out = subprocess.run([f"{build}/bench/bench_layernorm_cell"], capture_output=True, text=True,
                          check=True, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"}).stdout
-    rounds = re.findall(r"fused LSTM ([\d.]+) ms, op-built LSTM ([\d.]+) ms, LayerNorm LSTM "
-                        r"cell ([\d.]+) ms", out)
-    if not rounds:
+    values = {}
+    for precision, fused, op_built, cell in re.findall(
+            r"(float32|bf16): fused LSTM ([\d.]+) ms, op-built LSTM ([\d.]+) ms, LayerNorm LSTM "
+            r"cell ([\d.]+) ms", out):  # the last round of each precision
+        values.update({f"{precision}_fused_ms": float(fused),
+                       f"{precision}_op_built_ms": float(op_built),
+                       f"{precision}_cell_ms": float(cell)})
+    if not values:
         sys.exit(f"ab_compare: no step line in {build}/bench/bench_layernorm_cell's output")
-    fused, op_built, cell = rounds[-1]
-    return {"fused_ms": float(fused), "op_built_ms": float(op_built), "cell_ms": float(cell)}
+    return values
 
 
 def run_block(build, repeats):

@@ -6,12 +6,14 @@
 // Three layers with the same sizes: nn::LSTM (fused kernels), the same LSTM op-built
 // (nn::ops_cells) and a layer-normalised LSTM written as a custom cell (Ba et al. 2016: LayerNorm
 // on the input and hidden projections and on the cell state before its tanh), each the median of
-// 7 steps after 2 warm-ups, in two rounds; then the layer_norm op alone on the gates' shape.
+// 7 steps after 2 warm-ups, in two rounds, in float32 and (where the CPU has it) bf16 products;
+// then the layer_norm op alone on the gates' shape.
 #include <tapegrad.hpp>
 #include <tapegrad/nn/custom_recurrent.hpp>
 
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "bench_util.hpp"
 
@@ -85,10 +87,16 @@ int main(int argc, char** argv) {
         return std::make_shared<LayerNormLSTMCell>(input_size, hidden, g);
       },
       gen);
-  for (int round = 1; round <= 2; ++round)
-    std::printf("round %d, hidden %zu: fused LSTM %.1f ms, op-built LSTM %.1f ms, LayerNorm LSTM "
-                "cell %.1f ms per step\n",
-                round, hidden, step_ms(fused, x), step_ms(op_built, x), step_ms(layer_normed, x));
+  std::vector<MatmulPrecision> precisions{MatmulPrecision::Float32};
+  if (blas::bf16_supported()) precisions.push_back(MatmulPrecision::BFloat16);
+  for (MatmulPrecision precision : precisions) {
+    AutocastGuard guard(precision);
+    for (int round = 1; round <= 2; ++round)
+      std::printf("round %d, hidden %zu, %s: fused LSTM %.1f ms, op-built LSTM %.1f ms, LayerNorm "
+                  "LSTM cell %.1f ms per step\n",
+                  round, hidden, to_string(precision), step_ms(fused, x), step_ms(op_built, x),
+                  step_ms(layer_normed, x));
+  }
   const std::size_t width = 4 * hidden;
   const Tensor gates = Tensor::uniform({32, width}, -1, 1);
   gates.set_requires_grad();

@@ -15,6 +15,7 @@
 #include "compare.hpp"
 #include "tapegrad/nn/nn.hpp"
 #include "skip.hpp"
+#include "autograd/parameter_cache.hpp"
 
 using namespace tg;
 using tg::testing::rel_norm_error;
@@ -324,4 +325,56 @@ TEST_CASE("a module's matmul precision holds in its forward whatever the scope",
   const auto scorer_bf16 = scorer_run();
   CHECK(rel_norm_error(scorer_bf16[0], scorer_float32[0]) >= kBf16Floor);
   CHECK(rel_norm_error(scorer_bf16[0], scorer_float32[0]) <= kBf16Tolerance);
+}
+
+TEST_CASE("a parameter's bf16 conversion is kept while its value is, and redone after a write",
+          "[autocast]") {
+  if (!blas::bf16_supported()) TG_SKIP(tg::testing::kNeedsBf16, "no bf16 products here: " + blas::describe());
+  Generator gen(5);
+  const Tensor x = Tensor::uniform({4, 24}, -1, 1, DType::Float32, gen).set_requires_grad();
+  const Tensor w = Tensor::uniform({40, 24}, -1, 1, DType::Float32, gen).set_requires_grad();
+  const Tensor seed = Tensor::uniform({4, 40}, -1, 1, DType::Float32, gen);
+  // float32 products of the weight's current values, through a copy that is not a parameter.
+  auto reference = [&] {
+    AutocastGuard float32(false);
+    const Tensor values = Tensor::from_vector(w.to_vector(), w.shape());
+    const Tensor input = Tensor::from_vector(x.to_vector(), x.shape()).set_requires_grad();
+    const Tensor y = linear(input, values);
+    sum(y * seed).backward();
+    return std::pair{y.to_vector(), input.grad_tensor().to_vector()};
+  };
+  auto within_bf16 = [](const std::vector<double>& got, const std::vector<double>& want) {
+    const double err = rel_norm_error(got, want);
+    INFO("relative error " << err);
+    CHECK(err <= kBf16Tolerance);
+    CHECK(err >= kBf16Floor);  // it did run in bf16
+  };
+  {
+    AutocastGuard bf16;
+    const Tensor y = linear(x, w);
+    CHECK(parameter_cache::size() == 1);
+    const Tensor again = linear(x, w);
+    CHECK(parameter_cache::size() == 1);  // the same conversion, so the same bits
+    CHECK(again.to_vector() == y.to_vector());
+    within_bf16(y.to_vector(), reference().first);
+
+    // A write (here as an optimizer's, through mutable_value) makes the kept conversion stale.
+    w.mutable_value<float>() *= -0.5f;
+    x.zero_grad();
+    const Tensor after = linear(x, w);
+    sum(after * seed).backward();  // dx = G W: a second product by w, also kept
+    CHECK(parameter_cache::size() == 2);
+    const auto [want_y, want_dx] = reference();
+    within_bf16(after.to_vector(), want_y);
+    within_bf16(x.grad_tensor().to_vector(), want_dx);
+  }
+  CHECK(parameter_cache::size() == 0);  // dropped with the outermost bf16 scope
+  // Not kept: inputs that are not parameters, and float32 products.
+  AutocastGuard bf16;
+  linear(x.detach(), Tensor::from_vector(w.to_vector(), w.shape()));
+  {
+    AutocastGuard off(false);
+    linear(x, w);
+  }
+  CHECK(parameter_cache::size() == 0);
 }

@@ -3,12 +3,14 @@
 
 #include <algorithm>
 #include <numeric>
+#include <type_traits>
 
 #include "tapegrad/autograd/blas.hpp"
 #include "tapegrad/autograd/function.hpp"
 #include "tapegrad/autograd/ops/reduction.hpp"
 #include "tapegrad/autograd/ops/shape.hpp"
 #include "autograd/op_registry.hpp"
+#include "autograd/parameter_cache.hpp"
 
 namespace tg {
 
@@ -20,6 +22,22 @@ const OpName op_transpose{"transpose"};
 namespace {
 
 int as_int(std::size_t n) { return static_cast<int>(n); }
+
+// The bf16 conversion of a parameter kept between products (autograd/parameter_cache.hpp); null
+// for float64, and where there is none to keep.
+template <class T>
+std::shared_ptr<const blas::PreparedB> prepared_parameter(MatmulPrecision precision,
+                                                          const Tensor& weight, bool trans_a,
+                                                          bool trans_b, std::size_t m,
+                                                          std::size_t n, std::size_t k,
+                                                          std::size_t lda, std::size_t ldb,
+                                                          T beta, std::size_t ldc) {
+  if constexpr (std::is_same_v<T, float>)
+    return parameter_cache::prepared(precision, weight, trans_a, trans_b, as_int(m), as_int(n),
+                                     as_int(k), as_int(lda), as_int(ldb), beta, as_int(ldc));
+  else
+    return nullptr;
+}
 
 // The matrices of t transposed: its last two axes swapped.
 Tensor swap_last_axes(const Tensor& t) {
@@ -284,9 +302,12 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
       beta = T(1);
     }
     const blas::How how{matmul_precision()};  // for backward too (autocast.hpp)
+    const auto prepared_weight = prepared_parameter<T>(how.precision, weight, false, true, rows,
+                                                       out_features, in, in, in, beta,
+                                                       out_features);
     blas::gemm<T>(false, true, as_int(rows), as_int(out_features), as_int(in), T(1),
                   x.value<T>().data(), as_int(in), weight.value<T>().data(), as_int(in), beta,
-                  out.data(), as_int(out_features), how);
+                  out.data(), as_int(out_features), {how.precision, prepared_weight.get()});
     Tensor result(std::move(out));
     const bool needs = has_bias ? any_requires_grad(x, weight, bias) : any_requires_grad(x, weight);
     if (needs) {
@@ -310,9 +331,13 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
                   T beta;
                   if (x.requires_grad()) {  // dx = G W
                     T* dx = grad_for_accumulation<T>(x, beta);
+                    const auto prepared_weight =
+                        prepared_parameter<T>(how.precision, weight, false, false, rows, in,
+                                              out_features, out_features, in, beta, in);
                     blas::gemm<T>(false, false, as_int(rows), as_int(in), as_int(out_features),
                                   T(1), pg, as_int(out_features), weight.value<T>().data(),
-                                  as_int(in), beta, dx, as_int(in), how);
+                                  as_int(in), beta, dx, as_int(in),
+                                  {how.precision, prepared_weight.get()});
                   }
                   if (weight.requires_grad()) {  // dW = G^T x
                     T* dw = grad_for_accumulation<T>(weight, beta);
