@@ -369,6 +369,19 @@ TEST_CASE("a parameter's bf16 conversion is kept while its value is, and redone 
     within_bf16(x.grad_tensor().to_vector(), want_dx);
   }
   CHECK(parameter_cache::size() == 0);  // dropped with the outermost bf16 scope
+  {
+    // h @ W with W a parameter [in, out], as an RNN written from scratch multiplies.
+    const Tensor v = Tensor::uniform({24, 40}, -1, 1, DType::Float32, gen).set_requires_grad();
+    auto product_of_values = [&] {
+      AutocastGuard float32(false);
+      return matmul(x.detach(), Tensor::from_vector(v.to_vector(), v.shape())).to_vector();
+    };
+    AutocastGuard bf16;
+    within_bf16(matmul(x, v).to_vector(), product_of_values());
+    CHECK(parameter_cache::size() == 1);
+    v.mutable_value<float>() += 1.0f;
+    within_bf16(matmul(x, v).to_vector(), product_of_values());
+  }
   // Not kept: inputs that are not parameters, and float32 products.
   AutocastGuard bf16;
   linear(x.detach(), Tensor::from_vector(w.to_vector(), w.shape()));

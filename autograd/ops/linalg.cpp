@@ -230,10 +230,15 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     const T* pb = b.value<T>().data();
     // Backward's products run in the precision this forward ran in (autocast.hpp).
     const blas::How how{matmul_precision()};
+    // A 2-D B is one product, and when it is a parameter (h @ W) its conversion is kept.
+    const auto prepared_b = shared_b ? prepared_parameter<T>(how.precision, b, false, false, rows,
+                                                             n, k, k, n, T(0), n)
+                                     : nullptr;
     for (std::size_t i = 0; i < plan.a_index.size(); ++i)
       blas::gemm<T>(false, false, as_int(rows), as_int(n), as_int(k), T(1),
                     pa + plan.a_index[i] * m * k, as_int(k), pb + plan.b_index[i] * k * n,
-                    as_int(n), T(0), out.data() + i * rows * n, as_int(n), how);
+                    as_int(n), T(0), out.data() + i * rows * n, as_int(n),
+                    {how.precision, prepared_b.get()});
     Tensor result(std::move(out));
     if (any_requires_grad(a, b)) {
       // dA = G B^T, dB = A^T G, summed over the batch axes an operand was broadcast along.
@@ -244,7 +249,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
                 b.requires_grad() ? sum_to_size(matmul(swap_last_axes(a), g), b.shape()) : Tensor()};
       };
       record<T>(op_matmul, result, {a, b}, saves_inputs, std::move(formula),
-                [a, b, plan, rows, m, n, k, how](const xt::xarray<T>& g) {
+                [a, b, plan, rows, m, n, k, how, shared_b](const xt::xarray<T>& g) {
         const T* pg = g.data();
         // A matrix used by several output matrices (a broadcast batch axis) sums their
         // contributions: its buffer is zeroed once and every product adds (beta 1).
@@ -253,10 +258,14 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
           T* da = plan.a_once ? grad_for_accumulation<T>(a, beta) : grad_buffer_for_add<T>(a);
           if (!plan.a_once) beta = T(1);
           const T* pb = b.value<T>().data();
+          const auto prepared_b = shared_b ? prepared_parameter<T>(how.precision, b, false, true,
+                                                                   rows, k, n, n, n, beta, k)
+                                           : nullptr;
           for (std::size_t i = 0; i < plan.a_index.size(); ++i)
             blas::gemm<T>(false, true, as_int(rows), as_int(k), as_int(n), T(1), pg + i * rows * n,
                           as_int(n), pb + plan.b_index[i] * k * n, as_int(n), beta,
-                          da + plan.a_index[i] * m * k, as_int(k), how);
+                          da + plan.a_index[i] * m * k, as_int(k),
+                          {how.precision, prepared_b.get()});
         }
         if (b.requires_grad()) {  // dB = A^T G
           T beta;
