@@ -54,7 +54,7 @@ std::pair<double, double> op_overhead(int ops, int repeats) {
   return {framework / ops * 1e6, raw / ops * 1e6};
 }
 
-// Milliseconds for transpose of a [rows, cols] weight and its backward into a gradient that
+// Milliseconds for transpose of a [2048, 512] weight and its backward into a gradient that
 // already holds a value (the second use of a weight in a step), and for a [32, 64, 4, 32]
 // attention-head permutation {0, 2, 1, 3} forward and backward.
 std::pair<double, double> transpose_ms(int repeats) {

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <numeric>
-#include <type_traits>
 
 #include "tapegrad/autograd/blas.hpp"
 #include "tapegrad/autograd/function.hpp"
@@ -22,22 +21,6 @@ const OpName op_transpose{"transpose"};
 namespace {
 
 int as_int(std::size_t n) { return static_cast<int>(n); }
-
-// The bf16 conversion of a parameter kept between products (autograd/parameter_cache.hpp); null
-// for float64, and where there is none to keep.
-template <class T>
-std::shared_ptr<const blas::PreparedB> prepared_parameter(MatmulPrecision precision,
-                                                          const Tensor& weight, bool trans_a,
-                                                          bool trans_b, std::size_t m,
-                                                          std::size_t n, std::size_t k,
-                                                          std::size_t lda, std::size_t ldb,
-                                                          T beta, std::size_t ldc) {
-  if constexpr (std::is_same_v<T, float>)
-    return parameter_cache::prepared(precision, weight, trans_a, trans_b, as_int(m), as_int(n),
-                                     as_int(k), as_int(lda), as_int(ldb), beta, as_int(ldc));
-  else
-    return nullptr;
-}
 
 // The matrices of t transposed: its last two axes swapped.
 Tensor swap_last_axes(const Tensor& t) {
@@ -231,9 +214,10 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     // Backward's products run in the precision this forward ran in (autocast.hpp).
     const blas::How how{matmul_precision()};
     // A 2-D B is one product, and when it is a parameter (h @ W) its conversion is kept.
-    const auto prepared_b = shared_b ? prepared_parameter<T>(how.precision, b, false, false, rows,
-                                                             n, k, k, n, T(0), n)
-                                     : nullptr;
+    const auto prepared_b =
+        shared_b ? parameter_cache::prepared(how.precision, b, false, false, rows, n, k, k, n,
+                                             false, n)
+                 : nullptr;
     for (std::size_t i = 0; i < plan.a_index.size(); ++i)
       blas::gemm<T>(false, false, as_int(rows), as_int(n), as_int(k), T(1),
                     pa + plan.a_index[i] * m * k, as_int(k), pb + plan.b_index[i] * k * n,
@@ -258,9 +242,10 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
           T* da = plan.a_once ? grad_for_accumulation<T>(a, beta) : grad_buffer_for_add<T>(a);
           if (!plan.a_once) beta = T(1);
           const T* pb = b.value<T>().data();
-          const auto prepared_b = shared_b ? prepared_parameter<T>(how.precision, b, false, true,
-                                                                   rows, k, n, n, n, beta, k)
-                                           : nullptr;
+          const auto prepared_b =
+              shared_b ? parameter_cache::prepared(how.precision, b, false, true, rows, k, n, n, n,
+                                                   beta != T(0), k)
+                       : nullptr;
           for (std::size_t i = 0; i < plan.a_index.size(); ++i)
             blas::gemm<T>(false, true, as_int(rows), as_int(k), as_int(n), T(1), pg + i * rows * n,
                           as_int(n), pb + plan.b_index[i] * k * n, as_int(n), beta,
@@ -311,9 +296,9 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
       beta = T(1);
     }
     const blas::How how{matmul_precision()};  // for backward too (autocast.hpp)
-    const auto prepared_weight = prepared_parameter<T>(how.precision, weight, false, true, rows,
-                                                       out_features, in, in, in, beta,
-                                                       out_features);
+    const auto prepared_weight = parameter_cache::prepared(
+        how.precision, weight, false, true, rows, out_features, in, in, in, beta != T(0),
+        out_features);
     blas::gemm<T>(false, true, as_int(rows), as_int(out_features), as_int(in), T(1),
                   x.value<T>().data(), as_int(in), weight.value<T>().data(), as_int(in), beta,
                   out.data(), as_int(out_features), {how.precision, prepared_weight.get()});
@@ -340,9 +325,9 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
                   T beta;
                   if (x.requires_grad()) {  // dx = G W
                     T* dx = grad_for_accumulation<T>(x, beta);
-                    const auto prepared_weight =
-                        prepared_parameter<T>(how.precision, weight, false, false, rows, in,
-                                              out_features, out_features, in, beta, in);
+                    const auto prepared_weight = parameter_cache::prepared(
+                        how.precision, weight, false, false, rows, in, out_features, out_features,
+                        in, beta != T(0), in);
                     blas::gemm<T>(false, false, as_int(rows), as_int(in), as_int(out_features),
                                   T(1), pg, as_int(out_features), weight.value<T>().data(),
                                   as_int(in), beta, dx, as_int(in),
