@@ -279,7 +279,12 @@ TEST_CASE("model: logits per name, padding does not change a name's result, meta
           "[name_language][model]") {
   for (const std::string cell : {"rnn", "lstm", "gru"}) {
     for (std::size_t embedding : {0, 8}) {
+      INFO(cell << ", embedding " << embedding << (cell == "gru" ? ", n-grams" : ""));
       ModelConfig c;
+      if (cell == "gru") {
+        c.ngrams = 3;
+        c.ngram_buckets = 7;  // collisions: rows shared by many n-grams
+      }
       c.cell = cell;
       c.bidirectional = embedding > 0;  // the reverse direction starts at each name's own end
       c.hidden = 16;
@@ -316,6 +321,91 @@ TEST_CASE("model: logits per name, padding does not change a name's result, meta
   meta["hidden"] = "8";
   meta["model"] = "transformer";
   CHECK_THROWS_WITH(config_from_meta(meta, "m.npz"), Catch::Contains("transformer"));
+}
+
+TEST_CASE("n-gram rows: every 1- to N-gram of the marked name, hashed, 0 padding, the counts",
+          "[name_language][model]") {
+  // Vocabulary size V = 58: marks 58 (start) and 59 (end), radix 60.
+  const NgramRows g = ngram_rows(make_batch({{5, 6}, {3}}, {0, 0}), 58, 2, 1000);
+  CHECK(g.counts == std::vector<double>{7, 5});  // 4 + 3 and 3 + 2 of [58 5 6 59] and [58 3 59]
+  REQUIRE(g.rows.shape == tg::Shape{2, 7});
+  // Unigrams 1 * 60 + s, bigrams (2 * 60 + s0) * 60 + s1; row 1 + code mod 1000.
+  CHECK(g.rows.data == std::vector<std::int64_t>{119, 66, 67, 120, 686, 507, 620,  //
+                                                 119, 64, 120, 684, 440, 0, 0});
+  // Codes that would overflow int64 are refused rather than wrapped.
+  CHECK_THROWS_WITH(ngram_rows(make_batch({{1}}, {0}), 1000, 8, 7), Catch::Contains("overflow"));
+}
+
+TEST_CASE("the n-gram member learns as a model of its own: one loss per member",
+          "[name_language][model]") {
+  ModelConfig c;
+  c.hidden = 4;
+  c.ngrams = 2;
+  c.ngram_buckets = 11;
+  c.vocabulary = Vocabulary::for_charset(Charset::Ascii, {});
+  c.labels = {"A", "B"};
+  tg::Generator gen(1);
+  NameClassifier model(c, gen);
+  model.eval();
+  const Batch batch = make_batch({{5, 6, 7}, {3, 4}}, {0, 1});
+  const std::vector<tg::Tensor> members = model.member_logits(batch);
+  REQUIRE(members.size() == 2);
+  // forward is the log of the members' mean softmax (no prior shift here).
+  const tg::Tensor mixed = model.forward(batch);
+  const tg::Tensor p0 = tg::softmax(members[0], 1), p1 = tg::softmax(members[1], 1);
+  for (std::size_t b = 0; b < 2; ++b)
+    for (std::size_t k = 0; k < 2; ++k)
+      CHECK(std::exp(mixed.value()(b, k)) ==
+            Approx((p0.value()(b, k) + p1.value()(b, k)) / 2).epsilon(1e-5));
+  // The n-gram member's loss reaches its table and nothing else; row 0 (padding) stays untouched.
+  tg::cross_entropy(members[1], tg::Indices(batch.labels)).backward();
+  for (const auto& [name, p] : model.named_parameters()) {
+    INFO(name);
+    const bool reached = p.has_grad() && xt::amax(xt::abs(p.grad()))() > 0;
+    CHECK(reached == (name == "ngram_table"));
+  }
+  const auto& grad = model.ngram_table().grad();
+  for (std::size_t k = 0; k < 2; ++k) CHECK(grad(0, k) == 0.0f);
+}
+
+TEST_CASE("prior shift: probabilities divided by the training shares to the power A, kept in "
+          "the metadata", "[name_language][model]") {
+  ModelConfig c;
+  c.hidden = 4;
+  c.vocabulary = Vocabulary::for_charset(Charset::Ascii, {});
+  c.labels = {"A", "B", "C"};
+  c.class_counts = {60, 30, 10};
+  tg::Generator gen(1);
+  NameClassifier plain(c, gen);
+  c.prior_shift = 0.5;
+  const ModelConfig back = config_from_meta(to_meta(c), "x.npz");
+  CHECK(back.prior_shift == 0.5);
+  CHECK(back.class_counts == c.class_counts);
+  tg::Generator other(2);
+  NameClassifier shifted(back, other);
+  shifted.load_state_dict(plain.state_dict());
+  plain.eval();
+  shifted.eval();
+  tg::NoGradGuard no_grad;
+  const Batch batch = make_batch({{5, 6, 7}, {3, 4}}, {0, 1});
+  const tg::Tensor p = tg::softmax(plain.forward(batch), 1);
+  const tg::Tensor q = tg::softmax(shifted.forward(batch), 1);
+  const double share[] = {0.6, 0.3, 0.1};
+  for (std::size_t b = 0; b < 2; ++b) {
+    double total = 0;
+    for (std::size_t k = 0; k < 3; ++k) total += p.value()(b, k) / std::sqrt(share[k]);
+    for (std::size_t k = 0; k < 3; ++k)
+      CHECK(q.value()(b, k) == Approx(p.value()(b, k) / std::sqrt(share[k]) / total).epsilon(1e-5));
+  }
+  auto meta = to_meta(c);
+  meta["class_counts"] = "60\n30";
+  CHECK_THROWS_WITH(config_from_meta(meta, "m.npz"),
+                    Catch::Contains("m.npz") && Catch::Contains("meta.class_counts holds 2 counts"));
+  meta["class_counts"] = "60\nmany\n10";
+  CHECK_THROWS_WITH(config_from_meta(meta, "m.npz"), Catch::Contains("'many', not a count"));
+  meta = to_meta(c);
+  meta["prior_shift"] = "3";
+  CHECK_THROWS_WITH(config_from_meta(meta, "m.npz"), Catch::Contains("meta.prior_shift is 3"));
 }
 
 TEST_CASE("training a few epochs on data/ lowers the loss and beats the majority class",
@@ -461,4 +551,36 @@ TEST_CASE("end to end: train on data/, the loss falls, eval and predict from the
   CHECK(contains(predict.out, "Rodrigo\n"));
   CHECK(contains(predict.err, "warning"));  // Ø is outside the ASCII alphabet
   CHECK(contains(predict.err, "\xC3\x98"));
+
+  // The prior shift chosen at prediction time: --prior-shift 0 answers as trained, so the common
+  // languages' probabilities rise against the trained default (0.2); the same value is the same
+  // answer.
+  const auto top18 = [&](const std::string& shift) {
+    std::vector<std::string> args{"predict", "--checkpoint", "run/model.npz", "--top", "18",
+                                  "Rodrigo"};
+    if (!shift.empty()) args.insert(args.end(), {"--prior-shift", shift});
+    const RunResult r = run_program(args, dir.path);
+    INFO(r.err);
+    CHECK(r.code == 0);
+    return r.out;
+  };
+  CHECK(top18("") == top18("0.2"));
+  CHECK(top18("0") != top18("0.2"));
+  const RunResult shifted = run_program(
+      {"eval", "--checkpoint", "run/model.npz", "--prior-shift", "0.6"}, dir.path);
+  INFO(shifted.err);
+  CHECK(shifted.code == 0);
+  CHECK(contains(shifted.out, "prior shift 0.6"));
+
+  // A checkpoint from before the option has no counts to shift by: one line, exit code 2.
+  tg::nn::Archive older = tg::nn::load_npz((run / "model.npz").string());
+  older.strings.erase("meta.prior_shift");
+  older.strings.erase("meta.class_counts");
+  tg::nn::save_npz((run / "older.npz").string(), older);
+  CHECK(run_program({"predict", "--checkpoint", "run/older.npz", "Rodrigo"}, dir.path).code == 0);
+  const RunResult refused = run_program(
+      {"predict", "--checkpoint", "run/older.npz", "--prior-shift", "0.3", "Rodrigo"}, dir.path);
+  CHECK(refused.code == 2);
+  CHECK(std::count(refused.err.begin(), refused.err.end(), '\n') == 1);
+  CHECK(contains(refused.err, "run/older.npz: the checkpoint has no training count per language"));
 }

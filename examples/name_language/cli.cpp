@@ -39,6 +39,19 @@ void add_train_command(Program& program) {
                             "Character embedding size; 0 = one-hot characters (the from-scratch "
                             "RNN's input)"),
              0, 4096);
+  integer_in(cmd.add_option("--ngrams", a.ngrams,
+                            "Longest character n-gram of the n-gram member, a bag of the name's "
+                            "hashed 1- to N-grams averaged with the recurrent layer's answer; "
+                            "0 = the recurrent layer alone"),
+             0, 8);
+  integer_in(cmd.add_option("--ngram-buckets", a.ngram_buckets,
+                            "Rows of the n-gram member's hashed table (a prime spreads them best)"),
+             1, 1 << 24);
+  number_in(cmd.add_option("--prior-shift", a.prior_shift,
+                           "Divide the answer's probabilities by each language's share of the "
+                           "training names to this power: 0 = as trained, higher favours the "
+                           "rare languages (macro accuracy) over the common ones (accuracy)"),
+            0.0, 1.0);
   number_in(cmd.add_option("--dropout", a.dropout,
                            "Dropout on the final hidden state (and between stacked layers)"),
             0.0, 0.99);
@@ -96,6 +109,13 @@ void add_train_command(Program& program) {
   add_precision_option(cmd, a.precision);
 }
 
+void add_prior_shift_override(CLI::App& cmd, std::optional<double>& shift) {
+  number_in(cmd.add_option("--prior-shift", shift,
+                           "Answer with this prior shift instead of the one trained with (0 = as "
+                           "trained, higher favours the rare languages)"),
+            0.0, 1.0);
+}
+
 void add_eval_command(Program& program) {
   EvalArgs& a = program.make<EvalArgs>();
   CLI::App& cmd = program.add_checkpoint_command(
@@ -106,6 +126,7 @@ void add_eval_command(Program& program) {
   cmd.add_option("--data", a.data, "Data folder (default: the folder the model was trained on)");
   cmd.add_option("--part", a.part, "Which part: test, validation, train or all")
       ->check(CLI::IsMember({"test", "validation", "train", "all"}));
+  add_prior_shift_override(cmd, a.prior_shift);
 }
 
 void add_predict_command(Program& program) {
@@ -114,6 +135,7 @@ void add_predict_command(Program& program) {
       "predict", "Print the most likely languages of each name, with probabilities",
       a, [&a] { return run_predict(a); });
   integer_in(cmd.add_option("--top", a.top, "Languages shown per name"), 1, 1000);
+  add_prior_shift_override(cmd, a.prior_shift);
   cmd.add_option("names", a.names, "Names to classify")->required();
 }
 

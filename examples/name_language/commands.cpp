@@ -117,9 +117,20 @@ std::string resolve_data_dir(const std::string& given) {
   return "data/names";  // reported as missing by the loader
 }
 
-LoadedModel load_model(const std::string& path) {
+LoadedModel load_model(const std::string& path, std::optional<double> prior_shift) {
+  const auto read_config = [&](const std::map<std::string, std::string>& meta,
+                               const std::string& from) {
+    ModelConfig config = config_from_meta(meta, from);
+    if (prior_shift) {
+      if (*prior_shift > 0 && config.class_counts.size() != config.labels.size())
+        throw Error(from + ": the checkpoint has no training count per language, which "
+                           "--prior-shift needs (it predates the option: train it again)");
+      config.prior_shift = *prior_shift;
+    }
+    return config;
+  };
   LoadedModel loaded;
-  loaded.model = load_checkpoint_model<NameClassifier>(path, kExampleName, config_from_meta,
+  loaded.model = load_checkpoint_model<NameClassifier>(path, kExampleName, read_config,
                                                        parameter_estimate, &loaded.meta);
   return loaded;
 }
@@ -150,6 +161,11 @@ int run_train(const TrainArgs& a) {
   config.bidirectional = a.bidirectional;
   config.embedding = a.embedding;
   config.dropout = a.dropout;
+  config.ngrams = a.ngrams;
+  config.ngram_buckets = a.ngram_buckets;
+  config.prior_shift = a.prior_shift;
+  config.class_counts.assign(data.labels.size(), 0);
+  for (std::size_t i : split.train) ++config.class_counts[data.examples[i].label];
   config.charset = charset;
   config.labels = data.labels;
   config.vocabulary = Vocabulary::for_charset(charset, names_of(data, split.train));
@@ -251,7 +267,7 @@ int run_train(const TrainArgs& a) {
 
 int run_eval(const EvalArgs& a) {
   apply_threads(a.threads);
-  LoadedModel loaded = load_model(a.checkpoint);
+  LoadedModel loaded = load_model(a.checkpoint, a.prior_shift);
   const ModelConfig& config = loaded.model->config();
   const tg::train::MetaReader meta = meta_reader(loaded.meta.text, a.checkpoint);
   const std::string data_dir = a.data.empty() ? meta.text("data") : a.data;
@@ -295,7 +311,7 @@ int run_predict(const PredictArgs& a) {
   // stdout holds only the predictions, stderr only warnings and errors: the kernel line is left
   // out, as a few names take microseconds whatever the kernel.
   apply_threads(a.threads, nullptr);
-  LoadedModel loaded = load_model(a.checkpoint);
+  LoadedModel loaded = load_model(a.checkpoint, a.prior_shift);
   const ModelConfig& config = loaded.model->config();
   const CommandLineTexts names = encode_command_line_texts(
       a.names, "name", "unknown", [&](const std::string& name) {

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,11 +25,15 @@ struct TrainArgs {
   std::size_t hidden = 128;
   std::size_t layers = 1;
   // Defaults measured on the full public set (17,994 pairs, 80/10/10 split, seeds 1-3): test
-  // accuracy 82.0-83.3%, macro accuracy 52.1-54.4%, 17-23 s of training on 2 cores (early
-  // stopping after 10 epochs without a better validation accuracy).
+  // accuracy 82.6-83.4%, macro accuracy 54.0-57.7%, 18-24 s of training on 2 cores (early
+  // stopping after 10 epochs without a better validation accuracy); bench/README.md,
+  // "name_language in 60 s".
   bool bidirectional = true;
   std::size_t embedding = 64;
   double dropout = 0.5;
+  std::size_t ngrams = 5;             // the n-gram member's longest n-gram; 0: the GRU alone
+  std::size_t ngram_buckets = 32749;  // rows of its hashed table
+  double prior_shift = 0.2;           // answers divided by the training shares to this power
   std::string class_weights = "0.25";
   std::string sampling = "natural";
   double lr = 0;  // 0: the optimizer's default (default_lr)
@@ -42,11 +47,13 @@ struct TrainArgs {
 struct EvalArgs : CheckpointArgs {
   std::string data;  // empty: the folder recorded in the checkpoint
   std::string part = "test";
+  std::optional<double> prior_shift;  // unset: the checkpoint's
 };
 
 struct PredictArgs : CheckpointArgs {
   std::vector<std::string> names;
   std::size_t top = 3;
+  std::optional<double> prior_shift;  // unset: the checkpoint's
 };
 
 double default_lr(const std::string& optimizer);  // adam 2e-3, rmsprop 1e-3, sgd 0.05
@@ -55,12 +62,13 @@ double default_lr(const std::string& optimizer);  // adam 2e-3, rmsprop 1e-3, sg
 // tree's data/names.
 std::string resolve_data_dir(const std::string& given);
 
-// A checkpoint of this example, rebuilt from its metadata and loaded.
+// A checkpoint of this example, rebuilt from its metadata and loaded; `prior_shift`, when given,
+// replaces the one it was trained with.
 struct LoadedModel {
   tg::train::CheckpointMeta meta;
   std::unique_ptr<NameClassifier> model;
 };
-LoadedModel load_model(const std::string& path);
+LoadedModel load_model(const std::string& path, std::optional<double> prior_shift = {});
 
 int run_train(const TrainArgs& args);
 int run_eval(const EvalArgs& args);

@@ -6,13 +6,19 @@
 
 #include "common/limits.hpp"
 #include "common/text.hpp"
+#include "tapegrad/autograd/ops.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
 #include <set>
 
 namespace tg::examples::names {
 
 namespace {
+
+constexpr std::size_t kMaxNgram = 8;
 
 bool is_cell(const std::string& cell) {
   try {
@@ -56,6 +62,10 @@ std::map<std::string, std::string> to_meta(const ModelConfig& c) {
           {"bidirectional", c.bidirectional ? "1" : "0"},
           {"embedding", std::to_string(c.embedding)},
           {"dropout", fmt::format("{}", c.dropout)},
+          {"ngrams", std::to_string(c.ngrams)},
+          {"ngram_buckets", std::to_string(c.ngram_buckets)},
+          {"prior_shift", fmt::format("{}", c.prior_shift)},
+          {"class_counts", fmt::format("{}", fmt::join(c.class_counts, "\n"))},
           {"charset", to_string(c.charset)},
           {"vocabulary", c.vocabulary.to_text()},
           {"labels", join_lines(c.labels)}};
@@ -71,6 +81,13 @@ namespace {
 // A label or character as a message shows it: at most 40 bytes of it.
 std::string shortened(const std::string& text) {
   return text.size() <= 40 ? text : text.substr(0, 37) + "...";
+}
+
+// Whether every n-gram code, below (longest + 1) * R^longest with R = vocabulary + 2, fits in an
+// int64 (the ONNX export computes the codes in int64 too).
+bool ngram_codes_fit(std::size_t vocabulary, std::size_t longest) {
+  const double radix = double(vocabulary) + 2;
+  return std::log2(double(longest) + 1) + double(longest) * std::log2(radix) < 62;
 }
 
 std::string describe_char(char32_t c) {
@@ -125,6 +142,11 @@ ModelConfig config_from_meta(const std::map<std::string, std::string>& meta,
     c.bidirectional = text == "1";
   }
   c.dropout = read.number("dropout", 0, 1, "");
+  // Checkpoints written before the n-gram member existed have none.
+  if (meta.count("ngrams")) {
+    c.ngrams = read.size("ngrams", 0, kMaxNgram, "a size");
+    c.ngram_buckets = read.size("ngram_buckets", 1, kMaxSize, "a size");
+  }
   try {
     c.charset = parse_charset(read.text("charset"));
     c.vocabulary = Vocabulary::from_text(read.text("vocabulary"));
@@ -132,10 +154,32 @@ ModelConfig config_from_meta(const std::map<std::string, std::string>& meta,
     throw Error(fmt::format("{}: {}", path, e.what()));
   }
   check_vocabulary(c.charset, c.vocabulary, path);
+  if (c.ngrams > 0 && !ngram_codes_fit(c.vocabulary.size(), c.ngrams))
+    throw Error(fmt::format("{}: meta.ngrams is {}: the codes of {}-grams of {} characters "
+                            "overflow",
+                            path, c.ngrams, c.ngrams, c.vocabulary.size()));
   c.labels = split_lines(read.text("labels"));
   if (c.labels.size() < 2 || std::find(c.labels.begin(), c.labels.end(), "") != c.labels.end())
     throw Error(fmt::format("{}: meta.labels holds {} language names (expected two or more)", path,
                             c.labels.size()));
+  // Checkpoints written before the prior shift existed have none.
+  if (meta.count("prior_shift")) {
+    c.prior_shift = read.number("prior_shift", 0, std::nullopt, "");
+    if (c.prior_shift > 1)
+      throw Error(fmt::format("{}: meta.prior_shift is {} (expected 0 to 1)", path, c.prior_shift));
+    for (const std::string& line : split_lines(read.text("class_counts"))) {
+      if (line.empty()) continue;
+      char* end = nullptr;
+      const unsigned long long n = std::strtoull(line.c_str(), &end, 10);
+      if (*end != '\0' || !std::isdigit(static_cast<unsigned char>(line[0])))
+        throw Error(fmt::format("{}: meta.class_counts holds '{}', not a count", path,
+                                shortened(line)));
+      c.class_counts.push_back(static_cast<std::size_t>(n));
+    }
+    if (c.prior_shift > 0 && c.class_counts.size() != c.labels.size())
+      throw Error(fmt::format("{}: meta.class_counts holds {} counts for {} languages", path,
+                              c.class_counts.size(), c.labels.size()));
+  }
   // A repeated name would show a prediction under the wrong language.
   std::set<std::string> seen;
   for (const std::string& label : c.labels)
@@ -148,11 +192,15 @@ std::string describe(const ModelConfig& c) {
   const nn::CellSpec& spec = nn::cell_spec(nn::parse_cell_kind(c.cell));
   const std::string cell =
       spec.gate_count == 1 ? fmt::format("RNN ({})", spec.label) : spec.layer_name;
-  return fmt::format("{}{}, {} layer{} x {}, {} ({} characters, {}), {} languages",
+  const std::string ngrams =
+      c.ngrams ? fmt::format(" + character 1-{}-grams in {} buckets", c.ngrams, c.ngram_buckets)
+               : "";
+  return fmt::format("{}{}, {} layer{} x {}, {} ({} characters, {}){}, {} languages{}",
                      c.bidirectional ? "bidirectional " : "", cell, c.layers,
                      c.layers == 1 ? "" : "s", c.hidden,
                      c.embedding ? fmt::format("embedding {}", c.embedding) : "one-hot input",
-                     c.vocabulary.size(), to_string(c.charset), c.labels.size());
+                     c.vocabulary.size(), to_string(c.charset), ngrams, c.labels.size(),
+                     c.prior_shift > 0 ? fmt::format(", prior shift {}", c.prior_shift) : "");
 }
 
 double parameter_estimate(const ModelConfig& c) {
@@ -161,7 +209,44 @@ double parameter_estimate(const ModelConfig& c) {
   const std::size_t input = c.embedding > 0 ? c.embedding : c.vocabulary.size();
   return vocab * double(c.embedding) +
          examples::recurrent_parameters(gates, input, c.hidden, c.layers, c.bidirectional) +
-         (double(c.hidden) * (c.bidirectional ? 2 : 1) + 1) * labels;
+         (double(c.hidden) * (c.bidirectional ? 2 : 1) + 1) * labels +
+         (c.ngrams ? (double(c.ngram_buckets) + 1) * labels : 0.0);
+}
+
+NgramRows ngram_rows(const Batch& batch, std::size_t vocabulary, std::size_t longest,
+                     std::size_t buckets) {
+  if (!ngram_codes_fit(vocabulary, longest))
+    throw Error(fmt::format("ngram_rows: the codes of {}-grams of {} characters overflow", longest,
+                            vocabulary));
+  const std::size_t B = batch.ids.shape.at(1);
+  const auto radix = static_cast<std::int64_t>(vocabulary) + 2;
+  const auto modulus = static_cast<std::int64_t>(buckets);
+  std::size_t widest = 0;
+  NgramRows out;
+  for (std::size_t b = 0; b < B; ++b) {
+    const std::size_t marked = batch.lengths[b] + 2;
+    double count = 0;
+    for (std::size_t n = 1; n <= longest && n <= marked; ++n) count += double(marked - n + 1);
+    out.counts.push_back(count);
+    widest = std::max(widest, static_cast<std::size_t>(count));
+  }
+  std::vector<std::int64_t> rows(B * widest, NgramRows::kPadding);
+  std::vector<std::int64_t> marked;
+  for (std::size_t b = 0; b < B; ++b) {
+    const std::size_t L = batch.lengths[b];
+    marked.assign(1, radix - 2);  // the start mark, id V
+    for (std::size_t t = 0; t < L; ++t) marked.push_back(batch.ids.data[t * B + b]);
+    marked.push_back(radix - 1);  // the end mark, V + 1
+    std::int64_t* row = rows.data() + b * widest;
+    for (std::size_t n = 1; n <= longest && n <= marked.size(); ++n)
+      for (std::size_t i = 0; i + n <= marked.size(); ++i) {
+        auto code = static_cast<std::int64_t>(n);
+        for (std::size_t j = 0; j < n; ++j) code = code * radix + marked[i + j];
+        *row++ = 1 + code % modulus;
+      }
+  }
+  out.rows = Indices(std::move(rows), {B, widest});
+  return out;
 }
 
 NameClassifier::NameClassifier(ModelConfig config, Generator& gen) : config_(std::move(config)) {
@@ -187,6 +272,30 @@ NameClassifier::NameClassifier(ModelConfig config, Generator& gen) : config_(std
   dropout_ = register_module("dropout", std::make_shared<nn::Dropout>(c.dropout, gen));
   fc_ = register_module("fc", std::make_shared<nn::Linear>(
                                    c.hidden * (c.bidirectional ? 2 : 1), c.labels.size(), true, gen));
+  if (c.ngrams > 0) {
+    if (c.ngram_buckets == 0) throw Error("NameClassifier: the n-gram member needs buckets");
+    if (!ngram_codes_fit(vocab, c.ngrams))
+      throw Error(fmt::format("NameClassifier: the codes of {}-grams of {} characters overflow",
+                              c.ngrams, vocab));
+    // Small values, as a linear model starts near zero; row 0 pads and stays zero.
+    Tensor table = Tensor::normal({c.ngram_buckets + 1, c.labels.size()}, 0.0, 0.01 / kNgramScale,
+                                  DType::Float32, gen);
+    auto& values = table.mutable_value<float>();
+    std::fill(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(c.labels.size()), 0.0f);
+    ngram_table_ = register_parameter("ngram_table", table.set_requires_grad());
+  }
+  if (c.prior_shift > 0) {
+    if (c.class_counts.size() != c.labels.size())
+      throw Error(fmt::format("NameClassifier: a prior shift needs the training count of each of "
+                              "the {} languages ({} given)",
+                              c.labels.size(), c.class_counts.size()));
+    double total = 0;
+    for (std::size_t n : c.class_counts) total += double(std::max<std::size_t>(n, 1));
+    std::vector<double> bias;
+    for (std::size_t n : c.class_counts)
+      bias.push_back(-c.prior_shift * std::log(double(std::max<std::size_t>(n, 1)) / total));
+    prior_bias_ = Tensor::from_vector(bias, {c.labels.size()});
+  }
 }
 
 Tensor NameClassifier::inputs(const Batch& batch) {
@@ -205,10 +314,34 @@ Tensor NameClassifier::inputs(const Batch& batch) {
   return Tensor(std::move(onehot));
 }
 
-Tensor NameClassifier::forward(const Batch& batch) {
+std::vector<Tensor> NameClassifier::member_logits(const Batch& batch) {
   const Tensor x = inputs(batch);
   const nn::RecurrentOutput out = rnn_->forward(x, nn::RecurrentState{}, batch.lengths);
-  return fc_->forward(dropout_->forward(out.last));
+  std::vector<Tensor> logits{fc_->forward(dropout_->forward(out.last))};
+  if (config_.ngrams > 0) {
+    const NgramRows grams = ngram_rows(batch, config_.vocabulary.size(), config_.ngrams,
+                                       config_.ngram_buckets);
+    std::vector<double> scale;
+    for (double n : grams.counts) scale.push_back(kNgramScale / n);
+    const Tensor total = sum(embedding(ngram_table_, grams.rows, NgramRows::kPadding), {1});
+    logits.push_back(
+        mul(total, Tensor::from_vector(scale, {batch.size(), 1}, ngram_table_.dtype())));
+  }
+  return logits;
 }
+
+Tensor NameClassifier::combine(const std::vector<Tensor>& logits) const {
+  Tensor out = logits.front();
+  if (logits.size() > 1) {
+    std::vector<Tensor> log_probs;
+    for (const Tensor& l : logits) log_probs.push_back(log_softmax(l, 1));
+    // log(mean_k p_k) = logsumexp_k(log p_k) - log K
+    out = sub(logsumexp(stack(log_probs, 0), {0}),
+              Tensor::scalar(std::log(double(logits.size())), out.dtype()));
+  }
+  return prior_bias_.defined() ? add(out, prior_bias_.to(out.dtype())) : out;
+}
+
+Tensor NameClassifier::forward(const Batch& batch) { return combine(member_logits(batch)); }
 
 }  // namespace tg::examples::names

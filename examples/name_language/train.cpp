@@ -10,6 +10,7 @@
 #include "name_language/evaluate.hpp"
 #include "name_language/report.hpp"
 #include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/autograd/tape.hpp"
 #include "tapegrad/train/loggers.hpp"
 #include "tapegrad/train/parallel.hpp"
 #include "tapegrad/train/progress.hpp"
@@ -188,9 +189,18 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
   };
   const auto step = [&](const tg::train::Batch& b) {
     const Batch batch = gather_batch(train, b.items);
-    const Tensor logits = model.forward(batch);
+    const std::vector<Tensor> members = model.member_logits(batch);
     tg::train::StepOutput result;
-    result.loss = cross_entropy(logits, Indices(batch.labels), loss_options);
+    // Each member its own loss: they learn as separately trained models, then are averaged.
+    const Indices labels(batch.labels);
+    result.loss = cross_entropy(members.front(), labels, loss_options);
+    for (std::size_t m = 1; m < members.size(); ++m)
+      result.loss = add(result.loss, cross_entropy(members[m], labels, loss_options));
+    Tensor logits;
+    {
+      tg::NoGradGuard no_grad;  // the accuracy of what the model answers
+      logits = model.combine(members);
+    }
     std::size_t correct = 0;
     const float* l = logits.value<float>().data();
     for (std::size_t i = 0; i < batch.size(); ++i)

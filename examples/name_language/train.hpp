@@ -54,7 +54,7 @@ struct TrainOptions {
   ScheduleFlags schedule = exponential_schedule();  // --schedule, --warmup, --lr-floor
   double lr_decay = 0.92;    // exponential schedule: lr multiplied by this after every epoch
   double momentum = 0.9;     // sgd only
-  double weight_decay = 0;
+  double weight_decay = 0.1;  // decoupled (AdamW); keeps the n-gram member from overfitting early
   double clip = 5.0;         // max gradient norm; 0: off
   ClassWeights weights = ClassWeights::None;
   double label_smoothing = 0;  // of the cross-entropy's targets, as PyTorch's
