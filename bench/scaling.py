@@ -58,7 +58,8 @@ def measure(example, processes, args, work, bucket=None):
                    OMPI_MCA_mca_base_env_list="TAPEGRAD_DP_BUCKET_BYTES;TAPEGRAD_DP_OVERLAP")
     if example == "name_language":
         out = run(processes, [args.build + "/examples/name_language", "train", "--data", args.names,
-                              "--epochs", str(args.epochs), "--threads", "1"], out_dir, env)
+                              "--epochs", str(args.epochs), "--threads", "1",
+                              *args.name_flags.split()], out_dir, env)
         value, kilo = RATE.search(out).groups()
         rate = float(value) * (1000 if kilo else 1)
     else:
@@ -78,6 +79,8 @@ def main():
     p.add_argument("--text", help="English text for baby_lm (default: Vim's user manual)")
     p.add_argument("--text-bytes", type=int, default=200_000)
     p.add_argument("--epochs", type=int, default=3, help="name_language epochs per run")
+    p.add_argument("--name-flags", default="", help="more flags for name_language train "
+                                                   "(e.g. \"--ngrams 0\")")
     p.add_argument("--processes", default="1,2,3")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--examples", default="name_language,baby_lm")
