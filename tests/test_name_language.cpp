@@ -458,6 +458,16 @@ TEST_CASE("CLI: bad input is one line on stderr, exit code 2, nothing overwritte
   expect_error({"train", "--epochs", "-3"}, "--epochs");
   expect_error({"train", "--bogus"}, "--bogus");
   expect_error({}, "subcommand");
+  {
+    // 300 distinct characters: the codes of their 8-grams would overflow int64.
+    fs::create_directories(dir.path / "wide");
+    std::string a, b;
+    for (char32_t c = 0x4E00; c < 0x4E00 + 300; ++c) (c % 2 ? a : b) += encode_utf8(c) + "\n";
+    write_text(dir.path / "wide" / "A.txt", a);
+    write_text(dir.path / "wide" / "B.txt", b);
+    expect_error({"train", "--data", "wide", "--charset", "unicode", "--ngrams", "8"},
+                 "--ngrams 8: the codes of 8-grams over the ");
+  }
   CHECK(!fs::exists(dir.path / "runs"));  // no failed run left a folder behind
 
   write_text(dir.path / "corrupt.npz", "PK\x03\x04 this is not really a zip archive");

@@ -169,6 +169,10 @@ int run_train(const TrainArgs& a) {
   config.charset = charset;
   config.labels = data.labels;
   config.vocabulary = Vocabulary::for_charset(charset, names_of(data, split.train));
+  if (a.ngrams > 0 && !ngram_codes_fit(config.vocabulary.size(), a.ngrams))
+    throw Error(fmt::format("--ngrams {}: the codes of {}-grams over the {} characters of the "
+                            "training names overflow 64 bits; give a shorter longest n-gram",
+                            a.ngrams, a.ngrams, config.vocabulary.size()));
   // Refused before anything is allocated: the tape keeps, per batch, about (gates + 2) floats per
   // hidden unit, layer, direction and character (names are at most kMaxNameBytes long).
   const double gates = double(nn::gate_count(nn::parse_cell_kind(a.model)));

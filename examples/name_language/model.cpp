@@ -83,13 +83,6 @@ std::string shortened(const std::string& text) {
   return text.size() <= 40 ? text : text.substr(0, 37) + "...";
 }
 
-// Whether every n-gram code, below (longest + 1) * R^longest with R = vocabulary + 2, fits in an
-// int64 (the ONNX export computes the codes in int64 too).
-bool ngram_codes_fit(std::size_t vocabulary, std::size_t longest) {
-  const double radix = double(vocabulary) + 2;
-  return std::log2(double(longest) + 1) + double(longest) * std::log2(radix) < 62;
-}
-
 std::string describe_char(char32_t c) {
   if (c > 0x20 && c != 0x7F && !(c >= 0x80 && c < 0xA0)) return "'" + encode_utf8(c) + "'";
   return fmt::format("U+{:04X}", static_cast<std::uint32_t>(c));
@@ -201,6 +194,12 @@ std::string describe(const ModelConfig& c) {
                      c.embedding ? fmt::format("embedding {}", c.embedding) : "one-hot input",
                      c.vocabulary.size(), to_string(c.charset), ngrams, c.labels.size(),
                      c.prior_shift > 0 ? fmt::format(", prior shift {}", c.prior_shift) : "");
+}
+
+bool ngram_codes_fit(std::size_t vocabulary, std::size_t longest) {
+  // Every code is below (longest + 1) * R^longest, R = vocabulary + 2.
+  const double radix = double(vocabulary) + 2;
+  return std::log2(double(longest) + 1) + double(longest) * std::log2(radix) < 62;
 }
 
 double parameter_estimate(const ModelConfig& c) {

@@ -66,6 +66,9 @@ struct NgramRows {
 };
 NgramRows ngram_rows(const Batch& batch, std::size_t vocabulary, std::size_t longest,
                      std::size_t buckets);
+// Whether the codes of 1- to `longest`-grams over `vocabulary` characters fit in an int64 (the
+// ONNX export computes them in int64 too); ngram_rows and NameClassifier refuse those that don't.
+bool ngram_codes_fit(std::size_t vocabulary, std::size_t longest);
 
 class NameClassifier : public nn::Module {
  public:
