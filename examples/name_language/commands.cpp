@@ -199,7 +199,9 @@ int run_train(const TrainArgs& a) {
                                    : describe(o.schedule);
   std::printf("training: %s lr %g (%s), batch %zu, up to %zu epochs%s, class weights %s%s, "
               "sampling %s, dropout %g, weight decay %g, clip %g\n",
-              o.optimizer.c_str(), o.lr, schedule.c_str(), o.batch, o.epochs,
+              // make_optimizer's choice: Adam with weight decay is AdamW (decoupled).
+              o.optimizer == "adam" && o.weight_decay > 0 ? "adamw" : o.optimizer.c_str(), o.lr,
+              schedule.c_str(), o.batch, o.epochs,
               a.run.time_limit > 0
                   ? fmt::format(" or {}", tg::train::format_duration(a.run.time_limit)).c_str()
                   : "",
