@@ -49,16 +49,15 @@ std::string export_ngram_member(onnx::Graph& g, const NameClassifier& model, con
   const ModelConfig& c = model.config();
   const auto V = static_cast<std::int64_t>(c.vocabulary.size());
   const auto N = static_cast<std::int64_t>(c.ngrams);
-  const std::string zero_column = mul(g, slice(g, ids, 1, 0, 1), g.int64s({0}, "zero"));  // [B, 1]
+  const std::string zero = g.int64s({0}, "zero"), one = g.int64s({1}, "one");
+  const std::string zero_column = mul(g, slice(g, ids, 1, 0, 1), zero);  // [B, 1]
   std::vector<std::string> parts{add(g, zero_column, g.int64s({V}, "start_mark")), ids};
   for (std::int64_t k = 0; k < N; ++k) parts.push_back(zero_column);  // room for the last window
   const std::string padded = concat(g, parts, 1);  // [B, E], E = T + 1 + N
   const std::string position =  // 0, 1, ... along each row
-      sub(g, g.op("CumSum", {add(g, mul(g, padded, g.int64s({0}, "zero")), g.int64s({1}, "one")),
-                             g.int64s({1}, "axis")}),
-          g.int64s({1}, "one"));
+      sub(g, g.op("CumSum", {add(g, mul(g, padded, zero), one), g.int64s({1}, "axis")}), one);
   const std::string length_column = unsqueeze(g, lengths, {1});  // [B, 1]
-  const std::string at_end = g.op("Equal", {position, add(g, length_column, g.int64s({1}, "one"))});
+  const std::string at_end = g.op("Equal", {position, add(g, length_column, one)});
   const std::string marked = where(g, at_end, g.int64s({V + 1}, "end_mark"), padded);
   // The windows start at 0 .. T + 1: W = E - N + 1 columns.
   const auto window = [&](std::int64_t first) {
@@ -74,19 +73,18 @@ std::string export_ngram_member(onnx::Graph& g, const NameClassifier& model, con
   const auto rows = static_cast<std::int64_t>(c.ngram_buckets) + 1;
   const std::string scaled = g.initializer("ngram_table", table,
                                            {rows, static_cast<std::int64_t>(c.labels.size())});
+  const std::string radix = g.int64s({V + 2}, "radix");
+  const std::string buckets = g.int64s({static_cast<std::int64_t>(c.ngram_buckets)}, "buckets");
   std::string total, count;
   for (std::int64_t n = 1; n <= N; ++n) {
     std::string code = g.int64s({n}, "n");
-    for (std::int64_t j = 0; j < n; ++j)
-      code = add(g, mul(g, code, g.int64s({V + 2}, "radix")), window(j));
-    const auto buckets = static_cast<std::int64_t>(c.ngram_buckets);
-    const std::string row =
-        add(g, g.op("Mod", {code, g.int64s({buckets}, "buckets")}), g.int64s({1}, "one"));
+    for (std::int64_t j = 0; j < n; ++j) code = add(g, mul(g, code, radix), window(j));
+    const std::string row = add(g, g.op("Mod", {code, buckets}), one);
     // Window i holds an n-gram of the name when i + n <= L + 2.
     const std::string last = add(g, length_column, g.int64s({3 - n}, "last"));  // L + 3 - n
     const std::string inside = g.op("Less", {window_position, last});
     const std::string summed =
-        reduce_sum(g, gather(g, scaled, where(g, inside, row, g.int64s({0}, "zero"))), {1}, false);
+        reduce_sum(g, gather(g, scaled, where(g, inside, row, zero)), {1}, false);
     const std::string grams = g.op("Relu", {cast(g, last, ElementType::Float)});  // [B, 1]
     total = total.empty() ? summed : add(g, total, summed);
     count = count.empty() ? grams : add(g, count, grams);

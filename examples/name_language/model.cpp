@@ -147,10 +147,6 @@ ModelConfig config_from_meta(const std::map<std::string, std::string>& meta,
     throw Error(fmt::format("{}: {}", path, e.what()));
   }
   check_vocabulary(c.charset, c.vocabulary, path);
-  if (c.ngrams > 0 && !ngram_codes_fit(c.vocabulary.size(), c.ngrams))
-    throw Error(fmt::format("{}: meta.ngrams is {}: the codes of {}-grams of {} characters "
-                            "overflow",
-                            path, c.ngrams, c.ngrams, c.vocabulary.size()));
   c.labels = split_lines(read.text("labels"));
   if (c.labels.size() < 2 || std::find(c.labels.begin(), c.labels.end(), "") != c.labels.end())
     throw Error(fmt::format("{}: meta.labels holds {} language names (expected two or more)", path,
@@ -224,10 +220,10 @@ NgramRows ngram_rows(const Batch& batch, std::size_t vocabulary, std::size_t lon
   NgramRows out;
   for (std::size_t b = 0; b < B; ++b) {
     const std::size_t marked = batch.lengths[b] + 2;
-    double count = 0;
-    for (std::size_t n = 1; n <= longest && n <= marked; ++n) count += double(marked - n + 1);
-    out.counts.push_back(count);
-    widest = std::max(widest, static_cast<std::size_t>(count));
+    std::size_t count = 0;
+    for (std::size_t n = 1; n <= longest && n <= marked; ++n) count += marked - n + 1;
+    out.counts.push_back(double(count));
+    widest = std::max(widest, count);
   }
   std::vector<std::int64_t> rows(B * widest, NgramRows::kPadding);
   std::vector<std::int64_t> marked;
@@ -338,7 +334,8 @@ Tensor NameClassifier::combine(const std::vector<Tensor>& logits) const {
     out = sub(logsumexp(stack(log_probs, 0), {0}),
               Tensor::scalar(std::log(double(logits.size())), out.dtype()));
   }
-  return prior_bias_.defined() ? add(out, prior_bias_.to(out.dtype())) : out;
+  if (!prior_bias_.defined()) return out;
+  return add(out, prior_bias_.dtype() == out.dtype() ? prior_bias_ : prior_bias_.to(out.dtype()));
 }
 
 Tensor NameClassifier::forward(const Batch& batch) { return combine(member_logits(batch)); }
