@@ -1,6 +1,6 @@
 // What a resume checks before it continues a run: the same data (its source and fingerprint),
-// a folder that holds a save, a folder no other run holds; each refusal is one line, exit 2,
-// with nothing in the run folder changed.
+// the same settings, a folder that holds a save, a folder no other run holds; each refusal is
+// one line, exit 2, with nothing in the run folder changed.
 #include <catch2/catch.hpp>
 
 #include <signal.h>
@@ -10,6 +10,7 @@
 #include <map>
 #include <string>
 
+#include "tapegrad/nn/npz.hpp"
 #include "tapegrad/train/files.hpp"
 #include "test_support.hpp"
 
@@ -94,6 +95,46 @@ TEST_CASE("resume refuses data that changed since the run started, unless --allo
   }
 }
 
+TEST_CASE("resume refuses settings other than the run's (a build with other defaults)",
+          "[resume][name_language]") {
+  TempDir dir;
+  copy_names(dir.path / "names");
+  start_and_stop(dir.path);
+  const fs::path resume_file = dir.path / "run" / "resume.npz";
+  const std::string resume = std::string(NAME_LANGUAGE_BIN) + " train --resume run";
+
+  SECTION("a value, a setting gone and a setting new: each named, nothing changed") {
+    // As if an older build had started the run: --hidden 16 where this one replays 8, a
+    // --gone this build lacks, no --ngrams.
+    tg::nn::Archive archive = tg::nn::load_npz(resume_file.string());
+    REQUIRE(archive.strings.at("setting.--hidden") == "8");
+    REQUIRE(archive.strings.count("setting.--ngrams") == 1);
+    archive.strings["setting.--hidden"] = "16";
+    archive.strings["setting.--gone"] = "1";
+    archive.strings.erase("setting.--ngrams");
+    tg::nn::save_npz(resume_file.string(), archive);
+    const auto saved = run_files(dir.path / "run");
+    const RunResult r = run_shell(resume, dir.path);
+    CHECK(r.code == 2);
+    CHECK(r.err == "name_language: error: run folder 'run' would resume with other settings than "
+                   "it started with (--gone 1 when it started, none now; --hidden 16 when it "
+                   "started, 8 now; --ngrams none when it started, 5 now): resume it with the "
+                   "build that started it, or start a new run\n");
+    CHECK(run_files(dir.path / "run") == saved);
+  }
+  SECTION("a run saved without settings resumes, with a warning") {
+    tg::nn::Archive archive = tg::nn::load_npz(resume_file.string());
+    for (auto it = archive.strings.begin(); it != archive.strings.end();)
+      it = it->first.rfind("setting.", 0) == 0 ? archive.strings.erase(it) : std::next(it);
+    tg::nn::save_npz(resume_file.string(), archive);
+    const RunResult r = run_shell(resume, dir.path);
+    INFO(r.err);
+    CHECK(r.code == 0);
+    CHECK_THAT(r.err, Catch::Contains("warning: run folder 'run' records no settings (an older "
+                                      "build saved it): resumed with this build's, unchecked"));
+  }
+}
+
 TEST_CASE("baby_lm --resume refuses an edited corpus", "[resume][baby_lm]") {
   TempDir dir;
   write_text(dir.path / "corpus.txt", read_text(fs::path(TAPEGRAD_SOURCE_DIR) / "data/baby/phrases.txt"));
@@ -132,15 +173,19 @@ TEST_CASE("a run killed during its first save: --resume says to start again, and
           "the folder", "[resume][run folder]") {
   TempDir dir;
   copy_names(dir.path / "names");
+  const RunResult nowhere = run_shell(std::string(NAME_LANGUAGE_BIN) + " train --resume run", dir.path);
+  CHECK(nowhere.code == 2);
+  CHECK(nowhere.err == "name_language: error: --resume: run folder 'run' does not exist (or is "
+                       "not a folder)\n");
   // What a kill in the middle of the first resume.npz leaves: the lock and the save's temporary.
   fs::create_directories(dir.path / "run");
   write_text(dir.path / "run" / ".lock", "12345");
   write_text(dir.path / "run" / "resume.npz.tmp-12345-1", "PK\x03\x04 half a file");
   const RunResult resumed = run_shell(std::string(NAME_LANGUAGE_BIN) + " train --resume run", dir.path);
   CHECK(resumed.code == 2);
-  CHECK(resumed.err == "name_language: error: --resume: 'run' was stopped before its first save, "
-                       "so there is nothing to resume; start the run again with this folder as "
-                       "its run folder (--out): it is reused as it is\n");
+  CHECK(resumed.err == "name_language: error: --resume: run folder 'run' was stopped before its "
+                       "first save, so there is nothing to resume; start the run again with this "
+                       "folder as its run folder: it is reused as it is\n");
   const RunResult again = run_shell(kNames + " --out run", dir.path);
   INFO(again.err);
   CHECK(again.code == 0);

@@ -252,6 +252,47 @@ TEST_CASE("the Trainer's run folder: files, refusals, resume after a signal", "[
   CHECK(weights_of(r.model) == weights_of(whole.model));
 }
 
+TEST_CASE("a run resumes only under the settings it started with", "[train]") {
+  TempDir dir;
+  const fs::path run = dir.path / "run";
+  const train::Settings started = {{"lr", "0.1"}, {"layers", "2"}, {"note", ""}};
+  const auto options = [&](const train::Settings& settings) {
+    return quiet().max_epochs(3).run_dir(run).program("t").settings(settings);
+  };
+  {
+    Setup s;
+    train::Trainer trainer(s.model, s.sgd, options(started));
+    trainer.track("shuffle", s.shuffle);
+    std::size_t steps = 0;
+    auto step = s.step();
+    CHECK_THROWS_AS(trainer.fit(s.plan(),
+                                [&](const train::Batch& b) {
+                                  if (++steps == 3) std::raise(SIGINT);
+                                  return step(b);
+                                }),
+                    train::Interrupted);
+  }
+  const auto resume = [&](const train::Settings& settings) {
+    Setup r;
+    train::Trainer trainer(r.model, r.sgd, options(settings).resume(true));
+    trainer.track("shuffle", r.shuffle);
+    trainer.fit(r.plan(), r.step());
+    return weights_of(r.model);
+  };
+  CHECK_THROWS_WITH(resume({{"lr", "0.2"}, {"layers", "2"}, {"dropout", "0"}}),
+                    "run folder '" + run.string() + "' would resume with other settings than it "
+                    "started with (dropout none when it started, 0 now; lr 0.1 when it started, "
+                    "0.2 now): resume it with the build that started it, or start a new run");
+  CHECK_THROWS_WITH(resume({{"lr", "0.1"}}), Catch::Contains("(layers 2 when it started, none now)"));
+  // An empty value is no setting (an npz text cannot be empty): {"note", ""} is left out alike.
+  const auto resumed = resume({{"lr", "0.1"}, {"layers", "2"}});
+  Setup whole;
+  train::Trainer uninterrupted(whole.model, whole.sgd, quiet().max_epochs(3));
+  uninterrupted.track("shuffle", whole.shuffle);
+  uninterrupted.fit(whole.plan(), whole.step());
+  CHECK(resumed == weights_of(whole.model));
+}
+
 TEST_CASE("validation every N steps, and a tracked Stateful object", "[train]") {
   struct Counter : train::Stateful {
     double total = 0;

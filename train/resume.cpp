@@ -178,7 +178,7 @@ ResumeState ResumeState::load(const fs::path& run, const std::string& example) {
   const fs::path path = run / kResumeFile;
   std::error_code ec;
   if (!fs::is_directory(run, ec))
-    throw Error("--resume: " + quoted(run) + " is not a run folder");
+    throw Error("run folder " + quoted(run) + " does not exist (or is not a folder)");
   if (!fs::exists(path, ec)) {
     // A run killed during its first save leaves its lock and that save's temporary file: a new
     // run reuses such a folder as it is (claim_run_dir removes the temporary file).
@@ -188,10 +188,10 @@ ResumeState ResumeState::load(const fs::path& run, const std::string& example) {
       if (name != ".lock" && !is_temporary_file(name)) only_lock_and_temporaries = false;
     }
     if (only_lock_and_temporaries)
-      throw Error("--resume: " + quoted(run) + " was stopped before its first save, so there is "
-                  "nothing to resume; start the run again with this folder as its run folder "
-                  "(--out): it is reused as it is");
-    throw Error("--resume: " + quoted(run) + " holds no " + kResumeFile +
+      throw Error("run folder " + quoted(run) + " was stopped before its first save, so there "
+                  "is nothing to resume; start the run again with this folder as its run folder: "
+                  "it is reused as it is");
+    throw Error("run folder " + quoted(run) + " holds no " + kResumeFile +
                 " (not a run of this version, or it finished before saving one)");
   }
   ResumeState state;
@@ -199,7 +199,7 @@ ResumeState ResumeState::load(const fs::path& run, const std::string& example) {
   state.archive_ = nn::load_npz(path.string());
   const std::string& written_by = state.text(kExampleKey);
   if (written_by != example)
-    throw Error(fmt::format("--resume: {} is a {} run, not a {} one", quoted(run), written_by,
+    throw Error(fmt::format("run folder {} is a {} run, not a {} one", quoted(run), written_by,
                             example));
   return state;
 }
@@ -256,7 +256,7 @@ std::optional<EpochPosition> EpochPosition::get(const ResumeState& state, std::s
   if (p.epoch != state.size("epoch") + 1 || !order_fits ||
       (!p.batch_sizes.empty() &&
        (total != p.order.size() || p.next_batch > p.batch_sizes.size())))
-    throw Error("--resume: the saved position in the stopped epoch is damaged");
+    throw Error(state.path() + ": the saved position in the stopped epoch is damaged");
   return p;
 }
 

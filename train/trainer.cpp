@@ -27,6 +27,8 @@ namespace tg::train {
 
 namespace {
 
+const std::string kSettingPrefix = "setting.";
+
 double now_seconds() {
   using namespace std::chrono;
   return duration<double>(steady_clock::now().time_since_epoch()).count();
@@ -164,6 +166,7 @@ void Trainer::check_same_run(const ResumeState& saved) {
         "(mpirun -np {}), as the global batch, and so the result, depends on it",
         quoted(dir), saved.size("processes"), saved.size("processes") == 1 ? "" : "es",
         processes, saved.size("processes"), saved.size("processes")));
+  check_same_settings(saved);
   for (const auto& [what, now] : options_.same_data()) {
     const std::string key = "data." + what;
     if (!saved.contains(key) || saved.text(key) == now) continue;
@@ -180,6 +183,36 @@ void Trainer::check_same_run(const ResumeState& saved) {
   }
 }
 
+void Trainer::check_same_settings(const ResumeState& saved) {
+  if (options_.settings().empty()) return;
+  const std::map<std::string, std::string> then = saved.texts(kSettingPrefix);
+  const auto& dir = options_.run_dir();
+  if (then.empty()) {
+    print_warning(fmt::format("run folder {} records no settings (an older build saved it): "
+                              "resumed with this build's, unchecked",
+                              quoted(dir)));
+    return;
+  }
+  std::map<std::string, std::string> now;
+  for (const auto& [name, value] : options_.settings())
+    if (!value.empty()) now[name] = value;  // saved likewise: an npz text is never empty
+  std::vector<std::string> differences;
+  const auto shown = [](const std::string* value) { return value ? *value : std::string("none"); };
+  std::map<std::string, std::pair<const std::string*, const std::string*>> both;
+  for (const auto& [name, value] : then) both[name].first = &value;
+  for (const auto& [name, value] : now) both[name].second = &value;
+  for (const auto& [name, values] : both) {
+    const auto& [before, after] = values;
+    if (before && after && *before == *after) continue;
+    differences.push_back(fmt::format("{} {} when it started, {} now", name, shown(before),
+                                      shown(after)));
+  }
+  if (differences.empty()) return;
+  throw Error(fmt::format("run folder {} would resume with other settings than it started with "
+                          "({}): resume it with the build that started it, or start a new run",
+                          quoted(dir), fmt::join(differences, "; ")));
+}
+
 void Trainer::save_point(bool finished, const Loop* position) {
   if (options_.run_dir().empty()) return;
   ResumeState s;
@@ -187,6 +220,8 @@ void Trainer::save_point(bool finished, const Loop* position) {
   s.put("finished", finished ? "1" : "0");
   s.put_size("processes", static_cast<std::size_t>(parallel().size()));
   for (const auto& [what, value] : options_.same_data()) s.put("data." + what, value);
+  for (const auto& [name, value] : options_.settings())
+    if (!value.empty()) s.put(kSettingPrefix + name, value);
   s.put_size("epoch", epoch_);
   s.put_size("step", step_);
   s.put_number("train_seconds", train_seconds_);

@@ -80,7 +80,13 @@ std::vector<std::string> resume_command_line(int argc, char** argv, const std::s
   if (args.size() != used + 1 + (allow_data_change ? 1 : 0) || args[0] != "train")
     throw UsageError("--resume: give only `train --resume RUN` (and --allow-data-change); the "
                      "other flags are the run's own (see --help)");
-  const tg::train::ResumeState state = tg::train::ResumeState::load(run, example);
+  const tg::train::ResumeState state = [&] {
+    try {
+      return tg::train::ResumeState::load(run, example);
+    } catch (const Error& e) {
+      throw Error(std::string("--resume: ") + e.what());
+    }
+  }();
   std::vector<std::string> out{argv[0]};
   try {
     for (std::string& a : tg::train::decode_args(state.run_args())) out.push_back(std::move(a));

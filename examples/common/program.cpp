@@ -60,7 +60,7 @@ CLI::App& Program::add_export_command(const std::string& description, ExportArgs
 int Program::run(int argc, char** argv) {
   if (train_) {
     add_run_flags(*train_, *train_flags_, name_, train_out_receives_);
-    parse_with_resume(*app_, argc, argv, name_, *train_flags_);
+    parse_with_resume(*app_, *train_, argc, argv, name_, *train_flags_);
   } else {
     parse_args(*app_, argc, argv);
   }

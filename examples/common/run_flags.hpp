@@ -23,6 +23,8 @@ struct RunFlags {
   bool allow_data_change = false;  // resume on data that differs from the run's
   double time_limit = 0;  // seconds of training; 0: none
   std::string started_args;  // how the run was started (resume_command_line fills it)
+  // Every other option of `train` with its value after parsing (parse_with_resume fills it).
+  tg::train::Settings settings;
 };
 
 // Adds --out (whose help says what the folder receives, e.g. "the checkpoint, metrics.csv and
@@ -72,8 +74,10 @@ tg::train::TrainerOptions trainer_options(const RunFlags& flags, const std::stri
 tg::train::DataFacts data_facts(const std::string& source, const std::string& summary,
                                 const tg::train::Fingerprint& read);
 
-// Parses argv (or, for `train --resume RUN`, the run's recorded arguments) into `app`.
-void parse_with_resume(CLI::App& app, int argc, char** argv, const std::string& program,
-                       RunFlags& flags);
+// Parses argv (or, for `train --resume RUN`, the run's recorded arguments) into `app`; when
+// `train` (a subcommand of app) is the command given, records its options' values in
+// flags.settings.
+void parse_with_resume(CLI::App& app, CLI::App& train, int argc, char** argv,
+                       const std::string& program, RunFlags& flags);
 
 }  // namespace tg::examples

@@ -62,6 +62,9 @@ class ResumeState {
   // The arguments set_run recorded.
   const std::string& run_args() const;
 
+  // The file it was read from ("resume.npz" for one being written), for messages.
+  const std::string& path() const { return path_; }
+
   // Writes <run>/resume.npz atomically.
   void save(const std::filesystem::path& run) const;
   // Reads <run>/resume.npz; refuses a folder without one, or one of another example.

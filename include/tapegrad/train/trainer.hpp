@@ -41,6 +41,8 @@ using Logs = std::map<std::string, double>;
 enum class Split { Contiguous, Strided };
 
 using DataFacts = std::vector<std::pair<std::string, std::string>>;
+// {name, value} pairs: how a run is configured (TrainerOptions::settings).
+using Settings = std::vector<std::pair<std::string, std::string>>;
 
 // Where progress and messages go (a name, so that TG_ARG's `const T&` is a const pointer).
 using OutputStream = std::FILE*;
@@ -74,6 +76,12 @@ class TrainerOptions {
   TG_ARG(std::string, program) = "tapegrad";
   // How the run was started, recorded in resume.npz (a program's `--resume RUN` reads it back).
   TG_ARG(std::string, command_line);
+  // What the run trains with, {name, value}: e.g. every command-line option with its value after
+  // parsing, defaults included. Saved in resume.npz; fit refuses to resume under other settings
+  // (a value changed, a setting new or gone), in one line naming each difference, since a build
+  // with other defaults would otherwise continue the run with them, silently. A run saved without
+  // settings (by an older build) resumes with a warning that they could not be checked.
+  TG_ARG(Settings, settings);
   // The command that resumes, for the line printed when a signal stops the run: "<hint> '<run>'".
   TG_ARG(std::string, resume_hint) = "resume with run_dir and resume(true):";
   TG_ARG(std::string, divergence_hint) = "try a smaller learning rate or gradient clipping";
@@ -177,6 +185,7 @@ class Trainer {
   struct Loop;
   void open();
   void check_same_run(const ResumeState& saved);
+  void check_same_settings(const ResumeState& saved);
   void save_point(bool finished, const Loop* position);
   void load_point(Loop& loop);
 
