@@ -147,9 +147,15 @@ std::atomic<int> g_float32_provider{int(Float32Provider::Auto)};
 // on oneDNN (hidden 128 and 512); at batch 256 the two are within noise of each other, and the
 // products over all steps (unprepared, thousands of rows) are as fast or faster on OpenBLAS. So:
 // prepared B, at most 64 rows, and a product OpenBLAS would run on one thread (oneDNN's run on
-// one, see dnnl_product; the comparison was made at one thread).
+// one, see dnnl_product; the comparison was made at one thread). That win is AVX-512's: on a CPU
+// without it (AMD Zen 3, AVX2) the same step products ran 0.61-1.15x OpenBLAS's Zen kernel and a
+// 2 x 512 LSTM step 1.13x slower, so there float32 stays on OpenBLAS.
 bool dnnl_wins_float32(int m, int n, int k, bool prepared_b) {
-  return prepared_b && m <= 64 && threads_for(m, n, k) == 1;
+  static const bool avx512 = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") != 0;
+  }();
+  return avx512 && prepared_b && m <= 64 && threads_for(m, n, k) == 1;
 }
 
 enum class Route { OpenBlas, DnnlFloat32, DnnlBf16 };
@@ -265,6 +271,8 @@ void set_float32_provider(Float32Provider provider) {
 Float32Provider float32_provider() {
   return Float32Provider(g_float32_provider.load(std::memory_order_relaxed));
 }
+
+bool onednn_available() { return dnnl_matmul::available(); }
 
 bool bf16_supported() {
   static const bool supported = dnnl_matmul::available() && !dnnl_matmul::bf16_family().empty();

@@ -18,6 +18,7 @@ namespace tg::testing {
 inline const char* const kNeedsShared = "shared";  // ../shared/data beside the checkout
 inline const char* const kNeedsNumpy = "numpy";    // /usr/bin/python3 with numpy
 inline const char* const kNeedsBf16 = "bf16";  // oneDNN, and AMX or AVX512-BF16 in the CPU
+inline const char* const kNeedsOneDnn = "onednn";  // a build with oneDNN (libdnnl-dev)
 
 // Whether `requirement` is listed in TAPEGRAD_REQUIRE.
 bool required(const std::string& requirement);

@@ -214,7 +214,7 @@ TEST_CASE("bf16 Linear and matmul: within tolerance, float32 gradients", "[autoc
 }
 
 TEST_CASE("oneDNN float32 products agree with OpenBLAS", "[autocast]") {
-  if (!blas::bf16_supported()) TG_SKIP(tg::testing::kNeedsBf16, "no oneDNN here: " + blas::describe());
+  if (!blas::onednn_available()) TG_SKIP(tg::testing::kNeedsOneDnn, "no oneDNN here: " + blas::describe());
   blas::set_float32_provider(blas::Float32Provider::OpenBlas);
   const Run openblas = lstm_step(DType::Float32, plain, plain);
   blas::set_float32_provider(blas::Float32Provider::OneDnn);

@@ -49,6 +49,9 @@ enum class Float32Provider { Auto, OpenBlas, OneDnn };
 void set_float32_provider(Float32Provider provider);
 Float32Provider float32_provider();
 
+// True when this build has oneDNN (libdnnl-dev at configure): float32 products go to it where
+// it is the faster (Float32Provider::Auto), bf16 ones where the CPU has bf16 units.
+bool onednn_available();
 // True when bf16 products run as such: built with oneDNN, on a CPU with AMX or AVX512-BF16.
 bool bf16_supported();
 // "AMX", "AVX512-BF16", or "float32 fallback" (no bf16 units or no oneDNN).
