@@ -70,6 +70,9 @@ TEST_CASE("loader trims, skips blanks, removes duplicate pairs, keeps multi-lang
   CHECK(d.stats.blank == 2);
   CHECK(d.stats.multi_label == 1);
   CHECK(d.class_counts() == std::vector<std::size_t>{3, 2});
+  // Encoded, each example knows every language of its name.
+  const EncodedSet set = encode_examples(d, {3, 1, 0}, Vocabulary::for_charset(Charset::Ascii, {}));
+  CHECK(set.languages == std::vector<std::vector<std::size_t>>{{0, 1}, {0}, {0, 1}});
 }
 
 TEST_CASE("loader folds to ASCII by default and keeps code points (NFC) with unicode",
@@ -273,6 +276,19 @@ TEST_CASE("evaluation: accuracy, macro accuracy, precision and recall", "[name_l
   CHECK(contains(table, "true \\ predicted   Aa  Bb  Cc\n"));
   CHECK(contains(table, "\nAa                  6   1   1\n"));
   CHECK(contains(per_class_table(e, labels), "Bb              2      50.0%   50.0%"));
+  CHECK(summary_line(e) == "accuracy 70.0% (7/10), macro accuracy 62.5%, loss 0.0000");
+
+  // Names of several languages: a prediction of one of the name's other languages is wrong for
+  // accuracy, right for the any-language reading, which the summary then adds.
+  e.add(1, 0, {1, 0});  // wrong, but the data list the name under class 0 too
+  e.add(1, 2, {1, 0});  // wrong either way
+  e.add(2, 2, {2, 1});  // right
+  CHECK(e.accuracy() == Approx(8.0 / 13));
+  CHECK(e.any_language_accuracy() == Approx(9.0 / 13));
+  CHECK(e.multi_language() == 3);
+  CHECK(summary_line(e) == "accuracy 61.5% (8/13), macro accuracy 66.7%, loss 0.0000; 69.2% with "
+                           "a name's other languages counted right (3 names of several "
+                           "languages)");
 }
 
 TEST_CASE("model: logits per name, padding does not change a name's result, metadata round trip",

@@ -235,7 +235,10 @@ Batch make_batch(const std::vector<std::vector<std::int64_t>>& encoded,
 EncodedSet encode_examples(const Dataset& data, const std::vector<std::size_t>& part,
                            const Vocabulary& vocab) {
   EncodedSet set;
+  std::map<std::string, std::vector<std::size_t>> languages_of_name;
+  for (const Example& e : data.examples) languages_of_name[e.name].push_back(e.label);
   for (std::size_t i : part) {
+    set.languages.push_back(languages_of_name.at(data.examples[i].name));
     std::vector<std::int64_t> ids;
     for (char32_t c : decode_utf8(data.examples[i].name)) ids.push_back(vocab.id(c));
     set.ids.push_back(std::move(ids));

@@ -112,6 +112,9 @@ Batch make_batch(const std::vector<std::vector<std::int64_t>>& encoded,
 struct EncodedSet {
   std::vector<std::vector<std::int64_t>> ids;
   std::vector<std::int64_t> labels;
+  // Every language the data list each name under, its own label among them ("Smith": English
+  // and Scottish): a name of several languages has no single right answer.
+  std::vector<std::vector<std::size_t>> languages;
   std::size_t size() const { return labels.size(); }
 };
 EncodedSet encode_examples(const Dataset& data, const std::vector<std::size_t>& part,

@@ -38,10 +38,19 @@ std::string percent(double v) { return std::isnan(v) ? "-" : fmt::format("{:.1f}
 
 Evaluation::Evaluation(std::size_t classes) : classes_(classes), matrix_(classes * classes, 0) {}
 
-void Evaluation::add(std::size_t truth, std::size_t predicted) {
+void Evaluation::add(std::size_t truth, std::size_t predicted) { add(truth, predicted, {truth}); }
+
+void Evaluation::add(std::size_t truth, std::size_t predicted,
+                     const std::vector<std::size_t>& languages) {
   ++matrix_.at(truth * classes_ + predicted);
   ++count_;
+  if (predicted == truth ||
+      std::find(languages.begin(), languages.end(), predicted) != languages.end())
+    ++any_language_correct_;
+  if (languages.size() > 1) ++multi_language_;
 }
+
+double Evaluation::any_language_accuracy() const { return ratio(any_language_correct_, count_); }
 
 std::size_t Evaluation::at(std::size_t truth, std::size_t pred) const {
   return matrix_.at(truth * classes_ + pred);
@@ -114,7 +123,8 @@ Evaluation evaluate(NameClassifier& model, const EncodedSet& set, std::size_t ba
     for (std::size_t b = 0; b < batch.size(); ++b) {
       const float* row = l + b * C;
       e.add(static_cast<std::size_t>(batch.labels[b]),
-            static_cast<std::size_t>(std::max_element(row, row + C) - row));
+            static_cast<std::size_t>(std::max_element(row, row + C) - row),
+            set.languages.at(positions[b]));
     }
   }
   e.loss = set.size() ? loss_sum / static_cast<double>(set.size()) : kNaN;
@@ -187,8 +197,14 @@ std::string confusion_table(const Evaluation& e, const std::vector<std::string>&
 std::string summary_line(const Evaluation& e) {
   std::size_t correct = 0;
   for (std::size_t c = 0; c < e.classes(); ++c) correct += e.at(c, c);
-  return fmt::format("accuracy {} ({}/{}), macro accuracy {}, loss {:.4f}", percent(e.accuracy()),
-                     correct, e.count(), percent(e.macro_accuracy()), e.loss);
+  std::string line = fmt::format("accuracy {} ({}/{}), macro accuracy {}, loss {:.4f}",
+                                 percent(e.accuracy()), correct, e.count(),
+                                 percent(e.macro_accuracy()), e.loss);
+  if (e.multi_language() > 0)
+    line += fmt::format("; {} with a name's other languages counted right ({} names of several "
+                        "languages)",
+                        percent(e.any_language_accuracy()), e.multi_language());
+  return line;
 }
 
 }  // namespace tg::examples::names
