@@ -118,8 +118,9 @@ TEST_CASE("resume refuses settings other than the run's (a build with other defa
     CHECK(r.code == 2);
     CHECK(r.err == "name_language: error: run folder 'run' would resume with other settings than "
                    "it started with (--gone 1 when it started, none now; --hidden 16 when it "
-                   "started, 8 now; --ngrams none when it started, 5 now): resume it with the "
-                   "build that started it, or start a new run\n");
+                   "started, 8 now; --ngrams none when it started, 5 now): defaults differ "
+                   "between builds, and some between machines; resume it with the build and on "
+                   "the kind of machine that started it, or start a new run\n");
     CHECK(run_files(dir.path / "run") == saved);
   }
   SECTION("a run saved without settings resumes, with a warning") {

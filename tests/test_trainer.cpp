@@ -282,7 +282,9 @@ TEST_CASE("a run resumes only under the settings it started with", "[train]") {
   CHECK_THROWS_WITH(resume({{"lr", "0.2"}, {"layers", "2"}, {"dropout", "0"}}),
                     "run folder '" + run.string() + "' would resume with other settings than it "
                     "started with (dropout none when it started, 0 now; lr 0.1 when it started, "
-                    "0.2 now): resume it with the build that started it, or start a new run");
+                    "0.2 now): defaults differ between builds, and some between machines; resume it "
+                    "with the build and on the kind of machine that started it, or start a new "
+                    "run");
   CHECK_THROWS_WITH(resume({{"lr", "0.1"}}), Catch::Contains("(layers 2 when it started, none now)"));
   // An empty value is no setting (an npz text cannot be empty): {"note", ""} is left out alike.
   const auto resumed = resume({{"lr", "0.1"}, {"layers", "2"}});

@@ -234,9 +234,10 @@ TEST_CASE("name_language --schedule cosine: the learning rate reaches the floor 
   CHECK(column(cosine[3], "lr") == Approx(0.0002).epsilon(1e-9));
 }
 
-// Stateful mode's own defaults (baby_lm::stateful_defaults): the flags left out take them (256
-// units under a --time-limit of 150 s, 768 with dropout 0.4 from 450 s), the ones given keep
-// their values, and window mode keeps the seed's.
+// Stateful mode's own defaults (baby_lm::stateful_defaults): the flags left out take them (with
+// bf16 products 256 units under a --time-limit of 150 s, 768 with dropout 0.4 from 450 s; in
+// float32 128 under 180 s, 256 under 450 s, 768 from 1350 s), the ones given keep their values,
+// and window mode keeps the seed's.
 TEST_CASE("baby_lm --stateful: left-out flags take stateful mode's defaults",
           "[examples][baby_lm][stateful]") {
   TempDir dir;
@@ -254,17 +255,36 @@ TEST_CASE("baby_lm --stateful: left-out flags take stateful mode's defaults",
                                  stateful + " --units 32 --lr 0.01 --schedule constant --out b");
   CHECK_THAT(given.out, Catch::Contains("[8,32,32]") &&
                             Catch::Contains("training: Adam lr 0.01, schedule constant"));
-  // A long budget takes the long-budget recipe: wider, more dropout; given flags still win.
-  const RunResult long_budget =
-      run_in(dir.path, BABY_LM_EXE, stateful + " --time-limit 900 --embed 16 --out d");
-  CHECK_THAT(long_budget.out, Catch::Contains("[8,32,768]") && Catch::Contains("[8,32,16]") &&
-                                  Catch::Contains("dropout 0.4"));
-  const RunResult middle_budget =
-      run_in(dir.path, BABY_LM_EXE, stateful + " --time-limit 449 --out e");
-  CHECK_THAT(middle_budget.out, Catch::Contains("[8,32,512]") && Catch::Contains("dropout 0.2"));
-  const RunResult short_budget =
-      run_in(dir.path, BABY_LM_EXE, stateful + " --time-limit 149 --out f");
-  CHECK_THAT(short_budget.out, Catch::Contains("[8,32,256]") && Catch::Contains("dropout 0.2"));
+  // The budget picks the width, for the precision the products will run in (auto: bf16 where
+  // the CPU has bf16 units); given flags still win.
+  struct Budget {
+    std::string flags, units, dropout;
+  };
+  const std::vector<Budget> budgets =
+      tg::blas::bf16_supported()
+          ? std::vector<Budget>{{"--time-limit 900 --embed 16", "768", "0.4"},
+                                {"--time-limit 449", "512", "0.2"},
+                                {"--time-limit 149", "256", "0.2"}}
+          : std::vector<Budget>{{"--time-limit 900 --embed 16", "512", "0.2"},
+                                {"--time-limit 449", "256", "0.2"},
+                                {"--time-limit 179", "128", "0.2"}};
+  // In float32, on any CPU.
+  const std::vector<Budget> float32 = {
+      {"--precision float32 --time-limit 1350 --embed 16", "768", "0.4"},
+      {"--precision float32 --time-limit 449", "256", "0.2"},
+      {"--precision float32 --time-limit 180", "256", "0.2"},
+      {"--precision float32 --time-limit 179", "128", "0.2"}};
+  int run = 0;
+  for (const auto* list : {&budgets, &float32})
+    for (const Budget& b : *list) {
+      const RunResult r = run_in(dir.path, BABY_LM_EXE,
+                                 stateful + " " + b.flags + " --out budget" + std::to_string(run++));
+      INFO(b.flags);
+      CHECK_THAT(r.out, Catch::Contains("[8,32," + b.units + "]") &&
+                            Catch::Contains("dropout " + b.dropout));
+      if (b.flags.find("--embed 16") != std::string::npos)
+        CHECK_THAT(r.out, Catch::Contains("[8,32,16]"));
+    }
   const RunResult window = run_in(dir.path, BABY_LM_EXE, corpus + " --epochs 1 --out c");
   CHECK_THAT(window.out, Catch::Contains("[32,15,128]") && Catch::Contains("[32,15,32]") &&
                             Catch::Contains("training: Adam lr 0.001, schedule constant"));

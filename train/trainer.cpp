@@ -209,7 +209,9 @@ void Trainer::check_same_settings(const ResumeState& saved) {
   }
   if (differences.empty()) return;
   throw Error(fmt::format("run folder {} would resume with other settings than it started with "
-                          "({}): resume it with the build that started it, or start a new run",
+                          "({}): defaults differ between builds, and some between machines; "
+                          "resume it with the build and on the kind of machine that started it, "
+                          "or start a new run",
                           quoted(dir), fmt::join(differences, "; ")));
 }
 

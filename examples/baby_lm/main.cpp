@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "tapegrad/autograd/autocast.hpp"
+#include "tapegrad/autograd/blas.hpp"
 #include "baby_lm/commands.hpp"
 #include "baby_lm/export.hpp"
 #include "baby_lm/train.hpp"
@@ -71,8 +72,14 @@ void add_sampling_options(CLI::App& cmd, GenerateOptions& g, const char* prompt_
 
 // Stateful mode: each flag the command line left out takes stateful mode's default for the
 // run's time limit (set as if given, so that its checks run).
-void apply_stateful_defaults(CLI::App& train, double time_limit) {
-  for (const auto& [flag, value] : stateful_defaults(time_limit)) {
+void apply_stateful_defaults(CLI::App& train, double time_limit, const std::string& precision) {
+  // The widths depend on whether the products will run in bf16: --precision as given, else
+  // stateful mode's own default (auto).
+  const bool given = train.get_option("--precision")->count() > 0;
+  const bool bf16 = tg::parse_matmul_precision(given ? precision.c_str() : "auto") ==
+                        tg::MatmulPrecision::BFloat16 &&
+                    tg::blas::bf16_supported();
+  for (const auto& [flag, value] : stateful_defaults(time_limit, bf16)) {
     CLI::Option* option = train.get_option(flag);
     if (option->count() > 0) continue;
     option->clear();
@@ -113,7 +120,7 @@ int run(int argc, char** argv) {
       "early stopping on the training loss; --stateful reads the corpus as contiguous "
       "streams with the hidden state carried across batches (truncated BPTT), for long texts.",
       t.run, "model.npz, metrics.csv and loss.svg", [&] {
-        if (t.stateful) apply_stateful_defaults(*train, t.run.time_limit);
+        if (t.stateful) apply_stateful_defaults(*train, t.run.time_limit, precision);
         tg::examples::check_schedule_flags(*train, t.schedule);
         // Training and its evaluations run on this thread, inside the guard (set before the
         // BLAS line, which says whether bf16 runs).
@@ -181,10 +188,15 @@ int run(int argc, char** argv) {
       "stateful mode: the corpus is cut into --batch contiguous streams read --bptt characters "
       "at a time, the hidden state carried (and detached) across batches. Its defaults differ "
       "from the ones shown (window mode's) for a long text and a time budget: " +
-          flags_text(stateful_defaults(0)) +
+          flags_text(stateful_defaults(0, true)) +
           fmt::format("; with --time-limit under {:g}: {}; {:g} or more: {}", kShortBudgetSeconds,
-                      flags_text(stateful_budget_defaults(1)), kLongBudgetSeconds,
-                      flags_text(stateful_budget_defaults(kLongBudgetSeconds))));
+                      flags_text(stateful_budget_defaults(1, true)), kLongBudgetSeconds,
+                      flags_text(stateful_budget_defaults(kLongBudgetSeconds, true))) +
+          fmt::format(". Those budgets are for bf16 products; in float32 (a CPU without AMX or "
+                      "AVX512-BF16, or --precision float32) each is {:g} times longer, and under "
+                      "{:g}: {}",
+                      kFloat32Slowdown, kNarrowBudgetSeconds * kFloat32Slowdown,
+                      flags_text(stateful_budget_defaults(1, false))));
   // A flag of the other mode is refused rather than silently ignored.
   window->excludes(stateful);
   last_step_only->excludes(stateful);

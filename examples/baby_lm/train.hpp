@@ -54,17 +54,23 @@ using FlagValues = std::vector<std::pair<std::string, std::string>>;
 
 // Stateful mode's recipe depends on --time-limit: under kShortBudgetSeconds a narrower model,
 // from kLongBudgetSeconds a wider one with more dropout; without a time limit, the middle one.
+// Those are the budgets with bf16 products; in float32 a model reads about a third as many
+// characters in the same time, so each width's turn comes kFloat32Slowdown times later, and
+// under kNarrowBudgetSeconds (times that) a narrower one still wins.
 inline constexpr double kShortBudgetSeconds = 150;
 inline constexpr double kLongBudgetSeconds = 450;
+inline constexpr double kNarrowBudgetSeconds = 60;
+inline constexpr double kFloat32Slowdown = 3;
 
-// The flags of stateful mode's defaults that depend on a run of `time_limit` seconds (0: none).
-FlagValues stateful_budget_defaults(double time_limit);
+// The flags of stateful mode's defaults that depend on a run of `time_limit` seconds (0: none)
+// whose products run in bf16 or not.
+FlagValues stateful_budget_defaults(double time_limit, bool bf16);
 
 // Stateful mode's defaults for the flags where they differ from window mode's (the seed's Keras
-// model), for a run of `time_limit` seconds: the recipes that gave the best held-out bits/char
-// for 60 s, 300 s and 450-900 s on two cores (bench/README.md, "Learning results for a time
-// budget").
-FlagValues stateful_defaults(double time_limit);
+// model), for a run of `time_limit` seconds, its products in bf16 or not: the recipes that gave
+// the best held-out bits/char for 60 s, 300 s and 450-900 s on two cores (bench/README.md,
+// "Learning results for a time budget").
+FlagValues stateful_defaults(double time_limit, bool bf16);
 
 // Trains as `options` say, printing to stdout; returns the exit code.
 int train(const TrainOptions& options);

@@ -110,6 +110,37 @@ std::string describe(const ScheduleFlags& flags) {
   return flags.schedule;
 }
 
+namespace {
+
+// The value an option holds, as text: CLI11's default-capture function reads the bound variable
+// (the value given or, if none, the default, or what the program set since); an option without
+// one (a callback) shows what was given.
+std::string value_of(CLI::Option& o) {
+  const std::string shown_default = o.get_default_str();
+  o.default_str("");
+  o.capture_default_str();
+  std::string value = o.get_default_str();
+  o.default_str(shown_default);
+  if (value.empty())
+    for (const std::string& given : o.results()) value += (value.empty() ? "" : " ") + given;
+  return value;
+}
+
+tg::train::Settings settings_of(CLI::App* command) {
+  tg::train::Settings settings;
+  if (!command) return settings;
+  // Not settings: how this invocation continues the run, and --help.
+  const std::set<std::string> not_settings = {"--resume", "--allow-data-change", "--help",
+                                              "--help-all"};
+  for (CLI::Option* option : command->get_options()) {
+    const std::string name = option->get_name();
+    if (!not_settings.count(name)) settings.emplace_back(name, value_of(*option));
+  }
+  return settings;
+}
+
+}  // namespace
+
 tg::train::TrainerOptions trainer_options(const RunFlags& flags, const std::string& program) {
   std::filesystem::path dir = !flags.resume.empty() ? flags.resume : flags.out;
   if (dir.empty()) {
@@ -127,7 +158,7 @@ tg::train::TrainerOptions trainer_options(const RunFlags& flags, const std::stri
       .max_time(flags.time_limit)
       .program(program)
       .command_line(flags.started_args)
-      .settings(flags.settings)
+      .settings(settings_of(flags.command))
       .resume_hint(fmt::format("resume with: {} train --resume", program))
       .divergence_hint("try a smaller --lr or --clip");
 }
@@ -140,38 +171,13 @@ tg::train::DataFacts data_facts(const std::string& source, const std::string& su
           {"data", summary + ", fingerprint " + read.hex()}};
 }
 
-namespace {
-
-// The value an option holds after parsing, as text: CLI11's default-capture function reads the
-// bound variable (so the value given or, if none, the default); an option without one (a
-// callback) shows what was given.
-std::string parsed_value(CLI::Option& option) {
-  const std::string shown_default = option.get_default_str();
-  option.default_str("");
-  option.capture_default_str();
-  std::string value = option.get_default_str();
-  option.default_str(shown_default);
-  if (value.empty())
-    for (const std::string& given : option.results()) value += (value.empty() ? "" : " ") + given;
-  return value;
-}
-
-}  // namespace
-
 void parse_with_resume(CLI::App& app, CLI::App& train, int argc, char** argv,
                        const std::string& program, RunFlags& flags) {
   std::vector<std::string> args = resume_command_line(argc, argv, program, flags.started_args);
   std::vector<char*> args_argv;
   for (std::string& arg : args) args_argv.push_back(arg.data());
   parse_args(app, static_cast<int>(args_argv.size()), args_argv.data());
-  if (!train.parsed()) return;
-  // Not settings: how this invocation continues the run, and --help.
-  const std::set<std::string> not_settings = {"--resume", "--allow-data-change", "--help",
-                                              "--help-all"};
-  for (CLI::Option* option : train.get_options()) {
-    const std::string name = option->get_name();
-    if (!not_settings.count(name)) flags.settings.emplace_back(name, parsed_value(*option));
-  }
+  if (train.parsed()) flags.command = &train;
 }
 
 }  // namespace tg::examples

@@ -23,8 +23,10 @@ struct RunFlags {
   bool allow_data_change = false;  // resume on data that differs from the run's
   double time_limit = 0;  // seconds of training; 0: none
   std::string started_args;  // how the run was started (resume_command_line fills it)
-  // Every other option of `train` with its value after parsing (parse_with_resume fills it).
-  tg::train::Settings settings;
+  // The `train` command given (parse_with_resume sets it): its options' values when the run's
+  // Trainer options are made, defaults a program derives after parsing included, are the run's
+  // settings (tg::train::TrainerOptions::settings).
+  CLI::App* command = nullptr;
 };
 
 // Adds --out (whose help says what the folder receives, e.g. "the checkpoint, metrics.csv and
@@ -64,8 +66,9 @@ std::shared_ptr<tg::train::Callback> budget_schedule(const ScheduleFlags& flags)
 std::string describe(const ScheduleFlags& flags);
 
 // The Trainer's options for the flags: the run folder (--out, or a new runs/<program>/<stamp>;
-// --resume's), overwrite, resume, max_time, the program's name, how it was started, and the
-// lines that tell how to resume and what to try after a diverged loss.
+// --resume's), overwrite, resume, max_time, the program's name, how it was started, its
+// settings (every other option of `train` with its value now), and the lines that tell how to
+// resume and what to try after a diverged loss.
 tg::train::TrainerOptions trainer_options(const RunFlags& flags, const std::string& program);
 
 // The facts a resumed run checks (TrainerOptions::same_data): the data's source as an absolute
@@ -75,8 +78,7 @@ tg::train::DataFacts data_facts(const std::string& source, const std::string& su
                                 const tg::train::Fingerprint& read);
 
 // Parses argv (or, for `train --resume RUN`, the run's recorded arguments) into `app`; when
-// `train` (a subcommand of app) is the command given, records its options' values in
-// flags.settings.
+// `train` (a subcommand of app) is the command given, sets flags.command.
 void parse_with_resume(CLI::App& app, CLI::App& train, int argc, char** argv,
                        const std::string& program, RunFlags& flags);
 
