@@ -26,15 +26,22 @@ namespace {
 
 std::string g_configured = "not yet selected";
 
+bool cpu_has_avx512f() {
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") != 0;
+  }();
+  return has;
+}
+
 const char* best_core_for_cpu() {
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) {
+  if (cpu_has_avx512f()) {
     // avx512bf16 is not known to GCC 12's __builtin_cpu_supports; read cpuid leaf 7.1 EAX bit 5.
     unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
     __asm__("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx) : "a"(7), "c"(1));
     return (eax & (1u << 5)) ? "Cooperlake" : "SkylakeX";
   }
-  if (__builtin_cpu_supports("avx2")) return "Haswell";
+  if (__builtin_cpu_supports("avx2")) return "Haswell";  // cpu_has_avx512f ran __builtin_cpu_init
   return nullptr;
 }
 
@@ -151,11 +158,7 @@ std::atomic<int> g_float32_provider{int(Float32Provider::Auto)};
 // without it (AMD Zen 3, AVX2) the same step products ran 0.61-1.15x OpenBLAS's Zen kernel and a
 // 2 x 512 LSTM step 1.13x slower, so there float32 stays on OpenBLAS.
 bool dnnl_wins_float32(int m, int n, int k, bool prepared_b) {
-  static const bool avx512 = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") != 0;
-  }();
-  return avx512 && prepared_b && m <= 64 && threads_for(m, n, k) == 1;
+  return cpu_has_avx512f() && prepared_b && m <= 64 && threads_for(m, n, k) == 1;
 }
 
 enum class Route { OpenBlas, DnnlFloat32, DnnlBf16 };

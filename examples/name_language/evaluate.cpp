@@ -38,13 +38,16 @@ std::string percent(double v) { return std::isnan(v) ? "-" : fmt::format("{:.1f}
 
 Evaluation::Evaluation(std::size_t classes) : classes_(classes), matrix_(classes * classes, 0) {}
 
-void Evaluation::add(std::size_t truth, std::size_t predicted) { add(truth, predicted, {truth}); }
+void Evaluation::add(std::size_t truth, std::size_t predicted) {
+  ++matrix_.at(truth * classes_ + predicted);
+  ++count_;
+  if (predicted == truth) ++any_language_correct_;
+}
 
 void Evaluation::add(std::size_t truth, std::size_t predicted,
                      const std::vector<std::size_t>& languages) {
-  ++matrix_.at(truth * classes_ + predicted);
-  ++count_;
-  if (predicted == truth ||
+  add(truth, predicted);
+  if (predicted != truth &&
       std::find(languages.begin(), languages.end(), predicted) != languages.end())
     ++any_language_correct_;
   if (languages.size() > 1) ++multi_language_;
