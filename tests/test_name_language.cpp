@@ -116,10 +116,10 @@ TEST_CASE("loader refuses bad folders with a message naming the problem", "[name
   CHECK_THROWS_WITH(load_names(dir.path, Charset::Ascii), Catch::Contains("Latin1.txt: no names"));
 }
 
-TEST_CASE("stratified split: disjoint, complete, proportional and reproducible",
+TEST_CASE("stratified split by pair: disjoint, complete, proportional and reproducible",
           "[name_language][data]") {
   const Dataset d = load_names(kShippedNames, Charset::Ascii);
-  const Split s = stratified_split(d, 7);
+  const Split s = stratified_split(d, 7, SplitUnit::Pairs);
   std::vector<std::size_t> all;
   for (const auto* part : {&s.train, &s.validation, &s.test}) all.insert(all.end(), part->begin(), part->end());
   std::sort(all.begin(), all.end());
@@ -140,9 +140,72 @@ TEST_CASE("stratified split: disjoint, complete, proportional and reproducible",
     CHECK(val == static_cast<std::size_t>(std::lround(0.1 * counts[c])));
     CHECK(test == val);
   }
-  const Split again = stratified_split(d, 7);
+  const Split again = stratified_split(d, 7, SplitUnit::Pairs);
   CHECK(again.test == s.test);
-  CHECK(stratified_split(d, 8).test != s.test);
+  CHECK(stratified_split(d, 8, SplitUnit::Pairs).test != s.test);
+}
+
+namespace {
+
+// The part ("train", "validation", "test") of every pair, by name: one part per name when a
+// name's pairs stay together.
+std::map<std::string, std::set<std::string>> parts_by_name(const Dataset& d, const Split& s) {
+  std::map<std::string, std::set<std::string>> parts;
+  for (std::size_t i : s.train) parts[d.examples[i].name].insert("train");
+  for (std::size_t i : s.validation) parts[d.examples[i].name].insert("validation");
+  for (std::size_t i : s.test) parts[d.examples[i].name].insert("test");
+  return parts;
+}
+
+// `count` (<= 26) names "<stem>a", "<stem>b", ..., one per line: ASCII folding keeps only letters.
+std::string letter_names(const std::string& stem, int count) {
+  std::string lines;
+  for (int i = 0; i < count; ++i) lines += stem + static_cast<char>('a' + i) + "\n";
+  return lines;
+}
+
+std::size_t names_in_several_parts(const Dataset& d, const Split& s) {
+  std::size_t n = 0;
+  for (const auto& [name, parts] : parts_by_name(d, s)) n += parts.size() > 1;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("stratified split by name: a name's pairs stay in one part, strata keep their shares",
+          "[name_language][data]") {
+  // 20 names of A only, 20 of B only, 10 of both: three strata, cut 80/10/10 each.
+  TempDir dir;
+  write_text(dir.path / "A.txt", letter_names("Aname", 20) + letter_names("Both", 10));
+  write_text(dir.path / "B.txt", letter_names("Bname", 20) + letter_names("Both", 10));
+  const Dataset d = load_names(dir.path, Charset::Ascii);
+  REQUIRE(d.examples.size() == 60);
+  for (std::uint64_t seed : {1, 2, 3, 7}) {
+    const Split s = stratified_split(d, seed);
+    CHECK(names_in_several_parts(d, s) == 0);
+    std::vector<std::size_t> all;
+    for (const auto* part : {&s.train, &s.validation, &s.test})
+      all.insert(all.end(), part->begin(), part->end());
+    std::sort(all.begin(), all.end());
+    CHECK(all.size() == 60);
+    CHECK(std::adjacent_find(all.begin(), all.end()) == all.end());
+    // Each stratum gives 2, 2 and 1 names (that is 2 pairs) to validation and to test.
+    std::size_t both_in_test = 0;
+    for (std::size_t i : s.test) both_in_test += d.examples[i].name.rfind("Both", 0) == 0;
+    CHECK(s.validation.size() == 6);
+    CHECK(s.test.size() == 6);
+    CHECK(both_in_test == 2);
+    CHECK(stratified_split(d, seed).test == s.test);
+  }
+  CHECK(stratified_split(d, 1).test != stratified_split(d, 2).test);
+  // The split by pair puts the two pairs of a shared name in different parts.
+  std::size_t straddling = 0;
+  for (std::uint64_t seed : {1, 2, 3, 7})
+    straddling += names_in_several_parts(d, stratified_split(d, seed, SplitUnit::Pairs));
+  CHECK(straddling > 0);
+  CHECK(parse_split_unit("names") == SplitUnit::Names);
+  CHECK(parse_split_unit("pairs") == SplitUnit::Pairs);
+  CHECK_THROWS_WITH(parse_split_unit("name"), Catch::Contains("split 'name'"));
 }
 
 // The shipped data/names is a different, smaller set (its own tests above): this one needs
@@ -160,6 +223,11 @@ TEST_CASE("full public set: 17,994 folded pairs, split 80/10/10 per language",
   const Split s = stratified_split(d, 1);
   CHECK(s.validation.size() == s.test.size());
   CHECK(std::abs(static_cast<double>(s.test.size()) / d.examples.size() - 0.1) < 0.002);
+  // 480 names of several languages: by name, none is in two parts; by pair, 99 of the 100
+  // Scottish names are English too, and many land in two parts.
+  CHECK(d.stats.multi_label == 480);
+  CHECK(names_in_several_parts(d, s) == 0);
+  CHECK(names_in_several_parts(d, stratified_split(d, 1, SplitUnit::Pairs)) > 100);
 }
 
 TEST_CASE("split.csv lists every example with its part", "[name_language][data]") {
@@ -609,4 +677,39 @@ TEST_CASE("end to end: train on data/, the loss falls, eval and predict from the
   CHECK(refused.code == 2);
   CHECK(std::count(refused.err.begin(), refused.err.end(), '\n') == 1);
   CHECK(contains(refused.err, "run/older.npz: the checkpoint has no training count per language"));
+
+}
+
+TEST_CASE("eval recomputes the split the checkpoint records; older checkpoints split by pair",
+          "[name_language][e2e]") {
+  // 20 names of A only, 20 of B only, 4 of both: by name 6 test pairs (2 + 2 + one shared name's
+  // 2), by pair 4 (2 of A's 24 pairs, 2 of B's).
+  TempDir dir;
+  fs::create_directories(dir.path / "names");
+  write_text(dir.path / "names" / "A.txt", letter_names("Aname", 20) + letter_names("Both", 4));
+  write_text(dir.path / "names" / "B.txt", letter_names("Bname", 20) + letter_names("Both", 4));
+  const RunResult train =
+      run_program({"train", "--data", "names", "--epochs", "1", "--hidden", "8", "--embedding", "4",
+                   "--ngrams", "2", "--ngram-buckets", "7", "--out", "run"},
+                  dir.path);
+  INFO(train.out << train.err);
+  REQUIRE(train.code == 0);
+  CHECK(contains(train.out, "split: 36 train / 6 validation / 6 test pairs (stratified, by name)"));
+  const RunResult eval = run_program({"eval", "--checkpoint", "run/model.npz"}, dir.path);
+  INFO(eval.err);
+  CHECK(eval.code == 0);
+  CHECK(contains(eval.out, "test part: 6 names"));
+  tg::nn::Archive older = tg::nn::load_npz((dir.path / "run" / "model.npz").string());
+  older.strings.erase("meta.split");
+  tg::nn::save_npz((dir.path / "run" / "older.npz").string(), older);
+  const RunResult older_eval = run_program({"eval", "--checkpoint", "run/older.npz"}, dir.path);
+  INFO(older_eval.err);
+  CHECK(older_eval.code == 0);
+  CHECK(contains(older_eval.out, "test part: 4 names"));
+  older.strings["meta.split"] = "people";
+  tg::nn::save_npz((dir.path / "run" / "older.npz").string(), older);
+  const RunResult refused = run_program({"eval", "--checkpoint", "run/older.npz"}, dir.path);
+  CHECK(refused.code == 2);
+  CHECK(one_line(refused.err));
+  CHECK(contains(refused.err, "run/older.npz: meta.split is 'people', not names or pairs"));
 }

@@ -28,6 +28,11 @@ void add_train_command(Program& program) {
                  "ascii: fold to ASCII letters and \" .,;'\" (NFD, accents dropped); unicode: "
                  "keep code points")
       ->check(CLI::IsMember({"ascii", "unicode"}));
+  cmd.add_option("--split", a.split,
+                 "names: each name with all its languages in one part, so no test name was seen "
+                 "in training; pairs: each (name, language) pair on its own (earlier builds' "
+                 "split)")
+      ->check(CLI::IsMember({"names", "pairs"}));
   cmd.add_option("--model", a.model,
                  "Recurrent layer: rnn (plain tanh RNN), lstm, gru or mgu (minimal gated unit)")
       ->check(CLI::IsMember(cell_choices()));

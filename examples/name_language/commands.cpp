@@ -33,7 +33,8 @@ namespace {
 constexpr double kValidationFraction = 0.1;
 constexpr double kTestFraction = 0.1;
 
-void print_data_summary(const std::string& dir, const Dataset& data, const Split& split) {
+void print_data_summary(const std::string& dir, const Dataset& data, SplitUnit unit,
+                        const Split& split) {
   const LoadStats& s = data.stats;
   std::printf("data: %s: %zu languages, %zu names read, %zu (name, language) pairs after "
               "removing %zu duplicates%s%s\n",
@@ -45,9 +46,10 @@ void print_data_summary(const std::string& dir, const Dataset& data, const Split
   const std::size_t largest = std::max_element(counts.begin(), counts.end()) - counts.begin();
   const double share =
       static_cast<double>(counts[largest]) / static_cast<double>(data.examples.size());
-  std::printf("split: %zu train / %zu validation / %zu test (stratified); largest class %s "
-              "(%s of the pairs)\n",
+  std::printf("split: %zu train / %zu validation / %zu test pairs (stratified, by %s); largest "
+              "class %s (%s of the pairs)\n",
               split.train.size(), split.validation.size(), split.test.size(),
+              unit == SplitUnit::Names ? "name" : "pair",
               data.labels[largest].c_str(), percent(share).c_str());
 }
 
@@ -63,6 +65,7 @@ std::map<std::string, std::string> train_meta(const TrainArgs& a, const std::str
   const fs::path absolute = fs::absolute(data_dir, ec);
   return {{"data", ec ? data_dir : absolute.lexically_normal().string()},
           {"seed", std::to_string(a.seed)},
+          {"split", a.split},
           {"validation_fraction", fmt::format("{}", kValidationFraction)},
           {"test_fraction", fmt::format("{}", kTestFraction)},
           {"epochs", std::to_string(o.epochs)},
@@ -148,8 +151,9 @@ int run_train(const TrainArgs& a) {
   // Everything that can fail on the user's input fails before the run folder exists.
   const std::string data_dir = resolve_data_dir(a.data);
   const Dataset data = load_names(data_dir, charset);
-  const Split split = stratified_split(data, a.seed, kValidationFraction, kTestFraction);
-  print_data_summary(data_dir, data, split);
+  const SplitUnit unit = parse_split_unit(a.split);
+  const Split split = stratified_split(data, a.seed, unit, kValidationFraction, kTestFraction);
+  print_data_summary(data_dir, data, unit, split);
   if (split.validation.empty() || split.test.empty())
     throw Error(data_dir + ": too few names for a validation and a test part (a language needs at "
                            "least 3 names)");
@@ -282,11 +286,19 @@ int run_eval(const EvalArgs& a) {
     throw Error(fmt::format("{}: its languages ({}) differ from the checkpoint's ({}); pass the "
                             "--data folder the model was trained on",
                             data_dir, data.labels.size(), config.labels.size()));
+  // Checkpoints of the builds before the split by name record none: theirs was by pair.
+  SplitUnit unit = SplitUnit::Pairs;
+  if (const auto recorded = loaded.meta.text.find("split"); recorded != loaded.meta.text.end()) {
+    if (recorded->second != "names" && recorded->second != "pairs")
+      throw Error(fmt::format("{}: meta.split is '{}', not names or pairs", a.checkpoint,
+                              recorded->second));
+    unit = parse_split_unit(recorded->second);
+  }
   const std::string& seed = meta.text("seed");
   if (seed.empty() || seed.size() > 20 || seed.find_first_not_of("0123456789") != std::string::npos)
     throw Error(fmt::format("{}: meta.seed is '{}', not a seed", a.checkpoint, seed));
   const Split split =
-      stratified_split(data, std::strtoull(seed.c_str(), nullptr, 10),
+      stratified_split(data, std::strtoull(seed.c_str(), nullptr, 10), unit,
                        meta.number("validation_fraction", 0, std::nullopt, "a number"),
                        meta.number("test_fraction", 0, std::nullopt, "a number"));
   std::vector<std::size_t> part;

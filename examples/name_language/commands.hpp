@@ -21,13 +21,14 @@ inline constexpr const char* kExampleName = "name_language";
 struct TrainArgs {
   std::string data;  // empty: data/names, or the source tree's copy when run from elsewhere
   std::string charset = "ascii";
+  std::string split = "names";  // the unit of the train / validation / test split
   std::string model = "gru";
   std::size_t hidden = 128;
   std::size_t layers = 1;
-  // Defaults measured on the full public set (17,994 pairs, 80/10/10 split, seeds 1-3): test
-  // accuracy 82.6-83.4%, macro accuracy 54.0-57.7%, 18-24 s of training on 2 cores (early
-  // stopping after 10 epochs without a better validation accuracy); bench/README.md,
-  // "name_language in 60 s".
+  // Defaults measured on the full public set (17,994 pairs, 80/10/10 split by name, seeds 1-7):
+  // test accuracy 82.5-84.7%, macro accuracy 53.3-60.4%, 42-66 s of training on 2 cores of a
+  // Zen 3, about half that on Zen 5 (early stopping after 10 epochs without a better validation
+  // accuracy); bench/README.md, "name_language in 60 s".
   bool bidirectional = true;
   std::size_t embedding = 64;
   double dropout = 0.5;

@@ -8,6 +8,7 @@
 #include <map>
 #include <numeric>
 #include <set>
+#include <string_view>
 
 #include "tapegrad/nn/data.hpp"
 #include "tapegrad/train/files.hpp"
@@ -123,27 +124,56 @@ Dataset load_names(const fs::path& dir, Charset charset) {
   return data;
 }
 
-Split stratified_split(const Dataset& data, std::uint64_t seed, double validation_fraction,
-                       double test_fraction) {
+std::string to_string(SplitUnit unit) { return unit == SplitUnit::Names ? "names" : "pairs"; }
+
+SplitUnit parse_split_unit(const std::string& text) {
+  if (text == "names") return SplitUnit::Names;
+  if (text == "pairs") return SplitUnit::Pairs;
+  throw Error(fmt::format("split '{}': expected names or pairs", text));
+}
+
+Split stratified_split(const Dataset& data, std::uint64_t seed, SplitUnit unit,
+                       double validation_fraction, double test_fraction) {
   if (!(validation_fraction >= 0 && test_fraction >= 0 && validation_fraction + test_fraction < 1))
     throw Error(fmt::format("stratified_split: fractions {} and {} must be >= 0 and sum below 1",
                             validation_fraction, test_fraction));
-  std::vector<std::vector<std::size_t>> by_class(data.labels.size());
-  for (std::size_t i = 0; i < data.examples.size(); ++i)
-    by_class[data.examples[i].label].push_back(i);
+  // Units (a pair, or all the pairs of one name) in strata (a language, or a name's set of
+  // languages), each in file order.
+  std::vector<std::vector<std::vector<std::size_t>>> strata;
+  if (unit == SplitUnit::Pairs) {
+    strata.resize(data.labels.size());
+    for (std::size_t i = 0; i < data.examples.size(); ++i)
+      strata[data.examples[i].label].push_back({i});
+  } else {
+    std::map<std::string_view, std::vector<std::size_t>> pairs_of_name;
+    for (std::size_t i = 0; i < data.examples.size(); ++i)
+      pairs_of_name[data.examples[i].name].push_back(i);
+    std::map<std::vector<std::size_t>, std::vector<std::vector<std::size_t>>> by_languages;
+    for (std::size_t i = 0; i < data.examples.size(); ++i) {
+      const std::vector<std::size_t>& pairs = pairs_of_name[data.examples[i].name];
+      if (pairs.front() != i) continue;  // the name's first pair stands for it
+      std::vector<std::size_t> languages;
+      for (std::size_t j : pairs) languages.push_back(data.examples[j].label);
+      std::sort(languages.begin(), languages.end());
+      by_languages[languages].push_back(pairs);
+    }
+    for (auto& [languages, units] : by_languages) strata.push_back(std::move(units));
+  }
   Generator gen(seed);
   Split split;
-  for (std::vector<std::size_t>& members : by_class) {
-    data::shuffle_in_place(members, gen);
-    const std::size_t n = members.size();
+  for (std::vector<std::vector<std::size_t>>& units : strata) {
+    data::shuffle_in_place(units, gen);
+    const std::size_t n = units.size();
     auto share = [&](double fraction) {
       const auto k = static_cast<std::size_t>(std::lround(fraction * static_cast<double>(n)));
       return n >= 3 && fraction > 0 ? std::max<std::size_t>(k, 1) : (n >= 3 ? k : 0);
     };
     const std::size_t n_val = share(validation_fraction), n_test = share(test_fraction);
-    split.validation.insert(split.validation.end(), members.begin(), members.begin() + n_val);
-    split.test.insert(split.test.end(), members.begin() + n_val, members.begin() + n_val + n_test);
-    split.train.insert(split.train.end(), members.begin() + n_val + n_test, members.end());
+    for (std::size_t u = 0; u < n; ++u) {
+      std::vector<std::size_t>& part =
+          u < n_val ? split.validation : u < n_val + n_test ? split.test : split.train;
+      part.insert(part.end(), units[u].begin(), units[u].end());
+    }
   }
   for (auto* part : {&split.train, &split.validation, &split.test})
     std::sort(part->begin(), part->end());

@@ -56,14 +56,22 @@ struct Dataset {
 // languages, a file with no names, or invalid UTF-8.
 Dataset load_names(const std::filesystem::path& dir, Charset charset);
 
-// Indices into Dataset::examples. Each language is shuffled with `seed` and cut into
-// train / validation / test (80/10/10 by default; a class with n >= 3 examples gets at least one
-// in validation and test), so the parts are disjoint and keep the class proportions.
+// Indices into Dataset::examples, cut 80/10/10 by default into train / validation / test: the
+// units of each stratum are shuffled with `seed` and cut (a stratum of n >= 3 units gets at least
+// one in validation and test), so the parts are disjoint and keep the strata's proportions.
+// Names: a unit is a name with all its pairs, a stratum the names of one set of languages, so no
+// validation or test name was seen in training ("Smith" is English and Scottish: a test pair
+// (Smith, Scottish) beside a training pair (Smith, English) would score remembering the training
+// as an error). Pairs: a unit is one (name, language) pair, a stratum one language (the split of
+// the builds before names; kept to reproduce their figures).
+enum class SplitUnit { Names, Pairs };
+std::string to_string(SplitUnit unit);
+SplitUnit parse_split_unit(const std::string& text);  // "names" / "pairs"; tg::Error otherwise
 struct Split {
   std::vector<std::size_t> train, validation, test;
 };
-Split stratified_split(const Dataset& data, std::uint64_t seed, double validation_fraction = 0.1,
-                       double test_fraction = 0.1);
+Split stratified_split(const Dataset& data, std::uint64_t seed, SplitUnit unit = SplitUnit::Names,
+                       double validation_fraction = 0.1, double test_fraction = 0.1);
 
 // split.csv: name,language,part (one row per example), written atomically.
 void write_split(const std::filesystem::path& path, const Dataset& data, const Split& split);
