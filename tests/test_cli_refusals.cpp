@@ -98,8 +98,10 @@ REFUSED("baby_lm", "train --schedule step", "--schedule: step not in {constant,c
 REFUSED("baby_lm", "train --lr-floor 2", "--lr-floor: must be a number in [0, 1], got '2'")
 REFUSED("name_language", "train --schedule cosine --lr-decay 0.9",
         "--lr-decay: applies to --schedule exponential only (the schedule is cosine)")
-REFUSED("name_language", "train --warmup 10",
+REFUSED("name_language", "train --schedule exponential --warmup 10",
         "--warmup: applies to --schedule constant, cosine or linear (the schedule is exponential)")
+REFUSED("name_language", "train --lr-decay 0.9",
+        "--lr-decay: applies to --schedule exponential only (the schedule is cosine)")
 REFUSED("baby_lm", "train --lr-floor 0.05",
         "--lr-floor: applies to --schedule cosine or linear (the schedule is constant)")
 REFUSED("baby_lm", "train --stateful --corpus short.txt --schedule constant --lr-floor 0.05",

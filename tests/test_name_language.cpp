@@ -680,7 +680,7 @@ TEST_CASE("end to end: train on data/, the loss falls, eval and predict from the
 
 }
 
-TEST_CASE("eval recomputes the split the checkpoint records; older checkpoints split by pair",
+TEST_CASE("eval recomputes the split the checkpoint records, by pair for older checkpoints",
           "[name_language][e2e]") {
   // 20 names of A only, 20 of B only, 4 of both: by name 6 test pairs (2 + 2 + one shared name's
   // 2), by pair 4 (2 of A's 24 pairs, 2 of B's).

@@ -205,18 +205,18 @@ TEST_CASE("name_language: one and two BLAS threads train the same model",
       CHECK(column(one[i], c) == Approx(column(two[i], c)).epsilon(1e-5));
 }
 
-// --schedule cosine: from --lr down to --lr-floor x --lr exactly at the last step of the last
-// epoch (metrics.csv records the lr at each epoch's end); the default exponential schedule
+// --schedule cosine (the default): from --lr down to --lr-floor x --lr exactly at the last step
+// of the last epoch (metrics.csv records the lr at each epoch's end); the exponential schedule
 // multiplies by --lr-decay per epoch instead.
 TEST_CASE("name_language --schedule cosine: the learning rate reaches the floor with the run",
           "[examples][schedule]") {
   TempDir dir;
   const std::string data = " --data " + shell_quote((kData / "names").string());
   run_in(dir.path, NAME_LANGUAGE_BIN,
-         "train" + data + " --epochs 4 --patience 0 --lr 0.002 --schedule cosine --lr-floor 0.1 "
-         "--threads 1 --out cosine");
+         "train" + data + " --epochs 4 --lr 0.002 --lr-floor 0.1 --threads 1 --out cosine");
   run_in(dir.path, NAME_LANGUAGE_BIN,
-         "train" + data + " --epochs 4 --patience 0 --lr 0.002 --threads 1 --out exponential");
+         "train" + data + " --epochs 4 --patience 0 --lr 0.002 --schedule exponential --threads 1 "
+         "--out exponential");
   const auto cosine = read_metrics(dir.path / "cosine/metrics.csv");
   const auto exponential = read_metrics(dir.path / "exponential/metrics.csv");
   REQUIRE(cosine.size() == 4);

@@ -26,9 +26,8 @@ struct TrainArgs {
   std::size_t hidden = 128;
   std::size_t layers = 1;
   // Defaults measured on the full public set (17,994 pairs, 80/10/10 split by name, seeds 1-7):
-  // test accuracy 82.5-84.7%, macro accuracy 53.3-60.4%, 42-66 s of training on 2 cores of a
-  // Zen 3, about half that on Zen 5 (early stopping after 10 epochs without a better validation
-  // accuracy); bench/README.md, "name_language in 60 s".
+  // test accuracy 82.5-84.7%, macro accuracy 53.5-60.4%, 38-48 s of training on 2 cores of a
+  // Zen 3, about half that on Zen 5; bench/README.md, "name_language in 60 s".
   bool bidirectional = true;
   std::size_t embedding = 64;
   double dropout = 0.5;

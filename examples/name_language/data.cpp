@@ -124,8 +124,6 @@ Dataset load_names(const fs::path& dir, Charset charset) {
   return data;
 }
 
-std::string to_string(SplitUnit unit) { return unit == SplitUnit::Names ? "names" : "pairs"; }
-
 SplitUnit parse_split_unit(const std::string& text) {
   if (text == "names") return SplitUnit::Names;
   if (text == "pairs") return SplitUnit::Pairs;

@@ -63,9 +63,8 @@ Dataset load_names(const std::filesystem::path& dir, Charset charset);
 // validation or test name was seen in training ("Smith" is English and Scottish: a test pair
 // (Smith, Scottish) beside a training pair (Smith, English) would score remembering the training
 // as an error). Pairs: a unit is one (name, language) pair, a stratum one language (the split of
-// the builds before names; kept to reproduce their figures).
+// earlier builds, kept to reproduce their figures).
 enum class SplitUnit { Names, Pairs };
-std::string to_string(SplitUnit unit);
 SplitUnit parse_split_unit(const std::string& text);  // "names" / "pairs"; tg::Error otherwise
 struct Split {
   std::vector<std::size_t> train, validation, test;

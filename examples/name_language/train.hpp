@@ -40,18 +40,20 @@ std::vector<double> class_weights(const std::vector<std::size_t>& counts, ClassW
 
 // name_language's own schedule beside cosine and linear: the lr times --lr-decay every epoch.
 inline constexpr const char* kExponentialSchedule = "exponential";
-inline ScheduleFlags exponential_schedule() {
+// The default: a cosine decay to a tenth of the lr over the epochs. It reaches the quality of the
+// exponential decay with early stopping in fewer epochs (bench/README.md, "The split by name").
+inline ScheduleFlags cosine_schedule() {
   ScheduleFlags flags;
-  flags.schedule = kExponentialSchedule;
+  flags.schedule = "cosine";
   return flags;
 }
 
 struct TrainOptions {
-  std::size_t epochs = 30;
+  std::size_t epochs = 20;
   std::size_t batch = 64;  // names per process: the global batch is this times the processes
   std::string optimizer = "adam";  // adam (AdamW when weight_decay > 0), sgd, rmsprop
   double lr = 2e-3;
-  ScheduleFlags schedule = exponential_schedule();  // --schedule, --warmup, --lr-floor
+  ScheduleFlags schedule = cosine_schedule();  // --schedule, --warmup, --lr-floor
   double lr_decay = 0.92;    // exponential schedule: lr multiplied by this after every epoch
   double momentum = 0.9;     // sgd only
   double weight_decay = 0.1;  // decoupled (AdamW); keeps the n-gram member from overfitting early
@@ -59,7 +61,9 @@ struct TrainOptions {
   ClassWeights weights = ClassWeights::None;
   double label_smoothing = 0;  // of the cross-entropy's targets, as PyTorch's
   Sampling sampling = Sampling::Natural;
-  std::size_t patience = 10;  // epochs without a better validation accuracy before stopping; 0: off
+  // Epochs without a better validation accuracy before stopping; 0: off (the default: a cosine
+  // schedule's last epochs, at the lowest lr, are often the best). The best epoch is kept either way.
+  std::size_t patience = 0;
   // Weight averaging: validation and the saved model use an exponential moving average of the
   // weights over the steps (Polyak averaging), decay per step; 0: the raw weights.
   double average = 0.99;
