@@ -61,8 +61,8 @@ struct TrainOptions {
   ClassWeights weights = ClassWeights::None;
   double label_smoothing = 0;  // of the cross-entropy's targets, as PyTorch's
   Sampling sampling = Sampling::Natural;
-  // Epochs without a better validation accuracy before stopping; 0: off (the default: a cosine
-  // schedule's last epochs, at the lowest lr, are often the best). The best epoch is kept either way.
+  // Epochs without a better validation accuracy before stopping; 0: off (the default: stopping
+  // would cut a cosine schedule before its lowest learning rates). The best epoch is kept anyway.
   std::size_t patience = 0;
   // Weight averaging: validation and the saved model use an exponential moving average of the
   // weights over the steps (Polyak averaging), decay per step; 0: the raw weights.
