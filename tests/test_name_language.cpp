@@ -319,6 +319,43 @@ TEST_CASE("class weights: 1/n^power, mean weight 1 over the examples", "[name_la
   CHECK_THROWS_WITH(parse_class_weights("balanced"), Catch::Contains("'balanced'"));
 }
 
+TEST_CASE("logit adjustment: tau x log of the training shares, added to every member's logits "
+          "before its loss", "[name_language][train]") {
+  CHECK(logit_adjustment({30, 10}, 0).empty());
+  const std::vector<double> bias = logit_adjustment({30, 10, 0}, 0.5);
+  REQUIRE(bias.size() == 3);
+  CHECK(bias[0] == Approx(0.5 * std::log(0.75)));
+  CHECK(bias[1] == Approx(0.5 * std::log(0.25)));
+  CHECK(bias[2] == Approx(bias[1]));  // absent from training: the smallest present class's
+  CHECK_THROWS_WITH(logit_adjustment({0, 0}, 0.5), Catch::Contains("no training examples"));
+
+  // Two members, three names: the loss is the sum of each member's cross-entropy of its logits
+  // plus the bias, computed here by hand; without a bias, of the logits themselves.
+  const auto f64 = [](const std::vector<double>& values, const tg::Shape& shape) {
+    return tg::Tensor::from_vector(values, shape, tg::DType::Float64);
+  };
+  const tg::Tensor a = f64({0.2, -1.0, 0.5, 0.3, 1.5, 0.0}, {3, 2});
+  const tg::Tensor b = f64({-0.4, 0.9, 2.0, 0.1, 0.0, 0.7}, {3, 2});
+  const std::vector<std::int64_t> y{1, 0, 1};
+  const std::vector<double> shift = logit_adjustment({30, 10}, 0.5);
+  const auto by_hand = [&](const std::vector<double>& bias) {
+    double total = 0;
+    for (const tg::Tensor* member : {&a, &b})
+      for (std::size_t i = 0; i < 3; ++i) {
+        const double z0 = member->value<double>()(i, 0) + bias[0];
+        const double z1 = member->value<double>()(i, 1) + bias[1];
+        const double zy = y[i] == 0 ? z0 : z1;
+        total += (std::log(std::exp(z0) + std::exp(z1)) - zy) / 3;
+      }
+    return total;
+  };
+  const tg::CrossEntropyOptions options;
+  CHECK(members_loss({a, b}, tg::Indices(y), options, f64(shift, {2})).item() ==
+        Approx(by_hand(shift)).epsilon(1e-12));
+  CHECK(members_loss({a, b}, tg::Indices(y), options, tg::Tensor()).item() ==
+        Approx(by_hand({0, 0})).epsilon(1e-12));
+}
+
 TEST_CASE("evaluation: accuracy, macro accuracy, precision and recall", "[name_language][eval]") {
   Evaluation e(3);
   // 8 of class 0 (6 right), 2 of class 1 (1 right), none of class 2.
@@ -646,9 +683,8 @@ TEST_CASE("end to end: train on data/, the loss falls, eval and predict from the
   CHECK(contains(predict.err, "warning"));  // Ø is outside the ASCII alphabet
   CHECK(contains(predict.err, "\xC3\x98"));
 
-  // The prior shift chosen at prediction time: --prior-shift 0 answers as trained, so the common
-  // languages' probabilities rise against the trained default (0.2); the same value is the same
-  // answer.
+  // The prior shift chosen at prediction time: the default (0) answers as trained, another value
+  // otherwise; the same value is the same answer.
   const auto top18 = [&](const std::string& shift) {
     std::vector<std::string> args{"predict", "--checkpoint", "run/model.npz", "--top", "18",
                                   "Rodrigo"};
@@ -658,8 +694,8 @@ TEST_CASE("end to end: train on data/, the loss falls, eval and predict from the
     CHECK(r.code == 0);
     return r.out;
   };
-  CHECK(top18("") == top18("0.2"));
-  CHECK(top18("0") != top18("0.2"));
+  CHECK(top18("") == top18("0"));
+  CHECK(top18("0.2") != top18("0"));
   const RunResult shifted = run_program(
       {"eval", "--checkpoint", "run/model.npz", "--prior-shift", "0.6"}, dir.path);
   INFO(shifted.err);

@@ -83,6 +83,11 @@ void add_train_command(Program& program) {
                            "Label smoothing of the loss's targets (PyTorch's): this share of "
                            "each target is spread over all languages"),
             0.0, 1.0, false, true);
+  number_in(cmd.add_option("--logit-adjustment", t.logit_adjustment,
+                           "Train on the logits plus TAU x log(each language's share of the "
+                           "training names) (logit adjustment): the answers learn to favour the "
+                           "rare languages (macro accuracy) at little cost in accuracy; 0 = off"),
+            0.0, 4.0);
   number_in(cmd.add_option("--momentum", t.momentum, "Momentum of sgd"), 0.0, 0.999);
   number_in(cmd.add_option("--weight-decay", t.weight_decay, "Weight decay (regularisation)"),
             0.0, 1.0);

@@ -75,6 +75,7 @@ std::map<std::string, std::string> train_meta(const TrainArgs& a, const std::str
           {"schedule", describe(o.schedule)},
           {"lr_decay", fmt::format("{}", o.lr_decay)},
           {"label_smoothing", fmt::format("{}", o.label_smoothing)},
+          {"logit_adjustment", fmt::format("{}", o.logit_adjustment)},
           {"weight_decay", fmt::format("{}", o.weight_decay)},
           {"clip", fmt::format("{}", o.clip)},
           {"class_weights", to_string(o.weights)},
@@ -201,7 +202,7 @@ int run_train(const TrainArgs& a) {
   const std::string schedule = o.schedule.schedule == kExponentialSchedule
                                    ? fmt::format("decay {} per epoch", o.lr_decay)
                                    : describe(o.schedule);
-  std::printf("training: %s lr %g (%s), batch %zu, up to %zu epochs%s, class weights %s%s, "
+  std::printf("training: %s lr %g (%s), batch %zu, up to %zu epochs%s, class weights %s%s%s, "
               "sampling %s, dropout %g, weight decay %g, clip %g\n",
               // make_optimizer's choice: Adam with weight decay is AdamW (decoupled).
               o.optimizer == "adam" && o.weight_decay > 0 ? "adamw" : o.optimizer.c_str(), o.lr,
@@ -212,6 +213,9 @@ int run_train(const TrainArgs& a) {
               to_string(o.weights).c_str(),
               o.label_smoothing > 0 ? fmt::format(", label smoothing {}", o.label_smoothing).c_str()
                                     : "",
+              o.logit_adjustment > 0
+                  ? fmt::format(", logit adjustment {}", o.logit_adjustment).c_str()
+                  : "",
               to_string(o.sampling).c_str(), config.dropout,
               o.weight_decay, o.clip);
   if (job.size() > 1)

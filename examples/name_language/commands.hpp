@@ -25,16 +25,16 @@ struct TrainArgs {
   std::string model = "gru";
   std::size_t hidden = 128;
   std::size_t layers = 1;
-  // Defaults measured on the full public set (17,994 pairs, 80/10/10 split by name, seeds 1-7):
-  // test accuracy 82.5-84.7%, macro accuracy 53.5-60.4%, 38-48 s of training on 2 cores of a
+  // Defaults measured on the full public set (17,994 pairs, 80/10/10 split by name, seeds 1-10):
+  // test accuracy 82.3-85.0%, macro accuracy 54.0-60.6%, 39-46 s of training on 2 cores of a
   // Zen 3, about half that on Zen 5; bench/README.md, "name_language in 60 s".
   bool bidirectional = true;
   std::size_t embedding = 64;
   double dropout = 0.5;
   std::size_t ngrams = 5;             // the n-gram member's longest n-gram; 0: the GRU alone
   std::size_t ngram_buckets = 32749;  // rows of its hashed table
-  double prior_shift = 0.2;           // answers divided by the training shares to this power
-  std::string class_weights = "0.25";
+  double prior_shift = 0;             // answers divided by the training shares to this power
+  std::string class_weights = "none";
   std::string sampling = "natural";
   double lr = 0;  // 0: the optimizer's default (default_lr)
   TrainOptions train;

@@ -91,6 +91,32 @@ std::vector<double> class_weights(const std::vector<std::size_t>& counts, ClassW
   return w;
 }
 
+std::vector<double> logit_adjustment(const std::vector<std::size_t>& counts, double tau) {
+  if (tau == 0) return {};
+  double total = 0;
+  std::size_t smallest = 0;
+  for (std::size_t n : counts) {
+    total += static_cast<double>(n);
+    if (n > 0 && (smallest == 0 || n < smallest)) smallest = n;
+  }
+  if (smallest == 0) throw Error("logit_adjustment: no training examples");
+  std::vector<double> bias;
+  for (std::size_t n : counts)
+    bias.push_back(tau * std::log(static_cast<double>(n > 0 ? n : smallest) / total));
+  return bias;
+}
+
+Tensor members_loss(const std::vector<Tensor>& member_logits, const Indices& labels,
+                    const CrossEntropyOptions& options, const Tensor& bias) {
+  Tensor loss;
+  for (const Tensor& logits : member_logits) {
+    const Tensor adjusted = bias.defined() ? add(logits, bias.to(logits.dtype())) : logits;
+    const Tensor member = cross_entropy(adjusted, labels, options);
+    loss = loss.defined() ? add(loss, member) : member;
+  }
+  return loss;
+}
+
 std::unique_ptr<optim::Optimizer> make_optimizer(const std::string& name, nn::NamedTensors params,
                                                  const TrainOptions& o) {
   if (name == "adam") {
@@ -134,6 +160,8 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
   const std::vector<double> weights = class_weights(counts, o.weights);
   if (!weights.empty()) loss_options.weight(Tensor::from_vector(weights, {C}));
   loss_options.label_smoothing(o.label_smoothing);
+  const std::vector<double> adjustment = logit_adjustment(counts, o.logit_adjustment);
+  const Tensor bias = adjustment.empty() ? Tensor() : Tensor::from_vector(adjustment, {C});
 
   std::unique_ptr<optim::Optimizer> optimizer =
       make_optimizer(o.optimizer, model.named_parameters(), o);
@@ -191,11 +219,7 @@ TrainResult train_model(NameClassifier& model, const EncodedSet& train, const En
     const Batch batch = gather_batch(train, b.items);
     const std::vector<Tensor> members = model.member_logits(batch);
     tg::train::StepOutput result;
-    // Each member its own loss: they learn as separately trained models, then are averaged.
-    const Indices labels(batch.labels);
-    result.loss = cross_entropy(members.front(), labels, loss_options);
-    for (std::size_t m = 1; m < members.size(); ++m)
-      result.loss = add(result.loss, cross_entropy(members[m], labels, loss_options));
+    result.loss = members_loss(members, Indices(batch.labels), loss_options, bias);
     Tensor logits;
     {
       tg::NoGradGuard no_grad;  // the accuracy of what the model answers

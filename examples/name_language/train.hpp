@@ -38,6 +38,19 @@ ClassWeights parse_class_weights(const std::string& text);
 // the training examples is 1 (the loss keeps its usual size). Empty for None.
 std::vector<double> class_weights(const std::vector<std::size_t>& counts, ClassWeights kind);
 
+// Logit adjustment (Menon et al., "Long-tail learning via logit adjustment", 2021): training
+// adds tau x log(the class's share of the training examples) to every logit before the loss, a
+// larger deduction for a rarer class, which the model learns to make up for; the logits it
+// answers with, without the bias, lean toward the rare classes. The bias per class; a class
+// absent from training gets the smallest present class's. Empty for tau = 0.
+std::vector<double> logit_adjustment(const std::vector<std::size_t>& counts, double tau);
+
+// The training loss: the sum over the members of the cross-entropy of their logits plus `bias`
+// (undefined: none) against `labels`; each member its own loss, so they learn as separately
+// trained models do.
+Tensor members_loss(const std::vector<Tensor>& member_logits, const Indices& labels,
+                    const CrossEntropyOptions& options, const Tensor& bias);
+
 // name_language's own schedule beside cosine and linear: the lr times --lr-decay every epoch.
 inline constexpr const char* kExponentialSchedule = "exponential";
 // The default: a cosine decay to a tenth of the lr over the epochs. It reaches the quality of the
@@ -60,6 +73,7 @@ struct TrainOptions {
   double clip = 5.0;         // max gradient norm; 0: off
   ClassWeights weights = ClassWeights::None;
   double label_smoothing = 0;  // of the cross-entropy's targets, as PyTorch's
+  double logit_adjustment = 0.5;  // tau of logit_adjustment; 0: off
   Sampling sampling = Sampling::Natural;
   // Epochs without a better validation accuracy before stopping; 0: off (the default: stopping
   // would cut a cosine schedule before its lowest learning rates). The best epoch is kept anyway.
