@@ -293,10 +293,12 @@ int run_eval(const EvalArgs& a) {
   // Checkpoints of the builds before the split by name record none: theirs was by pair.
   SplitUnit unit = SplitUnit::Pairs;
   if (const auto recorded = loaded.meta.text.find("split"); recorded != loaded.meta.text.end()) {
-    if (recorded->second != "names" && recorded->second != "pairs")
+    try {
+      unit = parse_split_unit(recorded->second);
+    } catch (const Error&) {
       throw Error(fmt::format("{}: meta.split is '{}', not names or pairs", a.checkpoint,
                               recorded->second));
-    unit = parse_split_unit(recorded->second);
+    }
   }
   const std::string& seed = meta.text("seed");
   if (seed.empty() || seed.size() > 20 || seed.find_first_not_of("0123456789") != std::string::npos)

@@ -110,7 +110,9 @@ Tensor members_loss(const std::vector<Tensor>& member_logits, const Indices& lab
                     const CrossEntropyOptions& options, const Tensor& bias) {
   Tensor loss;
   for (const Tensor& logits : member_logits) {
-    const Tensor adjusted = bias.defined() ? add(logits, bias.to(logits.dtype())) : logits;
+    Tensor adjusted = logits;
+    if (bias.defined())  // converted only when the dtypes differ: to() always copies
+      adjusted = add(logits, bias.dtype() == logits.dtype() ? bias : bias.to(logits.dtype()));
     const Tensor member = cross_entropy(adjusted, labels, options);
     loss = loss.defined() ? add(loss, member) : member;
   }

@@ -79,8 +79,9 @@ class TrainerOptions {
   // What the run trains with, {name, value}: e.g. every command-line option with its value after
   // parsing, defaults included. Saved in resume.npz; fit refuses to resume under other settings
   // (a value changed, a setting new or gone), in one line naming each difference, since a build
-  // (or a machine) with other defaults would otherwise continue the run with them, silently. A run saved without
-  // settings (by an older build) resumes with a warning that they could not be checked.
+  // (or a machine) with other defaults would otherwise continue the run with them, silently. A
+  // run saved without settings (by an older build) resumes with a warning that they could not be
+  // checked.
   TG_ARG(Settings, settings);
   // The command that resumes, for the line printed when a signal stops the run: "<hint> '<run>'".
   TG_ARG(std::string, resume_hint) = "resume with run_dir and resume(true):";
