@@ -187,6 +187,43 @@ CellValues export_cell_step(Graph& g, const nn::RecurrentCell& rcell, const std:
   return v;
 }
 
+namespace {
+
+// x time-major [T, B, F] and, with lengths, Where's condition [T, B, 1]: true at the steps past
+// each sequence's length (the positions counted by CumSum over ones, so no Shape or Range).
+struct StepsMask {
+  std::string x, padded;
+};
+StepsMask steps_mask(Graph& g, const std::string& x, const std::string& lengths, bool batch_first) {
+  StepsMask m{batch_first ? transpose(g, x, {1, 0, 2}) : x, ""};
+  if (lengths.empty()) return m;
+  const std::string ones = add(g, mul(g, slice(g, m.x, 2, 0, 1), g.scalar(0.0f)), g.scalar(1.0f));
+  const std::string position = g.op("CumSum", {ones, g.int64s({0}, "axis")});  // 1, 2, ... T
+  const std::string length = unsqueeze(g, cast(g, lengths, ElementType::Float), {0, 2});
+  m.padded = g.op("Greater", {position, length});
+  return m;
+}
+
+}  // namespace
+
+std::string export_max_over_steps(Graph& g, const std::string& x, const std::string& lengths,
+                                  bool batch_first) {
+  const StepsMask m = steps_mask(g, x, lengths, batch_first);
+  const std::string kept =
+      m.padded.empty()
+          ? m.x
+          : where(g, m.padded, g.scalar(-std::numeric_limits<float>::infinity(), "minus_inf"), m.x);
+  return reduce_max(g, kept, {0}, false);
+}
+
+std::string export_mean_over_steps(Graph& g, const std::string& x, const std::string& lengths,
+                                   bool batch_first) {
+  const StepsMask m = steps_mask(g, x, lengths, batch_first);
+  if (m.padded.empty()) return reduce_mean(g, m.x, {0}, false);
+  const std::string total = reduce_sum(g, where(g, m.padded, g.scalar(0.0f), m.x), {0}, false);
+  return div(g, total, unsqueeze(g, cast(g, lengths, ElementType::Float), {1}));
+}
+
 std::string export_attention(Graph& g, const nn::MultiheadAttention& attention,
                              const std::string& query, const std::string& key,
                              const std::string& value, const std::string& key_padding_mask,

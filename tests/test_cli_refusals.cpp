@@ -67,6 +67,8 @@ REFUSED("name_language", "train --weight-decay nan", "--weight-decay")
 REFUSED("name_language", "train --lr-decay nan", "--lr-decay")
 REFUSED("name_language", "train --momentum -inf", "--momentum")
 REFUSED("name_language", "train --time-limit nan", "--time-limit")
+REFUSED("name_language", "train --input-dropout 1", "--input-dropout: must be a number in [0, 0.99]")
+REFUSED("name_language", "train --pooling attention", "--pooling")
 
 // Negative numbers must not wrap in unsigned flags.
 REFUSED("baby_lm", "generate --checkpoint none.npz --top-k -1", "--top-k: must be an integer")

@@ -400,8 +400,14 @@ TEST_CASE("model: logits per name, padding does not change a name's result, meta
           "[name_language][model]") {
   for (const std::string cell : {"rnn", "lstm", "gru"}) {
     for (std::size_t embedding : {0, 8}) {
-      INFO(cell << ", embedding " << embedding << (cell == "gru" ? ", n-grams" : ""));
+      INFO(cell << ", embedding " << embedding << (cell == "gru" ? ", n-grams" : "")
+                << (embedding > 0 ? ", concat pooling" : ""));
       ModelConfig c;
+      if (embedding > 0) {
+        // The maximum and mean over the steps must read each name up to its own length too.
+        c.pooling = Pooling::Concat;
+        c.input_dropout = 0.25;
+      }
       if (cell == "gru") {
         c.ngrams = 3;
         c.ngram_buckets = 7;  // collisions: rows shared by many n-grams
@@ -415,6 +421,7 @@ TEST_CASE("model: logits per name, padding does not change a name's result, meta
       c.labels = {"A", "B", "C"};
       tg::Generator gen(1);
       NameClassifier model(c, gen);
+      CHECK(parameter_estimate(c) == double(model.parameter_count()));
       model.eval();
       tg::NoGradGuard no_grad;
       const tg::Tensor both = model.forward(make_batch({{5, 6, 7, 8, 9}, {3, 4}}, {0, 1}));
@@ -442,6 +449,16 @@ TEST_CASE("model: logits per name, padding does not change a name's result, meta
   meta["hidden"] = "8";
   meta["model"] = "transformer";
   CHECK_THROWS_WITH(config_from_meta(meta, "m.npz"), Catch::Contains("transformer"));
+  meta["model"] = "gru";
+  meta["pooling"] = "attention";
+  CHECK_THROWS_WITH(config_from_meta(meta, "m.npz"),
+                    "m.npz: meta.pooling 'attention' (expected last or concat)");
+  // Checkpoints of builds before these options read the final states, without input dropout.
+  meta.erase("pooling");
+  meta.erase("input_dropout");
+  const ModelConfig older = config_from_meta(meta, "m.npz");
+  CHECK(older.pooling == Pooling::Last);
+  CHECK(older.input_dropout == 0.0);
 }
 
 TEST_CASE("n-gram rows: every 1- to N-gram of the marked name, hashed, 0 padding, the counts",
@@ -622,7 +639,8 @@ TEST_CASE("CLI: --help documents every flag", "[name_language][cli]") {
        {"--data", "--charset", "--model", "--hidden", "--layers", "--embedding", "--dropout",
         "--optimizer", "--lr ", "--lr-decay", "--momentum", "--weight-decay", "--clip",
         "--class-weights", "--sampling", "--epochs", "--batch", "--patience", "--time-limit",
-        "--seed", "--threads", "--out", "--overwrite", "--bidirectional", "--average"})
+        "--seed", "--threads", "--out", "--overwrite", "--bidirectional", "--average",
+        "--input-dropout", "--pooling"})
     CHECK(contains(train.out, flag));
   const RunResult predict = run_program({"predict", "--help"}, dir.path);
   for (const char* flag : {"--checkpoint", "--top", "names"}) CHECK(contains(predict.out, flag));

@@ -92,17 +92,18 @@ void check_name_language_export(const std::vector<std::string>& model_flags) {
   TG_CHECK_ONNX_PARITY(dir.file("model.onnx"), cases);
 }
 
-TEST_CASE("onnx: name_language export (bidirectional GRU with embedding, n-grams) matches ONNX "
-          "Runtime") {
+TEST_CASE("onnx: name_language export (bidirectional GRU with embedding, concat pooling, "
+          "n-grams) matches ONNX Runtime") {
   TG_REQUIRE_ONNX_TOOLS();
   check_name_language_export({});
 }
 
-TEST_CASE("onnx: name_language export (one-hot, 2-layer LSTM, no n-grams or prior shift) matches "
-          "ONNX Runtime") {
+TEST_CASE("onnx: name_language export (one-hot, 2-layer LSTM, final states only, no n-grams or "
+          "prior shift) matches ONNX Runtime") {
   TG_REQUIRE_ONNX_TOOLS();
   check_name_language_export({"--model", "lstm", "--layers", "2", "--embedding", "0",
-                              "--no-bidirectional", "--ngrams", "0", "--prior-shift", "0"});
+                              "--no-bidirectional", "--pooling", "last", "--ngrams", "0",
+                              "--prior-shift", "0"});
 }
 
 TEST_CASE("onnx: name_language export (bidirectional 2-layer tanh RNN, 1- to 3-grams in 101 "

@@ -182,6 +182,40 @@ TEST_CASE("onnx: RNN, LSTM and GRU as ONNX's operators, lengths and states in an
   }
 }
 
+TEST_CASE("onnx: the maximum and mean over a padded batch's steps, in both layouts") {
+  TG_REQUIRE_ONNX_TOOLS();
+  onnx::Graph g("steps");
+  const std::string lengths = g.input("lengths", onnx::ElementType::Int64, {"batch"});
+  for (bool batch_first : {false, true}) {
+    const std::string layout = batch_first ? "bt" : "tb";
+    const std::string x = g.input("x_" + layout, onnx::ElementType::Float,
+                                  batch_first ? std::vector<onnx::Dim>{"batch", "steps", 3}
+                                              : std::vector<onnx::Dim>{"steps", "batch", 3});
+    g.output(onnx::export_max_over_steps(g, x, lengths, batch_first), "max_" + layout,
+             onnx::ElementType::Float, {"batch", 3});
+    g.output(onnx::export_mean_over_steps(g, x, lengths, batch_first), "mean_" + layout,
+             onnx::ElementType::Float, {"batch", 3});
+  }
+  TempDir dir;
+  g.save(dir.file("steps.onnx"));
+  Generator gen(9);
+  std::vector<ort::Case> cases;
+  for (std::size_t i = 0; i < 100; ++i) {
+    const std::size_t T = 1 + i % 6, B = 1 + i % 4;
+    std::vector<std::size_t> lengths_b;
+    for (std::size_t b = 0; b < B; ++b) lengths_b.push_back(1 + (i * 5 + b * 3) % T);
+    const Tensor tb = Tensor::uniform({T, B, 3}, -2, 2, DType::Float32, gen);
+    const Tensor bt = transpose(tb, {1, 0, 2});
+    cases.push_back({{{"lengths", "int64", {B}, lengths_of(lengths_b)}, ort::float_feed("x_tb", tb),
+                      ort::float_feed("x_bt", bt)},
+                     {ort::float_feed("max_tb", nn::max_over_steps(tb, lengths_b)),
+                      ort::float_feed("mean_tb", nn::mean_over_steps(tb, lengths_b)),
+                      ort::float_feed("max_bt", nn::max_over_steps(bt, lengths_b, true)),
+                      ort::float_feed("mean_bt", nn::mean_over_steps(bt, lengths_b, true))}});
+  }
+  TG_CHECK_ONNX_PARITY(dir.file("steps.onnx"), cases);
+}
+
 TEST_CASE("onnx: one step of an LSTM and a GRU cell") {
   TG_REQUIRE_ONNX_TOOLS();
   for (nn::CellKind kind : {nn::CellKind::Lstm, nn::CellKind::Gru, nn::CellKind::RnnTanh}) {

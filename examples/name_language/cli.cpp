@@ -60,6 +60,15 @@ void add_train_command(Program& program) {
   number_in(cmd.add_option("--dropout", a.dropout,
                            "Dropout on the final hidden state (and between stacked layers)"),
             0.0, 0.99);
+  number_in(cmd.add_option("--input-dropout", a.input_dropout,
+                           "Dropout on the characters' embeddings (or one-hot vectors) the "
+                           "recurrent layer reads"),
+            0.0, 0.99);
+  cmd.add_option("--pooling", a.pooling,
+                 "What the classifier reads of the recurrent layer: last (the final hidden "
+                 "states) or concat (those beside the maximum and the mean of its outputs over "
+                 "the name's characters)")
+      ->check(CLI::IsMember({"last", "concat"}));
   cmd.add_option("--optimizer", t.optimizer,
                  "sgd (with --momentum), adam (AdamW when --weight-decay > 0) or rmsprop")
       ->check(CLI::IsMember({"sgd", "adam", "rmsprop"}));

@@ -166,6 +166,8 @@ int run_train(const TrainArgs& a) {
   config.bidirectional = a.bidirectional;
   config.embedding = a.embedding;
   config.dropout = a.dropout;
+  config.input_dropout = a.input_dropout;
+  config.pooling = parse_pooling(a.pooling);
   config.ngrams = a.ngrams;
   config.ngram_buckets = a.ngram_buckets;
   config.prior_shift = a.prior_shift;
@@ -203,7 +205,7 @@ int run_train(const TrainArgs& a) {
                                    ? fmt::format("decay {} per epoch", o.lr_decay)
                                    : describe(o.schedule);
   std::printf("training: %s lr %g (%s), batch %zu, up to %zu epochs%s, class weights %s%s%s, "
-              "sampling %s, dropout %g, weight decay %g, clip %g\n",
+              "sampling %s, dropout %g%s, weight decay %g, clip %g\n",
               // make_optimizer's choice: Adam with weight decay is AdamW (decoupled).
               o.optimizer == "adam" && o.weight_decay > 0 ? "adamw" : o.optimizer.c_str(), o.lr,
               schedule.c_str(), o.batch, o.epochs,
@@ -217,6 +219,9 @@ int run_train(const TrainArgs& a) {
                   ? fmt::format(", logit adjustment {}", o.logit_adjustment).c_str()
                   : "",
               to_string(o.sampling).c_str(), config.dropout,
+              config.input_dropout > 0
+                  ? fmt::format(" (input {})", config.input_dropout).c_str()
+                  : "",
               o.weight_decay, o.clip);
   if (job.size() > 1)
     std::printf("data-parallel: %d processes, global batch %zu\n", job.size(),

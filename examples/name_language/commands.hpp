@@ -25,12 +25,14 @@ struct TrainArgs {
   std::string model = "gru";
   std::size_t hidden = 128;
   std::size_t layers = 1;
-  // Defaults measured on the full public set (17,994 pairs, 80/10/10 split by name, seeds 1-10):
-  // test accuracy 82.3-85.0%, macro accuracy 54.0-60.6%, 39-46 s of training on 2 cores of a
-  // Zen 3, about half that on Zen 5; bench/README.md, "name_language in 60 s".
+  // Defaults measured on the full public set (17,994 pairs, 80/10/10 split by name, seeds 1-16):
+  // test accuracy 81.9-85.6%, macro accuracy 53.3-61.5%, 50-54 s of training on 2 cores of a
+  // Zen 3; bench/README.md, "name_language in 60 s".
   bool bidirectional = true;
   std::size_t embedding = 64;
-  double dropout = 0.5;
+  double dropout = 0.3;
+  double input_dropout = 0.2;      // on the character embeddings
+  std::string pooling = "concat";  // the final states beside the outputs' maximum and mean
   std::size_t ngrams = 5;             // the n-gram member's longest n-gram; 0: the GRU alone
   std::size_t ngram_buckets = 32749;  // rows of its hashed table
   double prior_shift = 0;             // answers divided by the training shares to this power

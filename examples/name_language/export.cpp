@@ -1,7 +1,8 @@
 // name_language export: NameClassifier's forward written as ONNX nodes, in its own order:
-// ids -> embedding (or one-hot) -> recurrent layer read up to each name's length -> Linear, the
-// n-gram member beside it (its hashing computed in the graph from the same ids), the members'
-// mean softmax, the prior shift.
+// ids -> embedding (or one-hot) -> recurrent layer read up to each name's length -> its final
+// states (beside its outputs' maximum and mean with concat pooling) -> Linear, the n-gram member
+// beside it (its hashing computed in the graph from the same ids), the members' mean softmax, the
+// prior shift.
 #include "name_language/export.hpp"
 
 #include <CLI/CLI.hpp>
@@ -114,8 +115,15 @@ onnx::Graph export_classifier(NameClassifier& model) {
     x = gather(g, g.initializer("one_hot", table, {v, v}), time_major);
   }
   const RecurrentValues r = export_recurrent(g, model.rnn(), {x, lengths, "", ""}, "rnn");
+  const std::string features =
+      c.pooling == Pooling::Concat
+          ? concat(g,
+                   {r.last, export_max_over_steps(g, r.output, lengths),
+                    export_mean_over_steps(g, r.output, lengths)},
+                   1)
+          : r.last;
   // Dropout: the identity in evaluation.
-  std::string logits = export_linear(g, nn::child_as<nn::Linear>(model, "fc"), r.last, "fc");
+  std::string logits = export_linear(g, nn::child_as<nn::Linear>(model, "fc"), features, "fc");
   if (c.ngrams > 0) {
     // The members' mean softmax, as NameClassifier::combine: log(mean_k p_k).
     const std::string ngram_logits = export_ngram_member(g, model, ids, lengths);

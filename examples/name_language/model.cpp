@@ -62,6 +62,8 @@ std::map<std::string, std::string> to_meta(const ModelConfig& c) {
           {"bidirectional", c.bidirectional ? "1" : "0"},
           {"embedding", std::to_string(c.embedding)},
           {"dropout", fmt::format("{}", c.dropout)},
+          {"input_dropout", fmt::format("{}", c.input_dropout)},
+          {"pooling", to_string(c.pooling)},
           {"ngrams", std::to_string(c.ngrams)},
           {"ngram_buckets", std::to_string(c.ngram_buckets)},
           {"prior_shift", fmt::format("{}", c.prior_shift)},
@@ -115,6 +117,14 @@ void check_vocabulary(Charset charset, const Vocabulary& vocab, const std::strin
 
 }  // namespace
 
+std::string to_string(Pooling pooling) { return pooling == Pooling::Concat ? "concat" : "last"; }
+
+Pooling parse_pooling(const std::string& text) {
+  if (text == "last") return Pooling::Last;
+  if (text == "concat") return Pooling::Concat;
+  throw Error(fmt::format("pooling '{}' (expected last or concat)", shortened(text)));
+}
+
 ModelConfig config_from_meta(const std::map<std::string, std::string>& meta,
                              const std::string& path) {
   const tg::train::MetaReader read = meta_reader(meta, path);
@@ -135,6 +145,15 @@ ModelConfig config_from_meta(const std::map<std::string, std::string>& meta,
     c.bidirectional = text == "1";
   }
   c.dropout = read.number("dropout", 0, 1, "");
+  // Checkpoints written before these existed read the final states without input dropout.
+  if (meta.count("input_dropout")) c.input_dropout = read.number("input_dropout", 0, 1, "");
+  if (meta.count("pooling")) {
+    try {
+      c.pooling = parse_pooling(read.text("pooling"));
+    } catch (const Error& e) {
+      throw Error(fmt::format("{}: meta.{}", path, e.what()));
+    }
+  }
   // Checkpoints written before the n-gram member existed have none.
   if (meta.count("ngrams")) {
     c.ngrams = read.size("ngrams", 0, kMaxNgram, "a size");
@@ -184,9 +203,10 @@ std::string describe(const ModelConfig& c) {
   const std::string ngrams =
       c.ngrams ? fmt::format(" + character 1-{}-grams in {} buckets", c.ngrams, c.ngram_buckets)
                : "";
-  return fmt::format("{}{}, {} layer{} x {}, {} ({} characters, {}){}, {} languages{}",
+  return fmt::format("{}{}, {} layer{} x {}{}, {} ({} characters, {}){}, {} languages{}",
                      c.bidirectional ? "bidirectional " : "", cell, c.layers,
                      c.layers == 1 ? "" : "s", c.hidden,
+                     c.pooling == Pooling::Concat ? " (last, max and mean)" : "",
                      c.embedding ? fmt::format("embedding {}", c.embedding) : "one-hot input",
                      c.vocabulary.size(), to_string(c.charset), ngrams, c.labels.size(),
                      c.prior_shift > 0 ? fmt::format(", prior shift {}", c.prior_shift) : "");
@@ -204,7 +224,8 @@ double parameter_estimate(const ModelConfig& c) {
   const std::size_t input = c.embedding > 0 ? c.embedding : c.vocabulary.size();
   return vocab * double(c.embedding) +
          examples::recurrent_parameters(gates, input, c.hidden, c.layers, c.bidirectional) +
-         (double(c.hidden) * (c.bidirectional ? 2 : 1) + 1) * labels +
+         (double(c.hidden) * (c.bidirectional ? 2 : 1) * (c.pooling == Pooling::Concat ? 3 : 1) +
+          1) * labels +
          (c.ngrams ? (double(c.ngram_buckets) + 1) * labels : 0.0);
 }
 
@@ -265,8 +286,11 @@ NameClassifier::NameClassifier(ModelConfig config, Generator& gen) : config_(std
   o.return_sequences(false);
   rnn_ = register_module("rnn", nn::make_recurrent_layer(nn::parse_cell_kind(c.cell), o, gen));
   dropout_ = register_module("dropout", std::make_shared<nn::Dropout>(c.dropout, gen));
-  fc_ = register_module("fc", std::make_shared<nn::Linear>(
-                                   c.hidden * (c.bidirectional ? 2 : 1), c.labels.size(), true, gen));
+  input_dropout_ =
+      register_module("input_dropout", std::make_shared<nn::Dropout>(c.input_dropout, gen));
+  const std::size_t features =
+      c.hidden * (c.bidirectional ? 2 : 1) * (c.pooling == Pooling::Concat ? 3 : 1);
+  fc_ = register_module("fc", std::make_shared<nn::Linear>(features, c.labels.size(), true, gen));
   if (c.ngrams > 0) {
     if (c.ngram_buckets == 0) throw Error("NameClassifier: the n-gram member needs buckets");
     if (!ngram_codes_fit(vocab, c.ngrams))
@@ -310,9 +334,15 @@ Tensor NameClassifier::inputs(const Batch& batch) {
 }
 
 std::vector<Tensor> NameClassifier::member_logits(const Batch& batch) {
-  const Tensor x = inputs(batch);
+  const Tensor x = input_dropout_->forward(inputs(batch));
   const nn::RecurrentOutput out = rnn_->forward(x, nn::RecurrentState{}, batch.lengths);
-  std::vector<Tensor> logits{fc_->forward(dropout_->forward(out.last))};
+  const Tensor features =
+      config_.pooling == Pooling::Concat
+          ? concat({out.last, nn::max_over_steps(out.output, batch.lengths),
+                    nn::mean_over_steps(out.output, batch.lengths)},
+                   1)
+          : out.last;
+  std::vector<Tensor> logits{fc_->forward(dropout_->forward(features))};
   if (config_.ngrams > 0) {
     const NgramRows grams = ngram_rows(batch, config_.vocabulary.size(), config_.ngrams,
                                        config_.ngram_buckets);

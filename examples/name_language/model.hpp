@@ -16,6 +16,13 @@
 
 namespace tg::examples::names {
 
+// What the classifier reads of the recurrent layer: Last, each direction's final hidden state;
+// Concat, those beside the maximum and the mean of its outputs over the name's characters
+// (ULMFiT's concat pooling), three times the features.
+enum class Pooling { Last, Concat };
+std::string to_string(Pooling pooling);  // "last", "concat"
+Pooling parse_pooling(const std::string& text);  // throws tg::Error naming the choices
+
 // Everything needed to rebuild the model and read names the way it was trained.
 struct ModelConfig {
   std::string cell = "gru";  // "rnn" (tanh), "lstm" or "gru"
@@ -35,6 +42,8 @@ struct ModelConfig {
   // power prior_shift (0: not at all): a lean toward the rare languages, with no parameters.
   double prior_shift = 0;
   std::vector<std::size_t> class_counts;  // training names per language; needed when shifting
+  Pooling pooling = Pooling::Last;
+  double input_dropout = 0.0;  // on the characters' embeddings (or one-hot vectors)
 };
 
 // Metadata entries of the checkpoint ("model", "hidden", ..., "vocabulary", "labels") and back.
@@ -82,7 +91,7 @@ class NameClassifier : public nn::Module {
   // Logits [B, classes] for a padded batch: the recurrent member's, or with the n-gram member the
   // log of the two members' mean softmax; then minus prior_shift x log(training share). The
   // recurrent member reads each name up to its own length and classifies from the final hidden
-  // state of the top layer.
+  // state of the top layer (with Pooling::Concat, also its outputs' maximum and mean).
   Tensor forward(const Batch& batch);
   using Module::forward;  // a plain Tensor is refused: the model reads a Batch
   // Each member's own logits (the recurrent one first): training minimizes the sum of their
@@ -106,6 +115,7 @@ class NameClassifier : public nn::Module {
 
   ModelConfig config_;
   std::shared_ptr<nn::Embedding> embedding_;  // null for one-hot input
+  std::shared_ptr<nn::Dropout> input_dropout_;
   std::shared_ptr<nn::RecurrentLayer> rnn_;
   std::shared_ptr<nn::Dropout> dropout_;
   std::shared_ptr<nn::Linear> fc_;

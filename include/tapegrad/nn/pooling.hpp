@@ -1,7 +1,10 @@
-// nn::MaxPool1d and nn::AvgPool1d: the pooling ops as layers, with PyTorch's options.
+// nn::MaxPool1d and nn::AvgPool1d: the pooling ops as layers, with PyTorch's options; and the
+// maximum and mean over the steps of a padded batch of sequences.
 #pragma once
 
+#include <cstddef>
 #include <optional>
+#include <vector>
 
 #include "tapegrad/nn/module.hpp"
 #include "tapegrad/nn/options.hpp"
@@ -52,5 +55,15 @@ class AvgPool1d : public Module {
  private:
   AvgPool1dOptions options_;
 };
+
+// The maximum and the mean over the steps of each sequence of a padded batch (Keras'
+// GlobalMaxPooling1D and GlobalAveragePooling1D with a mask; in PyTorch, amax / mean over the
+// unpadded steps): x [T, B, F], as the recurrent layers' output ([B, T, F] with batch_first),
+// whose sequence b has lengths[b] steps -> [B, F]. Steps past a sequence's length are left out;
+// empty lengths: every sequence has all T steps. A length of 0 or over T throws, naming it.
+Tensor max_over_steps(const Tensor& x, const std::vector<std::size_t>& lengths = {},
+                      bool batch_first = false);
+Tensor mean_over_steps(const Tensor& x, const std::vector<std::size_t>& lengths = {},
+                       bool batch_first = false);
 
 }  // namespace tg::nn

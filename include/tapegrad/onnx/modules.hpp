@@ -6,7 +6,7 @@
 // z,r,h with linear_before_reset = 1; bidirectional; stacked layers; lengths as sequence_lens;
 // initial states in and final states out), one step of a recurrent cell, LayerNorm
 // (LayerNormalization), MultiheadAttention (MatMul / Softmax), Dropout, Identity, Tanh, ReLU,
-// Sigmoid, and Sequential chains of these. The element-wise, softmax, reduction and shape
+// Sigmoid, and Sequential chains of these; the maximum and mean over a padded batch's steps. The element-wise, softmax, reduction and shape
 // operators are in tapegrad/onnx/graph.hpp. Anything else (MGU, which has no ONNX operator,
 // Conv1d, a custom cell, ...) is refused with a tg::Error of one line naming it.
 #pragma once
@@ -57,6 +57,13 @@ std::string export_attention(Graph& g, const nn::MultiheadAttention& attention,
                              const std::string& query, const std::string& key,
                              const std::string& value, const std::string& key_padding_mask,
                              const std::string& name);
+
+// nn::max_over_steps and nn::mean_over_steps: x [T, B, F] ([B, T, F] with batch_first), lengths
+// int64 [B] (empty: every sequence is T long) -> [B, F].
+std::string export_max_over_steps(Graph& g, const std::string& x, const std::string& lengths,
+                                  bool batch_first = false);
+std::string export_mean_over_steps(Graph& g, const std::string& x, const std::string& lengths,
+                                   bool batch_first = false);
 
 // Any module of the list above through its forward(const Tensor&) (a recurrent layer from a zero
 // state, returning output or last as its return_sequences says; attention as self-attention);
