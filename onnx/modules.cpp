@@ -190,14 +190,15 @@ CellValues export_cell_step(Graph& g, const nn::RecurrentCell& rcell, const std:
 namespace {
 
 // x time-major [T, B, F] and, with lengths, Where's condition [T, B, 1]: true at the steps past
-// each sequence's length (the positions counted by CumSum over ones, so no Shape or Range).
+// each sequence's length (the positions counted by CumSum over ones of x's shape [T, B, 1]).
 struct StepsMask {
   std::string x, padded;
 };
 StepsMask steps_mask(Graph& g, const std::string& x, const std::string& lengths, bool batch_first) {
   StepsMask m{batch_first ? transpose(g, x, {1, 0, 2}) : x, ""};
   if (lengths.empty()) return m;
-  const std::string ones = add(g, mul(g, slice(g, m.x, 2, 0, 1), g.scalar(0.0f)), g.scalar(1.0f));
+  const std::string ones =
+      g.op("Expand", {g.scalar(1.0f, "one"), g.op("Shape", {slice(g, m.x, 2, 0, 1)})});
   const std::string position = g.op("CumSum", {ones, g.int64s({0}, "axis")});  // 1, 2, ... T
   const std::string length = unsqueeze(g, cast(g, lengths, ElementType::Float), {0, 2});
   m.padded = g.op("Greater", {position, length});

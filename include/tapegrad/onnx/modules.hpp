@@ -6,9 +6,10 @@
 // z,r,h with linear_before_reset = 1; bidirectional; stacked layers; lengths as sequence_lens;
 // initial states in and final states out), one step of a recurrent cell, LayerNorm
 // (LayerNormalization), MultiheadAttention (MatMul / Softmax), Dropout, Identity, Tanh, ReLU,
-// Sigmoid, and Sequential chains of these; the maximum and mean over a padded batch's steps. The element-wise, softmax, reduction and shape
-// operators are in tapegrad/onnx/graph.hpp. Anything else (MGU, which has no ONNX operator,
-// Conv1d, a custom cell, ...) is refused with a tg::Error of one line naming it.
+// Sigmoid, and Sequential chains of these; the maximum and mean over a padded batch's steps. The
+// element-wise, softmax, reduction and shape operators are in tapegrad/onnx/graph.hpp. Anything
+// else (MGU, which has no ONNX operator, Conv1d, a custom cell, ...) is refused with a tg::Error
+// of one line naming it.
 #pragma once
 
 #include <string>
