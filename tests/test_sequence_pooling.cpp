@@ -1,6 +1,7 @@
-// nn::max_over_steps and nn::mean_over_steps: against a loop over each sequence's own steps in
-// both layouts, padded steps without influence or gradient, gradcheck and gradgradcheck in
-// float64, and the one-line errors.
+// nn::max_over_steps and nn::mean_over_steps: against PyTorch 1.13's amax and mean over each
+// sequence's unpadded steps (tests/fixtures/sequence_pooling_fixtures.py) and a loop in both
+// layouts, padded steps without influence or gradient, gradcheck and gradgradcheck in float64,
+// and the one-line errors.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -9,7 +10,9 @@
 
 #include "tapegrad/autograd/gradcheck.hpp"
 #include "tapegrad/autograd/ops.hpp"
+#include "tapegrad/nn/npz.hpp"
 #include "tapegrad/nn/pooling.hpp"
+#include "compare.hpp"
 #include "test_checks.hpp"
 
 using namespace tg;
@@ -45,6 +48,32 @@ std::pair<std::vector<double>, std::vector<double>> looped(const Tensor& x,
 }
 
 }  // namespace
+
+TEST_CASE("max_over_steps and mean_over_steps give PyTorch's amax and mean over the unpadded "
+          "steps, and their gradients, ties shared", "[nn][pool][parity]") {
+  const std::string dir = std::string(TAPEGRAD_FIXTURES_DIR) + "/sequence_pooling/";
+  const std::vector<std::string> names = tg::testing::fixture_index(dir);
+  REQUIRE(names.size() >= 4);
+  for (const std::string& name : names) {
+    SECTION(name) {
+      const nn::Archive a = nn::load_npz(dir + name + ".npz");
+      const bool batch_first = a.integers.at("batch_first").data.at(0) != 0;
+      std::vector<std::size_t> lengths;
+      for (std::int64_t n : a.integers.at("lengths").data) lengths.push_back(std::size_t(n));
+      const Tensor x = a.tensors.at("input").to(DType::Float64).set_requires_grad();
+      const Tensor largest = nn::max_over_steps(x, lengths, batch_first);
+      const Tensor average = nn::mean_over_steps(x, lengths, batch_first);
+      const auto error = [](const Tensor& ours, const Tensor& theirs) {
+        REQUIRE(ours.shape() == theirs.shape());
+        return tg::testing::max_rel_error(ours.to_vector(), theirs.to_vector(), 1e-6);
+      };
+      CHECK(error(largest, a.tensors.at("max")) <= 1e-12);
+      CHECK(error(average, a.tensors.at("mean")) <= 1e-12);
+      sum(largest * a.tensors.at("proj/max") + average * a.tensors.at("proj/mean")).backward();
+      CHECK(error(x.grad_tensor(), a.tensors.at("grads/input")) <= 1e-12);
+    }
+  }
+}
 
 TEST_CASE("max_over_steps and mean_over_steps read each sequence up to its own length",
           "[nn][pool]") {
