@@ -16,18 +16,18 @@
 #include "seq2seq/commands.hpp"
 #include "seq2seq/model.hpp"
 #include "name_language/data.hpp"
+#include "tests/name_language_support.hpp"
 #include "tests/onnx_support.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using namespace tg;
+using tg::testing::kShippedNames;
 using tg::testing::RunResult;
 using tg::testing::shell_quote;
 using tg::testing::TempDir;
 namespace ort = tg::testing::onnx_runtime;
-
-const fs::path kShippedNames = fs::path(TAPEGRAD_SOURCE_DIR) / "data" / "names";
 
 RunResult run(const std::string& program, const std::vector<std::string>& args,
               const fs::path& cwd) {
