@@ -126,16 +126,24 @@ double serial_below() { return g_serial_below.load(std::memory_order_relaxed); }
 // is large enough, so switching per product is cheap.
 std::atomic<int> g_threads{0};
 std::atomic<int> g_active{0};
+std::atomic<int> g_serial_scopes{0};  // live SerialProducts
 
-// The threads a product of m x k x n runs on: one below serial_below(), else all asked for.
-int threads_for(int m, int n, int k) {
+// The threads asked for: set_num_threads's count, or else OpenBLAS's own, read the first time it
+// is needed (before anything here has set OpenBLAS to one thread).
+int asked_threads() {
   int threads = g_threads.load(std::memory_order_relaxed);
-  if (threads == 0) {  // set_num_threads not called: start from OpenBLAS's own count
+  if (threads == 0) {
     threads = openblas_get_num_threads();
     g_active.store(threads, std::memory_order_relaxed);
     g_threads.store(threads, std::memory_order_relaxed);
   }
-  if (threads <= 1) return threads;
+  return threads;
+}
+
+// The threads a product of m x k x n runs on: one below serial_below(), else all asked for.
+int threads_for(int m, int n, int k) {
+  const int threads = asked_threads();
+  if (threads <= 1 || g_serial_scopes.load(std::memory_order_relaxed) > 0) return 1;
   return double(m) * n * k < serial_below() ? 1 : threads;
 }
 
@@ -322,10 +330,19 @@ void set_num_threads(int threads) {
   g_threads.store(set, std::memory_order_relaxed);
 }
 
+SerialProducts::SerialProducts() {
+  ensure_selected();
+  asked_threads();  // known before OpenBLAS is set to one thread below
+  g_serial_scopes.fetch_add(1, std::memory_order_relaxed);
+  // Now, before the lanes start: from then on every product finds OpenBLAS at one thread.
+  if (g_active.exchange(1, std::memory_order_relaxed) != 1) openblas_set_num_threads(1);
+}
+
+SerialProducts::~SerialProducts() { g_serial_scopes.fetch_sub(1, std::memory_order_relaxed); }
+
 int num_threads() {
   ensure_selected();
-  const int threads = g_threads.load(std::memory_order_relaxed);
-  return threads > 0 ? threads : openblas_get_num_threads();
+  return asked_threads();
 }
 
 }  // namespace tg::blas

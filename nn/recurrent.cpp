@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <iterator>
 #include <utility>
 
@@ -112,16 +113,25 @@ RecurrentOutput RecurrentDriver::forward(const Tensor& x, const RecurrentState& 
 
   Tensor input = x;
   bool input_batch_first = o.batch_first();
-  std::vector<Tensor> states(L * D);  // per layer-direction: every step's state [T, B, W]
+  // Per layer-direction: every step's state [T, B, W], from `first` on in `states`.
+  std::vector<Tensor> states(L * D);
+  std::vector<std::size_t> first(L * D, 0);
   Tensor output;
   for (std::size_t l = 0; l < L; ++l) {
-    for (std::size_t d = 0; d < D; ++d) {
-      SequenceRun run;
-      run.batch_first = input_batch_first;
-      run.reverse = d == 1;
-      run.steps = pad.steps;
-      run.active = pad.active;
-      states[l * D + d] = run_direction(l * D + d, input, initial(l * D + d), run);
+    SequenceRun run;
+    run.batch_first = input_batch_first;
+    run.steps = pad.steps;
+    run.active = pad.active;
+    Tensor both;
+    if (D == 2) both = run_both_directions(l, input, initial(l * D), initial(l * D + 1), run);
+    if (both.defined()) {
+      states[l * D] = states[l * D + 1] = both;
+      first[l * D + 1] = T * B * W;
+    } else {
+      for (std::size_t d = 0; d < D; ++d) {
+        run.reverse = d == 1;
+        states[l * D + d] = run_direction(l * D + d, input, initial(l * D + d), run);
+      }
     }
     // Every step's h, directions side by side; padded steps stay zero.
     const bool top = l + 1 == L;
@@ -132,7 +142,7 @@ RecurrentOutput RecurrentDriver::forward(const Tensor& x, const RecurrentState& 
       for (std::size_t t = 0; t < pad.steps; ++t) {
         const std::size_t at = out_batch_first ? t * D * H + d * H : t * B * D * H + d * H;
         pieces.push_back(GatherPiece::of(states[l * D + d], B, H)
-                             .from(t * B * W, W)
+                             .from(first[l * D + d] + t * B * W, W)
                              .to(at, row_stride)
                              .only(pad.active[t]));
       }
@@ -149,7 +159,7 @@ RecurrentOutput RecurrentDriver::forward(const Tensor& x, const RecurrentState& 
     std::vector<GatherPiece> pieces;
     for (std::size_t k = 0; k < L * D; ++k)
       pieces.push_back(GatherPiece::of(states[k], B, width)
-                           .from(final_offset(k % D) + column, W)
+                           .from(first[k] + final_offset(k % D) + column, W)
                            .to(k * B * width, width));
     return gather_rows({L * D, B, width}, pieces, ws);
   };
@@ -158,9 +168,23 @@ RecurrentOutput RecurrentDriver::forward(const Tensor& x, const RecurrentState& 
   std::vector<GatherPiece> last;
   for (std::size_t d = 0; d < D; ++d)
     last.push_back(
-        GatherPiece::of(states[(L - 1) * D + d], B, H).from(final_offset(d), W).to(d * H, D * H));
+        GatherPiece::of(states[(L - 1) * D + d], B, H)
+            .from(first[(L - 1) * D + d] + final_offset(d), W)
+            .to(d * H, D * H));
   result.last = gather_rows({B, D * H}, last, ws);
   return result;
+}
+
+namespace {
+std::atomic<bool> g_side_by_side{true};
+}  // namespace
+
+void set_directions_side_by_side(bool on) { g_side_by_side.store(on, std::memory_order_relaxed); }
+bool directions_side_by_side() { return g_side_by_side.load(std::memory_order_relaxed); }
+
+Tensor RecurrentDriver::run_both_directions(std::size_t, const Tensor&, const Tensor&,
+                                            const Tensor&, const SequenceRun&) {
+  return Tensor();
 }
 
 Tensor RecurrentDriver::forward(const Tensor& x) {
@@ -214,6 +238,18 @@ RecurrentLayer::RecurrentLayer(CellKind kind, const RecurrentOptions& options, G
 Tensor RecurrentLayer::run_direction(std::size_t k, const Tensor& input, const Tensor& initial,
                                      const SequenceRun& run) {
   return cell_sequence(kind_, input, initial, weights_[k], run, workspace());
+}
+
+Tensor RecurrentLayer::run_both_directions(std::size_t layer, const Tensor& input,
+                                           const Tensor& initial_forward,
+                                           const Tensor& initial_reverse,
+                                           const SequenceRun& run) {
+  if (!directions_side_by_side() || blas::num_threads() < 2) return Tensor();
+  if (!reverse_workspace_) reverse_workspace_ = std::make_shared<Workspace>();
+  if (layer == 0) reverse_workspace_->recycle();  // once per forward, as the driver's own
+  return cell_sequences_both_ways(kind_, input, {initial_forward, initial_reverse},
+                                  {weights_[2 * layer], weights_[2 * layer + 1]}, run,
+                                  {workspace(), reverse_workspace_.get()});
 }
 
 const CellWeights& RecurrentLayer::weights(std::size_t layer, bool reverse) const {

@@ -10,6 +10,7 @@
 
 #include "tapegrad/autograd/ops/shape.hpp"
 #include "nn/rnn_detail.hpp"
+#include "nn/side_lane.hpp"
 
 namespace tg::nn {
 
@@ -167,11 +168,16 @@ RowFlags flags_at(const SequenceRun& run, std::size_t t) {
   return t < run.active.size() ? run.active[t] : nullptr;
 }
 
+template <class T>
+void add_time_major_grad(const Geometry& geo, const Tensor& x, const T* tm);
+
 // BPTT over the recorded steps, last first, then the weight gradients with one product each.
+// The input's gradient goes to x, or when `dx_time_major` is given into it ([steps, B, in],
+// overwritten) for the caller to add: then this touches no tensor another direction touches.
 template <class T>
 void sequence_backward(const Geometry& geo, const SequenceRun& run, Saved<T>& saved,
                        const Tensor& x, const Tensor& initial, const CellWeights& w,
-                       const T* g, T* sv) {
+                       const T* g, T* sv, xt::xarray<T>* dx_time_major = nullptr) {
   const std::size_t B = geo.batch, H = geo.hidden, GH = geo.gh, W = geo.width;
   const std::size_t rows = geo.steps * B, slice = geo.state_slice();
   auto ws = saved.pool.lock();
@@ -225,22 +231,19 @@ void sequence_backward(const Geometry& geo, const SequenceRun& run, Saved<T>& sa
   const T* dg = dgates.data();
   const T* wih = w.w_ih.value<T>().data();
   const std::size_t in = geo.in;
-  if (x.requires_grad()) {
+  if (x.requires_grad() && dx_time_major) {
+    *dx_time_major = draw<T>(pool, {geo.steps, B, in});
+    times<T>(rows, in, GH, dg, GH, wih, T(0), dx_time_major->data(), in, how);
+  } else if (x.requires_grad()) {
     if (!geo.batch_first) {
       T beta;
       T* dx = grad_for_accumulation<T>(x, beta);
       if (beta == T(0)) std::fill(dx + rows * in, dx + geo.total * B * in, T(0));  // steps not run
       times<T>(rows, in, GH, dg, GH, wih, beta, dx, in, how);
     } else {  // a time-major product, added back batch-first
-      T* dx = grad_buffer_for_add<T>(x);
       xt::xarray<T> tmp = draw<T>(pool, {geo.steps, B, in});
       times<T>(rows, in, GH, dg, GH, wih, T(0), tmp.data(), in, how);
-      for (std::size_t t = 0; t < geo.steps; ++t)
-        for (std::size_t b = 0; b < B; ++b) {
-          const T* src = tmp.data() + (t * B + b) * in;
-          T* dst = dx + (b * geo.total + t) * in;
-          for (std::size_t j = 0; j < in; ++j) dst[j] += src[j];
-        }
+      add_time_major_grad<T>(geo, x, tmp.data());
       if (pool) pool->give_back(std::move(tmp));
     }
   }
@@ -254,15 +257,32 @@ void sequence_backward(const Geometry& geo, const SequenceRun& run, Saved<T>& sa
     for (xt::xarray<T>* a : {&dgates, &dhidden_side, &dcur, &dnext}) pool->give_back(std::move(*a));
 }
 
+// x's gradient += tm, the gradient of x's first geo.steps steps laid out time-major.
+template <class T>
+void add_time_major_grad(const Geometry& geo, const Tensor& x, const T* tm) {
+  const std::size_t B = geo.batch, in = geo.in;
+  T* dx = grad_buffer_for_add<T>(x);
+  for (std::size_t t = 0; t < geo.steps; ++t)
+    for (std::size_t b = 0; b < B; ++b) {
+      const T* src = tm + (t * B + b) * in;
+      T* dst = dx + (geo.batch_first ? b * geo.total + t : t * B + b) * in;
+      for (std::size_t j = 0; j < in; ++j) dst[j] += src[j];
+    }
+}
+
 }  // namespace
 
-Tensor cell_sequence(CellKind kind, const Tensor& x, const Tensor& initial,
-                     const CellWeights& w, const SequenceRun& run, Workspace* ws) {
+namespace {
+
+// Checks one layer-direction's operands and returns its sizes; `inputs` gets the defined ones.
+Geometry sequence_geometry(CellKind kind, const Tensor& x, const Tensor& initial,
+                           const CellWeights& w, const SequenceRun& run,
+                           std::vector<Tensor>& inputs) {
   const CellSpec& spec = cell_spec(kind);
   const char* op = spec.sequence_op;
   if (!x.defined() || !w.w_ih.defined() || !w.w_hh.defined())
     throw Error(fmt::format("{}: undefined input or weight", op));
-  const std::vector<Tensor> inputs = defined_of({x, initial, w.w_ih, w.w_hh, w.b_ih, w.b_hh});
+  inputs = defined_of({x, initial, w.w_ih, w.w_hh, w.b_ih, w.b_hh});
   check_same_dtype(op, inputs);
   const Dims d = check_weights(op, kind, w.w_ih, w.w_hh, w.b_ih, w.b_hh);
   const Shape sx = x.shape();
@@ -292,76 +312,149 @@ Tensor cell_sequence(CellKind kind, const Tensor& x, const Tensor& initial,
   for (const RowFlags& f : run.active)
     if (f && f->size() != geo.batch)
       throw Error(fmt::format("{}: {} padding flags for a batch of {}", op, f->size(), geo.batch));
-  const bool recording = any_requires_grad_in(inputs);
+  return geo;
+}
 
+// The forward of one layer-direction into `sv` ([total, B, W], its slices past the steps run
+// set to zero), keeping in `saved` what backward needs when `recording`. Draws its buffers from
+// `ws` only, so two directions with their own workspaces can run at once.
+template <class T>
+void sequence_forward(const Geometry& geo, const SequenceRun& run, const Tensor& x,
+                      const Tensor& initial, const CellWeights& w, bool recording,
+                      Saved<T>& saved, Workspace* ws, T* sv) {
+  const CellSpec& spec = cell_spec(geo.kind);
+  const std::size_t B = geo.batch, H = geo.hidden, GH = geo.gh, steps = geo.steps;
+  const std::size_t rows = steps * B, slice = geo.state_slice();
+  if (ws) saved.pool = ws->weak_from_this();
+  // The input projection of every step run, as one product over time-major rows.
+  const T* xv = x.value<T>().data();
+  if (geo.batch_first) {
+    saved.x_time_major = draw<T>(ws, {steps, B, geo.in});
+    T* xtm = saved.x_time_major.data();
+    for (std::size_t b = 0; b < B; ++b)
+      for (std::size_t t = 0; t < steps; ++t)
+        std::copy_n(xv + (b * geo.total + t) * geo.in, geo.in, xtm + (t * B + b) * geo.in);
+    xv = xtm;
+  }
+  saved.gates = draw<T>(ws, {steps, B, GH});
+  T* gates = saved.gates.data();
+  const bool has_bias = fill_gate_bias<T>(geo.kind, w.b_ih, w.b_hh, rows, H, gates);
+  const blas::How how{geo.precision};
+  times_transposed<T>(rows, GH, geo.in, xv, geo.in, w.w_ih.value<T>().data(),
+                      has_bias ? T(1) : T(0), gates, GH, how);
+  const bool keep_h_prev = recording && w.w_hh.requires_grad();
+  if (keep_h_prev) saved.h_prev = draw<T>(ws, {steps, B, H});
+  if (geo.split) saved.hn = draw<T>(ws, recording ? Shape{steps, B, H} : Shape{B, H});
+  xt::xarray<T> hh;  // GRU: h_{t-1} W_hh^T, kept apart from the gates
+  if (geo.split) hh = draw<T>(ws, {B, GH});
+
+  std::fill(sv + steps * slice, sv + geo.total * slice, T(0));
+  const T* whh = w.w_hh.value<T>().data();
+  // W_hh converted (bf16) and laid out for the step products once per forward, not per step.
+  const T step_beta = geo.split ? T(0) : T(1);
+  const auto whh_prepared = prepare_times_transposed<T>(B, GH, H, geo.width, whh, step_beta,
+                                                        GH, geo.precision);
+  const blas::How step_how{geo.precision, whh_prepared.get()};
+  const T* init = initial.defined() ? initial.value<T>().data() : nullptr;
+  const T* bhn =
+      geo.split && w.b_hh.defined() ? w.b_hh.value<T>().data() + spec.split_offset(H) : nullptr;
+  for (std::size_t i = 0; i < steps; ++i) {
+    const std::size_t t = geo.time(i);
+    T* hn = geo.split ? saved.hn.data() + (recording ? t * B * H : 0) : nullptr;
+    CellRows<T> r = step_rows<T>(geo, saved, sv, init, i, hn, flags_at<T>(run, t));
+    if (keep_h_prev) {
+      T* dst = saved.h_prev.data() + t * B * H;
+      if (r.h_prev)
+        for (std::size_t b = 0; b < B; ++b) std::copy_n(r.h_prev + b * geo.width, H, dst + b * H);
+      else
+        std::fill_n(dst, B * H, T(0));
+    }
+    if (r.h_prev && geo.split) {
+      times_transposed<T>(B, GH, H, r.h_prev, geo.width, whh, T(0), hh.data(), GH, step_how);
+      r.hh = hh.data();
+    } else if (r.h_prev) {
+      times_transposed<T>(B, GH, H, r.h_prev, geo.width, whh, T(1), r.gates, GH, step_how);
+    }
+    r.b_hn = bhn;
+    cell_forward(r);
+  }
+  if (ws && geo.split) ws->give_back(std::move(hh));
+}
+
+}  // namespace
+
+Tensor cell_sequence(CellKind kind, const Tensor& x, const Tensor& initial,
+                     const CellWeights& w, const SequenceRun& run, Workspace* ws) {
+  std::vector<Tensor> inputs;
+  const Geometry geo = sequence_geometry(kind, x, initial, w, run, inputs);
+  const bool recording = any_requires_grad_in(inputs);
   return dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const std::size_t B = geo.batch, H = geo.hidden, GH = geo.gh, steps = geo.steps;
-    const std::size_t rows = steps * B, slice = geo.state_slice();
     auto saved = std::make_shared<Saved<T>>();
-    if (ws) saved->pool = ws->weak_from_this();
-    // The input projection of every step run, as one product over time-major rows.
-    const T* xv = x.value<T>().data();
-    if (geo.batch_first) {
-      saved->x_time_major = draw<T>(ws, {steps, B, geo.in});
-      T* xtm = saved->x_time_major.data();
-      for (std::size_t b = 0; b < B; ++b)
-        for (std::size_t t = 0; t < steps; ++t)
-          std::copy_n(xv + (b * geo.total + t) * geo.in, geo.in, xtm + (t * B + b) * geo.in);
-      xv = xtm;
-    }
-    saved->gates = draw<T>(ws, {steps, B, GH});
-    T* gates = saved->gates.data();
-    const bool has_bias = fill_gate_bias<T>(kind, w.b_ih, w.b_hh, rows, H, gates);
-    const blas::How how{geo.precision};
-    times_transposed<T>(rows, GH, geo.in, xv, geo.in, w.w_ih.value<T>().data(),
-                        has_bias ? T(1) : T(0), gates, GH, how);
-    const bool keep_h_prev = recording && w.w_hh.requires_grad();
-    if (keep_h_prev) saved->h_prev = draw<T>(ws, {steps, B, H});
-    if (geo.split) saved->hn = draw<T>(ws, recording ? Shape{steps, B, H} : Shape{B, H});
-    xt::xarray<T> hh;  // GRU: h_{t-1} W_hh^T, kept apart from the gates
-    if (geo.split) hh = draw<T>(ws, {B, GH});
-
-    Tensor states = new_tensor<T>(ws, {geo.total, B, geo.width});
-    T* sv = states.mutable_value<T>().data();
-    std::fill(sv + steps * slice, sv + geo.total * slice, T(0));
-    const T* whh = w.w_hh.value<T>().data();
-    // W_hh converted (bf16) and laid out for the step products once per forward, not per step.
-    const T step_beta = geo.split ? T(0) : T(1);
-    const auto whh_prepared = prepare_times_transposed<T>(B, GH, H, geo.width, whh, step_beta,
-                                                          GH, geo.precision);
-    const blas::How step_how{geo.precision, whh_prepared.get()};
-    const T* init = initial.defined() ? initial.value<T>().data() : nullptr;
-    const T* bhn =
-        geo.split && w.b_hh.defined() ? w.b_hh.value<T>().data() + spec.split_offset(H) : nullptr;
-    for (std::size_t i = 0; i < steps; ++i) {
-      const std::size_t t = geo.time(i);
-      T* hn = geo.split ? saved->hn.data() + (recording ? t * B * H : 0) : nullptr;
-      CellRows<T> r = step_rows<T>(geo, *saved, sv, init, i, hn, flags_at<T>(run, t));
-      if (keep_h_prev) {
-        T* dst = saved->h_prev.data() + t * B * H;
-        if (r.h_prev)
-          for (std::size_t b = 0; b < B; ++b) std::copy_n(r.h_prev + b * geo.width, H, dst + b * H);
-        else
-          std::fill_n(dst, B * H, T(0));
-      }
-      if (r.h_prev && geo.split) {
-        times_transposed<T>(B, GH, H, r.h_prev, geo.width, whh, T(0), hh.data(), GH, step_how);
-        r.hh = hh.data();
-      } else if (r.h_prev) {
-        times_transposed<T>(B, GH, H, r.h_prev, geo.width, whh, T(1), r.gates, GH, step_how);
-      }
-      r.b_hn = bhn;
-      cell_forward(r);
-    }
-    if (ws && geo.split) ws->give_back(std::move(hh));
+    Tensor states = new_tensor<T>(ws, {geo.total, geo.batch, geo.width});
+    sequence_forward<T>(geo, run, x, initial, w, recording, *saved, ws,
+                        states.mutable_value<T>().data());
     if (!recording) return states;
     // The closure holds its inputs and plain data, never `states`: that arrives as `out`.
-    record_fused<T>(op, states, inputs,
+    record_fused<T>(cell_spec(kind).sequence_op, states, inputs,
               [geo, run, saved, x, initial, w](const xt::xarray<T>& g, const Tensor& out) {
                 sequence_backward<T>(geo, run, *saved, x, initial, w, g.data(),
                                      out.impl().get<T>().value.data());
               });
+    return states;
+  });
+}
+
+Tensor cell_sequences_both_ways(CellKind kind, const Tensor& x, const BothWays<Tensor>& initial,
+                                const BothWays<CellWeights>& w, const SequenceRun& run,
+                                const BothWays<Workspace*>& ws) {
+  const char* op = "rnn_both_ways";
+  if (run.reverse) throw Error(fmt::format("{}: run.reverse set; the op runs both ways", op));
+  if (initial.forward.defined() && initial.reverse.defined() &&
+      &initial.forward.impl() == &initial.reverse.impl())
+    throw Error(fmt::format("{}: one tensor as both directions' initial state", op));
+  if (ws.forward && ws.forward == ws.reverse)
+    throw Error(fmt::format("{}: one workspace for both directions", op));
+  SequenceRun backwards = run;
+  backwards.reverse = true;
+  std::vector<Tensor> inputs, reverse_inputs;
+  const Geometry geo = sequence_geometry(kind, x, initial.forward, w.forward, run, inputs);
+  const Geometry back = sequence_geometry(kind, x, initial.reverse, w.reverse, backwards,
+                                          reverse_inputs);
+  inputs.insert(inputs.end(), reverse_inputs.begin() + 1, reverse_inputs.end());  // x once
+  const bool recording = any_requires_grad_in(inputs);
+  return dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    auto saved = std::make_shared<Saved<T>>(), saved_back = std::make_shared<Saved<T>>();
+    Tensor states = new_tensor<T>(ws.forward, {2, geo.total, geo.batch, geo.width});
+    T* sv = states.mutable_value<T>().data();
+    const std::size_t half = geo.total * geo.state_slice();
+    {
+      blas::SerialProducts one_thread_each;
+      run_side_by_side(
+          [&] { sequence_forward<T>(geo, run, x, initial.forward, w.forward, recording, *saved,
+                                    ws.forward, sv); },
+          [&] { sequence_forward<T>(back, backwards, x, initial.reverse, w.reverse, recording,
+                                    *saved_back, ws.reverse, sv + half); });
+    }
+    if (!recording) return states;
+    record_fused<T>(op, states, inputs,
+                    [geo, back, run, backwards, saved, saved_back, x, initial, w, half](
+                        const xt::xarray<T>& g, const Tensor& out) {
+                      T* sv = out.impl().get<T>().value.data();
+                      xt::xarray<T> dx_back;
+                      {
+                        blas::SerialProducts one_thread_each;
+                        run_side_by_side(
+                            [&] { sequence_backward<T>(geo, run, *saved, x, initial.forward,
+                                                       w.forward, g.data(), sv); },
+                            [&] { sequence_backward<T>(back, backwards, *saved_back, x,
+                                                       initial.reverse, w.reverse,
+                                                       g.data() + half, sv + half, &dx_back); });
+                      }
+                      if (x.requires_grad()) add_time_major_grad<T>(back, x, dx_back.data());
+                      if (auto pool = saved_back->pool.lock()) pool->give_back(std::move(dx_back));
+                    });
     return states;
   });
 }

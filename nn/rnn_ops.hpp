@@ -2,7 +2,8 @@
 // sequence, and the row gather that assembles outputs and states.
 //
 // A fused layer runs one direction of one layer as one node (named cell_spec(kind).sequence_op)
-// that owns its steps: forward computes the input projection of all steps as one product, then
+// that owns its steps (or both directions of a bidirectional layer, side by side on two
+// threads, as one node "rnn_both_ways"): forward computes the input projection of all steps as one product, then
 // the steps in order; backward replays the recorded steps in reverse (BPTT), each turning the
 // state gradient into gate gradients and the previous state's gradient, and then makes the weight
 // gradients with one product each (dW_ih = dG^T X, dW_hh = dG_hh^T H_prev). No state is shared
@@ -42,6 +43,21 @@ struct CellWeights {
 Tensor cell_sequence(CellKind kind, const Tensor& x, const Tensor& initial,
                      const CellWeights& weights, const SequenceRun& run,
                      Workspace* workspace = nullptr);
+
+// A value for each direction of a bidirectional layer.
+template <class V>
+struct BothWays {
+  V forward, reverse;
+};
+
+// Both directions of one layer over x at once, the reverse one on the side lane (a second
+// thread) with every product on one thread: one node "rnn_both_ways" whose value [2, T, B, W]
+// holds cell_sequence's states of the forward run, then of the reverse one (`run` as for the
+// forward direction). Each direction draws from its own workspace. Backward runs the two
+// directions' BPTT side by side too and adds the reverse direction's input gradient last.
+Tensor cell_sequences_both_ways(CellKind kind, const Tensor& x, const BothWays<Tensor>& initial,
+                                const BothWays<CellWeights>& weights, const SequenceRun& run,
+                                const BothWays<Workspace*>& workspaces = {nullptr, nullptr});
 
 // One block copy of gather_rows: `rows` rows of `width` values from source (starting at
 // source_offset, rows source_stride apart) to the result (at offset, rows stride apart). Rows

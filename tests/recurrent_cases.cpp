@@ -1,4 +1,5 @@
-// Gradcheck cases of the recurrent ops: cells alone, fused sequences, and the row gather.
+// Gradcheck cases of the recurrent ops: cells alone, fused sequences (one direction, or both side
+// by side), and the row gather.
 #include <algorithm>
 #include <memory>
 
@@ -105,6 +106,40 @@ void add_sequence_cases(std::vector<GradcheckCase>& cases, CellKind kind) {
                    }});
 }
 
+// Both directions side by side: the op's value [2, T, B, W] itself. Inputs: x, then the
+// forward and the reverse direction's w_ih, w_hh, b_ih, b_hh, then optionally both initial
+// states [B, W].
+Tensor run_both_ways(CellKind kind, const Inputs& in, bool batch_first,
+                     const std::vector<std::size_t>& lengths) {
+  SequenceRun run;
+  run.batch_first = batch_first;
+  if (!lengths.empty()) {
+    run.steps = *std::max_element(lengths.begin(), lengths.end());
+    for (std::size_t t = 0; t < kSteps; ++t) {
+      auto flags = std::make_shared<std::vector<std::uint8_t>>(kBatch);
+      for (std::size_t b = 0; b < kBatch; ++b) (*flags)[b] = lengths[b] > t;
+      run.active.push_back(flags);
+    }
+  }
+  const CellWeights forward{in[1], in[2], in[3], in[4]}, reverse{in[5], in[6], in[7], in[8]};
+  return cell_sequences_both_ways(kind, in[0], {opt(in, 9), opt(in, 10)}, {forward, reverse}, run);
+}
+
+void add_both_ways_cases(std::vector<GradcheckCase>& cases, CellKind kind) {
+  const std::size_t g = gh(kind), width = state_width(kind, kHidden);
+  const std::string k = kind_label(kind);
+  const Shape x{kSteps, kBatch, kIn}, xb{kBatch, kSteps, kIn}, wi{g, kIn}, wh{g, kHidden}, b{g},
+      s0{kBatch, width};
+  const std::vector<std::size_t> lengths{3, 1, 2};
+  cases.push_back({"rnn_both_ways", k + " both ways, initial states and padding",
+                   {x, wi, wh, b, b, wi, wh, b, b, s0, s0}, [kind, lengths](const Inputs& in) {
+                     return run_both_ways(kind, in, false, lengths);
+                   }});
+  cases.push_back({"rnn_both_ways", k + " both ways, batch-first input from zero",
+                   {xb, wi, wh, b, b, wi, wh, b, b},
+                   [kind](const Inputs& in) { return run_both_ways(kind, in, true, {}); }});
+}
+
 void add_gather_cases(std::vector<GradcheckCase>& cases) {
   cases.push_back({"rnn_gather", "two sources side by side, one row masked", {{3, 2}, {3, 4}},
                    [](const Inputs& in) {
@@ -135,6 +170,7 @@ std::vector<GradcheckCase> recurrent_cases() {
   for (nn::CellKind kind : nn::kCellKinds) {
     nn::add_cell_cases(cases, kind);
     nn::add_sequence_cases(cases, kind);
+    nn::add_both_ways_cases(cases, kind);
   }
   nn::add_gather_cases(cases);
   return cases;

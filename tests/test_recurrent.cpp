@@ -6,6 +6,7 @@
 #include <set>
 
 #include "op_cases.hpp"
+#include "tapegrad/autograd/blas.hpp"
 #include "tapegrad/autograd/gradcheck.hpp"
 #include "tapegrad/autograd/ops.hpp"
 #include "tapegrad/autograd/tape.hpp"
@@ -114,7 +115,7 @@ TEST_CASE("every recurrent gradcheck case passes in float64", "[recurrent][gradc
       CHECK(report.elements_checked > 0);
     }
   }
-  std::set<std::string> expected{"rnn_gather"};
+  std::set<std::string> expected{"rnn_gather", "rnn_both_ways"};
   for (CellKind kind : nn::kCellKinds) {
     expected.insert(nn::cell_spec(kind).op_name);
     expected.insert(nn::cell_spec(kind).sequence_op);
@@ -128,23 +129,43 @@ TEST_CASE("every op a layer records is gradchecked, one node per layer and direc
   std::set<std::string> checked;
   for (const std::string& op : tg::testing::op_case_names()) checked.insert(op);
   for (const GradcheckCase& c : tg::testing::recurrent_cases()) checked.insert(c.op);
-  for (CellKind kind : kKinds) {
-    auto o = nn::RecurrentOptions(2, 3).num_layers(2).bidirectional(true).dropout(0.5);
-    auto layer = make_layer(kind, o);
-    layer->to(DType::Float64);
-    nn::RecurrentState state{random64({4, 3, 3}, 1, true),
-                             nn::cell_spec(kind).has_cell_state ? random64({4, 3, 3}, 2, true) : Tensor()};
-    const auto out = layer->forward(random64({5, 3, 2}, 3, true), state, {5, 2, 4});
-    std::map<std::string, std::size_t> counts;
-    for (const auto& node : graph_nodes({out.output, out.state.h, out.state.c})) {
-      INFO(kind_name(kind) << " recorded " << node->op);
-      CHECK(checked.count(node->op) == 1);
-      counts[node->op]++;
+  const int threads = blas::num_threads();
+  for (const bool side_by_side : {false, true}) {
+    // Side by side needs two BLAS threads; one thread runs the directions one after the other.
+    for (const int blas_threads : {1, 2}) {
+      nn::set_directions_side_by_side(side_by_side);
+      blas::set_num_threads(blas_threads);
+      for (CellKind kind : kKinds) {
+        auto o = nn::RecurrentOptions(2, 3).num_layers(2).bidirectional(true).dropout(0.5);
+        auto layer = make_layer(kind, o);
+        layer->to(DType::Float64);
+        nn::RecurrentState state{random64({4, 3, 3}, 1, true),
+                                 nn::cell_spec(kind).has_cell_state ? random64({4, 3, 3}, 2, true)
+                                                                    : Tensor()};
+        const auto out = layer->forward(random64({5, 3, 2}, 3, true), state, {5, 2, 4});
+        std::map<std::string, std::size_t> counts;
+        for (const auto& node : graph_nodes({out.output, out.state.h, out.state.c})) {
+          INFO(kind_name(kind) << " recorded " << node->op);
+          CHECK(checked.count(node->op) == 1);
+          counts[node->op]++;
+        }
+        INFO(kind_name(kind) << (side_by_side ? ", side by side" : ", one by one") << ", "
+                             << blas_threads << " BLAS threads");
+        // 2 layers x 2 directions, each one node that owns its steps, or per layer one node of
+        // both directions.
+        if (side_by_side && blas_threads > 1) {
+          CHECK(counts["rnn_both_ways"] == 2);
+          CHECK(counts[nn::cell_spec(kind).sequence_op] == 0);
+        } else {
+          CHECK(counts["rnn_both_ways"] == 0);
+          CHECK(counts[nn::cell_spec(kind).sequence_op] == 2 * 2);
+        }
+        CHECK(counts["dropout"] == 1);
+      }
     }
-    // 2 layers x 2 directions, each one node that owns its steps.
-    CHECK(counts[nn::cell_spec(kind).sequence_op] == 2 * 2);
-    CHECK(counts["dropout"] == 1);
   }
+  nn::set_directions_side_by_side(true);
+  blas::set_num_threads(threads);
 }
 
 TEST_CASE("cells: gradients of the cell modules against finite differences", "[recurrent]") {

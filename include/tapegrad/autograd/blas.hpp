@@ -88,4 +88,15 @@ void set_num_threads(int threads);
 void set_serial_below(double multiply_adds);
 int num_threads();  // as set (or OpenBLAS's default), not the count of the current product
 
+// While one lives, every product runs on one thread: for two lanes of products side by side (the
+// two directions of a bidirectional layer), which would otherwise queue for OpenBLAS's one pool.
+// Made on the thread that starts the lanes, before they start.
+class SerialProducts {
+ public:
+  SerialProducts();
+  ~SerialProducts();
+  SerialProducts(const SerialProducts&) = delete;
+  SerialProducts& operator=(const SerialProducts&) = delete;
+};
+
 }  // namespace tg::blas

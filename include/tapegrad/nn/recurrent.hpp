@@ -72,7 +72,8 @@ struct RecurrentOutput {
 };
 
 // The driver every recurrent layer shares. Per layer l and direction d it asks the layer to run
-// one layer-direction (run_direction) and gets every step's state [T, B, W] back; it takes care
+// one layer-direction (run_direction; a layer may run both directions of a layer at once,
+// run_both_directions) and gets every step's state [T, B, W] back; it takes care
 // of the input and state layouts, lengths, dropout between layers, the outputs and the final
 // states. A state row is h (the first `hidden` columns, the layer's output) then, for cells that
 // have one, c (the next `cell` columns).
@@ -116,6 +117,12 @@ class RecurrentDriver : public Module {
   // at steps past run.steps.
   virtual Tensor run_direction(std::size_t k, const Tensor& input, const Tensor& initial,
                                const SequenceRun& run) = 0;
+  // Runs both directions of layer `layer` at once and returns their states as one tensor
+  // [2, T, B, W] (forward, then reverse), or an undefined tensor to have the driver call
+  // run_direction for each (the default).
+  virtual Tensor run_both_directions(std::size_t layer, const Tensor& input,
+                                     const Tensor& initial_forward, const Tensor& initial_reverse,
+                                     const SequenceRun& run);
   Workspace* workspace() const { return workspace_.get(); }
 
  private:
@@ -129,7 +136,9 @@ class RecurrentDriver : public Module {
 // direction, are named as PyTorch's: weight_ih_l{l} [G*H, in], weight_hh_l{l} [G*H, H],
 // bias_ih_l{l}, bias_hh_l{l} [G*H], then the same with the suffix _reverse; all drawn from
 // U(-1/sqrt(H), 1/sqrt(H)) in that order. Each layer-direction is one node (the cell kind's
-// sequence op) that owns its steps; its backward replays them (BPTT).
+// sequence op) that owns its steps; its backward replays them (BPTT). A bidirectional layer runs
+// its two directions side by side on two threads, as one node, when BLAS has two threads or more
+// (set_directions_side_by_side below).
 class RecurrentLayer : public RecurrentDriver {
  public:
   ~RecurrentLayer() override;  // out of line: CellWeights is internal (nn/rnn_ops.hpp)
@@ -144,13 +153,28 @@ class RecurrentLayer : public RecurrentDriver {
   RecurrentLayer(CellKind kind, const RecurrentOptions& options, Generator& gen);
   Tensor run_direction(std::size_t k, const Tensor& input, const Tensor& initial,
                        const SequenceRun& run) override;
+  // Side by side when directions_side_by_side() and BLAS has two threads or more.
+  Tensor run_both_directions(std::size_t layer, const Tensor& input,
+                             const Tensor& initial_forward, const Tensor& initial_reverse,
+                             const SequenceRun& run) override;
 
  private:
   const CellWeights& weights(std::size_t layer, bool reverse) const;
 
   CellKind kind_;
   std::vector<CellWeights> weights_;  // index layer * D + direction
+  // The reverse directions' buffers when they run on the side lane (a workspace is one thread's).
+  std::shared_ptr<Workspace> reverse_workspace_;
 };
+
+// Whether the fused layers (LSTM, GRU, RNN, MGU) run the two directions of a bidirectional
+// layer side by side, the reverse one on a second thread, when BLAS has two threads or more
+// (blas::set_num_threads): on by default. Each direction's products then run on one thread, so
+// the results are those of one BLAS thread: the same to the bit where every product is below
+// BLAS's serial bound (blas.hpp), else to rounding (OpenBLAS's depends on how it splits a
+// product). Process-wide; custom cells always run one direction at a time.
+void set_directions_side_by_side(bool on);
+bool directions_side_by_side();
 
 // The fused layer of kind K; the kinds' layers below are its names.
 template <CellKind K>
