@@ -21,6 +21,22 @@ std::size_t gh(CellKind kind) { return gate_count(kind) * kHidden; }
 // Input i of the case if it exists, else undefined.
 Tensor opt(const Inputs& in, std::size_t i) { return i < in.size() ? in[i] : Tensor(); }
 
+// The run of kSteps steps of sequences of these lengths (empty: all kSteps, no flags).
+SequenceRun run_of(const std::vector<std::size_t>& lengths, bool batch_first, bool reverse) {
+  SequenceRun run;
+  run.batch_first = batch_first;
+  run.reverse = reverse;
+  run.steps = kSteps;
+  if (lengths.empty()) return run;
+  run.steps = *std::max_element(lengths.begin(), lengths.end());
+  for (std::size_t t = 0; t < kSteps; ++t) {
+    auto flags = std::make_shared<std::vector<std::uint8_t>>(kBatch);
+    for (std::size_t b = 0; b < kBatch; ++b) (*flags)[b] = lengths[b] > t;
+    run.active.push_back(flags);
+  }
+  return run;
+}
+
 // A whole sequence through the fused op, as the layer driver runs it: the steps in order (or
 // reversed), every step's full state (h, and c for the LSTM) gathered into
 // [T + 1, B, W] (padded rows masked) with the final state in the last row. Inputs: x, w_ih,
@@ -29,21 +45,10 @@ Tensor run_sequence(CellKind kind, const Inputs& in, bool batch_first, bool reve
                     const std::vector<std::size_t>& lengths) {
   const Tensor &x = in[0], &w_ih = in[1], &w_hh = in[2], &b_ih = in[3], &b_hh = in[4];
   const std::size_t width = state_width(kind, kHidden), slice = kBatch * width;
-  std::vector<RowFlags> active(kSteps);
-  std::size_t steps = kSteps;
-  if (!lengths.empty()) {
-    steps = *std::max_element(lengths.begin(), lengths.end());
-    for (std::size_t t = 0; t < kSteps; ++t) {
-      auto flags = std::make_shared<std::vector<std::uint8_t>>(kBatch);
-      for (std::size_t b = 0; b < kBatch; ++b) (*flags)[b] = lengths[b] > t;
-      active[t] = flags;
-    }
-  }
-  SequenceRun run;
-  run.batch_first = batch_first;
-  run.reverse = reverse;
-  run.steps = steps;
-  run.active = active;
+  const SequenceRun run = run_of(lengths, batch_first, reverse);
+  const std::size_t steps = run.steps;
+  std::vector<RowFlags> active = run.active;
+  active.resize(kSteps);
   CellWeights w;
   w.w_ih = w_ih;
   w.w_hh = w_hh;
@@ -111,16 +116,7 @@ void add_sequence_cases(std::vector<GradcheckCase>& cases, CellKind kind) {
 // states [B, W].
 Tensor run_both_ways(CellKind kind, const Inputs& in, bool batch_first,
                      const std::vector<std::size_t>& lengths) {
-  SequenceRun run;
-  run.batch_first = batch_first;
-  if (!lengths.empty()) {
-    run.steps = *std::max_element(lengths.begin(), lengths.end());
-    for (std::size_t t = 0; t < kSteps; ++t) {
-      auto flags = std::make_shared<std::vector<std::uint8_t>>(kBatch);
-      for (std::size_t b = 0; b < kBatch; ++b) (*flags)[b] = lengths[b] > t;
-      run.active.push_back(flags);
-    }
-  }
+  const SequenceRun run = run_of(lengths, batch_first, false);
   const CellWeights forward{in[1], in[2], in[3], in[4]}, reverse{in[5], in[6], in[7], in[8]};
   return cell_sequences_both_ways(kind, in[0], {opt(in, 9), opt(in, 10)}, {forward, reverse}, run);
 }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <string>
@@ -104,11 +105,16 @@ bool same_checkpoint(const fs::path& a_path, const fs::path& b_path) {
 }
 
 // The largest relative norm difference of the float arrays of two checkpoints (NaN-aware).
+// The largest relative distance between two checkpoints' tensors; +inf when a tensor's size
+// differs (another seed's split can hold other characters: another vocabulary).
 double weight_distance(const fs::path& a_path, const fs::path& b_path) {
   const tg::nn::Archive a = tg::nn::load_npz(a_path.string()), b = tg::nn::load_npz(b_path.string());
   double worst = 0.0;
-  for (const auto& [key, t] : a.tensors)
-    tg::testing::raise_to(worst, tg::testing::rel_norm_error(t.to_vector(), b.tensors.at(key).to_vector()));
+  for (const auto& [key, t] : a.tensors) {
+    const tg::Tensor& other = b.tensors.at(key);
+    if (other.size() != t.size()) return std::numeric_limits<double>::infinity();
+    tg::testing::raise_to(worst, tg::testing::rel_norm_error(t.to_vector(), other.to_vector()));
+  }
   return worst;
 }
 

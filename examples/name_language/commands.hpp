@@ -20,7 +20,7 @@ inline constexpr const char* kExampleName = "name_language";
 
 struct TrainArgs {
   std::string data;  // empty: data/names, or the source tree's copy when run from elsewhere
-  std::string charset = "ascii";
+  std::string charset = "unicode";
   std::string split = "names";  // the unit of the train / validation / test split
   std::string model = "gru";
   std::size_t hidden = 128;
