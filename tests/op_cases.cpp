@@ -175,6 +175,14 @@ void add_shape_cases(std::vector<GradcheckCase>& cases) {
   cases.push_back({"masked_fill", "broadcast column mask", {{3, 4}}, [constant](In in) {
                      return masked_fill(in[0], constant({1, 0, 1}, {3, 1}), 0.0);
                    }});
+  cases.push_back({"masked_fill", "padding mask [T, B, 1] over [T, B, F]", {{3, 2, 4}},
+                   [constant](In in) {
+                     return masked_fill(in[0], constant({0, 0, 0, 1, 1, 1}, {3, 2, 1}), -2.0);
+                   }});
+  cases.push_back({"masked_fill", "mask broadcast along a middle axis", {{2, 3, 2}},
+                   [constant](In in) {
+                     return masked_fill(in[0], constant({1, 0, 0, 1}, {2, 1, 2}), 3.0);
+                   }});
   cases.push_back({"broadcast_to", "new leading axes", {{3}}, [](In in) { return broadcast_to(in[0], {2, 4, 3}); }});
   cases.push_back({"broadcast_to", "size-1 axes", {{3, 1}}, [](In in) { return broadcast_to(in[0], {2, 3, 5}); }});
   cases.push_back({"broadcast_to", "scalar", {{}}, [](In in) { return broadcast_to(in[0], {2, 2}); }});

@@ -240,6 +240,25 @@ TEST_CASE("where and masked_fill select with broadcasting", "[ops][shape]") {
   check_values(x.grad_tensor(), {1, 0, 1, 0});
   CHECK_THROWS_WITH(masked_fill(x, Tensor::zeros({3, 2, 2}), 0),
                     "masked_fill: mask [3,2,2] does not broadcast to the input's shape [2,2]");
+
+  // A mask of blocks ([T, B, 1] over [T, B, F], read block by block) gives what the same mask
+  // expanded to x's shape gives, forward and backward.
+  Generator gen(4);
+  const Tensor xs = Tensor::uniform({3, 4, 5}, -1.0, 1.0, DType::Float64, gen).set_requires_grad();
+  const Tensor padding = Tensor::from_vector({0, 0, 0, 0, 0, 1, 0, 1, 1, 1, 0, 1}, {3, 4, 1});
+  std::vector<double> expanded;
+  for (double v : padding.to_vector())
+    for (int j = 0; j < 5; ++j) expanded.push_back(v);
+  const Tensor weights = Tensor::uniform({3, 4, 5}, -1.0, 1.0, DType::Float64, gen);
+  const Tensor by_block = masked_fill(xs, padding, -7.0);
+  const Tensor by_value = masked_fill(xs, Tensor::from_vector(expanded, {3, 4, 5}), -7.0);
+  CHECK(by_block.to_vector() == by_value.to_vector());
+  const Tensor g_block = grad({sum(mul(by_block, weights))}, {xs})[0];
+  const Tensor g_value = grad({sum(mul(by_value, weights))}, {xs})[0];
+  CHECK(g_block.to_vector() == g_value.to_vector());
+  std::size_t filled = 0;
+  for (double v : by_block.to_vector()) filled += v == -7.0;
+  CHECK(filled == 5 * 5);  // five padded (t, b) rows of 5 features
 }
 
 TEST_CASE("cross_entropy matches PyTorch, weights and ignore_index included", "[ops][loss]") {

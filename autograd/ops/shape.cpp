@@ -423,6 +423,41 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
   });
 }
 
+namespace {
+
+// When the mask is x's shape with its trailing axes 1 (a padding mask [T, B, 1] of x [T, B, F];
+// the same shape counts too), each of its values covers `block` consecutive values of x: the
+// block's size. 0 for any other broadcast.
+std::size_t mask_block(const Shape& sx, const Shape& sm) {
+  if (sm.size() != sx.size()) return 0;
+  std::size_t k = 0;
+  while (k < sx.size() && sm[k] == sx[k]) ++k;
+  std::size_t block = 1;
+  for (std::size_t i = k; i < sx.size(); ++i) {
+    if (sm[i] != 1) return 0;
+    block *= sx[i];
+  }
+  return block;
+}
+
+// src with every block whose mask value is not 0 set to `fill` (see mask_block).
+template <class T>
+xt::xarray<T> fill_masked_blocks(const xt::xarray<T>& src, const T* mask, std::size_t block,
+                                 T fill) {
+  xt::xarray<T> out = xt::xarray<T>::from_shape(src.shape());
+  const T* ps = src.data();
+  T* po = out.data();
+  for (std::size_t i = 0, n = src.size() / block; i < n; ++i, ps += block, po += block) {
+    if (mask[i] != T(0))
+      std::fill_n(po, block, fill);
+    else
+      std::copy_n(ps, block, po);
+  }
+  return out;
+}
+
+}  // namespace
+
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   check_same_dtype(op_masked_fill, {x});
   if (!mask.defined()) throw Error("masked_fill: undefined mask");
@@ -436,23 +471,22 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
     const T fill = static_cast<T>(value);
     const auto& mv = m.value<T>();
     const auto& xv = x.value<T>();
-    xt::xarray<T> out;
-    if (sm == sx) {
-      out = xt::xarray<T>::from_shape(sx);
-      const T *pm = mv.data(), *px = xv.data();
-      T* po = out.data();
-      for (std::size_t i = 0; i < out.size(); ++i) po[i] = pm[i] != T(0) ? fill : px[i];
-    } else {
-      out = xt::where(xt::not_equal(mv, T(0)), fill, xv);
-    }
+    // A mask of blocks (the padding masks) is read block by block, not broadcast value by value.
+    const std::size_t block = x.size() > 0 ? mask_block(sx, sm) : 0;
+    xt::xarray<T> out = block > 0 ? fill_masked_blocks<T>(xv, mv.data(), block, fill)
+                                  : xt::xarray<T>(xt::where(xt::not_equal(mv, T(0)), fill, xv));
     Tensor y(std::move(out));
     if (any_requires_grad(x)) {
       Formula formula = [m](const Tensor& g, const Inputs&, const Tensor&) -> Grads {
         return {masked_fill(g, m, 0.0)};
       };
       record<T>(op_masked_fill, y, {x}, saves_nothing, std::move(formula),
-                [x, m](const xt::xarray<T>& g) {
-        accumulate_grad<T>(x, xt::where(xt::not_equal(m.value<T>(), T(0)), T(0), g));
+                [x, m, block](const xt::xarray<T>& g) {
+        const xt::xarray<T>& mask_values = m.value<T>();
+        if (block > 0)
+          accumulate_grad<T>(x, fill_masked_blocks<T>(g, mask_values.data(), block, T(0)));
+        else
+          accumulate_grad<T>(x, xt::where(xt::not_equal(mask_values, T(0)), T(0), g));
       });
     }
     return y;
