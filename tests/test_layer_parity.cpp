@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 
+#include "tapegrad/autograd/blas.hpp"
 #include "tapegrad/autograd/ops.hpp"
 #include "tapegrad/nn/nn.hpp"
 #include "tapegrad/nn/npz.hpp"
@@ -187,7 +188,17 @@ TEST_CASE("layers match PyTorch 1.13 in float64: outputs, states and all gradien
       } else if (kind.size() > 5 && kind.substr(kind.size() - 5) == "_cell") {
         check_cell(p, a, kind);
       } else {
-        check_recurrent(p, a, kind);
+        // A bidirectional layer both ways: one direction after the other, and side by side
+        // (rnn_both_ways, which needs two BLAS threads); unidirectional ones twice alike.
+        const int threads = blas::num_threads();
+        for (const bool side_by_side : {false, true}) {
+          INFO((side_by_side ? "directions side by side" : "directions one after the other"));
+          nn::set_directions_side_by_side(side_by_side);
+          blas::set_num_threads(2);
+          check_recurrent(p, a, kind);
+        }
+        nn::set_directions_side_by_side(true);
+        blas::set_num_threads(threads);
       }
       CHECK(p.values > 0);
       fmt::print("parity {:<40} {:>5} values, max rel error {:.2e} ({}), max abs {:.2e}\n", name,
